@@ -76,12 +76,53 @@ type Environment struct {
 	LastRunID         string            `json:"last_run_id,omitempty"`
 	LastRunAt         time.Time         `json:"last_run_at,omitzero"`
 	Comment           Comment           `json:"comment"`
+
+	// What the newest run tried, so a failed apply waits for a new push or
+	// a redeploy instead of looping, and a failed destroy backs off.
+	AttemptedSHA        string    `json:"attempted_sha,omitempty"`
+	AttemptedGeneration int64     `json:"attempted_generation,omitempty"`
+	Attempts            int       `json:"attempts,omitempty"` // consecutive failures
+	RetryAt             time.Time `json:"retry_at,omitzero"`
+}
+
+// Action is what the controller must do next for an environment.
+type Action string
+
+// The actions.
+const (
+	ActionNone    Action = ""
+	ActionApply   Action = "apply"
+	ActionDestroy Action = "destroy"
+)
+
+// NextAction returns what converges the environment at time now. A failed
+// apply is not retried until the head or the generation moves; a failed
+// destroy is retried from RetryAt on, at most maxDestroyAttempts times.
+func (e *Environment) NextAction(now time.Time, maxDestroyAttempts int) Action {
+	if !e.Desired.Present {
+		switch {
+		case e.Status == StatusDestroyed:
+			return ActionNone
+		case e.Status == StatusFailed && e.Attempts > 0 && (e.Attempts >= maxDestroyAttempts || now.Before(e.RetryAt)):
+			return ActionNone
+		}
+		return ActionDestroy
+	}
+	upToDate := e.AppliedSHA == e.HeadSHA && e.AppliedGeneration == e.Desired.Generation
+	attempted := e.AttemptedSHA == e.HeadSHA && e.AttemptedGeneration == e.Desired.Generation
+	if e.Status == StatusReady && upToDate || e.Status == StatusFailed && attempted {
+		return ActionNone
+	}
+	return ActionApply
 }
 
 // Desired is what GitHub and the operators want of an environment.
 type Desired struct {
 	// Present is true while the environment should exist.
 	Present bool `json:"present"`
+	// PROpen mirrors the pull request's state; an environment of a closed
+	// pull request cannot be redeployed.
+	PROpen bool `json:"pr_open"`
 	// Reason says why Present last changed ("opened", "closed", "admin", …).
 	Reason string `json:"reason"`
 	// Generation increases on every change that must cause a run even when
@@ -104,27 +145,32 @@ type Comment struct {
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
 
-// NeedsApply reports whether the environment should be (re)applied: it is
-// wanted, and what is applied is not the newest head and generation.
-func (e *Environment) NeedsApply() bool {
-	if !e.Desired.Present {
-		return false
-	}
-	return e.Status != StatusReady || e.AppliedSHA != e.HeadSHA || e.AppliedGeneration != e.Desired.Generation
-}
-
-// NeedsDestroy reports whether the environment should be torn down.
-func (e *Environment) NeedsDestroy() bool {
-	return !e.Desired.Present && e.Status != StatusDestroyed
-}
-
-// Converged reports whether observed state matches desired state.
-func (e *Environment) Converged() bool { return !e.NeedsApply() && !e.NeedsDestroy() }
-
 // ShortSHA returns the first seven characters of a commit SHA.
 func ShortSHA(sha string) string {
 	if len(sha) > 7 {
 		return sha[:7]
 	}
 	return sha
+}
+
+// EnvironmentFilter narrows a search for environments.
+type EnvironmentFilter struct {
+	LiveOnly bool   // skip destroyed environments
+	Repo     string // only this repository (owner/name), if set
+}
+
+// RecordResult says what recording a pull request's state did.
+type RecordResult struct {
+	Environment Environment // the environment after the update (zero if none)
+	Duplicate   bool        // the delivery was seen before; nothing changed
+	Stale       bool        // older than what is stored; nothing changed
+	Changed     bool        // desired state changed: the controller has work
+}
+
+// Delivery is one webhook delivery as GitHub sent it.
+type Delivery struct {
+	ID        string // X-GitHub-Delivery
+	Event     string // X-GitHub-Event
+	Signature string // X-Hub-Signature-256
+	Body      []byte
 }

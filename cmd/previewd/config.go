@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is every setting of previewd. It loads over DefaultConfig from a
+// strict YAML file, then from PREVIEWD_* environment variables, which win.
+type Config struct {
+	ListenAddr        string        `yaml:"listen_addr"`
+	PublicURL         string        `yaml:"public_url"` // how GitHub users reach previewd (links to logs)
+	DataDir           string        `yaml:"data_dir"`
+	WebhookSecret     string        `yaml:"webhook_secret"`
+	AdminToken        string        `yaml:"admin_token"`
+	ModuleDir         string        `yaml:"module_dir"`
+	URLOutput         string        `yaml:"url_output"`
+	TTL               time.Duration `yaml:"ttl"`
+	MaxConcurrentRuns int           `yaml:"max_concurrent_runs"`
+	NameMaxLength     int           `yaml:"name_max_length"`
+	Drafts            bool          `yaml:"drafts"`
+	LogLevel          string        `yaml:"log_level"`
+	LogFormat         string        `yaml:"log_format"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	GitHub            GitHubConfig  `yaml:"github"`
+	Terraform         TFConfig      `yaml:"terraform"`
+	Repos             []RepoConfig  `yaml:"repos"`
+}
+
+// GitHubConfig says how previewd reaches GitHub. With neither a token nor an
+// App, previewd runs offline.
+type GitHubConfig struct {
+	APIURL            string `yaml:"api_url"`
+	Token             string `yaml:"token"`
+	AppID             int64  `yaml:"app_id"`
+	AppPrivateKeyFile string `yaml:"app_private_key_file"`
+}
+
+// TFConfig configures Terraform runs.
+type TFConfig struct {
+	Bin            string            `yaml:"bin"`
+	PluginCacheDir string            `yaml:"plugin_cache_dir"`
+	EnvPassthrough []string          `yaml:"env_passthrough"`
+	Env            map[string]string `yaml:"env"`
+}
+
+// RepoConfig gives one repository its own module and production inputs.
+type RepoConfig struct {
+	Name        string             `yaml:"name"` // owner/name
+	ModuleDir   string             `yaml:"module_dir"`
+	URLOutput   string             `yaml:"url_output"`
+	Production  ProductionConfig   `yaml:"production"`
+	Differences []DifferenceConfig `yaml:"differences"`
+}
+
+// ProductionConfig is what production passes to the module.
+type ProductionConfig struct {
+	VarFiles []string       `yaml:"var_files"`
+	Vars     map[string]any `yaml:"vars"`
+}
+
+// DifferenceConfig declares one way previews differ from production.
+type DifferenceConfig struct {
+	Variable string `yaml:"variable"`
+	Value    any    `yaml:"value"`
+	Reason   string `yaml:"reason"`
+}
+
+// Reasons is the vocabulary a declared difference must use.
+var Reasons = []string{"scale", "data", "external-integration", "cost", "security"}
+
+// DefaultConfig returns the embedded defaults.
+func DefaultConfig() Config {
+	return Config{
+		ListenAddr:        "127.0.0.1:8080",
+		DataDir:           "./.previewd",
+		URLOutput:         "url",
+		TTL:               72 * time.Hour,
+		MaxConcurrentRuns: 4,
+		NameMaxLength:     63,
+		LogLevel:          "info",
+		LogFormat:         "text",
+		ShutdownTimeout:   90 * time.Second,
+		GitHub:            GitHubConfig{APIURL: "https://api.github.com/"},
+	}
+}
+
+// LoadConfig reads the YAML file at path (none if empty) over the defaults,
+// applies the environment (getenv), and validates the result. Every error
+// names the setting at fault.
+func LoadConfig(path string, getenv func(string) (string, bool)) (Config, error) {
+	cfg := DefaultConfig()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := cfg.applyEnv(getenv); err != nil {
+		return cfg, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// applyEnv overrides settings from PREVIEWD_* variables that are set.
+func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
+	strs := map[string]*string{
+		"PREVIEWD_LISTEN_ADDR":                 &c.ListenAddr,
+		"PREVIEWD_PUBLIC_URL":                  &c.PublicURL,
+		"PREVIEWD_DATA_DIR":                    &c.DataDir,
+		"PREVIEWD_WEBHOOK_SECRET":              &c.WebhookSecret,
+		"PREVIEWD_ADMIN_TOKEN":                 &c.AdminToken,
+		"PREVIEWD_GITHUB_API_URL":              &c.GitHub.APIURL,
+		"PREVIEWD_GITHUB_TOKEN":                &c.GitHub.Token,
+		"PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE": &c.GitHub.AppPrivateKeyFile,
+		"PREVIEWD_TERRAFORM_BIN":               &c.Terraform.Bin,
+		"PREVIEWD_MODULE_DIR":                  &c.ModuleDir,
+		"PREVIEWD_URL_OUTPUT":                  &c.URLOutput,
+		"PREVIEWD_LOG_LEVEL":                   &c.LogLevel,
+		"PREVIEWD_LOG_FORMAT":                  &c.LogFormat,
+	}
+	for name, p := range strs {
+		if v, ok := getenv(name); ok {
+			*p = v
+		}
+	}
+	durations := map[string]*time.Duration{"PREVIEWD_TTL": &c.TTL, "PREVIEWD_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout}
+	for name, p := range durations {
+		if v, ok := getenv(name); ok {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("config: %s: %q is not a duration (use e.g. 72h or 30m)", name, v)
+			}
+			*p = d
+		}
+	}
+	ints := map[string]*int{"PREVIEWD_MAX_CONCURRENT_RUNS": &c.MaxConcurrentRuns, "PREVIEWD_NAME_MAX_LENGTH": &c.NameMaxLength}
+	for name, p := range ints {
+		if v, ok := getenv(name); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("config: %s: %q is not a whole number", name, v)
+			}
+			*p = n
+		}
+	}
+	if v, ok := getenv("PREVIEWD_GITHUB_APP_ID"); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("config: PREVIEWD_GITHUB_APP_ID: %q is not a number", v)
+		}
+		c.GitHub.AppID = n
+	}
+	return nil
+}
+
+var repoName = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+
+// Validate checks every setting and returns the first problem, naming it.
+func (c *Config) Validate() error {
+	bad := func(setting, format string, args ...any) error {
+		return fmt.Errorf("config: %s: %s", setting, fmt.Sprintf(format, args...))
+	}
+	if strings.TrimSpace(c.WebhookSecret) == "" {
+		return bad("webhook_secret (PREVIEWD_WEBHOOK_SECRET)", "is empty; previewd refuses to accept unsigned webhooks")
+	}
+	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		return bad("listen_addr (PREVIEWD_LISTEN_ADDR)", "%q is not host:port", c.ListenAddr)
+	}
+	if c.DataDir == "" {
+		return bad("data_dir (PREVIEWD_DATA_DIR)", "is empty")
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || u.Scheme == "" || u.Host == "" {
+			return bad("public_url (PREVIEWD_PUBLIC_URL)", "%q is not an absolute URL", c.PublicURL)
+		}
+	}
+	if u, err := url.Parse(c.GitHub.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return bad("github.api_url (PREVIEWD_GITHUB_API_URL)", "%q is not an http(s) URL", c.GitHub.APIURL)
+	}
+	if c.GitHub.AppID != 0 || c.GitHub.AppPrivateKeyFile != "" {
+		return bad("github.app_id (PREVIEWD_GITHUB_APP_ID)", "GitHub App mode is not available in this version; use github.token (PREVIEWD_GITHUB_TOKEN) or run offline")
+	}
+	if c.TTL <= 0 {
+		return bad("ttl (PREVIEWD_TTL)", "must be positive, got %s", c.TTL)
+	}
+	if c.MaxConcurrentRuns < 1 || c.MaxConcurrentRuns > 256 {
+		return bad("max_concurrent_runs (PREVIEWD_MAX_CONCURRENT_RUNS)", "must be between 1 and 256, got %d", c.MaxConcurrentRuns)
+	}
+	if c.NameMaxLength < 16 || c.NameMaxLength > 63 {
+		return bad("name_max_length (PREVIEWD_NAME_MAX_LENGTH)", "must be between 16 and 63, got %d", c.NameMaxLength)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return bad("shutdown_timeout (PREVIEWD_SHUTDOWN_TIMEOUT)", "must be positive, got %s", c.ShutdownTimeout)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
+		return bad("log_level (PREVIEWD_LOG_LEVEL)", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return bad("log_format (PREVIEWD_LOG_FORMAT)", "%q is not text or json", c.LogFormat)
+	}
+	if c.URLOutput == "" {
+		return bad("url_output (PREVIEWD_URL_OUTPUT)", "is empty")
+	}
+	for _, name := range c.Terraform.EnvPassthrough {
+		if up := strings.ToUpper(name); strings.HasPrefix(up, "PREVIEWD_") || strings.HasPrefix(up, "GITHUB_") || up == "*" {
+			return bad("terraform.env_passthrough", "%q would hand previewd's secrets to Terraform", name)
+		}
+	}
+	if c.ModuleDir != "" {
+		if err := checkDir(c.ModuleDir); err != nil {
+			return bad("module_dir (PREVIEWD_MODULE_DIR)", "%v", err)
+		}
+	}
+	seen := map[string]bool{}
+	for i, r := range c.Repos {
+		if err := r.validate(c.ModuleDir != ""); err != nil {
+			return bad(fmt.Sprintf("repos[%d]", i), "%v", err)
+		}
+		if seen[strings.ToLower(r.Name)] {
+			return bad(fmt.Sprintf("repos[%d].name", i), "%q is listed twice", r.Name)
+		}
+		seen[strings.ToLower(r.Name)] = true
+	}
+	return nil
+}
+
+func (r RepoConfig) validate(haveDefault bool) error {
+	if !repoName.MatchString(r.Name) {
+		return fmt.Errorf("name: %q is not owner/name", r.Name)
+	}
+	if r.ModuleDir == "" && !haveDefault {
+		return fmt.Errorf("module_dir: is empty and no default module_dir is set")
+	}
+	if r.ModuleDir != "" {
+		if err := checkDir(r.ModuleDir); err != nil {
+			return fmt.Errorf("module_dir: %v", err)
+		}
+	}
+	for j, d := range r.Differences {
+		if d.Variable == "" {
+			return fmt.Errorf("differences[%d].variable: is empty", j)
+		}
+		if !slices.Contains(Reasons, d.Reason) {
+			return fmt.Errorf("differences[%d].reason: %q is not one of %s", j, d.Reason, strings.Join(Reasons, ", "))
+		}
+	}
+	return nil
+}
+
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	return nil
+}
+
+// repo returns the configuration of repository name, falling back to the
+// default module. ok is false when previewd has no module for it.
+func (c *Config) repo(name string) (RepoConfig, bool) {
+	for _, r := range c.Repos {
+		if strings.EqualFold(r.Name, name) {
+			if r.ModuleDir == "" {
+				r.ModuleDir = c.ModuleDir
+			}
+			if r.URLOutput == "" {
+				r.URLOutput = c.URLOutput
+			}
+			return r, true
+		}
+	}
+	if c.ModuleDir == "" {
+		return RepoConfig{}, false
+	}
+	return RepoConfig{Name: name, ModuleDir: c.ModuleDir, URLOutput: c.URLOutput}, true
+}
+
+// absPath makes p absolute relative to base unless it already is.
+func absPath(base, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(base, p)
+}

@@ -1,0 +1,283 @@
+// Package controller converges every environment's observed state to its
+// desired state. Webhooks, the admin API, the TTL reaper and start-up only
+// change desired state and nudge the controller; a bounded pool of workers
+// runs Terraform, one run per environment at a time, always for the newest
+// head. It talks to the store, the provisioner and GitHub through the small
+// interfaces below.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	preview "github.com/previewd/previewd"
+)
+
+// Store is the state the controller reads and writes.
+type Store interface {
+	FindEnvironmentByName(ctx context.Context, name string) (preview.Environment, error)
+	FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error)
+	UpdateEnvironment(ctx context.Context, name string, fn func(*preview.Environment) error) (preview.Environment, error)
+	CreateRun(ctx context.Context, run preview.Run) (preview.Run, error)
+	UpdateRun(ctx context.Context, run preview.Run) error
+	InterruptRuns(ctx context.Context) ([]preview.Run, error)
+	PruneDeliveries(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// Provisioner builds and tears down environments. Both calls block until
+// Terraform is done or ctx is cancelled, and stream Terraform's output to log.
+type Provisioner interface {
+	Apply(ctx context.Context, env preview.Environment, log io.Writer) (url string, outputs map[string]string, err error)
+	Destroy(ctx context.Context, env preview.Environment, log io.Writer) error
+}
+
+// GitHub shows an environment on its pull request.
+type GitHub interface {
+	// SyncComment makes the pull request's comment show env and returns the
+	// comment's new state.
+	SyncComment(ctx context.Context, env preview.Environment) (preview.Comment, error)
+}
+
+// Config tunes a Controller.
+type Config struct {
+	MaxConcurrentRuns  int           // Terraform runs at once (default 4)
+	LogDir             string        // run logs go to LogDir/<run id>.log
+	MaxDestroyAttempts int           // a destroy that failed this often stays failed (default 5)
+	RetryBase          time.Duration // first destroy retry delay, doubled each time (default 1m)
+	SweepInterval      time.Duration // how often expiry and retries are checked (default 30s)
+	DeliveryRetention  time.Duration // how long delivery IDs are kept for de-duplication (default 72h)
+	Logger             *slog.Logger
+	Now                func() time.Time
+}
+
+// Controller is the reconcile loop. Create it with New and start it with Run.
+type Controller struct {
+	store Store
+	prov  Provisioner
+	gh    GitHub
+	cfg   Config
+	log   *slog.Logger
+
+	runs    *workQueue // environments to reconcile
+	notices *workQueue // environments whose comment must be synced
+	ready   atomic.Bool
+	pid     int
+}
+
+// New returns a Controller; it does nothing until Run.
+func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
+	if cfg.MaxConcurrentRuns <= 0 {
+		cfg.MaxConcurrentRuns = 4
+	}
+	if cfg.MaxDestroyAttempts <= 0 {
+		cfg.MaxDestroyAttempts = 5
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = time.Minute
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = 30 * time.Second
+	}
+	if cfg.DeliveryRetention <= 0 {
+		cfg.DeliveryRetention = 72 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Controller{
+		store: store, prov: prov, gh: gh, cfg: cfg,
+		log:     cfg.Logger.With("component", "controller"),
+		runs:    newWorkQueue(),
+		notices: newWorkQueue(),
+		pid:     os.Getpid(),
+	}
+}
+
+// Nudge asks for the named environment to be reconciled. It never blocks. A
+// nudge for an environment whose run is in progress is kept and served when
+// that run ends, so a burst of pushes costs at most one more run.
+func (c *Controller) Nudge(name string) { c.runs.add(name) }
+
+// Ready reports whether the controller has recovered and is reconciling.
+func (c *Controller) Ready() bool { return c.ready.Load() }
+
+// Run recovers from any previous crash, then reconciles until ctx is
+// cancelled. On cancellation it interrupts running Terraform (through the
+// context), waits for every worker to record where it stopped, and returns.
+func (c *Controller) Run(ctx context.Context) error {
+	if err := c.recover(ctx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for range c.cfg.MaxConcurrentRuns {
+		wg.Go(func() { c.runs.serve(ctx, c.reconcile) })
+	}
+	wg.Go(func() { c.notices.serve(ctx, c.syncComment) })
+	wg.Go(func() { c.sweepLoop(ctx) })
+	c.ready.Store(true)
+	c.log.Info("reconciling", "workers", c.cfg.MaxConcurrentRuns)
+	<-ctx.Done()
+	c.ready.Store(false)
+	wg.Wait()
+	c.log.Info("stopped")
+	return nil
+}
+
+// recover marks runs cut off by a previous process as interrupted and queues
+// every environment that is not converged.
+func (c *Controller) recover(ctx context.Context) error {
+	runs, err := c.store.InterruptRuns(ctx)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	for _, r := range runs {
+		c.log.Warn("run was interrupted by a previous stop", "run", r.ID, "environment", r.Environment, "phase", r.Phase)
+	}
+	envs, err := c.store.FindEnvironments(ctx, preview.EnvironmentFilter{})
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	now := c.cfg.Now()
+	for _, env := range envs {
+		if env.NextAction(now, c.cfg.MaxDestroyAttempts) != preview.ActionNone {
+			c.runs.add(env.Name)
+		}
+		c.notices.add(env.Name)
+	}
+	return nil
+}
+
+// reconcile converges one environment, looping while its desired state keeps
+// moving. The queue guarantees no other worker holds the same name.
+func (c *Controller) reconcile(ctx context.Context, name string) {
+	for ctx.Err() == nil {
+		env, err := c.store.FindEnvironmentByName(ctx, name)
+		if err != nil {
+			c.log.Error("reconcile: load environment", "environment", name, "err", err)
+			return
+		}
+		switch env.NextAction(c.cfg.Now(), c.cfg.MaxDestroyAttempts) {
+		case preview.ActionApply:
+			err = c.apply(ctx, env)
+		case preview.ActionDestroy:
+			err = c.destroy(ctx, env)
+		default:
+			return
+		}
+		if err != nil {
+			c.log.Error("reconcile", "environment", name, "err", err)
+			return
+		}
+	}
+}
+
+// syncComment brings the pull request's comment up to date with the stored
+// environment. A failure is retried later; the newest state is always sent.
+func (c *Controller) syncComment(ctx context.Context, name string) {
+	env, err := c.store.FindEnvironmentByName(ctx, name)
+	if err != nil {
+		c.log.Error("sync comment: load environment", "environment", name, "err", err)
+		return
+	}
+	comment, err := c.gh.SyncComment(ctx, env)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn("sync comment failed; will retry", "environment", name, "err", err)
+			c.notices.addAfter(ctx, name, c.cfg.RetryBase/4)
+		}
+		return
+	}
+	if comment == env.Comment {
+		return
+	}
+	_, err = c.store.UpdateEnvironment(context.WithoutCancel(ctx), name, func(e *preview.Environment) error {
+		e.Comment = comment
+		return nil
+	})
+	if err != nil {
+		c.log.Error("sync comment: store comment", "environment", name, "err", err)
+	}
+}
+
+// sweepLoop expires idle environments, retries failed destroys when due and
+// forgets old delivery IDs.
+func (c *Controller) sweepLoop(ctx context.Context) {
+	t := time.NewTicker(c.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		c.sweep(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Controller) sweep(ctx context.Context) {
+	now := c.cfg.Now()
+	envs, err := c.store.FindEnvironments(ctx, preview.EnvironmentFilter{LiveOnly: true})
+	if err != nil {
+		c.log.Error("sweep", "err", err)
+		return
+	}
+	for _, env := range envs {
+		if env.Desired.Present && !env.ExpiresAt.IsZero() && now.After(env.ExpiresAt) && !pinned(env) {
+			c.expire(ctx, env.Name)
+			continue
+		}
+		if env.NextAction(now, c.cfg.MaxDestroyAttempts) != preview.ActionNone {
+			c.runs.add(env.Name)
+		}
+	}
+	if _, err := c.store.PruneDeliveries(ctx, now.Add(-c.cfg.DeliveryRetention)); err != nil {
+		c.log.Error("prune deliveries", "err", err)
+	}
+}
+
+// pinned reports whether the pull request asked to keep its environment.
+func pinned(env preview.Environment) bool {
+	for _, l := range env.Desired.Labels {
+		if l == "preview:keep" {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Controller) expire(ctx context.Context, name string) {
+	_, err := c.store.UpdateEnvironment(ctx, name, func(e *preview.Environment) error {
+		if !e.Desired.Present || !c.cfg.Now().After(e.ExpiresAt) {
+			return errUnchanged
+		}
+		e.Desired.Present = false
+		e.Desired.Reason = "expired"
+		return nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return
+	} else if err != nil {
+		c.log.Error("expire", "environment", name, "err", err)
+		return
+	}
+	c.log.Info("environment expired", "environment", name)
+	c.Nudge(name)
+}
+
+var errUnchanged = errors.New("unchanged")
+
+// logPath returns where the log of run id is written.
+func (c *Controller) logPath(id string) string {
+	return filepath.Join(c.cfg.LogDir, filepath.FromSlash(id)+".log")
+}

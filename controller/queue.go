@@ -1,0 +1,114 @@
+package controller
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// workQueue is a set of names waiting for work, served by any number of
+// workers with two guarantees: a name is held by at most one worker at a
+// time, and a name added while held is served again once, after the holder
+// is done (adds coalesce; they are never lost).
+type workQueue struct {
+	mu     sync.Mutex
+	order  []string
+	queued map[string]bool
+	held   map[string]bool
+	again  map[string]bool
+	wake   chan struct{}
+}
+
+func newWorkQueue() *workQueue {
+	return &workQueue{
+		queued: map[string]bool{},
+		held:   map[string]bool{},
+		again:  map[string]bool{},
+		wake:   make(chan struct{}, 1),
+	}
+}
+
+// add queues name unless it is already queued. It never blocks.
+func (q *workQueue) add(name string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.held[name]:
+		q.again[name] = true
+	case !q.queued[name]:
+		q.queued[name] = true
+		q.order = append(q.order, name)
+		q.signal()
+	}
+}
+
+// addAfter queues name after delay, unless ctx ends first.
+func (q *workQueue) addAfter(ctx context.Context, name string, delay time.Duration) {
+	t := time.AfterFunc(delay, func() {
+		if ctx.Err() == nil {
+			q.add(name)
+		}
+	})
+	context.AfterFunc(ctx, func() { t.Stop() })
+}
+
+func (q *workQueue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take removes and holds the first name, or returns false if none is queued.
+func (q *workQueue) take() (string, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.order) == 0 {
+		return "", false
+	}
+	name := q.order[0]
+	q.order[0] = ""
+	q.order = q.order[1:]
+	delete(q.queued, name)
+	q.held[name] = true
+	if len(q.order) > 0 {
+		q.signal() // let another worker take the next one
+	}
+	return name, true
+}
+
+// done releases name and queues it again if it was added while held.
+func (q *workQueue) done(name string) {
+	q.mu.Lock()
+	delete(q.held, name)
+	again := q.again[name]
+	delete(q.again, name)
+	q.mu.Unlock()
+	if again {
+		q.add(name)
+	}
+}
+
+// serve runs fn for queued names until ctx is done. It returns only after
+// its current fn has returned.
+func (q *workQueue) serve(ctx context.Context, fn func(context.Context, string)) {
+	for ctx.Err() == nil {
+		if name, ok := q.take(); ok {
+			fn(ctx, name)
+			q.done(name)
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.wake:
+		}
+	}
+}
+
+// len returns how many names wait.
+func (q *workQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.order)
+}

@@ -1,0 +1,172 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	preview "github.com/previewd/previewd"
+)
+
+// maxErrorLength bounds the error text kept on an environment: its tail,
+// where Terraform says what went wrong.
+const maxErrorLength = 4000
+
+// errShutdown is recorded on runs that a stop interrupted.
+var errShutdown = errors.New("interrupted: previewd is shutting down")
+
+// apply runs Terraform apply for the environment's newest head. The
+// provisioning status and the journal entry are stored before Terraform
+// starts, so a crash at any point leaves something a restart recognises.
+func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
+	sha, gen := env.HeadSHA, env.Desired.Generation
+	env, err := c.transition(ctx, env.Name, func(e *preview.Environment) {
+		e.Status = preview.StatusProvisioning
+		e.AttemptedSHA, e.AttemptedGeneration = sha, gen
+	})
+	if err != nil {
+		return err
+	}
+	run, log, err := c.startRun(ctx, env, preview.PhaseApply)
+	if err != nil {
+		return err
+	}
+	url, outputs, runErr := c.prov.Apply(ctx, env, log)
+	runErr = c.finishRun(ctx, run, log, runErr)
+	_, err = c.transition(context.WithoutCancel(ctx), env.Name, func(e *preview.Environment) {
+		e.LastRunID, e.LastRunAt = run.ID, c.cfg.Now().UTC()
+		switch {
+		case runErr == nil:
+			e.Status, e.URL, e.Outputs = preview.StatusReady, url, outputs
+			e.AppliedSHA, e.AppliedGeneration = sha, gen
+			e.LastError, e.Attempts = "", 0
+		case errors.Is(runErr, errShutdown):
+			e.Status = preview.StatusQueued // the next start applies again
+		default:
+			e.Status, e.LastError = preview.StatusFailed, tail(runErr.Error())
+			e.Attempts++
+		}
+	})
+	return err
+}
+
+// destroy runs Terraform destroy. A failure is retried with exponential
+// backoff from RetryBase, up to MaxDestroyAttempts; the environment is never
+// dropped from the store.
+func (c *Controller) destroy(ctx context.Context, env preview.Environment) error {
+	env, err := c.transition(ctx, env.Name, func(e *preview.Environment) {
+		e.Status = preview.StatusDestroying
+	})
+	if err != nil {
+		return err
+	}
+	run, log, err := c.startRun(ctx, env, preview.PhaseDestroy)
+	if err != nil {
+		return err
+	}
+	runErr := c.finishRun(ctx, run, log, c.prov.Destroy(ctx, env, log))
+	_, err = c.transition(context.WithoutCancel(ctx), env.Name, func(e *preview.Environment) {
+		e.LastRunID, e.LastRunAt = run.ID, c.cfg.Now().UTC()
+		switch {
+		case runErr == nil:
+			e.Status, e.URL, e.Outputs = preview.StatusDestroyed, "", nil
+			e.AppliedSHA, e.AppliedGeneration, e.LastError, e.Attempts = "", 0, "", 0
+			e.RetryAt = time.Time{}
+		case errors.Is(runErr, errShutdown):
+			e.Status = preview.StatusDestroying
+		default:
+			e.Status, e.LastError = preview.StatusFailed, tail(runErr.Error())
+			e.RetryAt = c.cfg.Now().Add(c.cfg.RetryBase << min(e.Attempts, 10))
+			e.Attempts++
+		}
+	})
+	return err
+}
+
+// transition stores a change of the environment and queues its comment.
+func (c *Controller) transition(ctx context.Context, name string, fn func(*preview.Environment)) (preview.Environment, error) {
+	env, err := c.store.UpdateEnvironment(ctx, name, func(e *preview.Environment) error {
+		fn(e)
+		return nil
+	})
+	if err != nil {
+		return env, fmt.Errorf("update %s: %w", name, err)
+	}
+	c.notices.add(name)
+	return env, nil
+}
+
+// startRun journals a run as running and opens its log.
+func (c *Controller) startRun(ctx context.Context, env preview.Environment, phase preview.Phase) (preview.Run, *os.File, error) {
+	run, err := c.store.CreateRun(ctx, preview.Run{
+		Environment: env.Name,
+		Phase:       phase,
+		HeadSHA:     env.HeadSHA,
+		Generation:  env.Desired.Generation,
+		State:       preview.RunRunning,
+		PID:         c.pid,
+		StartedAt:   c.cfg.Now().UTC(),
+	})
+	if err != nil {
+		return run, nil, fmt.Errorf("%s %s: %w", phase, env.Name, err)
+	}
+	run.LogPath = c.logPath(run.ID)
+	if err := c.store.UpdateRun(ctx, run); err != nil {
+		return run, nil, fmt.Errorf("%s %s: %w", phase, env.Name, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(run.LogPath), 0o750); err != nil {
+		return run, nil, c.failRun(ctx, run, fmt.Errorf("open run log: %w", err))
+	}
+	f, err := os.OpenFile(run.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return run, nil, c.failRun(ctx, run, fmt.Errorf("open run log: %w", err))
+	}
+	c.log.Info("run started", "run", run.ID, "phase", phase, "environment", env.Name, "head_sha", env.HeadSHA)
+	return run, f, nil
+}
+
+// failRun records a run that could not start.
+func (c *Controller) failRun(ctx context.Context, run preview.Run, err error) error {
+	run.State, run.Error, run.FinishedAt = preview.RunFailed, err.Error(), c.cfg.Now().UTC()
+	if uerr := c.store.UpdateRun(context.WithoutCancel(ctx), run); uerr != nil {
+		c.log.Error("record failed run", "run", run.ID, "err", uerr)
+	}
+	return err
+}
+
+// finishRun closes the log and journals how the run ended. It returns the
+// run's error, replaced by errShutdown when the run was cut short by a stop.
+func (c *Controller) finishRun(ctx context.Context, run preview.Run, log *os.File, runErr error) error {
+	if runErr != nil && ctx.Err() != nil {
+		runErr = errShutdown
+	}
+	switch {
+	case runErr == nil:
+		run.State = preview.RunSucceeded
+	case errors.Is(runErr, errShutdown):
+		run.State, run.Error = preview.RunInterrupted, runErr.Error()
+	default:
+		run.State, run.Error = preview.RunFailed, tail(runErr.Error())
+	}
+	fmt.Fprintf(log, "\n# previewd: run %s %s\n", run.ID, run.State)
+	if err := log.Close(); err != nil && runErr == nil {
+		c.log.Warn("close run log", "run", run.ID, "err", err)
+	}
+	run.FinishedAt = c.cfg.Now().UTC()
+	if err := c.store.UpdateRun(context.WithoutCancel(ctx), run); err != nil {
+		c.log.Error("record run", "run", run.ID, "err", err)
+	}
+	c.log.Info("run finished", "run", run.ID, "state", run.State, "seconds", run.FinishedAt.Sub(run.StartedAt).Seconds())
+	return runErr
+}
+
+// tail keeps the end of s, where Terraform reports what failed.
+func tail(s string) string {
+	if len(s) <= maxErrorLength {
+		return s
+	}
+	return "…" + s[len(s)-maxErrorLength:]
+}

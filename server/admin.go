@@ -1,0 +1,128 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+
+	"github.com/labstack/echo/v4"
+	preview "github.com/previewd/previewd"
+)
+
+// handleListEnvironments answers GET /api/v1/environments. Query parameters
+// live=true (skip destroyed), repo=owner/name and status=… narrow the list.
+func (s *Server) handleListEnvironments(c echo.Context) error {
+	filter := preview.EnvironmentFilter{LiveOnly: c.QueryParam("live") == "true", Repo: c.QueryParam("repo")}
+	envs, err := s.cfg.Store.FindEnvironments(c.Request().Context(), filter)
+	if err != nil {
+		return err
+	}
+	out := make([]preview.Environment, 0, len(envs))
+	status := preview.Status(c.QueryParam("status"))
+	for _, env := range envs {
+		if status == "" || env.Status == status {
+			out = append(out, env)
+		}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) handleGetEnvironment(c echo.Context) error {
+	env, err := s.cfg.Store.FindEnvironmentByName(c.Request().Context(), c.Param("name"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, env)
+}
+
+// handleRedeploy answers POST …/redeploy: apply again even at the same head,
+// and count it as activity. An environment whose pull request is closed
+// cannot be redeployed (409).
+func (s *Server) handleRedeploy(c echo.Context) error {
+	return s.changeDesired(c, func(e *preview.Environment) error {
+		if !e.Desired.PROpen {
+			return preview.Errorf(preview.ECONFLICT, "pull request %s#%d is closed", e.Repo, e.PR)
+		}
+		e.Desired.Present, e.Desired.Reason = true, "redeploy"
+		e.Desired.Generation++
+		e.ExpiresAt = s.cfg.Now().UTC().Add(s.cfg.TTL)
+		return nil
+	})
+}
+
+// handleDestroy answers DELETE …/{name}: tear the environment down. It stays
+// in the store as destroyed; the next push to its pull request or a redeploy
+// builds it again.
+func (s *Server) handleDestroy(c echo.Context) error {
+	return s.changeDesired(c, func(e *preview.Environment) error {
+		e.Desired.Present, e.Desired.Reason = false, "admin"
+		return nil
+	})
+}
+
+// changeDesired stores a change of desired state, queues the environment and
+// answers 202 with it.
+func (s *Server) changeDesired(c echo.Context, fn func(*preview.Environment) error) error {
+	name := c.Param("name")
+	env, err := s.cfg.Store.UpdateEnvironment(c.Request().Context(), name, func(e *preview.Environment) error {
+		if err := fn(e); err != nil {
+			return err
+		}
+		if e.Status != preview.StatusProvisioning && e.Status != preview.StatusDestroying && e.Desired.Present {
+			e.Status = preview.StatusQueued
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.cfg.Controller.Nudge(name)
+	s.log.Info("desired state changed by admin", "environment", name, "present", env.Desired.Present, "reason", env.Desired.Reason)
+	return c.JSON(http.StatusAccepted, env)
+}
+
+func (s *Server) handleListRuns(c echo.Context) error {
+	ctx := c.Request().Context()
+	if _, err := s.cfg.Store.FindEnvironmentByName(ctx, c.Param("name")); err != nil {
+		return err
+	}
+	runs, err := s.cfg.Store.FindRuns(ctx, c.Param("name"))
+	if err != nil {
+		return err
+	}
+	if runs == nil {
+		runs = []preview.Run{}
+	}
+	return c.JSON(http.StatusOK, runs)
+}
+
+// handleRunLog streams a run's Terraform log as plain text.
+func (s *Server) handleRunLog(c echo.Context) error {
+	id := c.Param("name") + "/" + c.Param("seq")
+	run, err := s.cfg.Store.FindRunByID(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(run.LogPath)
+	if os.IsNotExist(err) {
+		return preview.Errorf(preview.ENOTFOUND, "log of run %s is gone", id)
+	} else if err != nil {
+		return fmt.Errorf("open log of run %s: %w", id, err)
+	}
+	defer f.Close()
+	return c.Stream(http.StatusOK, echo.MIMETextPlainCharsetUTF8, f)
+}
+
+// handleBackup streams a consistent copy of the database.
+func (s *Server) handleBackup(c echo.Context) error {
+	res := c.Response()
+	res.Header().Set(echo.HeaderContentType, echo.MIMEOctetStream)
+	res.Header().Set(echo.HeaderContentDisposition, `attachment; filename="previewd.db"`)
+	res.WriteHeader(http.StatusOK)
+	_, err := s.cfg.Store.Backup(context.WithoutCancel(c.Request().Context()), res)
+	if err != nil {
+		s.log.Error("backup interrupted", "err", err)
+	}
+	return nil
+}

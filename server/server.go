@@ -1,0 +1,198 @@
+// Package server is previewd's HTTP face: the GitHub webhook route, the admin
+// API under /api/v1, health and readiness probes, and Prometheus metrics. It
+// maps preview error codes to HTTP status codes in one place.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	preview "github.com/previewd/previewd"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// MaxWebhookBody is the largest delivery accepted; GitHub caps payloads at
+// 25 MiB.
+const MaxWebhookBody = 25 << 20
+
+// Store is what the server reads and changes.
+type Store interface {
+	FindEnvironmentByName(ctx context.Context, name string) (preview.Environment, error)
+	FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error)
+	UpdateEnvironment(ctx context.Context, name string, fn func(*preview.Environment) error) (preview.Environment, error)
+	FindRuns(ctx context.Context, env string) ([]preview.Run, error)
+	FindRunByID(ctx context.Context, id string) (preview.Run, error)
+	Backup(ctx context.Context, w io.Writer) (int64, error)
+	Ping(ctx context.Context) error
+}
+
+// Deliveries verifies GitHub deliveries and durably records what they
+// change. Receive returns an EUNAUTHORIZED error for a bad signature and an
+// EINVALID error for a body that is not the event it claims to be.
+type Deliveries interface {
+	Receive(ctx context.Context, d preview.Delivery) (preview.RecordResult, error)
+}
+
+// Controller is told about changed environments.
+type Controller interface {
+	Nudge(name string)
+	Ready() bool
+}
+
+// Config configures a Server.
+type Config struct {
+	Addr       string
+	AdminToken string        // empty disables the admin API
+	TTL        time.Duration // an admin redeploy extends expiry by this much
+	Store      Store
+	Deliveries Deliveries
+	Controller Controller
+	Registry   *prometheus.Registry // served at /metrics; nil serves an empty registry
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Server serves HTTP. Create it with New.
+type Server struct {
+	cfg     Config
+	echo    *echo.Echo
+	http    *http.Server
+	log     *slog.Logger
+	metrics *metrics
+	token   [32]byte // sha256 of the admin token, compared in constant time
+}
+
+// New builds the routes. It does not listen until Serve.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{cfg: cfg, echo: echo.New(), log: cfg.Logger.With("component", "server")}
+	s.token = sha256.Sum256([]byte(cfg.AdminToken))
+	s.metrics = newMetrics(cfg.Registry)
+	s.echo.HideBanner, s.echo.HidePort = true, true
+	s.echo.HTTPErrorHandler = s.handleError
+	s.echo.Use(s.observe)
+	s.routes()
+	s.http = &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	return s
+}
+
+func (s *Server) routes() {
+	e := s.echo
+	e.POST("/webhooks/github", s.handleWebhook)
+	e.GET("/healthz", s.handleHealthz)
+	e.GET("/readyz", s.handleReadyz)
+	e.GET("/metrics", echo.WrapHandler(s.metricsHandler()))
+
+	api := e.Group("/api/v1", s.requireAdmin)
+	api.GET("/environments", s.handleListEnvironments)
+	api.GET("/environments/:name", s.handleGetEnvironment)
+	api.POST("/environments/:name/redeploy", s.handleRedeploy)
+	api.DELETE("/environments/:name", s.handleDestroy)
+	api.GET("/environments/:name/runs", s.handleListRuns)
+	api.GET("/environments/:name/runs/:seq/log", s.handleRunLog)
+	api.GET("/backup", s.handleBackup)
+}
+
+// Handler returns the HTTP handler, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Serve accepts connections on l until Shutdown. It returns nil after a
+// clean shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	if err := s.http.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections and waits for requests in flight
+// until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
+
+// requireAdmin lets a request through only with the admin bearer token.
+func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.cfg.AdminToken == "" {
+			return preview.Errorf(preview.EUNAUTHORIZED, "the admin API is disabled: set PREVIEWD_ADMIN_TOKEN")
+		}
+		scheme, token, ok := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
+		sum := sha256.Sum256([]byte(token))
+		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="previewd"`)
+			return preview.Errorf(preview.EUNAUTHORIZED, "missing or wrong bearer token")
+		}
+		return next(c)
+	}
+}
+
+// codes maps preview error codes to HTTP status codes.
+var codes = map[string]int{
+	preview.ECONFLICT:     http.StatusConflict,
+	preview.EINVALID:      http.StatusBadRequest,
+	preview.ENOTFOUND:     http.StatusNotFound,
+	preview.EUNAUTHORIZED: http.StatusUnauthorized,
+	preview.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	preview.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// handleError writes every error as JSON {"error": "..."}; internal errors
+// are logged and shown as "internal error".
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, msg := http.StatusInternalServerError, "internal error"
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		status, msg = he.Code, http.StatusText(he.Code)
+		if m, ok := he.Message.(string); ok {
+			msg = m
+		}
+	case preview.ErrorCode(err) != preview.EINTERNAL:
+		status, msg = codes[preview.ErrorCode(err)], preview.ErrorMessage(err)
+	default:
+		s.log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
+	}
+	if err := c.JSON(status, map[string]string{"error": msg}); err != nil {
+		s.log.Warn("write error response", "err", err)
+	}
+}
+
+func (s *Server) handleHealthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReadyz(c echo.Context) error {
+	if err := s.cfg.Store.Ping(c.Request().Context()); err != nil {
+		return preview.Errorf(preview.EUNAVAILABLE, "store: %v", err)
+	}
+	if !s.cfg.Controller.Ready() {
+		return preview.Errorf(preview.EUNAVAILABLE, "reconciler is not running")
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}

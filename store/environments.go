@@ -1,0 +1,249 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	preview "github.com/previewd/previewd"
+	bolt "go.etcd.io/bbolt"
+)
+
+// RecordPullRequest durably records the desired state that delivery brings
+// for pr, in one fsynced transaction shared with concurrent callers (group
+// commit). A delivery ID seen before is a no-op (Duplicate). An event whose
+// UpdatedAt is older than the stored one never wins (Stale). The first open
+// event creates the environment and fixes its name for life. delivery may be
+// empty (a resync), in which case nothing is de-duplicated.
+func (db *DB) RecordPullRequest(ctx context.Context, delivery string, pr preview.PullRequest) (preview.RecordResult, error) {
+	var res preview.RecordResult
+	err := db.bolt.Batch(func(tx *bolt.Tx) error {
+		res = preview.RecordResult{} // Batch may run this function again alone
+		now := db.now().UTC()
+		if delivery != "" {
+			deliveries := tx.Bucket(bucketDeliveries)
+			if deliveries.Get([]byte(delivery)) != nil {
+				res.Duplicate = true
+				return nil
+			}
+			if err := deliveries.Put([]byte(delivery), []byte(now.Format(time.RFC3339Nano))); err != nil {
+				return err
+			}
+		}
+		return db.recordPullRequest(tx, pr, now, &res)
+	})
+	if err != nil {
+		return preview.RecordResult{}, fmt.Errorf("record pull request %s: %w", pr.Key(), err)
+	}
+	return res, nil
+}
+
+func (db *DB) recordPullRequest(tx *bolt.Tx, pr preview.PullRequest, now time.Time, res *preview.RecordResult) error {
+	opts := db.opts
+	envs := tx.Bucket(bucketEnvironments)
+	prs := tx.Bucket(bucketPullRequests)
+	want := pr.Open && (!pr.Draft || opts.Drafts)
+
+	var env preview.Environment
+	found := false
+	if name := prs.Get([]byte(pr.Key())); name != nil {
+		var err error
+		if found, err = getJSON(envs, name, &env); err != nil {
+			return err
+		}
+	}
+	if !found {
+		if !want {
+			return nil // a pull request previewd never built: nothing to record
+		}
+		name, err := deriveName(envs, prs, pr, opts.NameMax)
+		if err != nil {
+			return err
+		}
+		env = preview.Environment{Name: name, Repo: pr.Repo, PR: pr.Number, CreatedAt: now, Status: preview.StatusQueued}
+		res.Changed = true
+	} else if stale(env.Desired, pr, want) {
+		res.Stale = true
+		res.Environment = env
+		return nil
+	}
+
+	if env.HeadSHA != pr.HeadSHA || env.Desired.Present != want || env.Branch != pr.Branch || env.Desired.PROpen != pr.Open {
+		res.Changed = true
+		env.ExpiresAt = now.Add(opts.TTL)
+	}
+	if want && !env.Desired.Present {
+		env.Desired.Reason = "opened"
+	} else if !want && env.Desired.Present {
+		env.Desired.Reason = "closed"
+		if pr.Open {
+			env.Desired.Reason = "draft"
+		}
+	}
+	env.HeadSHA = pr.HeadSHA
+	env.Branch = pr.Branch // the name stays; the branch shown follows renames
+	env.Desired.Present = want
+	env.Desired.PROpen = pr.Open
+	env.Desired.PRUpdatedAt = pr.UpdatedAt
+	env.Desired.Labels = slices.Clone(pr.Labels)
+	env.Desired.Author = pr.Author
+	env.Desired.Fork = pr.Fork
+	if pr.InstallationID != 0 {
+		env.Desired.InstallationID = pr.InstallationID
+	}
+	if res.Changed && env.NextAction(now, 0) == preview.ActionApply && !busy(env.Status) {
+		env.Status = preview.StatusQueued
+	}
+	env.UpdatedAt = now
+	if err := putJSON(envs, []byte(env.Name), &env); err != nil {
+		return err
+	}
+	res.Environment = env
+	return prs.Put([]byte(pr.Key()), []byte(env.Name))
+}
+
+// stale reports whether pr is older than the desired state already stored.
+// With equal timestamps a closed state sticks: GitHub's timestamps have
+// one-second resolution and a reopen always moves them.
+func stale(d preview.Desired, pr preview.PullRequest, want bool) bool {
+	if pr.UpdatedAt.Before(d.PRUpdatedAt) {
+		return true
+	}
+	return pr.UpdatedAt.Equal(d.PRUpdatedAt) && !d.Present && want && d.Reason == "closed"
+}
+
+// busy reports whether a run owns the environment's status.
+func busy(s preview.Status) bool {
+	return s == preview.StatusProvisioning || s == preview.StatusDestroying
+}
+
+// deriveName picks the environment's name. A destroyed environment frees its
+// name: its record is replaced and its pull request forgets it.
+func deriveName(envs, prs *bolt.Bucket, pr preview.PullRequest, max int) (string, error) {
+	var derr error
+	name := preview.EnvironmentName(pr.Repo, pr.Number, pr.Branch, max, func(n string) bool {
+		var other preview.Environment
+		ok, err := getJSON(envs, []byte(n), &other)
+		if err != nil {
+			derr = err
+			return true
+		}
+		return ok && other.Status.Live()
+	})
+	if derr != nil {
+		return "", derr
+	}
+	var old preview.Environment
+	if ok, err := getJSON(envs, []byte(name), &old); err != nil {
+		return "", err
+	} else if ok {
+		if err := prs.Delete([]byte(preview.PullRequestKey(old.Repo, old.PR))); err != nil {
+			return "", err
+		}
+	}
+	return name, nil
+}
+
+// FindEnvironmentByName returns the named environment, or an ENOTFOUND error.
+func (db *DB) FindEnvironmentByName(ctx context.Context, name string) (preview.Environment, error) {
+	var env preview.Environment
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		ok, err := getJSON(tx.Bucket(bucketEnvironments), []byte(name), &env)
+		if err == nil && !ok {
+			err = notFound(name)
+		}
+		return err
+	})
+	return env, err
+}
+
+// FindEnvironmentByPullRequest returns the environment of pull request number
+// in repo, or an ENOTFOUND error.
+func (db *DB) FindEnvironmentByPullRequest(ctx context.Context, repo string, number int) (preview.Environment, error) {
+	var env preview.Environment
+	key := preview.PullRequestKey(repo, number)
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		name := tx.Bucket(bucketPullRequests).Get([]byte(key))
+		if name == nil {
+			return preview.Errorf(preview.ENOTFOUND, "no environment for %s", key)
+		}
+		ok, err := getJSON(tx.Bucket(bucketEnvironments), name, &env)
+		if err == nil && !ok {
+			err = notFound(string(name))
+		}
+		return err
+	})
+	return env, err
+}
+
+// FindEnvironments returns the environments that match filter, by name.
+func (db *DB) FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error) {
+	var out []preview.Environment
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketEnvironments).ForEach(func(k, v []byte) error {
+			var env preview.Environment
+			if _, err := getJSON(tx.Bucket(bucketEnvironments), k, &env); err != nil {
+				return err
+			}
+			if filter.LiveOnly && !env.Status.Live() || filter.Repo != "" && env.Repo != filter.Repo {
+				return nil
+			}
+			out = append(out, env)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find environments: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// UpdateEnvironment applies fn to the named environment and stores the result
+// in one transaction; fn must not do I/O. If fn returns an error nothing is
+// written. It returns the stored environment, or ENOTFOUND.
+func (db *DB) UpdateEnvironment(ctx context.Context, name string, fn func(*preview.Environment) error) (preview.Environment, error) {
+	var env preview.Environment
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEnvironments)
+		env = preview.Environment{}
+		if ok, err := getJSON(b, []byte(name), &env); err != nil {
+			return err
+		} else if !ok {
+			return notFound(name)
+		}
+		if err := fn(&env); err != nil {
+			return err
+		}
+		env.UpdatedAt = db.now().UTC()
+		return putJSON(b, []byte(name), &env)
+	})
+	return env, err
+}
+
+// PruneDeliveries forgets delivery IDs recorded before cutoff and returns how
+// many it removed. GitHub redelivers only recent deliveries, so a few days of
+// IDs is enough to de-duplicate.
+func (db *DB) PruneDeliveries(ctx context.Context, cutoff time.Time) (int, error) {
+	n := 0
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDeliveries)
+		var expired [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			if t, err := time.Parse(time.RFC3339Nano, string(v)); err != nil || t.Before(cutoff) {
+				expired = append(expired, slices.Clone(k))
+			}
+			return nil
+		})
+		for _, k := range expired {
+			if err == nil {
+				err = b.Delete(k)
+			}
+		}
+		n = len(expired)
+		return err
+	})
+	return n, err
+}

@@ -1,0 +1,185 @@
+// Package store keeps previewd's state in a bbolt file: environments (desired
+// and observed state), the pull-request index, seen webhook deliveries and the
+// run journal. Every write is one short transaction that bbolt fsyncs before
+// it returns; no network or Terraform work happens inside a transaction, and
+// values are decoded before the transaction ends.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	preview "github.com/previewd/previewd"
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the layout this code reads and writes. Open migrates older
+// files forward and refuses newer ones.
+const SchemaVersion = 1
+
+var (
+	bucketMeta         = []byte("meta")
+	bucketEnvironments = []byte("environments")
+	bucketPullRequests = []byte("pull_requests")
+	bucketDeliveries   = []byte("deliveries")
+	bucketRuns         = []byte("runs")
+
+	keySchemaVersion = []byte("schema_version")
+)
+
+// ErrLocked is returned by Open when another process holds the database.
+var ErrLocked = errors.New("database is in use by another process")
+
+// migrations[i] moves a file from schema version i to i+1.
+var migrations = []func(tx *bolt.Tx) error{
+	0: func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketEnvironments, bucketPullRequests, bucketDeliveries, bucketRuns} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+}
+
+// Options tune Open.
+type Options struct {
+	// Timeout bounds the wait for the file lock (default 1s).
+	Timeout time.Duration
+	// Now is the clock (default time.Now); tests set it.
+	Now func() time.Time
+	// NameMax is the longest environment name (0 means preview.MaxNameLength).
+	NameMax int
+	// TTL is the idle time after which an environment expires; activity (a
+	// push, reopening) moves ExpiresAt to now+TTL.
+	TTL time.Duration
+	// Drafts builds environments for draft pull requests too.
+	Drafts bool
+}
+
+// DB is previewd's store. It is safe for concurrent use.
+type DB struct {
+	bolt *bolt.DB
+	path string
+	now  func() time.Time
+	opts Options
+}
+
+// Open opens (creating if needed) the bbolt file at path and migrates it to
+// SchemaVersion. It returns an error wrapping ErrLocked when another process
+// has the file open, and refuses a file written by a newer previewd.
+func Open(path string, opts Options) (*DB, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("open store %s: %w (is another previewd running on this data directory?)", path, ErrLocked)
+	} else if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	db := &DB{bolt: bdb, path: path, now: opts.Now, opts: opts}
+	if err := db.migrate(); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func (db *DB) migrate() error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		version := 0
+		if v := meta.Get(keySchemaVersion); v != nil {
+			if err := json.Unmarshal(v, &version); err != nil {
+				return fmt.Errorf("read schema version: %w", err)
+			}
+		}
+		if version > SchemaVersion {
+			return fmt.Errorf("schema version %d is newer than this previewd understands (%d)", version, SchemaVersion)
+		}
+		for ; version < SchemaVersion; version++ {
+			if err := migrations[version](tx); err != nil {
+				return fmt.Errorf("migrate schema %d to %d: %w", version, version+1, err)
+			}
+		}
+		return meta.Put(keySchemaVersion, fmt.Appendf(nil, "%d", SchemaVersion))
+	})
+}
+
+// Path returns the file the store lives in.
+func (db *DB) Path() string { return db.path }
+
+// Close closes the file. It waits for open transactions to finish.
+func (db *DB) Close() error { return db.bolt.Close() }
+
+// Ping reports whether the store can still be read.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketEnvironments) == nil {
+			return errors.New("store is not initialised")
+		}
+		return nil
+	})
+}
+
+// Backup writes a consistent copy of the whole database to w while the store
+// stays online, and returns the number of bytes written.
+func (db *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	var n int64
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("backup: %w", err)
+	}
+	return n, nil
+}
+
+func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
+	data := b.Get(key)
+	if data == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return true, fmt.Errorf("decode %q: %w", key, err)
+	}
+	return true, nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}
+
+func notFound(name string) error {
+	return preview.Errorf(preview.ENOTFOUND, "environment %q not found", name)
+}
+
+func decode(data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	return nil
+}
