@@ -1,0 +1,62 @@
+# previewd — build, demo, test and benchmark.
+#
+#   make demo    build everything and play a pull request's life on the example module
+#   make test    everything CI runs
+#   make bench   benchmarks
+
+SHELL := /bin/bash
+GO ?= go
+TERRAFORM_VERSION := v1.5.7
+OCTOKIT_OPENAPI_VERSION := 23.0.2
+BIN := $(CURDIR)/bin
+NPM_PREFIX := $(CURDIR)/.cache/npm
+OPENAPI_SPEC := $(NPM_PREFIX)/node_modules/@octokit/openapi/generated/api.github.com.json
+FUZZTIME ?= 10s
+
+export PREVIEWD_TERRAFORM_BIN ?= $(BIN)/terraform
+export PREVIEWD_OPENAPI_SPEC ?= $(OPENAPI_SPEC)
+
+.PHONY: all build demo test vet fuzz bench deps terraform clean
+
+all: build
+
+# Terraform is built from the Go module proxy, never downloaded as a binary.
+# The result is cached in ./bin; delete it to rebuild.
+$(BIN)/terraform:
+	@echo "building terraform $(TERRAFORM_VERSION) from source into ./bin (a few minutes, once)"
+	GOBIN=$(BIN) $(GO) install github.com/hashicorp/terraform@$(TERRAFORM_VERSION)
+
+terraform: $(BIN)/terraform
+
+build: $(BIN)/terraform
+	$(GO) build -o $(BIN)/previewd ./cmd/previewd
+	$(GO) build -o $(BIN)/preview-web ./cmd/preview-web
+
+# GitHub's official OpenAPI description, to check every request the client makes.
+$(OPENAPI_SPEC):
+	mkdir -p $(NPM_PREFIX)
+	npm install --no-audit --no-fund --silent --prefix $(NPM_PREFIX) @octokit/openapi@$(OCTOKIT_OPENAPI_VERSION)
+
+deps: $(OPENAPI_SPEC) $(BIN)/terraform
+
+demo: build
+	./scripts/demo.sh
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./webhooks/
+	$(GO) test -run='^$$' -fuzz='^FuzzVerifySignature$$' -fuzztime=$(FUZZTIME) ./webhooks/
+	$(GO) test -run='^$$' -fuzz='^FuzzEnvironmentName$$' -fuzztime=$(FUZZTIME) .
+
+test: deps build vet
+	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) fuzz
+
+bench: build
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
+
+clean:
+	rm -rf $(BIN)/previewd $(BIN)/preview-web .previewd
