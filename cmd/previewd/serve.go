@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/controller"
+	"github.com/previewd/previewd/github"
+	"github.com/previewd/previewd/provisioner"
+	"github.com/previewd/previewd/server"
+	"github.com/previewd/previewd/store"
+	"github.com/previewd/previewd/templates"
+	"github.com/previewd/previewd/webhooks"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// serve runs previewd until ctx is cancelled, then stops in order: no new
+// HTTP requests, running Terraform interrupted and waited for (bounded by
+// the shutdown timeout), the store closed.
+func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	db, err := store.Open(filepath.Join(dataDir, "previewd.db"), store.Options{
+		NameMax: cfg.NameMaxLength, TTL: cfg.TTL, Drafts: cfg.Drafts,
+	})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	tfBin, err := terraformBinary(cfg.Terraform.Bin)
+	if err != nil {
+		return err
+	}
+	prov, err := provisioner.New(provisioner.Config{
+		TerraformBin:   tfBin,
+		DataDir:        dataDir,
+		PluginCacheDir: cfg.Terraform.PluginCacheDir,
+		EnvPassthrough: cfg.Terraform.EnvPassthrough,
+		Env:            cfg.Terraform.Env,
+		Modules:        cfg.module,
+		Logger:         logger,
+	})
+	if err != nil {
+		return err
+	}
+	gh, err := newGitHub(cfg, logger)
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(newEnvironmentCollector(db))
+
+	ctrl := controller.New(db, provisionerAdapter{prov}, gh, controller.Config{
+		MaxConcurrentRuns: cfg.MaxConcurrentRuns,
+		LogDir:            filepath.Join(dataDir, "logs"),
+		Logger:            logger,
+	})
+	srv := server.New(server.Config{
+		Addr:       cfg.ListenAddr,
+		AdminToken: cfg.AdminToken,
+		TTL:        cfg.TTL,
+		Store:      db,
+		Deliveries: webhooks.NewIntake([]byte(cfg.WebhookSecret), db),
+		Controller: ctrl,
+		Registry:   reg,
+		Logger:     logger,
+	})
+	l, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen_addr: %w", err)
+	}
+	logger.Info("previewd listening", "addr", l.Addr().String(), "data_dir", dataDir, "terraform", tfBin,
+		"github", githubMode(cfg), "version", version)
+
+	ctrlCtx, stopCtrl := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCtrl()
+	ctrlDone := make(chan error, 1)
+	go func() { ctrlDone <- ctrl.Run(ctrlCtx) }()
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Serve(l) }()
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	case err := <-srvDone:
+		stopCtrl()
+		<-ctrlDone
+		return fmt.Errorf("http server: %w", err)
+	case err := <-ctrlDone:
+		shutdownHTTP(srv, logger)
+		if err == nil {
+			err = errors.New("controller stopped")
+		}
+		return err
+	}
+	shutdownHTTP(srv, logger)
+	stopCtrl()
+	select {
+	case err := <-ctrlDone:
+		if err != nil {
+			return err
+		}
+	case <-time.After(cfg.ShutdownTimeout):
+		return fmt.Errorf("runs did not stop within %s", cfg.ShutdownTimeout)
+	}
+	logger.Info("stopped cleanly")
+	return nil
+}
+
+func shutdownHTTP(srv *server.Server, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		logger.Warn("http shutdown", "err", err)
+	}
+}
+
+// terraformBinary resolves the configured binary, then ./bin/terraform, then
+// terraform on PATH.
+func terraformBinary(configured string) (string, error) {
+	if configured != "" {
+		p, err := exec.LookPath(configured)
+		if err != nil {
+			return "", fmt.Errorf("terraform.bin (PREVIEWD_TERRAFORM_BIN): %w", err)
+		}
+		return filepath.Abs(p)
+	}
+	if p, err := filepath.Abs(filepath.Join("bin", "terraform")); err == nil {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("terraform")
+	if err != nil {
+		return "", fmt.Errorf("terraform.bin (PREVIEWD_TERRAFORM_BIN): no terraform in ./bin or on PATH; run `make terraform`")
+	}
+	return p, nil
+}
+
+func githubMode(cfg Config) string {
+	if cfg.GitHub.Token != "" {
+		return "token"
+	}
+	return "offline"
+}
+
+// newGitHub returns the token-mode client, or offline mode when nothing is
+// configured.
+func newGitHub(cfg Config, logger *slog.Logger) (controller.GitHub, error) {
+	render := func(env preview.Environment) (string, error) { return templates.RenderComment(commentData(cfg, env)) }
+	if cfg.GitHub.Token == "" {
+		return github.NewOffline(render, logger), nil
+	}
+	return github.NewClient(github.ClientConfig{
+		BaseURL:   cfg.GitHub.APIURL,
+		Token:     cfg.GitHub.Token,
+		Render:    render,
+		Logger:    logger,
+		UserAgent: "previewd/" + version,
+	})
+}
+
+// commentData is what the comment template shows of env.
+func commentData(cfg Config, env preview.Environment) templates.CommentData {
+	d := templates.CommentData{
+		Name: env.Name, Repo: env.Repo, PR: env.PR, Branch: env.Branch,
+		Status: string(env.Status), URL: env.URL, HeadSHA: env.HeadSHA, AppliedSHA: env.AppliedSHA,
+		LastError: env.LastError, ExpiresAt: env.ExpiresAt, UpdatedAt: env.UpdatedAt,
+		Destroyed: env.Status == preview.StatusDestroyed,
+	}
+	if name, seq, ok := strings.Cut(env.LastRunID, "/"); ok && cfg.PublicURL != "" {
+		d.LogURL = strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/environments/" + name + "/runs/" + seq + "/log"
+	}
+	return d
+}
+
+// module resolves the module and production inputs for repo.
+func (c *Config) module(repo string) (provisioner.Module, error) {
+	r, ok := c.repo(repo)
+	if !ok {
+		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "no module is configured for %s: set module_dir or add it to repos", repo)
+	}
+	vars := map[string]any{}
+	for k, v := range r.Production.Vars {
+		vars[k] = v
+	}
+	for _, d := range r.Differences {
+		vars[d.Variable] = d.Value
+	}
+	files := make([]string, len(r.Production.VarFiles))
+	for i, f := range r.Production.VarFiles {
+		files[i] = absPath(r.ModuleDir, f)
+	}
+	return provisioner.Module{Dir: r.ModuleDir, VarFiles: files, Vars: vars, URLOutput: r.URLOutput}, nil
+}
+
+// provisionerAdapter fits the provisioner to the controller's interface.
+type provisionerAdapter struct{ p *provisioner.Provisioner }
+
+func (a provisionerAdapter) Apply(ctx context.Context, env preview.Environment, log io.Writer) (string, map[string]string, error) {
+	res, err := a.p.Apply(ctx, env, log)
+	return res.URL, res.Outputs, err
+}
+
+func (a provisionerAdapter) Destroy(ctx context.Context, env preview.Environment, log io.Writer) error {
+	return a.p.Destroy(ctx, env, log)
+}
