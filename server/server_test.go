@@ -1,0 +1,289 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/server"
+	"github.com/previewd/previewd/store"
+	"github.com/previewd/previewd/webhooks"
+)
+
+const (
+	secret = "It's a Secret to Everybody"
+	token  = "admin-token-for-tests"
+)
+
+type fakeController struct {
+	mu     sync.Mutex
+	nudged []string
+	ready  bool
+}
+
+func (f *fakeController) Nudge(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nudged = append(f.nudged, name)
+}
+
+func (f *fakeController) Ready() bool { return f.ready }
+
+// failingRecorder stands in for a store whose disk is full.
+type failingRecorder struct{}
+
+func (failingRecorder) RecordPullRequest(context.Context, string, preview.PullRequest) (preview.RecordResult, error) {
+	return preview.RecordResult{}, errors.New("write previewd.db: no space left on device")
+}
+
+type fixture struct {
+	srv  *httptest.Server
+	db   *store.DB
+	ctrl *fakeController
+}
+
+func newFixture(t *testing.T, deliveries server.Deliveries) *fixture {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "previewd.db"), store.Options{TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if deliveries == nil {
+		deliveries = webhooks.NewIntake([]byte(secret), db)
+	}
+	ctrl := &fakeController{ready: true}
+	s := server.New(server.Config{AdminToken: token, TTL: time.Hour, Store: db, Deliveries: deliveries, Controller: ctrl})
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &fixture{srv: srv, db: db, ctrl: ctrl}
+}
+
+func sign(body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+func prPayload(action string, number int, branch, sha string, updated time.Time) []byte {
+	state := "open"
+	if action == "closed" {
+		state = "closed"
+	}
+	return fmt.Appendf(nil, `{"action":%q,"number":%d,"pull_request":{"number":%d,"state":%q,"draft":false,
+"updated_at":%q,"user":{"login":"octocat"},"labels":[],
+"head":{"ref":%q,"sha":%q,"repo":{"full_name":"acme/shop"}},"base":{"ref":"main","sha":"b","repo":{"full_name":"acme/shop"}}},
+"repository":{"full_name":"acme/shop"}}`, action, number, number, state, updated.UTC().Format(time.RFC3339), branch, sha)
+}
+
+func (f *fixture) deliver(t *testing.T, event, delivery string, body []byte, signature string) (*http.Response, map[string]string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/webhooks/github", bytes.NewReader(body))
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", delivery)
+	if signature != "" {
+		req.Header.Set("X-Hub-Signature-256", signature)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]string{}
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp, out
+}
+
+func TestWebhookStatusCodes(t *testing.T) {
+	f := newFixture(t, nil)
+	now := time.Now()
+	good := prPayload("opened", 1, "feature/a", "aaa", now)
+	tests := []struct {
+		name, event, signature string
+		body                   []byte
+		want                   int
+	}{
+		{"signed pull request", "pull_request", sign(good), good, http.StatusAccepted},
+		{"missing signature", "pull_request", "", good, http.StatusUnauthorized},
+		{"wrong signature", "pull_request", sign([]byte("other")), good, http.StatusUnauthorized},
+		{"sha1 only", "pull_request", "sha1=0123456789abcdef0123456789abcdef01234567", good, http.StatusUnauthorized},
+		{"not json", "pull_request", sign([]byte("nope")), []byte("nope"), http.StatusBadRequest},
+		{"pull request without head", "pull_request", sign([]byte(`{"action":"opened","number":1,"pull_request":{}}`)), []byte(`{"action":"opened","number":1,"pull_request":{}}`), http.StatusBadRequest},
+		{"ping", "ping", sign([]byte(`{"zen":"Keep it logically awesome."}`)), []byte(`{"zen":"Keep it logically awesome."}`), http.StatusAccepted},
+		{"unused event", "push", sign([]byte(`{"ref":"refs/heads/main"}`)), []byte(`{"ref":"refs/heads/main"}`), http.StatusAccepted},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, out := f.deliver(t, tt.event, fmt.Sprintf("delivery-%d", i), tt.body, tt.signature)
+			if resp.StatusCode != tt.want {
+				t.Errorf("status: got %d want %d (body %v)", resp.StatusCode, tt.want, out)
+			}
+			if resp.StatusCode >= 400 && out["error"] == "" {
+				t.Errorf("error response has no JSON error: %v", out)
+			}
+		})
+	}
+}
+
+func TestWebhookTooLarge(t *testing.T) {
+	f := newFixture(t, nil)
+	body := bytes.Repeat([]byte(" "), server.MaxWebhookBody+1)
+	resp, _ := f.deliver(t, "pull_request", "big", body, sign(body))
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("status: got %d want 413", resp.StatusCode)
+	}
+}
+
+func TestWebhookRecordsBeforeAnsweringAndDeduplicates(t *testing.T) {
+	f := newFixture(t, nil)
+	body := prPayload("opened", 7, "Feature/Login", "abc", time.Now())
+	resp, out := f.deliver(t, "pull_request", "d-1", body, sign(body))
+	if resp.StatusCode != http.StatusAccepted || out["result"] != "changed" || out["environment"] != "feature-login" {
+		t.Fatalf("first delivery: got %d %v", resp.StatusCode, out)
+	}
+	// Stored by the time the answer came.
+	env, err := f.db.FindEnvironmentByName(context.Background(), "feature-login")
+	if err != nil || env.HeadSHA != "abc" || env.PR != 7 {
+		t.Fatalf("stored environment: got %+v (err %v)", env, err)
+	}
+	if _, out := f.deliver(t, "pull_request", "d-1", body, sign(body)); out["result"] != "duplicate" {
+		t.Errorf("redelivery: got %v, want duplicate", out)
+	}
+	if got := len(f.ctrl.nudged); got != 1 {
+		t.Errorf("nudges: got %d want 1", got)
+	}
+}
+
+func TestWebhookStoreFailureIsA5xx(t *testing.T) {
+	f := newFixture(t, webhooks.NewIntake([]byte(secret), failingRecorder{}))
+	body := prPayload("opened", 1, "a", "a", time.Now())
+	resp, out := f.deliver(t, "pull_request", "d", body, sign(body))
+	if resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(out["error"], "no space") {
+		t.Errorf("got %d %v; want 503 without internals", resp.StatusCode, out)
+	}
+}
+
+func (f *fixture) api(t *testing.T, method, path, bearer string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, nil)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, body
+}
+
+func TestAdminAPI(t *testing.T) {
+	f := newFixture(t, nil)
+	body := prPayload("opened", 3, "feature/x", "abc", time.Now())
+	f.deliver(t, "pull_request", "d", body, sign(body))
+
+	for _, bearer := range []string{"", "wrong", token + "x"} {
+		if resp, body := f.api(t, "GET", "/api/v1/environments", bearer); resp.StatusCode != 401 || !strings.Contains(string(body), `"error"`) {
+			t.Errorf("token %q: got %d %s, want 401 with a JSON error", bearer, resp.StatusCode, body)
+		}
+	}
+	resp, raw := f.api(t, "GET", "/api/v1/environments", token)
+	var list []map[string]any
+	if err := json.Unmarshal(raw, &list); err != nil || resp.StatusCode != 200 || len(list) != 1 {
+		t.Fatalf("list: got %d %s", resp.StatusCode, raw)
+	}
+	for _, field := range []string{"name", "repo", "pr", "branch", "head_sha", "status", "url", "created_at", "updated_at", "expires_at", "last_error"} {
+		if _, ok := list[0][field]; !ok {
+			t.Errorf("environment JSON lacks %q: %s", field, raw)
+		}
+	}
+	if list[0]["repo"] != "acme/shop" || list[0]["name"] != "feature-x" {
+		t.Errorf("list: got %v", list[0])
+	}
+	if resp, _ := f.api(t, "GET", "/api/v1/environments/nope", token); resp.StatusCode != 404 {
+		t.Errorf("unknown environment: got %d want 404", resp.StatusCode)
+	}
+	resp, raw = f.api(t, "POST", "/api/v1/environments/feature-x/redeploy", token)
+	var env preview.Environment
+	json.Unmarshal(raw, &env)
+	if resp.StatusCode != 202 || env.Desired.Generation != 1 {
+		t.Errorf("redeploy: got %d generation %d", resp.StatusCode, env.Desired.Generation)
+	}
+	resp, raw = f.api(t, "DELETE", "/api/v1/environments/feature-x", token)
+	json.Unmarshal(raw, &env)
+	if resp.StatusCode != 202 || env.Desired.Present {
+		t.Errorf("delete: got %d present %v", resp.StatusCode, env.Desired.Present)
+	}
+	// A closed pull request cannot be redeployed.
+	closed := prPayload("closed", 3, "feature/x", "abc", time.Now().Add(time.Minute))
+	f.deliver(t, "pull_request", "d2", closed, sign(closed))
+	if resp, raw := f.api(t, "POST", "/api/v1/environments/feature-x/redeploy", token); resp.StatusCode != 409 {
+		t.Errorf("redeploy of a closed pull request: got %d %s want 409", resp.StatusCode, raw)
+	}
+	if resp, raw := f.api(t, "GET", "/api/v1/environments/feature-x/runs", token); resp.StatusCode != 200 || string(raw) != "[]\n" {
+		t.Errorf("runs: got %d %q", resp.StatusCode, raw)
+	}
+}
+
+func TestAdminAPIDisabledWithoutToken(t *testing.T) {
+	db, _ := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
+	defer db.Close()
+	s := server.New(server.Config{Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db), Controller: &fakeController{}})
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	for _, bearer := range []string{"", "anything"} {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/environments", nil)
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Errorf("token %q with the API disabled: got %d want 401", bearer, resp.StatusCode)
+		}
+	}
+}
+
+func TestProbesAndMetrics(t *testing.T) {
+	f := newFixture(t, nil)
+	if resp, _ := f.api(t, "GET", "/healthz", ""); resp.StatusCode != 200 {
+		t.Errorf("healthz: got %d", resp.StatusCode)
+	}
+	if resp, _ := f.api(t, "GET", "/readyz", ""); resp.StatusCode != 200 {
+		t.Errorf("readyz: got %d", resp.StatusCode)
+	}
+	f.ctrl.ready = false
+	if resp, _ := f.api(t, "GET", "/readyz", ""); resp.StatusCode != 503 {
+		t.Errorf("readyz with the reconciler stopped: got %d want 503", resp.StatusCode)
+	}
+	body := prPayload("opened", 1, "a", "a", time.Now())
+	f.deliver(t, "pull_request", "m", body, sign(body))
+	resp, raw := f.api(t, "GET", "/metrics", "")
+	if resp.StatusCode != 200 || !strings.Contains(string(raw), `previewd_webhook_deliveries_total{event="pull_request",result="changed"} 1`) {
+		t.Errorf("metrics: got %d\n%s", resp.StatusCode, raw)
+	}
+}
+
+func TestBackupEndpoint(t *testing.T) {
+	f := newFixture(t, nil)
+	resp, raw := f.api(t, "GET", "/api/v1/backup", token)
+	if resp.StatusCode != 200 || len(raw) < 4096 {
+		t.Errorf("backup: got %d, %d bytes", resp.StatusCode, len(raw))
+	}
+}
