@@ -81,7 +81,7 @@ type Environment struct {
 	// a redeploy instead of looping, and a failed destroy backs off.
 	AttemptedSHA        string    `json:"attempted_sha,omitempty"`
 	AttemptedGeneration int64     `json:"attempted_generation,omitempty"`
-	Attempts            int       `json:"attempts,omitempty"` // consecutive failures
+	Attempts            int       `json:"attempts,omitempty"` // consecutive destroy failures
 	RetryAt             time.Time `json:"retry_at,omitzero"`
 }
 

@@ -47,7 +47,6 @@ func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 			e.Status = preview.StatusQueued // the next start applies again
 		default:
 			e.Status, e.LastError = preview.StatusFailed, tail(runErr.Error())
-			e.Attempts++
 		}
 	})
 	return err
