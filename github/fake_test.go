@@ -1,0 +1,336 @@
+package github
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeGitHub is an httptest server speaking the part of GitHub's REST API
+// previewd uses, with GitHub's JSON shapes and Link pagination. It records
+// every request and, when the test ends, checks each against GitHub's
+// OpenAPI description.
+type fakeGitHub struct {
+	t      *testing.T
+	server *httptest.Server
+	prefix string // the API's path prefix: "" for github.com, "/api/v3" for GHES
+
+	mu       sync.Mutex
+	requests []recordedRequest
+	comments map[int][]*fakeComment // by issue number, oldest first
+	pulls    []map[string]any
+	nextID   int64
+	clock    time.Time
+	maxPage  int               // GitHub's per_page cap; lowered to force pagination
+	fail     map[string]int    // "METHOD /path" (after the prefix) → status to answer once
+	failText map[string]string // optional message for fail
+}
+
+type recordedRequest struct {
+	Method string
+	Path   string // as received, prefix included
+	Query  url.Values
+	Header http.Header
+	Body   []byte
+}
+
+type fakeComment struct {
+	ID      int64
+	Body    string
+	Login   string
+	Created time.Time
+	Updated time.Time
+}
+
+func newFakeGitHub(t *testing.T, prefix string) *fakeGitHub {
+	t.Helper()
+	f := &fakeGitHub{
+		t:        t,
+		prefix:   prefix,
+		comments: map[int][]*fakeComment{},
+		nextID:   1_000_000,
+		clock:    time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
+		maxPage:  100,
+		fail:     map[string]int{},
+		failText: map[string]string{},
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}/comments", f.listComments)
+	mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/comments", f.createComment)
+	mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/comments/{id}", f.editComment)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/pulls", f.listPulls)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}", f.getPull)
+	api := http.StripPrefix(prefix, mux)
+	f.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		f.mu.Lock()
+		f.requests = append(f.requests, recordedRequest{r.Method, r.URL.Path, r.URL.Query(), r.Header.Clone(), body})
+		key := r.Method + " " + strings.TrimPrefix(r.URL.Path, prefix)
+		status, failing := f.fail[key]
+		delete(f.fail, key)
+		f.mu.Unlock()
+		if failing {
+			msg := f.failText[key]
+			if msg == "" {
+				msg = http.StatusText(status)
+			}
+			if strings.HasPrefix(msg, "API rate limit exceeded") {
+				w.Header().Set("X-RateLimit-Limit", "5000")
+				w.Header().Set("X-RateLimit-Remaining", "0")
+				w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10))
+			}
+			writeJSON(w, status, map[string]any{"message": msg, "documentation_url": "https://docs.github.com/rest", "status": strconv.Itoa(status)})
+			return
+		}
+		if !strings.HasPrefix(r.URL.Path, prefix+"/") {
+			writeJSON(w, http.StatusNotFound, map[string]any{"message": "Not Found"})
+			return
+		}
+		api.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		f.server.Close()
+		checkConformance(t, prefix, f.recorded())
+	})
+	return f
+}
+
+// URL is the base URL a client should be given.
+func (f *fakeGitHub) URL() string { return f.server.URL + f.prefix + "/" }
+
+func (f *fakeGitHub) recorded() []recordedRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]recordedRequest(nil), f.requests...)
+}
+
+// methods lists the requests made so far as "METHOD /path", without the
+// API prefix.
+func (f *fakeGitHub) methods() []string {
+	var got []string
+	for _, r := range f.recorded() {
+		got = append(got, r.Method+" "+strings.TrimPrefix(r.Path, f.prefix))
+	}
+	return got
+}
+
+// addComment seeds a comment on issue number and returns its ID.
+func (f *fakeGitHub) addComment(number int, login, body string) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.addCommentLocked(number, login, body).ID
+}
+
+func (f *fakeGitHub) addCommentLocked(number int, login, body string) *fakeComment {
+	f.nextID++
+	f.clock = f.clock.Add(time.Minute)
+	c := &fakeComment{ID: f.nextID, Body: body, Login: login, Created: f.clock, Updated: f.clock}
+	f.comments[number] = append(f.comments[number], c)
+	return c
+}
+
+// deleteComment removes a comment as a person on GitHub would.
+func (f *fakeGitHub) deleteComment(id int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for n, cs := range f.comments {
+		for i, c := range cs {
+			if c.ID == id {
+				f.comments[n] = append(cs[:i:i], cs[i+1:]...)
+			}
+		}
+	}
+}
+
+func (f *fakeGitHub) issueComments(number int) []fakeComment {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []fakeComment
+	for _, c := range f.comments[number] {
+		out = append(out, *c)
+	}
+	return out
+}
+
+func (f *fakeGitHub) failOnce(method, path string, status int, message string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail[method+" "+path] = status
+	f.failText[method+" "+path] = message
+}
+
+func (f *fakeGitHub) commentJSON(r *http.Request, number int, c *fakeComment) map[string]any {
+	repo := r.PathValue("owner") + "/" + r.PathValue("repo")
+	api := f.server.URL + f.prefix + "/repos/" + repo
+	return map[string]any{
+		"id":                 c.ID,
+		"node_id":            fmt.Sprintf("IC_kwDOA%d", c.ID),
+		"url":                fmt.Sprintf("%s/issues/comments/%d", api, c.ID),
+		"html_url":           fmt.Sprintf("https://github.com/%s/pull/%d#issuecomment-%d", repo, number, c.ID),
+		"issue_url":          fmt.Sprintf("%s/issues/%d", api, number),
+		"body":               c.Body,
+		"user":               map[string]any{"login": c.Login, "id": 41898282, "type": "Bot", "site_admin": false},
+		"created_at":         c.Created.Format(time.RFC3339),
+		"updated_at":         c.Updated.Format(time.RFC3339),
+		"author_association": "NONE",
+	}
+}
+
+func (f *fakeGitHub) listComments(w http.ResponseWriter, r *http.Request) {
+	number, _ := strconv.Atoi(r.PathValue("number"))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	all := f.comments[number]
+	from, to := f.paginate(w, r, len(all))
+	out := []map[string]any{}
+	for _, c := range all[from:to] {
+		out = append(out, f.commentJSON(r, number, c))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// paginate works out the slice [from, to) of n items that r asks for and
+// sets GitHub's Link header.
+func (f *fakeGitHub) paginate(w http.ResponseWriter, r *http.Request, n int) (from, to int) {
+	perPage, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
+	if perPage <= 0 {
+		perPage = 30
+	}
+	perPage = min(perPage, f.maxPage)
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page = max(page, 1)
+	last := max(1, (n+perPage-1)/perPage)
+	link := func(p int, rel string) string {
+		u := *r.URL
+		u.Scheme, u.Host = "http", r.Host
+		q := u.Query()
+		q.Set("per_page", strconv.Itoa(perPage))
+		q.Set("page", strconv.Itoa(p))
+		u.RawQuery = q.Encode()
+		return fmt.Sprintf("<%s>; rel=%q", u.String(), rel)
+	}
+	var links []string
+	if page < last {
+		links = append(links, link(page+1, "next"), link(last, "last"))
+	}
+	if page > 1 {
+		links = append(links, link(page-1, "prev"), link(1, "first"))
+	}
+	if len(links) > 0 {
+		w.Header().Set("Link", strings.Join(links, ", "))
+	}
+	from = min(n, (page-1)*perPage)
+	return from, min(n, from+perPage)
+}
+
+func (f *fakeGitHub) createComment(w http.ResponseWriter, r *http.Request) {
+	number, _ := strconv.Atoi(r.PathValue("number"))
+	var in struct {
+		Body *string `json:"body"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Body == nil {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": "Invalid request."})
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.addCommentLocked(number, "previewd[bot]", *in.Body)
+	w.Header().Set("Location", fmt.Sprintf("%s%s/repos/%s/%s/issues/comments/%d", f.server.URL, f.prefix, r.PathValue("owner"), r.PathValue("repo"), c.ID))
+	writeJSON(w, http.StatusCreated, f.commentJSON(r, number, c))
+}
+
+func (f *fakeGitHub) editComment(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	var in struct {
+		Body *string `json:"body"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Body == nil {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": "Invalid request."})
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for number, cs := range f.comments {
+		for _, c := range cs {
+			if c.ID == id {
+				f.clock = f.clock.Add(time.Minute)
+				c.Body, c.Updated = *in.Body, f.clock
+				writeJSON(w, http.StatusOK, f.commentJSON(r, number, c))
+				return
+			}
+		}
+	}
+	writeJSON(w, http.StatusNotFound, map[string]any{"message": "Not Found", "documentation_url": "https://docs.github.com/rest/issues/comments#update-an-issue-comment", "status": "404"})
+}
+
+// addPull seeds a pull request as GitHub returns it. headRepo "" means the
+// head repository was deleted (GitHub sends "repo": null).
+func (f *fakeGitHub) addPull(number int, state, branch, sha, author, baseRepo, headRepo string, labels ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	repoJSON := func(full string) any {
+		if full == "" {
+			return nil
+		}
+		owner, _, _ := strings.Cut(full, "/")
+		return map[string]any{"id": len(full), "name": full[len(owner)+1:], "full_name": full, "fork": full != baseRepo, "owner": map[string]any{"login": owner}}
+	}
+	var ls []map[string]any
+	for i, l := range labels {
+		ls = append(ls, map[string]any{"id": i + 1, "name": l, "color": "ededed", "default": false})
+	}
+	f.clock = f.clock.Add(time.Minute)
+	f.pulls = append(f.pulls, map[string]any{
+		"id": 9000 + number, "number": number, "state": state, "draft": number%2 == 0, "locked": false,
+		"title": "PR " + strconv.Itoa(number), "user": map[string]any{"login": author, "type": "User"},
+		"labels":     ls,
+		"head":       map[string]any{"label": author + ":" + branch, "ref": branch, "sha": sha, "repo": repoJSON(headRepo)},
+		"base":       map[string]any{"label": "main", "ref": "main", "sha": "0000000", "repo": repoJSON(baseRepo)},
+		"created_at": f.clock.Format(time.RFC3339), "updated_at": f.clock.Format(time.RFC3339),
+		"html_url": fmt.Sprintf("https://github.com/%s/pull/%d", baseRepo, number),
+	})
+}
+
+func (f *fakeGitHub) listPulls(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	state := r.URL.Query().Get("state")
+	var matching []map[string]any
+	for _, p := range f.pulls {
+		if state == "all" || p["state"] == state || (state == "" && p["state"] == "open") {
+			matching = append(matching, p)
+		}
+	}
+	from, to := f.paginate(w, r, len(matching))
+	out := append([]map[string]any{}, matching[from:to]...)
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (f *fakeGitHub) getPull(w http.ResponseWriter, r *http.Request) {
+	number, _ := strconv.Atoi(r.PathValue("number"))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, p := range f.pulls {
+		if p["number"] == number {
+			writeJSON(w, http.StatusOK, p)
+			return
+		}
+	}
+	writeJSON(w, http.StatusNotFound, map[string]any{"message": "Not Found"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

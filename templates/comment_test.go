@@ -1,0 +1,190 @@
+package templates
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden with the rendered comments")
+
+var (
+	expires = time.Date(2025, 3, 4, 17, 30, 0, 0, time.UTC)
+	updated = time.Date(2025, 3, 1, 17, 30, 0, 0, time.FixedZone("CET", 3600))
+)
+
+func base() CommentData {
+	return CommentData{
+		Name:      "feature-login",
+		Repo:      "acme/shop",
+		PR:        42,
+		Branch:    "feature/login",
+		HeadSHA:   "def5678901234567890123456789012345678901",
+		ExpiresAt: expires,
+		UpdatedAt: updated,
+	}
+}
+
+// longError is about 100 KB of Terraform output whose reason is at its end.
+func longError() string {
+	var b strings.Builder
+	for i := 0; b.Len() < 100_000; i++ {
+		b.WriteString("module.app.aws_instance.web: Still creating... [10s elapsed] ``` line\n")
+	}
+	b.WriteString("Error: creating EC2 Instance: InvalidParameterValue: the final reason\n")
+	return b.String()
+}
+
+func TestRenderCommentGolden(t *testing.T) {
+	tests := []struct {
+		name string
+		data func(d CommentData) CommentData
+	}{
+		{"queued", func(d CommentData) CommentData { d.Status = "queued"; return d }},
+		{"provisioning", func(d CommentData) CommentData {
+			d.Status = "provisioning"
+			d.AppliedSHA = "abc1234567890123456789012345678901234567"
+			d.URL = "https://feature-login.preview.example.com"
+			return d
+		}},
+		{"ready", func(d CommentData) CommentData {
+			d.Status = "ready"
+			d.AppliedSHA = d.HeadSHA
+			d.URL = "https://feature-login.preview.example.com"
+			d.LogURL = "https://previewd.example.com/runs/r-1/log"
+			return d
+		}},
+		{"failed", func(d CommentData) CommentData {
+			d.Status = "failed"
+			d.LastError = longError()
+			return d
+		}},
+		{"destroying", func(d CommentData) CommentData { d.Status = "destroying"; d.AppliedSHA = d.HeadSHA; return d }},
+		{"destroyed", func(d CommentData) CommentData {
+			d.Status = "ready" // Destroyed wins
+			d.Destroyed = true
+			d.AppliedSHA = d.HeadSHA
+			d.URL = "https://feature-login.preview.example.com"
+			return d
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := RenderComment(tt.data(base()))
+			if err != nil {
+				t.Fatalf("RenderComment: %v", err)
+			}
+			if !strings.HasPrefix(got, CommentMarker("feature-login")+"\n") {
+				t.Errorf("body starts %q, want the marker %q", got[:min(len(got), 60)], CommentMarker("feature-login"))
+			}
+			if n := utf8.RuneCountInString(got); n >= MaxCommentLength {
+				t.Errorf("body is %d characters, want under %d", n, MaxCommentLength)
+			}
+			checkGolden(t, filepath.Join("testdata", tt.name+".golden"), got)
+		})
+	}
+}
+
+func checkGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatalf("write golden: %v", err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run go test ./templates -update to create it): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("comment differs from %s (run with -update to accept)\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+func TestRenderCommentContent(t *testing.T) {
+	ready := base()
+	ready.Status, ready.AppliedSHA, ready.URL = "ready", ready.HeadSHA, "https://x.example.com/"
+	failed := base()
+	failed.Status, failed.LastError = "failed", longError()
+	destroyed := base()
+	destroyed.Status, destroyed.URL = "destroyed", "https://x.example.com/"
+	hostile := base()
+	hostile.Status, hostile.URL, hostile.AppliedSHA = "ready", "javascript:alert(1)", hostile.HeadSHA
+	tests := []struct {
+		name    string
+		data    CommentData
+		want    []string
+		notWant []string
+	}{
+		{"ready links the URL", ready, []string{"<https://x.example.com/>", "Deployed commit `def5678`", "2025-03-04 17:30 UTC"}, nil},
+		{"failed keeps the error's end", failed, []string{"the final reason", "earlier bytes cut", "````text\n"}, []string{"Deployed commit"}},
+		{"destroyed says so, without link or expiry", destroyed, []string{"This preview environment has been destroyed."}, []string{"x.example.com", "expires"}},
+		{"a non-http URL is shown as code", hostile, []string{"`javascript:alert(1)`"}, []string{"<javascript:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := RenderComment(tt.data)
+			if err != nil {
+				t.Fatalf("RenderComment: %v", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("body lacks %q; got:\n%s", w, got)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(got, w) {
+					t.Errorf("body contains %q; got:\n%s", w, got)
+				}
+			}
+		})
+	}
+}
+
+func TestErrorBlockTruncation(t *testing.T) {
+	tests := []struct {
+		name     string
+		msg      string
+		wantCut  bool
+		wantTail string
+	}{
+		{"short error kept whole", "Error: boom", false, "Error: boom\n```"},
+		{"long error loses its start", strings.Repeat("x", 3*MaxErrorLength) + "\nError: end", true, "Error: end\n```"},
+		{"multi-byte runes are not split", strings.Repeat("é", MaxErrorLength) + "\nend", true, "end\n```"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := errorBlock(tt.msg)
+			if !utf8.ValidString(got) {
+				t.Errorf("errorBlock produced invalid UTF-8")
+			}
+			if cut := strings.Contains(got, "earlier bytes cut"); cut != tt.wantCut {
+				t.Errorf("cut = %v, want %v", cut, tt.wantCut)
+			}
+			if !strings.HasSuffix(got, tt.wantTail) {
+				t.Errorf("block ends %q, want suffix %q", got[max(0, len(got)-40):], tt.wantTail)
+			}
+			if len(got) > MaxErrorLength+100 {
+				t.Errorf("block is %d bytes, want at most %d", len(got), MaxErrorLength+100)
+			}
+		})
+	}
+}
+
+func TestInlineCode(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"main", "`main`"},
+		{"a`b", "``a`b``"},
+		{"`x", "`` `x ``"},
+		{"", "`?`"},
+	}
+	for _, tt := range tests {
+		if got := inlineCode(tt.in); got != tt.want {
+			t.Errorf("inlineCode(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
