@@ -111,7 +111,7 @@ func LoadConfig(path string, getenv func(string) (string, bool)) (Config, error)
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return cfg, fmt.Errorf("config %s: %w", path, err)
+			return cfg, fmt.Errorf("config %s: %w", path, nameSettings(data, err))
 		}
 	}
 	if err := cfg.applyEnv(getenv); err != nil {
@@ -175,6 +175,63 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 	return nil
 }
 
+var yamlLine = regexp.MustCompile(`line (\d+): `)
+
+// nameSettings adds the dotted name of the setting to each line of a YAML
+// type error ("line 3: cannot unmarshal …" becomes "line 3: ttl: cannot
+// unmarshal …"), so the message names the setting, not just a line.
+func nameSettings(data []byte, err error) error {
+	var te *yaml.TypeError
+	var root yaml.Node
+	if !errors.As(err, &te) || yaml.Unmarshal(data, &root) != nil {
+		return err
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		msgs[i] = m
+		if sub := yamlLine.FindStringSubmatch(m); sub != nil {
+			line, _ := strconv.Atoi(sub[1])
+			if key := keyAtLine(&root, line, ""); key != "" {
+				msgs[i] = strings.Replace(m, sub[0], sub[0]+key+": ", 1)
+			}
+		}
+	}
+	return fmt.Errorf("%s", strings.Join(msgs, "; "))
+}
+
+// keyAtLine returns the dotted path of the deepest setting on line.
+func keyAtLine(n *yaml.Node, line int, prefix string) string {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if k := keyAtLine(c, line, prefix); k != "" {
+				return k
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key, val := n.Content[i], n.Content[i+1]
+			path := key.Value
+			if prefix != "" {
+				path = prefix + "." + key.Value
+			}
+			if k := keyAtLine(val, line, path); k != "" {
+				return k
+			}
+			if key.Line == line {
+				return path
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if k := keyAtLine(c, line, fmt.Sprintf("%s[%d]", prefix, i)); k != "" {
+				return k
+			}
+		}
+	}
+	return ""
+}
+
 var repoName = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 
 // Validate checks every setting and returns the first problem, naming it.
@@ -227,6 +284,9 @@ func (c *Config) Validate() error {
 		if up := strings.ToUpper(name); strings.HasPrefix(up, "PREVIEWD_") || strings.HasPrefix(up, "GITHUB_") || up == "*" {
 			return bad("terraform.env_passthrough", "%q would hand previewd's secrets to Terraform", name)
 		}
+	}
+	if c.ModuleDir == "" && len(c.Repos) == 0 {
+		return bad("module_dir (PREVIEWD_MODULE_DIR)", "no module is configured: set module_dir to the production module, or list repos")
 	}
 	if c.ModuleDir != "" {
 		if err := checkDir(c.ModuleDir); err != nil {

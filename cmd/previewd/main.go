@@ -74,7 +74,7 @@ func serveCommand(args []string, stderr io.Writer) int {
 	logger := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, cfg, logger); err != nil {
+	if err := serve(ctx, cfg, logger, nil); err != nil {
 		logger.Error("previewd stopped", "err", err)
 		return 1
 	}
@@ -92,4 +92,3 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
-

@@ -27,8 +27,9 @@ import (
 
 // serve runs previewd until ctx is cancelled, then stops in order: no new
 // HTTP requests, running Terraform interrupted and waited for (bounded by
-// the shutdown timeout), the store closed.
-func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
+// the shutdown timeout), the store closed. It serves on l, or listens on
+// cfg.ListenAddr when l is nil.
+func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener) error {
 	dataDir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return fmt.Errorf("data_dir: %w", err)
@@ -84,9 +85,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Registry:   reg,
 		Logger:     logger,
 	})
-	l, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("listen_addr: %w", err)
+	if l == nil {
+		if l, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
+			return fmt.Errorf("listen_addr: %w", err)
+		}
 	}
 	logger.Info("previewd listening", "addr", l.Addr().String(), "data_dir", dataDir, "terraform", tfBin,
 		"github", githubMode(cfg), "version", version)

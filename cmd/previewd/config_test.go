@@ -1,0 +1,120 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envFrom(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "previewd.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadConfigDefaultsAndOverrides(t *testing.T) {
+	module := t.TempDir()
+	path := writeConfig(t, "webhook_secret: from-file\nttl: 24h\nmax_concurrent_runs: 2\nmodule_dir: "+module+"\n")
+	cfg, err := LoadConfig(path, envFrom(map[string]string{"PREVIEWD_TTL": "36h", "PREVIEWD_LISTEN_ADDR": "0.0.0.0:9000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TTL != 36*time.Hour {
+		t.Errorf("ttl: got %v, want the variable's 36h to win over the file", cfg.TTL)
+	}
+	if cfg.MaxConcurrentRuns != 2 || cfg.WebhookSecret != "from-file" || cfg.ListenAddr != "0.0.0.0:9000" {
+		t.Errorf("got %+v", cfg)
+	}
+	if cfg.DataDir != "./.previewd" || cfg.URLOutput != "url" || cfg.GitHub.APIURL != "https://api.github.com/" {
+		t.Errorf("defaults: got data_dir %q url_output %q api_url %q", cfg.DataDir, cfg.URLOutput, cfg.GitHub.APIURL)
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	module := t.TempDir()
+	file := filepath.Join(module, "main.tf")
+	os.WriteFile(file, nil, 0o600)
+	base := map[string]string{"PREVIEWD_WEBHOOK_SECRET": "s", "PREVIEWD_MODULE_DIR": module}
+	tests := []struct {
+		name string
+		yaml string
+		env  map[string]string
+		want string // the error must contain this
+	}{
+		{"no secret", "", map[string]string{"PREVIEWD_MODULE_DIR": module}, "webhook_secret (PREVIEWD_WEBHOOK_SECRET): is empty"},
+		{"blank secret", "", map[string]string{"PREVIEWD_WEBHOOK_SECRET": "  "}, "PREVIEWD_WEBHOOK_SECRET"},
+		{"unknown key", "webhook_secrett: x\n", nil, "field webhook_secrett not found"},
+		{"bad yaml", "ttl: [\n", nil, "config "},
+		{"yaml wrong type", "max_concurrent_runs: lots\n", nil, "max_concurrent_runs"},
+		{"bad ttl variable", "", map[string]string{"PREVIEWD_TTL": "3 days"}, `PREVIEWD_TTL: "3 days" is not a duration`},
+		{"negative ttl", "ttl: -1h\n", nil, "ttl (PREVIEWD_TTL): must be positive"},
+		{"runs not a number", "", map[string]string{"PREVIEWD_MAX_CONCURRENT_RUNS": "four"}, "PREVIEWD_MAX_CONCURRENT_RUNS"},
+		{"zero runs", "max_concurrent_runs: 0\n", nil, "max_concurrent_runs (PREVIEWD_MAX_CONCURRENT_RUNS): must be between 1 and 256"},
+		{"bad listen address", "", map[string]string{"PREVIEWD_LISTEN_ADDR": "8080"}, "listen_addr (PREVIEWD_LISTEN_ADDR)"},
+		{"bad api url", "", map[string]string{"PREVIEWD_GITHUB_API_URL": "ftp://x"}, "github.api_url"},
+		{"app mode", "", map[string]string{"PREVIEWD_GITHUB_APP_ID": "12"}, "GitHub App mode is not available"},
+		{"missing module dir", "", map[string]string{"PREVIEWD_MODULE_DIR": "/nonexistent/module"}, "module_dir (PREVIEWD_MODULE_DIR)"},
+		{"module dir is a file", "", map[string]string{"PREVIEWD_MODULE_DIR": file}, "is not a directory"},
+		{"no module at all", "", map[string]string{"PREVIEWD_MODULE_DIR": ""}, "module_dir (PREVIEWD_MODULE_DIR): no module is configured"},
+		{"secret passthrough", "terraform:\n  env_passthrough: [PREVIEWD_ADMIN_TOKEN]\n", nil, "terraform.env_passthrough"},
+		{"bad repo name", "repos:\n  - name: shop\n", nil, `repos[0]: name: "shop" is not owner/name`},
+		{"duplicate repo", "repos:\n  - name: acme/shop\n  - name: ACME/shop\n", nil, "repos[1].name"},
+		{"bad reason", "repos:\n  - name: acme/shop\n    differences:\n      - variable: replicas\n        value: 1\n        reason: because\n", nil, `differences[0].reason: "because" is not one of scale`},
+		{"difference without variable", "repos:\n  - name: acme/shop\n    differences:\n      - reason: scale\n", nil, "differences[0].variable: is empty"},
+		{"bad log level", "log_level: loud\n", nil, "log_level"},
+		{"bad name length", "name_max_length: 100\n", nil, "name_max_length"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			if tt.name == "no secret" {
+				delete(env, "PREVIEWD_WEBHOOK_SECRET")
+			}
+			path := ""
+			if tt.yaml != "" {
+				path = writeConfig(t, tt.yaml)
+			}
+			_, err := LoadConfig(path, envFrom(env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	_, err := LoadConfig("/nonexistent/previewd.yaml", envFrom(nil))
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/previewd.yaml") {
+		t.Errorf("got %v, want an error naming the file", err)
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	var out, errOut strings.Builder
+	if code := run([]string{"version"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "previewd") {
+		t.Errorf("version: got %d %q", code, out.String())
+	}
+	if code := run([]string{"bogus"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "unknown command") {
+		t.Errorf("unknown command: got %d %q", code, errOut.String())
+	}
+	t.Setenv("PREVIEWD_WEBHOOK_SECRET", "")
+	errOut.Reset()
+	if code := run([]string{"serve"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "webhook_secret") {
+		t.Errorf("serve without a secret: got %d %q", code, errOut.String())
+	}
+}

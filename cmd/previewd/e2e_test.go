@@ -1,0 +1,553 @@
+package main
+
+// End-to-end tests: the real server (serve), a real bbolt file, the real
+// terraform binary on real modules, and an httptest GitHub speaking the REST
+// shapes previewd uses. They drive previewd only through DESIGN.md's
+// interfaces: signed webhooks and the admin API.
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const (
+	testSecret = "e2e-webhook-secret-value"
+	testToken  = "e2e-admin-token-value"
+)
+
+// terraformForTests returns the terraform binary the suite runs: the one in
+// PREVIEWD_TERRAFORM_BIN or ./bin (make builds it). A missing binary fails the
+// test: nothing here is skipped.
+func terraformForTests(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("PREVIEWD_TERRAFORM_BIN"), "../../bin/terraform"} {
+		if p == "" {
+			continue
+		}
+		if abs, err := filepath.Abs(p); err == nil {
+			if _, err := os.Stat(abs); err == nil {
+				return abs
+			}
+		}
+	}
+	t.Fatal("no terraform binary: run `make terraform` (builds Terraform 1.5.7 into ./bin) or set PREVIEWD_TERRAFORM_BIN")
+	return ""
+}
+
+type previewd struct {
+	t       *testing.T
+	base    string
+	dataDir string
+	logs    *syncBuffer
+	stop    func() error
+}
+
+// startPreviewd runs serve in-process with settings given as PREVIEWD_*
+// variables, exactly as an operator would.
+func startPreviewd(t *testing.T, env map[string]string) *previewd {
+	t.Helper()
+	dataDir := t.TempDir()
+	vars := map[string]string{
+		"PREVIEWD_WEBHOOK_SECRET": testSecret,
+		"PREVIEWD_ADMIN_TOKEN":    testToken,
+		"PREVIEWD_DATA_DIR":       dataDir,
+		"PREVIEWD_TERRAFORM_BIN":  terraformForTests(t),
+		"PREVIEWD_LOG_LEVEL":      "debug",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	cfg, err := LoadConfig(vars["PREVIEWD_CONFIG"], func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), l)
+	}()
+	p := &previewd{t: t, base: "http://" + l.Addr().String(), dataDir: dataDir, logs: logs}
+	var once sync.Once
+	var stopErr error
+	p.stop = func() error {
+		once.Do(func() { cancel(); stopErr = <-done })
+		return stopErr
+	}
+	t.Cleanup(func() {
+		if err := p.stop(); err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+		if t.Failed() {
+			t.Logf("previewd log:\n%s", logs.String())
+		}
+	})
+	p.waitReady()
+	return p
+}
+
+func (p *previewd) waitReady() {
+	p.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(p.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("previewd not ready: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type prEvent struct {
+	action, branch, sha string
+	number              int
+	updated             time.Time
+}
+
+func (e prEvent) payload() []byte {
+	state := "open"
+	if e.action == "closed" {
+		state = "closed"
+	}
+	return fmt.Appendf(nil, `{"action":%q,"number":%d,"pull_request":{"id":1%d,"number":%d,"state":%q,"title":"t","draft":false,
+"updated_at":%q,"user":{"login":"octocat"},"labels":[{"name":"enhancement"}],
+"head":{"ref":%q,"sha":%q,"repo":{"full_name":"acme/shop"}},"base":{"ref":"main","sha":"0000000","repo":{"full_name":"acme/shop"}}},
+"repository":{"full_name":"acme/shop"},"sender":{"login":"octocat"},"installation":{"id":99}}`,
+		e.action, e.number, e.number, e.number, state, e.updated.UTC().Format(time.RFC3339), e.branch, e.sha)
+}
+
+var deliveries int
+
+func (p *previewd) send(e prEvent) (int, map[string]string) {
+	p.t.Helper()
+	body := e.payload()
+	mac := hmac.New(sha256.New, []byte(testSecret))
+	mac.Write(body)
+	req, _ := http.NewRequest("POST", p.base+"/webhooks/github", bytes.NewReader(body))
+	req.Header.Set("X-GitHub-Event", "pull_request")
+	deliveries++
+	req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano(), deliveries))
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if d := time.Since(start); d > time.Second {
+		p.t.Errorf("webhook answered in %v, want under 1s", d)
+	}
+	out := map[string]string{}
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+type apiEnvironment struct {
+	Name       string            `json:"name"`
+	Repo       string            `json:"repo"`
+	PR         int               `json:"pr"`
+	Branch     string            `json:"branch"`
+	HeadSHA    string            `json:"head_sha"`
+	Status     string            `json:"status"`
+	URL        string            `json:"url"`
+	LastError  string            `json:"last_error"`
+	AppliedSHA string            `json:"applied_sha"`
+	Outputs    map[string]string `json:"outputs"`
+	Comment    struct {
+		ID   int64  `json:"id"`
+		Body string `json:"body"`
+	} `json:"comment"`
+}
+
+func (p *previewd) get(path string, v any) int {
+	p.t.Helper()
+	req, _ := http.NewRequest("GET", p.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if v != nil {
+		json.NewDecoder(resp.Body).Decode(v)
+	}
+	return resp.StatusCode
+}
+
+func (p *previewd) waitFor(name, what string, cond func(apiEnvironment) bool) apiEnvironment {
+	p.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var env apiEnvironment
+		if p.get("/api/v1/environments/"+name, &env) == 200 && cond(env) {
+			return env
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: timed out waiting for %s; last %+v", name, what, env)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func readyAt(sha string) func(apiEnvironment) bool {
+	return func(e apiEnvironment) bool { return e.Status == "ready" && e.AppliedSHA == sha }
+}
+
+// fakeGitHub speaks the issue-comment REST shapes and records what previewd
+// wrote; the github package's own tests check every request against
+// GitHub's OpenAPI description.
+type fakeGitHub struct {
+	mu       sync.Mutex
+	comments map[int64]string
+	creates  int
+	edits    int
+	auth     []string
+}
+
+func (f *fakeGitHub) handler() http.Handler {
+	mux := http.NewServeMux()
+	comment := func(id int64, body string) map[string]any {
+		return map[string]any{"id": id, "node_id": "IC_x", "body": body, "user": map[string]any{"login": "previewd[bot]", "id": 1, "type": "Bot"},
+			"html_url": fmt.Sprintf("https://github.com/acme/shop/pull/1#issuecomment-%d", id), "created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z"}
+	}
+	mux.HandleFunc("GET /repos/acme/shop/issues/{n}/comments", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.auth = append(f.auth, r.Header.Get("Authorization"))
+		out := []any{}
+		for id, body := range f.comments {
+			out = append(out, comment(id, body))
+		}
+		json.NewEncoder(w).Encode(out)
+	})
+	mux.HandleFunc("POST /repos/acme/shop/issues/{n}/comments", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Body string }
+		json.NewDecoder(r.Body).Decode(&in)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.auth = append(f.auth, r.Header.Get("Authorization"))
+		f.creates++
+		id := int64(1000 + f.creates)
+		f.comments[id] = in.Body
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(comment(id, in.Body))
+	})
+	mux.HandleFunc("PATCH /repos/acme/shop/issues/comments/{id}", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Body string }
+		json.NewDecoder(r.Body).Decode(&in)
+		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.auth = append(f.auth, r.Header.Get("Authorization"))
+		if _, ok := f.comments[id]; !ok {
+			http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
+			return
+		}
+		f.edits++
+		f.comments[id] = in.Body
+		json.NewEncoder(w).Encode(comment(id, in.Body))
+	})
+	return mux
+}
+
+func (f *fakeGitHub) snapshot() (bodies []string, creates, edits int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, b := range f.comments {
+		bodies = append(bodies, b)
+	}
+	return bodies, f.creates, f.edits
+}
+
+// TestLifecycleTokenMode plays open, push, close against a fixture module,
+// with a GitHub that records the comment.
+func TestLifecycleTokenMode(t *testing.T) {
+	gh := &fakeGitHub{comments: map[int64]string{}}
+	ghSrv := httptest.NewServer(gh.handler())
+	defer ghSrv.Close()
+	moduleDir, _ := filepath.Abs("testdata/module")
+	before := treeDigest(t, moduleDir)
+	config := filepath.Join(t.TempDir(), "previewd.yaml")
+	os.WriteFile(config, fmt.Appendf(nil, `
+repos:
+  - name: acme/shop
+    module_dir: %s
+    production:
+      var_files: [production.tfvars]
+    differences:
+      - variable: replicas
+        value: 1
+        reason: scale
+`, moduleDir), 0o600)
+	p := startPreviewd(t, map[string]string{
+		"PREVIEWD_CONFIG":         config,
+		"PREVIEWD_GITHUB_TOKEN":   "ghs_e2etoken",
+		"PREVIEWD_GITHUB_API_URL": ghSrv.URL + "/",
+	})
+
+	t0 := time.Now().Add(-time.Hour)
+	sha1, sha2 := strings.Repeat("a", 40), strings.Repeat("b", 40)
+	code, out := p.send(prEvent{"opened", "feature/Checkout", sha1, 1, t0})
+	if code != 202 || out["environment"] != "feature-checkout" {
+		t.Fatalf("opened: got %d %v", code, out)
+	}
+	env := p.waitFor("feature-checkout", "ready", readyAt(sha1))
+	if want := "https://feature-checkout.preview.test/?sha=" + sha1 + "&pr=1"; env.URL != want {
+		t.Errorf("url: got %q want %q", env.URL, want)
+	}
+	if env.Repo != "acme/shop" || env.PR != 1 || env.Branch != "feature/Checkout" {
+		t.Errorf("environment: got %+v", env)
+	}
+	// The declared difference reached the module; production's var file too.
+	if !strings.Contains(logOf(t, p, "feature-checkout", 0), "with 1 replicas") {
+		t.Errorf("run log does not show replicas=1 from the declared difference")
+	}
+
+	code, _ = p.send(prEvent{"synchronize", "feature/Checkout", sha2, 1, t0.Add(time.Minute)})
+	if code != 202 {
+		t.Fatalf("synchronize: got %d", code)
+	}
+	p.waitFor("feature-checkout", "ready at the new head", readyAt(sha2))
+	waitUntil(t, "comment shows the new commit", func() bool {
+		bodies, _, _ := gh.snapshot()
+		return len(bodies) == 1 && strings.Contains(bodies[0], "`bbbbbbb`")
+	})
+
+	p.send(prEvent{"closed", "feature/Checkout", sha2, 1, t0.Add(2 * time.Minute)})
+	env = p.waitFor("feature-checkout", "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
+	if env.URL != "" {
+		t.Errorf("destroyed environment still has url %q", env.URL)
+	}
+	waitUntil(t, "comment says destroyed", func() bool {
+		bodies, _, _ := gh.snapshot()
+		return len(bodies) == 1 && strings.Contains(bodies[0], "destroyed")
+	})
+	bodies, creates, edits := gh.snapshot()
+	if creates != 1 || edits < 2 || len(bodies) != 1 {
+		t.Errorf("comments: %d created, %d edits, %d on the pull request; want 1 created, edited in place", creates, edits, len(bodies))
+	}
+	for _, a := range gh.auth {
+		if a != "Bearer ghs_e2etoken" {
+			t.Errorf("Authorization header: got %q", a)
+		}
+	}
+	var runs []struct{ Phase, State string }
+	p.get("/api/v1/environments/feature-checkout/runs", &runs)
+	if len(runs) != 3 || runs[0].Phase != "apply" || runs[2].Phase != "destroy" || runs[2].State != "succeeded" {
+		t.Errorf("journal: got %+v", runs)
+	}
+	// A clean destroy leaves no working directory behind.
+	if _, err := os.Stat(filepath.Join(p.dataDir, "envs", "feature-checkout")); !os.IsNotExist(err) {
+		t.Errorf("working directory after destroy: got err %v, want it removed", err)
+	}
+	if after := treeDigest(t, moduleDir); after != before {
+		t.Errorf("the production module changed during runs")
+	}
+	if strings.Contains(p.logs.String(), "ghs_e2etoken") || strings.Contains(p.logs.String(), testSecret) {
+		t.Errorf("a secret reached the log")
+	}
+}
+
+// TestExampleModuleServesLivePreview runs the example module end to end in
+// offline mode: the URL answers with the deployed commit, moves with a push,
+// and stops answering after close.
+func TestExampleModuleServesLivePreview(t *testing.T) {
+	binDir := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(binDir, "preview-web"), "../preview-web")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build preview-web: %v\n%s", err, out)
+	}
+	t.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	moduleDir, _ := filepath.Abs("../../examples/preview-web-module")
+	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": moduleDir})
+
+	t0 := time.Now().Add(-time.Hour)
+	sha1, sha2 := "1111111111111111111111111111111111111111", "2222222222222222222222222222222222222222"
+	p.send(prEvent{"opened", "demo/live", sha1, 5, t0})
+	env := p.waitFor("demo-live", "ready", readyAt(sha1))
+	if body := fetch(t, env.URL); !strings.Contains(body, sha1) {
+		t.Errorf("preview at %s does not show %s:\n%s", env.URL, sha1, body)
+	}
+	if env.Comment.ID != 0 || !strings.Contains(env.Comment.Body, env.URL) {
+		t.Errorf("offline comment: got id %d body %q; want the body kept in the store with the URL", env.Comment.ID, env.Comment.Body)
+	}
+	p.send(prEvent{"synchronize", "demo/live", sha2, 5, t0.Add(time.Minute)})
+	env = p.waitFor("demo-live", "ready at the new head", readyAt(sha2))
+	if body := fetch(t, env.URL); !strings.Contains(body, sha2) {
+		t.Errorf("after push, preview does not show %s:\n%s", sha2, body)
+	}
+	url := env.URL
+	p.send(prEvent{"closed", "demo/live", sha2, 5, t0.Add(2 * time.Minute)})
+	p.waitFor("demo-live", "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
+	if resp, err := http.Get(url); err == nil {
+		resp.Body.Close()
+		t.Errorf("%s still answers after destroy", url)
+	}
+}
+
+// TestFailingApplyIsReportedAndANewPushRecovers uses a module that fails
+// for one head.
+func TestFailingApplyIsReportedAndANewPushRecovers(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "main.tf"), []byte(`
+variable "environment" { type = string }
+variable "head_sha" { type = string }
+resource "terraform_data" "app" {
+  input = var.head_sha
+  provisioner "local-exec" { command = "test ${var.head_sha} != bad || { echo 'database migration failed: relation users does not exist' >&2; exit 3; }" }
+}
+output "url" { value = "https://${var.environment}.preview.test/" }
+`), 0o644)
+	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": dir})
+	t0 := time.Now().Add(-time.Hour)
+	p.send(prEvent{"opened", "broken", "bad", 9, t0})
+	env := p.waitFor("broken", "failed", func(e apiEnvironment) bool { return e.Status == "failed" })
+	if !strings.Contains(env.LastError, "relation users does not exist") {
+		t.Errorf("last_error does not carry Terraform's error: %q", env.LastError)
+	}
+	if !strings.Contains(env.Comment.Body, "relation users does not exist") {
+		t.Errorf("comment does not show the error")
+	}
+	p.send(prEvent{"synchronize", "broken", "good", 9, t0.Add(time.Minute)})
+	p.waitFor("broken", "ready after the fix", readyAt("good"))
+}
+
+// TestRestartKeepsStateAndFindsTheComment restarts previewd on the same data
+// directory: environments, state and the comment carry over.
+func TestRestartKeepsState(t *testing.T) {
+	moduleDir, _ := filepath.Abs("testdata/module")
+	dataDir := t.TempDir()
+	env := map[string]string{"PREVIEWD_MODULE_DIR": moduleDir, "PREVIEWD_DATA_DIR": dataDir}
+	p := startPreviewd(t, env)
+	t0 := time.Now().Add(-time.Hour)
+	p.send(prEvent{"opened", "keep", "s1", 2, t0})
+	p.waitFor("keep", "ready", readyAt("s1"))
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+	p2 := startPreviewd(t, env)
+	p2.waitFor("keep", "still ready after restart", readyAt("s1"))
+	p2.send(prEvent{"closed", "keep", "s1", 2, t0.Add(time.Minute)})
+	p2.waitFor("keep", "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
+}
+
+func TestSecondProcessOnTheSameDataDirExits(t *testing.T) {
+	moduleDir, _ := filepath.Abs("testdata/module")
+	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": moduleDir})
+	vars := map[string]string{"PREVIEWD_WEBHOOK_SECRET": "x", "PREVIEWD_DATA_DIR": p.dataDir, "PREVIEWD_MODULE_DIR": moduleDir, "PREVIEWD_TERRAFORM_BIN": terraformForTests(t)}
+	cfg, err := LoadConfig("", func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = serve(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err == nil || !strings.Contains(err.Error(), "another previewd") {
+		t.Fatalf("second previewd: got %v, want a clear refusal", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("second previewd took %v to give up", d)
+	}
+}
+
+func logOf(t *testing.T, p *previewd, name string, i int) string {
+	t.Helper()
+	var runs []struct{ ID string }
+	p.get("/api/v1/environments/"+name+"/runs", &runs)
+	if len(runs) <= i {
+		t.Fatalf("no run %d for %s", i, name)
+	}
+	req, _ := http.NewRequest("GET", p.base+"/api/v1/environments/"+runs[i].ID[:strings.Index(runs[i].ID, "/")]+"/runs/"+runs[i].ID[strings.Index(runs[i].ID, "/")+1:]+"/log", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func fetch(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("fetch %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// treeDigest hashes every path, mode and content under dir.
+func treeDigest(t *testing.T, dir string) string {
+	t.Helper()
+	h := sha256.New()
+	filepath.Walk(dir, func(path string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s %v\n", path, fi.Mode())
+		if fi.Mode().IsRegular() {
+			b, _ := os.ReadFile(path)
+			h.Write(b)
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
