@@ -28,9 +28,9 @@ echo "starting previewd on http://$addr (log: $data/previewd.log)"
 PATH="$root/bin:$PATH" \
 PREVIEWD_LISTEN_ADDR=$addr \
 PREVIEWD_DATA_DIR=$data \
-PREVIEWD_MODULE_DIR=${PREVIEWD_MODULE_DIR:-$root/examples/preview-web-module} \
+PREVIEWD_CONFIG=${PREVIEWD_CONFIG:-$root/examples/previewd.yaml} \
 PREVIEWD_TERRAFORM_BIN=${PREVIEWD_TERRAFORM_BIN:-$root/bin/terraform} \
-  nohup "$root/bin/previewd" serve ${PREVIEWD_CONFIG:+--config "$PREVIEWD_CONFIG"} >"$data/previewd.log" 2>&1 &
+  nohup "$root/bin/previewd" serve >"$data/previewd.log" 2>&1 &
 echo $! > "$data/previewd.pid"
 
 if ! go run ./scripts/demo --url "http://$addr"; then

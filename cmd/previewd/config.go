@@ -113,6 +113,7 @@ func LoadConfig(path string, getenv func(string) (string, bool)) (Config, error)
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 			return cfg, fmt.Errorf("config %s: %w", path, nameSettings(data, err))
 		}
+		cfg.resolvePaths(filepath.Dir(path))
 	}
 	if err := cfg.applyEnv(getenv); err != nil {
 		return cfg, err
@@ -121,6 +122,19 @@ func LoadConfig(path string, getenv func(string) (string, bool)) (Config, error)
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// resolvePaths makes the module directories a file names relative to the
+// file's own directory, so a config file works from any working directory.
+func (c *Config) resolvePaths(dir string) {
+	if c.ModuleDir != "" {
+		c.ModuleDir = absPath(dir, c.ModuleDir)
+	}
+	for i := range c.Repos {
+		if c.Repos[i].ModuleDir != "" {
+			c.Repos[i].ModuleDir = absPath(dir, c.Repos[i].ModuleDir)
+		}
+	}
 }
 
 // applyEnv overrides settings from PREVIEWD_* variables that are set.

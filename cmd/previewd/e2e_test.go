@@ -386,8 +386,7 @@ func TestExampleModuleServesLivePreview(t *testing.T) {
 		t.Fatalf("build preview-web: %v\n%s", err, out)
 	}
 	t.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	moduleDir, _ := filepath.Abs("../../examples/preview-web-module")
-	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": moduleDir})
+	p := startPreviewd(t, map[string]string{"PREVIEWD_CONFIG": "../../examples/previewd.yaml"})
 
 	t0 := time.Now().Add(-time.Hour)
 	sha1, sha2 := "1111111111111111111111111111111111111111", "2222222222222222222222222222222222222222"
