@@ -1,0 +1,68 @@
+# A production-style module with nothing but built-ins: each instance is a
+# preview-web server (cmd/preview-web) that local-exec starts in the
+# background and stops on destroy. The page it serves shows the environment,
+# branch, commit and inputs.
+
+terraform {
+  required_version = ">= 1.4" # terraform_data
+}
+
+locals {
+  state_dir = var.state_dir != "" ? var.state_dir : "${path.cwd}/.preview-web/${var.environment}"
+
+  # Each environment prefers its own ports, derived from its name, so a
+  # restart keeps its URL. When a port is taken, preview-web listens on any
+  # free port instead and the url output reports the one it got.
+  base_port = 20000 + parseint(substr(sha256(var.environment), 0, 6), 16) % 10000
+
+  # What the page shows besides environment, branch and commit. No secrets.
+  inputs = {
+    instance_count          = var.instance_count
+    database_engine_version = var.database_engine_version
+    external_api_url        = var.external_api_url
+    feature_flags           = var.feature_flags
+  }
+}
+
+resource "terraform_data" "web" {
+  count = var.instance_count
+
+  # Any change to what the page shows restarts the server.
+  triggers_replace = {
+    environment = var.environment
+    pr_number   = var.pr_number
+    branch      = var.branch
+    head_sha    = var.head_sha
+    repo        = var.repo
+    inputs      = jsonencode(local.inputs)
+    bin         = var.web_server_bin
+  }
+
+  # A destroy provisioner may only use self: keep here what stop needs.
+  input = {
+    bin = var.web_server_bin
+    dir = "${local.state_dir}/${count.index}"
+  }
+
+  # No shell: local-exec runs the interpreter list with the command appended,
+  # which here is the server's directory.
+  provisioner "local-exec" {
+    interpreter = [
+      var.web_server_bin, "start",
+      "-port=${local.base_port + count.index}",
+      "-environment=${var.environment}",
+      "-branch=${var.branch}",
+      "-commit=${var.head_sha}",
+      "-repo=${var.repo}",
+      "-pr=${var.pr_number}",
+      "-inputs=${jsonencode(local.inputs)}",
+    ]
+    command = self.input.dir
+  }
+
+  provisioner "local-exec" {
+    when        = destroy
+    interpreter = [self.input.bin, "stop"]
+    command     = self.input.dir
+  }
+}

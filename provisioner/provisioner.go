@@ -1,0 +1,451 @@
+package provisioner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+	preview "github.com/previewd/previewd"
+)
+
+// Config configures a Provisioner.
+type Config struct {
+	// TerraformBin is the terraform (or tofu) binary: a path, or a name
+	// looked up in PATH.
+	TerraformBin string
+	// DataDir is the root of previewd's data; each environment gets
+	// DataDir/envs/<name>/.
+	DataDir string
+	// PluginCacheDir, when set, is the TF_PLUGIN_CACHE_DIR every environment
+	// shares; inits are then run one at a time.
+	PluginCacheDir string
+	// EnvPassthrough names the variables copied from previewd's environment
+	// into Terraform's, besides PATH, HOME, TMPDIR, USER, LANG, LC_ALL, TZ,
+	// the proxy variables, SSL_CERT_FILE and SSL_CERT_DIR. A trailing * makes
+	// a prefix ("AWS_*"). Names starting with PREVIEWD_ or GITHUB_ are refused.
+	EnvPassthrough []string
+	// Env holds fixed variables added to Terraform's environment.
+	Env map[string]string
+	// Modules returns the module for a repository ("owner/name").
+	Modules func(repo string) (Module, error)
+	// WaitDelay is how long Terraform gets to stop after the SIGINT sent when
+	// a run's context ends, before it is killed (default 60s).
+	WaitDelay time.Duration
+	// Logger receives one line per finished run (default: discard).
+	Logger *slog.Logger
+}
+
+// Module is a repository's production module and the variables a preview
+// gets.
+type Module struct {
+	// Dir is the production module directory. It is never written to.
+	Dir string
+	// Root is the directory copied for each environment, when Dir calls
+	// local modules outside itself (source = "../modules/web"): a directory
+	// holding Dir and every module it calls. Default Dir.
+	Root string
+	// VarFiles are var files, absolute or relative to Dir, passed in order.
+	VarFiles []string
+	// Vars are passed after the var files and win over them; each must be a
+	// variable the module declares.
+	Vars map[string]any
+	// URLOutput is the output holding the environment's URL (default "url").
+	URLOutput string
+}
+
+// Provisioner applies and destroys environments with Terraform. It is safe
+// for concurrent use; runs of one environment wait for each other.
+type Provisioner struct {
+	cfg     Config
+	bin     string // absolute
+	dataDir string // absolute
+	logger  *slog.Logger
+	initSem chan struct{} // serialises inits when a plugin cache is shared; nil otherwise
+
+	mu    sync.Mutex
+	locks map[string]chan struct{} // per environment, held during a run
+}
+
+// New returns a Provisioner. It returns an error when the Terraform binary is
+// missing or not executable, DataDir or Modules is unset, or the environment
+// configuration would pass a forbidden variable.
+func New(cfg Config) (*Provisioner, error) {
+	if cfg.TerraformBin == "" {
+		return nil, errors.New("provisioner: no terraform binary configured")
+	}
+	bin, err := exec.LookPath(cfg.TerraformBin)
+	if err != nil {
+		return nil, fmt.Errorf("provisioner: terraform binary: %w", err)
+	}
+	if bin, err = filepath.Abs(bin); err != nil {
+		return nil, fmt.Errorf("provisioner: terraform binary: %w", err)
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("provisioner: no data directory configured")
+	}
+	if cfg.Modules == nil {
+		return nil, errors.New("provisioner: no module lookup configured")
+	}
+	if err := validatePassthrough(cfg.EnvPassthrough); err != nil {
+		return nil, fmt.Errorf("provisioner: %w", err)
+	}
+	if err := validateFixedEnv(cfg.Env); err != nil {
+		return nil, fmt.Errorf("provisioner: %w", err)
+	}
+	p := &Provisioner{cfg: cfg, bin: bin, logger: cfg.Logger, locks: map[string]chan struct{}{}}
+	if p.dataDir, err = filepath.Abs(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("provisioner: data directory: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(p.dataDir, "envs"), 0o700); err != nil {
+		return nil, fmt.Errorf("provisioner: %w", err)
+	}
+	if cfg.PluginCacheDir != "" {
+		if p.cfg.PluginCacheDir, err = filepath.Abs(cfg.PluginCacheDir); err != nil {
+			return nil, fmt.Errorf("provisioner: plugin cache: %w", err)
+		}
+		if err := os.MkdirAll(p.cfg.PluginCacheDir, 0o755); err != nil {
+			return nil, fmt.Errorf("provisioner: %w", err)
+		}
+		p.initSem = make(chan struct{}, 1)
+	}
+	if p.cfg.WaitDelay <= 0 {
+		p.cfg.WaitDelay = 60 * time.Second
+	}
+	if p.logger == nil {
+		p.logger = slog.New(slog.DiscardHandler)
+	}
+	p.logger = p.logger.With("component", "provisioner")
+	return p, nil
+}
+
+// Apply creates or updates env: it syncs the module into the environment's
+// directory, then runs terraform init, apply and output, streaming
+// Terraform's output to log. It blocks until Terraform is done, or has
+// stopped after ctx ended. Configuration mistakes (a module not declaring
+// "environment", an undeclared var, no URL output) are EINVALID
+// *preview.Errors; a failed command's error carries the tail of Terraform's
+// stderr.
+func (p *Provisioner) Apply(ctx context.Context, env preview.Environment, log io.Writer) (Result, error) {
+	start := time.Now()
+	res, err := p.apply(ctx, env, log)
+	if err != nil {
+		return Result{}, fmt.Errorf("apply %s: %w", env.Name, err)
+	}
+	p.logger.Info("applied", "environment", env.Name, "head_sha", env.HeadSHA, "url", res.URL, "duration", time.Since(start).Round(time.Millisecond))
+	return res, nil
+}
+
+func (p *Provisioner) apply(ctx context.Context, env preview.Environment, log io.Writer) (Result, error) {
+	unlock, err := p.lock(ctx, env.Name)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unlock()
+	r, err := p.prepare(ctx, env, log)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := p.init(ctx, r); err != nil {
+		return Result{}, err
+	}
+	opts := make([]tfexec.ApplyOption, 0, len(r.varFiles))
+	for _, f := range r.varFiles {
+		opts = append(opts, tfexec.VarFile(f))
+	}
+	if err := r.tf.Apply(ctx, opts...); err != nil {
+		return Result{}, newCommandError(ctx, "apply", err)
+	}
+	outputs, err := r.tf.Output(ctx)
+	if err != nil {
+		return Result{}, newCommandError(ctx, "output", err)
+	}
+	return resultFromOutputs(outputs, r.module.URLOutput)
+}
+
+// Destroy tears env down: it syncs the module, runs terraform init and
+// destroy with the same variables as Apply, and removes the environment's
+// directory once its state is empty. An environment without state (never
+// applied, or already destroyed) is done without running Terraform, and its
+// directory, if any, removed. It blocks like Apply.
+func (p *Provisioner) Destroy(ctx context.Context, env preview.Environment, log io.Writer) error {
+	start := time.Now()
+	if err := p.destroy(ctx, env, log); err != nil {
+		return fmt.Errorf("destroy %s: %w", env.Name, err)
+	}
+	p.logger.Info("destroyed", "environment", env.Name, "duration", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log io.Writer) error {
+	unlock, err := p.lock(ctx, env.Name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ws := p.workspace(env.Name)
+	if _, err := os.Stat(ws.statePath()); errors.Is(err, fs.ErrNotExist) {
+		if log != nil {
+			fmt.Fprintf(log, "# %s has no state: nothing to destroy\n", env.Name)
+		}
+		return os.RemoveAll(ws.root)
+	}
+	r, err := p.prepare(ctx, env, log)
+	if err != nil {
+		return err
+	}
+	if err := p.init(ctx, r); err != nil {
+		return err
+	}
+	opts := make([]tfexec.DestroyOption, 0, len(r.varFiles))
+	for _, f := range r.varFiles {
+		opts = append(opts, tfexec.VarFile(f))
+	}
+	if err := r.tf.Destroy(ctx, opts...); err != nil {
+		return newCommandError(ctx, "destroy", err)
+	}
+	if empty, err := stateEmpty(ws.statePath()); err != nil || !empty {
+		return err // keep a directory whose state still holds resources
+	}
+	return os.RemoveAll(ws.root)
+}
+
+// run is everything one Terraform run of one environment needs.
+type run struct {
+	tf       *tfexec.Terraform
+	module   Module // normalised: absolute Dir and Root, URLOutput set
+	varFiles []string
+	locked   bool // the module has a .terraform.lock.hcl
+}
+
+// prepare syncs the module into the environment's directory, checks its
+// variables, writes the var file and the backend override, and returns a
+// fresh *tfexec.Terraform for the copy.
+func (p *Provisioner) prepare(ctx context.Context, env preview.Environment, log io.Writer) (*run, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	mod, err := p.module(env.Repo)
+	if err != nil {
+		return nil, err
+	}
+	ws := p.workspace(env.Name)
+	if err := os.MkdirAll(ws.root, 0o700); err != nil {
+		return nil, err
+	}
+	if err := syncTree(mod.Root, ws.copyRoot(), ws.manifestPath()); err != nil {
+		return nil, fmt.Errorf("sync module %s: %w", mod.Root, err)
+	}
+	rel, _ := within(mod.Root, mod.Dir)
+	workDir := filepath.Join(ws.copyRoot(), rel)
+	if err := writeBackendOverride(workDir, ws.statePath()); err != nil {
+		return nil, err
+	}
+	varFiles, err := p.writeVariables(env, mod, workDir, ws)
+	if err != nil {
+		return nil, err
+	}
+	tf, err := p.terraform(workDir, ws, log)
+	if err != nil {
+		return nil, err
+	}
+	_, lockErr := os.Stat(filepath.Join(mod.Dir, ".terraform.lock.hcl"))
+	return &run{tf: tf, module: mod, varFiles: varFiles, locked: lockErr == nil}, nil
+}
+
+// writeVariables checks the module's variables and writes the generated var
+// file; it returns every var file to pass, in order.
+func (p *Provisioner) writeVariables(env preview.Environment, mod Module, workDir string, ws workspace) ([]string, error) {
+	inspected, err := inspectModule(workDir, mod.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkLocalModuleCalls(inspected, mod.Dir, mod.Root); err != nil {
+		return nil, err
+	}
+	vars, err := moduleVariables(declaredVariables(inspected), mod.Dir, mod.Vars, env)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeVarFile(ws.varFilePath(), vars); err != nil {
+		return nil, err
+	}
+	files, err := varFilePaths(mod.VarFiles, mod.Dir, mod.Root, ws.copyRoot())
+	if err != nil {
+		return nil, err
+	}
+	return append(files, ws.varFilePath()), nil
+}
+
+// module returns the module for repo with its paths made absolute and its
+// defaults filled in.
+func (p *Provisioner) module(repo string) (Module, error) {
+	mod, err := p.cfg.Modules(repo)
+	if err != nil {
+		return Module{}, fmt.Errorf("module for %s: %w", repo, err)
+	}
+	if mod.Dir == "" {
+		return Module{}, preview.Errorf(preview.EINVALID, "no module directory configured for %s", repo)
+	}
+	if mod.Dir, err = filepath.Abs(mod.Dir); err != nil {
+		return Module{}, err
+	}
+	if mod.Root == "" {
+		mod.Root = mod.Dir
+	}
+	if mod.Root, err = filepath.Abs(mod.Root); err != nil {
+		return Module{}, err
+	}
+	if _, ok := within(mod.Root, mod.Dir); !ok {
+		return Module{}, preview.Errorf(preview.EINVALID, "module directory %s is not inside its root %s", mod.Dir, mod.Root)
+	}
+	if info, err := os.Stat(mod.Dir); err != nil || !info.IsDir() {
+		return Module{}, preview.Errorf(preview.EINVALID, "module directory %s does not exist", mod.Dir)
+	}
+	if _, err := os.Lstat(filepath.Join(mod.Dir, overrideFile)); err == nil {
+		return Module{}, preview.Errorf(preview.EINVALID, "module %s has a file named %s, which previewd writes", mod.Dir, overrideFile)
+	}
+	if mod.URLOutput == "" {
+		mod.URLOutput = "url"
+	}
+	return mod, nil
+}
+
+// terraform returns a *tfexec.Terraform for one run in workDir, with the
+// allowlisted environment, its output streamed to log.
+func (p *Provisioner) terraform(workDir string, ws workspace, log io.Writer) (*tfexec.Terraform, error) {
+	tf, err := tfexec.NewTerraform(workDir, p.bin)
+	if err != nil {
+		return nil, err
+	}
+	own := map[string]string{"TF_DATA_DIR": ws.dataDir()}
+	if p.cfg.PluginCacheDir != "" {
+		own["TF_PLUGIN_CACHE_DIR"] = p.cfg.PluginCacheDir
+	}
+	if err := tf.SetEnv(terraformEnv(os.Environ(), p.cfg.EnvPassthrough, p.cfg.Env, own)); err != nil {
+		return nil, err
+	}
+	if err := tf.SetWaitDelay(p.cfg.WaitDelay); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = io.Discard
+	}
+	w := &syncWriter{w: log}
+	tf.SetStdout(w)
+	tf.SetStderr(w)
+	tf.SetLogger(commandEcho{w: w, bin: p.bin})
+	return tf, nil
+}
+
+// init runs terraform init, one environment at a time when a plugin cache is
+// shared. With a dependency lock file in the module, init may not change it
+// (-lockfile=readonly): a preview runs the providers production runs.
+func (p *Provisioner) init(ctx context.Context, r *run) error {
+	if p.initSem != nil {
+		select {
+		case p.initSem <- struct{}{}:
+			defer func() { <-p.initSem }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	var opts []tfexec.InitOption
+	if r.locked {
+		// terraform-exec has no option for -lockfile; its Dir option appends
+		// one argument after all the flags it builds, which is where a flag
+		// goes.
+		opts = append(opts, tfexec.Dir("-lockfile=readonly"))
+	}
+	if err := r.tf.Init(ctx, opts...); err != nil {
+		return newCommandError(ctx, "init", err)
+	}
+	return nil
+}
+
+// lock waits until no other run of the environment name is going, or ctx
+// ends. It returns the function that releases the environment.
+func (p *Provisioner) lock(ctx context.Context, name string) (func(), error) {
+	if !preview.ValidName(name) {
+		return nil, preview.Errorf(preview.EINVALID, "invalid environment name %q", name)
+	}
+	p.mu.Lock()
+	l, ok := p.locks[name]
+	if !ok {
+		l = make(chan struct{}, 1)
+		p.locks[name] = l
+	}
+	p.mu.Unlock()
+	select {
+	case l <- struct{}{}:
+		return func() { <-l }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// overrideFile is written into the copy of the module to give each
+// environment its own local state. Terraform applies override files in
+// lexical order, so the name sorts late.
+const overrideFile = "zz_previewd_override.tf.json"
+
+// backendOverride returns the override file forcing a local backend with
+// its state at statePath, whatever backend or cloud block the module has.
+func backendOverride(statePath string) ([]byte, error) {
+	// Strings in .tf.json are templates: escape ${ and %{.
+	path := strings.NewReplacer("${", "$${", "%{", "%%{").Replace(statePath)
+	return json.MarshalIndent(map[string]any{
+		"//": "Written by previewd: this environment's own state. Do not edit.",
+		"terraform": map[string]any{
+			"backend": map[string]any{"local": map[string]any{"path": path}},
+		},
+	}, "", "  ")
+}
+
+func writeBackendOverride(workDir, statePath string) error {
+	b, err := backendOverride(statePath)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(workDir, overrideFile), append(b, '\n'), 0o644)
+}
+
+// stateEmpty reports whether the state file at path holds no resources.
+func stateEmpty(path string) (bool, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	} else if err != nil {
+		return false, err
+	}
+	var state struct {
+		Resources []json.RawMessage `json:"resources"`
+	}
+	if err := json.Unmarshal(b, &state); err != nil {
+		return false, fmt.Errorf("read state %s: %w", path, err)
+	}
+	return len(state.Resources) == 0, nil
+}
+
+// workspace is one environment's directory, DataDir/envs/<name>.
+type workspace struct{ root string }
+
+func (p *Provisioner) workspace(name string) workspace {
+	return workspace{root: filepath.Join(p.dataDir, "envs", name)}
+}
+
+func (w workspace) copyRoot() string     { return filepath.Join(w.root, "module") }
+func (w workspace) manifestPath() string { return filepath.Join(w.root, "module.manifest.json") }
+func (w workspace) dataDir() string      { return filepath.Join(w.root, ".terraform") }
+func (w workspace) statePath() string    { return filepath.Join(w.root, "terraform.tfstate") }
+func (w workspace) varFilePath() string  { return filepath.Join(w.root, "previewd.tfvars.json") }

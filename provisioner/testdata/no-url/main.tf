@@ -1,0 +1,7 @@
+variable "environment" {
+  type = string
+}
+
+output "address" {
+  value = "http://${var.environment}.test/"
+}

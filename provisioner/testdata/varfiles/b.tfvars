@@ -1,0 +1,2 @@
+b = "file-b"
+c = "file-b"
