@@ -76,6 +76,8 @@ type Environment struct {
 	LastRunID         string            `json:"last_run_id,omitempty"`
 	LastRunAt         time.Time         `json:"last_run_at,omitzero"`
 	Comment           Comment           `json:"comment"`
+	Deployment        Deployment        `json:"deployment,omitzero"`
+	CommitStatus      CommitStatus      `json:"commit_status,omitzero"`
 
 	// What the newest run tried, so a failed apply waits for a new push or
 	// a redeploy instead of looping, and a failed destroy backs off.
@@ -94,6 +96,20 @@ const (
 	ActionApply   Action = "apply"
 	ActionDestroy Action = "destroy"
 )
+
+// Deployment is previewd's GitHub deployment for an environment's head and
+// the last state posted on it.
+type Deployment struct {
+	ID    int64  `json:"id,omitempty"`
+	SHA   string `json:"sha,omitempty"`
+	State string `json:"state,omitempty"` // in_progress, success, failure, inactive
+}
+
+// CommitStatus is the last "previewd" commit status posted.
+type CommitStatus struct {
+	SHA   string `json:"sha,omitempty"`
+	State string `json:"state,omitempty"` // pending, success, failure, error
+}
 
 // NextAction returns what converges the environment at time now. A failed
 // apply is not retried until the head or the generation moves; a failed
@@ -173,4 +189,15 @@ type Delivery struct {
 	Event     string // X-GitHub-Event
 	Signature string // X-Hub-Signature-256
 	Body      []byte
+}
+
+// Command is a "/preview …" command from a pull-request comment.
+type Command struct {
+	Repo           string `json:"repo"`
+	Number         int    `json:"number"`
+	User           string `json:"user"`
+	CommentID      int64  `json:"comment_id"`
+	Verb           string `json:"verb"` // redeploy, destroy, extend, keep, help
+	Arg            string `json:"arg,omitempty"`
+	InstallationID int64  `json:"installation_id,omitempty"`
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	preview "github.com/previewd/previewd"
 	"gopkg.in/yaml.v3"
 )
 
@@ -73,14 +74,7 @@ type ProductionConfig struct {
 }
 
 // DifferenceConfig declares one way previews differ from production.
-type DifferenceConfig struct {
-	Variable string `yaml:"variable"`
-	Value    any    `yaml:"value"`
-	Reason   string `yaml:"reason"`
-}
-
-// Reasons is the vocabulary a declared difference must use.
-var Reasons = []string{"scale", "data", "external-integration", "cost", "security"}
+type DifferenceConfig = preview.Difference
 
 // DefaultConfig returns the embedded defaults.
 func DefaultConfig() Config {
@@ -336,8 +330,8 @@ func (r RepoConfig) validate(haveDefault bool) error {
 		if d.Variable == "" {
 			return fmt.Errorf("differences[%d].variable: is empty", j)
 		}
-		if !slices.Contains(Reasons, d.Reason) {
-			return fmt.Errorf("differences[%d].reason: %q is not one of %s", j, d.Reason, strings.Join(Reasons, ", "))
+		if !slices.Contains(preview.Reasons, d.Reason) {
+			return fmt.Errorf("differences[%d].reason: %q is not one of %s", j, d.Reason, strings.Join(preview.Reasons, ", "))
 		}
 	}
 	return nil
