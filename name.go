@@ -50,22 +50,26 @@ func EnvironmentName(repo string, number int, branch string, max int, taken func
 	}
 	base := Slug(branch, max)
 	if base == "" {
-		base = "pr-" + strconv.Itoa(number)
+		base = Slug("pr-"+strconv.Itoa(number), max)
 	}
 	if !reserved(base) && !taken(base) {
 		return base
 	}
 	sum := sha256.Sum256([]byte(strings.ToLower(repo) + "#" + strconv.Itoa(number) + ":" + branch))
 	digest := hex.EncodeToString(sum[:])
-	for n := 6; ; n++ {
-		suffix := digest[:min(n, len(digest))]
-		if n > len(digest) { // practically unreachable: 64 hex digits all taken
-			suffix += strconv.Itoa(n)
+	for i := 0; ; i++ {
+		suffix := digest[:min(6+i, len(digest))]
+		if 6+i > len(digest) { // practically unreachable: every prefix of the digest taken
+			suffix += strconv.Itoa(i)
 		}
-		prefix := strings.TrimRight(base[:min(len(base), max-len(suffix)-1)], "-")
+		if len(suffix) > max {
+			suffix = suffix[len(suffix)-max:] // keep the end, which changes with i
+		}
 		name := suffix
-		if prefix != "" {
-			name = prefix + "-" + suffix
+		if keep := max - len(suffix) - 1; keep > 0 {
+			if prefix := strings.TrimRight(base[:min(len(base), keep)], "-"); prefix != "" {
+				name = prefix + "-" + suffix
+			}
 		}
 		if !reserved(name) && !taken(name) {
 			return name

@@ -87,6 +87,8 @@ func FuzzEnvironmentName(f *testing.F) {
 	for _, s := range []string{"feature/x", "", "日本語", "--", "production", strings.Repeat("ab/", 100)} {
 		f.Add(s, 1, 63)
 	}
+	f.Add(" ", 1, 3)   // an empty slug with a tiny limit
+	f.Add("0", -62, 6) // a limit shorter than the hash suffix
 	f.Fuzz(func(t *testing.T, branch string, number, max int) {
 		taken := map[string]bool{preview.Slug(branch, 63): true}
 		got := preview.EnvironmentName("acme/shop", number, branch, max, func(n string) bool { return taken[n] })
