@@ -1,0 +1,227 @@
+package main
+
+// Fault-injection tests that run the real previewd binary: kill -9 during
+// apply and destroy, SIGTERM during apply. Each restart must converge every
+// environment to its desired state with nothing lost.
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// previewdBinary builds cmd/previewd once per test run.
+func previewdBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "previewd-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "previewd")
+		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+type process struct {
+	*previewd
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan error
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startProcess runs the previewd binary on dataDir with the slow module.
+func startProcess(t *testing.T, dataDir string, extra ...string) *process {
+	t.Helper()
+	module, _ := filepath.Abs("testdata/slow")
+	addr := freeAddr(t)
+	cmd := exec.Command(previewdBinary(t), "serve")
+	cmd.Env = append(os.Environ(),
+		"PREVIEWD_WEBHOOK_SECRET="+testSecret,
+		"PREVIEWD_ADMIN_TOKEN="+testToken,
+		"PREVIEWD_DATA_DIR="+dataDir,
+		"PREVIEWD_TERRAFORM_BIN="+terraformForTests(t),
+		"PREVIEWD_MODULE_DIR="+module,
+		"PREVIEWD_LISTEN_ADDR="+addr,
+	)
+	cmd.Env = append(cmd.Env, extra...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{previewd: &previewd{t: t, base: "http://" + addr, dataDir: dataDir, logs: out}, cmd: cmd, out: out, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("previewd output:\n%s", out.String())
+		}
+	})
+	p.waitReady()
+	return p
+}
+
+// waitRunning waits until the environment's newest run is in progress.
+func (p *process) waitRunning(name, phase string) {
+	p.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		var runs []struct{ Phase, State string }
+		if p.get("/api/v1/environments/"+name+"/runs", &runs) == 200 && len(runs) > 0 {
+			last := runs[len(runs)-1]
+			if last.Phase == phase && last.State == "running" {
+				time.Sleep(700 * time.Millisecond) // let terraform get into the apply
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.t.Fatalf("%s: no %s run started", name, phase)
+}
+
+func (p *process) kill9() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		p.t.Fatal(err)
+	}
+	<-p.done
+	p.done <- nil // for Cleanup
+}
+
+func runStates(p *previewd, name string) []string {
+	var runs []struct{ Phase, State string }
+	p.get("/api/v1/environments/"+name+"/runs", &runs)
+	var out []string
+	for _, r := range runs {
+		out = append(out, r.Phase+":"+r.State)
+	}
+	return out
+}
+
+func TestKill9DuringApplyRecovers(t *testing.T) {
+	dataDir := t.TempDir()
+	p := startProcess(t, dataDir)
+	t0 := time.Now().Add(-time.Hour)
+	p.send(prEvent{"opened", "crash", "sha1", 1, t0})
+	p.waitRunning("crash", "apply")
+	p.kill9()
+
+	p2 := startProcess(t, dataDir)
+	env := p2.waitFor("crash", "ready after restart", readyAt("sha1"))
+	if !strings.HasSuffix(env.URL, "/sha1") {
+		t.Errorf("url: got %q", env.URL)
+	}
+	if got := runStates(p2.previewd, "crash"); strings.Join(got, ",") != "apply:interrupted,apply:succeeded" {
+		t.Errorf("journal: got %v, want the killed apply interrupted, then a successful one", got)
+	}
+}
+
+func TestKill9DuringDestroyRecovers(t *testing.T) {
+	dataDir := t.TempDir()
+	p := startProcess(t, dataDir)
+	t0 := time.Now().Add(-time.Hour)
+	p.send(prEvent{"opened", "gone", "sha1", 2, t0})
+	p.waitFor("gone", "ready", readyAt("sha1"))
+	p.send(prEvent{"closed", "gone", "sha1", 2, t0.Add(time.Minute)})
+	p.waitRunning("gone", "destroy")
+	p.kill9()
+
+	p2 := startProcess(t, dataDir)
+	p2.waitFor("gone", "destroyed after restart", func(e apiEnvironment) bool { return e.Status == "destroyed" })
+	got := runStates(p2.previewd, "gone")
+	if len(got) != 3 || got[1] != "destroy:interrupted" || got[2] != "destroy:succeeded" {
+		t.Errorf("journal: got %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "envs", "gone")); !os.IsNotExist(err) {
+		t.Errorf("working directory left after destroy: %v", err)
+	}
+}
+
+func TestSIGTERMDuringApplyStopsCleanlyAndResumes(t *testing.T) {
+	dataDir := t.TempDir()
+	p := startProcess(t, dataDir)
+	t0 := time.Now().Add(-time.Hour)
+	p.send(prEvent{"opened", "term", "sha1", 3, t0})
+	p.waitRunning("term", "apply")
+	start := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		p.done <- nil
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v, want status 0", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("previewd did not stop within 60s of SIGTERM")
+	}
+	t.Logf("stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(p.out.String(), "stopped cleanly") {
+		t.Errorf("no clean-stop message in the log")
+	}
+
+	p2 := startProcess(t, dataDir)
+	p2.waitFor("term", "ready after restart", readyAt("sha1"))
+	if got := runStates(p2.previewd, "term"); len(got) != 2 || got[0] != "apply:interrupted" {
+		t.Errorf("journal: got %v", got)
+	}
+}
+
+// TestTenPushesInASecond sends ten pushes while an apply runs: previewd ends
+// at the newest head with at most one extra apply.
+func TestTenPushesInASecond(t *testing.T) {
+	p := startProcess(t, t.TempDir(), "PREVIEWD_MAX_CONCURRENT_RUNS=2")
+	t0 := time.Now().Add(-time.Hour)
+	p.send(prEvent{"opened", "burst", "sha0", 4, t0})
+	p.waitRunning("burst", "apply")
+	for i := 1; i <= 10; i++ {
+		if code, out := p.send(prEvent{"synchronize", "burst", fmt.Sprintf("sha%d", i), 4, t0.Add(time.Duration(i) * time.Second)}); code != 202 {
+			t.Fatalf("push %d: %d %v", i, code, out)
+		}
+		time.Sleep(80 * time.Millisecond)
+	}
+	p.waitFor("burst", "ready at the newest head", readyAt("sha10"))
+	if got := runStates(p.previewd, "burst"); len(got) != 2 {
+		t.Errorf("applies for 11 heads: got %v, want 2", got)
+	}
+}
