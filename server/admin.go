@@ -12,16 +12,26 @@ import (
 
 // handleListEnvironments answers GET /api/v1/environments. Query parameters
 // live=true (skip destroyed), repo=owner/name and status=… narrow the list.
+// Without status the stored JSON is streamed as is, so listing thousands of
+// environments costs a copy, not a decode and an encode each.
 func (s *Server) handleListEnvironments(c echo.Context) error {
+	ctx := c.Request().Context()
 	filter := preview.EnvironmentFilter{LiveOnly: c.QueryParam("live") == "true", Repo: c.QueryParam("repo")}
-	envs, err := s.cfg.Store.FindEnvironments(c.Request().Context(), filter)
+	status := preview.Status(c.QueryParam("status"))
+	if status == "" {
+		body, err := s.cfg.Store.FindEnvironmentsJSON(ctx, filter)
+		if err != nil {
+			return err
+		}
+		return c.JSONBlob(http.StatusOK, body)
+	}
+	envs, err := s.cfg.Store.FindEnvironments(ctx, filter)
 	if err != nil {
 		return err
 	}
 	out := make([]preview.Environment, 0, len(envs))
-	status := preview.Status(c.QueryParam("status"))
 	for _, env := range envs {
-		if status == "" || env.Status == status {
+		if env.Status == status {
 			out = append(out, env)
 		}
 	}

@@ -2,9 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
+	"strings"
 	"time"
 
 	preview "github.com/previewd/previewd"
@@ -97,7 +98,7 @@ func (db *DB) recordPullRequest(tx *bolt.Tx, pr preview.PullRequest, now time.Ti
 		env.Status = preview.StatusQueued
 	}
 	env.UpdatedAt = now
-	if err := putJSON(envs, []byte(env.Name), &env); err != nil {
+	if err := putEnvironment(tx, &env); err != nil {
 		return err
 	}
 	res.Environment = env
@@ -179,26 +180,83 @@ func (db *DB) FindEnvironmentByPullRequest(ctx context.Context, repo string, num
 }
 
 // FindEnvironments returns the environments that match filter, by name.
+// LiveOnly reads only live environments, through an index.
 func (db *DB) FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error) {
 	var out []preview.Environment
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketEnvironments).ForEach(func(k, v []byte) error {
+		return eachEnvironment(tx, filter.LiveOnly, func(_, v []byte) error {
 			var env preview.Environment
-			if _, err := getJSON(tx.Bucket(bucketEnvironments), k, &env); err != nil {
+			if err := decode(v, &env); err != nil {
 				return err
 			}
-			if filter.LiveOnly && !env.Status.Live() || filter.Repo != "" && env.Repo != filter.Repo {
-				return nil
+			if filter.Repo == "" || strings.EqualFold(env.Repo, filter.Repo) {
+				out = append(out, env)
 			}
-			out = append(out, env)
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("find environments: %w", err)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// FindEnvironmentsJSON returns the environments that match filter as one
+// JSON array, copied as stored without decoding: the fast path for listing
+// thousands. The stored encoding is the API's encoding of an environment.
+// A Repo filter needs decoding and is served by FindEnvironments instead.
+func (db *DB) FindEnvironmentsJSON(ctx context.Context, filter preview.EnvironmentFilter) ([]byte, error) {
+	if filter.Repo != "" {
+		envs, err := db.FindEnvironments(ctx, filter)
+		if err != nil {
+			return nil, err
+		}
+		if envs == nil {
+			envs = []preview.Environment{}
+		}
+		return json.Marshal(envs)
+	}
+	buf := []byte{'['}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return eachEnvironment(tx, filter.LiveOnly, func(_, v []byte) error {
+			if len(buf) > 1 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, v...) // copies out of the transaction's memory
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find environments: %w", err)
+	}
+	return append(buf, ']'), nil
+}
+
+// eachEnvironment calls fn for every environment, by name, or for the live
+// ones only through the live index.
+func eachEnvironment(tx *bolt.Tx, liveOnly bool, fn func(k, v []byte) error) error {
+	envs := tx.Bucket(bucketEnvironments)
+	if !liveOnly {
+		return envs.ForEach(fn)
+	}
+	return tx.Bucket(bucketLive).ForEach(func(k, _ []byte) error {
+		if v := envs.Get(k); v != nil {
+			return fn(k, v)
+		}
+		return nil
+	})
+}
+
+// putEnvironment stores env and keeps the live index in step.
+func putEnvironment(tx *bolt.Tx, env *preview.Environment) error {
+	if err := putJSON(tx.Bucket(bucketEnvironments), []byte(env.Name), env); err != nil {
+		return err
+	}
+	live := tx.Bucket(bucketLive)
+	if env.Status.Live() {
+		return live.Put([]byte(env.Name), nil)
+	}
+	return live.Delete([]byte(env.Name))
 }
 
 // UpdateEnvironment applies fn to the named environment and stores the result
@@ -218,7 +276,7 @@ func (db *DB) UpdateEnvironment(ctx context.Context, name string, fn func(*previ
 			return err
 		}
 		env.UpdatedAt = db.now().UTC()
-		return putJSON(b, []byte(name), &env)
+		return putEnvironment(tx, &env)
 	})
 	return env, err
 }

@@ -22,7 +22,7 @@ import (
 
 // SchemaVersion is the layout this code reads and writes. Open migrates older
 // files forward and refuses newer ones.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 var (
 	bucketMeta         = []byte("meta")
@@ -30,6 +30,7 @@ var (
 	bucketPullRequests = []byte("pull_requests")
 	bucketDeliveries   = []byte("deliveries")
 	bucketRuns         = []byte("runs")
+	bucketLive         = []byte("live") // names of live environments
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -47,6 +48,22 @@ var migrations = []func(tx *bolt.Tx) error{
 		}
 		return nil
 	},
+	1: func(tx *bolt.Tx) error { // index live environments
+		live, err := tx.CreateBucketIfNotExists(bucketLive)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketEnvironments).ForEach(func(k, v []byte) error {
+			var env preview.Environment
+			if err := decode(v, &env); err != nil {
+				return err
+			}
+			if env.Status.Live() {
+				return live.Put(k, nil)
+			}
+			return nil
+		})
+	},
 }
 
 // Options tune Open.
@@ -62,6 +79,9 @@ type Options struct {
 	TTL time.Duration
 	// Drafts builds environments for draft pull requests too.
 	Drafts bool
+	// NoSync skips fsync on commit. Only benchmarks seeding large stores
+	// set it: with it, a crash can lose acknowledged deliveries.
+	NoSync bool
 }
 
 // DB is previewd's store. It is safe for concurrent use.
@@ -91,6 +111,7 @@ func Open(path string, opts Options) (*DB, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	bdb.NoSync = opts.NoSync
 	db := &DB{bolt: bdb, path: path, now: opts.Now, opts: opts}
 	if err := db.migrate(); err != nil {
 		bdb.Close()

@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -223,5 +224,63 @@ func TestPruneDeliveries(t *testing.T) {
 	}
 	if res := record(t, db, "d0", pr(1, "a", "z", true, t0.Add(time.Hour))); res.Duplicate {
 		t.Errorf("after pruning, d0 is new again: got duplicate")
+	}
+}
+
+func TestMigrationFromSchema1BuildsTheLiveIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "previewd.db")
+	b, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Update(func(tx *bolt.Tx) error {
+		meta, _ := tx.CreateBucket([]byte("meta"))
+		meta.Put([]byte("schema_version"), []byte("1"))
+		envs, _ := tx.CreateBucket([]byte("environments"))
+		for _, name := range []string{"dead", "alive"} {
+			tx.CreateBucketIfNotExists([]byte("pull_requests"))
+			tx.CreateBucketIfNotExists([]byte("deliveries"))
+			tx.CreateBucketIfNotExists([]byte("runs"))
+			status := "ready"
+			if name == "dead" {
+				status = "destroyed"
+			}
+			envs.Put([]byte(name), fmt.Appendf(nil, `{"name":%q,"status":%q}`, name, status))
+		}
+		return nil
+	})
+	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(t, path)
+	live, err := db.FindEnvironments(context.Background(), preview.EnvironmentFilter{LiveOnly: true})
+	if err != nil || len(live) != 1 || live[0].Name != "alive" {
+		t.Fatalf("live after migration: got %+v (err %v), want just alive", live, err)
+	}
+}
+
+func TestFindEnvironmentsJSONMatchesDecodedList(t *testing.T) {
+	db := openDB(t, "")
+	ctx := context.Background()
+	record(t, db, "d1", pr(1, "a", "a", true, t0))
+	record(t, db, "d2", pr(2, "b", "b", true, t0))
+	db.UpdateEnvironment(ctx, "a", func(e *preview.Environment) error { e.Status = preview.StatusDestroyed; return nil })
+	for _, f := range []preview.EnvironmentFilter{{}, {LiveOnly: true}, {Repo: "ACME/shop"}} {
+		raw, err := db.FindEnvironmentsJSON(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []preview.Environment
+		if err := json.Unmarshal(raw, &got); err != nil {
+			t.Fatalf("filter %+v: invalid JSON %s: %v", f, raw, err)
+		}
+		want, _ := db.FindEnvironments(ctx, f)
+		if len(got) != len(want) {
+			t.Errorf("filter %+v: got %d environments as JSON, %d decoded", f, len(got), len(want))
+		}
+	}
+	if raw, _ := db.FindEnvironmentsJSON(ctx, preview.EnvironmentFilter{Repo: "other/repo"}); string(raw) != "[]" {
+		t.Errorf("no match: got %s want []", raw)
 	}
 }
