@@ -36,7 +36,7 @@ const (
 // terraformForTests returns the terraform binary the suite runs: the one in
 // PREVIEWD_TERRAFORM_BIN or ./bin (make builds it). A missing binary fails the
 // test: nothing here is skipped.
-func terraformForTests(t *testing.T) string {
+func terraformForTests(t testing.TB) string {
 	t.Helper()
 	for _, p := range []string{os.Getenv("PREVIEWD_TERRAFORM_BIN"), "../../bin/terraform"} {
 		if p == "" {
@@ -53,7 +53,7 @@ func terraformForTests(t *testing.T) string {
 }
 
 type previewd struct {
-	t       *testing.T
+	t       testing.TB
 	base    string
 	dataDir string
 	logs    *syncBuffer
@@ -62,7 +62,7 @@ type previewd struct {
 
 // startPreviewd runs serve in-process with settings given as PREVIEWD_*
 // variables, exactly as an operator would.
-func startPreviewd(t *testing.T, env map[string]string) *previewd {
+func startPreviewd(t testing.TB, env map[string]string) *previewd {
 	t.Helper()
 	dataDir := t.TempDir()
 	vars := map[string]string{

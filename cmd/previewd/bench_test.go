@@ -1,0 +1,258 @@
+package main
+
+// Benchmarks of the running service, each against a baseline measured in
+// the same process: run with `make bench` (-benchtime=1x; each iteration is
+// a whole scenario).
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// load sends n requests at the given concurrency and returns their
+// latencies and the wall time.
+func load(b *testing.B, n, concurrency int, do func(i int) (int, error)) ([]time.Duration, time.Duration) {
+	b.Helper()
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var failed atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				t0 := time.Now()
+				code, err := do(i)
+				lat[i] = time.Since(t0)
+				if err != nil || code/100 != 2 {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d of %d requests failed", f, n)
+	}
+	return lat, time.Since(start)
+}
+
+func percentile(lat []time.Duration, p float64) time.Duration {
+	s := slices.Clone(lat)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BenchmarkWebhookAck sends 2,000 signed deliveries at concurrency 100 while
+// Terraform is busy, then the same load against /healthz of the same server
+// as the baseline. Every delivery is answered 2xx only after it is on disk.
+func BenchmarkWebhookAck(b *testing.B) {
+	module, _ := filepath.Abs("testdata/slow")
+	p := startPreviewd(b, map[string]string{"PREVIEWD_MODULE_DIR": module, "PREVIEWD_LOG_LEVEL": "warn"})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}}
+	const n, conc, prs = 2000, 100, 50
+	t0 := time.Now().Add(-time.Hour)
+	for b.Loop() {
+		var seq atomic.Int64
+		lat, wall := load(b, n, conc, func(i int) (int, error) {
+			k := seq.Add(1)
+			ev := prEvent{"synchronize", fmt.Sprintf("load/%d", i%prs), fmt.Sprintf("%040d", k), i%prs + 1, t0.Add(time.Duration(k) * time.Millisecond)}
+			body := ev.payload()
+			mac := hmac.New(sha256.New, []byte(testSecret))
+			mac.Write(body)
+			req, _ := http.NewRequest("POST", p.base+"/webhooks/github", bytes.NewReader(body))
+			req.Header.Set("X-GitHub-Event", "pull_request")
+			req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), k))
+			req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+			resp, err := client.Do(req)
+			if err != nil {
+				return 0, err
+			}
+			resp.Body.Close()
+			return resp.StatusCode, nil
+		})
+		base, baseWall := load(b, n, conc, func(int) (int, error) {
+			resp, err := client.Get(p.base + "/healthz")
+			if err != nil {
+				return 0, err
+			}
+			resp.Body.Close()
+			return resp.StatusCode, nil
+		})
+		b.ReportMetric(ms(percentile(lat, 0.5)), "p50-ms")
+		b.ReportMetric(ms(percentile(lat, 0.99)), "p99-ms")
+		b.ReportMetric(float64(n)/wall.Seconds(), "deliveries/s")
+		b.ReportMetric(ms(percentile(base, 0.5)), "healthz-p50-ms")
+		b.ReportMetric(ms(percentile(base, 0.99)), "healthz-p99-ms")
+		b.ReportMetric(float64(n)/baseWall.Seconds(), "healthz-req/s")
+		b.ReportMetric(float64(percentile(lat, 0.5))/float64(percentile(base, 0.5)), "p50-ratio")
+	}
+}
+
+// BenchmarkWebhookToReady times a webhook until the environment is ready,
+// against `terraform init && terraform apply` of the same module by hand.
+func BenchmarkWebhookToReady(b *testing.B) {
+	slow, _ := filepath.Abs("testdata/slow")
+	cases := []struct {
+		name   string
+		env    map[string]string
+		module string
+		vars   []string
+	}{
+		{"module=slow-3s", map[string]string{"PREVIEWD_MODULE_DIR": slow}, slow, []string{"-var", "sleep=3"}},
+		{"module=example", map[string]string{"PREVIEWD_CONFIG": "../../examples/previewd.yaml"}, "../../examples/preview-web-module",
+			[]string{"-var-file=production.tfvars", "-var", "instance_count=1", "-var", "external_api_url=https://sandbox.payments.example.com"}},
+	}
+	binDir := b.TempDir()
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "preview-web"), "../preview-web").CombinedOutput(); err != nil {
+		b.Fatalf("build preview-web: %v\n%s", err, out)
+	}
+	b.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			p := startPreviewd(b, tc.env)
+			tf := terraformForTests(b)
+			pr := 0
+			for b.Loop() {
+				pr++
+				sha := fmt.Sprintf("%040d", pr)
+				name := fmt.Sprintf("bench-%d", pr)
+				start := time.Now()
+				p.send(prEvent{"opened", name, sha, pr, time.Now()})
+				p.waitFor(name, "ready", readyAt(sha))
+				viaPreviewd := time.Since(start)
+
+				dir := b.TempDir()
+				copyTree(b, tc.module, dir)
+				start = time.Now()
+				for _, args := range [][]string{{"init", "-input=false"}, append([]string{"apply", "-auto-approve", "-input=false", "-var", "environment=hand-" + name, "-var", "head_sha=" + sha}, tc.vars...)} {
+					cmd := exec.Command(tf, args...)
+					cmd.Dir = dir
+					if out, err := cmd.CombinedOutput(); err != nil {
+						b.Fatalf("terraform %s: %v\n%s", args[0], err, out)
+					}
+				}
+				byHand := time.Since(start)
+				cmd := exec.Command(tf, append([]string{"destroy", "-auto-approve", "-input=false", "-var", "environment=hand-" + name, "-var", "head_sha=" + sha}, tc.vars...)...)
+				cmd.Dir = dir
+				cmd.CombinedOutput()
+
+				b.ReportMetric(ms(viaPreviewd), "webhook-to-ready-ms")
+				b.ReportMetric(ms(byHand), "by-hand-ms")
+				b.ReportMetric(ms(viaPreviewd-byHand), "overhead-ms")
+				b.ReportMetric(100*float64(viaPreviewd-byHand)/float64(byHand), "overhead-%")
+			}
+		})
+	}
+}
+
+// BenchmarkFanOut opens 100 pull requests at once, then closes them at once.
+func BenchmarkFanOut(b *testing.B) {
+	module, _ := filepath.Abs("testdata/module")
+	p := startPreviewd(b, map[string]string{"PREVIEWD_MODULE_DIR": module, "PREVIEWD_LOG_LEVEL": "warn"})
+	const n = 100
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	var sampler sync.WaitGroup
+	sampler.Go(func() {
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+	for b.Loop() {
+		t0 := time.Now().Add(-time.Hour)
+		start := time.Now()
+		load(b, n, n, func(i int) (int, error) {
+			code, _ := p.send(prEvent{"opened", fmt.Sprintf("fan/%d", i), "sha", i + 1, t0})
+			return code, nil
+		})
+		for i := range n {
+			p.waitFor(fmt.Sprintf("fan-%d", i), "ready", readyAt("sha"))
+		}
+		ready := time.Since(start)
+		start = time.Now()
+		load(b, n, n, func(i int) (int, error) {
+			code, _ := p.send(prEvent{"closed", fmt.Sprintf("fan/%d", i), "sha", i + 1, t0.Add(time.Minute)})
+			return code, nil
+		})
+		for i := range n {
+			p.waitFor(fmt.Sprintf("fan-%d", i), "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
+		}
+		destroyed := time.Since(start)
+		b.ReportMetric(ready.Seconds(), "all-ready-s")
+		b.ReportMetric(destroyed.Seconds(), "all-destroyed-s")
+	}
+	close(stop)
+	sampler.Wait()
+	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
+	b.ReportMetric(float64(vmHWM())/1024, "peak-rss-MB")
+}
+
+// vmHWM returns this process's peak resident set in KiB (Linux).
+func vmHWM() int {
+	data, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			var kb int
+			fmt.Sscan(f[1], &kb)
+			return kb
+		}
+	}
+	return 0
+}
+
+func copyTree(tb testing.TB, src, dst string) {
+	tb.Helper()
+	err := filepath.Walk(src, func(path string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if fi.IsDir() {
+			if fi.Name() == ".terraform" || fi.Name() == ".preview-web" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if strings.Contains(fi.Name(), ".tfstate") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, fi.Mode())
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
