@@ -112,6 +112,10 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	bdb.NoSync = opts.NoSync
+	// Deliveries arriving together share one fsynced commit. bbolt waits
+	// 10ms by default to fill a batch; with fsync itself near 20ms here,
+	// 2ms keeps acknowledgement p50 near one fsync under load.
+	bdb.MaxBatchDelay = 2 * time.Millisecond
 	db := &DB{bolt: bdb, path: path, now: opts.Now, opts: opts}
 	if err := db.migrate(); err != nil {
 		bdb.Close()
