@@ -55,8 +55,12 @@ test: deps build vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 
+# Scenario benchmarks run once each (-benchtime=1x): every iteration is a
+# whole scenario with its own same-process baseline.
 bench: build
-	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./...
+	$(GO) test -run='^$$' -bench=. -benchtime=1x ./cmd/previewd/
+	$(GO) test -run='^$$' -bench=. -benchtime=20x ./server/
+	$(GO) test -run='^$$' -bench=. -benchmem ./webhooks/
 
 clean:
 	rm -rf $(BIN)/previewd $(BIN)/preview-web .previewd
