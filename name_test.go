@@ -113,15 +113,18 @@ func TestNextAction(t *testing.T) {
 		{"ready and current", preview.Environment{Status: preview.StatusReady, HeadSHA: "a", AppliedSHA: "a", Desired: preview.Desired{Present: true}}, preview.ActionNone},
 		{"ready, new head", preview.Environment{Status: preview.StatusReady, HeadSHA: "b", AppliedSHA: "a", Desired: preview.Desired{Present: true}}, preview.ActionApply},
 		{"redeploy", preview.Environment{Status: preview.StatusReady, HeadSHA: "a", AppliedSHA: "a", Desired: preview.Desired{Present: true, Generation: 1}}, preview.ActionApply},
-		{"failed at this head", preview.Environment{Status: preview.StatusFailed, HeadSHA: "a", AttemptedSHA: "a", Desired: preview.Desired{Present: true}}, preview.ActionNone},
+		{"failed at this head", preview.Environment{Status: preview.StatusFailed, HeadSHA: "a", AttemptedSHA: "a", LastPhase: preview.PhaseApply, Attempts: 1, Desired: preview.Desired{Present: true}}, preview.ActionNone},
+		{"transient failure, retry due", preview.Environment{Status: preview.StatusFailed, HeadSHA: "a", AttemptedSHA: "a", LastPhase: preview.PhaseApply, Attempts: 1, Transient: true, RetryAt: now, Desired: preview.Desired{Present: true}}, preview.ActionApply},
+		{"transient failure, retry not due", preview.Environment{Status: preview.StatusFailed, HeadSHA: "a", AttemptedSHA: "a", LastPhase: preview.PhaseApply, Attempts: 1, Transient: true, RetryAt: now.Add(1), Desired: preview.Desired{Present: true}}, preview.ActionNone},
+		{"transient failures exhausted", preview.Environment{Status: preview.StatusFailed, HeadSHA: "a", AttemptedSHA: "a", LastPhase: preview.PhaseApply, Attempts: 5, Transient: true, Desired: preview.Desired{Present: true}}, preview.ActionNone},
 		{"failed, new head", preview.Environment{Status: preview.StatusFailed, HeadSHA: "b", AttemptedSHA: "a", Desired: preview.Desired{Present: true}}, preview.ActionApply},
 		{"interrupted apply", preview.Environment{Status: preview.StatusProvisioning, HeadSHA: "a", AttemptedSHA: "a", Desired: preview.Desired{Present: true}}, preview.ActionApply},
 		{"closed", preview.Environment{Status: preview.StatusReady}, preview.ActionDestroy},
 		{"destroyed", preview.Environment{Status: preview.StatusDestroyed}, preview.ActionNone},
-		{"destroy failed, retry not due", preview.Environment{Status: preview.StatusFailed, Attempts: 1, RetryAt: now.Add(1)}, preview.ActionNone},
-		{"destroy failed, retry due", preview.Environment{Status: preview.StatusFailed, Attempts: 1, RetryAt: now}, preview.ActionDestroy},
-		{"destroy gave up", preview.Environment{Status: preview.StatusFailed, Attempts: 5}, preview.ActionNone},
-		{"closed while apply failed", preview.Environment{Status: preview.StatusFailed, AttemptedSHA: "a"}, preview.ActionDestroy},
+		{"destroy failed, retry not due", preview.Environment{Status: preview.StatusFailed, LastPhase: preview.PhaseDestroy, Attempts: 1, RetryAt: now.Add(1)}, preview.ActionNone},
+		{"destroy failed, retry due", preview.Environment{Status: preview.StatusFailed, LastPhase: preview.PhaseDestroy, Attempts: 1, RetryAt: now}, preview.ActionDestroy},
+		{"destroy gave up", preview.Environment{Status: preview.StatusFailed, LastPhase: preview.PhaseDestroy, Attempts: 5}, preview.ActionNone},
+		{"closed after five failed applies", preview.Environment{Status: preview.StatusFailed, LastPhase: preview.PhaseApply, Attempts: 5, AttemptedSHA: "a"}, preview.ActionDestroy},
 	}
 	for _, tt := range tests {
 		if got := tt.env.NextAction(now, 5); got != tt.want {

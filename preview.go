@@ -80,56 +80,14 @@ type Environment struct {
 	CommitStatus      CommitStatus      `json:"commit_status,omitzero"`
 
 	// What the newest run tried, so a failed apply waits for a new push or
-	// a redeploy instead of looping, and a failed destroy backs off.
+	// a redeploy instead of looping (unless its failure was transient), and
+	// failures back off.
 	AttemptedSHA        string    `json:"attempted_sha,omitempty"`
 	AttemptedGeneration int64     `json:"attempted_generation,omitempty"`
-	Attempts            int       `json:"attempts,omitempty"` // consecutive destroy failures
+	LastPhase           Phase     `json:"last_phase,omitempty"`
+	Attempts            int       `json:"attempts,omitempty"`  // consecutive failures of LastPhase for the same target
+	Transient           bool      `json:"transient,omitempty"` // the last failure may pass by itself (network, lock timeout)
 	RetryAt             time.Time `json:"retry_at,omitzero"`
-}
-
-// Action is what the controller must do next for an environment.
-type Action string
-
-// The actions.
-const (
-	ActionNone    Action = ""
-	ActionApply   Action = "apply"
-	ActionDestroy Action = "destroy"
-)
-
-// Deployment is previewd's GitHub deployment for an environment's head and
-// the last state posted on it.
-type Deployment struct {
-	ID    int64  `json:"id,omitempty"`
-	SHA   string `json:"sha,omitempty"`
-	State string `json:"state,omitempty"` // in_progress, success, failure, inactive
-}
-
-// CommitStatus is the last "previewd" commit status posted.
-type CommitStatus struct {
-	SHA   string `json:"sha,omitempty"`
-	State string `json:"state,omitempty"` // pending, success, failure, error
-}
-
-// NextAction returns what converges the environment at time now. A failed
-// apply is not retried until the head or the generation moves; a failed
-// destroy is retried from RetryAt on, at most maxDestroyAttempts times.
-func (e *Environment) NextAction(now time.Time, maxDestroyAttempts int) Action {
-	if !e.Desired.Present {
-		switch {
-		case e.Status == StatusDestroyed:
-			return ActionNone
-		case e.Status == StatusFailed && e.Attempts > 0 && (e.Attempts >= maxDestroyAttempts || now.Before(e.RetryAt)):
-			return ActionNone
-		}
-		return ActionDestroy
-	}
-	upToDate := e.AppliedSHA == e.HeadSHA && e.AppliedGeneration == e.Desired.Generation
-	attempted := e.AttemptedSHA == e.HeadSHA && e.AttemptedGeneration == e.Desired.Generation
-	if e.Status == StatusReady && upToDate || e.Status == StatusFailed && attempted {
-		return ActionNone
-	}
-	return ActionApply
 }
 
 // Desired is what GitHub and the operators want of an environment.
@@ -159,6 +117,53 @@ type Comment struct {
 	ID        int64     `json:"id,omitempty"`
 	Body      string    `json:"body,omitempty"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// Action is what the controller must do next for an environment.
+type Action string
+
+// The actions.
+const (
+	ActionNone    Action = ""
+	ActionApply   Action = "apply"
+	ActionDestroy Action = "destroy"
+)
+
+// Deployment is previewd's GitHub deployment for an environment's head and
+// the last state posted on it.
+type Deployment struct {
+	ID    int64  `json:"id,omitempty"`
+	SHA   string `json:"sha,omitempty"`
+	State string `json:"state,omitempty"` // in_progress, success, failure, inactive
+}
+
+// CommitStatus is the last "previewd" commit status posted.
+type CommitStatus struct {
+	SHA   string `json:"sha,omitempty"`
+	State string `json:"state,omitempty"` // pending, success, failure, error
+}
+
+// NextAction returns what converges the environment at time now. A failed
+// apply waits for the head or the generation to move, unless its failure was
+// transient: then it is retried from RetryAt on, like a failed destroy, at
+// most maxAttempts times in all.
+func (e *Environment) NextAction(now time.Time, maxAttempts int) Action {
+	backingOff := e.Status == StatusFailed && e.Attempts > 0 && (e.Attempts >= maxAttempts || now.Before(e.RetryAt))
+	if !e.Desired.Present {
+		if e.Status == StatusDestroyed || e.LastPhase == PhaseDestroy && backingOff {
+			return ActionNone
+		}
+		return ActionDestroy
+	}
+	upToDate := e.AppliedSHA == e.HeadSHA && e.AppliedGeneration == e.Desired.Generation
+	if e.Status == StatusReady && upToDate {
+		return ActionNone
+	}
+	attempted := e.AttemptedSHA == e.HeadSHA && e.AttemptedGeneration == e.Desired.Generation
+	if e.Status == StatusFailed && e.LastPhase == PhaseApply && attempted && (!e.Transient || backingOff) {
+		return ActionNone
+	}
+	return ActionApply
 }
 
 // ShortSHA returns the first seven characters of a commit SHA.

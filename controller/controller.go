@@ -30,6 +30,7 @@ type Store interface {
 	UpdateRun(ctx context.Context, run preview.Run) error
 	InterruptRuns(ctx context.Context) ([]preview.Run, error)
 	PruneDeliveries(ctx context.Context, cutoff time.Time) (int, error)
+	RecordPullRequest(ctx context.Context, delivery string, pr preview.PullRequest) (preview.RecordResult, error)
 }
 
 // Provisioner builds and tears down environments. Both calls block until
@@ -48,12 +49,16 @@ type GitHub interface {
 
 // Config tunes a Controller.
 type Config struct {
-	MaxConcurrentRuns  int           // Terraform runs at once (default 4)
-	LogDir             string        // run logs go to LogDir/<run id>.log
-	MaxDestroyAttempts int           // a destroy that failed this often stays failed (default 5)
-	RetryBase          time.Duration // first destroy retry delay, doubled each time (default 1m)
-	SweepInterval      time.Duration // how often expiry and retries are checked (default 30s)
-	DeliveryRetention  time.Duration // how long delivery IDs are kept for de-duplication (default 72h)
+	MaxConcurrentRuns  int                                     // Terraform runs at once (default 4)
+	LogDir             string                                  // run logs go to LogDir/<run id>.log
+	MaxDestroyAttempts int                                     // a destroy that failed this often stays failed (default 5)
+	RetryBase          time.Duration                           // first destroy retry delay, doubled each time (default 1m)
+	SweepInterval      time.Duration                           // how often expiry and retries are checked (default 30s)
+	DeliveryRetention  time.Duration                           // how long delivery IDs are kept for de-duplication (default 72h)
+	Resync             PullRequests                            // GitHub's pull requests; nil disables resync (offline mode)
+	ResyncRepos        func(context.Context) ([]string, error) // repositories to resync besides those with live environments
+	ResyncInterval     time.Duration                           // default 10m
+	MaxResyncDestroys  int                                     // destroys one resync pass may start (default 5)
 	Logger             *slog.Logger
 	Now                func() time.Time
 }
@@ -88,6 +93,12 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 	}
 	if cfg.DeliveryRetention <= 0 {
 		cfg.DeliveryRetention = 72 * time.Hour
+	}
+	if cfg.ResyncInterval <= 0 {
+		cfg.ResyncInterval = 10 * time.Minute
+	}
+	if cfg.MaxResyncDestroys <= 0 {
+		cfg.MaxResyncDestroys = 5
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -125,6 +136,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { c.notices.serve(ctx, c.syncComment) })
 	wg.Go(func() { c.sweepLoop(ctx) })
+	if c.cfg.Resync != nil {
+		wg.Go(func() { c.resyncLoop(ctx) })
+	}
 	c.ready.Store(true)
 	c.log.Info("reconciling", "workers", c.cfg.MaxConcurrentRuns)
 	<-ctx.Done()

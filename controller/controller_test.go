@@ -379,3 +379,26 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestTransientApplyFailureIsRetried(t *testing.T) {
+	var applies atomic.Int32
+	prov := &fakeProvisioner{apply: func(ctx context.Context, env preview.Environment) (string, error) {
+		if applies.Add(1) <= 2 {
+			return "", errors.New("Error: Error acquiring the state lock: ConditionalCheckFailedException")
+		}
+		return "http://x/", nil
+	}}
+	h := start(t, prov, nil)
+	name := h.open(1, "a", time.Now())
+	go func() {
+		for i := 0; i < 200 && applies.Load() < 3; i++ {
+			next := h.now.Load().Add(time.Second)
+			h.now.Store(&next)
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	env := h.waitFor(name, "ready after two transient failures", readyAt("a"))
+	if env.Attempts != 0 || env.Transient || env.LastError != "" {
+		t.Errorf("after success: attempts %d transient %v error %q, want all cleared", env.Attempts, env.Transient, env.LastError)
+	}
+}

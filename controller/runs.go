@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	preview "github.com/previewd/previewd"
@@ -24,7 +25,10 @@ var errShutdown = errors.New("interrupted: previewd is shutting down")
 func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 	sha, gen := env.HeadSHA, env.Desired.Generation
 	env, err := c.transition(ctx, env.Name, func(e *preview.Environment) {
-		e.Status = preview.StatusProvisioning
+		if e.LastPhase != preview.PhaseApply || e.AttemptedSHA != sha || e.AttemptedGeneration != gen {
+			e.Attempts = 0 // a new target: earlier failures do not count
+		}
+		e.Status, e.LastPhase = preview.StatusProvisioning, preview.PhaseApply
 		e.AttemptedSHA, e.AttemptedGeneration = sha, gen
 	})
 	if err != nil {
@@ -42,11 +46,11 @@ func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 		case runErr == nil:
 			e.Status, e.URL, e.Outputs = preview.StatusReady, url, outputs
 			e.AppliedSHA, e.AppliedGeneration = sha, gen
-			e.LastError, e.Attempts = "", 0
+			e.LastError, e.Attempts, e.Transient, e.RetryAt = "", 0, false, time.Time{}
 		case errors.Is(runErr, errShutdown):
 			e.Status = preview.StatusQueued // the next start applies again
 		default:
-			e.Status, e.LastError = preview.StatusFailed, tail(runErr.Error())
+			c.failed(e, runErr)
 		}
 	})
 	return err
@@ -57,7 +61,10 @@ func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 // dropped from the store.
 func (c *Controller) destroy(ctx context.Context, env preview.Environment) error {
 	env, err := c.transition(ctx, env.Name, func(e *preview.Environment) {
-		e.Status = preview.StatusDestroying
+		if e.LastPhase != preview.PhaseDestroy {
+			e.Attempts = 0
+		}
+		e.Status, e.LastPhase = preview.StatusDestroying, preview.PhaseDestroy
 	})
 	if err != nil {
 		return err
@@ -73,16 +80,50 @@ func (c *Controller) destroy(ctx context.Context, env preview.Environment) error
 		case runErr == nil:
 			e.Status, e.URL, e.Outputs = preview.StatusDestroyed, "", nil
 			e.AppliedSHA, e.AppliedGeneration, e.LastError, e.Attempts = "", 0, "", 0
-			e.RetryAt = time.Time{}
+			e.Transient, e.RetryAt = false, time.Time{}
 		case errors.Is(runErr, errShutdown):
 			e.Status = preview.StatusDestroying
 		default:
-			e.Status, e.LastError = preview.StatusFailed, tail(runErr.Error())
-			e.RetryAt = c.cfg.Now().Add(c.cfg.RetryBase << min(e.Attempts, 10))
-			e.Attempts++
+			c.failed(e, runErr)
 		}
 	})
 	return err
+}
+
+// failed records a failed run and when it may be retried: destroys always
+// back off and retry, applies only when the failure was transient.
+func (c *Controller) failed(e *preview.Environment, err error) {
+	e.Status, e.LastError = preview.StatusFailed, tail(err.Error())
+	e.Transient = transient(err)
+	e.RetryAt = c.cfg.Now().Add(c.cfg.RetryBase << min(e.Attempts, 10))
+	e.Attempts++
+}
+
+// transientMarks are pieces of Terraform and provider errors that pass by
+// themselves: network trouble, throttling, a state lock held for a while.
+var transientMarks = []string{
+	"error acquiring the state lock", "timeout", "timed out", "connection refused",
+	"connection reset", "no such host", "tls handshake", "temporary failure",
+	"too many requests", "throttl", "rate exceeded", "service unavailable",
+	"bad gateway", "gateway timeout", "internal server error",
+}
+
+// transient reports whether err may pass by itself, so the same apply is
+// worth retrying. An invalid module or configuration never is.
+func transient(err error) bool {
+	switch preview.ErrorCode(err) {
+	case preview.EINVALID:
+		return false
+	case preview.EUNAVAILABLE:
+		return true
+	}
+	msg := strings.ToLower(err.Error())
+	for _, m := range transientMarks {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // transition stores a change of the environment and queues its comment.

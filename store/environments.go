@@ -69,6 +69,8 @@ func (db *DB) recordPullRequest(tx *bolt.Tx, pr preview.PullRequest, now time.Ti
 		res.Stale = true
 		res.Environment = env
 		return nil
+	} else if takenDown(env, pr) {
+		want = false // nothing happened on the pull request since
 	}
 
 	if env.HeadSHA != pr.HeadSHA || env.Desired.Present != want || env.Branch != pr.Branch || env.Desired.PROpen != pr.Open {
@@ -113,6 +115,16 @@ func stale(d preview.Desired, pr preview.PullRequest, want bool) bool {
 		return true
 	}
 	return pr.UpdatedAt.Equal(d.PRUpdatedAt) && !d.Present && want && d.Reason == "closed"
+}
+
+// takenDown reports whether an operator or expiry took the environment down
+// and pr brings nothing newer (a resync or a redelivery): it stays down until
+// a push, a reopen or any newer event.
+func takenDown(env preview.Environment, pr preview.PullRequest) bool {
+	if env.Desired.Present || env.Desired.Reason != "admin" && env.Desired.Reason != "expired" {
+		return false
+	}
+	return pr.Open == env.Desired.PROpen && pr.HeadSHA == env.HeadSHA && !pr.UpdatedAt.After(env.Desired.PRUpdatedAt)
 }
 
 // busy reports whether a run owns the environment's status.

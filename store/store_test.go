@@ -284,3 +284,26 @@ func TestFindEnvironmentsJSONMatchesDecodedList(t *testing.T) {
 		t.Errorf("no match: got %s want []", raw)
 	}
 }
+
+func TestTakenDownStaysDownUntilSomethingNewHappens(t *testing.T) {
+	db := openDB(t, "")
+	ctx := context.Background()
+	for _, reason := range []string{"admin", "expired"} {
+		t.Run(reason, func(t *testing.T) {
+			n := len(reason)
+			name := record(t, db, "", pr(n, reason, "a", true, t0)).Environment.Name
+			db.UpdateEnvironment(ctx, name, func(e *preview.Environment) error {
+				e.Desired.Present, e.Desired.Reason = false, reason
+				return nil
+			})
+			// A resync or a redelivery brings the same state: stays down.
+			if res := record(t, db, "", pr(n, reason, "a", true, t0)); res.Changed || res.Environment.Desired.Present {
+				t.Errorf("same state again: got changed=%v present=%v, want it to stay down", res.Changed, res.Environment.Desired.Present)
+			}
+			// A push brings it back.
+			if res := record(t, db, "", pr(n, reason, "b", true, t0.Add(time.Minute))); !res.Changed || !res.Environment.Desired.Present {
+				t.Errorf("push: got changed=%v present=%v, want it back", res.Changed, res.Environment.Desired.Present)
+			}
+		})
+	}
+}
