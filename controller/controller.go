@@ -55,6 +55,8 @@ type Config struct {
 	RetryBase          time.Duration                           // first destroy retry delay, doubled each time (default 1m)
 	SweepInterval      time.Duration                           // how often expiry and retries are checked (default 30s)
 	DeliveryRetention  time.Duration                           // how long delivery IDs are kept for de-duplication (default 72h)
+	TTL                time.Duration                           // idle time before expiry; ExpiresAt is last activity + TTL
+	MaxKeep            time.Duration                           // a pinned environment expires this long after its last activity (default 30 days)
 	Resync             PullRequests                            // GitHub's pull requests; nil disables resync (offline mode)
 	ResyncRepos        func(context.Context) ([]string, error) // repositories to resync besides those with live environments
 	ResyncInterval     time.Duration                           // default 10m
@@ -93,6 +95,9 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 	}
 	if cfg.DeliveryRetention <= 0 {
 		cfg.DeliveryRetention = 72 * time.Hour
+	}
+	if cfg.MaxKeep <= 0 {
+		cfg.MaxKeep = 30 * 24 * time.Hour
 	}
 	if cfg.ResyncInterval <= 0 {
 		cfg.ResyncInterval = 10 * time.Minute
@@ -247,7 +252,7 @@ func (c *Controller) sweep(ctx context.Context) {
 		return
 	}
 	for _, env := range envs {
-		if env.Desired.Present && !env.ExpiresAt.IsZero() && now.After(env.ExpiresAt) && !pinned(env) {
+		if env.Desired.Present && c.expired(env, now) {
 			c.expire(ctx, env.Name)
 			continue
 		}
@@ -258,6 +263,20 @@ func (c *Controller) sweep(ctx context.Context) {
 	if _, err := c.store.PruneDeliveries(ctx, now.Add(-c.cfg.DeliveryRetention)); err != nil {
 		c.log.Error("prune deliveries", "err", err)
 	}
+}
+
+// expired reports whether env has been idle too long at now. A pinned
+// environment (label preview:keep) lasts MaxKeep from its last activity
+// instead of TTL.
+func (c *Controller) expired(env preview.Environment, now time.Time) bool {
+	if env.ExpiresAt.IsZero() || !now.After(env.ExpiresAt) {
+		return false
+	}
+	if !pinned(env) {
+		return true
+	}
+	lastActivity := env.ExpiresAt.Add(-c.cfg.TTL)
+	return now.After(lastActivity.Add(c.cfg.MaxKeep))
 }
 
 // pinned reports whether the pull request asked to keep its environment.
@@ -272,7 +291,7 @@ func pinned(env preview.Environment) bool {
 
 func (c *Controller) expire(ctx context.Context, name string) {
 	_, err := c.store.UpdateEnvironment(ctx, name, func(e *preview.Environment) error {
-		if !e.Desired.Present || !c.cfg.Now().After(e.ExpiresAt) {
+		if !e.Desired.Present || !c.expired(*e, c.cfg.Now()) {
 			return errUnchanged
 		}
 		e.Desired.Present = false

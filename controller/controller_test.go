@@ -86,6 +86,8 @@ func start(t *testing.T, prov *fakeProvisioner, db *store.DB) *harness {
 		RetryBase:          50 * time.Millisecond,
 		SweepInterval:      20 * time.Millisecond,
 		MaxDestroyAttempts: 3,
+		TTL:                time.Hour,
+		MaxKeep:            3 * time.Hour,
 		Now:                func() time.Time { return *h.now.Load() },
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -401,4 +403,27 @@ func TestTransientApplyFailureIsRetried(t *testing.T) {
 	if env.Attempts != 0 || env.Transient || env.LastError != "" {
 		t.Errorf("after success: attempts %d transient %v error %q, want all cleared", env.Attempts, env.Transient, env.LastError)
 	}
+}
+
+func TestPinnedEnvironmentLastsUntilMaxKeep(t *testing.T) {
+	prov := &fakeProvisioner{apply: func(ctx context.Context, env preview.Environment) (string, error) { return "http://x/", nil }}
+	h := start(t, prov, nil)
+	t0 := time.Now()
+	res, err := h.db.RecordPullRequest(context.Background(), "", preview.PullRequest{
+		Repo: "acme/shop", Number: 1, Open: true, HeadSHA: "a", Branch: "keep", UpdatedAt: t0, Labels: []string{"preview:keep"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ctrl.Nudge(res.Environment.Name)
+	h.waitFor("keep", "ready", readyAt("a"))
+	later := t0.Add(2 * time.Hour) // past the 1h TTL, within the 3h max keep
+	h.now.Store(&later)
+	time.Sleep(100 * time.Millisecond) // several sweeps
+	if env, _ := h.db.FindEnvironmentByName(context.Background(), "keep"); !env.Desired.Present {
+		t.Fatalf("pinned environment expired after 2h; want it kept until 3h")
+	}
+	muchLater := t0.Add(4 * time.Hour)
+	h.now.Store(&muchLater)
+	h.waitFor("keep", "destroyed after max keep", func(e preview.Environment) bool { return e.Status == preview.StatusDestroyed })
 }

@@ -79,6 +79,9 @@ type Options struct {
 	TTL time.Duration
 	// Drafts builds environments for draft pull requests too.
 	Drafts bool
+	// ReadOnly opens the file for reading only, without migrating it (for
+	// offline backups); it waits for a running previewd like any open.
+	ReadOnly bool
 	// NoSync skips fsync on commit. Only benchmarks seeding large stores
 	// set it: with it, a crash can lose acknowledged deliveries.
 	NoSync bool
@@ -105,7 +108,12 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: %w (is another previewd running on this data directory?)", path, ErrLocked)
 	} else if err != nil {
@@ -117,6 +125,9 @@ func Open(path string, opts Options) (*DB, error) {
 	// 2ms keeps acknowledgement p50 near one fsync under load.
 	bdb.MaxBatchDelay = 2 * time.Millisecond
 	db := &DB{bolt: bdb, path: path, now: opts.Now, opts: opts}
+	if opts.ReadOnly {
+		return db, nil
+	}
 	if err := db.migrate(); err != nil {
 		bdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)

@@ -36,6 +36,9 @@ type Config struct {
 	LogLevel          string        `yaml:"log_level"`
 	LogFormat         string        `yaml:"log_format"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	MaxKeep           time.Duration `yaml:"max_keep"`            // how long a preview:keep label can hold an idle environment
+	ResyncInterval    time.Duration `yaml:"resync_interval"`     // how often GitHub's open pull requests are compared with the store
+	MaxResyncDestroys int           `yaml:"max_resync_destroys"` // destroys one resync pass may start
 	GitHub            GitHubConfig  `yaml:"github"`
 	Terraform         TFConfig      `yaml:"terraform"`
 	Repos             []RepoConfig  `yaml:"repos"`
@@ -88,6 +91,9 @@ func DefaultConfig() Config {
 		LogLevel:          "info",
 		LogFormat:         "text",
 		ShutdownTimeout:   90 * time.Second,
+		MaxKeep:           30 * 24 * time.Hour,
+		ResyncInterval:    10 * time.Minute,
+		MaxResyncDestroys: 5,
 		GitHub:            GitHubConfig{APIURL: "https://api.github.com/"},
 	}
 }
@@ -153,7 +159,10 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 			*p = v
 		}
 	}
-	durations := map[string]*time.Duration{"PREVIEWD_TTL": &c.TTL, "PREVIEWD_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout}
+	durations := map[string]*time.Duration{
+		"PREVIEWD_TTL": &c.TTL, "PREVIEWD_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout,
+		"PREVIEWD_MAX_KEEP": &c.MaxKeep, "PREVIEWD_RESYNC_INTERVAL": &c.ResyncInterval,
+	}
 	for name, p := range durations {
 		if v, ok := getenv(name); ok {
 			d, err := time.ParseDuration(v)
@@ -276,6 +285,15 @@ func (c *Config) Validate() error {
 	if c.NameMaxLength < 16 || c.NameMaxLength > 63 {
 		return bad("name_max_length (PREVIEWD_NAME_MAX_LENGTH)", "must be between 16 and 63, got %d", c.NameMaxLength)
 	}
+	if c.MaxKeep < c.TTL {
+		return bad("max_keep (PREVIEWD_MAX_KEEP)", "must be at least ttl (%s), got %s", c.TTL, c.MaxKeep)
+	}
+	if c.ResyncInterval < time.Minute {
+		return bad("resync_interval (PREVIEWD_RESYNC_INTERVAL)", "must be at least 1m, got %s", c.ResyncInterval)
+	}
+	if c.MaxResyncDestroys < 1 {
+		return bad("max_resync_destroys", "must be at least 1, got %d", c.MaxResyncDestroys)
+	}
 	if c.ShutdownTimeout <= 0 {
 		return bad("shutdown_timeout (PREVIEWD_SHUTDOWN_TIMEOUT)", "must be positive, got %s", c.ShutdownTimeout)
 	}
@@ -366,6 +384,15 @@ func (c *Config) repo(name string) (RepoConfig, bool) {
 		return RepoConfig{}, false
 	}
 	return RepoConfig{Name: name, ModuleDir: c.ModuleDir, URLOutput: c.URLOutput}, true
+}
+
+// repoNames lists the repositories configured by name.
+func (c *Config) repoNames() []string {
+	names := make([]string, len(c.Repos))
+	for i, r := range c.Repos {
+		names[i] = r.Name
+	}
+	return names
 }
 
 // absPath makes p absolute relative to base unless it already is.

@@ -4,6 +4,7 @@
 // Usage:
 //
 //	previewd serve [--config FILE]    run the service
+//	previewd backup --out FILE        copy the database (--url for a running one)
 //	previewd version                  print the version
 package main
 
@@ -34,6 +35,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serveCommand(args[1:], stderr)
+	case "backup":
+		return backupCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "previewd", version)
 		return 0
@@ -52,6 +55,8 @@ func usage(w io.Writer) {
 
 Usage:
   previewd serve [--config FILE]   run the service (config also from PREVIEWD_CONFIG)
+  previewd backup --out FILE [--url URL | --data-dir DIR]
+                                   copy the database, online (admin API) or offline
   previewd version                 print the version
 
 Every setting can be set in the YAML file or by a PREVIEWD_* environment

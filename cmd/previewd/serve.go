@@ -70,11 +70,20 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(newEnvironmentCollector(db))
 
-	ctrl := controller.New(db, provisionerAdapter{prov}, gh, controller.Config{
+	ctrlCfg := controller.Config{
 		MaxConcurrentRuns: cfg.MaxConcurrentRuns,
 		LogDir:            filepath.Join(dataDir, "logs"),
+		TTL:               cfg.TTL,
+		MaxKeep:           cfg.MaxKeep,
+		ResyncInterval:    cfg.ResyncInterval,
+		MaxResyncDestroys: cfg.MaxResyncDestroys,
 		Logger:            logger,
-	})
+	}
+	if client, ok := gh.(*github.Client); ok { // offline mode has no pull requests to read
+		ctrlCfg.Resync = client
+		ctrlCfg.ResyncRepos = func(context.Context) ([]string, error) { return cfg.repoNames(), nil }
+	}
+	ctrl := controller.New(db, provisionerAdapter{prov}, gh, ctrlCfg)
 	srv := server.New(server.Config{
 		Addr:       cfg.ListenAddr,
 		AdminToken: cfg.AdminToken,

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/previewd/previewd/store"
+)
+
+// backupCommand writes a consistent copy of previewd's database to --out:
+// from a running previewd through GET /api/v1/backup when --url is given
+// (PREVIEWD_ADMIN_TOKEN authorises it), else from the data directory of a
+// stopped one. The copy is written to a temporary file, fsynced and renamed,
+// so --out is either the old file or a whole new backup.
+func backupCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "write the backup to this `file` (required)")
+	url := fs.String("url", "", "base `URL` of a running previewd, e.g. http://127.0.0.1:8080")
+	dataDir := fs.String("data-dir", envOr("PREVIEWD_DATA_DIR", "./.previewd"), "data `directory` of a stopped previewd")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *out == "" {
+		fmt.Fprintln(stderr, "previewd backup: --out is required")
+		return 2
+	}
+	var n int64
+	err := writeAtomically(*out, func(w io.Writer) (err error) {
+		if *url != "" {
+			n, err = backupOnline(*url, os.Getenv("PREVIEWD_ADMIN_TOKEN"), w)
+		} else {
+			n, err = backupOffline(filepath.Join(*dataDir, "previewd.db"), w)
+		}
+		return err
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "previewd backup:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "wrote %d bytes to %s\n", n, *out)
+	return 0
+}
+
+func backupOffline(path string, w io.Writer) (int64, error) {
+	db, err := store.Open(path, store.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	if errors.Is(err, store.ErrLocked) {
+		return 0, fmt.Errorf("%w; back up a running previewd with --url", err)
+	} else if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	return db.Backup(context.Background(), w)
+}
+
+func backupOnline(base, token string, w io.Writer) (int64, error) {
+	req, err := http.NewRequest(http.MethodGet, strings.TrimRight(base, "/")+"/api/v1/backup", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return 0, fmt.Errorf("GET /api/v1/backup: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return io.Copy(w, resp.Body)
+}
+
+// writeAtomically writes path through a temporary file in the same
+// directory, fsynced and renamed into place.
+func writeAtomically(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".previewd-backup-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
