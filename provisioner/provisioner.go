@@ -159,6 +159,9 @@ func (p *Provisioner) apply(ctx context.Context, env preview.Environment, log io
 	if err := p.init(ctx, r); err != nil {
 		return Result{}, err
 	}
+	if err := p.recoverErroredState(ctx, r, env.Name, log); err != nil {
+		return Result{}, err
+	}
 	opts := make([]tfexec.ApplyOption, 0, len(r.varFiles))
 	for _, f := range r.varFiles {
 		opts = append(opts, tfexec.VarFile(f))
@@ -194,7 +197,7 @@ func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log 
 	}
 	defer unlock()
 	ws := p.workspace(env.Name)
-	if _, err := os.Stat(ws.statePath()); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(ws.statePath()); errors.Is(err, fs.ErrNotExist) && !hasErroredState(ws.copyRoot()) {
 		if log != nil {
 			fmt.Fprintf(log, "# %s has no state: nothing to destroy\n", env.Name)
 		}
@@ -205,6 +208,9 @@ func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log 
 		return err
 	}
 	if err := p.init(ctx, r); err != nil {
+		return err
+	}
+	if err := p.recoverErroredState(ctx, r, env.Name, log); err != nil {
 		return err
 	}
 	opts := make([]tfexec.DestroyOption, 0, len(r.varFiles))
