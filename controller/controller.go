@@ -49,20 +49,20 @@ type GitHub interface {
 
 // Config tunes a Controller.
 type Config struct {
-	MaxConcurrentRuns  int                                     // Terraform runs at once (default 4)
-	LogDir             string                                  // run logs go to LogDir/<run id>.log
-	MaxDestroyAttempts int                                     // a destroy that failed this often stays failed (default 5)
-	RetryBase          time.Duration                           // first destroy retry delay, doubled each time (default 1m)
-	SweepInterval      time.Duration                           // how often expiry and retries are checked (default 30s)
-	DeliveryRetention  time.Duration                           // how long delivery IDs are kept for de-duplication (default 72h)
-	TTL                time.Duration                           // idle time before expiry; ExpiresAt is last activity + TTL
-	MaxKeep            time.Duration                           // a pinned environment expires this long after its last activity (default 30 days)
-	Resync             PullRequests                            // GitHub's pull requests; nil disables resync (offline mode)
-	ResyncRepos        func(context.Context) ([]string, error) // repositories to resync besides those with live environments
-	ResyncInterval     time.Duration                           // default 10m
-	MaxResyncDestroys  int                                     // destroys one resync pass may start (default 5)
-	Logger             *slog.Logger
-	Now                func() time.Time
+	MaxConcurrentRuns int                                     // Terraform runs at once (default 4)
+	LogDir            string                                  // run logs go to LogDir/<run id>.log
+	MaxAttempts       int                                     // failed runs of one target before retrying stops (default 5)
+	RetryBase         time.Duration                           // first retry delay after a failure, doubled each time (default 1m)
+	SweepInterval     time.Duration                           // how often expiry and retries are checked (default 30s)
+	DeliveryRetention time.Duration                           // how long delivery IDs are kept for de-duplication (default 72h)
+	TTL               time.Duration                           // idle time before expiry; ExpiresAt is last activity + TTL
+	MaxKeep           time.Duration                           // a pinned environment expires this long after its last activity (default 30 days)
+	Resync            PullRequests                            // GitHub's pull requests; nil disables resync (offline mode)
+	ResyncRepos       func(context.Context) ([]string, error) // repositories to resync besides those with live environments
+	ResyncInterval    time.Duration                           // default 10m
+	MaxResyncDestroys int                                     // destroys one resync pass may start (default 5)
+	Logger            *slog.Logger
+	Now               func() time.Time
 }
 
 // Controller is the reconcile loop. Create it with New and start it with Run.
@@ -84,8 +84,8 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 	if cfg.MaxConcurrentRuns <= 0 {
 		cfg.MaxConcurrentRuns = 4
 	}
-	if cfg.MaxDestroyAttempts <= 0 {
-		cfg.MaxDestroyAttempts = 5
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
 	}
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = time.Minute
@@ -169,7 +169,7 @@ func (c *Controller) recover(ctx context.Context) error {
 	}
 	now := c.cfg.Now()
 	for _, env := range envs {
-		if env.NextAction(now, c.cfg.MaxDestroyAttempts) != preview.ActionNone {
+		if env.NextAction(now, c.cfg.MaxAttempts) != preview.ActionNone {
 			c.runs.add(env.Name)
 		}
 		c.notices.add(env.Name)
@@ -186,18 +186,30 @@ func (c *Controller) reconcile(ctx context.Context, name string) {
 			c.log.Error("reconcile: load environment", "environment", name, "err", err)
 			return
 		}
-		switch env.NextAction(c.cfg.Now(), c.cfg.MaxDestroyAttempts) {
+		switch env.NextAction(c.cfg.Now(), c.cfg.MaxAttempts) {
 		case preview.ActionApply:
 			err = c.apply(ctx, env)
 		case preview.ActionDestroy:
 			err = c.destroy(ctx, env)
 		default:
+			c.scheduleRetry(ctx, env)
 			return
 		}
 		if err != nil {
 			c.log.Error("reconcile", "environment", name, "err", err)
 			return
 		}
+	}
+}
+
+// scheduleRetry queues a failed environment again when its retry is due,
+// so retries do not wait for the next sweep.
+func (c *Controller) scheduleRetry(ctx context.Context, env preview.Environment) {
+	if env.Status != preview.StatusFailed || env.Attempts == 0 || env.Attempts >= c.cfg.MaxAttempts {
+		return
+	}
+	if delay := env.RetryAt.Sub(c.cfg.Now()); delay > 0 {
+		c.runs.addAfter(ctx, env.Name, delay)
 	}
 }
 
@@ -256,7 +268,7 @@ func (c *Controller) sweep(ctx context.Context) {
 			c.expire(ctx, env.Name)
 			continue
 		}
-		if env.NextAction(now, c.cfg.MaxDestroyAttempts) != preview.ActionNone {
+		if env.NextAction(now, c.cfg.MaxAttempts) != preview.ActionNone {
 			c.runs.add(env.Name)
 		}
 	}

@@ -81,14 +81,14 @@ func start(t *testing.T, prov *fakeProvisioner, db *store.DB) *harness {
 	now := time.Now()
 	h.now.Store(&now)
 	h.ctrl = controller.New(db, prov, h.gh, controller.Config{
-		MaxConcurrentRuns:  4,
-		LogDir:             filepath.Join(t.TempDir(), "logs"),
-		RetryBase:          50 * time.Millisecond,
-		SweepInterval:      20 * time.Millisecond,
-		MaxDestroyAttempts: 3,
-		TTL:                time.Hour,
-		MaxKeep:            3 * time.Hour,
-		Now:                func() time.Time { return *h.now.Load() },
+		MaxConcurrentRuns: 4,
+		LogDir:            filepath.Join(t.TempDir(), "logs"),
+		RetryBase:         50 * time.Millisecond,
+		SweepInterval:     20 * time.Millisecond,
+		MaxAttempts:       3,
+		TTL:               time.Hour,
+		MaxKeep:           3 * time.Hour,
+		Now:               func() time.Time { return *h.now.Load() },
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

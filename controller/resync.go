@@ -87,6 +87,11 @@ func (c *Controller) resyncRepo(ctx context.Context, repo string, live []preview
 		if err != nil || pr.Open {
 			continue // not confirmed closed
 		}
+		if pr.UpdatedAt.Before(env.Desired.PRUpdatedAt) {
+			// A direct read is the current truth, whatever its timestamp
+			// (GitHub's can lag the newest webhook's).
+			pr.UpdatedAt = env.Desired.PRUpdatedAt
+		}
 		if c.record(ctx, pr, "closed while no webhook came") {
 			budget--
 		}

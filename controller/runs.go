@@ -57,7 +57,7 @@ func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 }
 
 // destroy runs Terraform destroy. A failure is retried with exponential
-// backoff from RetryBase, up to MaxDestroyAttempts; the environment is never
+// backoff from RetryBase, up to MaxAttempts; the environment is never
 // dropped from the store.
 func (c *Controller) destroy(ctx context.Context, env preview.Environment) error {
 	env, err := c.transition(ctx, env.Name, func(e *preview.Environment) {

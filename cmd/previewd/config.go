@@ -36,6 +36,8 @@ type Config struct {
 	LogLevel          string        `yaml:"log_level"`
 	LogFormat         string        `yaml:"log_format"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	RetryBase         time.Duration `yaml:"retry_base"`          // first retry delay of a failed destroy or transient apply failure, doubled each time
+	MaxAttempts       int           `yaml:"max_attempts"`        // failed runs of the same target before previewd stops retrying
 	MaxKeep           time.Duration `yaml:"max_keep"`            // how long a preview:keep label can hold an idle environment
 	ResyncInterval    time.Duration `yaml:"resync_interval"`     // how often GitHub's open pull requests are compared with the store
 	MaxResyncDestroys int           `yaml:"max_resync_destroys"` // destroys one resync pass may start
@@ -92,6 +94,8 @@ func DefaultConfig() Config {
 		LogFormat:         "text",
 		ShutdownTimeout:   90 * time.Second,
 		MaxKeep:           30 * 24 * time.Hour,
+		RetryBase:         time.Minute,
+		MaxAttempts:       5,
 		ResyncInterval:    10 * time.Minute,
 		MaxResyncDestroys: 5,
 		GitHub:            GitHubConfig{APIURL: "https://api.github.com/"},
@@ -162,6 +166,7 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 	durations := map[string]*time.Duration{
 		"PREVIEWD_TTL": &c.TTL, "PREVIEWD_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout,
 		"PREVIEWD_MAX_KEEP": &c.MaxKeep, "PREVIEWD_RESYNC_INTERVAL": &c.ResyncInterval,
+		"PREVIEWD_RETRY_BASE": &c.RetryBase,
 	}
 	for name, p := range durations {
 		if v, ok := getenv(name); ok {
@@ -287,6 +292,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxKeep < c.TTL {
 		return bad("max_keep (PREVIEWD_MAX_KEEP)", "must be at least ttl (%s), got %s", c.TTL, c.MaxKeep)
+	}
+	if c.RetryBase <= 0 {
+		return bad("retry_base (PREVIEWD_RETRY_BASE)", "must be positive, got %s", c.RetryBase)
+	}
+	if c.MaxAttempts < 1 {
+		return bad("max_attempts", "must be at least 1, got %d", c.MaxAttempts)
 	}
 	if c.ResyncInterval < time.Minute {
 		return bad("resync_interval (PREVIEWD_RESYNC_INTERVAL)", "must be at least 1m, got %s", c.ResyncInterval)

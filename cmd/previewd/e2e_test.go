@@ -226,6 +226,7 @@ func readyAt(sha string) func(apiEnvironment) bool {
 // GitHub's OpenAPI description.
 type fakeGitHub struct {
 	mu       sync.Mutex
+	pulls    map[int]fakePull // for resync
 	comments map[int64]string
 	creates  int
 	edits    int
@@ -238,6 +239,34 @@ func (f *fakeGitHub) handler() http.Handler {
 		return map[string]any{"id": id, "node_id": "IC_x", "body": body, "user": map[string]any{"login": "previewd[bot]", "id": 1, "type": "Bot"},
 			"html_url": fmt.Sprintf("https://github.com/acme/shop/pull/1#issuecomment-%d", id), "created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z"}
 	}
+	pull := func(n int, p fakePull) map[string]any {
+		return map[string]any{"number": n, "state": p.State, "title": "t", "draft": false, "updated_at": "2026-11-22T00:00:00Z",
+			"user": map[string]any{"login": "octocat"}, "labels": []any{},
+			"head": map[string]any{"ref": p.Branch, "sha": p.SHA, "repo": map[string]any{"full_name": "acme/shop"}},
+			"base": map[string]any{"ref": "main", "sha": "0", "repo": map[string]any{"full_name": "acme/shop"}}}
+	}
+	mux.HandleFunc("GET /repos/acme/shop/pulls", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		out := []any{}
+		for n, p := range f.pulls {
+			if p.State == "open" {
+				out = append(out, pull(n, p))
+			}
+		}
+		json.NewEncoder(w).Encode(out)
+	})
+	mux.HandleFunc("GET /repos/acme/shop/pulls/{n}", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.PathValue("n"))
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		p, ok := f.pulls[n]
+		if !ok {
+			http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
+			return
+		}
+		json.NewEncoder(w).Encode(pull(n, p))
+	})
 	mux.HandleFunc("GET /repos/acme/shop/issues/{n}/comments", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -276,6 +305,17 @@ func (f *fakeGitHub) handler() http.Handler {
 		json.NewEncoder(w).Encode(comment(id, in.Body))
 	})
 	return mux
+}
+
+// fakePull is a pull request as the fake GitHub lists it.
+type fakePull struct{ State, Branch, SHA string }
+
+func (f *fakeGitHub) setPull(n int, state string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.pulls[n]
+	p.State = state
+	f.pulls[n] = p
 }
 
 func (f *fakeGitHub) snapshot() (bodies []string, creates, edits int) {

@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -223,5 +224,72 @@ func TestTenPushesInASecond(t *testing.T) {
 	p.waitFor("burst", "ready at the newest head", readyAt("sha10"))
 	if got := runStates(p.previewd, "burst"); len(got) != 2 {
 		t.Errorf("applies for 11 heads: got %v, want 2", got)
+	}
+}
+
+func TestDestroyThatFailsTwiceThenSucceeds(t *testing.T) {
+	module, _ := filepath.Abs("testdata/flaky-destroy")
+	p := startProcess(t, t.TempDir(), "PREVIEWD_MODULE_DIR="+module, "PREVIEWD_RETRY_BASE=200ms")
+	t0 := time.Now().Add(-time.Hour)
+	p.send(prEvent{"opened", "flaky", "s1", 5, t0})
+	p.waitFor("flaky", "ready", readyAt("s1"))
+	p.send(prEvent{"closed", "flaky", "s1", 5, t0.Add(time.Minute)})
+	env := p.waitFor("flaky", "destroyed after retries", func(e apiEnvironment) bool { return e.Status == "destroyed" })
+	if env.LastError != "" {
+		t.Errorf("last_error after the successful retry: %q", env.LastError)
+	}
+	got := runStates(p.previewd, "flaky")
+	if strings.Join(got, ",") != "apply:succeeded,destroy:failed,destroy:failed,destroy:succeeded" {
+		t.Errorf("journal: got %v", got)
+	}
+}
+
+func TestOlderDeliveryAfterANewerOneNeverWins(t *testing.T) {
+	module, _ := filepath.Abs("testdata/module")
+	p := startProcess(t, t.TempDir(), "PREVIEWD_MODULE_DIR="+module)
+	t0 := time.Now().Add(-time.Hour)
+	p.send(prEvent{"opened", "order", "s1", 6, t0})
+	p.send(prEvent{"synchronize", "order", "s3", 6, t0.Add(2 * time.Minute)})
+	if code, out := p.send(prEvent{"synchronize", "order", "s2", 6, t0.Add(time.Minute)}); code != 202 || out["result"] != "stale" {
+		t.Errorf("older delivery: got %d %v, want 202 stale", code, out)
+	}
+	p.waitFor("order", "ready at the newest head", readyAt("s3"))
+	time.Sleep(300 * time.Millisecond)
+	var env apiEnvironment
+	p.get("/api/v1/environments/order", &env)
+	if env.HeadSHA != "s3" || env.AppliedSHA != "s3" {
+		t.Errorf("got head %s applied %s, want s3", env.HeadSHA, env.AppliedSHA)
+	}
+}
+
+// TestRestartWithAPullRequestClosedBehindPreviewdsBack stops previewd, closes
+// the pull request on GitHub with no webhook, and restarts: the start-up
+// resync confirms the close and tears the environment down.
+func TestRestartWithAPullRequestClosedBehindPreviewdsBack(t *testing.T) {
+	gh := &fakeGitHub{comments: map[int64]string{}, pulls: map[int]fakePull{1: {"open", "behind", "s1"}, 2: {"open", "still-open", "s2"}}}
+	srv := httptest.NewServer(gh.handler())
+	defer srv.Close()
+	module, _ := filepath.Abs("testdata/module")
+	config := filepath.Join(t.TempDir(), "previewd.yaml")
+	os.WriteFile(config, fmt.Appendf(nil, "repos:\n  - name: acme/shop\n    module_dir: %s\n", module), 0o600)
+	dataDir := t.TempDir()
+	extra := []string{"PREVIEWD_CONFIG=" + config, "PREVIEWD_MODULE_DIR=", "PREVIEWD_GITHUB_TOKEN=ghs_fault", "PREVIEWD_GITHUB_API_URL=" + srv.URL + "/"}
+	p := startProcess(t, dataDir, extra...)
+	t0 := time.Now().Add(-time.Hour)
+	p.send(prEvent{"opened", "behind", "s1", 1, t0})
+	p.send(prEvent{"opened", "still-open", "s2", 2, t0})
+	p.waitFor("behind", "ready", readyAt("s1"))
+	p.waitFor("still-open", "ready", readyAt("s2"))
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	<-p.done
+	p.done <- nil
+
+	gh.setPull(1, "closed")
+	p2 := startProcess(t, dataDir, extra...)
+	p2.waitFor("behind", "destroyed by the start-up resync", func(e apiEnvironment) bool { return e.Status == "destroyed" })
+	var other apiEnvironment
+	p2.get("/api/v1/environments/still-open", &other)
+	if other.Status != "ready" {
+		t.Errorf("the other environment: got %s, want it left ready", other.Status)
 	}
 }

@@ -75,6 +75,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		LogDir:            filepath.Join(dataDir, "logs"),
 		TTL:               cfg.TTL,
 		MaxKeep:           cfg.MaxKeep,
+		RetryBase:         cfg.RetryBase,
+		MaxAttempts:       cfg.MaxAttempts,
 		ResyncInterval:    cfg.ResyncInterval,
 		MaxResyncDestroys: cfg.MaxResyncDestroys,
 		Logger:            logger,
