@@ -4,10 +4,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -58,8 +60,10 @@ type Config struct {
 	Deliveries Deliveries
 	Controller Controller
 	Registry   *prometheus.Registry // served at /metrics; nil serves an empty registry
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Dashboard renders the operators' page at /dashboard (nil: no page).
+	Dashboard func(w io.Writer, envs []preview.Environment, showAll bool) error
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // Server serves HTTP. Create it with New.
@@ -108,6 +112,11 @@ func (s *Server) routes() {
 	e.GET("/readyz", s.handleReadyz)
 	e.GET("/metrics", echo.WrapHandler(s.metricsHandler()))
 
+	if s.cfg.Dashboard != nil {
+		e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/dashboard") })
+		e.GET("/dashboard", s.handleDashboard, s.requireAdminOrBasic)
+	}
+
 	api := e.Group("/api/v1", s.requireAdmin)
 	api.GET("/environments", s.handleListEnvironments)
 	api.GET("/environments/:name", s.handleGetEnvironment)
@@ -148,6 +157,41 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// requireAdminOrBasic is requireAdmin that also takes the admin token as the
+// password of HTTP Basic authentication, so a browser can open the dashboard.
+func (s *Server) requireAdminOrBasic(next echo.HandlerFunc) echo.HandlerFunc {
+	bearer := s.requireAdmin(next)
+	return func(c echo.Context) error {
+		if _, password, ok := c.Request().BasicAuth(); ok && s.cfg.AdminToken != "" {
+			sum := sha256.Sum256([]byte(password))
+			if subtle.ConstantTimeCompare(sum[:], s.token[:]) == 1 {
+				return next(c)
+			}
+		}
+		if err := bearer(c); err != nil {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="previewd"`)
+			return err
+		}
+		return nil
+	}
+}
+
+// handleDashboard renders the environments as an HTML page; ?all=true shows
+// destroyed ones too.
+func (s *Server) handleDashboard(c echo.Context) error {
+	showAll := c.QueryParam("all") == "true"
+	envs, err := s.cfg.Store.FindEnvironments(c.Request().Context(), preview.EnvironmentFilter{LiveOnly: !showAll})
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := s.cfg.Dashboard(&buf, envs, showAll); err != nil {
+		return fmt.Errorf("render dashboard: %w", err)
+	}
+	c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	return c.HTMLBlob(http.StatusOK, buf.Bytes())
 }
 
 // codes maps preview error codes to HTTP status codes.

@@ -287,3 +287,42 @@ func TestBackupEndpoint(t *testing.T) {
 		t.Errorf("backup: got %d, %d bytes", resp.StatusCode, len(raw))
 	}
 }
+
+func TestDashboard(t *testing.T) {
+	db, _ := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{TTL: time.Hour})
+	defer db.Close()
+	var shown []preview.Environment
+	s := server.New(server.Config{AdminToken: token, Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db), Controller: &fakeController{},
+		Dashboard: func(w io.Writer, envs []preview.Environment, showAll bool) error {
+			shown = envs
+			_, err := fmt.Fprintf(w, "<p>%d environments</p>", len(envs))
+			return err
+		}})
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	db.RecordPullRequest(context.Background(), "", preview.PullRequest{Repo: "acme/shop", Number: 1, Open: true, HeadSHA: "a", Branch: "dash", UpdatedAt: time.Now()})
+	get := func(user, password string) *http.Response {
+		req, _ := http.NewRequest("GET", srv.URL+"/dashboard", nil)
+		if password != "" {
+			req.SetBasicAuth(user, password)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := get("", ""); resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic") {
+		t.Errorf("no credentials: got %d %q, want 401 asking for Basic", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	if resp := get("admin", "wrong"); resp.StatusCode != 401 {
+		t.Errorf("wrong password: got %d", resp.StatusCode)
+	}
+	if resp := get("anyone", token); resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Errorf("admin token as password: got %d, CSP %q", resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+	}
+	if len(shown) != 1 || shown[0].Name != "dash" {
+		t.Errorf("the dashboard was given %+v, want the one environment", shown)
+	}
+}

@@ -94,6 +94,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		Deliveries: webhooks.NewIntake([]byte(cfg.WebhookSecret), db),
 		Controller: ctrl,
 		Registry:   reg,
+		Dashboard:  renderDashboard,
 		Logger:     logger,
 	})
 	if l == nil {
@@ -204,6 +205,22 @@ func commentData(cfg Config, env preview.Environment) templates.CommentData {
 		d.LogURL = strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/environments/" + name + "/runs/" + seq + "/log"
 	}
 	return d
+}
+
+// renderDashboard is what the dashboard shows of the environments.
+func renderDashboard(w io.Writer, envs []preview.Environment, showAll bool) error {
+	d := templates.DashboardData{ShowAll: showAll, Now: time.Now().UTC(), Rows: make([]templates.DashboardRow, len(envs))}
+	for i, e := range envs {
+		if e.Status.Live() {
+			d.Live++
+		}
+		d.Rows[i] = templates.DashboardRow{
+			Name: e.Name, Repo: e.Repo, Branch: e.Branch, Status: string(e.Status), PR: e.PR,
+			ShortSHA: preview.ShortSHA(e.HeadSHA), AppliedShortSHA: preview.ShortSHA(e.AppliedSHA),
+			URL: e.URL, ExpiresAt: e.ExpiresAt, LastError: e.LastError,
+		}
+	}
+	return templates.RenderDashboard(w, d)
 }
 
 // module resolves the module and production inputs for repo.

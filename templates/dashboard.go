@@ -1,0 +1,47 @@
+package templates
+
+import (
+	_ "embed"
+	"html/template"
+	"io"
+	"net/url"
+	"time"
+)
+
+//go:embed dashboard.html.tmpl
+var dashboardSource string
+
+var dashboardTemplate = template.Must(template.New("dashboard.html.tmpl").Parse(dashboardSource))
+
+// DashboardRow is one environment on the dashboard.
+type DashboardRow struct {
+	Name, Repo, Branch, Status string
+	PR                         int
+	ShortSHA, AppliedShortSHA  string
+	URL                        string // shown as a link only when http(s)
+	ExpiresAt                  time.Time
+	LastError                  string
+}
+
+// DashboardData is the whole dashboard page.
+type DashboardData struct {
+	Rows    []DashboardRow
+	Live    int
+	ShowAll bool
+	Now     time.Time
+}
+
+// RenderDashboard writes the operators' HTML page listing environments.
+// Every value is escaped by html/template; a URL that is not http(s) is not
+// made a link.
+func RenderDashboard(w io.Writer, d DashboardData) error {
+	for i := range d.Rows {
+		if u, err := url.Parse(d.Rows[i].URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			d.Rows[i].URL = ""
+		}
+		if len(d.Rows[i].LastError) > 2000 {
+			d.Rows[i].LastError = "…" + d.Rows[i].LastError[len(d.Rows[i].LastError)-2000:]
+		}
+	}
+	return dashboardTemplate.Execute(w, d)
+}
