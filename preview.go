@@ -109,7 +109,17 @@ type Desired struct {
 	Author         string    `json:"author"`
 	Fork           bool      `json:"fork"`
 	InstallationID int64     `json:"installation_id,omitempty"`
+	// ApprovedSHA is the head of a fork's pull request that a user with
+	// write access approved; a fork gets an environment only at that head.
+	ApprovedSHA string `json:"approved_sha,omitempty"`
+	// Pinned keeps the environment past its TTL (up to the maximum), set by
+	// "/preview keep".
+	Pinned bool `json:"pinned,omitempty"`
 }
+
+// ReasonAwaitingApproval is Desired.Reason for a fork's pull request that
+// has no approval for its head.
+const ReasonAwaitingApproval = "fork-awaiting-approval"
 
 // Comment is previewd's one comment on the pull request. In offline mode ID
 // stays zero and Body is what would have been written.
@@ -196,13 +206,17 @@ type Delivery struct {
 	Body      []byte
 }
 
-// Command is a "/preview …" command from a pull-request comment.
+// Command is a "/preview …" command from a pull-request comment, or an
+// approval ("approve": the preview:approved label on a fork's pull request).
+// It runs only after GitHub confirms User has write access.
 type Command struct {
+	ID             string `json:"id"`                 // set when stored
+	HeadSHA        string `json:"head_sha,omitempty"` // for approve: the head the label was given on
 	Repo           string `json:"repo"`
 	Number         int    `json:"number"`
 	User           string `json:"user"`
 	CommentID      int64  `json:"comment_id"`
-	Verb           string `json:"verb"` // redeploy, destroy, extend, keep, help
+	Verb           string `json:"verb"` // redeploy, destroy, extend, keep, help, approve
 	Arg            string `json:"arg,omitempty"`
 	InstallationID int64  `json:"installation_id,omitempty"`
 }

@@ -31,6 +31,9 @@ type Store interface {
 	InterruptRuns(ctx context.Context) ([]preview.Run, error)
 	PruneDeliveries(ctx context.Context, cutoff time.Time) (int, error)
 	RecordPullRequest(ctx context.Context, delivery string, pr preview.PullRequest) (preview.RecordResult, error)
+	FindEnvironmentByPullRequest(ctx context.Context, repo string, number int) (preview.Environment, error)
+	FindCommands(ctx context.Context) ([]preview.Command, error)
+	DeleteCommand(ctx context.Context, id string) error
 }
 
 // Provisioner builds and tears down environments. Both calls block until
@@ -58,6 +61,7 @@ type Config struct {
 	TTL               time.Duration                           // idle time before expiry; ExpiresAt is last activity + TTL
 	MaxKeep           time.Duration                           // a pinned environment expires this long after its last activity (default 30 days)
 	Resync            PullRequests                            // GitHub's pull requests; nil disables resync (offline mode)
+	Commands          Commander                               // carries out comment commands; nil drops them
 	ResyncRepos       func(context.Context) ([]string, error) // repositories to resync besides those with live environments
 	ResyncInterval    time.Duration                           // default 10m
 	MaxResyncDestroys int                                     // destroys one resync pass may start (default 5)
@@ -73,10 +77,11 @@ type Controller struct {
 	cfg   Config
 	log   *slog.Logger
 
-	runs    *workQueue // environments to reconcile
-	notices *workQueue // environments whose comment must be synced
-	ready   atomic.Bool
-	pid     int
+	runs     *workQueue // environments to reconcile
+	notices  *workQueue // environments whose comment must be synced
+	commands *workQueue // holds the one name "commands" while commands wait
+	ready    atomic.Bool
+	pid      int
 }
 
 // New returns a Controller; it does nothing until Run.
@@ -113,10 +118,11 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 	}
 	return &Controller{
 		store: store, prov: prov, gh: gh, cfg: cfg,
-		log:     cfg.Logger.With("component", "controller"),
-		runs:    newWorkQueue(),
-		notices: newWorkQueue(),
-		pid:     os.Getpid(),
+		log:      cfg.Logger.With("component", "controller"),
+		runs:     newWorkQueue(),
+		notices:  newWorkQueue(),
+		commands: newWorkQueue(),
+		pid:      os.Getpid(),
 	}
 }
 
@@ -141,6 +147,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { c.notices.serve(ctx, c.syncComment) })
 	wg.Go(func() { c.sweepLoop(ctx) })
+	if c.cfg.Commands != nil {
+		wg.Go(func() { c.commands.serve(ctx, c.runCommands) })
+		c.NudgeCommands() // commands queued before a stop
+	}
 	if c.cfg.Resync != nil {
 		wg.Go(func() { c.resyncLoop(ctx) })
 	}
@@ -293,6 +303,9 @@ func (c *Controller) expired(env preview.Environment, now time.Time) bool {
 
 // pinned reports whether the pull request asked to keep its environment.
 func pinned(env preview.Environment) bool {
+	if env.Desired.Pinned {
+		return true
+	}
 	for _, l := range env.Desired.Labels {
 		if l == "preview:keep" {
 			return true

@@ -55,8 +55,14 @@ func (db *DB) recordPullRequest(tx *bolt.Tx, pr preview.PullRequest, now time.Ti
 			return err
 		}
 	}
+	// A fork's pull request is untrusted: it gets an environment only at a
+	// head a user with write access approved.
+	untrusted := want && pr.Fork && env.Desired.ApprovedSHA != pr.HeadSHA
+	if untrusted {
+		want = false
+	}
 	if !found {
-		if !want {
+		if !want && !untrusted {
 			return nil // a pull request previewd never built: nothing to record
 		}
 		name, err := deriveName(envs, prs, pr, opts.NameMax)
@@ -64,6 +70,9 @@ func (db *DB) recordPullRequest(tx *bolt.Tx, pr preview.PullRequest, now time.Ti
 			return err
 		}
 		env = preview.Environment{Name: name, Repo: pr.Repo, PR: pr.Number, CreatedAt: now, Status: preview.StatusQueued}
+		if untrusted {
+			env.Status = preview.StatusDestroyed // nothing built, nothing to tear down
+		}
 		res.Changed = true
 	} else if stale(env.Desired, pr, want) {
 		res.Stale = true
@@ -77,9 +86,12 @@ func (db *DB) recordPullRequest(tx *bolt.Tx, pr preview.PullRequest, now time.Ti
 		res.Changed = true
 		env.ExpiresAt = now.Add(opts.TTL)
 	}
-	if want && !env.Desired.Present {
+	switch {
+	case untrusted:
+		env.Desired.Reason = preview.ReasonAwaitingApproval
+	case want && !env.Desired.Present:
 		env.Desired.Reason = "opened"
-	} else if !want && env.Desired.Present {
+	case !want && env.Desired.Present:
 		env.Desired.Reason = "closed"
 		if pr.Open {
 			env.Desired.Reason = "draft"
@@ -121,7 +133,7 @@ func stale(d preview.Desired, pr preview.PullRequest, want bool) bool {
 // and pr brings nothing newer (a resync or a redelivery): it stays down until
 // a push, a reopen or any newer event.
 func takenDown(env preview.Environment, pr preview.PullRequest) bool {
-	if env.Desired.Present || env.Desired.Reason != "admin" && env.Desired.Reason != "expired" {
+	if env.Desired.Present || env.Desired.Reason != "admin" && env.Desired.Reason != "expired" && env.Desired.Reason != "command" {
 		return false
 	}
 	return pr.Open == env.Desired.PROpen && pr.HeadSHA == env.HeadSHA && !pr.UpdatedAt.After(env.Desired.PRUpdatedAt)

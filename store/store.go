@@ -22,7 +22,7 @@ import (
 
 // SchemaVersion is the layout this code reads and writes. Open migrates older
 // files forward and refuses newer ones.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 var (
 	bucketMeta         = []byte("meta")
@@ -30,7 +30,8 @@ var (
 	bucketPullRequests = []byte("pull_requests")
 	bucketDeliveries   = []byte("deliveries")
 	bucketRuns         = []byte("runs")
-	bucketLive         = []byte("live") // names of live environments
+	bucketLive         = []byte("live")     // names of live environments
+	bucketCommands     = []byte("commands") // comment commands waiting for a permission check
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -63,6 +64,10 @@ var migrations = []func(tx *bolt.Tx) error{
 			}
 			return nil
 		})
+	},
+	2: func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketCommands)
+		return err
 	},
 }
 

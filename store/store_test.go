@@ -307,3 +307,45 @@ func TestTakenDownStaysDownUntilSomethingNewHappens(t *testing.T) {
 		})
 	}
 }
+
+func TestForkPullRequestsWaitForApprovalOfTheirHead(t *testing.T) {
+	db := openDB(t, "")
+	ctx := context.Background()
+	fork := pr(9, "patch-1", "a", true, t0)
+	fork.Fork = true
+	res := record(t, db, "", fork)
+	if res.Environment.Desired.Present || res.Environment.Desired.Reason != preview.ReasonAwaitingApproval || res.Environment.Status.Live() {
+		t.Fatalf("unapproved fork: got %+v, want a record awaiting approval, nothing built", res.Environment)
+	}
+	name := res.Environment.Name
+	db.UpdateEnvironment(ctx, name, func(e *preview.Environment) error { e.Desired.ApprovedSHA = "a"; return nil })
+	fork.UpdatedAt = t0.Add(time.Second)
+	if res := record(t, db, "", fork); !res.Environment.Desired.Present {
+		t.Errorf("approved head: got present=false, want an environment")
+	}
+	// A new push needs a new approval.
+	fork.HeadSHA, fork.UpdatedAt = "b", t0.Add(time.Minute)
+	if res := record(t, db, "", fork); res.Environment.Desired.Present || res.Environment.Desired.Reason != preview.ReasonAwaitingApproval {
+		t.Errorf("push after approval: got %+v, want it awaiting approval again", res.Environment.Desired)
+	}
+}
+
+func TestCommandsQueue(t *testing.T) {
+	db := openDB(t, "")
+	ctx := context.Background()
+	if ok, err := db.RecordCommand(ctx, "c1", preview.Command{Repo: "acme/shop", Number: 1, Verb: "redeploy", User: "alice"}); !ok || err != nil {
+		t.Fatalf("record: %v %v", ok, err)
+	}
+	if ok, _ := db.RecordCommand(ctx, "c1", preview.Command{Verb: "redeploy"}); ok {
+		t.Errorf("redelivered command queued twice")
+	}
+	db.RecordCommand(ctx, "c2", preview.Command{Repo: "acme/shop", Number: 1, Verb: "keep", User: "bob"})
+	cmds, err := db.FindCommands(ctx)
+	if err != nil || len(cmds) != 2 || cmds[0].Verb != "redeploy" || cmds[0].ID == "" {
+		t.Fatalf("queue: got %+v (err %v)", cmds, err)
+	}
+	db.DeleteCommand(ctx, cmds[0].ID)
+	if cmds, _ := db.FindCommands(ctx); len(cmds) != 1 || cmds[0].Verb != "keep" {
+		t.Errorf("after delete: got %+v", cmds)
+	}
+}

@@ -1,0 +1,187 @@
+package controller_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/controller"
+	"github.com/previewd/previewd/store"
+)
+
+type fakeCommander struct {
+	mu        sync.Mutex
+	perms     map[string]string
+	failPerms atomic.Int32 // this many permission checks fail first
+	replies   []string
+	reactions []int64
+}
+
+func (f *fakeCommander) Permission(ctx context.Context, repo, user string) (string, error) {
+	if f.failPerms.Add(-1) >= 0 {
+		return "", errors.New("502 Bad Gateway")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p, ok := f.perms[user]; ok {
+		return p, nil
+	}
+	return "none", nil
+}
+
+func (f *fakeCommander) React(ctx context.Context, repo string, id int64, content string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reactions = append(f.reactions, id)
+	return nil
+}
+
+func (f *fakeCommander) Reply(ctx context.Context, repo string, number int, body string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.replies = append(f.replies, body)
+	return nil
+}
+
+func (f *fakeCommander) said() ([]string, []int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.replies...), append([]int64(nil), f.reactions...)
+}
+
+type commandHarness struct {
+	db    *store.DB
+	ctrl  *controller.Controller
+	gh    *fakeCommander
+	runs  atomic.Int32
+	t     *testing.T
+	delID int
+}
+
+func startCommands(t *testing.T) *commandHarness {
+	t.Helper()
+	h := &commandHarness{t: t, gh: &fakeCommander{perms: map[string]string{"maintainer": "write", "admin": "admin", "reader": "read"}}}
+	db, err := store.Open(filepath.Join(t.TempDir(), "previewd.db"), store.Options{TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	h.db = db
+	prov := &fakeProvisioner{apply: func(ctx context.Context, env preview.Environment) (string, error) {
+		h.runs.Add(1)
+		return "http://x/", nil
+	}}
+	h.ctrl = controller.New(db, prov, &fakeGitHub{}, controller.Config{
+		LogDir: t.TempDir(), Commands: h.gh, RetryBase: 40 * time.Millisecond, TTL: time.Hour, MaxKeep: 10 * 24 * time.Hour,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.ctrl.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return h
+}
+
+func (h *commandHarness) command(cmd preview.Command) {
+	h.t.Helper()
+	h.delID++
+	cmd.Repo, cmd.Number = "acme/shop", 1
+	if _, err := h.db.RecordCommand(context.Background(), "", cmd); err != nil {
+		h.t.Fatal(err)
+	}
+	h.ctrl.NudgeCommands()
+}
+
+func (h *commandHarness) env() preview.Environment {
+	env, _ := h.db.FindEnvironmentByPullRequest(context.Background(), "acme/shop", 1)
+	return env
+}
+
+func (h *commandHarness) open(fork bool, sha string) {
+	h.t.Helper()
+	res, err := h.db.RecordPullRequest(context.Background(), "", preview.PullRequest{
+		Repo: "acme/shop", Number: 1, Open: true, HeadSHA: sha, Branch: "cmd", Fork: fork, UpdatedAt: time.Now(),
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.ctrl.Nudge(res.Environment.Name)
+}
+
+func TestCommandsNeedWriteAccess(t *testing.T) {
+	h := startCommands(t)
+	h.open(false, "a")
+	waitUntil(t, "ready", func() bool { return h.env().Status == preview.StatusReady })
+	h.command(preview.Command{Verb: "destroy", User: "reader", CommentID: 7})
+	waitUntil(t, "a refusal", func() bool { r, _ := h.gh.said(); return len(r) == 1 })
+	replies, reactions := h.gh.said()
+	if !strings.Contains(replies[0], "needs write access") || len(reactions) != 0 {
+		t.Errorf("reader: replies %q reactions %v", replies, reactions)
+	}
+	if env := h.env(); !env.Desired.Present {
+		t.Errorf("a reader's /preview destroy took the environment down")
+	}
+}
+
+func TestCommandsCarriedOut(t *testing.T) {
+	h := startCommands(t)
+	h.open(false, "a")
+	waitUntil(t, "ready", func() bool { return h.env().Status == preview.StatusReady })
+
+	h.command(preview.Command{Verb: "redeploy", User: "maintainer", CommentID: 1})
+	waitUntil(t, "a second apply", func() bool { return h.runs.Load() == 2 && h.env().Status == preview.StatusReady })
+
+	before := h.env().ExpiresAt
+	h.command(preview.Command{Verb: "extend", Arg: "3d", User: "admin", CommentID: 2})
+	waitUntil(t, "extended", func() bool { return h.env().ExpiresAt.Sub(before) > 70*time.Hour })
+
+	h.command(preview.Command{Verb: "keep", User: "maintainer", CommentID: 3})
+	waitUntil(t, "pinned", func() bool { return h.env().Desired.Pinned })
+
+	h.command(preview.Command{Verb: "extend", Arg: "soon", User: "maintainer", CommentID: 4})
+	h.command(preview.Command{Verb: "help", User: "maintainer", CommentID: 5})
+	h.command(preview.Command{Verb: "destroy", User: "maintainer", CommentID: 6})
+	waitUntil(t, "destroyed", func() bool { return h.env().Status == preview.StatusDestroyed })
+	replies, reactions := h.gh.said()
+	if len(replies) != 2 || !strings.Contains(replies[0], "takes a duration") || !strings.Contains(replies[1], "/preview redeploy") {
+		t.Errorf("replies: got %q, want the extend usage and the help", replies)
+	}
+	if len(reactions) != 5 {
+		t.Errorf("reactions: got %v, want one for each carried-out command", reactions)
+	}
+}
+
+func TestForkApprovalBuildsOnlyTheApprovedHead(t *testing.T) {
+	h := startCommands(t)
+	h.open(true, "a")
+	time.Sleep(50 * time.Millisecond)
+	if h.runs.Load() != 0 {
+		t.Fatalf("an unapproved fork was built")
+	}
+	h.command(preview.Command{Verb: "approve", User: "reader", HeadSHA: "a"})
+	time.Sleep(80 * time.Millisecond)
+	if h.runs.Load() != 0 || len(func() []string { r, _ := h.gh.said(); return r }()) != 0 {
+		t.Fatalf("a reader's approval built the fork or was answered")
+	}
+	h.command(preview.Command{Verb: "approve", User: "maintainer", HeadSHA: "a"})
+	waitUntil(t, "approved head built", func() bool { return h.env().Status == preview.StatusReady })
+	h.open(true, "b") // a new push needs a new approval
+	waitUntil(t, "torn down until approved again", func() bool { return h.env().Status == preview.StatusDestroyed })
+}
+
+func TestCommandsSurviveAGitHubOutage(t *testing.T) {
+	h := startCommands(t)
+	h.open(false, "a")
+	waitUntil(t, "ready", func() bool { return h.env().Status == preview.StatusReady })
+	h.gh.failPerms.Store(3)
+	h.command(preview.Command{Verb: "keep", User: "maintainer", CommentID: 9})
+	waitUntil(t, "pinned after the outage", func() bool { return h.env().Desired.Pinned })
+	if cmds, _ := h.db.FindCommands(context.Background()); len(cmds) != 0 {
+		t.Errorf("queue after: %+v", cmds)
+	}
+}
