@@ -1,19 +1,26 @@
 // Package github is previewd's GitHub REST client: it keeps previewd's one
-// comment on each pull request current and reads pull requests for the
-// resync loop. It speaks to api.github.com or a GitHub Enterprise Server
-// through go-github, and knows nothing of how a comment is worded: the
-// caller injects a Render function.
+// comment on each pull request current, shows each environment as a GitHub
+// deployment and a "previewd" commit status, answers comment commands
+// (permission checks, reactions, replies) and reads pull requests and
+// repositories for the resync loop. It speaks to api.github.com or a GitHub
+// Enterprise Server through go-github, authenticated with a token or as a
+// GitHub App (installation tokens through ghinstallation), rides out rate
+// limits as GitHub documents them, and knows nothing of how a comment is
+// worded: the caller injects a Render function.
 package github
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
+	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v60/github"
 
 	preview "github.com/previewd/previewd"
@@ -23,23 +30,25 @@ import (
 const DefaultBaseURL = "https://api.github.com/"
 
 // MaxCommentLength is the longest comment body GitHub accepts, in
-// characters. SyncComment refuses longer bodies before sending anything.
+// characters. SyncComment and Reply refuse longer bodies before sending
+// anything.
 const MaxCommentLength = 65536
 
 // defaultTimeout bounds one HTTP exchange when the caller gives no client.
 const defaultTimeout = 30 * time.Second
 
-// ClientConfig configures a Client.
+// ClientConfig configures a Client in token mode.
 type ClientConfig struct {
 	// BaseURL is the REST base URL: DefaultBaseURL when empty, or a GitHub
 	// Enterprise Server's, e.g. https://ghe.example.com/api/v3/. A missing
 	// trailing slash is added.
 	BaseURL string
 	// Token, when set, is sent as "Authorization: Bearer <token>". Leave it
-	// empty when HTTPClient authenticates by itself (GitHub App mode).
+	// empty when HTTPClient authenticates by itself.
 	Token string
 	// HTTPClient sends the requests; a client with a 30 s timeout when nil.
-	// It is copied, never modified.
+	// Its Timeout bounds one request, not the waits between retries. It is
+	// copied, never modified.
 	HTTPClient *http.Client
 	// Render turns an environment into the comment body. The body's first
 	// line must be a hidden marker (<!-- … -->) unique to the environment:
@@ -49,19 +58,45 @@ type ClientConfig struct {
 	Logger *slog.Logger
 	// UserAgent is sent with every request; "previewd" when empty.
 	UserAgent string
+	// PublicURL is previewd's external base URL, from which deployment
+	// statuses and commit statuses link to run logs (see LogURL). No link
+	// is sent when empty.
+	PublicURL string
+	// Retry says how rate limits, 5xx answers and network errors are
+	// retried; the zero value means the defaults.
+	Retry RetryPolicy
 }
 
-// Client talks to GitHub's REST API. It is safe for concurrent use, but two
-// SyncComment calls for the same environment must not run at once, or both
-// may create a comment.
+// Client talks to GitHub's REST API, in token mode (NewClient) or as a
+// GitHub App (NewApp). It is safe for concurrent use, but two Sync calls of
+// the same kind for the same environment must not run at once, or both may
+// create a comment or a deployment. Mutating requests are serialised per
+// installation (per client in token mode).
 type Client struct {
-	gh     *gh.Client
-	render func(preview.Environment) (string, error)
-	logger *slog.Logger
+	render    func(preview.Environment) (string, error)
+	logger    *slog.Logger
+	publicURL string
+	base      *url.URL
+
+	token *endpoint // token mode
+	app   *appAuth  // App mode
 }
 
-// NewClient returns a Client for cfg. It returns an error when Render is nil
-// or BaseURL is not an absolute http(s) URL. It sends no request.
+// endpoint is one set of credentials: the token, the App's JWT, or one
+// installation's tokens, with the rate limits GitHub keeps for it.
+type endpoint struct {
+	api    func() *gh.Client
+	limits *limiter
+}
+
+// do runs fn against e's API under e's rate-limit rules (see limiter.do).
+func (e *endpoint) do(ctx context.Context, kind callKind, fn func(ctx context.Context, api *gh.Client) error) error {
+	return e.limits.do(ctx, kind, func(ctx context.Context) error { return fn(ctx, e.api()) })
+}
+
+// NewClient returns a Client in token mode for cfg. It returns an error when
+// Render is nil or BaseURL is not an absolute http(s) URL. It sends no
+// request.
 func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Render == nil {
 		return nil, errors.New("new github client: Render is required")
@@ -70,24 +105,58 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new github client: %w", err)
 	}
-	httpClient := cfg.HTTPClient
-	if httpClient == nil {
-		httpClient = &http.Client{Timeout: defaultTimeout}
+	api, err := newAPI(cfg.HTTPClient, nil, base, cfg.UserAgent, strings.TrimSpace(cfg.Token))
+	if err != nil {
+		return nil, fmt.Errorf("new github client: %w", err)
 	}
-	client := gh.NewClient(httpClient)
-	if token := strings.TrimSpace(cfg.Token); token != "" {
-		client = client.WithAuthToken(token)
-	}
-	client.BaseURL = base
-	client.UserAgent = cfg.UserAgent
-	if client.UserAgent == "" {
-		client.UserAgent = "previewd"
-	}
-	logger := cfg.Logger
+	c := newClient(cfg.Render, cfg.Logger, cfg.PublicURL, base)
+	c.token = &endpoint{api: api, limits: newLimiter(cfg.Retry)}
+	return c, nil
+}
+
+func newClient(render func(preview.Environment) (string, error), logger *slog.Logger, publicURL string, base *url.URL) *Client {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{gh: client, render: cfg.Render, logger: logger.With("component", "github")}, nil
+	return &Client{render: render, logger: logger.With("component", "github"), publicURL: publicURL, base: base}
+}
+
+// newAPI returns a maker of go-github clients of base that send through a
+// copy of hc (a 30 s client when nil) with transport rt when non-nil, and
+// the token when non-empty. Each call gets a fresh client: go-github v60
+// remembers rate limits per client and refuses requests before a reset on
+// its own, and that check cannot be turned off; with a fresh client the
+// limiter alone decides when to wait.
+func newAPI(hc *http.Client, rt http.RoundTripper, base *url.URL, userAgent, token string) (func() *gh.Client, error) {
+	if hc == nil {
+		hc = &http.Client{Timeout: defaultTimeout}
+	}
+	if userAgent == "" {
+		userAgent = "previewd"
+	}
+	httpClient := *hc
+	if rt != nil {
+		httpClient.Transport = rt
+	}
+	return func() *gh.Client {
+		c := gh.NewClient(&httpClient)
+		if token != "" {
+			c = c.WithAuthToken(token)
+		}
+		u := *base
+		c.BaseURL, c.UserAgent = &u, userAgent
+		return c
+	}, nil
+}
+
+// endpointFor returns the credentials for a call on repo: the token in
+// token mode; in App mode the installation installationID, or when it is
+// zero the installation looked up for repo (and cached).
+func (c *Client) endpointFor(ctx context.Context, repo string, installationID int64) (*endpoint, error) {
+	if c.app == nil {
+		return c.token, nil
+	}
+	return c.app.endpointFor(ctx, repo, installationID)
 }
 
 // parseBaseURL parses raw (DefaultBaseURL when empty) and ends its path with
@@ -109,10 +178,14 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// splitRepo splits "owner/name".
+// repoPart matches an owner or a repository name as GitHub allows them.
+var repoPart = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
+
+// splitRepo splits "owner/name". It refuses anything that is not a plain
+// owner and name, since both end up in request paths unescaped.
 func splitRepo(repo string) (owner, name string, err error) {
 	owner, name, ok := strings.Cut(repo, "/")
-	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+	if !ok || !repoPart.MatchString(owner) || !repoPart.MatchString(name) || name == "." || name == ".." || owner == "." || owner == ".." {
 		return "", "", preview.Errorf(preview.EINVALID, "repository %q is not owner/name", repo)
 	}
 	return owner, name, nil
@@ -133,16 +206,26 @@ func (e *apiError) Unwrap() []error { return []error{e.err, e.code} }
 // classify attaches a previewd error code to an error from go-github.
 func classify(err error) error {
 	var (
-		resp      *gh.ErrorResponse
+		limited   *rateLimitError
 		rateLimit *gh.RateLimitError
 		abuse     *gh.AbuseRateLimitError
+		token     *ghinstallation.HTTPError
+		resp      *gh.ErrorResponse
 	)
 	switch {
+	case errors.As(err, &limited):
+		return &apiError{limited.code(), err}
 	case errors.As(err, &rateLimit), errors.As(err, &abuse):
 		return &apiError{preview.Errorf(preview.EUNAVAILABLE, "GitHub rate limit exceeded"), err}
+	case errors.As(err, &token) && token.Response != nil:
+		status := token.Response.StatusCode
+		return &apiError{preview.Errorf(statusCode(status), "GitHub refused an installation token for installation %d: %d %s",
+			token.InstallationID, status, http.StatusText(status)), err}
 	case errors.As(err, &resp) && resp.Response != nil:
 		status := resp.Response.StatusCode
 		return &apiError{preview.Errorf(statusCode(status), "GitHub answered %d %s", status, http.StatusText(status)), err}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &apiError{preview.Errorf(preview.EUNAVAILABLE, "GitHub request interrupted"), err}
 	default:
 		return &apiError{preview.Errorf(preview.EUNAVAILABLE, "GitHub could not be reached"), err}
 	}
@@ -171,3 +254,6 @@ func isNotFound(err error) bool {
 	return errors.As(err, &resp) && resp.Response != nil &&
 		(resp.Response.StatusCode == http.StatusNotFound || resp.Response.StatusCode == http.StatusGone)
 }
+
+// ptr returns a pointer to v, for go-github's optional fields.
+func ptr[T any](v T) *T { return &v }

@@ -40,24 +40,28 @@ func (c *Client) SyncComment(ctx context.Context, env preview.Environment) (prev
 	if err != nil {
 		return preview.Comment{}, fmt.Errorf("sync comment for %s: %w", env.Name, err)
 	}
+	ep, err := c.endpointFor(ctx, env.Repo, env.Desired.InstallationID)
+	if err != nil {
+		return preview.Comment{}, fmt.Errorf("sync comment for %s: %w", env.Name, err)
+	}
 	if env.Comment.ID != 0 {
-		comment, err := c.editComment(ctx, owner, repo, env.Comment.ID, body)
+		comment, err := c.editComment(ctx, ep, owner, repo, env.Comment.ID, body)
 		if err == nil || !isNotFound(err) {
 			return comment, err
 		}
 		c.logger.Debug("comment gone, looking for another", "environment", env.Name, "repo", env.Repo, "pr", env.PR, "comment_id", env.Comment.ID)
 	}
-	found, err := c.findComment(ctx, owner, repo, env.PR, marker)
+	found, err := c.findComment(ctx, ep, owner, repo, env.PR, marker)
 	if err != nil {
 		return preview.Comment{}, err
 	}
 	if found == nil {
-		return c.createComment(ctx, owner, repo, env.PR, body)
+		return c.createComment(ctx, ep, owner, repo, env.PR, body)
 	}
 	if normalizeBody(found.GetBody()) == body {
 		return toComment(found, body), nil
 	}
-	return c.editComment(ctx, owner, repo, found.GetID(), body)
+	return c.editComment(ctx, ep, owner, repo, found.GetID(), body)
 }
 
 // renderBody renders env's comment and checks GitHub would accept it.
@@ -87,10 +91,17 @@ func normalizeBody(body string) string { return strings.ReplaceAll(body, "\r\n",
 
 // findComment returns the oldest comment on pull request number whose first
 // line is marker, or nil if there is none.
-func (c *Client) findComment(ctx context.Context, owner, repo string, number int, marker string) (*gh.IssueComment, error) {
+func (c *Client) findComment(ctx context.Context, ep *endpoint, owner, repo string, number int, marker string) (*gh.IssueComment, error) {
 	opts := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: 100}}
 	for {
-		comments, resp, err := c.gh.Issues.ListComments(ctx, owner, repo, number, opts)
+		var (
+			comments []*gh.IssueComment
+			resp     *gh.Response
+		)
+		err := ep.do(ctx, read, func(ctx context.Context, api *gh.Client) (err error) {
+			comments, resp, err = api.Issues.ListComments(ctx, owner, repo, number, opts)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("list comments on %s/%s#%d: %w", owner, repo, number, classify(err))
 		}
@@ -106,8 +117,12 @@ func (c *Client) findComment(ctx context.Context, owner, repo string, number int
 	}
 }
 
-func (c *Client) editComment(ctx context.Context, owner, repo string, id int64, body string) (preview.Comment, error) {
-	comment, _, err := c.gh.Issues.EditComment(ctx, owner, repo, id, &gh.IssueComment{Body: gh.String(body)})
+func (c *Client) editComment(ctx context.Context, ep *endpoint, owner, repo string, id int64, body string) (preview.Comment, error) {
+	var comment *gh.IssueComment
+	err := ep.do(ctx, write, func(ctx context.Context, api *gh.Client) (err error) {
+		comment, _, err = api.Issues.EditComment(ctx, owner, repo, id, &gh.IssueComment{Body: ptr(body)})
+		return err
+	})
 	if err != nil {
 		return preview.Comment{}, fmt.Errorf("edit comment %d on %s/%s: %w", id, owner, repo, classify(err))
 	}
@@ -115,13 +130,27 @@ func (c *Client) editComment(ctx context.Context, owner, repo string, id int64, 
 	return toComment(comment, body), nil
 }
 
-func (c *Client) createComment(ctx context.Context, owner, repo string, number int, body string) (preview.Comment, error) {
-	comment, _, err := c.gh.Issues.CreateComment(ctx, owner, repo, number, &gh.IssueComment{Body: gh.String(body)})
+func (c *Client) createComment(ctx context.Context, ep *endpoint, owner, repo string, number int, body string) (preview.Comment, error) {
+	comment, err := c.postComment(ctx, ep, owner, repo, number, body)
 	if err != nil {
-		return preview.Comment{}, fmt.Errorf("create comment on %s/%s#%d: %w", owner, repo, number, classify(err))
+		return preview.Comment{}, err
 	}
 	c.logger.Debug("comment created", "repo", owner+"/"+repo, "pr", number, "comment_id", comment.GetID())
 	return toComment(comment, body), nil
+}
+
+// postComment creates an issue comment. It is never sent twice: a lost
+// answer is found by the caller's next pass.
+func (c *Client) postComment(ctx context.Context, ep *endpoint, owner, repo string, number int, body string) (*gh.IssueComment, error) {
+	var comment *gh.IssueComment
+	err := ep.do(ctx, create, func(ctx context.Context, api *gh.Client) (err error) {
+		comment, _, err = api.Issues.CreateComment(ctx, owner, repo, number, &gh.IssueComment{Body: ptr(body)})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create comment on %s/%s#%d: %w", owner, repo, number, classify(err))
+	}
+	return comment, nil
 }
 
 // toComment is what previewd stores of comment. Body is what was rendered,

@@ -39,6 +39,7 @@ func newTestClient(t *testing.T, f *fakeGitHub, logs *bytes.Buffer) *Client {
 		Token:   testToken,
 		Render:  render,
 		Logger:  slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Retry:   newFakeClock().policy(),
 	})
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
@@ -165,16 +166,18 @@ func TestSyncCommentErrors(t *testing.T) {
 		method   string
 		path     string
 		status   int
+		times    int   // answers with status in a row
 		comment  int64 // env.Comment.ID
 		wantCode string
 		wantText string
+		wantSent int // requests sent to method and path
 	}{
-		{"server error on list", "GET", "/repos/acme/shop/issues/42/comments", 500, 0, preview.EUNAVAILABLE, "list comments on acme/shop#42"},
-		{"server error on create", "POST", "/repos/acme/shop/issues/42/comments", 502, 0, preview.EUNAVAILABLE, "create comment on acme/shop#42"},
-		{"bad credentials", "PATCH", "/repos/acme/shop/issues/comments/7", 401, 7, preview.EUNAUTHORIZED, "edit comment 7 on acme/shop"},
-		{"forbidden", "PATCH", "/repos/acme/shop/issues/comments/7", 403, 7, preview.EUNAUTHORIZED, "edit comment 7 on acme/shop"},
-		{"validation failed", "POST", "/repos/acme/shop/issues/42/comments", 422, 0, preview.EINVALID, "create comment"},
-		{"rate limited", "GET", "/repos/acme/shop/issues/42/comments", 403, 0, preview.EUNAVAILABLE, "API rate limit exceeded"},
+		{"server error on list, every try", "GET", "/repos/acme/shop/issues/42/comments", 500, 5, 0, preview.EUNAVAILABLE, "list comments on acme/shop#42", 5},
+		{"server error on create is not resent", "POST", "/repos/acme/shop/issues/42/comments", 502, 1, 0, preview.EUNAVAILABLE, "create comment on acme/shop#42", 1},
+		{"bad credentials", "PATCH", "/repos/acme/shop/issues/comments/7", 401, 1, 7, preview.EUNAUTHORIZED, "edit comment 7 on acme/shop", 1},
+		{"forbidden", "PATCH", "/repos/acme/shop/issues/comments/7", 403, 1, 7, preview.EUNAUTHORIZED, "edit comment 7 on acme/shop", 1},
+		{"validation failed", "POST", "/repos/acme/shop/issues/42/comments", 422, 1, 0, preview.EINVALID, "create comment", 1},
+		{"rate limited for an hour", "GET", "/repos/acme/shop/issues/42/comments", 403, 1, 0, preview.EUNAVAILABLE, "API rate limit exceeded", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,7 +186,9 @@ func TestSyncCommentErrors(t *testing.T) {
 			if tt.wantCode == preview.EUNAVAILABLE && tt.status == 403 {
 				msg = "API rate limit exceeded for installation ID 1."
 			}
-			f.failOnce(tt.method, tt.path, tt.status, msg)
+			for range tt.times {
+				f.failOnce(tt.method, tt.path, tt.status, msg)
+			}
 			var logs bytes.Buffer
 			c := newTestClient(t, f, &logs)
 			env := testEnv()
@@ -201,6 +206,15 @@ func TestSyncCommentErrors(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), testToken) || strings.Contains(logs.String(), testToken) {
 				t.Errorf("token leaked: error %q, logs %q", err, logs.String())
+			}
+			sent := 0
+			for _, m := range f.methods() {
+				if m == tt.method+" "+tt.path {
+					sent++
+				}
+			}
+			if sent != tt.wantSent {
+				t.Errorf("sent %s %s %d times, want %d", tt.method, tt.path, sent, tt.wantSent)
 			}
 		})
 	}
@@ -320,7 +334,7 @@ func TestNewClientConfig(t *testing.T) {
 			if err != nil {
 				t.Fatalf("NewClient: %v", err)
 			}
-			if got := c.gh.BaseURL.String(); got != tt.wantURL {
+			if got := c.token.api().BaseURL.String(); got != tt.wantURL {
 				t.Errorf("BaseURL = %q, want %q", got, tt.wantURL)
 			}
 		})

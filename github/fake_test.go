@@ -30,9 +30,23 @@ type fakeGitHub struct {
 	pulls    []map[string]any
 	nextID   int64
 	clock    time.Time
-	maxPage  int               // GitHub's per_page cap; lowered to force pagination
-	fail     map[string]int    // "METHOD /path" (after the prefix) → status to answer once
-	failText map[string]string // optional message for fail
+	maxPage  int                       // GitHub's per_page cap; lowered to force pagination
+	script   map[string][]fakeResponse // "METHOD /path" (after the prefix) → answers to give first, in order
+
+	deployments        []map[string]any     // request bodies, with "id" added
+	deploymentStatuses []map[string]any     // request bodies, with "deployment_id" added
+	statuses           []map[string]any     // request bodies, with "sha" added
+	reactions          []map[string]any     // request bodies, with "comment_id" added
+	permissions        map[string][2]string // login → {permission, role_name}
+
+	app *fakeApp // App mode when set: see fake_app_test.go
+}
+
+// fakeResponse is an answer scripted for one request.
+type fakeResponse struct {
+	Status  int
+	Header  map[string]string
+	Message string
 }
 
 type recordedRequest struct {
@@ -41,6 +55,7 @@ type recordedRequest struct {
 	Query  url.Values
 	Header http.Header
 	Body   []byte
+	Auth   string // App mode: "jwt", "installation:<id>:<n>" (the n-th token issued), or "" when refused
 }
 
 type fakeComment struct {
@@ -54,14 +69,14 @@ type fakeComment struct {
 func newFakeGitHub(t *testing.T, prefix string) *fakeGitHub {
 	t.Helper()
 	f := &fakeGitHub{
-		t:        t,
-		prefix:   prefix,
-		comments: map[int][]*fakeComment{},
-		nextID:   1_000_000,
-		clock:    time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
-		maxPage:  100,
-		fail:     map[string]int{},
-		failText: map[string]string{},
+		t:           t,
+		prefix:      prefix,
+		comments:    map[int][]*fakeComment{},
+		nextID:      1_000_000,
+		clock:       time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
+		maxPage:     100,
+		script:      map[string][]fakeResponse{},
+		permissions: map[string][2]string{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}/comments", f.listComments)
@@ -69,31 +84,39 @@ func newFakeGitHub(t *testing.T, prefix string) *fakeGitHub {
 	mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/comments/{id}", f.editComment)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/pulls", f.listPulls)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}", f.getPull)
+	mux.HandleFunc("POST /repos/{owner}/{repo}/deployments", f.createDeployment)
+	mux.HandleFunc("POST /repos/{owner}/{repo}/deployments/{id}/statuses", f.createDeploymentStatus)
+	mux.HandleFunc("POST /repos/{owner}/{repo}/statuses/{sha}", f.createStatus)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/collaborators/{user}/permission", f.getPermission)
+	mux.HandleFunc("POST /repos/{owner}/{repo}/issues/comments/{id}/reactions", f.createReaction)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/installation", f.getRepoInstallation)
+	mux.HandleFunc("GET /app/installations", f.listInstallations)
+	mux.HandleFunc("POST /app/installations/{id}/access_tokens", f.createToken)
+	mux.HandleFunc("GET /installation/repositories", f.listInstallationRepos)
 	api := http.StripPrefix(prefix, mux)
 	f.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		path := strings.TrimPrefix(r.URL.Path, prefix)
 		f.mu.Lock()
-		f.requests = append(f.requests, recordedRequest{r.Method, r.URL.Path, r.URL.Query(), r.Header.Clone(), body})
-		key := r.Method + " " + strings.TrimPrefix(r.URL.Path, prefix)
-		status, failing := f.fail[key]
-		delete(f.fail, key)
-		f.mu.Unlock()
-		if failing {
-			msg := f.failText[key]
-			if msg == "" {
-				msg = http.StatusText(status)
-			}
-			if strings.HasPrefix(msg, "API rate limit exceeded") {
-				w.Header().Set("X-RateLimit-Limit", "5000")
-				w.Header().Set("X-RateLimit-Remaining", "0")
-				w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10))
-			}
-			writeJSON(w, status, map[string]any{"message": msg, "documentation_url": "https://docs.github.com/rest", "status": strconv.Itoa(status)})
-			return
+		auth, authErr := f.authenticate(r.Method, path, r.Header.Get("Authorization"))
+		f.requests = append(f.requests, recordedRequest{r.Method, r.URL.Path, r.URL.Query(), r.Header.Clone(), body, auth})
+		key := r.Method + " " + path
+		var scripted *fakeResponse
+		if queue := f.script[key]; len(queue) > 0 {
+			scripted, f.script[key] = &queue[0], queue[1:]
 		}
+		f.mu.Unlock()
 		if !strings.HasPrefix(r.URL.Path, prefix+"/") {
 			writeJSON(w, http.StatusNotFound, map[string]any{"message": "Not Found"})
+			return
+		}
+		if authErr != nil {
+			writeJSON(w, authErr.status, map[string]any{"message": authErr.message, "documentation_url": "https://docs.github.com/rest"})
+			return
+		}
+		if scripted != nil {
+			writeScripted(w, *scripted)
 			return
 		}
 		api.ServeHTTP(w, r)
@@ -103,6 +126,17 @@ func newFakeGitHub(t *testing.T, prefix string) *fakeGitHub {
 		checkConformance(t, prefix, f.recorded())
 	})
 	return f
+}
+
+func writeScripted(w http.ResponseWriter, resp fakeResponse) {
+	for k, v := range resp.Header {
+		w.Header().Set(k, v)
+	}
+	msg := resp.Message
+	if msg == "" {
+		msg = http.StatusText(resp.Status)
+	}
+	writeJSON(w, resp.Status, map[string]any{"message": msg, "documentation_url": "https://docs.github.com/rest", "status": strconv.Itoa(resp.Status)})
 }
 
 // URL is the base URL a client should be given.
@@ -162,11 +196,28 @@ func (f *fakeGitHub) issueComments(number int) []fakeComment {
 	return out
 }
 
+// failOnce makes the next request to method and path fail with status and
+// message. A message starting "API rate limit exceeded" comes with the
+// headers of an exhausted primary rate limit, reset in an hour.
 func (f *fakeGitHub) failOnce(method, path string, status int, message string) {
+	resp := fakeResponse{Status: status, Message: message}
+	if strings.HasPrefix(message, "API rate limit exceeded") {
+		resp.Header = map[string]string{
+			"X-RateLimit-Limit":     "5000",
+			"X-RateLimit-Remaining": "0",
+			"X-RateLimit-Reset":     strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10),
+		}
+	}
+	f.respond(method, path, resp)
+}
+
+// respond queues answers for the next requests to method and path (after
+// the prefix); requests past them are served as usual.
+func (f *fakeGitHub) respond(method, path string, answers ...fakeResponse) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.fail[method+" "+path] = status
-	f.failText[method+" "+path] = message
+	key := method + " " + path
+	f.script[key] = append(f.script[key], answers...)
 }
 
 func (f *fakeGitHub) commentJSON(r *http.Request, number int, c *fakeComment) map[string]any {

@@ -43,3 +43,83 @@ func (o *Offline) SyncComment(_ context.Context, env preview.Environment) (previ
 	o.logger.Debug("offline: comment body", "environment", env.Name, "body", body)
 	return preview.Comment{Body: body, UpdatedAt: o.now().UTC()}, nil
 }
+
+// ErrOffline is what Offline answers where only GitHub could: pull requests
+// and repositories cannot be listed without credentials. Its code is
+// preview.EUNAVAILABLE; a resync loop should skip its pass, never read it
+// as "no pull requests".
+var ErrOffline = preview.Errorf(preview.EUNAVAILABLE, "offline mode: previewd has no GitHub credentials")
+
+// SyncDeployment returns the deployment state SyncDeployment would have
+// written for env, with ID zero, and logs at info level what would have been
+// sent. It sends nothing and never blocks.
+func (o *Offline) SyncDeployment(_ context.Context, env preview.Environment) (preview.Deployment, error) {
+	plan := planDeployment(env)
+	if plan.empty() {
+		return env.Deployment, nil
+	}
+	o.logger.Info("offline: deployment not sent", "environment", env.Name, "repo", env.Repo, "pr", env.PR,
+		"sha", plan.next.SHA, "state", plan.next.State, "new_deployment", plan.create != "")
+	return plan.next, nil
+}
+
+// SyncCommitStatus returns the "previewd" commit status SyncCommitStatus
+// would have posted for env, and logs it at info level. It sends nothing
+// and never blocks.
+func (o *Offline) SyncCommitStatus(_ context.Context, env preview.Environment) (preview.CommitStatus, error) {
+	plan, ok := planCommitStatus(env)
+	next := preview.CommitStatus{SHA: plan.sha, State: plan.state}
+	if !ok || env.CommitStatus == next {
+		return env.CommitStatus, nil
+	}
+	o.logger.Info("offline: commit status not sent", "environment", env.Name, "repo", env.Repo, "pr", env.PR,
+		"sha", plan.sha, "state", plan.state, "context", StatusContext)
+	return next, nil
+}
+
+// Permission returns "none": offline, previewd cannot ask GitHub who may run
+// commands, so nobody may. It logs at info level and never blocks.
+func (o *Offline) Permission(_ context.Context, repo, user string) (string, error) {
+	o.logger.Info("offline: permission unknown, treated as none", "repo", repo, "user", user)
+	return "none", nil
+}
+
+// React logs at info level the reaction that would have been added.
+func (o *Offline) React(_ context.Context, repo string, commentID int64, content string) error {
+	if err := checkReaction(content, commentID); err != nil {
+		return err
+	}
+	o.logger.Info("offline: reaction not sent", "repo", repo, "comment_id", commentID, "content", content)
+	return nil
+}
+
+// Reply logs the reply that would have been posted, at info level without
+// its body and at debug level with it. It refuses what Client.Reply
+// refuses.
+func (o *Offline) Reply(_ context.Context, repo string, number int, body string) error {
+	if err := checkReply(repo, number, body); err != nil {
+		return err
+	}
+	o.logger.Info("offline: reply not sent", "repo", repo, "pr", number)
+	o.logger.Debug("offline: reply body", "repo", repo, "pr", number, "body", body)
+	return nil
+}
+
+// ListOpenPullRequests returns ErrOffline.
+func (o *Offline) ListOpenPullRequests(context.Context, string) ([]preview.PullRequest, error) {
+	return nil, ErrOffline
+}
+
+// GetPullRequest returns ErrOffline.
+func (o *Offline) GetPullRequest(context.Context, string, int) (preview.PullRequest, error) {
+	return preview.PullRequest{}, ErrOffline
+}
+
+// Repositories returns an invalid error: offline, the repositories previewd
+// serves must be listed in the configuration.
+func (o *Offline) Repositories(context.Context) ([]string, error) {
+	return nil, errOfflineRepositories
+}
+
+var errOfflineRepositories = preview.Errorf(preview.EINVALID,
+	"offline mode: GitHub cannot say which repositories previewd serves: list them in the configuration (repos)")

@@ -12,21 +12,32 @@ import (
 
 // ListOpenPullRequests returns every open pull request of repo ("owner/name"),
 // following pagination 100 at a time. It blocks for one request per page.
-// InstallationID is left zero: GitHub does not say it here.
+// InstallationID is set in App mode, and zero in token mode.
 func (c *Client) ListOpenPullRequests(ctx context.Context, repo string) ([]preview.PullRequest, error) {
 	owner, name, err := splitRepo(repo)
 	if err != nil {
 		return nil, fmt.Errorf("list open pull requests: %w", err)
 	}
+	ep, err := c.endpointFor(ctx, repo, 0)
+	if err != nil {
+		return nil, fmt.Errorf("list open pull requests of %s: %w", repo, err)
+	}
 	opts := &gh.PullRequestListOptions{State: "open", ListOptions: gh.ListOptions{PerPage: 100}}
 	var prs []preview.PullRequest
 	for {
-		page, resp, err := c.gh.PullRequests.List(ctx, owner, name, opts)
+		var (
+			page []*gh.PullRequest
+			resp *gh.Response
+		)
+		err := ep.do(ctx, read, func(ctx context.Context, api *gh.Client) (err error) {
+			page, resp, err = api.PullRequests.List(ctx, owner, name, opts)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("list open pull requests of %s: %w", repo, classify(err))
 		}
 		for _, pr := range page {
-			prs = append(prs, toPullRequest(repo, pr))
+			prs = append(prs, c.toPullRequest(repo, pr))
 		}
 		if resp.NextPage == 0 {
 			return prs, nil
@@ -37,16 +48,35 @@ func (c *Client) ListOpenPullRequests(ctx context.Context, repo string) ([]previ
 
 // GetPullRequest returns pull request number of repo ("owner/name"). It
 // returns an error with code not_found when GitHub does not know it.
+// InstallationID is set in App mode, and zero in token mode.
 func (c *Client) GetPullRequest(ctx context.Context, repo string, number int) (preview.PullRequest, error) {
 	owner, name, err := splitRepo(repo)
 	if err != nil {
 		return preview.PullRequest{}, fmt.Errorf("get pull request %d: %w", number, err)
 	}
-	pr, _, err := c.gh.PullRequests.Get(ctx, owner, name, number)
+	ep, err := c.endpointFor(ctx, repo, 0)
+	if err != nil {
+		return preview.PullRequest{}, fmt.Errorf("get pull request %s#%d: %w", repo, number, err)
+	}
+	var pr *gh.PullRequest
+	err = ep.do(ctx, read, func(ctx context.Context, api *gh.Client) (err error) {
+		pr, _, err = api.PullRequests.Get(ctx, owner, name, number)
+		return err
+	})
 	if err != nil {
 		return preview.PullRequest{}, fmt.Errorf("get pull request %s#%d: %w", repo, number, classify(err))
 	}
-	return toPullRequest(repo, pr), nil
+	return c.toPullRequest(repo, pr), nil
+}
+
+// toPullRequest is toPullRequest with the installation that serves repo in
+// App mode.
+func (c *Client) toPullRequest(repo string, pr *gh.PullRequest) preview.PullRequest {
+	out := toPullRequest(repo, pr)
+	if c.app != nil {
+		out.InstallationID = c.app.cachedInstallation(repo)
+	}
+	return out
 }
 
 // toPullRequest maps GitHub's pull request to previewd's desired state. Repo

@@ -31,6 +31,7 @@ var commentTemplate = template.Must(template.New("comment.md.tmpl").Funcs(templa
 	"link":       link,
 	"namedLink":  namedLink,
 	"when":       when,
+	"expiry":     expiry,
 	"errorBlock": errorBlock,
 }).Parse(commentSource))
 
@@ -39,7 +40,11 @@ var commentTemplate = template.Must(template.New("comment.md.tmpl").Funcs(templa
 // destroying and destroyed; Destroyed forces destroyed.
 //
 // UpdatedAt is accepted but not printed: a body that changed on every store
-// write would be edited on every reconcile pass.
+// write would be edited on every reconcile pass. For the same reason the
+// time left before ExpiresAt, counted from Now, is rounded to hours (under
+// two days) or days; the absolute time is shown beside it. With Now zero
+// only the absolute time is shown. LogURL, when set, links the run's log,
+// also from a truncated error.
 type CommentData struct {
 	Name       string
 	Repo       string // owner/name
@@ -55,6 +60,7 @@ type CommentData struct {
 	UpdatedAt  time.Time
 	Destroyed  bool
 	LogURL     string
+	Now        time.Time
 }
 
 // CommentMarker returns the hidden line that starts the comment of the
@@ -128,9 +134,39 @@ func when(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
 
+// expiry is the sentence saying when an environment expiring at expires is
+// torn down, seen at now (unknown when zero).
+func expiry(expires, now time.Time) string {
+	at := "**" + when(expires) + "**"
+	switch left := expires.Sub(now); {
+	case now.IsZero():
+		return "This environment expires at " + at + " unless the pull request is updated."
+	case left <= 0:
+		return "This environment expired at " + at + " and is about to be torn down."
+	default:
+		return "This environment expires " + untilText(left) + " (at " + at + ") unless the pull request is updated."
+	}
+}
+
+// untilText says how long d is, rounded so that it changes at most once an
+// hour: "in less than an hour", "in 5 hours", "in 3 days".
+func untilText(d time.Duration) string {
+	hours := int((d + 30*time.Minute) / time.Hour)
+	switch {
+	case d < time.Hour:
+		return "in less than an hour"
+	case hours == 1:
+		return "in 1 hour"
+	case d < 48*time.Hour:
+		return fmt.Sprintf("in %d hours", hours)
+	default:
+		return fmt.Sprintf("in %d days", int((d+12*time.Hour)/(24*time.Hour)))
+	}
+}
+
 // errorBlock puts the end of msg in a fenced block that nothing in msg can
-// close.
-func errorBlock(msg string) string {
+// close. A cut says where the rest is when logURL is set.
+func errorBlock(msg, logURL string) string {
 	msg = strings.TrimRight(msg, "\n")
 	if len(msg) > MaxErrorLength {
 		cut := len(msg) - MaxErrorLength
@@ -140,7 +176,11 @@ func errorBlock(msg string) string {
 		if nl := strings.IndexByte(msg[cut:], '\n'); nl >= 0 && nl < 200 {
 			cut += nl + 1
 		}
-		msg = fmt.Sprintf("… (%d earlier bytes cut)\n%s", cut, msg[cut:])
+		where := ""
+		if logURL != "" {
+			where = "; the run log has them"
+		}
+		msg = fmt.Sprintf("… (%d earlier bytes cut%s)\n%s", cut, where, msg[cut:])
 	}
 	fence := strings.Repeat("`", max(3, longestRun(msg, '`')+1))
 	return fence + "text\n" + msg + "\n" + fence

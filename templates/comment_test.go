@@ -15,6 +15,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden with the rend
 var (
 	expires = time.Date(2025, 3, 4, 17, 30, 0, 0, time.UTC)
 	updated = time.Date(2025, 3, 1, 17, 30, 0, 0, time.FixedZone("CET", 3600))
+	now     = time.Date(2025, 3, 2, 15, 10, 0, 0, time.UTC) // 2 days 2 h 20 min before expires
 )
 
 func base() CommentData {
@@ -26,6 +27,7 @@ func base() CommentData {
 		HeadSHA:   "def5678901234567890123456789012345678901",
 		ExpiresAt: expires,
 		UpdatedAt: updated,
+		Now:       now,
 	}
 }
 
@@ -44,7 +46,7 @@ func TestRenderCommentGolden(t *testing.T) {
 		name string
 		data func(d CommentData) CommentData
 	}{
-		{"queued", func(d CommentData) CommentData { d.Status = "queued"; return d }},
+		{"queued", func(d CommentData) CommentData { d.Status = "queued"; d.Now = time.Time{}; return d }},
 		{"provisioning", func(d CommentData) CommentData {
 			d.Status = "provisioning"
 			d.AppliedSHA = "abc1234567890123456789012345678901234567"
@@ -55,12 +57,14 @@ func TestRenderCommentGolden(t *testing.T) {
 			d.Status = "ready"
 			d.AppliedSHA = d.HeadSHA
 			d.URL = "https://feature-login.preview.example.com"
-			d.LogURL = "https://previewd.example.com/runs/r-1/log"
+			d.LogURL = "https://previewd.example.com/api/v1/environments/feature-login/runs/1/log"
 			return d
 		}},
 		{"failed", func(d CommentData) CommentData {
 			d.Status = "failed"
 			d.LastError = longError()
+			d.LogURL = "https://previewd.example.com/api/v1/environments/feature-login/runs/2/log"
+			d.Now = expires.Add(-5 * time.Hour)
 			return d
 		}},
 		{"destroying", func(d CommentData) CommentData { d.Status = "destroying"; d.AppliedSHA = d.HeadSHA; return d }},
@@ -120,8 +124,11 @@ func TestRenderCommentContent(t *testing.T) {
 		want    []string
 		notWant []string
 	}{
-		{"ready links the URL", ready, []string{"<https://x.example.com/>", "Deployed commit `def5678`", "2025-03-04 17:30 UTC"}, nil},
-		{"failed keeps the error's end", failed, []string{"the final reason", "earlier bytes cut", "````text\n"}, []string{"Deployed commit"}},
+		{"ready links the URL", ready, []string{"<https://x.example.com/>", "Deployed commit `def5678`",
+			"expires in 2 days (at **2025-03-04 17:30 UTC**) unless the pull request is updated."}, nil},
+		{"failed keeps the error's end", failed, []string{"the final reason", "earlier bytes cut)", "````text\n"}, []string{"Deployed commit", "run log"}},
+		{"every comment lists the commands", ready, []string{"<details>\n<summary>Commands</summary>", "`/preview redeploy`", "`/preview destroy`",
+			"`/preview extend <duration>`", "`/preview keep`", "`/preview help`", "write access", "</details>"}, nil},
 		{"destroyed says so, without link or expiry", destroyed, []string{"This preview environment has been destroyed."}, []string{"x.example.com", "expires"}},
 		{"a non-http URL is shown as code", hostile, []string{"`javascript:alert(1)`"}, []string{"<javascript:"}},
 	}
@@ -149,21 +156,26 @@ func TestErrorBlockTruncation(t *testing.T) {
 	tests := []struct {
 		name     string
 		msg      string
+		logURL   string
 		wantCut  bool
 		wantTail string
 	}{
-		{"short error kept whole", "Error: boom", false, "Error: boom\n```"},
-		{"long error loses its start", strings.Repeat("x", 3*MaxErrorLength) + "\nError: end", true, "Error: end\n```"},
-		{"multi-byte runes are not split", strings.Repeat("é", MaxErrorLength) + "\nend", true, "end\n```"},
+		{"short error kept whole", "Error: boom", "", false, "Error: boom\n```"},
+		{"long error loses its start", strings.Repeat("x", 3*MaxErrorLength) + "\nError: end", "", true, "Error: end\n```"},
+		{"a cut points at the log", strings.Repeat("x", 3*MaxErrorLength) + "\nError: end", "https://p.example.com/log", true, "Error: end\n```"},
+		{"multi-byte runes are not split", strings.Repeat("é", MaxErrorLength) + "\nend", "", true, "end\n```"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := errorBlock(tt.msg)
+			got := errorBlock(tt.msg, tt.logURL)
 			if !utf8.ValidString(got) {
 				t.Errorf("errorBlock produced invalid UTF-8")
 			}
 			if cut := strings.Contains(got, "earlier bytes cut"); cut != tt.wantCut {
 				t.Errorf("cut = %v, want %v", cut, tt.wantCut)
+			}
+			if pointed := strings.Contains(got, "the run log has them"); pointed != (tt.wantCut && tt.logURL != "") {
+				t.Errorf("points at the log = %v, want %v", pointed, tt.wantCut && tt.logURL != "")
 			}
 			if !strings.HasSuffix(got, tt.wantTail) {
 				t.Errorf("block ends %q, want suffix %q", got[max(0, len(got)-40):], tt.wantTail)
@@ -185,6 +197,50 @@ func TestInlineCode(t *testing.T) {
 	for _, tt := range tests {
 		if got := inlineCode(tt.in); got != tt.want {
 			t.Errorf("inlineCode(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	at := "**2025-03-04 17:30 UTC**"
+	tests := []struct {
+		name string
+		now  time.Time
+		want string
+	}{
+		{"no clock", time.Time{}, "This environment expires at " + at + " unless the pull request is updated."},
+		{"days", expires.Add(-50 * time.Hour), "This environment expires in 2 days (at " + at + ") unless the pull request is updated."},
+		{"days round to the nearest", expires.Add(-(4*24 + 13) * time.Hour), "This environment expires in 5 days (at " + at + ") unless the pull request is updated."},
+		{"under two days in hours", expires.Add(-47*time.Hour - 10*time.Minute), "This environment expires in 47 hours (at " + at + ") unless the pull request is updated."},
+		{"hours round to the nearest", expires.Add(-5*time.Hour - 31*time.Minute), "This environment expires in 6 hours (at " + at + ") unless the pull request is updated."},
+		{"one hour", expires.Add(-70 * time.Minute), "This environment expires in 1 hour (at " + at + ") unless the pull request is updated."},
+		{"under an hour", expires.Add(-59 * time.Minute), "This environment expires in less than an hour (at " + at + ") unless the pull request is updated."},
+		{"past", expires.Add(time.Minute), "This environment expired at " + at + " and is about to be torn down."},
+	}
+	for _, tt := range tests {
+		if got := expiry(expires, tt.now); got != tt.want {
+			t.Errorf("%s: expiry = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestRenderCommentStableWithinTheHour checks that the clock alone changes
+// the body at most once an hour.
+func TestRenderCommentStableWithinTheHour(t *testing.T) {
+	for _, start := range []time.Duration{10 * time.Hour, 60 * time.Hour, 10*time.Hour + 17*time.Minute} {
+		d := base()
+		d.Status = "ready"
+		bodies := map[string]bool{}
+		for m := range 60 {
+			d.Now = expires.Add(-start + time.Duration(m)*time.Minute)
+			got, err := RenderComment(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bodies[got] = true
+		}
+		if len(bodies) > 2 {
+			t.Errorf("from %v before expiry, an hour of renders gave %d bodies, want at most 2", start, len(bodies))
 		}
 	}
 }

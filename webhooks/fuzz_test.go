@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	preview "github.com/previewd/previewd"
@@ -17,6 +18,12 @@ var fuzzFixtures = []struct{ eventType, fixture string }{
 	{"pull_request", "pull_request_labeled.json"},
 	{"pull_request", "pull_request_opened_fork.json"},
 	{"pull_request", "pull_request_closed_deleted_fork.json"},
+	{"pull_request", "pull_request_unlabeled.json"},
+	{"issue_comment", "issue_comment_command.json"},
+	{"issue_comment", "issue_comment_plain.json"},
+	{"issue_comment", "issue_comment_bot.json"},
+	{"issue_comment", "issue_comment_on_issue.json"},
+	{"issue_comment", "issue_comment_edited.json"},
 	{"ping", "ping.json"},
 	{"installation", "installation_created.json"},
 }
@@ -43,12 +50,26 @@ func FuzzParse(f *testing.F) {
 			if eventType != "pull_request" {
 				t.Fatalf("Parse(%q) = KindPullRequest, want only for pull_request", eventType)
 			}
+			if got.Command != (preview.Command{}) {
+				t.Fatalf("Parse() = %+v: a pull_request event carries no command", got)
+			}
+			if (got.Action == "labeled" || got.Action == "unlabeled") != (got.Label != "") {
+				t.Fatalf("Parse() = %+v: want Label exactly for labeled and unlabeled", got)
+			}
+		case KindCommand:
+			c := got.Command
+			if c.Number <= 0 || c.Repo == "" || c.User == "" || c.CommentID <= 0 || !slices.Contains(Verbs, c.Verb) || len(c.Arg) > maxArgLength {
+				t.Fatalf("Parse() = %+v: want Number, CommentID > 0, Repo, User, a known Verb and a short Arg", c)
+			}
+			if eventType != "issue_comment" || got.Action != "created" || got.PullRequest.Number != 0 {
+				t.Fatalf("Parse(%q) = %+v: want commands only from created issue_comment events", eventType, got)
+			}
 		case KindIgnored:
-			if got.PullRequest.Number != 0 || got.PullRequest.Repo != "" {
-				t.Fatalf("Parse() = %+v: an ignored event carries no pull request", got)
+			if got.PullRequest.Number != 0 || got.PullRequest.Repo != "" || got.Command != (preview.Command{}) || got.Sender != "" || got.Label != "" {
+				t.Fatalf("Parse() = %+v: an ignored event carries nothing", got)
 			}
 		default:
-			t.Fatalf("Parse() Kind = %v, want ignored or pull_request", got.Kind)
+			t.Fatalf("Parse() Kind = %v, want ignored, pull_request or command", got.Kind)
 		}
 	})
 }

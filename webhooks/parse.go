@@ -16,22 +16,32 @@ type Kind int
 // The kinds of Event. The zero Kind is KindIgnored.
 const (
 	// KindIgnored is a delivery previewd does not act on: an event it does
-	// not use (ping, installation, push, …) or a pull_request action that
-	// does not change a preview (labeled, edited, …). The server answers 2xx.
+	// not use (ping, installation, push, …), a pull_request action that
+	// does not change a preview (edited, assigned, …), or an issue_comment
+	// that is no command (see KindCommand). The server answers 2xx.
 	KindIgnored Kind = iota
 	// KindPullRequest is a pull_request event whose action changes the
 	// desired state of a preview: opened, reopened, synchronize,
-	// ready_for_review or closed. Event.PullRequest is set.
+	// ready_for_review, closed, labeled or unlabeled (labels drive
+	// preview:keep and fork approval). Event.PullRequest is set, and for
+	// labeled and unlabeled Event.Label and Event.Sender too.
 	KindPullRequest
+	// KindCommand is a "/preview …" command: an issue_comment created on a
+	// pull request, by a user that is not a bot, whose first line starts
+	// with "/preview". Event.Command and Event.Sender are set.
+	KindCommand
 )
 
-// String returns the kind's name for logs: "ignored" or "pull_request".
+// String returns the kind's name for logs: "ignored", "pull_request" or
+// "command".
 func (k Kind) String() string {
 	switch k {
 	case KindIgnored:
 		return "ignored"
 	case KindPullRequest:
 		return "pull_request"
+	case KindCommand:
+		return "command"
 	default:
 		return fmt.Sprintf("Kind(%d)", int(k))
 	}
@@ -46,20 +56,33 @@ type Event struct {
 	// PullRequest is the desired state the delivery carries; set only for
 	// KindPullRequest.
 	PullRequest preview.PullRequest
+	// Command is the comment command; set only for KindCommand.
+	Command preview.Command
+	// Sender is the login of who caused the event (sender.login): set for
+	// labeled and unlabeled pull_request events and for commands, so a
+	// label such as preview:approved can be checked against the labeler's
+	// permission.
+	Sender string
+	// Label is the label added or removed (label.name); set only for
+	// labeled and unlabeled.
+	Label string
 }
 
 // Parse turns a delivery, the X-GitHub-Event header value and the body, into
 // an Event. It does no I/O and does not retain body.
 //
-// Events previewd does not use (ping, installation, push, anything unknown)
-// and pull_request actions other than opened, reopened, synchronize,
-// ready_for_review and closed yield KindIgnored and a nil error, as long as
-// the body is a JSON object. A body that is not the event it claims to be
-// returns a *preview.Error with code preview.EINVALID and a short message
-// naming what is wrong: an empty event type, a body that is not a JSON object
-// (including a form-encoded one), a field of the wrong JSON type, or a
-// pull_request event without pull_request, number, head.sha, head.ref,
-// base.repo.full_name or a valid updated_at. Unknown fields are ignored.
+// Events previewd does not use (ping, installation, push, anything unknown),
+// pull_request actions other than opened, reopened, synchronize,
+// ready_for_review, closed, labeled and unlabeled, and issue_comment events
+// that are no command (see KindCommand) yield KindIgnored and a nil error,
+// as long as the body is a JSON object. A body that is not the event it
+// claims to be returns a *preview.Error with code preview.EINVALID and a
+// short message naming what is wrong: an empty event type, a body that is
+// not a JSON object (including a form-encoded one), a field of the wrong
+// JSON type, a pull_request event without pull_request, number, head.sha,
+// head.ref, base.repo.full_name or a valid updated_at (or, when labeled or
+// unlabeled, label.name), or a command without issue.number, comment.id,
+// comment.user.login or repository.full_name. Unknown fields are ignored.
 func Parse(eventType string, body []byte) (Event, error) {
 	if eventType == "" {
 		return Event{}, invalid("missing event type (the X-GitHub-Event header)")
@@ -70,6 +93,8 @@ func Parse(eventType string, body []byte) (Event, error) {
 	switch eventType {
 	case "pull_request":
 		return parsePullRequest(body)
+	case "issue_comment":
+		return parseIssueComment(body)
 	default:
 		return parseIgnored(body)
 	}

@@ -85,7 +85,26 @@ func TestParseFixtures(t *testing.T) {
 			Branch: "patch-1", Author: "ghost", Fork: true, UpdatedAt: mustTime(t, "2024-05-20T07:45:00Z"),
 			InstallationID: installationID,
 		}}},
-		{"pull_request_labeled.json", "pull_request", Event{Kind: KindIgnored, Action: "labeled"}},
+		{"pull_request_labeled.json", "pull_request", Event{Kind: KindPullRequest, Action: "labeled", Sender: "mona", Label: "preview",
+			PullRequest: preview.PullRequest{
+				Repo: "acme/widgets", Number: 42, Open: true, HeadSHA: "9f3c1e2b7a4d5c6e8f90a1b2c3d4e5f6a7b8c9d0",
+				Branch: "feature/widget-cache", Labels: []string{"preview"}, Author: "mona",
+				UpdatedAt: mustTime(t, "2024-03-12T09:20:31Z"), InstallationID: installationID,
+			}}},
+		{"pull_request_unlabeled.json", "pull_request", Event{Kind: KindPullRequest, Action: "unlabeled", Sender: "hubot", Label: "preview:keep",
+			PullRequest: preview.PullRequest{
+				Repo: "acme/widgets", Number: 42, Open: true, HeadSHA: "9f3c1e2b7a4d5c6e8f90a1b2c3d4e5f6a7b8c9d0",
+				Branch: "feature/widget-cache", Labels: []string{"preview"}, Author: "mona",
+				UpdatedAt: mustTime(t, "2024-03-12T09:25:10Z"), InstallationID: installationID,
+			}}},
+		{"issue_comment_command.json", "issue_comment", Event{Kind: KindCommand, Action: "created", Sender: "hubot", Command: preview.Command{
+			Repo: "acme/widgets", Number: 42, User: "hubot", CommentID: 2011223344, Verb: "extend", Arg: "48h", InstallationID: installationID,
+		}}},
+		{"issue_comment_plain.json", "issue_comment", Event{Kind: KindIgnored, Action: "created"}},
+		{"issue_comment_bot.json", "issue_comment", Event{Kind: KindIgnored, Action: "created"}},
+		{"issue_comment_on_issue.json", "issue_comment", Event{Kind: KindIgnored, Action: "created"}},
+		{"issue_comment_edited.json", "issue_comment", Event{Kind: KindIgnored, Action: "edited"}},
+		{"issue_comment_command.json", "pull_request_review_comment", Event{Kind: KindIgnored, Action: "created"}},
 		{"ping.json", "ping", Event{Kind: KindIgnored}},
 		{"installation_created.json", "installation", Event{Kind: KindIgnored, Action: "created"}},
 		// A pull_request body under another event type is not read as one.
@@ -220,6 +239,27 @@ func TestParseInvalid(t *testing.T) {
 		{"updated_at a number", "pull_request", edit(func(p map[string]any) { obj(p, "pull_request")["updated_at"] = 1710243603 }), "pull_request.updated_at is a JSON number, want a string"},
 		{"labels not an array", "pull_request", edit(func(p map[string]any) { obj(p, "pull_request")["labels"] = "preview" }), "pull_request.labels is a JSON string, want an array"},
 		{"installation id 0", "pull_request", edit(func(p map[string]any) { obj(p, "installation")["id"] = 0 }), "installation.id"},
+		{"labeled without a label", "pull_request", mutate(t, "pull_request_labeled.json", func(p map[string]any) { delete(p, "label") }), "labeled payload has no label.name"},
+		{"unlabeled with an empty label", "pull_request", mutate(t, "pull_request_unlabeled.json", func(p map[string]any) {
+			obj(p, "label")["name"] = ""
+		}), "unlabeled payload has no label.name"},
+		{"label name not a string", "pull_request", mutate(t, "pull_request_labeled.json", func(p map[string]any) { obj(p, "label")["name"] = 7 }),
+			"label.name is a JSON number, want a string"},
+		{"comment without action", "issue_comment", mutate(t, "issue_comment_command.json", func(p map[string]any) { delete(p, "action") }), "issue_comment payload has no action"},
+		{"command without issue number", "issue_comment", mutate(t, "issue_comment_command.json", func(p map[string]any) { delete(obj(p, "issue"), "number") }),
+			"issue.number must be a positive integer"},
+		{"command without comment id", "issue_comment", mutate(t, "issue_comment_command.json", func(p map[string]any) { obj(p, "comment")["id"] = 0 }),
+			"comment.id must be a positive integer"},
+		{"command without user", "issue_comment", mutate(t, "issue_comment_command.json", func(p map[string]any) { obj(p, "comment")["user"] = nil; p["sender"] = nil }),
+			"no comment.user.login"},
+		{"command without repository", "issue_comment", mutate(t, "issue_comment_command.json", func(p map[string]any) { delete(p, "repository") }),
+			"no repository.full_name"},
+		{"command with installation id 0", "issue_comment", mutate(t, "issue_comment_command.json", func(p map[string]any) { obj(p, "installation")["id"] = 0 }),
+			"installation.id"},
+		{"comment body not a string", "issue_comment", mutate(t, "issue_comment_plain.json", func(p map[string]any) { obj(p, "comment")["body"] = 1 }),
+			"comment.body is a JSON number, want a string"},
+		{"issue an array", "issue_comment", mutate(t, "issue_comment_plain.json", func(p map[string]any) { p["issue"] = []any{} }),
+			"issue is a JSON array, want an object"},
 		// Ignored actions are still type-checked: they claim to be pull_request events.
 		{"ignored action, wrong type", "pull_request", mutate(t, "pull_request_labeled.json", func(p map[string]any) {
 			obj(p, "pull_request")["draft"] = "no"
@@ -263,11 +303,79 @@ func TestKindString(t *testing.T) {
 	}{
 		{KindIgnored, "ignored"},
 		{KindPullRequest, "pull_request"},
+		{KindCommand, "command"},
 		{Kind(9), "Kind(9)"},
 	}
 	for _, tt := range tests {
 		if got := tt.kind.String(); got != tt.want {
 			t.Errorf("Kind(%d).String() = %q, want %q", int(tt.kind), got, tt.want)
+		}
+	}
+}
+
+func TestParseCommand(t *testing.T) {
+	tests := []struct {
+		name     string
+		body     string
+		userType string
+		login    string
+		want     Kind
+		verb     string
+		arg      string
+	}{
+		{"redeploy", "/preview redeploy", "User", "hubot", KindCommand, "redeploy", ""},
+		{"destroy", "/preview destroy", "User", "hubot", KindCommand, "destroy", ""},
+		{"extend", "/preview extend 3d", "User", "hubot", KindCommand, "extend", "3d"},
+		{"keep", "/preview keep", "User", "hubot", KindCommand, "keep", ""},
+		{"help", "/preview help", "User", "hubot", KindCommand, "help", ""},
+		{"bare prefix is help", "/preview", "User", "hubot", KindCommand, "help", ""},
+		{"unknown verb is help", "/preview launch rockets", "User", "hubot", KindCommand, "help", ""},
+		{"verb case ignored", "/preview ReDeploy", "User", "hubot", KindCommand, "redeploy", ""},
+		{"spaces around", "   /preview   extend    2h   \r\nsecond line /preview destroy", "User", "hubot", KindCommand, "extend", "2h"},
+		{"tab after the prefix", "/preview\tkeep", "User", "hubot", KindCommand, "keep", ""},
+		{"long argument cut", "/preview extend " + strings.Repeat("é", 80), "User", "hubot", KindCommand, "extend", strings.Repeat("é", 50)},
+		{"a longer word is no command", "/previewer redeploy", "User", "hubot", KindIgnored, "", ""},
+		{"not on the first line", "thanks!\n/preview destroy", "User", "hubot", KindIgnored, "", ""},
+		{"quoted", "> /preview destroy", "User", "hubot", KindIgnored, "", ""},
+		{"in code", "`/preview destroy`", "User", "hubot", KindIgnored, "", ""},
+		{"a bot", "/preview destroy", "Bot", "renovate[bot]", KindIgnored, "", ""},
+		{"a bot by its login", "/preview destroy", "User", "previewd[bot]", KindIgnored, "", ""},
+		{"an empty comment", "", "User", "hubot", KindIgnored, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := mutate(t, "issue_comment_command.json", func(p map[string]any) {
+				c := obj(p, "comment")
+				c["body"] = tt.body
+				obj(c, "user")["type"] = tt.userType
+				obj(c, "user")["login"] = tt.login
+			})
+			got, err := Parse("issue_comment", body)
+			if err != nil {
+				t.Fatalf("Parse() error = %v", err)
+			}
+			if got.Kind != tt.want || got.Command.Verb != tt.verb || got.Command.Arg != tt.arg {
+				t.Errorf("Parse() = %v %q %q, want %v %q %q", got.Kind, got.Command.Verb, got.Command.Arg, tt.want, tt.verb, tt.arg)
+			}
+			if tt.want == KindCommand && (got.Command.User != tt.login || got.Command.CommentID != 2011223344 || got.Command.Number != 42) {
+				t.Errorf("Command = %+v, want user %s, comment 2011223344, number 42", got.Command, tt.login)
+			}
+			if tt.want == KindIgnored && !reflect.DeepEqual(got, Event{Kind: KindIgnored, Action: "created"}) {
+				t.Errorf("Parse() = %+v, want a bare ignored event", got)
+			}
+		})
+	}
+}
+
+func TestParseIgnoredCommentsNeedNoFields(t *testing.T) {
+	for _, body := range []string{
+		`{"action":"deleted","issue":{},"comment":{}}`,
+		`{"action":"created","issue":{"number":3,"pull_request":null},"comment":{"body":"/preview destroy"}}`,
+		`{"action":"created","issue":{"number":3,"pull_request":{}}}`,
+	} {
+		got, err := Parse("issue_comment", []byte(body))
+		if err != nil || got.Kind != KindIgnored {
+			t.Errorf("Parse(%s) = %+v, %v; want ignored", body, got, err)
 		}
 	}
 }

@@ -9,15 +9,20 @@ import (
 )
 
 // pullRequestActions are the pull_request actions that change a preview's
-// desired state. The others (labeled, edited, assigned, …) are ignored; the
-// resync loop picks up what they change.
+// desired state. The others (edited, assigned, …) are ignored; the resync
+// loop picks up what they change.
 var pullRequestActions = map[string]bool{
 	"opened":           true,
 	"reopened":         true,
 	"synchronize":      true,
 	"ready_for_review": true,
 	"closed":           true,
+	"labeled":          true,
+	"unlabeled":        true,
 }
+
+// labelActions are the pull_request actions that carry a label.
+var labelActions = map[string]bool{"labeled": true, "unlabeled": true}
 
 // pullRequestPayload is the part of GitHub's pull_request webhook payload
 // previewd reads. GitHub sends much more; encoding/json skips the rest.
@@ -27,6 +32,8 @@ type pullRequestPayload struct {
 	PullRequest  *pullRequestField `json:"pull_request"`
 	Repository   *repository       `json:"repository"`
 	Installation *installation     `json:"installation"`
+	Label        *label            `json:"label"`
+	Sender       *user             `json:"sender"`
 }
 
 // pullRequestField is the payload's pull_request object.
@@ -82,6 +89,15 @@ func parsePullRequest(body []byte) (Event, error) {
 	pr, err := p.pullRequest()
 	if err != nil {
 		return Event{}, err
+	}
+	if labelActions[ev.Action] {
+		if p.Label == nil || p.Label.Name == "" {
+			return Event{}, invalid("pull_request %s payload has no label.name", ev.Action)
+		}
+		ev.Label = p.Label.Name
+		if p.Sender != nil {
+			ev.Sender = p.Sender.Login
+		}
 	}
 	ev.Kind, ev.PullRequest = KindPullRequest, pr
 	return ev, nil

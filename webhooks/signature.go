@@ -1,7 +1,9 @@
 // Package webhooks checks and parses GitHub webhook deliveries: it verifies
 // the X-Hub-Signature-256 header and turns the few events previewd acts on
-// into domain values (preview.PullRequest). It does no I/O and keeps no state;
-// the HTTP server calls VerifySignature and then Parse for every delivery.
+// into domain values (preview.PullRequest for pull_request events,
+// preview.Command for "/preview …" comments). Parse does no I/O and keeps
+// no state; Intake verifies, parses and hands what a delivery changes to
+// the store.
 package webhooks
 
 import (

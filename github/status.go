@@ -1,0 +1,92 @@
+package github
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	gh "github.com/google/go-github/v60/github"
+
+	preview "github.com/previewd/previewd"
+)
+
+// commitSHA matches a commit SHA (SHA-1 or SHA-256, lower-case hex).
+var commitSHA = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
+
+// StatusContext is the context of previewd's commit status.
+const StatusContext = "previewd"
+
+// commitStatusPlan is the commit status that shows an environment.
+type commitStatusPlan struct {
+	sha, state, description string
+}
+
+// planCommitStatus returns the commit status that shows env, and false when
+// none is due: the environment is not wanted or its pull request is closed
+// (Desired.Present and Desired.PROpen), it is destroying or destroyed, or
+// it has no SHA. queued and provisioning are pending on the head; ready is
+// success on the applied SHA; failed is failure on the head.
+func planCommitStatus(env preview.Environment) (commitStatusPlan, bool) {
+	sha := targetSHA(env)
+	if !env.Desired.Present || !env.Desired.PROpen || sha == "" {
+		return commitStatusPlan{}, false
+	}
+	short := preview.ShortSHA(sha)
+	switch env.Status {
+	case preview.StatusQueued:
+		return commitStatusPlan{sha, "pending", "Preview of " + short + " is queued"}, true
+	case preview.StatusProvisioning:
+		return commitStatusPlan{sha, "pending", "Preview of " + short + " is being built"}, true
+	case preview.StatusReady:
+		desc := "Preview of " + short + " is ready"
+		if env.URL != "" {
+			desc += " at " + env.URL
+		}
+		return commitStatusPlan{sha, "success", truncateRunes(desc, maxDescription)}, true
+	case preview.StatusFailed:
+		return commitStatusPlan{sha, "failure", "Preview of " + short + " failed to deploy; see the log"}, true
+	}
+	return commitStatusPlan{}, false
+}
+
+// SyncCommitStatus posts the "previewd" commit status that shows env and
+// returns the status now shown: pending on the head SHA while queued or
+// provisioning, success on the applied SHA when ready, failure on the head
+// when failed. None is posted while destroying or once destroyed, when the
+// environment is not wanted or its pull request is closed
+// (env.Desired.Present and PROpen), or when env.CommitStatus already shows
+// it, so calling it twice is harmless. target_url is the run's log when the
+// client has a PublicURL (none while queued: the last run is an earlier
+// one); the description stays under 140 characters. It blocks for one
+// request; on error it returns env.CommitStatus. A SHA that is not hex is
+// an invalid error.
+func (c *Client) SyncCommitStatus(ctx context.Context, env preview.Environment) (preview.CommitStatus, error) {
+	plan, ok := planCommitStatus(env)
+	if !ok || env.CommitStatus == (preview.CommitStatus{SHA: plan.sha, State: plan.state}) {
+		return env.CommitStatus, nil
+	}
+	owner, repo, err := splitRepo(env.Repo)
+	if err != nil {
+		return env.CommitStatus, fmt.Errorf("sync commit status for %s: %w", env.Name, err)
+	}
+	if !commitSHA.MatchString(plan.sha) {
+		return env.CommitStatus, preview.Errorf(preview.EINVALID, "sync commit status for %s: %q is not a commit SHA", env.Name, truncateRunes(plan.sha, 80))
+	}
+	ep, err := c.endpointFor(ctx, env.Repo, env.Desired.InstallationID)
+	if err != nil {
+		return env.CommitStatus, fmt.Errorf("sync commit status for %s: %w", env.Name, err)
+	}
+	status := gh.RepoStatus{State: ptr(plan.state), Description: ptr(plan.description), Context: ptr(StatusContext)}
+	if log := runLogURL(c.publicURL, env); log != "" {
+		status.TargetURL = ptr(log)
+	}
+	err = ep.do(ctx, write, func(ctx context.Context, api *gh.Client) error {
+		_, _, err := api.Repositories.CreateStatus(ctx, owner, repo, plan.sha, &status)
+		return err
+	})
+	if err != nil {
+		return env.CommitStatus, fmt.Errorf("post %s commit status on %s of %s: %w", plan.state, preview.ShortSHA(plan.sha), env.Repo, classify(err))
+	}
+	c.logger.Debug("commit status posted", "environment", env.Name, "repo", env.Repo, "sha", plan.sha, "state", plan.state)
+	return preview.CommitStatus{SHA: plan.sha, State: plan.state}, nil
+}
