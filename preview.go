@@ -117,6 +117,10 @@ type Desired struct {
 	Pinned bool `json:"pinned,omitempty"`
 }
 
+// ApprovalLabel is the label a user with write access adds to a fork's pull
+// request to build its current head.
+const ApprovalLabel = "preview:approved"
+
 // ReasonAwaitingApproval is Desired.Reason for a fork's pull request that
 // has no approval for its head.
 const ReasonAwaitingApproval = "fork-awaiting-approval"
@@ -196,6 +200,9 @@ type RecordResult struct {
 	Duplicate   bool        // the delivery was seen before; nothing changed
 	Stale       bool        // older than what is stored; nothing changed
 	Changed     bool        // desired state changed: the controller has work
+	// CommandQueued says a command (or an approval) waits for the
+	// controller to check the user's access and carry it out.
+	CommandQueued bool
 }
 
 // Delivery is one webhook delivery as GitHub sent it.

@@ -43,11 +43,17 @@ type Provisioner interface {
 	Destroy(ctx context.Context, env preview.Environment, log io.Writer) error
 }
 
-// GitHub shows an environment on its pull request.
+// GitHub shows an environment on its pull request. Each call compares env
+// with what was last written (kept on env) and writes only what changed; on
+// error it returns what was written before the error, to be stored.
 type GitHub interface {
-	// SyncComment makes the pull request's comment show env and returns the
-	// comment's new state.
+	// SyncComment makes the pull request's comment show env.
 	SyncComment(ctx context.Context, env preview.Environment) (preview.Comment, error)
+	// SyncDeployment keeps a deployment per applied head with statuses
+	// following the environment.
+	SyncDeployment(ctx context.Context, env preview.Environment) (preview.Deployment, error)
+	// SyncCommitStatus keeps the "previewd" commit status on the head.
+	SyncCommitStatus(ctx context.Context, env preview.Environment) (preview.CommitStatus, error)
 }
 
 // Config tunes a Controller.
@@ -145,7 +151,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	for range c.cfg.MaxConcurrentRuns {
 		wg.Go(func() { c.runs.serve(ctx, c.reconcile) })
 	}
-	wg.Go(func() { c.notices.serve(ctx, c.syncComment) })
+	wg.Go(func() { c.notices.serve(ctx, c.syncGitHub) })
 	wg.Go(func() { c.sweepLoop(ctx) })
 	if c.cfg.Commands != nil {
 		wg.Go(func() { c.commands.serve(ctx, c.runCommands) })
@@ -223,31 +229,35 @@ func (c *Controller) scheduleRetry(ctx context.Context, env preview.Environment)
 	}
 }
 
-// syncComment brings the pull request's comment up to date with the stored
-// environment. A failure is retried later; the newest state is always sent.
-func (c *Controller) syncComment(ctx context.Context, name string) {
+// syncGitHub brings the pull request's comment, deployment and commit status
+// up to date with the stored environment. What was written is stored even
+// when a later write fails; a failure is retried later, and only the newest
+// state is ever sent.
+func (c *Controller) syncGitHub(ctx context.Context, name string) {
 	env, err := c.store.FindEnvironmentByName(ctx, name)
 	if err != nil {
-		c.log.Error("sync comment: load environment", "environment", name, "err", err)
+		c.log.Error("sync github: load environment", "environment", name, "err", err)
 		return
 	}
-	comment, err := c.gh.SyncComment(ctx, env)
-	if err != nil {
-		if ctx.Err() == nil {
-			c.log.Warn("sync comment failed; will retry", "environment", name, "err", err)
-			c.notices.addAfter(ctx, name, c.cfg.RetryBase/4)
-		}
-		return
+	comment, errComment := c.gh.SyncComment(ctx, env)
+	deployment, errDeployment := c.gh.SyncDeployment(ctx, env)
+	status, errStatus := c.gh.SyncCommitStatus(ctx, env)
+	if errComment != nil {
+		comment = env.Comment
 	}
-	if comment == env.Comment {
+	if err := errors.Join(errComment, errDeployment, errStatus); err != nil && ctx.Err() == nil {
+		c.log.Warn("sync github failed; will retry", "environment", name, "err", err)
+		c.notices.addAfter(ctx, name, c.cfg.RetryBase/4)
+	}
+	if comment == env.Comment && deployment == env.Deployment && status == env.CommitStatus {
 		return
 	}
 	_, err = c.store.UpdateEnvironment(context.WithoutCancel(ctx), name, func(e *preview.Environment) error {
-		e.Comment = comment
+		e.Comment, e.Deployment, e.CommitStatus = comment, deployment, status
 		return nil
 	})
 	if err != nil {
-		c.log.Error("sync comment: store comment", "environment", name, "err", err)
+		c.log.Error("sync github: store what was written", "environment", name, "err", err)
 	}
 }
 

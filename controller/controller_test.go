@@ -51,6 +51,14 @@ func (f *fakeGitHub) SyncComment(ctx context.Context, env preview.Environment) (
 	return preview.Comment{ID: 1, Body: string(env.Status)}, nil
 }
 
+func (f *fakeGitHub) SyncDeployment(ctx context.Context, env preview.Environment) (preview.Deployment, error) {
+	return preview.Deployment{ID: 1, SHA: env.HeadSHA, State: string(env.Status)}, nil
+}
+
+func (f *fakeGitHub) SyncCommitStatus(ctx context.Context, env preview.Environment) (preview.CommitStatus, error) {
+	return preview.CommitStatus{SHA: env.HeadSHA, State: string(env.Status)}, nil
+}
+
 func (f *fakeGitHub) last(name string) preview.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -45,9 +45,10 @@ type Deliveries interface {
 	Receive(ctx context.Context, d preview.Delivery) (preview.RecordResult, error)
 }
 
-// Controller is told about changed environments.
+// Controller is told about changed environments and queued commands.
 type Controller interface {
 	Nudge(name string)
+	NudgeCommands()
 	Ready() bool
 }
 

@@ -43,11 +43,17 @@ func (f *fakeController) Nudge(name string) {
 
 func (f *fakeController) Ready() bool { return f.ready }
 
+func (f *fakeController) NudgeCommands() {}
+
 // failingRecorder stands in for a store whose disk is full.
 type failingRecorder struct{}
 
 func (failingRecorder) RecordPullRequest(context.Context, string, preview.PullRequest) (preview.RecordResult, error) {
 	return preview.RecordResult{}, errors.New("write previewd.db: no space left on device")
+}
+
+func (failingRecorder) RecordCommand(context.Context, string, preview.Command) (bool, error) {
+	return false, errors.New("write previewd.db: no space left on device")
 }
 
 type fixture struct {

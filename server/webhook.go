@@ -42,8 +42,13 @@ func (s *Server) handleWebhook(c echo.Context) error {
 		s.log.Warn("delivery refused", "delivery", d.ID, "event", d.Event, "err", preview.ErrorMessage(err))
 		return err
 	}
+	if res.CommandQueued {
+		s.cfg.Controller.NudgeCommands()
+	}
 	result := "ignored"
 	switch {
+	case res.CommandQueued && !res.Changed:
+		result = "queued"
 	case res.Duplicate:
 		result = "duplicate"
 	case res.Stale:

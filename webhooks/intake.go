@@ -4,20 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
+	"strings"
 
 	preview "github.com/previewd/previewd"
 )
 
-// Recorder durably records a pull request's desired state, de-duplicating on
-// the delivery ID.
+// Recorder durably records what deliveries change, de-duplicating on the
+// delivery ID: a pull request's desired state, and commands (comment
+// commands, approvals) for the controller to check and carry out.
 type Recorder interface {
 	RecordPullRequest(ctx context.Context, delivery string, pr preview.PullRequest) (preview.RecordResult, error)
-}
-
-// CommandRecorder durably records a comment command for the controller to
-// carry out, de-duplicating on the delivery ID.
-type CommandRecorder interface {
-	RecordCommand(ctx context.Context, delivery string, cmd preview.Command) (preview.RecordResult, error)
+	RecordCommand(ctx context.Context, delivery string, cmd preview.Command) (bool, error)
 }
 
 // Intake verifies, parses and records deliveries. It is safe for concurrent
@@ -25,29 +23,36 @@ type CommandRecorder interface {
 type Intake struct {
 	secret   []byte
 	recorder Recorder
-	commands CommandRecorder // nil: commands are acknowledged and dropped
+	allow    []string // repository patterns; empty allows every repository
 }
 
 // NewIntake returns an Intake that checks signatures with secret and records
-// desired-state changes with recorder.
-func NewIntake(secret []byte, recorder Recorder) *Intake {
-	return &Intake{secret: secret, recorder: recorder}
+// with recorder. allow bounds the repositories previewd acts on: "owner/*"
+// or "owner/name" patterns (case-insensitive); none allows all.
+func NewIntake(secret []byte, recorder Recorder, allow ...string) *Intake {
+	return &Intake{secret: secret, recorder: recorder, allow: allow}
 }
 
-// WithCommands makes in record comment commands (KindCommand) with r and
-// returns in. Call it before in receives anything; without it commands are
-// answered 2xx and dropped, as before previewd knew them.
-func (in *Intake) WithCommands(r CommandRecorder) *Intake {
-	in.commands = r
-	return in
+// Allowed reports whether repo matches the allowlist.
+func (in *Intake) Allowed(repo string) bool {
+	if len(in.allow) == 0 {
+		return true
+	}
+	for _, pattern := range in.allow {
+		if ok, _ := path.Match(strings.ToLower(pattern), strings.ToLower(repo)); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Receive handles one delivery: the signature is checked first (an
 // EUNAUTHORIZED error when missing or wrong, also when no secret is
 // configured), then the body parsed (EINVALID when it is not the event it
-// claims to be), then what it changes recorded and fsynced: pull request
-// state with the Recorder, commands with the CommandRecorder (see
-// WithCommands). It returns only after the change is durable; a store
+// claims to be), then what it changes recorded and fsynced. A repository
+// outside the allowlist is ignored. A command, and the approval label on a
+// fork's pull request, are queued: their users' access is checked later,
+// off this path. It returns only after the change is durable; a store
 // failure is returned wrapped (the caller answers 5xx so GitHub may
 // redeliver). Ignored events return a zero result.
 func (in *Intake) Receive(ctx context.Context, d preview.Delivery) (preview.RecordResult, error) {
@@ -62,13 +67,28 @@ func (in *Intake) Receive(ctx context.Context, d preview.Delivery) (preview.Reco
 	}
 	var res preview.RecordResult
 	switch {
-	case ev.Kind == KindPullRequest:
-		res, err = in.recorder.RecordPullRequest(ctx, d.ID, ev.PullRequest)
-	case ev.Kind == KindCommand && in.commands != nil:
-		res, err = in.commands.RecordCommand(ctx, d.ID, ev.Command)
+	case ev.Kind == KindPullRequest && in.Allowed(ev.PullRequest.Repo):
+		res, err = in.pullRequest(ctx, d.ID, ev)
+	case ev.Kind == KindCommand && in.Allowed(ev.Command.Repo):
+		res.CommandQueued, err = in.recorder.RecordCommand(ctx, d.ID, ev.Command)
+		res.Duplicate = err == nil && !res.CommandQueued
 	}
 	if err != nil {
 		return res, fmt.Errorf("delivery %s: %w", d.ID, err)
 	}
 	return res, nil
+}
+
+// pullRequest records a pull request's state and, when the approval label
+// was just added to a fork's pull request, queues the approval of its head.
+func (in *Intake) pullRequest(ctx context.Context, delivery string, ev Event) (preview.RecordResult, error) {
+	pr := ev.PullRequest
+	res, err := in.recorder.RecordPullRequest(ctx, delivery, pr)
+	if err != nil || res.Duplicate || ev.Action != "labeled" || ev.Label != preview.ApprovalLabel || !pr.Fork {
+		return res, err
+	}
+	res.CommandQueued, err = in.recorder.RecordCommand(ctx, "", preview.Command{
+		Repo: pr.Repo, Number: pr.Number, User: ev.Sender, Verb: "approve", HeadSHA: pr.HeadSHA, InstallationID: pr.InstallationID,
+	})
+	return res, err
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -41,6 +42,7 @@ type Config struct {
 	MaxKeep           time.Duration `yaml:"max_keep"`            // how long a preview:keep label can hold an idle environment
 	ResyncInterval    time.Duration `yaml:"resync_interval"`     // how often GitHub's open pull requests are compared with the store
 	MaxResyncDestroys int           `yaml:"max_resync_destroys"` // destroys one resync pass may start
+	AllowedRepos      []string      `yaml:"allowed_repos"`       // owner/* or owner/name; empty allows every repository
 	GitHub            GitHubConfig  `yaml:"github"`
 	Terraform         TFConfig      `yaml:"terraform"`
 	Repos             []RepoConfig  `yaml:"repos"`
@@ -279,7 +281,22 @@ func (c *Config) Validate() error {
 		return bad("github.api_url (PREVIEWD_GITHUB_API_URL)", "%q is not an http(s) URL", c.GitHub.APIURL)
 	}
 	if c.GitHub.AppID != 0 || c.GitHub.AppPrivateKeyFile != "" {
-		return bad("github.app_id (PREVIEWD_GITHUB_APP_ID)", "GitHub App mode is not available in this version; use github.token (PREVIEWD_GITHUB_TOKEN) or run offline")
+		switch {
+		case c.GitHub.AppID <= 0:
+			return bad("github.app_id (PREVIEWD_GITHUB_APP_ID)", "is required with github.app_private_key_file")
+		case c.GitHub.AppPrivateKeyFile == "":
+			return bad("github.app_private_key_file (PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE)", "is required with github.app_id")
+		case c.GitHub.Token != "":
+			return bad("github.token (PREVIEWD_GITHUB_TOKEN)", "set either a token or a GitHub App, not both")
+		}
+		if _, err := os.Stat(c.GitHub.AppPrivateKeyFile); err != nil {
+			return bad("github.app_private_key_file (PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE)", "%v", err)
+		}
+	}
+	for i, pattern := range c.AllowedRepos {
+		if _, err := path.Match(pattern, "a/b"); err != nil || !strings.Contains(pattern, "/") {
+			return bad(fmt.Sprintf("allowed_repos[%d]", i), "%q is not owner/name or owner/*", pattern)
+		}
 	}
 	if c.TTL <= 0 {
 		return bad("ttl (PREVIEWD_TTL)", "must be positive, got %s", c.TTL)

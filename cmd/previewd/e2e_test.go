@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -225,12 +226,18 @@ func readyAt(sha string) func(apiEnvironment) bool {
 // wrote; the github package's own tests check every request against
 // GitHub's OpenAPI description.
 type fakeGitHub struct {
-	mu       sync.Mutex
-	pulls    map[int]fakePull // for resync
-	comments map[int64]string
-	creates  int
-	edits    int
-	auth     []string
+	mu          sync.Mutex
+	perms       map[string]string // user → permission
+	deployments []string          // "id sha environment"
+	depStatuses []string          // "id state"
+	statuses    []string          // "sha state"
+	reactions   []string          // "comment content"
+	replies     []string
+	pulls       map[int]fakePull // for resync
+	comments    map[int64]string
+	creates     int
+	edits       int
+	auth        []string
 }
 
 func (f *fakeGitHub) handler() http.Handler {
@@ -266,6 +273,53 @@ func (f *fakeGitHub) handler() http.Handler {
 			return
 		}
 		json.NewEncoder(w).Encode(pull(n, p))
+	})
+	created := func(w http.ResponseWriter, v map[string]any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(v)
+	}
+	mux.HandleFunc("POST /repos/acme/shop/deployments", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Ref, Environment string }
+		json.NewDecoder(r.Body).Decode(&in)
+		f.mu.Lock()
+		id := len(f.deployments) + 1
+		f.deployments = append(f.deployments, fmt.Sprintf("%d %s %s", id, in.Ref, in.Environment))
+		f.mu.Unlock()
+		created(w, map[string]any{"id": id, "sha": in.Ref, "ref": in.Ref, "environment": in.Environment, "task": "deploy"})
+	})
+	mux.HandleFunc("POST /repos/acme/shop/deployments/{id}/statuses", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ State string }
+		json.NewDecoder(r.Body).Decode(&in)
+		f.mu.Lock()
+		f.depStatuses = append(f.depStatuses, r.PathValue("id")+" "+in.State)
+		f.mu.Unlock()
+		created(w, map[string]any{"id": 1, "state": in.State})
+	})
+	mux.HandleFunc("POST /repos/acme/shop/statuses/{sha}", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ State string }
+		json.NewDecoder(r.Body).Decode(&in)
+		f.mu.Lock()
+		f.statuses = append(f.statuses, r.PathValue("sha")[:7]+" "+in.State)
+		f.mu.Unlock()
+		created(w, map[string]any{"id": 1, "state": in.State, "context": "previewd"})
+	})
+	mux.HandleFunc("GET /repos/acme/shop/collaborators/{user}/permission", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		perm, ok := f.perms[r.PathValue("user")]
+		f.mu.Unlock()
+		if !ok {
+			perm = "read"
+		}
+		json.NewEncoder(w).Encode(map[string]any{"permission": perm, "user": map[string]any{"login": r.PathValue("user")}})
+	})
+	mux.HandleFunc("POST /repos/acme/shop/issues/comments/{id}/reactions", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Content string }
+		json.NewDecoder(r.Body).Decode(&in)
+		f.mu.Lock()
+		f.reactions = append(f.reactions, r.PathValue("id")+" "+in.Content)
+		f.mu.Unlock()
+		created(w, map[string]any{"id": 1, "content": in.Content})
 	})
 	mux.HandleFunc("GET /repos/acme/shop/issues/{n}/comments", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -316,6 +370,13 @@ func (f *fakeGitHub) setPull(n int, state string) {
 	p := f.pulls[n]
 	p.State = state
 	f.pulls[n] = p
+}
+
+// github returns copies of what was written besides comments.
+func (f *fakeGitHub) github() (deployments, depStatuses, statuses, reactions []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.deployments), slices.Clone(f.depStatuses), slices.Clone(f.statuses), slices.Clone(f.reactions)
 }
 
 func (f *fakeGitHub) snapshot() (bodies []string, creates, edits int) {
@@ -397,6 +458,25 @@ repos:
 	for _, a := range gh.auth {
 		if a != "Bearer ghs_e2etoken" {
 			t.Errorf("Authorization header: got %q", a)
+		}
+	}
+	waitUntil(t, "deployments inactive after destroy", func() bool {
+		_, ds, _, _ := gh.github()
+		return len(ds) > 0 && ds[len(ds)-1] == "2 inactive"
+	})
+	deployments, depStatuses, statuses, _ := gh.github()
+	wantDeployments := []string{"1 " + sha1 + " feature-checkout", "2 " + sha2 + " feature-checkout"}
+	if !slices.Equal(deployments, wantDeployments) {
+		t.Errorf("deployments: got %v, want one per applied head %v", deployments, wantDeployments)
+	}
+	for _, want := range []string{"1 success", "2 success", "2 inactive"} {
+		if !slices.Contains(depStatuses, want) {
+			t.Errorf("deployment statuses %v lack %q", depStatuses, want)
+		}
+	}
+	for _, want := range []string{"aaaaaaa success", "bbbbbbb success"} {
+		if !slices.Contains(statuses, want) {
+			t.Errorf("commit statuses %v lack %q", statuses, want)
 		}
 	}
 	var runs []struct{ Phase, State string }
@@ -589,4 +669,66 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// sendComment sends a signed issue_comment delivery for a comment on pull
+// request number.
+func (p *previewd) sendComment(number int, id int64, user, body string) (int, map[string]string) {
+	p.t.Helper()
+	payload := fmt.Appendf(nil, `{"action":"created","issue":{"number":%d,"pull_request":{"url":"https://api.github.com/repos/acme/shop/pulls/%d"}},
+"comment":{"id":%d,"body":%q,"user":{"login":%q,"type":"User"}},"repository":{"full_name":"acme/shop"},"sender":{"login":%q}}`,
+		number, number, id, body, user, user)
+	mac := hmac.New(sha256.New, []byte(testSecret))
+	mac.Write(payload)
+	req, _ := http.NewRequest("POST", p.base+"/webhooks/github", bytes.NewReader(payload))
+	req.Header.Set("X-GitHub-Event", "issue_comment")
+	req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("comment-%d", id))
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]string{}
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// TestCommentCommands drives /preview commands through the real server: a
+// writer's redeploy runs Terraform again and gets a reaction; a reader's
+// destroy gets a short reply and nothing runs.
+func TestCommentCommands(t *testing.T) {
+	gh := &fakeGitHub{comments: map[int64]string{}, perms: map[string]string{"maintainer": "write", "visitor": "read"}}
+	ghSrv := httptest.NewServer(gh.handler())
+	defer ghSrv.Close()
+	moduleDir, _ := filepath.Abs("testdata/module")
+	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": moduleDir, "PREVIEWD_GITHUB_TOKEN": "ghs_cmd", "PREVIEWD_GITHUB_API_URL": ghSrv.URL + "/"})
+	p.send(prEvent{"opened", "cmds", "c1", 1, time.Now().Add(-time.Hour)})
+	p.waitFor("cmds", "ready", readyAt("c1"))
+
+	if code, out := p.sendComment(1, 501, "maintainer", "/preview redeploy"); code != 202 || out["result"] != "queued" {
+		t.Fatalf("command: got %d %v, want 202 queued", code, out)
+	}
+	waitUntil(t, "a second apply", func() bool {
+		var runs []struct{ Phase, State string }
+		p.get("/api/v1/environments/cmds/runs", &runs)
+		return len(runs) == 2 && runs[1].State == "succeeded"
+	})
+	waitUntil(t, "a reaction", func() bool { _, _, _, r := gh.github(); return slices.Contains(r, "501 +1") })
+
+	p.sendComment(1, 502, "visitor", "/preview destroy")
+	waitUntil(t, "a reply to the visitor", func() bool {
+		bodies, _, _ := gh.snapshot()
+		for _, b := range bodies {
+			if strings.Contains(b, "@visitor") && strings.Contains(b, "needs write access") {
+				return true
+			}
+		}
+		return false
+	})
+	var env apiEnvironment
+	p.get("/api/v1/environments/cmds", &env)
+	if env.Status != "ready" {
+		t.Errorf("after a reader's destroy: status %s, want ready", env.Status)
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	preview "github.com/previewd/previewd"
@@ -81,9 +80,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		MaxResyncDestroys: cfg.MaxResyncDestroys,
 		Logger:            logger,
 	}
+	ctrlCfg.Commands = gh
 	if client, ok := gh.(*github.Client); ok { // offline mode has no pull requests to read
 		ctrlCfg.Resync = client
-		ctrlCfg.ResyncRepos = func(context.Context) ([]string, error) { return cfg.repoNames(), nil }
+		ctrlCfg.ResyncRepos = resyncRepos(cfg, client)
 	}
 	ctrl := controller.New(db, provisionerAdapter{prov}, gh, ctrlCfg)
 	srv := server.New(server.Config{
@@ -91,7 +91,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		AdminToken: cfg.AdminToken,
 		TTL:        cfg.TTL,
 		Store:      db,
-		Deliveries: webhooks.NewIntake([]byte(cfg.WebhookSecret), db),
+		Deliveries: webhooks.NewIntake([]byte(cfg.WebhookSecret), db, cfg.AllowedRepos...),
 		Controller: ctrl,
 		Registry:   reg,
 		Dashboard:  renderDashboard,
@@ -171,26 +171,53 @@ func terraformBinary(configured string) (string, error) {
 }
 
 func githubMode(cfg Config) string {
-	if cfg.GitHub.Token != "" {
+	switch {
+	case cfg.GitHub.AppID != 0:
+		return "app"
+	case cfg.GitHub.Token != "":
 		return "token"
 	}
 	return "offline"
 }
 
-// newGitHub returns the token-mode client, or offline mode when nothing is
-// configured.
-func newGitHub(cfg Config, logger *slog.Logger) (controller.GitHub, error) {
+// gitHub is what previewd needs of GitHub, online or offline.
+type gitHub interface {
+	controller.GitHub
+	controller.Commander
+}
+
+// newGitHub returns the App-mode or token-mode client, or offline mode when
+// neither is configured.
+func newGitHub(cfg Config, logger *slog.Logger) (gitHub, error) {
 	render := func(env preview.Environment) (string, error) { return templates.RenderComment(commentData(cfg, env)) }
-	if cfg.GitHub.Token == "" {
+	ua := "previewd/" + version
+	switch {
+	case cfg.GitHub.AppID != 0:
+		return github.NewApp(github.AppConfig{
+			BaseURL: cfg.GitHub.APIURL, AppID: cfg.GitHub.AppID, PrivateKeyFile: cfg.GitHub.AppPrivateKeyFile,
+			Render: render, Logger: logger, UserAgent: ua, PublicURL: cfg.PublicURL,
+		})
+	case cfg.GitHub.Token != "":
+		return github.NewClient(github.ClientConfig{
+			BaseURL: cfg.GitHub.APIURL, Token: cfg.GitHub.Token,
+			Render: render, Logger: logger, UserAgent: ua, PublicURL: cfg.PublicURL,
+		})
+	default:
 		return github.NewOffline(render, logger), nil
 	}
-	return github.NewClient(github.ClientConfig{
-		BaseURL:   cfg.GitHub.APIURL,
-		Token:     cfg.GitHub.Token,
-		Render:    render,
-		Logger:    logger,
-		UserAgent: "previewd/" + version,
-	})
+}
+
+// resyncRepos lists the repositories resync reads: the configured ones, and
+// in App mode every repository of every installation.
+func resyncRepos(cfg Config, client *github.Client) func(context.Context) ([]string, error) {
+	return func(ctx context.Context) ([]string, error) {
+		names := cfg.repoNames()
+		if cfg.GitHub.AppID == 0 {
+			return names, nil
+		}
+		installed, err := client.Repositories(ctx)
+		return append(names, installed...), err
+	}
 }
 
 // commentData is what the comment template shows of env.
@@ -200,9 +227,8 @@ func commentData(cfg Config, env preview.Environment) templates.CommentData {
 		Status: string(env.Status), URL: env.URL, HeadSHA: env.HeadSHA, AppliedSHA: env.AppliedSHA,
 		LastError: env.LastError, ExpiresAt: env.ExpiresAt, UpdatedAt: env.UpdatedAt,
 		Destroyed: env.Status == preview.StatusDestroyed,
-	}
-	if name, seq, ok := strings.Cut(env.LastRunID, "/"); ok && cfg.PublicURL != "" {
-		d.LogURL = strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/environments/" + name + "/runs/" + seq + "/log"
+		LogURL:    github.LogURL(cfg.PublicURL, env.LastRunID),
+		Now:       time.Now(),
 	}
 	return d
 }
