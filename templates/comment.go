@@ -61,6 +61,10 @@ type CommentData struct {
 	Destroyed  bool
 	LogURL     string
 	Now        time.Time
+	// Reason is why the environment should (not) exist: "closed",
+	// "expired", "admin", "command", "fork-awaiting-approval", …; it picks
+	// the explanation shown.
+	Reason string
 }
 
 // CommentMarker returns the hidden line that starts the comment of the

@@ -75,6 +75,14 @@ func TestRenderCommentGolden(t *testing.T) {
 			d.URL = "https://feature-login.preview.example.com"
 			return d
 		}},
+		{"expired", func(d CommentData) CommentData {
+			d.Status, d.Reason, d.AppliedSHA = "destroyed", "expired", d.HeadSHA
+			return d
+		}},
+		{"fork-awaiting-approval", func(d CommentData) CommentData {
+			d.Status, d.Reason = "destroyed", "fork-awaiting-approval"
+			return d
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -228,6 +228,7 @@ func commentData(cfg Config, env preview.Environment) templates.CommentData {
 		LastError: env.LastError, ExpiresAt: env.ExpiresAt, UpdatedAt: env.UpdatedAt,
 		Destroyed: env.Status == preview.StatusDestroyed,
 		LogURL:    github.LogURL(cfg.PublicURL, env.LastRunID),
+		Reason:    env.Desired.Reason,
 		Now:       time.Now(),
 	}
 	return d
