@@ -1,0 +1,473 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/parity"
+	"github.com/previewd/previewd/provisioner"
+	"gopkg.in/yaml.v3"
+)
+
+// Exit codes of `previewd parity`.
+const (
+	exitParity = 0
+	exitDrift  = 1
+	exitError  = 2
+)
+
+// parityCheckEnvironment names the scratch preview the parity command plans.
+const parityCheckEnvironment = "parity-check"
+
+// parityCommand runs `previewd parity --config FILE --repo owner/name [--json]
+// [--pr N --branch B --head-sha S]`: it checks a repository's previews
+// against production without a running previewd (variables, config keys,
+// toggles, and the plans of a scratch preview and of production's shape in
+// a temporary directory), prints the findings, and returns 0 for parity, 1
+// for undeclared drift and 2 for an error. SIGINT and SIGTERM stop
+// Terraform cleanly.
+func parityCommand(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return runParity(ctx, args, stdout, stderr, os.LookupEnv)
+}
+
+// parityFlags are the parity command's options.
+type parityFlags struct {
+	config, repo    string
+	json, plan      bool
+	pr              int
+	branch, headSHA string
+	varFiles, vars  multiFlag
+}
+
+// multiFlag is a flag that may be given more than once.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func parseParityFlags(args []string, stderr io.Writer, getenv func(string) (string, bool)) (parityFlags, error) {
+	var f parityFlags
+	fs := flag.NewFlagSet("parity", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	defaultConfig, _ := getenv("PREVIEWD_CONFIG")
+	fs.StringVar(&f.config, "config", defaultConfig, "YAML configuration `file` (default $PREVIEWD_CONFIG)")
+	fs.StringVar(&f.repo, "repo", "", "repository to check, `owner/name`")
+	fs.BoolVar(&f.json, "json", false, `print {"status","checked_at","findings"} as the API does`)
+	fs.BoolVar(&f.plan, "plan", true, "compare the plans of a scratch preview and of production's shape (runs terraform)")
+	fs.IntVar(&f.pr, "pr", 0, "pull request `number` the scratch preview is planned for")
+	fs.StringVar(&f.branch, "branch", "", "`branch` the scratch preview is planned for")
+	fs.StringVar(&f.headSHA, "head-sha", "", "commit the scratch preview is planned for")
+	fs.Var(&f.varFiles, "preview-var-file", "a var `file` the preview passes too (e.g. the staging.tfvars being replaced); repeatable")
+	fs.Var(&f.vars, "preview-var", "a `name=value` the preview passes too; repeatable")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: previewd parity --config FILE --repo owner/name [flags]\n\n"+
+			"Checks that the repository's previews differ from production only where declared.\n"+
+			"Exit status: 0 parity, 1 undeclared drift, 2 error.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case !repoName.MatchString(f.repo):
+		return f, fmt.Errorf("--repo: %q is not owner/name", f.repo)
+	}
+	return f, nil
+}
+
+// runParity is parityCommand with its context and environment given.
+func runParity(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) (string, bool)) int {
+	f, err := parseParityFlags(args, stderr, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitParity
+	} else if err != nil {
+		fmt.Fprintln(stderr, "previewd parity:", err)
+		return exitError
+	}
+	var tfLog bytes.Buffer
+	report, err := checkParity(ctx, f, getenv, &tfLog)
+	if err != nil {
+		if tfLog.Len() > 0 {
+			fmt.Fprintf(stderr, "terraform's output:\n%s\n", tfLog.Bytes())
+		}
+		fmt.Fprintln(stderr, "previewd parity:", err)
+		return exitError
+	}
+	if err := printReport(stdout, report, f.json); err != nil {
+		fmt.Fprintln(stderr, "previewd parity:", err)
+		return exitError
+	}
+	if report.Status == preview.ParityDrift {
+		return exitDrift
+	}
+	return exitParity
+}
+
+func printReport(w io.Writer, report preview.ParityReport, asJSON bool) error {
+	if !asJSON {
+		return parity.RenderText(w, report)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(report)
+}
+
+// parityCheck is everything one run of the parity command works from.
+type parityCheck struct {
+	flags    parityFlags
+	repo     RepoConfig
+	settings parity.Config
+	cfg      Config
+	module   parity.ModuleVariables
+	toggles  parity.Toggles // nil without a toggles file
+
+	productionFiles []string       // production's var files, absolute
+	production      map[string]any // production's resolved inputs
+	preview         map[string]any // the preview's resolved inputs
+	extra           map[string]any // --preview-var-file and --preview-var
+}
+
+// checkParity runs every check for f.repo and returns the report. Terraform's
+// output goes to tfLog.
+func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string, bool), tfLog io.Writer) (preview.ParityReport, error) {
+	cfg, settings, err := loadConfigForCLI(f.config, getenv)
+	if err != nil {
+		return preview.ParityReport{}, err
+	}
+	r, ok := cfg.repo(f.repo)
+	if !ok {
+		return preview.ParityReport{}, fmt.Errorf("no module is configured for %s: set module_dir or add it to repos", f.repo)
+	}
+	c := &parityCheck{flags: f, repo: r, settings: settings[strings.ToLower(f.repo)], cfg: cfg}
+	dataDir, err := os.MkdirTemp("", "previewd-parity-")
+	if err != nil {
+		return preview.ParityReport{}, err
+	}
+	defer os.RemoveAll(dataDir)
+	prov, err := c.provisioner(dataDir)
+	if err != nil {
+		return preview.ParityReport{}, err
+	}
+	if c.module.Declared, c.module.Sensitive, err = prov.ModuleVariables(f.repo); err != nil {
+		return preview.ParityReport{}, err
+	}
+	if err := c.resolveInputs(); err != nil {
+		return preview.ParityReport{}, err
+	}
+	findings, err := c.inputFindings(ctx)
+	if err != nil || !f.plan {
+		return parity.Report(findings), err
+	}
+	planFindings, err := c.planFindings(ctx, prov, tfLog)
+	return parity.Report(findings, planFindings), err
+}
+
+// provisioner returns a provisioner in dataDir whose module is the
+// preview's, as the scratch preview is planned with it.
+func (c *parityCheck) provisioner(dataDir string) (*provisioner.Provisioner, error) {
+	bin, err := terraformBinary(c.cfg.Terraform.Bin)
+	if err != nil {
+		return nil, err
+	}
+	return provisioner.New(provisioner.Config{
+		TerraformBin:   bin,
+		DataDir:        dataDir,
+		PluginCacheDir: c.cfg.Terraform.PluginCacheDir,
+		EnvPassthrough: c.cfg.Terraform.EnvPassthrough,
+		Env:            c.cfg.Terraform.Env,
+		Modules:        func(string) (provisioner.Module, error) { return c.previewModule(), nil },
+	})
+}
+
+// resolveInputs reads production's inputs, the toggles and the extra
+// preview inputs, and builds the preview's: production's, then the declared
+// differences, the extra inputs and the preview's toggles.
+func (c *parityCheck) resolveInputs() error {
+	for _, f := range c.repo.Production.VarFiles {
+		c.productionFiles = append(c.productionFiles, absPath(c.repo.ModuleDir, f))
+	}
+	fromFiles, err := parity.LoadVarFiles(c.productionFiles...)
+	if err != nil {
+		return fmt.Errorf("production's inputs: %w", err)
+	}
+	c.production = fromFiles
+	maps.Copy(c.production, c.repo.Production.Vars)
+	if c.extra, err = extraInputs(c.flags.varFiles, c.flags.vars); err != nil {
+		return err
+	}
+	if c.settings.TogglesFile != "" {
+		if c.toggles, err = parity.LoadToggles(c.settings.TogglesFile); err != nil {
+			return err
+		}
+	}
+	c.preview = maps.Clone(c.production)
+	for _, d := range c.repo.Differences {
+		c.preview[d.Variable] = d.Value
+	}
+	maps.Copy(c.preview, c.extra)
+	if c.togglesPassed() {
+		c.production[c.settings.TogglesVar()] = c.toggles.ForTier(parity.TierProduction)
+		c.preview[c.settings.TogglesVar()] = c.toggles.ForTier(parity.TierPreview)
+	}
+	return nil
+}
+
+// togglesPassed reports whether the toggles reach the module: a toggles file
+// is configured and the module declares the toggles variable.
+func (c *parityCheck) togglesPassed() bool {
+	return c.toggles != nil && c.module.Declared[c.settings.TogglesVar()]
+}
+
+// extraInputs reads --preview-var-file and --preview-var. A --preview-var
+// value is a string unless it starts with { or [, when it is JSON.
+func extraInputs(files, vars []string) (map[string]any, error) {
+	extra, err := parity.LoadVarFiles(files...)
+	if err != nil {
+		return nil, fmt.Errorf("--preview-var-file: %w", err)
+	}
+	for _, kv := range vars {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--preview-var %q: not name=value", kv)
+		}
+		extra[name] = value
+		if strings.HasPrefix(value, "{") || strings.HasPrefix(value, "[") {
+			var v any
+			if err := json.Unmarshal([]byte(value), &v); err != nil {
+				return nil, fmt.Errorf("--preview-var %s: not JSON: %v", name, err)
+			}
+			extra[name] = v
+		}
+	}
+	return extra, nil
+}
+
+// inputFindings compares variables, config keys and toggles.
+func (c *parityCheck) inputFindings(ctx context.Context) ([]preview.Finding, error) {
+	var expected []string
+	if c.togglesPassed() {
+		expected = append(expected, c.settings.TogglesVar()) // compared toggle by toggle
+	}
+	findings := parity.CompareVariables(c.production, c.preview, c.repo.Differences, c.module, expected...)
+	for _, ck := range c.settings.ConfigKeys {
+		prod, err := parity.LoadKeys(ctx, ck.Production, c.settings.CommandOptions())
+		if err != nil {
+			return nil, fmt.Errorf("config keys %s, production: %w", ck.Name, err)
+		}
+		prev, err := parity.LoadKeys(ctx, ck.Preview, c.settings.CommandOptions())
+		if err != nil {
+			return nil, fmt.Errorf("config keys %s, preview: %w", ck.Name, err)
+		}
+		findings = append(findings, parity.CompareKeys(ck.Name, prod, prev, ck.Differences)...)
+	}
+	if c.toggles != nil {
+		findings = append(findings, parity.CompareToggles(c.toggles)...)
+	}
+	return findings, nil
+}
+
+// previewModule is the module the scratch preview is planned with:
+// production's var files, then production's vars, the declared
+// differences, the extra inputs and the preview's toggles, as far as the
+// module declares them (the others are variable findings already).
+func (c *parityCheck) previewModule() provisioner.Module {
+	vars := maps.Clone(c.repo.Production.Vars)
+	if vars == nil {
+		vars = map[string]any{}
+	}
+	for _, d := range c.repo.Differences {
+		vars[d.Variable] = d.Value
+	}
+	maps.Copy(vars, c.extra)
+	if c.togglesPassed() {
+		vars[c.settings.TogglesVar()] = c.toggles.ForTier(parity.TierPreview)
+	}
+	maps.DeleteFunc(vars, func(name string, _ any) bool { return !c.module.Declared[name] })
+	return provisioner.Module{Dir: c.repo.ModuleDir, VarFiles: c.productionFiles, Vars: vars, URLOutput: c.repo.URLOutput}
+}
+
+// planFindings plans a scratch preview and production's shape and compares
+// them, and the lock files.
+func (c *parityCheck) planFindings(ctx context.Context, prov *provisioner.Provisioner, tfLog io.Writer) ([]preview.Finding, error) {
+	env := preview.Environment{Name: parityCheckEnvironment, Repo: c.flags.repo, PR: c.flags.pr, Branch: c.flags.branch, HeadSHA: c.flags.headSHA}
+	prev, err := prov.PlanPreview(ctx, env, tfLog)
+	if err != nil {
+		return nil, err
+	}
+	vars := maps.Clone(c.repo.Production.Vars)
+	if c.togglesPassed() {
+		if vars == nil {
+			vars = map[string]any{}
+		}
+		vars[c.settings.TogglesVar()] = c.toggles.ForTier(parity.TierProduction)
+	}
+	prod, err := prov.PlanProduction(ctx, c.flags.repo, vars, tfLog)
+	if err != nil {
+		return nil, err
+	}
+	findings := parity.ComparePlans(prod.Plan, prev.Plan, c.repo.Differences)
+	productionLock, err := c.productionLockFile()
+	if err != nil {
+		return nil, err
+	}
+	locks, err := parity.CompareLockFiles(productionLock, prev.LockFile)
+	return append(findings, locks...), err
+}
+
+// productionLockFile returns the lock file production runs with: the
+// configured production_lock_file, else the module's own; nil when there
+// is none.
+func (c *parityCheck) productionLockFile() ([]byte, error) {
+	path := c.settings.ProductionLockFile
+	if path == "" {
+		path = filepath.Join(c.repo.ModuleDir, ".terraform.lock.hcl")
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && c.settings.ProductionLockFile == "" {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("production's lock file: %w", err)
+	}
+	return b, nil
+}
+
+// cliSecretPlaceholder stands in for the webhook secret while the CLI's
+// configuration is validated: the parity command receives no webhooks.
+const cliSecretPlaceholder = "unused by previewd parity"
+
+// loadConfigForCLI loads the configuration as LoadConfig does (strict
+// YAML over the defaults, paths relative to the file, PREVIEWD_* variables
+// winning, every setting validated), except that no webhook secret is
+// required, and returns each repository's `parity:` settings, validated,
+// by lower-case owner/name. RepoConfig has no Parity field yet, so the
+// parity blocks are taken out of the document before it is decoded.
+func loadConfigForCLI(path string, getenv func(string) (string, bool)) (Config, map[string]parity.Config, error) {
+	cfg := DefaultConfig()
+	settings := map[string]parity.Config{}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("config: %w", err)
+		}
+		if data, settings, err = extractParity(data, filepath.Dir(path)); err != nil {
+			return cfg, nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return cfg, nil, fmt.Errorf("config %s: %w", path, nameSettings(data, err))
+		}
+		cfg.resolvePaths(filepath.Dir(path))
+	}
+	if err := cfg.applyEnv(getenv); err != nil {
+		return cfg, nil, err
+	}
+	secret := cfg.WebhookSecret
+	if strings.TrimSpace(secret) == "" {
+		cfg.WebhookSecret = cliSecretPlaceholder
+	}
+	err := cfg.Validate()
+	cfg.WebhookSecret = secret
+	return cfg, settings, err
+}
+
+// extractParity removes the `parity:` block of every entry of repos from
+// the YAML document data and returns the rest re-encoded, with each block
+// decoded strictly, validated and its paths resolved against dir.
+func extractParity(data []byte, dir string) ([]byte, map[string]parity.Config, error) {
+	settings := map[string]parity.Config{}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, nil, err
+	}
+	repos := mappingValue(&doc, "repos")
+	if repos == nil || repos.Kind != yaml.SequenceNode {
+		return data, settings, nil
+	}
+	removed := false
+	for i, entry := range repos.Content {
+		block := removeKey(entry, "parity")
+		if block == nil {
+			continue
+		}
+		removed = true
+		pc, err := decodeParity(block)
+		if err != nil {
+			return nil, nil, fmt.Errorf("repos[%d].parity: %w", i, err)
+		}
+		pc.ResolvePaths(dir)
+		if name := mappingValue(entry, "name"); name != nil {
+			settings[strings.ToLower(name.Value)] = pc
+		}
+	}
+	if !removed {
+		return data, settings, nil // decoded as written, so errors keep their lines
+	}
+	out, err := yaml.Marshal(&doc)
+	return out, settings, err
+}
+
+// decodeParity decodes a parity block strictly and validates it.
+func decodeParity(block *yaml.Node) (parity.Config, error) {
+	var pc parity.Config
+	b, err := yaml.Marshal(block)
+	if err != nil {
+		return pc, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&pc); err != nil && !errors.Is(err, io.EOF) {
+		return pc, err
+	}
+	return pc, pc.Validate()
+}
+
+// mappingValue returns the value of key in the mapping n (or in the
+// document n holds), or nil.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// removeKey removes key from the mapping n and returns its value, or nil.
+func removeKey(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			v := n.Content[i+1]
+			n.Content = append(n.Content[:i], n.Content[i+2:]...)
+			return v
+		}
+	}
+	return nil
+}

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/parity"
+)
+
+// absFixture returns the absolute path of a fixture elsewhere in the tree.
+func absFixture(t *testing.T, rel string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.FromSlash(rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// parityConfig writes a configuration for acme/shop with module dir and the
+// given lines under the repo entry (indented by the caller as a repo's
+// settings, four spaces).
+func parityConfig(t *testing.T, moduleDir, repoSettings string) string {
+	t.Helper()
+	return writeConfig(t, "repos:\n  - name: acme/shop\n    module_dir: "+moduleDir+"\n"+repoSettings)
+}
+
+func TestParityCommand(t *testing.T) {
+	t.Parallel()
+	example := absFixture(t, "../../examples/preview-web-module")
+	scale := absFixture(t, "../../provisioner/testdata/parity-scale")
+	keys := absFixture(t, "../../parity/testdata/keys")
+	toggles := absFixture(t, "../../parity/testdata/toggles/toggles.json")
+	locks := absFixture(t, "../../parity/testdata/locks")
+
+	// A module whose committed lock file (locking nothing: it uses only
+	// built-ins) is not the one production runs with.
+	lockedModule := absFixture(t, "../../provisioner/testdata/locked")
+
+	exampleDeclared := []preview.Finding{
+		{Kind: "variable", Subject: "external_api_url", Production: "https://api.payments.example.com", Preview: "https://sandbox.payments.example.com", Declared: true, Reason: "external-integration"},
+		{Kind: "variable", Subject: "instance_count", Production: "3", Preview: "1", Declared: true, Reason: "scale"},
+		{Kind: "resource", Subject: "terraform_data.web", Production: "3 instances", Preview: "1 instance", Declared: true, Reason: "scale"},
+	}
+	scaleSettings := "    production:\n      var_files: [production.tfvars]\n      vars: {database_password: hunter2-production}\n" +
+		"    differences:\n      - {variable: instance_count, value: 1, reason: scale}\n"
+
+	tests := []struct {
+		name     string
+		config   string // a path, or a function of the test's fixtures
+		args     []string
+		wantCode int
+		want     []preview.Finding // exactly, in order
+		wantErr  string
+	}{
+		{
+			name:   "the example is at parity",
+			config: absFixture(t, "../../examples/previewd.yaml"),
+			args:   []string{"--pr", "7", "--branch", "feat/x", "--head-sha", "abc123"},
+			want:   exampleDeclared,
+		},
+		{
+			name:     "undeclared version difference",
+			config:   absFixture(t, "../../examples/previewd.yaml"),
+			args:     []string{"--preview-var", "database_engine_version=13.2"},
+			wantCode: exitDrift,
+			want: slices.Insert(slices.Clone(exampleDeclared), 0, preview.Finding{
+				Kind: "variable", Subject: "database_engine_version", Production: "15.4", Preview: "13.2", Reason: "not declared",
+			}),
+		},
+		{
+			name: "stale declaration",
+			config: parityConfig(t, example, "    production:\n      var_files: [production.tfvars]\n"+
+				"    differences:\n      - {variable: database_engine_version, value: \"15.4\", reason: cost}\n"),
+			wantCode: exitDrift,
+			want: []preview.Finding{
+				{Kind: "variable", Subject: "database_engine_version", Production: "15.4", Preview: "15.4", Reason: "stale declaration: the declared value is production's"},
+			},
+		},
+		{
+			name: "missing config key, values never shown",
+			config: parityConfig(t, example, "    production:\n      var_files: [production.tfvars]\n"+
+				"    parity:\n      config_keys:\n        - name: app-env\n"+
+				"          production: {env_file: "+filepath.Join(keys, "production.env")+"}\n"+
+				"          preview: {env_file: "+filepath.Join(keys, "preview.env")+"}\n"+
+				"          differences: [{key: RATE_LIMIT_PER_MINUTE, reason: cost}]\n"),
+			args:     []string{"--plan=false"},
+			wantCode: exitDrift,
+			want: []preview.Finding{
+				{Kind: "config_key", Subject: "app-env: NEW_SEARCH_ENDPOINT", Production: "present", Preview: "missing", Reason: "missing in the preview, not declared"},
+				{Kind: "config_key", Subject: "app-env: RATE_LIMIT_PER_MINUTE", Production: "present", Preview: "missing", Declared: true, Reason: "cost"},
+			},
+		},
+		{
+			name:     "sensitive value, resource only in the preview",
+			config:   parityConfig(t, scale, scaleSettings),
+			args:     []string{"--preview-var", "database_password=hunter2-preview"},
+			wantCode: exitDrift,
+			want: []preview.Finding{
+				{Kind: "variable", Subject: "database_password", Production: "(sensitive)", Preview: "(sensitive)", Reason: "not declared"},
+				{Kind: "resource", Subject: "terraform_data.debug", Production: "absent", Preview: "1 instance", Reason: "count or for_each follows var.environment, not a declared difference"},
+				{Kind: "variable", Subject: "instance_count", Production: "3", Preview: "1", Declared: true, Reason: "scale"},
+				{Kind: "resource", Subject: "module.cache.terraform_data.node", Production: "3 instances", Preview: "1 instance", Declared: true, Reason: "scale"},
+				{Kind: "resource", Subject: "terraform_data.web", Production: "3 instances", Preview: "1 instance", Declared: true, Reason: "scale"},
+			},
+		},
+		{
+			name:     "provider version mismatch",
+			config:   parityConfig(t, lockedModule, "    parity:\n      production_lock_file: "+filepath.Join(locks, "production.lock.hcl")+"\n"),
+			wantCode: exitDrift,
+			want: []preview.Finding{
+				{Kind: "provider_version", Subject: "registry.terraform.io/hashicorp/aws", Production: "5.31.0", Preview: "not locked", Reason: "locked only by production"},
+				{Kind: "provider_version", Subject: "registry.terraform.io/hashicorp/random", Production: "3.6.0", Preview: "not locked", Reason: "locked only by production"},
+			},
+		},
+		{
+			name: "toggles differ by tier, declared",
+			config: parityConfig(t, example, "    production:\n      var_files: [production.tfvars]\n"+
+				"    parity:\n      toggles_file: "+toggles+"\n"),
+			want: []preview.Finding{
+				{Kind: "toggle", Subject: "fast_cart", Production: "true", Preview: "false", Declared: true, Reason: "toggle: preview tier"},
+				{Kind: "toggle", Subject: "new_checkout", Production: "false", Preview: "true", Declared: true, Reason: "toggle: staging tier"},
+			},
+		},
+		{
+			name:     "declaration naming an unknown variable",
+			config:   parityConfig(t, example, "    production:\n      var_files: [production.tfvars]\n    differences:\n      - {variable: replicas, value: 1, reason: scale}\n"),
+			wantCode: exitDrift,
+			want: []preview.Finding{
+				{Kind: "variable", Subject: "replicas", Production: "(not set)", Preview: "1", Reason: "declared for a variable the module does not declare"},
+			},
+		},
+		{name: "no --repo", config: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--repo="}, wantCode: exitError, wantErr: `--repo: "" is not owner/name`},
+		{name: "unknown repo", config: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--repo", "acme/other"}, wantCode: exitError, wantErr: "no module is configured for acme/other"},
+		{name: "missing config", config: "/nonexistent/previewd.yaml", wantCode: exitError, wantErr: "no such file"},
+		{name: "bad parity block", config: parityConfig(t, example, "    parity:\n      drift_check_interval: 5s\n"), wantCode: exitError, wantErr: "repos[0].parity: drift_check_interval: 5s is shorter than 1m0s"},
+		{name: "unknown parity setting", config: parityConfig(t, example, "    parity:\n      toggles: x\n"), wantCode: exitError, wantErr: "repos[0].parity: yaml: unmarshal errors"},
+		{name: "unknown setting elsewhere", config: parityConfig(t, example, "    modul_dir: x\n"), wantCode: exitError, wantErr: "field modul_dir not found"},
+		{name: "bad preview var", config: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--preview-var", "novalue"}, wantCode: exitError, wantErr: `--preview-var "novalue": not name=value`},
+	}
+	env := envFrom(map[string]string{"PREVIEWD_TERRAFORM_BIN": terraformForTests(t)})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{"--config", tt.config, "--repo", "acme/shop", "--json"}, tt.args...)
+			var stdout, stderr bytes.Buffer
+			code := runParity(context.Background(), args, &stdout, &stderr, env)
+			if code != tt.wantCode {
+				t.Fatalf("got exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, stdout.String(), stderr.String())
+			}
+			if tt.wantErr != "" {
+				if !strings.Contains(stderr.String(), tt.wantErr) {
+					t.Errorf("got stderr %q, want it to contain %q", stderr.String(), tt.wantErr)
+				}
+				return
+			}
+			var report preview.ParityReport
+			if err := json.Unmarshal(stdout.Bytes(), &report); err != nil {
+				t.Fatalf("%v: %s", err, stdout.String())
+			}
+			if !slices.Equal(report.Findings, tt.want) {
+				t.Errorf("got findings\n%+v\nwant\n%+v", report.Findings, tt.want)
+			}
+			if want := preview.Verdict(tt.want); report.Status != want || report.CheckedAt.IsZero() {
+				t.Errorf("got status %q at %v, want %q", report.Status, report.CheckedAt, want)
+			}
+			for _, leak := range []string{"hunter2", "sk_live", "prod-db", "sk_test"} {
+				if strings.Contains(stdout.String()+stderr.String(), leak) {
+					t.Errorf("output leaks %q:\n%s\n%s", leak, stdout.String(), stderr.String())
+				}
+			}
+		})
+	}
+}
+
+func TestParityCommandText(t *testing.T) {
+	t.Setenv("PREVIEWD_TERRAFORM_BIN", terraformForTests(t))
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     []string
+	}{
+		{"parity", nil, exitParity, []string{
+			"parity: ok, the preview differs from production only where declared (3 declared; checked ",
+			"ok  variable  instance_count      3",
+			"declared: scale",
+		}},
+		{"drift", []string{"--preview-var", "database_engine_version=13.2"}, exitDrift, []string{
+			"parity: DRIFT, 1 undeclared difference (3 declared; checked ",
+			"DRIFT  variable  database_engine_version  15.4",
+		}},
+		{"help", []string{"--help"}, exitParity, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"--config", "../../examples/previewd.yaml", "--repo", "acme/shop"}, tt.args...)
+			if code := parityCommand(args, &stdout, &stderr); code != tt.wantCode {
+				t.Fatalf("got exit %d, want %d\n%s%s", code, tt.wantCode, stdout.String(), stderr.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("output does not contain %q:\n%s", w, stdout.String())
+				}
+			}
+		})
+	}
+}
+
+func TestLoadConfigForCLI(t *testing.T) {
+	module := t.TempDir()
+	tests := []struct {
+		name, body string
+		env        map[string]string
+		wantErr    string
+		check      func(t *testing.T, cfg Config, settings map[string]parity.Config)
+	}{
+		{
+			name: "no webhook secret needed; parity block read and resolved",
+			body: "repos:\n  - name: Acme/Shop\n    module_dir: " + module + "\n    parity:\n      toggles_file: toggles.json\n      drift_check_interval: 1h\n",
+			check: func(t *testing.T, cfg Config, settings map[string]parity.Config) {
+				s := settings["acme/shop"]
+				if !filepath.IsAbs(s.TogglesFile) || filepath.Base(s.TogglesFile) != "toggles.json" || s.DriftCheckInterval.Hours() != 1 {
+					t.Errorf("got parity settings %+v", s)
+				}
+				if cfg.WebhookSecret != "" || len(cfg.Repos) != 1 || cfg.Repos[0].ModuleDir != module {
+					t.Errorf("got config %+v", cfg)
+				}
+			},
+		},
+		{name: "other settings still validated", body: "module_dir: " + module + "\nttl: -1h\n", wantErr: "ttl (PREVIEWD_TTL): must be positive"},
+		{name: "environment still wins", body: "module_dir: " + module + "\n", env: map[string]string{"PREVIEWD_MAX_CONCURRENT_RUNS": "0"}, wantErr: "max_concurrent_runs"},
+		{name: "a parity block is not a list", body: "repos:\n  - name: acme/shop\n    module_dir: " + module + "\n    parity: [1]\n", wantErr: "repos[0].parity"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, settings, err := loadConfigForCLI(writeConfig(t, tt.body), envFrom(tt.env))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, cfg, settings)
+		})
+	}
+}

@@ -1,0 +1,36 @@
+// Package parity compares a preview environment with production and says,
+// finding by finding, where they differ and whether each difference was
+// declared. It is previewd's reason to exist: a preview may differ from
+// production only where someone declared it should (scale, data,
+// external-integration, cost, security), and everything else is drift.
+//
+// The package does no Terraform and no I/O beyond reading the files and
+// running the commands a Config names; callers hand it variables, plans
+// (terraform show -json of a saved plan, as provisioner produces them), lock
+// files and key lists, and get []preview.Finding back. Report turns findings
+// into a preview.ParityReport, RenderText prints one.
+//
+// # The checks
+//
+//   - CompareVariables: the preview's resolved variables against
+//     production's, with the declared differences. Per-pull-request
+//     variables (PerPullRequest) are expected to differ.
+//   - LoadKeys and CompareKeys: for each configured pair of config sources,
+//     every key production has must exist in the preview's. Keys only: no
+//     value read from a source ever reaches a finding or an error.
+//   - ComparePlans and CompareLockFiles: the structure of the two plans
+//     (resources, instance counts, providers) and the provider versions the
+//     lock files pin.
+//   - LoadToggles and CompareToggles: feature toggles per tier.
+//   - LiveDriftFindings: what a refresh-only plan of a live environment
+//     found changed outside Terraform.
+//
+// # Reading a finding
+//
+// Production and Preview hold values as text: strings as they are, anything
+// else as compact JSON, "(sensitive)" for a sensitive variable, "(not set)"
+// for a variable one side does not set. A declared finding's Reason is the
+// reason of the declaration that explains it (or, for a toggle, the tier its
+// preview value comes from); an undeclared finding's Reason says why it is
+// drift ("not declared", "stale declaration: …", …).
+package parity

@@ -1,0 +1,1 @@
+token = "sk_live_do_not_leak" + var.x

@@ -1,0 +1,3 @@
+provider "registry.terraform.io/hashicorp/aws" {
+  constraints = "~> 5.0"
+}

@@ -1,0 +1,163 @@
+package parity
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Texts shown in place of a value.
+const (
+	Sensitive = "(sensitive)"
+	NotSet    = "(not set)"
+)
+
+// maxShown is the longest value a finding shows, in runes.
+const maxShown = 120
+
+// normalize returns v as JSON would decode it, numbers as json.Number: maps
+// become map[string]any, slices []any, whatever Go type v had.
+func normalize(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var out any
+	err = dec.Decode(&out)
+	return out, err
+}
+
+// equalValues compares two variable values as Terraform would see them:
+// 1 equals 1.0, map order does not matter, and a string equals the number
+// or bool it spells ("3" equals 3, as a number variable converts it).
+func equalValues(a, b any) bool {
+	na, errA := normalize(a)
+	nb, errB := normalize(b)
+	if errA != nil || errB != nil {
+		return fmt.Sprint(a) == fmt.Sprint(b)
+	}
+	return equalNormal(na, nb)
+}
+
+func equalNormal(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, xv := range x {
+			yv, ok := y[k]
+			if !ok || !equalNormal(xv, yv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !equalNormal(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case nil:
+		return b == nil
+	}
+	sa, okA := scalar(a)
+	sb, okB := scalar(b)
+	if !okA || !okB {
+		return false
+	}
+	if sa == sb {
+		return true
+	}
+	ra, okA := new(big.Rat).SetString(sa)
+	rb, okB := new(big.Rat).SetString(sb)
+	return okA && okB && ra.Cmp(rb) == 0 && (isNumber(a) || isNumber(b))
+}
+
+func isNumber(v any) bool { _, ok := v.(json.Number); return ok }
+
+// scalar returns a primitive as text.
+func scalar(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case json.Number:
+		return x.String(), true
+	case bool:
+		return strconv.FormatBool(x), true
+	}
+	return "", false
+}
+
+// show returns a value as a finding shows it: a string as it is, anything
+// else as compact JSON, cut to maxShown runes.
+func show(v any) string {
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = x
+	default:
+		n, err := normalize(v)
+		if err != nil {
+			s = fmt.Sprint(v)
+			break
+		}
+		b, _ := json.Marshal(n) // maps come out with sorted keys
+		s = string(b)
+	}
+	if utf8.RuneCountInString(s) > maxShown {
+		r := []rune(s)
+		s = string(r[:maxShown-1]) + "…"
+	}
+	return s
+}
+
+// showVar returns how a finding shows variable name's value v: Sensitive
+// when the variable is sensitive, NotSet when !ok.
+func showVar(v any, ok, sensitive bool) string {
+	switch {
+	case !ok:
+		return NotSet
+	case sensitive:
+		return Sensitive
+	}
+	return show(v)
+}
+
+// decodeJSON decodes data into any with numbers kept exact.
+func decodeJSON(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("more than one JSON value")
+	}
+	return v, nil
+}
+
+// jsonError describes a JSON decoding error by position only: the messages
+// of encoding/json can quote the input.
+func jsonError(data []byte, err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		line := 1 + strings.Count(string(data[:min(int(se.Offset), len(data))]), "\n")
+		return fmt.Errorf("invalid JSON at line %d", line)
+	}
+	return errors.New("invalid JSON")
+}

@@ -1,0 +1,8 @@
+variable "nodes" {
+  type = number
+}
+
+resource "terraform_data" "node" {
+  count = var.nodes
+  input = count.index
+}

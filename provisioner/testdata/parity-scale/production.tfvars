@@ -1,0 +1,2 @@
+instance_count          = 3
+database_engine_version = "15.4"
