@@ -17,6 +17,7 @@ import (
 	"time"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/parity"
 	"gopkg.in/yaml.v3"
 )
 
@@ -72,6 +73,7 @@ type RepoConfig struct {
 	URLOutput   string             `yaml:"url_output"`
 	Production  ProductionConfig   `yaml:"production"`
 	Differences []DifferenceConfig `yaml:"differences"`
+	Parity      parity.Config      `yaml:"parity"`
 }
 
 // ProductionConfig is what production passes to the module.
@@ -108,6 +110,12 @@ func DefaultConfig() Config {
 // applies the environment (getenv), and validates the result. Every error
 // names the setting at fault.
 func LoadConfig(path string, getenv func(string) (string, bool)) (Config, error) {
+	return loadConfig(path, getenv, true)
+}
+
+// loadConfig is LoadConfig; commands that receive no webhooks (parity) pass
+// needSecret false.
+func loadConfig(path string, getenv func(string) (string, bool), needSecret bool) (Config, error) {
 	cfg := DefaultConfig()
 	if path != "" {
 		data, err := os.ReadFile(path)
@@ -124,7 +132,7 @@ func LoadConfig(path string, getenv func(string) (string, bool)) (Config, error)
 	if err := cfg.applyEnv(getenv); err != nil {
 		return cfg, err
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(needSecret); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
@@ -140,6 +148,7 @@ func (c *Config) resolvePaths(dir string) {
 		if c.Repos[i].ModuleDir != "" {
 			c.Repos[i].ModuleDir = absPath(dir, c.Repos[i].ModuleDir)
 		}
+		c.Repos[i].Parity.ResolvePaths(dir)
 	}
 }
 
@@ -259,11 +268,13 @@ func keyAtLine(n *yaml.Node, line int, prefix string) string {
 var repoName = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 
 // Validate checks every setting and returns the first problem, naming it.
-func (c *Config) Validate() error {
+func (c *Config) Validate() error { return c.validate(true) }
+
+func (c *Config) validate(needSecret bool) error {
 	bad := func(setting, format string, args ...any) error {
 		return fmt.Errorf("config: %s: %s", setting, fmt.Sprintf(format, args...))
 	}
-	if strings.TrimSpace(c.WebhookSecret) == "" {
+	if needSecret && strings.TrimSpace(c.WebhookSecret) == "" {
 		return bad("webhook_secret (PREVIEWD_WEBHOOK_SECRET)", "is empty; previewd refuses to accept unsigned webhooks")
 	}
 	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
@@ -371,6 +382,9 @@ func (r RepoConfig) validate(haveDefault bool) error {
 		if err := checkDir(r.ModuleDir); err != nil {
 			return fmt.Errorf("module_dir: %v", err)
 		}
+	}
+	if err := r.Parity.Validate(); err != nil {
+		return fmt.Errorf("parity.%v", err)
 	}
 	for j, d := range r.Differences {
 		if d.Variable == "" {

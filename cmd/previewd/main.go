@@ -35,6 +35,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serveCommand(args[1:], stderr)
+	case "parity":
+		return parityCommand(args[1:], stdout, stderr)
 	case "backup":
 		return backupCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
@@ -55,6 +57,9 @@ func usage(w io.Writer) {
 
 Usage:
   previewd serve [--config FILE]   run the service (config also from PREVIEWD_CONFIG)
+  previewd parity --config FILE --repo owner/name [--json]
+                                   check that previews differ from production only where declared
+                                   (exit 0 parity, 1 undeclared drift, 2 error)
   previewd backup --out FILE [--url URL | --data-dir DIR]
                                    copy the database, online (admin API) or offline
   previewd version                 print the version

@@ -19,7 +19,6 @@ import (
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/parity"
 	"github.com/previewd/previewd/provisioner"
-	"gopkg.in/yaml.v3"
 )
 
 // Exit codes of `previewd parity`.
@@ -147,7 +146,7 @@ type parityCheck struct {
 // checkParity runs every check for f.repo and returns the report. Terraform's
 // output goes to tfLog.
 func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string, bool), tfLog io.Writer) (preview.ParityReport, error) {
-	cfg, settings, err := loadConfigForCLI(f.config, getenv)
+	cfg, err := loadConfig(f.config, getenv, false)
 	if err != nil {
 		return preview.ParityReport{}, err
 	}
@@ -155,7 +154,7 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 	if !ok {
 		return preview.ParityReport{}, fmt.Errorf("no module is configured for %s: set module_dir or add it to repos", f.repo)
 	}
-	c := &parityCheck{flags: f, repo: r, settings: settings[strings.ToLower(f.repo)], cfg: cfg}
+	c := &parityCheck{flags: f, repo: r, settings: r.Parity, cfg: cfg}
 	dataDir, err := os.MkdirTemp("", "previewd-parity-")
 	if err != nil {
 		return preview.ParityReport{}, err
@@ -347,127 +346,4 @@ func (c *parityCheck) productionLockFile() ([]byte, error) {
 		return nil, fmt.Errorf("production's lock file: %w", err)
 	}
 	return b, nil
-}
-
-// cliSecretPlaceholder stands in for the webhook secret while the CLI's
-// configuration is validated: the parity command receives no webhooks.
-const cliSecretPlaceholder = "unused by previewd parity"
-
-// loadConfigForCLI loads the configuration as LoadConfig does (strict
-// YAML over the defaults, paths relative to the file, PREVIEWD_* variables
-// winning, every setting validated), except that no webhook secret is
-// required, and returns each repository's `parity:` settings, validated,
-// by lower-case owner/name. RepoConfig has no Parity field yet, so the
-// parity blocks are taken out of the document before it is decoded.
-func loadConfigForCLI(path string, getenv func(string) (string, bool)) (Config, map[string]parity.Config, error) {
-	cfg := DefaultConfig()
-	settings := map[string]parity.Config{}
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return cfg, nil, fmt.Errorf("config: %w", err)
-		}
-		if data, settings, err = extractParity(data, filepath.Dir(path)); err != nil {
-			return cfg, nil, fmt.Errorf("config %s: %w", path, err)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return cfg, nil, fmt.Errorf("config %s: %w", path, nameSettings(data, err))
-		}
-		cfg.resolvePaths(filepath.Dir(path))
-	}
-	if err := cfg.applyEnv(getenv); err != nil {
-		return cfg, nil, err
-	}
-	secret := cfg.WebhookSecret
-	if strings.TrimSpace(secret) == "" {
-		cfg.WebhookSecret = cliSecretPlaceholder
-	}
-	err := cfg.Validate()
-	cfg.WebhookSecret = secret
-	return cfg, settings, err
-}
-
-// extractParity removes the `parity:` block of every entry of repos from
-// the YAML document data and returns the rest re-encoded, with each block
-// decoded strictly, validated and its paths resolved against dir.
-func extractParity(data []byte, dir string) ([]byte, map[string]parity.Config, error) {
-	settings := map[string]parity.Config{}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, nil, err
-	}
-	repos := mappingValue(&doc, "repos")
-	if repos == nil || repos.Kind != yaml.SequenceNode {
-		return data, settings, nil
-	}
-	removed := false
-	for i, entry := range repos.Content {
-		block := removeKey(entry, "parity")
-		if block == nil {
-			continue
-		}
-		removed = true
-		pc, err := decodeParity(block)
-		if err != nil {
-			return nil, nil, fmt.Errorf("repos[%d].parity: %w", i, err)
-		}
-		pc.ResolvePaths(dir)
-		if name := mappingValue(entry, "name"); name != nil {
-			settings[strings.ToLower(name.Value)] = pc
-		}
-	}
-	if !removed {
-		return data, settings, nil // decoded as written, so errors keep their lines
-	}
-	out, err := yaml.Marshal(&doc)
-	return out, settings, err
-}
-
-// decodeParity decodes a parity block strictly and validates it.
-func decodeParity(block *yaml.Node) (parity.Config, error) {
-	var pc parity.Config
-	b, err := yaml.Marshal(block)
-	if err != nil {
-		return pc, err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&pc); err != nil && !errors.Is(err, io.EOF) {
-		return pc, err
-	}
-	return pc, pc.Validate()
-}
-
-// mappingValue returns the value of key in the mapping n (or in the
-// document n holds), or nil.
-func mappingValue(n *yaml.Node, key string) *yaml.Node {
-	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
-		n = n.Content[0]
-	}
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
-
-// removeKey removes key from the mapping n and returns its value, or nil.
-func removeKey(n *yaml.Node, key string) *yaml.Node {
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			v := n.Content[i+1]
-			n.Content = append(n.Content[:i], n.Content[i+2:]...)
-			return v
-		}
-	}
-	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	preview "github.com/previewd/previewd"
-	"github.com/previewd/previewd/parity"
 )
 
 // absFixture returns the absolute path of a fixture elsewhere in the tree.
@@ -139,8 +138,8 @@ func TestParityCommand(t *testing.T) {
 		{name: "no --repo", config: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--repo="}, wantCode: exitError, wantErr: `--repo: "" is not owner/name`},
 		{name: "unknown repo", config: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--repo", "acme/other"}, wantCode: exitError, wantErr: "no module is configured for acme/other"},
 		{name: "missing config", config: "/nonexistent/previewd.yaml", wantCode: exitError, wantErr: "no such file"},
-		{name: "bad parity block", config: parityConfig(t, example, "    parity:\n      drift_check_interval: 5s\n"), wantCode: exitError, wantErr: "repos[0].parity: drift_check_interval: 5s is shorter than 1m0s"},
-		{name: "unknown parity setting", config: parityConfig(t, example, "    parity:\n      toggles: x\n"), wantCode: exitError, wantErr: "repos[0].parity: yaml: unmarshal errors"},
+		{name: "bad parity block", config: parityConfig(t, example, "    parity:\n      drift_check_interval: 5s\n"), wantCode: exitError, wantErr: "repos[0]: parity.drift_check_interval: 5s is shorter than 1m0s"},
+		{name: "unknown parity setting", config: parityConfig(t, example, "    parity:\n      toggles: x\n"), wantCode: exitError, wantErr: "repos[0].parity.toggles: field toggles not found"},
 		{name: "unknown setting elsewhere", config: parityConfig(t, example, "    modul_dir: x\n"), wantCode: exitError, wantErr: "field modul_dir not found"},
 		{name: "bad preview var", config: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--preview-var", "novalue"}, wantCode: exitError, wantErr: `--preview-var "novalue": not name=value`},
 	}
@@ -220,13 +219,13 @@ func TestLoadConfigForCLI(t *testing.T) {
 		name, body string
 		env        map[string]string
 		wantErr    string
-		check      func(t *testing.T, cfg Config, settings map[string]parity.Config)
+		check      func(t *testing.T, cfg Config)
 	}{
 		{
 			name: "no webhook secret needed; parity block read and resolved",
 			body: "repos:\n  - name: Acme/Shop\n    module_dir: " + module + "\n    parity:\n      toggles_file: toggles.json\n      drift_check_interval: 1h\n",
-			check: func(t *testing.T, cfg Config, settings map[string]parity.Config) {
-				s := settings["acme/shop"]
+			check: func(t *testing.T, cfg Config) {
+				s := cfg.Repos[0].Parity
 				if !filepath.IsAbs(s.TogglesFile) || filepath.Base(s.TogglesFile) != "toggles.json" || s.DriftCheckInterval.Hours() != 1 {
 					t.Errorf("got parity settings %+v", s)
 				}
@@ -241,7 +240,7 @@ func TestLoadConfigForCLI(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, settings, err := loadConfigForCLI(writeConfig(t, tt.body), envFrom(tt.env))
+			cfg, err := loadConfig(writeConfig(t, tt.body), envFrom(tt.env), false)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("got %v, want %q", err, tt.wantErr)
@@ -251,7 +250,7 @@ func TestLoadConfigForCLI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tt.check(t, cfg, settings)
+			tt.check(t, cfg)
 		})
 	}
 }
