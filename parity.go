@@ -52,6 +52,10 @@ type ParityReport struct {
 	Status    ParityStatus `json:"status"`
 	CheckedAt time.Time    `json:"checked_at"`
 	Findings  []Finding    `json:"findings"`
+	// SHA is the commit the check ran on; Error, when set, says why the
+	// check could not run (Status and Findings are then empty).
+	SHA   string `json:"sha,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // Verdict returns ParityDrift when any finding is undeclared.

@@ -78,6 +78,12 @@ type Environment struct {
 	Comment           Comment           `json:"comment"`
 	Deployment        Deployment        `json:"deployment,omitzero"`
 	CommitStatus      CommitStatus      `json:"commit_status,omitzero"`
+	ParityStatus      CommitStatus      `json:"parity_status,omitzero"`
+	// Parity is the newest parity check of the environment against
+	// production; live-drift findings join it after each drift check.
+	Parity ParityReport `json:"parity,omitzero"`
+	// Seeded is set once the seed command ran after the first apply.
+	Seeded bool `json:"seeded,omitempty"`
 
 	// What the newest run tried, so a failed apply waits for a new push or
 	// a redeploy instead of looping (unless its failure was transient), and

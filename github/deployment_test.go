@@ -192,3 +192,34 @@ func TestSyncCommitStatus(t *testing.T) {
 	}
 	wantRequests(t, f, "POST /repos/acme/shop/statuses/abc1234567890")
 }
+
+func TestSyncParityStatus(t *testing.T) {
+	f := newFakeGitHub(t, "")
+	c := newTestClient(t, f, nil)
+	env := testEnv()
+	env.Desired = preview.Desired{Present: true, PROpen: true}
+	if got, err := c.SyncParityStatus(context.Background(), env); err != nil || got != (preview.CommitStatus{}) {
+		t.Fatalf("before any check: got %+v %v, want nothing posted", got, err)
+	}
+	env.Parity = preview.ParityReport{Status: preview.ParityDrift, SHA: env.HeadSHA, Findings: []preview.Finding{
+		{Kind: preview.FindingVariable, Subject: "database_engine_version", Declared: false},
+		{Kind: preview.FindingVariable, Subject: "instance_count", Declared: true, Reason: "scale"},
+	}}
+	got, err := c.SyncParityStatus(context.Background(), env)
+	if err != nil || got != (preview.CommitStatus{SHA: env.HeadSHA, State: "failure"}) {
+		t.Fatalf("drift: got %+v %v, want failure", got, err)
+	}
+	env.ParityStatus = got
+	env.Parity.Status, env.Parity.Findings = preview.ParityOK, env.Parity.Findings[1:]
+	if got, err = c.SyncParityStatus(context.Background(), env); err != nil || got.State != "success" {
+		t.Fatalf("parity: got %+v %v, want success", got, err)
+	}
+	_, _, statuses, _ := f.snapshot()
+	want := []map[string]any{
+		{"sha": env.HeadSHA, "state": "failure", "context": "previewd/parity", "description": "1 undeclared difference(s) from production"},
+		{"sha": env.HeadSHA, "state": "success", "context": "previewd/parity", "description": "Differs from production only where declared (1 declared)"},
+	}
+	if !reflect.DeepEqual(statuses, want) {
+		t.Errorf("statuses = %v, want %v", statuses, want)
+	}
+}

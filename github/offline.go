@@ -68,13 +68,24 @@ func (o *Offline) SyncDeployment(_ context.Context, env preview.Environment) (pr
 // and never blocks.
 func (o *Offline) SyncCommitStatus(_ context.Context, env preview.Environment) (preview.CommitStatus, error) {
 	plan, ok := planCommitStatus(env)
+	return o.status(env, StatusContext, plan, ok, env.CommitStatus), nil
+}
+
+// SyncParityStatus returns the "previewd/parity" status SyncParityStatus
+// would have posted for env, and logs it at info level. It sends nothing.
+func (o *Offline) SyncParityStatus(_ context.Context, env preview.Environment) (preview.CommitStatus, error) {
+	plan, ok := planParityStatus(env)
+	return o.status(env, ParityStatusContext, plan, ok, env.ParityStatus), nil
+}
+
+func (o *Offline) status(env preview.Environment, statusContext string, plan commitStatusPlan, ok bool, current preview.CommitStatus) preview.CommitStatus {
 	next := preview.CommitStatus{SHA: plan.sha, State: plan.state}
-	if !ok || env.CommitStatus == next {
-		return env.CommitStatus, nil
+	if !ok || current == next {
+		return current
 	}
 	o.logger.Info("offline: commit status not sent", "environment", env.Name, "repo", env.Repo, "pr", env.PR,
-		"sha", plan.sha, "state", plan.state, "context", StatusContext)
-	return next, nil
+		"sha", plan.sha, "state", plan.state, "context", statusContext)
+	return next
 }
 
 // Permission returns "none": offline, previewd cannot ask GitHub who may run

@@ -62,21 +62,66 @@ func planCommitStatus(env preview.Environment) (commitStatusPlan, bool) {
 // an invalid error.
 func (c *Client) SyncCommitStatus(ctx context.Context, env preview.Environment) (preview.CommitStatus, error) {
 	plan, ok := planCommitStatus(env)
-	if !ok || env.CommitStatus == (preview.CommitStatus{SHA: plan.sha, State: plan.state}) {
-		return env.CommitStatus, nil
+	return c.syncStatus(ctx, env, StatusContext, plan, ok, env.CommitStatus)
+}
+
+// ParityStatusContext is the context of the parity verdict's commit status.
+const ParityStatusContext = "previewd/parity"
+
+// planParityStatus returns the "previewd/parity" status that shows env's
+// parity verdict on the applied SHA: success for parity, failure for
+// undeclared drift (so branch protection can require it), error when the
+// check could not run. None is due before a check, or when the pull request
+// is closed.
+func planParityStatus(env preview.Environment) (commitStatusPlan, bool) {
+	sha := env.Parity.SHA
+	if !env.Desired.PROpen || sha == "" {
+		return commitStatusPlan{}, false
+	}
+	switch {
+	case env.Parity.Error != "":
+		return commitStatusPlan{sha, "error", "The parity check could not run; see the comment"}, true
+	case env.Parity.Status == preview.ParityOK:
+		return commitStatusPlan{sha, "success", fmt.Sprintf("Differs from production only where declared (%d declared)", len(env.Parity.Findings))}, true
+	case env.Parity.Status == preview.ParityDrift:
+		n := 0
+		for _, f := range env.Parity.Findings {
+			if !f.Declared {
+				n++
+			}
+		}
+		return commitStatusPlan{sha, "failure", fmt.Sprintf("%d undeclared difference(s) from production", n)}, true
+	}
+	return commitStatusPlan{}, false
+}
+
+// SyncParityStatus posts the "previewd/parity" commit status that shows
+// env's parity verdict (see planParityStatus) and returns the status now
+// shown; like SyncCommitStatus it sends nothing when env.ParityStatus
+// already shows it, and on error returns env.ParityStatus.
+func (c *Client) SyncParityStatus(ctx context.Context, env preview.Environment) (preview.CommitStatus, error) {
+	plan, ok := planParityStatus(env)
+	return c.syncStatus(ctx, env, ParityStatusContext, plan, ok, env.ParityStatus)
+}
+
+// syncStatus posts plan as the commit status named statusContext unless it
+// is not due (ok false) or current already shows it.
+func (c *Client) syncStatus(ctx context.Context, env preview.Environment, statusContext string, plan commitStatusPlan, ok bool, current preview.CommitStatus) (preview.CommitStatus, error) {
+	if !ok || current == (preview.CommitStatus{SHA: plan.sha, State: plan.state}) {
+		return current, nil
 	}
 	owner, repo, err := splitRepo(env.Repo)
 	if err != nil {
-		return env.CommitStatus, fmt.Errorf("sync commit status for %s: %w", env.Name, err)
+		return current, fmt.Errorf("sync %s status for %s: %w", statusContext, env.Name, err)
 	}
 	if !commitSHA.MatchString(plan.sha) {
-		return env.CommitStatus, preview.Errorf(preview.EINVALID, "sync commit status for %s: %q is not a commit SHA", env.Name, truncateRunes(plan.sha, 80))
+		return current, preview.Errorf(preview.EINVALID, "sync %s status for %s: %q is not a commit SHA", statusContext, env.Name, truncateRunes(plan.sha, 80))
 	}
 	ep, err := c.endpointFor(ctx, env.Repo, env.Desired.InstallationID)
 	if err != nil {
-		return env.CommitStatus, fmt.Errorf("sync commit status for %s: %w", env.Name, err)
+		return current, fmt.Errorf("sync %s status for %s: %w", statusContext, env.Name, err)
 	}
-	status := gh.RepoStatus{State: ptr(plan.state), Description: ptr(plan.description), Context: ptr(StatusContext)}
+	status := gh.RepoStatus{State: ptr(plan.state), Description: ptr(truncateRunes(plan.description, maxDescription)), Context: ptr(statusContext)}
 	if log := runLogURL(c.publicURL, env); log != "" {
 		status.TargetURL = ptr(log)
 	}
@@ -85,8 +130,8 @@ func (c *Client) SyncCommitStatus(ctx context.Context, env preview.Environment) 
 		return err
 	})
 	if err != nil {
-		return env.CommitStatus, fmt.Errorf("post %s commit status on %s of %s: %w", plan.state, preview.ShortSHA(plan.sha), env.Repo, classify(err))
+		return current, fmt.Errorf("post %s %s status on %s of %s: %w", plan.state, statusContext, preview.ShortSHA(plan.sha), env.Repo, classify(err))
 	}
-	c.logger.Debug("commit status posted", "environment", env.Name, "repo", env.Repo, "sha", plan.sha, "state", plan.state)
+	c.logger.Debug("commit status posted", "environment", env.Name, "repo", env.Repo, "sha", plan.sha, "state", plan.state, "context", statusContext)
 	return preview.CommitStatus{SHA: plan.sha, State: plan.state}, nil
 }

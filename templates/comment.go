@@ -33,6 +33,7 @@ var commentTemplate = template.Must(template.New("comment.md.tmpl").Funcs(templa
 	"when":       when,
 	"expiry":     expiry,
 	"errorBlock": errorBlock,
+	"cell":       tableCell,
 }).Parse(commentSource))
 
 // CommentData is what previewd's pull-request comment shows of one
@@ -61,10 +62,27 @@ type CommentData struct {
 	Destroyed  bool
 	LogURL     string
 	Now        time.Time
+	// Parity is the newest parity verdict; nil before the first check.
+	Parity *ParityView
 	// Reason is why the environment should (not) exist: "closed",
 	// "expired", "admin", "command", "fork-awaiting-approval", …; it picks
 	// the explanation shown.
 	Reason string
+}
+
+// ParityView is a parity check as the comment shows it.
+type ParityView struct {
+	OK         bool   // no undeclared finding
+	Error      string // the check could not run
+	Undeclared int
+	Findings   []FindingRow // undeclared first
+}
+
+// FindingRow is one parity finding. Values never hold secrets: sensitive
+// ones arrive as "(sensitive)".
+type FindingRow struct {
+	Kind, Subject, Production, Preview, Reason string
+	Declared                                   bool
 }
 
 // CommentMarker returns the hidden line that starts the comment of the
@@ -113,6 +131,19 @@ func inlineCode(s string) string {
 		return tick + " " + s + " " + tick
 	}
 	return tick + s + tick
+}
+
+// tableCell shows s as code inside a Markdown table cell: pipes escaped,
+// newlines flattened, at most 120 characters.
+func tableCell(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) > 120 {
+		s = string([]rune(s)[:119]) + "…"
+	}
+	if s == "" {
+		return "—"
+	}
+	return strings.ReplaceAll(inlineCode(s), "|", "\\|")
 }
 
 // link shows an http(s) URL as a link and anything else as code, so an

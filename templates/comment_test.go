@@ -75,6 +75,20 @@ func TestRenderCommentGolden(t *testing.T) {
 			d.URL = "https://feature-login.preview.example.com"
 			return d
 		}},
+		{"ready-with-drift", func(d CommentData) CommentData {
+			d.Status, d.AppliedSHA, d.URL = "ready", d.HeadSHA, "https://feature-login.preview.example.com"
+			d.Parity = &ParityView{Undeclared: 1, Findings: []FindingRow{
+				{Kind: "variable", Subject: "database_engine_version", Production: "15.4", Preview: "13.9", Reason: "not declared"},
+				{Kind: "variable", Subject: "instance_count", Production: "3", Preview: "1", Reason: "scale", Declared: true},
+				{Kind: "config_key", Subject: "payments: RATE_LIMIT|BURST", Production: "present", Preview: "missing", Reason: "not declared"},
+			}}
+			return d
+		}},
+		{"ready-with-parity", func(d CommentData) CommentData {
+			d.Status, d.AppliedSHA = "ready", d.HeadSHA
+			d.Parity = &ParityView{OK: true, Findings: []FindingRow{{Kind: "variable", Subject: "instance_count", Production: "3", Preview: "1", Reason: "scale", Declared: true}}}
+			return d
+		}},
 		{"expired", func(d CommentData) CommentData {
 			d.Status, d.Reason, d.AppliedSHA = "destroyed", "expired", d.HeadSHA
 			return d
