@@ -84,6 +84,9 @@ type Environment struct {
 	Parity ParityReport `json:"parity,omitzero"`
 	// Seeded is set once the seed command ran after the first apply.
 	Seeded bool `json:"seeded,omitempty"`
+	// Drifted is set when the newest drift check found changes made
+	// outside Terraform.
+	Drifted bool `json:"drifted,omitempty"`
 
 	// What the newest run tried, so a failed apply waits for a new push or
 	// a redeploy instead of looping (unless its failure was transient), and

@@ -9,6 +9,7 @@ type Phase string
 const (
 	PhaseApply   Phase = "apply"
 	PhaseDestroy Phase = "destroy"
+	PhaseDrift   Phase = "drift" // a refresh-only plan looking for changes made outside Terraform
 )
 
 // RunState is where a run is.

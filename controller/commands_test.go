@@ -181,7 +181,8 @@ func TestCommandsSurviveAGitHubOutage(t *testing.T) {
 	h.gh.failPerms.Store(3)
 	h.command(preview.Command{Verb: "keep", User: "maintainer", CommentID: 9})
 	waitUntil(t, "pinned after the outage", func() bool { return h.env().Desired.Pinned })
-	if cmds, _ := h.db.FindCommands(context.Background()); len(cmds) != 0 {
-		t.Errorf("queue after: %+v", cmds)
-	}
+	waitUntil(t, "the queue empty", func() bool {
+		cmds, _ := h.db.FindCommands(context.Background())
+		return len(cmds) == 0
+	})
 }

@@ -54,6 +54,9 @@ type GitHub interface {
 	SyncDeployment(ctx context.Context, env preview.Environment) (preview.Deployment, error)
 	// SyncCommitStatus keeps the "previewd" commit status on the head.
 	SyncCommitStatus(ctx context.Context, env preview.Environment) (preview.CommitStatus, error)
+	// SyncParityStatus keeps the "previewd/parity" status on the applied
+	// head, from the environment's parity report.
+	SyncParityStatus(ctx context.Context, env preview.Environment) (preview.CommitStatus, error)
 }
 
 // Config tunes a Controller.
@@ -68,6 +71,7 @@ type Config struct {
 	MaxKeep           time.Duration                           // a pinned environment expires this long after its last activity (default 30 days)
 	Resync            PullRequests                            // GitHub's pull requests; nil disables resync (offline mode)
 	Commands          Commander                               // carries out comment commands; nil drops them
+	Checker           Checker                                 // parity checks, drift checks and hooks; nil disables them
 	ResyncRepos       func(context.Context) ([]string, error) // repositories to resync besides those with live environments
 	ResyncInterval    time.Duration                           // default 10m
 	MaxResyncDestroys int                                     // destroys one resync pass may start (default 5)
@@ -86,6 +90,9 @@ type Controller struct {
 	runs     *workQueue // environments to reconcile
 	notices  *workQueue // environments whose comment must be synced
 	commands *workQueue // holds the one name "commands" while commands wait
+
+	driftMu  sync.Mutex
+	driftDue map[string]bool // ready environments due for a drift check
 	ready    atomic.Bool
 	pid      int
 }
@@ -128,6 +135,7 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 		runs:     newWorkQueue(),
 		notices:  newWorkQueue(),
 		commands: newWorkQueue(),
+		driftDue: map[string]bool{},
 		pid:      os.Getpid(),
 	}
 }
@@ -153,6 +161,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { c.notices.serve(ctx, c.syncGitHub) })
 	wg.Go(func() { c.sweepLoop(ctx) })
+	if c.cfg.Checker != nil {
+		wg.Go(func() { c.driftLoop(ctx) })
+	}
 	if c.cfg.Commands != nil {
 		wg.Go(func() { c.commands.serve(ctx, c.runCommands) })
 		c.NudgeCommands() // commands queued before a stop
@@ -209,6 +220,9 @@ func (c *Controller) reconcile(ctx context.Context, name string) {
 			err = c.destroy(ctx, env)
 		default:
 			c.scheduleRetry(ctx, env)
+			if c.takeDriftDue(name) {
+				c.checkDrift(ctx, name)
+			}
 			return
 		}
 		if err != nil {
@@ -242,18 +256,19 @@ func (c *Controller) syncGitHub(ctx context.Context, name string) {
 	comment, errComment := c.gh.SyncComment(ctx, env)
 	deployment, errDeployment := c.gh.SyncDeployment(ctx, env)
 	status, errStatus := c.gh.SyncCommitStatus(ctx, env)
+	parityStatus, errParity := c.gh.SyncParityStatus(ctx, env)
 	if errComment != nil {
 		comment = env.Comment
 	}
-	if err := errors.Join(errComment, errDeployment, errStatus); err != nil && ctx.Err() == nil {
+	if err := errors.Join(errComment, errDeployment, errStatus, errParity); err != nil && ctx.Err() == nil {
 		c.log.Warn("sync github failed; will retry", "environment", name, "err", err)
 		c.notices.addAfter(ctx, name, c.cfg.RetryBase/4)
 	}
-	if comment == env.Comment && deployment == env.Deployment && status == env.CommitStatus {
+	if comment == env.Comment && deployment == env.Deployment && status == env.CommitStatus && parityStatus == env.ParityStatus {
 		return
 	}
 	_, err = c.store.UpdateEnvironment(context.WithoutCancel(ctx), name, func(e *preview.Environment) error {
-		e.Comment, e.Deployment, e.CommitStatus = comment, deployment, status
+		e.Comment, e.Deployment, e.CommitStatus, e.ParityStatus = comment, deployment, status, parityStatus
 		return nil
 	})
 	if err != nil {

@@ -59,6 +59,10 @@ func (f *fakeGitHub) SyncCommitStatus(ctx context.Context, env preview.Environme
 	return preview.CommitStatus{SHA: env.HeadSHA, State: string(env.Status)}, nil
 }
 
+func (f *fakeGitHub) SyncParityStatus(ctx context.Context, env preview.Environment) (preview.CommitStatus, error) {
+	return preview.CommitStatus{SHA: env.Parity.SHA, State: string(env.Parity.Status)}, nil
+}
+
 func (f *fakeGitHub) last(name string) preview.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -40,11 +40,11 @@ func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 	}
 	url, outputs, runErr := c.prov.Apply(ctx, env, log)
 	runErr = c.finishRun(ctx, run, log, runErr)
-	_, err = c.transition(context.WithoutCancel(ctx), env.Name, func(e *preview.Environment) {
+	env, err = c.transition(context.WithoutCancel(ctx), env.Name, func(e *preview.Environment) {
 		e.LastRunID, e.LastRunAt = run.ID, c.cfg.Now().UTC()
 		switch {
 		case runErr == nil:
-			e.Status, e.URL, e.Outputs = preview.StatusReady, url, outputs
+			e.Status, e.URL, e.Outputs, e.Drifted = preview.StatusReady, url, outputs, false
 			e.AppliedSHA, e.AppliedGeneration = sha, gen
 			e.LastError, e.Attempts, e.Transient, e.RetryAt = "", 0, false, time.Time{}
 		case errors.Is(runErr, errShutdown):
@@ -53,7 +53,24 @@ func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 			c.failed(e, runErr)
 		}
 	})
+	if err == nil && runErr == nil {
+		c.afterApplyLogged(ctx, env, run)
+	}
 	return err
+}
+
+// afterApplyLogged runs afterApply with its output appended to the run's log.
+func (c *Controller) afterApplyLogged(ctx context.Context, env preview.Environment, run preview.Run) {
+	if c.cfg.Checker == nil {
+		return
+	}
+	log, err := os.OpenFile(run.LogPath, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		c.log.Error("open run log for the parity check", "run", run.ID, "err", err)
+		return
+	}
+	defer log.Close()
+	c.afterApply(ctx, env, log)
 }
 
 // destroy runs Terraform destroy. A failure is retried with exponential
@@ -72,6 +89,12 @@ func (c *Controller) destroy(ctx context.Context, env preview.Environment) error
 	run, log, err := c.startRun(ctx, env, preview.PhaseDestroy)
 	if err != nil {
 		return err
+	}
+	if c.cfg.Checker != nil {
+		if err := c.cfg.Checker.PreDestroy(ctx, env, log); err != nil {
+			fmt.Fprintf(log, "# previewd: pre-destroy command failed (destroying anyway): %v\n", err)
+			c.log.Warn("pre-destroy command failed; destroying anyway", "environment", env.Name, "err", err)
+		}
 	}
 	runErr := c.finishRun(ctx, run, log, c.prov.Destroy(ctx, env, log))
 	_, err = c.transition(context.WithoutCancel(ctx), env.Name, func(e *preview.Environment) {

@@ -174,7 +174,8 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 	if err != nil || !f.plan {
 		return parity.Report(findings), err
 	}
-	planFindings, err := c.planFindings(ctx, prov, tfLog)
+	env := preview.Environment{Name: parityCheckEnvironment, Repo: f.repo, PR: f.pr, Branch: f.branch, HeadSHA: f.headSHA}
+	planFindings, err := c.planFindings(ctx, prov, env, tfLog)
 	return parity.Report(findings, planFindings), err
 }
 
@@ -191,7 +192,7 @@ func (c *parityCheck) provisioner(dataDir string) (*provisioner.Provisioner, err
 		PluginCacheDir: c.cfg.Terraform.PluginCacheDir,
 		EnvPassthrough: c.cfg.Terraform.EnvPassthrough,
 		Env:            c.cfg.Terraform.Env,
-		Modules:        func(string) (provisioner.Module, error) { return c.previewModule(), nil },
+		Modules:        func(string) (provisioner.Module, error) { return c.previewModule() },
 	})
 }
 
@@ -282,30 +283,25 @@ func (c *parityCheck) inputFindings(ctx context.Context) ([]preview.Finding, err
 	return findings, nil
 }
 
-// previewModule is the module the scratch preview is planned with:
-// production's var files, then production's vars, the declared
-// differences, the extra inputs and the preview's toggles, as far as the
-// module declares them (the others are variable findings already).
-func (c *parityCheck) previewModule() provisioner.Module {
-	vars := maps.Clone(c.repo.Production.Vars)
-	if vars == nil {
-		vars = map[string]any{}
+// previewModule is the module the scratch preview is planned with: the
+// preview's, as previewd builds it (see Config.module), plus the extra
+// inputs the module declares.
+func (c *parityCheck) previewModule() (provisioner.Module, error) {
+	mod, err := c.cfg.module(c.flags.repo)
+	if err != nil {
+		return mod, err
 	}
-	for _, d := range c.repo.Differences {
-		vars[d.Variable] = d.Value
+	for name, v := range c.extra {
+		if c.module.Declared[name] {
+			mod.Vars[name] = v
+		}
 	}
-	maps.Copy(vars, c.extra)
-	if c.togglesPassed() {
-		vars[c.settings.TogglesVar()] = c.toggles.ForTier(parity.TierPreview)
-	}
-	maps.DeleteFunc(vars, func(name string, _ any) bool { return !c.module.Declared[name] })
-	return provisioner.Module{Dir: c.repo.ModuleDir, VarFiles: c.productionFiles, Vars: vars, URLOutput: c.repo.URLOutput}
+	return mod, nil
 }
 
-// planFindings plans a scratch preview and production's shape and compares
+// planFindings plans the preview env and production's shape and compares
 // them, and the lock files.
-func (c *parityCheck) planFindings(ctx context.Context, prov *provisioner.Provisioner, tfLog io.Writer) ([]preview.Finding, error) {
-	env := preview.Environment{Name: parityCheckEnvironment, Repo: c.flags.repo, PR: c.flags.pr, Branch: c.flags.branch, HeadSHA: c.flags.headSHA}
+func (c *parityCheck) planFindings(ctx context.Context, prov *provisioner.Provisioner, env preview.Environment, tfLog io.Writer) ([]preview.Finding, error) {
 	prev, err := prov.PlanPreview(ctx, env, tfLog)
 	if err != nil {
 		return nil, err

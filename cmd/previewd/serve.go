@@ -6,15 +6,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
 
+	"github.com/hashicorp/terraform-config-inspect/tfconfig"
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/controller"
 	"github.com/previewd/previewd/github"
+	"github.com/previewd/previewd/parity"
 	"github.com/previewd/previewd/provisioner"
 	"github.com/previewd/previewd/server"
 	"github.com/previewd/previewd/store"
@@ -81,6 +84,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		Logger:            logger,
 	}
 	ctrlCfg.Commands = gh
+	ctrlCfg.Checker = &checker{cfg: &cfg, prov: prov}
 	if client, ok := gh.(*github.Client); ok { // offline mode has no pull requests to read
 		ctrlCfg.Resync = client
 		ctrlCfg.ResyncRepos = resyncRepos(cfg, client)
@@ -250,19 +254,35 @@ func renderDashboard(w io.Writer, envs []preview.Environment, showAll bool) erro
 	return templates.RenderDashboard(w, d)
 }
 
-// module resolves the module and production inputs for repo.
+// module resolves the module and the preview's inputs for repo:
+// production's var files and vars, then the declared differences, then the
+// preview tier of the feature toggles when the module declares the toggles
+// variable. Inputs the module does not declare are left out (the parity
+// check reports a declaration of an unknown variable).
 func (c *Config) module(repo string) (provisioner.Module, error) {
 	r, ok := c.repo(repo)
 	if !ok {
 		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "no module is configured for %s: set module_dir or add it to repos", repo)
 	}
-	vars := map[string]any{}
-	for k, v := range r.Production.Vars {
-		vars[k] = v
+	inspected, diags := tfconfig.LoadModule(r.ModuleDir)
+	if diags.HasErrors() {
+		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "read module %s: %v", r.ModuleDir, diags.Err())
+	}
+	vars := maps.Clone(r.Production.Vars)
+	if vars == nil {
+		vars = map[string]any{}
 	}
 	for _, d := range r.Differences {
 		vars[d.Variable] = d.Value
 	}
+	if r.Parity.TogglesFile != "" && inspected.Variables[r.Parity.TogglesVar()] != nil {
+		toggles, err := parity.LoadToggles(r.Parity.TogglesFile)
+		if err != nil {
+			return provisioner.Module{}, preview.Errorf(preview.EINVALID, "repos %s: parity.toggles_file: %v", repo, err)
+		}
+		vars[r.Parity.TogglesVar()] = toggles.ForTier(parity.TierPreview)
+	}
+	maps.DeleteFunc(vars, func(name string, _ any) bool { return inspected.Variables[name] == nil })
 	files := make([]string, len(r.Production.VarFiles))
 	for i, f := range r.Production.VarFiles {
 		files[i] = absPath(r.ModuleDir, f)

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/parity"
+	"github.com/previewd/previewd/provisioner"
+)
+
+// checker is the controller's parity checker: the checks of `previewd
+// parity`, run on a live environment with the service's provisioner, plus
+// the drift check and the data hooks of each repository's parity settings.
+type checker struct {
+	cfg  *Config
+	prov *provisioner.Provisioner
+}
+
+// Check compares env, as applied, with production.
+func (k *checker) Check(ctx context.Context, env preview.Environment, log io.Writer) (preview.ParityReport, error) {
+	r, ok := k.cfg.repo(env.Repo)
+	if !ok {
+		return preview.ParityReport{}, fmt.Errorf("no module is configured for %s", env.Repo)
+	}
+	c := &parityCheck{flags: parityFlags{repo: env.Repo, pr: env.PR, branch: env.Branch, headSHA: env.HeadSHA, plan: true},
+		repo: r, settings: r.Parity, cfg: *k.cfg}
+	var err error
+	if c.module.Declared, c.module.Sensitive, err = k.prov.ModuleVariables(env.Repo); err != nil {
+		return preview.ParityReport{}, err
+	}
+	if err := c.resolveInputs(); err != nil {
+		return preview.ParityReport{}, err
+	}
+	findings, err := c.inputFindings(ctx)
+	if err != nil {
+		return preview.ParityReport{}, err
+	}
+	planFindings, err := c.planFindings(ctx, k.prov, env, log)
+	if err != nil {
+		return preview.ParityReport{}, err
+	}
+	return parity.Report(findings, planFindings), nil
+}
+
+// DetectDrift lists what changed outside Terraform in env.
+func (k *checker) DetectDrift(ctx context.Context, env preview.Environment, log io.Writer) ([]string, error) {
+	_, changes, err := k.prov.DetectDrift(ctx, env, log)
+	return changes, err
+}
+
+// DriftPolicy returns the repository's drift_check_interval and drift_reapply.
+func (k *checker) DriftPolicy(repo string) (time.Duration, bool) {
+	r, ok := k.cfg.repo(repo)
+	if !ok {
+		return 0, false
+	}
+	return r.Parity.DriftCheckInterval, r.Parity.DriftReapply
+}
+
+// Seed runs the repository's seed_command with the environment's outputs in
+// its environment (PREVIEW_URL, PREVIEW_OUTPUT_<NAME>, …).
+func (k *checker) Seed(ctx context.Context, env preview.Environment, log io.Writer) error {
+	return k.hook(ctx, env, log, func(c parity.Config) []string { return c.SeedCommand })
+}
+
+// PreDestroy runs the repository's pre_destroy_command.
+func (k *checker) PreDestroy(ctx context.Context, env preview.Environment, log io.Writer) error {
+	return k.hook(ctx, env, log, func(c parity.Config) []string { return c.PreDestroyCommand })
+}
+
+func (k *checker) hook(ctx context.Context, env preview.Environment, log io.Writer, argv func(parity.Config) []string) error {
+	r, ok := k.cfg.repo(env.Repo)
+	if !ok || len(argv(r.Parity)) == 0 {
+		return nil
+	}
+	return parity.RunHook(ctx, argv(r.Parity), env, env.Outputs, r.Parity.HookOptions(), log)
+}

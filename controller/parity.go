@@ -1,0 +1,155 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	preview "github.com/previewd/previewd"
+)
+
+// Checker compares environments with production and runs their data hooks.
+// Every call blocks on Terraform or a command and stops when ctx ends.
+type Checker interface {
+	// Check compares the applied environment with production: inputs,
+	// config keys, toggles, and its plan against production's shape.
+	Check(ctx context.Context, env preview.Environment, log io.Writer) (preview.ParityReport, error)
+	// DetectDrift lists what changed outside Terraform (a refresh-only
+	// plan); none means no drift.
+	DetectDrift(ctx context.Context, env preview.Environment, log io.Writer) ([]string, error)
+	// DriftPolicy returns how often the repository's ready environments are
+	// checked for drift (0: never) and whether drift is applied away.
+	DriftPolicy(repo string) (interval time.Duration, reapply bool)
+	// Seed runs the repository's seed command after an environment's first
+	// successful apply; PreDestroy runs before a destroy. Both are no-ops
+	// when unconfigured.
+	Seed(ctx context.Context, env preview.Environment, log io.Writer) error
+	PreDestroy(ctx context.Context, env preview.Environment, log io.Writer) error
+}
+
+// afterApply seeds a new environment and checks its parity, appending to
+// the run's log; it records the results on the environment. A failing seed
+// is reported in last_error and does not fail the environment.
+func (c *Controller) afterApply(ctx context.Context, env preview.Environment, log io.Writer) {
+	if c.cfg.Checker == nil {
+		return
+	}
+	seedErr := error(nil)
+	if !env.Seeded {
+		fmt.Fprintf(log, "\n# previewd: seeding %s\n", env.Name)
+		seedErr = c.cfg.Checker.Seed(ctx, env, log)
+	}
+	fmt.Fprintf(log, "\n# previewd: checking parity with production\n")
+	report, err := c.cfg.Checker.Check(ctx, env, log)
+	if err != nil {
+		report = preview.ParityReport{CheckedAt: c.cfg.Now().UTC(), Error: tail(err.Error())}
+	}
+	report.SHA = env.AppliedSHA
+	_, uerr := c.transition(context.WithoutCancel(ctx), env.Name, func(e *preview.Environment) {
+		e.Parity = report
+		if !e.Seeded {
+			e.Seeded = seedErr == nil
+			if seedErr != nil {
+				e.LastError = "seed: " + tail(seedErr.Error())
+			}
+		}
+	})
+	if uerr != nil {
+		c.log.Error("store parity report", "environment", env.Name, "err", uerr)
+	}
+	c.log.Info("parity checked", "environment", env.Name, "status", report.Status, "findings", len(report.Findings), "error", report.Error)
+}
+
+// driftLoop checks ready environments for changes made outside Terraform,
+// each repository at its own interval.
+func (c *Controller) driftLoop(ctx context.Context) {
+	t := time.NewTicker(c.cfg.SweepInterval)
+	defer t.Stop()
+	last := map[string]time.Time{} // environment → last drift check
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		envs, err := c.store.FindEnvironments(ctx, preview.EnvironmentFilter{LiveOnly: true})
+		if err != nil {
+			c.log.Error("drift: list environments", "err", err)
+			continue
+		}
+		now := c.cfg.Now()
+		for _, env := range envs {
+			interval, _ := c.cfg.Checker.DriftPolicy(env.Repo)
+			if interval <= 0 || env.Status != preview.StatusReady || now.Sub(last[env.Name]) < interval {
+				continue
+			}
+			last[env.Name] = now
+			c.driftMu.Lock()
+			c.driftDue[env.Name] = true
+			c.driftMu.Unlock()
+			c.runs.add(env.Name) // in a run worker: never beside an apply
+
+		}
+	}
+}
+
+// takeDriftDue reports whether a drift check of name is due, and clears it.
+func (c *Controller) takeDriftDue(name string) bool {
+	c.driftMu.Lock()
+	defer c.driftMu.Unlock()
+	due := c.driftDue[name]
+	delete(c.driftDue, name)
+	return due
+}
+
+// checkDrift runs one refresh-only plan on a ready environment, from a run
+// worker so it never overlaps an apply, and records what changed.
+func (c *Controller) checkDrift(ctx context.Context, name string) {
+	env, err := c.store.FindEnvironmentByName(ctx, name)
+	if err != nil || env.Status != preview.StatusReady {
+		return
+	}
+	run, log, err := c.startRun(ctx, env, preview.PhaseDrift)
+	if err != nil {
+		c.log.Error("drift", "environment", name, "err", err)
+		return
+	}
+	changes, runErr := c.cfg.Checker.DetectDrift(ctx, env, log)
+	if runErr = c.finishRun(ctx, run, log, runErr); runErr != nil {
+		return
+	}
+	_, reapply := c.cfg.Checker.DriftPolicy(env.Repo)
+	_, err = c.transition(context.WithoutCancel(ctx), name, func(e *preview.Environment) {
+		findings := make([]preview.Finding, 0, len(e.Parity.Findings)+len(changes))
+		for _, f := range e.Parity.Findings {
+			if f.Kind != preview.FindingLiveDrift {
+				findings = append(findings, f)
+			}
+		}
+		for _, ch := range changes {
+			findings = append(findings, preview.Finding{Kind: preview.FindingLiveDrift, Subject: ch,
+				Production: "as last applied", Preview: "changed outside Terraform", Reason: "changed outside Terraform"})
+		}
+		e.Parity.Findings = findings
+		e.Parity.CheckedAt = c.cfg.Now().UTC()
+		if e.Parity.Error == "" {
+			e.Parity.Status = preview.Verdict(findings)
+		}
+		e.Drifted = len(changes) > 0
+		if e.Drifted && reapply {
+			e.Desired.Generation++ // apply the module again over the changes
+			e.Status = preview.StatusQueued
+		}
+	})
+	if err != nil {
+		c.log.Error("drift: store", "environment", name, "err", err)
+		return
+	}
+	if len(changes) > 0 {
+		c.log.Warn("environment drifted", "environment", name, "changes", len(changes), "reapply", reapply)
+		if reapply {
+			c.Nudge(name)
+		}
+	}
+}
