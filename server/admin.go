@@ -92,6 +92,24 @@ func (s *Server) changeDesired(c echo.Context, fn func(*preview.Environment) err
 	return c.JSON(http.StatusAccepted, env)
 }
 
+// handleParity answers GET …/parity with the environment's newest parity
+// report: {"status": "ok"|"drift", "checked_at", "findings": […]}, 404
+// before the first check.
+func (s *Server) handleParity(c echo.Context) error {
+	env, err := s.cfg.Store.FindEnvironmentByName(c.Request().Context(), c.Param("name"))
+	if err != nil {
+		return err
+	}
+	if env.Parity.CheckedAt.IsZero() {
+		return preview.Errorf(preview.ENOTFOUND, "no parity check has run for %s yet", env.Name)
+	}
+	report := env.Parity
+	if report.Findings == nil {
+		report.Findings = []preview.Finding{}
+	}
+	return c.JSON(http.StatusOK, report)
+}
+
 func (s *Server) handleListRuns(c echo.Context) error {
 	ctx := c.Request().Context()
 	if _, err := s.cfg.Store.FindEnvironmentByName(ctx, c.Param("name")); err != nil {

@@ -123,6 +123,7 @@ func (s *Server) routes() {
 	api.GET("/environments/:name", s.handleGetEnvironment)
 	api.POST("/environments/:name/redeploy", s.handleRedeploy)
 	api.DELETE("/environments/:name", s.handleDestroy)
+	api.GET("/environments/:name/parity", s.handleParity)
 	api.GET("/environments/:name/runs", s.handleListRuns)
 	api.GET("/environments/:name/runs/:seq/log", s.handleRunLog)
 	api.GET("/backup", s.handleBackup)

@@ -332,3 +332,34 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("the dashboard was given %+v, want the one environment", shown)
 	}
 }
+
+func TestParityEndpoint(t *testing.T) {
+	f := newFixture(t, nil)
+	body := prPayload("opened", 4, "parity/x", "abc", time.Now())
+	f.deliver(t, "pull_request", "p1", body, sign(body))
+	if resp, raw := f.api(t, "GET", "/api/v1/environments/parity-x/parity", token); resp.StatusCode != 404 || !strings.Contains(string(raw), "no parity check") {
+		t.Errorf("before a check: got %d %s, want 404", resp.StatusCode, raw)
+	}
+	checked := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	f.db.UpdateEnvironment(context.Background(), "parity-x", func(e *preview.Environment) error {
+		e.Parity = preview.ParityReport{Status: preview.ParityDrift, CheckedAt: checked, Findings: []preview.Finding{
+			{Kind: preview.FindingConfigKey, Subject: "payments: RATE_LIMIT", Production: "present", Preview: "missing", Reason: "not declared"},
+		}}
+		return nil
+	})
+	resp, raw := f.api(t, "GET", "/api/v1/environments/parity-x/parity", token)
+	var got map[string]any
+	if err := json.Unmarshal(raw, &got); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("got %d %s", resp.StatusCode, raw)
+	}
+	findings, _ := got["findings"].([]any)
+	first, _ := findings[0].(map[string]any)
+	if got["status"] != "drift" || got["checked_at"] != "2026-11-01T00:00:00Z" || len(findings) != 1 || first["kind"] != "config_key" || first["declared"] != false {
+		t.Errorf("report: got %s", raw)
+	}
+	for _, field := range []string{"kind", "subject", "production", "preview", "declared", "reason"} {
+		if _, ok := first[field]; !ok {
+			t.Errorf("finding lacks %q: %s", field, raw)
+		}
+	}
+}
