@@ -29,13 +29,16 @@ func TestHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := handler(info{Environment: "feat-login", Branch: "feat/login", Commit: "0123456789abcdef", PR: 7, Inputs: inputs})
+	dataDir := t.TempDir()
+	os.WriteFile(filepath.Join(dataDir, "users.jsonl"), []byte("{\"id\":1}\n{\"id\":2}\n"), 0o644)
+	h := handler(info{Environment: "feat-login", Branch: "feat/login", Commit: "0123456789abcdef", PR: 7, Inputs: inputs}, dataDir)
 	tests := []struct {
 		path     string
 		wantCode int
 		want     []string
 	}{
-		{"/", 200, []string{"feat-login", "feat/login", "0123456789abcdef", "#7", "https://sandbox.example.com", `{&#34;new_checkout&#34;:true}`}},
+		{"/", 200, []string{"feat-login", "feat/login", "0123456789abcdef", "#7", "https://sandbox.example.com", `{&#34;new_checkout&#34;:true}`, "users.jsonl</a></th><td>2 records"}},
+		{"/data/users.jsonl", 200, []string{`{"id":2}`}},
 		{"/info.json", 200, []string{`"commit":"0123456789abcdef"`, `{"name":"instance_count","value":"1"}`}},
 		{"/healthz", 200, []string{"ok"}},
 		{"/other", 404, nil},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -121,17 +122,48 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <table>
 {{range .Inputs}}<tr><th>{{.Name}}</th><td><code>{{.Value}}</code></td></tr>
 {{end}}</table>
+<h2>Data</h2>
+{{if .Data}}<table>
+{{range .Data}}<tr><th><a href="/data/{{.Name}}">{{.Name}}</a></th><td>{{.Records}} records</td></tr>
+{{end}}</table>{{else}}<p>Not seeded.</p>{{end}}
 </body>
 </html>
 `))
 
-// handler serves the page at /, the same as JSON at /info.json, and /healthz.
-func handler(in info) http.Handler {
+// dataset is one seeded file and how many records (lines) it holds.
+type dataset struct {
+	Name    string
+	Records int
+}
+
+// datasets counts the records of each *.jsonl file in dir: the data a seed
+// command put there, shared by every instance like a database would be.
+func datasets(dir string) []dataset {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	out := make([]dataset, 0, len(files))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		out = append(out, dataset{Name: filepath.Base(f), Records: bytes.Count(b, []byte("\n"))})
+	}
+	return out
+}
+
+// handler serves the page at /, the same as JSON at /info.json, the seeded
+// data of dataDir under /data/, and /healthz.
+func handler(in info, dataDir string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		pageTemplate.Execute(w, in)
+		page := struct {
+			info
+			Data []dataset
+		}{in, datasets(dataDir)}
+		pageTemplate.Execute(w, page)
 	})
+	mux.Handle("GET /data/", http.StripPrefix("/data/", http.FileServer(http.Dir(dataDir))))
 	mux.HandleFunc("GET /info.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(in)
@@ -182,7 +214,7 @@ func serve(args []string) error {
 	defer stop()
 	srv := &http.Server{
 		Handler: handler(info{Environment: o.environment, Branch: o.branch, Commit: o.commit,
-			Repo: o.repo, PR: o.pr, Inputs: inputs, Started: time.Now().UTC()}),
+			Repo: o.repo, PR: o.pr, Inputs: inputs, Started: time.Now().UTC()}, filepath.Join(filepath.Dir(o.dir), "data")),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	served := make(chan error, 1)

@@ -127,7 +127,11 @@ func loadConfig(path string, getenv func(string) (string, bool), needSecret bool
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 			return cfg, fmt.Errorf("config %s: %w", path, nameSettings(data, err))
 		}
-		cfg.resolvePaths(filepath.Dir(path))
+		dir, err := filepath.Abs(filepath.Dir(path))
+		if err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+		cfg.resolvePaths(dir)
 	}
 	if err := cfg.applyEnv(getenv); err != nil {
 		return cfg, err

@@ -122,3 +122,17 @@ func TestRunExitCodes(t *testing.T) {
 		t.Errorf("serve without a secret: got %d %q", code, errOut.String())
 	}
 }
+
+func TestLoadConfigRelativePathsFromARelativeFile(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "conf", "module"), 0o755)
+	os.WriteFile(filepath.Join(dir, "conf", "previewd.yaml"), []byte("webhook_secret: s\nrepos:\n  - name: acme/shop\n    module_dir: module\n"), 0o600)
+	t.Chdir(dir)
+	cfg, err := LoadConfig("conf/previewd.yaml", envFrom(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "conf", "module"); cfg.Repos[0].ModuleDir != want {
+		t.Errorf("module_dir: got %q, want the absolute %q", cfg.Repos[0].ModuleDir, want)
+	}
+}

@@ -182,7 +182,11 @@ type apiEnvironment struct {
 	LastError  string            `json:"last_error"`
 	AppliedSHA string            `json:"applied_sha"`
 	Outputs    map[string]string `json:"outputs"`
-	Comment    struct {
+	Parity     struct {
+		SHA    string `json:"sha"`
+		Status string `json:"status"`
+	} `json:"parity"`
+	Comment struct {
 		ID   int64  `json:"id"`
 		Body string `json:"body"`
 	} `json:"comment"`
@@ -297,10 +301,14 @@ func (f *fakeGitHub) handler() http.Handler {
 		created(w, map[string]any{"id": 1, "state": in.State})
 	})
 	mux.HandleFunc("POST /repos/acme/shop/statuses/{sha}", func(w http.ResponseWriter, r *http.Request) {
-		var in struct{ State string }
+		var in struct{ State, Context string }
 		json.NewDecoder(r.Body).Decode(&in)
 		f.mu.Lock()
-		f.statuses = append(f.statuses, r.PathValue("sha")[:7]+" "+in.State)
+		name := ""
+		if in.Context != "previewd" {
+			name = " " + in.Context
+		}
+		f.statuses = append(f.statuses, r.PathValue("sha")[:7]+" "+in.State+name)
 		f.mu.Unlock()
 		created(w, map[string]any{"id": 1, "state": in.State, "context": "previewd"})
 	})
@@ -511,9 +519,24 @@ func TestExampleModuleServesLivePreview(t *testing.T) {
 	t0 := time.Now().Add(-time.Hour)
 	sha1, sha2 := "1111111111111111111111111111111111111111", "2222222222222222222222222222222222222222"
 	p.send(prEvent{"opened", "demo/live", sha1, 5, t0})
-	env := p.waitFor("demo-live", "ready", readyAt(sha1))
-	if body := fetch(t, env.URL); !strings.Contains(body, sha1) {
-		t.Errorf("preview at %s does not show %s:\n%s", env.URL, sha1, body)
+	env := p.waitFor("demo-live", "ready, checked and shown", func(e apiEnvironment) bool {
+		return readyAt(sha1)(e) && e.Parity.SHA == sha1 && strings.Contains(e.Comment.Body, "Parity with production")
+	})
+	if body := fetch(t, env.URL); !strings.Contains(body, sha1) || !strings.Contains(body, "customers.jsonl</a></th><td>5000 records") || !strings.Contains(body, "orders.jsonl</a></th><td>20000 records") {
+		t.Errorf("preview at %s does not show %s and the seeded data:\n%s", env.URL, sha1, body)
+	}
+	var report struct {
+		Status   string `json:"status"`
+		Findings []struct {
+			Kind, Subject string
+			Declared      bool
+		} `json:"findings"`
+	}
+	if code := p.get("/api/v1/environments/demo-live/parity", &report); code != 200 || report.Status != "ok" || len(report.Findings) != 4 {
+		t.Errorf("parity: got %d %+v, want ok with the example's four declared differences", code, report)
+	}
+	if !strings.Contains(env.Comment.Body, "Parity with production:** ✅") {
+		t.Errorf("comment lacks the parity verdict:\n%s", env.Comment.Body)
 	}
 	if env.Comment.ID != 0 || !strings.Contains(env.Comment.Body, env.URL) {
 		t.Errorf("offline comment: got id %d body %q; want the body kept in the store with the URL", env.Comment.ID, env.Comment.Body)
@@ -731,4 +754,69 @@ func TestCommentCommands(t *testing.T) {
 	if env.Status != "ready" {
 		t.Errorf("after a reader's destroy: status %s, want ready", env.Status)
 	}
+}
+
+// TestUndeclaredDriftFailsTheParityStatusUntilDeclared: a preview whose
+// config lacks a key production has gets a failing previewd/parity status
+// and the finding in its comment and the API; once the difference is
+// declared, the next push turns it green.
+func TestUndeclaredDriftFailsTheParityStatusUntilDeclared(t *testing.T) {
+	gh := &fakeGitHub{comments: map[int64]string{}}
+	ghSrv := httptest.NewServer(gh.handler())
+	defer ghSrv.Close()
+	module, _ := filepath.Abs("testdata/module")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "production.env"), []byte("DATABASE_URL=x\nRATE_LIMIT_PER_MINUTE=600\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "preview.env"), []byte("DATABASE_URL=y\n"), 0o600)
+	config := func(declared string) string {
+		path := filepath.Join(dir, "previewd.yaml")
+		os.WriteFile(path, fmt.Appendf(nil, `repos:
+  - name: acme/shop
+    module_dir: %s
+    parity:
+      config_keys:
+        - name: app-env
+          production: {env_file: production.env}
+          preview: {env_file: preview.env}
+%s`, module, declared), 0o600)
+		return path
+	}
+	dataDir := t.TempDir()
+	env := map[string]string{"PREVIEWD_CONFIG": config(""), "PREVIEWD_DATA_DIR": dataDir, "PREVIEWD_GITHUB_TOKEN": "ghs_parity", "PREVIEWD_GITHUB_API_URL": ghSrv.URL + "/"}
+	p := startPreviewd(t, env)
+	t0 := time.Now().Add(-time.Hour)
+	sha1, sha2 := strings.Repeat("1", 40), strings.Repeat("2", 40)
+	p.send(prEvent{"opened", "keys", sha1, 1, t0})
+	p.waitFor("keys", "checked", func(e apiEnvironment) bool { return e.Parity.SHA == sha1 })
+	waitUntil(t, "a failing previewd/parity status", func() bool {
+		_, _, statuses, _ := gh.github()
+		return slices.Contains(statuses, "1111111 failure previewd/parity")
+	})
+	var report struct {
+		Status   string
+		Findings []struct {
+			Kind, Subject string
+			Declared      bool
+		}
+	}
+	p.get("/api/v1/environments/keys/parity", &report)
+	if report.Status != "drift" || len(report.Findings) != 1 || report.Findings[0].Kind != "config_key" || report.Findings[0].Declared {
+		t.Errorf("API report: got %+v, want one undeclared config_key finding", report)
+	}
+	waitUntil(t, "the finding in the comment", func() bool {
+		bodies, _, _ := gh.snapshot()
+		return len(bodies) == 1 && strings.Contains(bodies[0], "undeclared difference") && strings.Contains(bodies[0], "RATE_LIMIT_PER_MINUTE")
+	})
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	config("          differences:\n            - {key: RATE_LIMIT_PER_MINUTE, reason: external-integration}\n")
+	p2 := startPreviewd(t, env)
+	p2.send(prEvent{"synchronize", "keys", sha2, 1, t0.Add(time.Minute)})
+	p2.waitFor("keys", "checked at the new head", func(e apiEnvironment) bool { return e.Parity.SHA == sha2 && e.Parity.Status == "ok" })
+	waitUntil(t, "a green previewd/parity status", func() bool {
+		_, _, statuses, _ := gh.github()
+		return slices.Contains(statuses, "2222222 success previewd/parity")
+	})
 }

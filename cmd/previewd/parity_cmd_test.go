@@ -46,6 +46,7 @@ func TestParityCommand(t *testing.T) {
 		{Kind: "variable", Subject: "external_api_url", Production: "https://api.payments.example.com", Preview: "https://sandbox.payments.example.com", Declared: true, Reason: "external-integration"},
 		{Kind: "variable", Subject: "instance_count", Production: "3", Preview: "1", Declared: true, Reason: "scale"},
 		{Kind: "resource", Subject: "terraform_data.web", Production: "3 instances", Preview: "1 instance", Declared: true, Reason: "scale"},
+		{Kind: "toggle", Subject: "new_checkout", Production: "false", Preview: "true", Declared: true, Reason: "toggle: staging tier"},
 	}
 	scaleSettings := "    production:\n      var_files: [production.tfvars]\n      vars: {database_password: hunter2-production}\n" +
 		"    differences:\n      - {variable: instance_count, value: 1, reason: scale}\n"
@@ -187,12 +188,12 @@ func TestParityCommandText(t *testing.T) {
 		want     []string
 	}{
 		{"parity", nil, exitParity, []string{
-			"parity: ok, the preview differs from production only where declared (3 declared; checked ",
+			"parity: ok, the preview differs from production only where declared (4 declared; checked ",
 			"ok  variable  instance_count      3",
 			"declared: scale",
 		}},
 		{"drift", []string{"--preview-var", "database_engine_version=13.2"}, exitDrift, []string{
-			"parity: DRIFT, 1 undeclared difference (3 declared; checked ",
+			"parity: DRIFT, 1 undeclared difference (4 declared; checked ",
 			"DRIFT  variable  database_engine_version  15.4",
 		}},
 		{"help", []string{"--help"}, exitParity, nil},

@@ -211,6 +211,23 @@ func newGitHub(cfg Config, logger *slog.Logger) (gitHub, error) {
 	}
 }
 
+// parityView is what the comment shows of a parity report; nil before the
+// first check.
+func parityView(r preview.ParityReport) *templates.ParityView {
+	if r.CheckedAt.IsZero() {
+		return nil
+	}
+	v := &templates.ParityView{OK: r.Status == preview.ParityOK, Error: r.Error}
+	for _, f := range r.Findings {
+		if !f.Declared {
+			v.Undeclared++
+		}
+		v.Findings = append(v.Findings, templates.FindingRow{Kind: string(f.Kind), Subject: f.Subject,
+			Production: f.Production, Preview: f.Preview, Reason: f.Reason, Declared: f.Declared})
+	}
+	return v
+}
+
 // resyncRepos lists the repositories resync reads: the configured ones, and
 // in App mode every repository of every installation.
 func resyncRepos(cfg Config, client *github.Client) func(context.Context) ([]string, error) {
@@ -233,6 +250,7 @@ func commentData(cfg Config, env preview.Environment) templates.CommentData {
 		Destroyed: env.Status == preview.StatusDestroyed,
 		LogURL:    github.LogURL(cfg.PublicURL, env.LastRunID),
 		Reason:    env.Desired.Reason,
+		Parity:    parityView(env.Parity),
 		Now:       time.Now(),
 	}
 	return d

@@ -19,3 +19,8 @@ output "urls" {
   description = "URL of every instance."
   value       = local.urls
 }
+
+output "data_dir" {
+  description = "Where the environment's data lives (what a seed command fills), shared by every instance."
+  value       = "${local.state_dir}/data"
+}

@@ -5,11 +5,13 @@ variable "environment" {
 }
 
 variable "head_sha" {
-  type = string
+  type    = string
+  default = ""
 }
 
 variable "pr_number" {
-  type = number
+  type    = number
+  default = 0
 }
 
 variable "replicas" {
