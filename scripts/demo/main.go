@@ -56,7 +56,10 @@ func demo() error {
 	start := time.Now()
 	sha1, sha2 := randomSHA(), randomSHA()
 	step("1. A pull request opens: feature/checkout at %s", sha1[:7])
-	name, err := sendPR(1, "opened", "feature/checkout", sha1, "open", start)
+	// Each run plays new pull requests, with GitHub's real clock, so a second
+	// run of the demo on the same data directory tells the same story.
+	pr1, pr2 := int(start.Unix()%100000)*10+1, int(start.Unix()%100000)*10+2
+	name, err := sendPR(pr1, "opened", "feature/checkout", sha1, "open", time.Now())
 	if err != nil {
 		return err
 	}
@@ -68,10 +71,13 @@ func demo() error {
 	if err := show(env.URL); err != nil {
 		return err
 	}
+	if err := showParity(name); err != nil {
+		return err
+	}
 
 	step("2. A push: the head moves to %s", sha2[:7])
 	pushed := time.Now()
-	if _, err := sendPR(1, "synchronize", "feature/checkout", sha2, "open", start.Add(time.Minute)); err != nil {
+	if _, err := sendPR(pr1, "synchronize", "feature/checkout", sha2, "open", time.Now()); err != nil {
 		return err
 	}
 	if env, err = waitFor(name, func(e environment) bool { return e.Status == "ready" && e.AppliedSHA == sha2 }); err != nil {
@@ -85,7 +91,7 @@ func demo() error {
 	fmt.Println(indent(env.Comment.Body, "   | "))
 
 	step("3. The pull request closes")
-	if _, err := sendPR(1, "closed", "feature/checkout", sha2, "closed", start.Add(2*time.Minute)); err != nil {
+	if _, err := sendPR(pr1, "closed", "feature/checkout", sha2, "closed", time.Now()); err != nil {
 		return err
 	}
 	if _, err := waitFor(name, func(e environment) bool { return e.Status == "destroyed" }); err != nil {
@@ -99,7 +105,7 @@ func demo() error {
 
 	step("4. Another pull request, left running for you")
 	sha3 := randomSHA()
-	name2, err := sendPR(2, "opened", "feature/search", sha3, "open", time.Now())
+	name2, err := sendPR(pr2, "opened", "feature/search", sha3, "open", time.Now())
 	if err != nil {
 		return err
 	}
@@ -131,6 +137,46 @@ func waitReady() error {
 			return fmt.Errorf("previewd at %s is not ready after 30s", *base)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// showParity waits for the environment's parity report and prints it.
+func showParity(name string) error {
+	deadline := time.Now().Add(*timeout)
+	for {
+		var report struct {
+			Status   string `json:"status"`
+			Findings []struct {
+				Kind, Subject, Production, Preview, Reason string
+				Declared                                   bool
+			} `json:"findings"`
+		}
+		req, _ := http.NewRequest(http.MethodGet, *base+"/api/v1/environments/"+name+"/parity", nil)
+		req.Header.Set("Authorization", "Bearer "+*token)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&report)
+			resp.Body.Close()
+		}
+		if err == nil && resp.StatusCode == http.StatusOK {
+			verdict := "OK: the preview differs from production only where declared"
+			if report.Status != "ok" {
+				verdict = "DRIFT: the preview differs from production where nobody declared it"
+			}
+			fmt.Printf("   parity with production (GET /api/v1/environments/%s/parity): %s\n", name, verdict)
+			for _, f := range report.Findings {
+				mark := "declared"
+				if !f.Declared {
+					mark = "DRIFT"
+				}
+				fmt.Printf("     %-8s %-16s %-24s production %-34q preview %-36q %s\n", mark, f.Kind, f.Subject, f.Production, f.Preview, f.Reason)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no parity report for %s", name)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
@@ -215,9 +261,33 @@ func show(url string) error {
 		return fmt.Errorf("fetch %s: %w", url, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	fmt.Printf("   curl %s → %s\n%s\n", url, resp.Status, indent(strings.TrimSpace(string(body)), "   | "))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 16384))
+	var shown []string // the lines that tell this preview apart
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.Contains(line, "<h1>") || strings.Contains(line, "Commit") || strings.Contains(line, "records") || strings.Contains(line, "instance_count") {
+			shown = append(shown, tagless(line))
+		}
+	}
+	fmt.Printf("   curl %s → %s\n%s\n", url, resp.Status, indent(strings.Join(shown, "\n"), "   | "))
 	return nil
+}
+
+// tagless drops HTML tags from a line.
+func tagless(s string) string {
+	var b strings.Builder
+	in := false
+	for _, r := range s {
+		switch {
+		case r == '<':
+			in = true
+		case r == '>':
+			in = false
+			b.WriteByte(' ')
+		case !in:
+			b.WriteRune(r)
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
 }
 
 func indent(s, prefix string) string {
