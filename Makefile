@@ -33,7 +33,11 @@ build: $(BIN)/terraform
 	$(GO) build -o $(BIN)/preview-web ./cmd/preview-web
 
 # GitHub's official OpenAPI description, to check every request the client makes.
+# npm comes from Debian's packages when the machine has none.
 $(OPENAPI_SPEC):
+	@command -v npm >/dev/null || { echo "installing npm from Debian's packages"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends npm; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends npm; fi; }
 	mkdir -p $(NPM_PREFIX)
 	npm install --no-audit --no-fund --silent --prefix $(NPM_PREFIX) @octokit/openapi@$(OCTOKIT_OPENAPI_VERSION)
 
