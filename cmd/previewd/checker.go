@@ -15,8 +15,9 @@ import (
 // parity`, run on a live environment with the service's provisioner, plus
 // the drift check and the data hooks of each repository's parity settings.
 type checker struct {
-	cfg  *Config
-	prov *provisioner.Provisioner
+	cfg   *Config
+	prov  *provisioner.Provisioner
+	plans *planCache
 }
 
 // Check compares env, as applied, with production.
@@ -26,7 +27,7 @@ func (k *checker) Check(ctx context.Context, env preview.Environment, log io.Wri
 		return preview.ParityReport{}, fmt.Errorf("no module is configured for %s", env.Repo)
 	}
 	c := &parityCheck{flags: parityFlags{repo: env.Repo, pr: env.PR, branch: env.Branch, headSHA: env.HeadSHA, plan: true},
-		repo: r, settings: r.Parity, cfg: *k.cfg}
+		repo: r, settings: r.Parity, cfg: *k.cfg, productionPlans: k.plans}
 	var err error
 	if c.module.Declared, c.module.Sensitive, err = k.prov.ModuleVariables(env.Repo); err != nil {
 		return preview.ParityReport{}, err

@@ -137,6 +137,8 @@ type parityCheck struct {
 	module   parity.ModuleVariables
 	toggles  parity.Toggles // nil without a toggles file
 
+	productionPlans *planCache // nil: plan production's shape every time
+
 	productionFiles []string       // production's var files, absolute
 	production      map[string]any // production's resolved inputs
 	preview         map[string]any // the preview's resolved inputs
@@ -313,7 +315,11 @@ func (c *parityCheck) planFindings(ctx context.Context, prov *provisioner.Provis
 		}
 		vars[c.settings.TogglesVar()] = c.toggles.ForTier(parity.TierProduction)
 	}
-	prod, err := prov.PlanProduction(ctx, c.flags.repo, vars, tfLog)
+	planProduction := prov.PlanProduction
+	if c.productionPlans != nil {
+		planProduction = c.productionPlans.get(prov, c.repo.ModuleDir)
+	}
+	prod, err := planProduction(ctx, c.flags.repo, vars, tfLog)
 	if err != nil {
 		return nil, err
 	}

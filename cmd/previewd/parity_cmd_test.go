@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -253,5 +254,24 @@ func TestLoadConfigForCLI(t *testing.T) {
 			}
 			tt.check(t, cfg)
 		})
+	}
+}
+
+func TestPlanKeyFollowsTheModuleAndTheInputs(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "main.tf"), []byte(`variable "environment" {}`), 0o644)
+	k1, err := planKey("acme/shop", dir, map[string]any{"a": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k2, _ := planKey("acme/shop", dir, map[string]any{"a": 1}); k2 != k1 {
+		t.Errorf("same module and inputs: keys differ")
+	}
+	if k3, _ := planKey("acme/shop", dir, map[string]any{"a": 2}); k3 == k1 {
+		t.Errorf("other inputs: same key")
+	}
+	os.WriteFile(filepath.Join(dir, "production.tfvars"), []byte(`replicas = 3`), 0o644)
+	if k4, _ := planKey("acme/shop", dir, map[string]any{"a": 1}); k4 == k1 {
+		t.Errorf("a changed module: same key")
 	}
 }

@@ -84,7 +84,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		Logger:            logger,
 	}
 	ctrlCfg.Commands = gh
-	ctrlCfg.Checker = &checker{cfg: &cfg, prov: prov}
+	ctrlCfg.Checker = &checker{cfg: &cfg, prov: prov, plans: newPlanCache()}
 	if client, ok := gh.(*github.Client); ok { // offline mode has no pull requests to read
 		ctrlCfg.Resync = client
 		ctrlCfg.ResyncRepos = resyncRepos(cfg, client)
