@@ -65,7 +65,10 @@ func (c *Controller) runCommands(ctx context.Context, _ string) {
 func (c *Controller) runCommand(ctx context.Context, cmd preview.Command) bool {
 	log := c.log.With("repo", cmd.Repo, "pr", cmd.Number, "user", cmd.User, "command", cmd.Verb)
 	perm, err := c.cfg.Commands.Permission(ctx, cmd.Repo, cmd.User)
-	if err != nil {
+	if code := preview.ErrorCode(err); code == preview.EINVALID || code == preview.ENOTFOUND {
+		log.Warn("commands: permission cannot be checked; refused", "err", err)
+		perm = "none"
+	} else if err != nil {
 		log.Warn("commands: permission check failed; will retry", "err", err)
 		return false
 	}
@@ -115,7 +118,7 @@ func (c *Controller) applyCommand(e *preview.Environment, cmd preview.Command) e
 		if !e.Desired.PROpen {
 			return &errRefused{"the pull request is closed; nothing to redeploy."}
 		}
-		if e.Desired.Reason == preview.ReasonAwaitingApproval {
+		if e.Desired.Fork && e.Desired.ApprovedSHA != e.HeadSHA {
 			return &errRefused{"this pull request comes from a fork: add the label `preview:approved` to build its current commit."}
 		}
 		e.Desired.Present, e.Desired.Reason = true, "command"
@@ -123,6 +126,9 @@ func (c *Controller) applyCommand(e *preview.Environment, cmd preview.Command) e
 		e.ExpiresAt = now.Add(c.cfg.TTL)
 	case "destroy":
 		e.Desired.Present, e.Desired.Reason = false, "command"
+		if e.Status == preview.StatusFailed && e.LastPhase == preview.PhaseDestroy {
+			e.Attempts, e.RetryAt = 0, time.Time{} // retry a destroy that gave up
+		}
 	case "extend":
 		d, err := parseDuration(cmd.Arg)
 		if err != nil || d <= 0 {

@@ -27,6 +27,9 @@ func (f *fakeCommander) Permission(ctx context.Context, repo, user string) (stri
 	if f.failPerms.Add(-1) >= 0 {
 		return "", errors.New("502 Bad Gateway")
 	}
+	if strings.ContainsAny(user, " !") {
+		return "", preview.Errorf(preview.EINVALID, "%q is not a GitHub login", user)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if p, ok := f.perms[user]; ok {
@@ -185,4 +188,16 @@ func TestCommandsSurviveAGitHubOutage(t *testing.T) {
 		cmds, _ := h.db.FindCommands(context.Background())
 		return len(cmds) == 0
 	})
+}
+
+func TestCommandsFromAnUncheckableUserAreRefusedNotRetried(t *testing.T) {
+	h := startCommands(t)
+	h.open(false, "a")
+	waitUntil(t, "ready", func() bool { return h.env().Status == preview.StatusReady })
+	h.command(preview.Command{Verb: "destroy", User: "bad login!", CommentID: 3})
+	waitUntil(t, "the queue empty", func() bool { cmds, _ := h.db.FindCommands(context.Background()); return len(cmds) == 0 })
+	replies, _ := h.gh.said()
+	if env := h.env(); !env.Desired.Present || len(replies) != 1 || !strings.Contains(replies[0], "needs write access") {
+		t.Errorf("uncheckable user: present %v, replies %q; want the environment kept and one refusal", env.Desired.Present, replies)
+	}
 }

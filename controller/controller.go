@@ -73,6 +73,7 @@ type Config struct {
 	Commands          Commander                               // carries out comment commands; nil drops them
 	Checker           Checker                                 // parity checks, drift checks and hooks; nil disables them
 	ResyncRepos       func(context.Context) ([]string, error) // repositories to resync besides those with live environments
+	Allowed           func(repo string) bool                  // the repositories previewd acts on (allowed_repos); nil allows all
 	ResyncInterval    time.Duration                           // default 10m
 	MaxResyncDestroys int                                     // destroys one resync pass may start (default 5)
 	Logger            *slog.Logger
@@ -220,6 +221,7 @@ func (c *Controller) reconcile(ctx context.Context, name string) {
 			err = c.destroy(ctx, env)
 		default:
 			c.scheduleRetry(ctx, env)
+			c.notices.add(name) // e.g. a fork's first event: nothing to run, something to say
 			if c.takeDriftDue(name) {
 				c.checkDrift(ctx, name)
 			}

@@ -44,12 +44,21 @@ func (q *workQueue) add(name string) {
 
 // addAfter queues name after delay, unless ctx ends first.
 func (q *workQueue) addAfter(ctx context.Context, name string, delay time.Duration) {
+	var mu sync.Mutex
+	var stop func() bool
 	t := time.AfterFunc(delay, func() {
+		mu.Lock()
+		if stop != nil {
+			stop() // the timer fired: drop the cancellation hook
+		}
+		mu.Unlock()
 		if ctx.Err() == nil {
 			q.add(name)
 		}
 	})
-	context.AfterFunc(ctx, func() { t.Stop() })
+	mu.Lock()
+	stop = context.AfterFunc(ctx, func() { t.Stop() })
+	mu.Unlock()
 }
 
 func (q *workQueue) signal() {

@@ -59,6 +59,9 @@ func (c *Controller) resync(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if c.cfg.Allowed != nil && !c.cfg.Allowed(repo) {
+			continue // outside allowed_repos: previewd does not act on it
+		}
 		budget = c.resyncRepo(ctx, repo, live, budget)
 	}
 }

@@ -163,3 +163,28 @@ func TestResyncCapsDestroysPerPass(t *testing.T) {
 		return len(envs) == 0
 	})
 }
+
+func TestResyncSkipsRepositoriesOutsideTheAllowlist(t *testing.T) {
+	t0 := time.Now().Add(-time.Hour)
+	gh := &fakePullRequests{prs: map[int]preview.PullRequest{7: ghPR(7, "x", true, t0)}}
+	db, err := store.Open(filepath.Join(t.TempDir(), "previewd.db"), store.Options{TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	prov := &fakeProvisioner{apply: func(ctx context.Context, env preview.Environment) (string, error) { return "http://x/", nil }}
+	ctrl := controller.New(db, prov, &fakeGitHub{}, controller.Config{
+		LogDir: t.TempDir(), Resync: gh, ResyncInterval: 20 * time.Millisecond,
+		ResyncRepos: func(context.Context) ([]string, error) { return []string{"acme/shop"}, nil },
+		Allowed:     func(repo string) bool { return repo == "acme/other" },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { ctrl.Run(ctx); close(done) }()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	<-done
+	if envs, _ := db.FindEnvironments(context.Background(), preview.EnvironmentFilter{}); len(envs) != 0 || gh.listCalls() != 0 {
+		t.Errorf("a repository outside allowed_repos was resynced: %d environments, %d list calls", len(envs), gh.listCalls())
+	}
+}

@@ -24,14 +24,18 @@ var errShutdown = errors.New("interrupted: previewd is shutting down")
 // starts, so a crash at any point leaves something a restart recognises.
 func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 	sha, gen := env.HeadSHA, env.Desired.Generation
-	env, err := c.transition(ctx, env.Name, func(e *preview.Environment) {
+	env, err := c.begin(ctx, env.Name, func(e *preview.Environment) bool {
+		if !e.Desired.Present || e.HeadSHA != sha || e.Desired.Generation != gen {
+			return false // desired state moved since the decision: decide again
+		}
 		if e.LastPhase != preview.PhaseApply || e.AttemptedSHA != sha || e.AttemptedGeneration != gen {
 			e.Attempts = 0 // a new target: earlier failures do not count
 		}
 		e.Status, e.LastPhase = preview.StatusProvisioning, preview.PhaseApply
 		e.AttemptedSHA, e.AttemptedGeneration = sha, gen
+		return true
 	})
-	if err != nil {
+	if err != nil || env.Name == "" {
 		return err
 	}
 	run, log, err := c.startRun(ctx, env, preview.PhaseApply)
@@ -77,13 +81,17 @@ func (c *Controller) afterApplyLogged(ctx context.Context, env preview.Environme
 // backoff from RetryBase, up to MaxAttempts; the environment is never
 // dropped from the store.
 func (c *Controller) destroy(ctx context.Context, env preview.Environment) error {
-	env, err := c.transition(ctx, env.Name, func(e *preview.Environment) {
+	env, err := c.begin(ctx, env.Name, func(e *preview.Environment) bool {
+		if e.Desired.Present {
+			return false // wanted again since the decision: decide again
+		}
 		if e.LastPhase != preview.PhaseDestroy {
 			e.Attempts = 0
 		}
 		e.Status, e.LastPhase = preview.StatusDestroying, preview.PhaseDestroy
+		return true
 	})
-	if err != nil {
+	if err != nil || env.Name == "" {
 		return err
 	}
 	run, log, err := c.startRun(ctx, env, preview.PhaseDestroy)
@@ -147,6 +155,30 @@ func transient(err error) bool {
 		}
 	}
 	return false
+}
+
+// errMoved aborts a run's first transition when desired state moved after
+// the decision to run.
+var errMoved = errors.New("desired state moved")
+
+// begin stores the transition that starts a run, if start still holds on
+// the stored environment: it returns false when desired state moved since
+// the decision, and begin then returns a zero environment and no error, so
+// the caller's loop decides again on what is stored now.
+func (c *Controller) begin(ctx context.Context, name string, start func(*preview.Environment) bool) (preview.Environment, error) {
+	env, err := c.store.UpdateEnvironment(ctx, name, func(e *preview.Environment) error {
+		if !start(e) {
+			return errMoved
+		}
+		return nil
+	})
+	if errors.Is(err, errMoved) {
+		return preview.Environment{}, nil
+	} else if err != nil {
+		return env, fmt.Errorf("update %s: %w", name, err)
+	}
+	c.notices.add(name)
+	return env, nil
 }
 
 // transition stores a change of the environment and queues its comment.

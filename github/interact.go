@@ -18,8 +18,9 @@ var Permissions = []string{"admin", "maintain", "write", "triage", "read", "none
 // Reactions are the reaction contents GitHub accepts on a comment.
 var Reactions = []string{"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}
 
-// login matches a GitHub login, an App's bot ("name[bot]") included.
-var login = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$`)
+// login matches a GitHub login, an App's bot ("name[bot]") and an
+// Enterprise Managed User ("mona_acme") included.
+var login = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,38})(?:\[bot\])?$`)
 
 // Permission returns user's permission on repo ("owner/name"), one of
 // Permissions: GET /repos/{owner}/{repo}/collaborators/{user}/permission.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	preview "github.com/previewd/previewd"
@@ -54,6 +55,9 @@ func (s *Server) handleRedeploy(c echo.Context) error {
 		if !e.Desired.PROpen {
 			return preview.Errorf(preview.ECONFLICT, "pull request %s#%d is closed", e.Repo, e.PR)
 		}
+		if e.Desired.Fork && e.Desired.ApprovedSHA != e.HeadSHA {
+			return preview.Errorf(preview.ECONFLICT, "pull request %s#%d comes from a fork and its head is not approved: add the label %s", e.Repo, e.PR, preview.ApprovalLabel)
+		}
 		e.Desired.Present, e.Desired.Reason = true, "redeploy"
 		e.Desired.Generation++
 		e.ExpiresAt = s.cfg.Now().UTC().Add(s.cfg.TTL)
@@ -67,6 +71,9 @@ func (s *Server) handleRedeploy(c echo.Context) error {
 func (s *Server) handleDestroy(c echo.Context) error {
 	return s.changeDesired(c, func(e *preview.Environment) error {
 		e.Desired.Present, e.Desired.Reason = false, "admin"
+		if e.Status == preview.StatusFailed && e.LastPhase == preview.PhaseDestroy {
+			e.Attempts, e.RetryAt = 0, time.Time{} // an operator's DELETE retries a destroy that gave up
+		}
 		return nil
 	})
 }

@@ -363,3 +363,30 @@ func TestParityEndpoint(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminDeleteRetriesADestroyThatGaveUp(t *testing.T) {
+	f := newFixture(t, nil)
+	body := prPayload("opened", 5, "gave/up", "abc", time.Now())
+	f.deliver(t, "pull_request", "g1", body, sign(body))
+	f.db.UpdateEnvironment(context.Background(), "gave-up", func(e *preview.Environment) error {
+		e.Desired.Present, e.Status, e.LastPhase, e.Attempts = false, preview.StatusFailed, preview.PhaseDestroy, 5
+		return nil
+	})
+	if resp, _ := f.api(t, "DELETE", "/api/v1/environments/gave-up", token); resp.StatusCode != 202 {
+		t.Fatalf("delete: got %d", resp.StatusCode)
+	}
+	env, _ := f.db.FindEnvironmentByName(context.Background(), "gave-up")
+	if env.Attempts != 0 || env.NextAction(time.Now(), 5) != preview.ActionDestroy {
+		t.Errorf("after DELETE: attempts %d, next %q; want the destroy retried", env.Attempts, env.NextAction(time.Now(), 5))
+	}
+}
+
+func TestAdminRedeployRefusesAnUnapprovedForkHead(t *testing.T) {
+	f := newFixture(t, nil)
+	body := prPayload("opened", 6, "patch-1", "abc", time.Now())
+	body = bytes.Replace(body, []byte(`"head":{"ref":"patch-1","sha":"abc","repo":{"full_name":"acme/shop"}}`), []byte(`"head":{"ref":"patch-1","sha":"abc","repo":{"full_name":"stranger/shop"}}`), 1)
+	f.deliver(t, "pull_request", "f1", body, sign(body))
+	if resp, raw := f.api(t, "POST", "/api/v1/environments/patch-1/redeploy", token); resp.StatusCode != 409 || !strings.Contains(string(raw), "preview:approved") {
+		t.Errorf("redeploy of an unapproved fork head: got %d %s, want 409 naming the label", resp.StatusCode, raw)
+	}
+}

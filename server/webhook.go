@@ -34,7 +34,11 @@ func (s *Server) handleWebhook(c echo.Context) error {
 	}
 	res, err := s.cfg.Deliveries.Receive(req.Context(), d)
 	if err != nil {
-		s.metrics.deliveries.WithLabelValues(d.Event, preview.ErrorCode(err)).Inc()
+		event := d.Event
+		if code := preview.ErrorCode(err); code == preview.EUNAUTHORIZED || code == preview.EINVALID {
+			event = "unverified" // never a label value chosen by an unauthenticated sender
+		}
+		s.metrics.deliveries.WithLabelValues(event, preview.ErrorCode(err)).Inc()
 		if code := preview.ErrorCode(err); code == preview.EINTERNAL || code == preview.EUNAVAILABLE {
 			s.log.Error("delivery not stored; GitHub may redeliver it", "delivery", d.ID, "event", d.Event, "err", err)
 			return preview.Errorf(preview.EUNAVAILABLE, "delivery could not be stored; please redeliver")

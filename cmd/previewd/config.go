@@ -394,6 +394,9 @@ func (r RepoConfig) validate(haveDefault bool) error {
 		if d.Variable == "" {
 			return fmt.Errorf("differences[%d].variable: is empty", j)
 		}
+		if slices.Contains(parity.PerPullRequest, d.Variable) {
+			return fmt.Errorf("differences[%d].variable: %q is set by previewd for each pull request and cannot be declared", j, d.Variable)
+		}
 		if !slices.Contains(preview.Reasons, d.Reason) {
 			return fmt.Errorf("differences[%d].reason: %q is not one of %s", j, d.Reason, strings.Join(preview.Reasons, ", "))
 		}

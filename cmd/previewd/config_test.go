@@ -73,6 +73,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad repo name", "repos:\n  - name: shop\n", nil, `repos[0]: name: "shop" is not owner/name`},
 		{"duplicate repo", "repos:\n  - name: acme/shop\n  - name: ACME/shop\n", nil, "repos[1].name"},
 		{"bad reason", "repos:\n  - name: acme/shop\n    differences:\n      - variable: replicas\n        value: 1\n        reason: because\n", nil, `differences[0].reason: "because" is not one of scale`},
+		{"difference on a per-pull-request variable", "repos:\n  - name: acme/shop\n    differences:\n      - {variable: environment, value: x, reason: cost}\n", nil, `differences[0].variable: "environment" is set by previewd`},
 		{"difference without variable", "repos:\n  - name: acme/shop\n    differences:\n      - reason: scale\n", nil, "differences[0].variable: is empty"},
 		{"bad log level", "log_level: loud\n", nil, "log_level"},
 		{"bad name length", "name_max_length: 100\n", nil, "name_max_length"},

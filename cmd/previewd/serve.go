@@ -83,6 +83,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		MaxResyncDestroys: cfg.MaxResyncDestroys,
 		Logger:            logger,
 	}
+	intake := webhooks.NewIntake([]byte(cfg.WebhookSecret), db, cfg.AllowedRepos...)
+	ctrlCfg.Allowed = intake.Allowed
 	ctrlCfg.Commands = gh
 	ctrlCfg.Checker = &checker{cfg: &cfg, prov: prov, plans: newPlanCache()}
 	if client, ok := gh.(*github.Client); ok { // offline mode has no pull requests to read
@@ -95,7 +97,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		AdminToken: cfg.AdminToken,
 		TTL:        cfg.TTL,
 		Store:      db,
-		Deliveries: webhooks.NewIntake([]byte(cfg.WebhookSecret), db, cfg.AllowedRepos...),
+		Deliveries: intake,
 		Controller: ctrl,
 		Registry:   reg,
 		Dashboard:  renderDashboard,
