@@ -84,10 +84,12 @@ func (in *Intake) Receive(ctx context.Context, d preview.Delivery) (preview.Reco
 func (in *Intake) pullRequest(ctx context.Context, delivery string, ev Event) (preview.RecordResult, error) {
 	pr := ev.PullRequest
 	res, err := in.recorder.RecordPullRequest(ctx, delivery, pr)
-	if err != nil || res.Duplicate || ev.Action != "labeled" || ev.Label != preview.ApprovalLabel || !pr.Fork {
+	if err != nil || ev.Action != "labeled" || ev.Label != preview.ApprovalLabel || !pr.Fork {
 		return res, err
 	}
-	res.CommandQueued, err = in.recorder.RecordCommand(ctx, "", preview.Command{
+	// The approval has its own de-duplication key, so a redelivery after a
+	// failed second write still queues it, and only once.
+	res.CommandQueued, err = in.recorder.RecordCommand(ctx, delivery+"/approve", preview.Command{
 		Repo: pr.Repo, Number: pr.Number, User: ev.Sender, Verb: "approve", HeadSHA: pr.HeadSHA, InstallationID: pr.InstallationID,
 	})
 	return res, err
