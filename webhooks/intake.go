@@ -89,7 +89,11 @@ func (in *Intake) pullRequest(ctx context.Context, delivery string, ev Event) (p
 	}
 	// The approval has its own de-duplication key, so a redelivery after a
 	// failed second write still queues it, and only once.
-	res.CommandQueued, err = in.recorder.RecordCommand(ctx, delivery+"/approve", preview.Command{
+	key := ""
+	if delivery != "" {
+		key = delivery + "/approve"
+	}
+	res.CommandQueued, err = in.recorder.RecordCommand(ctx, key, preview.Command{
 		Repo: pr.Repo, Number: pr.Number, User: ev.Sender, Verb: "approve", HeadSHA: pr.HeadSHA, InstallationID: pr.InstallationID,
 	})
 	return res, err
