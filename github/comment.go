@@ -91,6 +91,20 @@ func normalizeBody(body string) string { return strings.ReplaceAll(body, "\r\n",
 
 // findComment returns the oldest comment on pull request number whose first
 // line is marker, or nil if there is none.
+// trustedAuthor reports whether comment may be previewd's own: written by a
+// bot (App mode) or by someone with access to the repository (token mode's
+// user). A marker planted by a fork's author is never adopted.
+func trustedAuthor(comment *gh.IssueComment) bool {
+	if comment.GetUser().GetType() == "Bot" {
+		return true
+	}
+	switch comment.GetAuthorAssociation() {
+	case "OWNER", "MEMBER", "COLLABORATOR":
+		return true
+	}
+	return false
+}
+
 func (c *Client) findComment(ctx context.Context, ep *endpoint, owner, repo string, number int, marker string) (*gh.IssueComment, error) {
 	opts := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: 100}}
 	for {
@@ -106,7 +120,7 @@ func (c *Client) findComment(ctx context.Context, ep *endpoint, owner, repo stri
 			return nil, fmt.Errorf("list comments on %s/%s#%d: %w", owner, repo, number, classify(err))
 		}
 		for _, comment := range comments {
-			if first, err := markerLine(normalizeBody(comment.GetBody())); err == nil && first == marker {
+			if first, err := markerLine(normalizeBody(comment.GetBody())); err == nil && first == marker && trustedAuthor(comment) {
 				return comment, nil
 			}
 		}

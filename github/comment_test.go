@@ -102,6 +102,20 @@ func TestSyncCommentLifecycle(t *testing.T) {
 	}
 }
 
+func TestSyncCommentNeverAdoptsAPlantedMarker(t *testing.T) {
+	f := newFakeGitHub(t, "")
+	// A fork's author posts previewd's marker before previewd's first sync.
+	planted := f.addComment(42, "mallory", "<!-- previewd:environment=feature-login -->\nready at https://phish.example")
+	c := newTestClient(t, f, nil)
+	got := syncComment(t, c, testEnv())
+	if got.ID == planted || got.ID == 0 {
+		t.Fatalf("synced comment ID = %d; want a new comment of previewd's, not the planted %d", got.ID, planted)
+	}
+	if n := len(f.issueComments(42)); n != 2 {
+		t.Errorf("comments on GitHub = %d, want the planted one and previewd's", n)
+	}
+}
+
 func TestSyncCommentAfterRestartFindsExistingComment(t *testing.T) {
 	f := newFakeGitHub(t, "")
 	f.maxPage = 2 // GitHub's pages, shrunk so the marker lands on page 2

@@ -223,6 +223,13 @@ func (f *fakeGitHub) respond(method, path string, answers ...fakeResponse) {
 func (f *fakeGitHub) commentJSON(r *http.Request, number int, c *fakeComment) map[string]any {
 	repo := r.PathValue("owner") + "/" + r.PathValue("repo")
 	api := f.server.URL + f.prefix + "/repos/" + repo
+	userType, association := "User", "CONTRIBUTOR"
+	switch {
+	case strings.HasSuffix(c.Login, "[bot]"):
+		userType, association = "Bot", "NONE"
+	case c.Login == "maintainer":
+		association = "MEMBER"
+	}
 	return map[string]any{
 		"id":                 c.ID,
 		"node_id":            fmt.Sprintf("IC_kwDOA%d", c.ID),
@@ -230,10 +237,10 @@ func (f *fakeGitHub) commentJSON(r *http.Request, number int, c *fakeComment) ma
 		"html_url":           fmt.Sprintf("https://github.com/%s/pull/%d#issuecomment-%d", repo, number, c.ID),
 		"issue_url":          fmt.Sprintf("%s/issues/%d", api, number),
 		"body":               c.Body,
-		"user":               map[string]any{"login": c.Login, "id": 41898282, "type": "Bot", "site_admin": false},
+		"user":               map[string]any{"login": c.Login, "id": 41898282, "type": userType, "site_admin": false},
 		"created_at":         c.Created.Format(time.RFC3339),
 		"updated_at":         c.Updated.Format(time.RFC3339),
-		"author_association": "NONE",
+		"author_association": association,
 	}
 }
 
