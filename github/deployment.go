@@ -147,7 +147,10 @@ func (c *Client) SyncDeployment(ctx context.Context, env preview.Environment) (p
 		dep.State = deploymentInactive
 	}
 	if plan.create != "" {
-		id, err := c.createDeployment(ctx, ep, owner, repo, env, plan.create)
+		id, err := c.findDeployment(ctx, ep, owner, repo, env, plan.create)
+		if err == nil && id == 0 {
+			id, err = c.createDeployment(ctx, ep, owner, repo, env, plan.create)
+		}
 		if err != nil {
 			return dep, err
 		}
@@ -160,6 +163,27 @@ func (c *Client) SyncDeployment(ctx context.Context, env preview.Environment) (p
 		dep.State = plan.state
 	}
 	return dep, nil
+}
+
+// findDeployment returns the ID of an existing deployment of sha to env's
+// environment, or 0: a create whose answer was lost, or whose ID previewd
+// could not store, is adopted instead of being made twice.
+func (c *Client) findDeployment(ctx context.Context, ep *endpoint, owner, repo string, env preview.Environment, sha string) (int64, error) {
+	var deps []*gh.Deployment
+	err := ep.do(ctx, read, func(ctx context.Context, api *gh.Client) (err error) {
+		deps, _, err = api.Repositories.ListDeployments(ctx, owner, repo, &gh.DeploymentsListOptions{
+			SHA: sha, Environment: env.Name, ListOptions: gh.ListOptions{PerPage: 1},
+		})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("look for a deployment of %s for %s on %s/%s: %w", preview.ShortSHA(sha), env.Name, owner, repo, classify(err))
+	}
+	if len(deps) == 0 {
+		return 0, nil
+	}
+	c.logger.Debug("deployment adopted", "environment", env.Name, "repo", env.Repo, "sha", sha, "deployment_id", deps[0].GetID())
+	return deps[0].GetID(), nil
 }
 
 // createDeployment creates env's deployment of sha and returns its ID. It is

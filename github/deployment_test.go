@@ -223,3 +223,23 @@ func TestSyncParityStatus(t *testing.T) {
 		t.Errorf("statuses = %v, want %v", statuses, want)
 	}
 }
+
+func TestSyncDeploymentAdoptsOneCreatedBefore(t *testing.T) {
+	f := newFakeGitHub(t, "")
+	c := newTestClient(t, f, nil)
+	env := testEnv()
+	env.Desired = preview.Desired{Present: true, PROpen: true}
+	env.Status = preview.StatusProvisioning
+	first, err := c.SyncDeployment(context.Background(), env)
+	if err != nil || first.ID == 0 {
+		t.Fatalf("first sync: %+v %v", first, err)
+	}
+	// previewd lost what it wrote (a crash before storing the ID).
+	again, err := c.SyncDeployment(context.Background(), env)
+	if err != nil || again.ID != first.ID {
+		t.Errorf("sync after losing the ID: got %+v %v, want deployment %d adopted", again, err, first.ID)
+	}
+	if deployments, _, _, _ := f.snapshot(); len(deployments) != 1 {
+		t.Errorf("deployments created: %d, want 1", len(deployments))
+	}
+}

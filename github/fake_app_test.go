@@ -285,6 +285,23 @@ func (f *fakeGitHub) createDeployment(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// listDeployments answers GET …/deployments?sha=&environment= from the
+// deployments created so far.
+func (f *fakeGitHub) listDeployments(w http.ResponseWriter, r *http.Request) {
+	sha, environment := r.URL.Query().Get("sha"), r.URL.Query().Get("environment")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := []map[string]any{}
+	for i := len(f.deployments) - 1; i >= 0; i-- {
+		d := f.deployments[i]
+		if (sha == "" || d["ref"] == sha) && (environment == "" || d["environment"] == environment) {
+			out = append(out, map[string]any{"id": d["id"], "sha": d["ref"], "ref": d["ref"], "task": "deploy", "environment": d["environment"],
+				"created_at": f.clock.Format(time.RFC3339), "updated_at": f.clock.Format(time.RFC3339)})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 func (f *fakeGitHub) createDeploymentStatus(w http.ResponseWriter, r *http.Request) {
 	in, ok := decodeBody(w, r)
 	if !ok {

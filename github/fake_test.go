@@ -85,6 +85,7 @@ func newFakeGitHub(t *testing.T, prefix string) *fakeGitHub {
 	mux.HandleFunc("GET /repos/{owner}/{repo}/pulls", f.listPulls)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}", f.getPull)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/deployments", f.createDeployment)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/deployments", f.listDeployments)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/deployments/{id}/statuses", f.createDeploymentStatus)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/statuses/{sha}", f.createStatus)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/collaborators/{user}/permission", f.getPermission)

@@ -292,6 +292,21 @@ func (f *fakeGitHub) handler() http.Handler {
 		f.mu.Unlock()
 		created(w, map[string]any{"id": id, "sha": in.Ref, "ref": in.Ref, "environment": in.Environment, "task": "deploy"})
 	})
+	mux.HandleFunc("GET /repos/acme/shop/deployments", func(w http.ResponseWriter, r *http.Request) {
+		sha, environment := r.URL.Query().Get("sha"), r.URL.Query().Get("environment")
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		out := []any{}
+		for _, d := range f.deployments {
+			var id int
+			var ref, env string
+			fmt.Sscan(d, &id, &ref, &env)
+			if ref == sha && env == environment {
+				out = append(out, map[string]any{"id": id, "sha": ref, "ref": ref, "environment": env, "task": "deploy"})
+			}
+		}
+		json.NewEncoder(w).Encode(out)
+	})
 	mux.HandleFunc("POST /repos/acme/shop/deployments/{id}/statuses", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ State string }
 		json.NewDecoder(r.Body).Decode(&in)
