@@ -61,11 +61,8 @@ func (p *Provisioner) planPreview(ctx context.Context, env preview.Environment, 
 		return PlanResult{}, err
 	}
 	defer unlock()
-	r, err := p.prepare(ctx, env, log)
+	r, err := p.ready(ctx, env, log)
 	if err != nil {
-		return PlanResult{}, err
-	}
-	if err := p.init(ctx, r); err != nil {
 		return PlanResult{}, err
 	}
 	_, res, err := savedPlan(ctx, r, p.workspace(env.Name))
@@ -238,11 +235,8 @@ func (p *Provisioner) detectDrift(ctx context.Context, env preview.Environment, 
 	if empty, err := stateEmpty(ws.statePath()); err != nil || empty {
 		return false, nil, err
 	}
-	r, err := p.prepare(ctx, env, log)
+	r, err := p.ready(ctx, env, log)
 	if err != nil {
-		return false, nil, err
-	}
-	if err := p.init(ctx, r); err != nil {
 		return false, nil, err
 	}
 	changed, res, err := savedPlan(ctx, r, ws, tfexec.RefreshOnly(true))

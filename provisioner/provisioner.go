@@ -152,14 +152,8 @@ func (p *Provisioner) apply(ctx context.Context, env preview.Environment, log io
 		return Result{}, err
 	}
 	defer unlock()
-	r, err := p.prepare(ctx, env, log)
+	r, err := p.ready(ctx, env, log)
 	if err != nil {
-		return Result{}, err
-	}
-	if err := p.init(ctx, r); err != nil {
-		return Result{}, err
-	}
-	if err := p.recoverErroredState(ctx, r, env.Name, log); err != nil {
 		return Result{}, err
 	}
 	opts := make([]tfexec.ApplyOption, 0, len(r.varFiles))
@@ -203,14 +197,8 @@ func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log 
 		}
 		return os.RemoveAll(ws.root)
 	}
-	r, err := p.prepare(ctx, env, log)
+	r, err := p.ready(ctx, env, log)
 	if err != nil {
-		return err
-	}
-	if err := p.init(ctx, r); err != nil {
-		return err
-	}
-	if err := p.recoverErroredState(ctx, r, env.Name, log); err != nil {
 		return err
 	}
 	opts := make([]tfexec.DestroyOption, 0, len(r.varFiles))
@@ -224,6 +212,23 @@ func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log 
 		return err // keep a directory whose state still holds resources
 	}
 	return os.RemoveAll(ws.root)
+}
+
+// ready prepares env's working directory, runs init, and recovers an
+// errored.tfstate an earlier run left: every run of an environment starts
+// here, holding the environment's lock.
+func (p *Provisioner) ready(ctx context.Context, env preview.Environment, log io.Writer) (*run, error) {
+	r, err := p.prepare(ctx, env, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.init(ctx, r); err != nil {
+		return nil, err
+	}
+	if err := p.recoverErroredState(ctx, r, env.Name, log); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // run is everything one Terraform run of one environment needs.
