@@ -44,6 +44,8 @@ type AppConfig struct {
 	UserAgent string
 	// PublicURL is previewd's external base URL; see ClientConfig.
 	PublicURL string
+	// LogLink is as in ClientConfig.
+	LogLink func(runID string) string
 	// Retry says how rate limits and errors are retried; the zero value
 	// means the defaults. Each installation has its own limits.
 	Retry RetryPolicy
@@ -124,7 +126,7 @@ func NewApp(cfg AppConfig) (*Client, error) {
 		return nil, fmt.Errorf("new github app: %w", err)
 	}
 	a.jwt = &endpoint{api: jwtAPI, limits: newLimiter(cfg.Retry)}
-	c := newClient(cfg.Render, cfg.Logger, cfg.PublicURL, base)
+	c := newClient(cfg.Render, cfg.Logger, logLinker(cfg.PublicURL, cfg.LogLink), base)
 	a.logger = c.logger
 	c.app = a
 	return c, nil

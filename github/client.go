@@ -62,6 +62,9 @@ type ClientConfig struct {
 	// statuses and commit statuses link to run logs (see LogURL). No link
 	// is sent when empty.
 	PublicURL string
+	// LogLink, when set, makes the link to a run's log from a run ID
+	// instead of LogURL(PublicURL, …): previewd passes signed links.
+	LogLink func(runID string) string
 	// Retry says how rate limits, 5xx answers and network errors are
 	// retried; the zero value means the defaults.
 	Retry RetryPolicy
@@ -75,7 +78,7 @@ type ClientConfig struct {
 type Client struct {
 	render    func(preview.Environment) (string, error)
 	logger    *slog.Logger
-	publicURL string
+	logLink   func(runID string) string
 	base      *url.URL
 
 	token *endpoint // token mode
@@ -109,16 +112,24 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new github client: %w", err)
 	}
-	c := newClient(cfg.Render, cfg.Logger, cfg.PublicURL, base)
+	c := newClient(cfg.Render, cfg.Logger, logLinker(cfg.PublicURL, cfg.LogLink), base)
 	c.token = &endpoint{api: api, limits: newLimiter(cfg.Retry)}
 	return c, nil
 }
 
-func newClient(render func(preview.Environment) (string, error), logger *slog.Logger, publicURL string, base *url.URL) *Client {
+// logLinker returns link, or the admin API's log URL under publicURL.
+func logLinker(publicURL string, link func(string) string) func(string) string {
+	if link != nil {
+		return link
+	}
+	return func(runID string) string { return LogURL(publicURL, runID) }
+}
+
+func newClient(render func(preview.Environment) (string, error), logger *slog.Logger, logLink func(string) string, base *url.URL) *Client {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{render: render, logger: logger.With("component", "github"), publicURL: publicURL, base: base}
+	return &Client{render: render, logger: logger.With("component", "github"), logLink: logLink, base: base}
 }
 
 // newAPI returns a maker of go-github clients of base that send through a

@@ -235,7 +235,7 @@ func (c *Client) deploymentStatus(env preview.Environment, state string) *gh.Dep
 		}
 	}
 	req.Description = ptr(desc)
-	if log := runLogURL(c.publicURL, env); log != "" && state != deploymentInactive {
+	if log := runLogURL(c.logLink, env); log != "" && state != deploymentInactive {
 		req.LogURL = ptr(log)
 	}
 	return req
@@ -243,11 +243,11 @@ func (c *Client) deploymentStatus(env preview.Environment, state string) *gh.Dep
 
 // runLogURL is the log of env's current run: none while queued, when the
 // last run is an earlier one.
-func runLogURL(publicURL string, env preview.Environment) string {
+func runLogURL(link func(string) string, env preview.Environment) string {
 	if env.Status == preview.StatusQueued {
 		return ""
 	}
-	return LogURL(publicURL, env.LastRunID)
+	return link(env.LastRunID)
 }
 
 // postDeploymentStatus posts a status on deployment id. Repeating it is

@@ -122,7 +122,7 @@ func (c *Client) syncStatus(ctx context.Context, env preview.Environment, status
 		return current, fmt.Errorf("sync %s status for %s: %w", statusContext, env.Name, err)
 	}
 	status := gh.RepoStatus{State: ptr(plan.state), Description: ptr(truncateRunes(plan.description, maxDescription)), Context: ptr(statusContext)}
-	if log := runLogURL(c.publicURL, env); log != "" {
+	if log := runLogURL(c.logLink, env); log != "" {
 		status.TargetURL = ptr(log)
 	}
 	err = ep.do(ctx, write, func(ctx context.Context, api *gh.Client) error {

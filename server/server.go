@@ -61,6 +61,8 @@ type Config struct {
 	Deliveries Deliveries
 	Controller Controller
 	Registry   *prometheus.Registry // served at /metrics; nil serves an empty registry
+	// LogLinks serves signed log links at /logs/ (nil: no such route).
+	LogLinks *LogLinks
 	// Dashboard renders the operators' page at /dashboard (nil: no page).
 	Dashboard func(w io.Writer, envs []preview.Environment, showAll bool) error
 	Logger    *slog.Logger
@@ -113,6 +115,9 @@ func (s *Server) routes() {
 	e.GET("/readyz", s.handleReadyz)
 	e.GET("/metrics", echo.WrapHandler(s.metricsHandler()))
 
+	if s.cfg.LogLinks != nil {
+		e.GET("/logs/:name/:seq", s.handleSignedLog)
+	}
 	if s.cfg.Dashboard != nil {
 		e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/dashboard") })
 		e.GET("/dashboard", s.handleDashboard, s.requireAdminOrBasic)

@@ -12,6 +12,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -388,5 +390,49 @@ func TestAdminRedeployRefusesAnUnapprovedForkHead(t *testing.T) {
 	f.deliver(t, "pull_request", "f1", body, sign(body))
 	if resp, raw := f.api(t, "POST", "/api/v1/environments/patch-1/redeploy", token); resp.StatusCode != 409 || !strings.Contains(string(raw), "preview:approved") {
 		t.Errorf("redeploy of an unapproved fork head: got %d %s, want 409 naming the label", resp.StatusCode, raw)
+	}
+}
+
+func TestSignedLogLinks(t *testing.T) {
+	db, _ := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
+	defer db.Close()
+	logPath := filepath.Join(t.TempDir(), "run.log")
+	os.WriteFile(logPath, []byte("$ terraform apply\nApply complete!\n"), 0o600)
+	run, _ := db.CreateRun(context.Background(), preview.Run{Environment: "feature-x", Phase: preview.PhaseApply, LogPath: logPath})
+	links := server.NewLogLinks([]byte("key"), "http://previewd.test", time.Hour)
+	s := server.New(server.Config{Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db), Controller: &fakeController{}, LogLinks: links})
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	link := links.Link(run.ID)
+	if !strings.HasPrefix(link, "http://previewd.test/logs/feature-x/") {
+		t.Fatalf("link: got %q", link)
+	}
+	get := func(u string) (int, string) {
+		resp, err := http.Get(strings.Replace(u, "http://previewd.test", srv.URL, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(link); code != 200 || !strings.Contains(body, "Apply complete!") {
+		t.Errorf("valid link: got %d %q", code, body)
+	}
+	u, _ := url.Parse(link)
+	q := u.Query()
+	tampered := *u
+	q2 := url.Values{"expires": {q.Get("expires")}, "signature": {strings.Repeat("0", 64)}}
+	tampered.RawQuery = q2.Encode()
+	if code, _ := get(tampered.String()); code != 401 {
+		t.Errorf("wrong signature: got %d, want 401", code)
+	}
+	other := strings.Replace(link, "/logs/feature-x/", "/logs/feature-y/", 1)
+	if code, _ := get(other); code != 401 {
+		t.Errorf("a signature for another environment: got %d, want 401", code)
+	}
+	expired := server.NewLogLinks([]byte("key"), "http://previewd.test", -2*time.Hour).Link(run.ID)
+	if code, _ := get(expired); code != 401 {
+		t.Errorf("expired link: got %d, want 401", code)
 	}
 }

@@ -25,7 +25,9 @@ import (
 // strict YAML file, then from PREVIEWD_* environment variables, which win.
 type Config struct {
 	ListenAddr        string        `yaml:"listen_addr"`
-	PublicURL         string        `yaml:"public_url"` // how GitHub users reach previewd (links to logs)
+	PublicURL         string        `yaml:"public_url"`   // how GitHub users reach previewd (links to logs)
+	LogLinks          string        `yaml:"log_links"`    // signed (links anyone with the link may open, expiring) or admin
+	LogLinkTTL        time.Duration `yaml:"log_link_ttl"` // how long a signed log link works
 	DataDir           string        `yaml:"data_dir"`
 	WebhookSecret     string        `yaml:"webhook_secret"`
 	AdminToken        string        `yaml:"admin_token"`
@@ -89,6 +91,8 @@ type DifferenceConfig = preview.Difference
 func DefaultConfig() Config {
 	return Config{
 		ListenAddr:        "127.0.0.1:8080",
+		LogLinks:          "signed",
+		LogLinkTTL:        30 * 24 * time.Hour,
 		DataDir:           "./.previewd",
 		URLOutput:         "url",
 		TTL:               72 * time.Hour,
@@ -312,6 +316,12 @@ func (c *Config) validate(needSecret bool) error {
 		if _, err := path.Match(pattern, "a/b"); err != nil || !strings.Contains(pattern, "/") {
 			return bad(fmt.Sprintf("allowed_repos[%d]", i), "%q is not owner/name or owner/*", pattern)
 		}
+	}
+	if c.LogLinks != "signed" && c.LogLinks != "admin" {
+		return bad("log_links", "%q is not signed or admin", c.LogLinks)
+	}
+	if c.LogLinkTTL <= 0 {
+		return bad("log_link_ttl", "must be positive, got %s", c.LogLinkTTL)
 	}
 	if c.TTL <= 0 {
 		return bad("ttl (PREVIEWD_TTL)", "must be positive, got %s", c.TTL)

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,6 +84,9 @@ func startPreviewd(t testing.TB, env map[string]string) *previewd {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, ok := vars["PREVIEWD_PUBLIC_URL"]; !ok {
+		cfg.PublicURL = "http://" + l.Addr().String() // links in comments point back here
 	}
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -464,6 +468,15 @@ repos:
 		bodies, _, _ := gh.snapshot()
 		return len(bodies) == 1 && strings.Contains(bodies[0], "`bbbbbbb`")
 	})
+	// The comment's log link opens the run's log without the admin token.
+	bodies, _, _ := gh.snapshot()
+	link := regexp.MustCompile(regexp.QuoteMeta(p.base) + `/logs/[^)>\s]+`).FindString(bodies[0])
+	if link == "" {
+		t.Fatalf("comment has no signed log link:\n%s", bodies[0])
+	}
+	if body := fetch(t, link); !strings.Contains(body, "Apply complete!") || !strings.Contains(body, "sha="+sha2) {
+		t.Errorf("signed log link: got %q", body)
+	}
 
 	p.send(prEvent{"closed", "feature/Checkout", sha2, 1, t0.Add(2 * time.Minute)})
 	env = p.waitFor("feature-checkout", "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
@@ -590,8 +603,9 @@ output "url" { value = "https://${var.environment}.preview.test/" }
 	if !strings.Contains(env.LastError, "relation users does not exist") {
 		t.Errorf("last_error does not carry Terraform's error: %q", env.LastError)
 	}
-	if !strings.Contains(env.Comment.Body, "relation users does not exist") {
-		t.Errorf("comment does not show the error")
+	// The comment follows asynchronously.
+	if env = p.waitFor("broken", "the error in the comment", func(e apiEnvironment) bool { return strings.Contains(e.Comment.Body, "relation users does not exist") }); env.Status != "failed" {
+		t.Errorf("status with the error shown: %s", env.Status)
 	}
 	p.send(prEvent{"synchronize", "broken", "good", 9, t0.Add(time.Minute)})
 	p.waitFor("broken", "ready after the fix", readyAt("good"))

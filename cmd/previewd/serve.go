@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -63,7 +65,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 	if err != nil {
 		return err
 	}
-	gh, err := newGitHub(cfg, logger)
+	links, logLink := logLinks(cfg)
+	gh, err := newGitHub(cfg, logger, logLink)
 	if err != nil {
 		return err
 	}
@@ -101,6 +104,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		Controller: ctrl,
 		Registry:   reg,
 		Dashboard:  renderDashboard,
+		LogLinks:   links,
 		Logger:     logger,
 	})
 	if l == nil {
@@ -186,6 +190,20 @@ func githubMode(cfg Config) string {
 	return "offline"
 }
 
+// logLinks returns how runs' logs are linked from GitHub: signed, expiring
+// links served at /logs/ (log_links: signed, the default), or the admin
+// API's log route, which needs the admin token (log_links: admin). Without a
+// public_url there are no links.
+func logLinks(cfg Config) (*server.LogLinks, func(string) string) {
+	if cfg.LogLinks != "signed" {
+		return nil, func(runID string) string { return github.LogURL(cfg.PublicURL, runID) }
+	}
+	m := hmac.New(sha256.New, []byte(cfg.WebhookSecret))
+	m.Write([]byte("previewd log links v1"))
+	links := server.NewLogLinks(m.Sum(nil), cfg.PublicURL, cfg.LogLinkTTL)
+	return links, links.Link
+}
+
 // gitHub is what previewd needs of GitHub, online or offline.
 type gitHub interface {
 	controller.GitHub
@@ -194,19 +212,21 @@ type gitHub interface {
 
 // newGitHub returns the App-mode or token-mode client, or offline mode when
 // neither is configured.
-func newGitHub(cfg Config, logger *slog.Logger) (gitHub, error) {
-	render := func(env preview.Environment) (string, error) { return templates.RenderComment(commentData(cfg, env)) }
+func newGitHub(cfg Config, logger *slog.Logger, logLink func(string) string) (gitHub, error) {
+	render := func(env preview.Environment) (string, error) {
+		return templates.RenderComment(commentData(env, logLink))
+	}
 	ua := "previewd/" + version
 	switch {
 	case cfg.GitHub.AppID != 0:
 		return github.NewApp(github.AppConfig{
 			BaseURL: cfg.GitHub.APIURL, AppID: cfg.GitHub.AppID, PrivateKeyFile: cfg.GitHub.AppPrivateKeyFile,
-			Render: render, Logger: logger, UserAgent: ua, PublicURL: cfg.PublicURL,
+			Render: render, Logger: logger, UserAgent: ua, PublicURL: cfg.PublicURL, LogLink: logLink,
 		})
 	case cfg.GitHub.Token != "":
 		return github.NewClient(github.ClientConfig{
 			BaseURL: cfg.GitHub.APIURL, Token: cfg.GitHub.Token,
-			Render: render, Logger: logger, UserAgent: ua, PublicURL: cfg.PublicURL,
+			Render: render, Logger: logger, UserAgent: ua, PublicURL: cfg.PublicURL, LogLink: logLink,
 		})
 	default:
 		return github.NewOffline(render, logger), nil
@@ -244,13 +264,13 @@ func resyncRepos(cfg Config, client *github.Client) func(context.Context) ([]str
 }
 
 // commentData is what the comment template shows of env.
-func commentData(cfg Config, env preview.Environment) templates.CommentData {
+func commentData(env preview.Environment, logLink func(string) string) templates.CommentData {
 	d := templates.CommentData{
 		Name: env.Name, Repo: env.Repo, PR: env.PR, Branch: env.Branch,
 		Status: string(env.Status), URL: env.URL, HeadSHA: env.HeadSHA, AppliedSHA: env.AppliedSHA,
 		LastError: env.LastError, ExpiresAt: env.ExpiresAt, UpdatedAt: env.UpdatedAt,
 		Destroyed: env.Status == preview.StatusDestroyed,
-		LogURL:    github.LogURL(cfg.PublicURL, env.LastRunID),
+		LogURL:    logLink(env.LastRunID),
 		Reason:    env.Desired.Reason,
 		Parity:    parityView(env.Parity),
 		Now:       time.Now(),
