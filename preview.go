@@ -24,6 +24,9 @@ const (
 	StatusDestroyed    Status = "destroyed"
 )
 
+// Statuses lists every status, in the order of an environment's life.
+var Statuses = []Status{StatusQueued, StatusProvisioning, StatusReady, StatusFailed, StatusDestroying, StatusDestroyed}
+
 // Live reports whether an environment in this status may hold resources or
 // is about to; a destroyed environment is not live and frees its name.
 func (s Status) Live() bool { return s != StatusDestroyed }

@@ -28,17 +28,11 @@ type Checker interface {
 	PreDestroy(ctx context.Context, env preview.Environment, log io.Writer) error
 }
 
-// afterApply seeds a new environment and checks its parity, appending to
-// the run's log; it records the results on the environment. A failing seed
-// is reported in last_error and does not fail the environment.
+// afterApply checks the applied environment's parity, appending to the
+// run's log, and records the report on the environment.
 func (c *Controller) afterApply(ctx context.Context, env preview.Environment, log io.Writer) {
 	if c.cfg.Checker == nil {
 		return
-	}
-	seedErr := error(nil)
-	if !env.Seeded {
-		fmt.Fprintf(log, "\n# previewd: seeding %s\n", env.Name)
-		seedErr = c.cfg.Checker.Seed(ctx, env, log)
 	}
 	fmt.Fprintf(log, "\n# previewd: checking parity with production\n")
 	report, err := c.cfg.Checker.Check(ctx, env, log)
@@ -46,17 +40,8 @@ func (c *Controller) afterApply(ctx context.Context, env preview.Environment, lo
 		report = preview.ParityReport{CheckedAt: c.cfg.Now().UTC(), Error: tail(err.Error())}
 	}
 	report.SHA = env.AppliedSHA
-	_, uerr := c.transition(context.WithoutCancel(ctx), env.Name, func(e *preview.Environment) {
-		e.Parity = report
-		if !e.Seeded {
-			e.Seeded = seedErr == nil
-			if seedErr != nil {
-				e.LastError = "seed: " + tail(seedErr.Error())
-			}
-		}
-	})
-	if uerr != nil {
-		c.log.Error("store parity report", "environment", env.Name, "err", uerr)
+	if _, err := c.transition(context.WithoutCancel(ctx), env.Name, func(e *preview.Environment) { e.Parity = report }); err != nil {
+		c.log.Error("store parity report", "environment", env.Name, "err", err)
 	}
 	c.log.Info("parity checked", "environment", env.Name, "status", report.Status, "findings", len(report.Findings), "error", report.Error)
 }

@@ -43,6 +43,16 @@ func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 		return err
 	}
 	url, outputs, runErr := c.prov.Apply(ctx, env, log)
+	seeded, seedErr := env.Seeded, error(nil)
+	if runErr == nil && !env.Seeded && c.cfg.Checker != nil {
+		// Seed before the environment shows as ready, so nobody opens an
+		// empty one: the seed gets the new outputs.
+		fresh := env
+		fresh.URL, fresh.Outputs = url, outputs
+		fmt.Fprintf(log, "\n# previewd: seeding %s\n", env.Name)
+		seedErr = c.cfg.Checker.Seed(ctx, fresh, log)
+		seeded = seedErr == nil
+	}
 	runErr = c.finishRun(ctx, run, log, runErr)
 	env, err = c.transition(context.WithoutCancel(ctx), env.Name, func(e *preview.Environment) {
 		e.LastRunID, e.LastRunAt = run.ID, c.cfg.Now().UTC()
@@ -51,6 +61,10 @@ func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 			e.Status, e.URL, e.Outputs, e.Drifted = preview.StatusReady, url, outputs, false
 			e.AppliedSHA, e.AppliedGeneration = sha, gen
 			e.LastError, e.Attempts, e.Transient, e.RetryAt = "", 0, false, time.Time{}
+			e.Seeded = seeded
+			if seedErr != nil {
+				e.LastError = "seed: " + tail(seedErr.Error())
+			}
 		case errors.Is(runErr, errShutdown):
 			e.Status = preview.StatusQueued // the next start applies again
 		default:

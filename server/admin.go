@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -17,8 +18,15 @@ import (
 // environments costs a copy, not a decode and an encode each.
 func (s *Server) handleListEnvironments(c echo.Context) error {
 	ctx := c.Request().Context()
-	filter := preview.EnvironmentFilter{LiveOnly: c.QueryParam("live") == "true", Repo: c.QueryParam("repo")}
+	live := c.QueryParam("live")
+	if live != "" && live != "true" && live != "false" {
+		return preview.Errorf(preview.EINVALID, "live must be true or false, got %q", live)
+	}
+	filter := preview.EnvironmentFilter{LiveOnly: live == "true", Repo: c.QueryParam("repo")}
 	status := preview.Status(c.QueryParam("status"))
+	if status != "" && !slices.Contains(preview.Statuses, status) {
+		return preview.Errorf(preview.EINVALID, "status must be one of queued, provisioning, ready, failed, destroying, destroyed; got %q", status)
+	}
 	if status == "" {
 		body, err := s.cfg.Store.FindEnvironmentsJSON(ctx, filter)
 		if err != nil {

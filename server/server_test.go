@@ -436,3 +436,15 @@ func TestSignedLogLinks(t *testing.T) {
 		t.Errorf("expired link: got %d, want 401", code)
 	}
 }
+
+func TestListRejectsBadFilters(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, q := range []string{"?status=bogus", "?live=maybe"} {
+		if resp, raw := f.api(t, "GET", "/api/v1/environments"+q, token); resp.StatusCode != 400 || !strings.Contains(string(raw), `"error"`) {
+			t.Errorf("%s: got %d %s, want 400", q, resp.StatusCode, raw)
+		}
+	}
+	if resp, _ := f.api(t, "GET", "/api/v1/environments?status=ready&live=false", token); resp.StatusCode != 200 {
+		t.Errorf("good filters: got %d", resp.StatusCode)
+	}
+}

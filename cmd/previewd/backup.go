@@ -24,7 +24,7 @@ func backupCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "", "write the backup to this `file` (required)")
-	url := fs.String("url", "", "base `URL` of a running previewd, e.g. http://127.0.0.1:8080")
+	url := fs.String("url", "", "base `URL` of a running previewd, e.g. http://127.0.0.1:8080 (authorised by $PREVIEWD_ADMIN_TOKEN)")
 	dataDir := fs.String("data-dir", envOr("PREVIEWD_DATA_DIR", "./.previewd"), "data `directory` of a stopped previewd")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -74,7 +74,11 @@ func backupOnline(base, token string, w io.Writer) (int64, error) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return 0, fmt.Errorf("GET /api/v1/backup: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+		hint := ""
+		if resp.StatusCode == http.StatusUnauthorized && token == "" {
+			hint = " (set PREVIEWD_ADMIN_TOKEN to the admin token)"
+		}
+		return 0, fmt.Errorf("GET /api/v1/backup: %s: %s%s", resp.Status, strings.TrimSpace(string(msg)), hint)
 	}
 	return io.Copy(w, resp.Body)
 }

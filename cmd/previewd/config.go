@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -308,8 +309,12 @@ func (c *Config) validate(needSecret bool) error {
 		case c.GitHub.Token != "":
 			return bad("github.token (PREVIEWD_GITHUB_TOKEN)", "set either a token or a GitHub App, not both")
 		}
-		if _, err := os.Stat(c.GitHub.AppPrivateKeyFile); err != nil {
+		key, err := os.ReadFile(c.GitHub.AppPrivateKeyFile)
+		if err != nil {
 			return bad("github.app_private_key_file (PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE)", "%v", err)
+		}
+		if block, _ := pem.Decode(key); block == nil || !strings.Contains(block.Type, "PRIVATE KEY") {
+			return bad("github.app_private_key_file (PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE)", "%s holds no PEM private key (download one from the App's settings)", c.GitHub.AppPrivateKeyFile)
 		}
 	}
 	for i, pattern := range c.AllowedRepos {

@@ -65,6 +65,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"app key without id", "", map[string]string{"PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE": file}, "github.app_id (PREVIEWD_GITHUB_APP_ID): is required"},
 		{"app key missing", "", map[string]string{"PREVIEWD_GITHUB_APP_ID": "12", "PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE": "/nonexistent.pem"}, "no such file"},
 		{"token and app", "", map[string]string{"PREVIEWD_GITHUB_APP_ID": "12", "PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE": file, "PREVIEWD_GITHUB_TOKEN": "t"}, "not both"},
+		{"app key not PEM", "", map[string]string{"PREVIEWD_GITHUB_APP_ID": "12", "PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE": file}, "holds no PEM private key"},
 		{"bad allowlist", "allowed_repos: [acme]\n", nil, `allowed_repos[0]: "acme" is not owner/name`},
 		{"missing module dir", "", map[string]string{"PREVIEWD_MODULE_DIR": "/nonexistent/module"}, "module_dir (PREVIEWD_MODULE_DIR)"},
 		{"module dir is a file", "", map[string]string{"PREVIEWD_MODULE_DIR": file}, "is not a directory"},

@@ -56,9 +56,10 @@ func demo() error {
 	start := time.Now()
 	sha1, sha2 := randomSHA(), randomSHA()
 	step("1. A pull request opens: feature/checkout at %s", sha1[:7])
-	// Each run plays new pull requests, with GitHub's real clock, so a second
-	// run of the demo on the same data directory tells the same story.
-	pr1, pr2 := int(start.Unix()%100000)*10+1, int(start.Unix()%100000)*10+2
+	// Events carry GitHub's real clock, so a second run of the demo on the
+	// same data directory reopens the first pull request and moves the
+	// second one to a new commit.
+	pr1, pr2 := 1, 2
 	name, err := sendPR(pr1, "opened", "feature/checkout", sha1, "open", time.Now())
 	if err != nil {
 		return err
