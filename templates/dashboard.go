@@ -21,6 +21,8 @@ type DashboardRow struct {
 	URL                        string // shown as a link only when http(s)
 	ExpiresAt                  time.Time
 	LastError                  string
+	Drifted                    bool   // changed outside Terraform since the last apply
+	Parity                     string // ok, drift, or "" before a check
 }
 
 // DashboardData is the whole dashboard page.

@@ -289,6 +289,7 @@ func renderDashboard(w io.Writer, envs []preview.Environment, showAll bool) erro
 			Name: e.Name, Repo: e.Repo, Branch: e.Branch, Status: string(e.Status), PR: e.PR,
 			ShortSHA: preview.ShortSHA(e.HeadSHA), AppliedShortSHA: preview.ShortSHA(e.AppliedSHA),
 			URL: e.URL, ExpiresAt: e.ExpiresAt, LastError: e.LastError,
+			Drifted: e.Drifted, Parity: string(e.Parity.Status),
 		}
 	}
 	return templates.RenderDashboard(w, d)
