@@ -76,10 +76,10 @@ type ClientConfig struct {
 // create a comment or a deployment. Mutating requests are serialised per
 // installation (per client in token mode).
 type Client struct {
-	render    func(preview.Environment) (string, error)
-	logger    *slog.Logger
-	logLink   func(runID string) string
-	base      *url.URL
+	render  func(preview.Environment) (string, error)
+	logger  *slog.Logger
+	logLink func(runID string) string
+	base    *url.URL
 
 	token *endpoint // token mode
 	app   *appAuth  // App mode
