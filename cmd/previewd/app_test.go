@@ -1,0 +1,133 @@
+package main
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// appGitHub wraps the end-to-end fake GitHub with what a GitHub App needs:
+// it checks the App's RS256 JWT with the App's public key, issues an
+// installation token, and records which credential each request carried.
+type appGitHub struct {
+	*fakeGitHub
+	appID int64
+	key   *rsa.PublicKey
+	mu    sync.Mutex
+	auth  map[string][]string // path → Authorization headers
+}
+
+func (a *appGitHub) handler() http.Handler {
+	repo := a.fakeGitHub.handler()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /repos/acme/shop/installation", func(w http.ResponseWriter, r *http.Request) {
+		if !a.validJWT(w, r) {
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"id": 99, "app_id": a.appID, "account": map[string]any{"login": "acme"}})
+	})
+	mux.HandleFunc("POST /app/installations/{id}/access_tokens", func(w http.ResponseWriter, r *http.Request) {
+		if !a.validJWT(w, r) {
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(map[string]any{"token": "ghs_installation_" + r.PathValue("id"), "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
+	})
+	mux.HandleFunc("GET /app/installations", func(w http.ResponseWriter, r *http.Request) {
+		if a.validJWT(w, r) {
+			json.NewEncoder(w).Encode([]any{map[string]any{"id": 99, "app_id": a.appID, "account": map[string]any{"login": "acme"}}})
+		}
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		a.auth[r.URL.Path] = append(a.auth[r.URL.Path], r.Header.Get("Authorization"))
+		a.mu.Unlock()
+		repo.ServeHTTP(w, r)
+	})
+	return mux
+}
+
+// validJWT checks the bearer JWT's RS256 signature and its iss claim.
+func (a *appGitHub) validJWT(w http.ResponseWriter, r *http.Request) bool {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	parts := strings.Split(token, ".")
+	fail := func(why string) bool {
+		http.Error(w, `{"message":"`+why+`"}`, http.StatusUnauthorized)
+		return false
+	}
+	if !ok || len(parts) != 3 {
+		return fail("no JWT")
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if err != nil || rsa.VerifyPKCS1v15(a.key, crypto.SHA256, digest[:], sig) != nil {
+		return fail("bad JWT signature")
+	}
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims struct {
+		Iss      json.RawMessage `json:"iss"`
+		Exp, Iat int64
+	}
+	if json.Unmarshal(payload, &claims) != nil || strings.Trim(string(claims.Iss), `"`) != fmt.Sprint(a.appID) || claims.Exp-claims.Iat > 600 {
+		return fail("bad JWT claims")
+	}
+	return true
+}
+
+// TestAppModeLifecycle runs previewd as a GitHub App: the JWT is checked,
+// a token is issued for the installation the payload names, and every
+// repository call carries that installation token, never the JWT.
+func TestAppModeLifecycle(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "app.pem")
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
+	gh := &appGitHub{fakeGitHub: &fakeGitHub{comments: map[int64]string{}}, appID: 4242, key: &key.PublicKey, auth: map[string][]string{}}
+	srv := httptest.NewServer(gh.handler())
+	defer srv.Close()
+	module, _ := filepath.Abs("testdata/module")
+	p := startPreviewd(t, map[string]string{
+		"PREVIEWD_MODULE_DIR": module, "PREVIEWD_GITHUB_APP_ID": "4242", "PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE": keyFile,
+		"PREVIEWD_GITHUB_API_URL": srv.URL + "/",
+	})
+	sha := strings.Repeat("c", 40)
+	p.send(prEvent{"opened", "app/mode", sha, 1, time.Now().Add(-time.Hour)})
+	p.waitFor("app-mode", "ready", readyAt(sha))
+	waitUntil(t, "a comment and a successful deployment", func() bool {
+		bodies, _, _ := gh.snapshot()
+		_, depStatuses, _, _ := gh.github()
+		return len(bodies) == 1 && strings.Contains(bodies[0], "is ready") && len(depStatuses) > 0 && depStatuses[len(depStatuses)-1] == "1 success"
+	})
+	gh.mu.Lock()
+	defer gh.mu.Unlock()
+	if len(gh.auth) == 0 {
+		t.Fatal("no repository call was made")
+	}
+	for path, headers := range gh.auth {
+		if !strings.HasPrefix(path, "/repos/") {
+			continue
+		}
+		for _, h := range headers {
+			if h != "token ghs_installation_99" {
+				t.Errorf("%s was called with %q, want the installation token", path, h)
+			}
+		}
+	}
+}
