@@ -52,10 +52,12 @@ type ParityReport struct {
 	Status    ParityStatus `json:"status"`
 	CheckedAt time.Time    `json:"checked_at"`
 	Findings  []Finding    `json:"findings"`
-	// SHA is the commit the check ran on; Error, when set, says why the
-	// check could not run (Status and Findings are then empty).
-	SHA   string `json:"sha,omitempty"`
-	Error string `json:"error,omitempty"`
+	// SHA and Generation are the applied commit and generation the check
+	// ran on; Error, when set, says why the check could not run (Status and
+	// Findings are then empty).
+	SHA        string `json:"sha,omitempty"`
+	Generation int64  `json:"generation,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // Verdict returns ParityDrift when any finding is undeclared.

@@ -28,6 +28,7 @@ type Store interface {
 	UpdateEnvironment(ctx context.Context, name string, fn func(*preview.Environment) error) (preview.Environment, error)
 	CreateRun(ctx context.Context, run preview.Run) (preview.Run, error)
 	UpdateRun(ctx context.Context, run preview.Run) error
+	FindRunByID(ctx context.Context, id string) (preview.Run, error)
 	InterruptRuns(ctx context.Context) ([]preview.Run, error)
 	PruneDeliveries(ctx context.Context, cutoff time.Time) (int, error)
 	RecordPullRequest(ctx context.Context, delivery string, pr preview.PullRequest) (preview.RecordResult, error)
@@ -61,23 +62,24 @@ type GitHub interface {
 
 // Config tunes a Controller.
 type Config struct {
-	MaxConcurrentRuns int                                     // Terraform runs at once (default 4)
-	LogDir            string                                  // run logs go to LogDir/<run id>.log
-	MaxAttempts       int                                     // failed runs of one target before retrying stops (default 5)
-	RetryBase         time.Duration                           // first retry delay after a failure, doubled each time (default 1m)
-	SweepInterval     time.Duration                           // how often expiry and retries are checked (default 30s)
-	DeliveryRetention time.Duration                           // how long delivery IDs are kept for de-duplication (default 72h)
-	TTL               time.Duration                           // idle time before expiry; ExpiresAt is last activity + TTL
-	MaxKeep           time.Duration                           // a pinned environment expires this long after its last activity (default 30 days)
-	Resync            PullRequests                            // GitHub's pull requests; nil disables resync (offline mode)
-	Commands          Commander                               // carries out comment commands; nil drops them
-	Checker           Checker                                 // parity checks, drift checks and hooks; nil disables them
-	ResyncRepos       func(context.Context) ([]string, error) // repositories to resync besides those with live environments
-	Allowed           func(repo string) bool                  // the repositories previewd acts on (allowed_repos); nil allows all
-	ResyncInterval    time.Duration                           // default 10m
-	MaxResyncDestroys int                                     // destroys one resync pass may start (default 5)
-	Logger            *slog.Logger
-	Now               func() time.Time
+	MaxConcurrentRuns   int                                     // Terraform runs at once (default 4)
+	LogDir              string                                  // run logs go to LogDir/<run id>.log
+	MaxAttempts         int                                     // failed runs of one target before retrying stops (default 5)
+	RetryBase           time.Duration                           // first retry delay after a failure, doubled each time (default 1m)
+	SweepInterval       time.Duration                           // how often expiry and retries are checked (default 30s)
+	DeliveryRetention   time.Duration                           // how long delivery IDs are kept for de-duplication (default 72h)
+	TTL                 time.Duration                           // idle time before expiry; ExpiresAt is last activity + TTL
+	MaxKeep             time.Duration                           // a pinned environment expires this long after its last activity (default 30 days)
+	Resync              PullRequests                            // GitHub's pull requests; nil disables resync (offline mode)
+	Commands            Commander                               // carries out comment commands; nil drops them
+	Checker             Checker                                 // parity checks, drift checks and hooks; nil disables them
+	MaxConcurrentChecks int                                     // parity checks at once, beside the runs (default 1)
+	ResyncRepos         func(context.Context) ([]string, error) // repositories to resync besides those with live environments
+	Allowed             func(repo string) bool                  // the repositories previewd acts on (allowed_repos); nil allows all
+	ResyncInterval      time.Duration                           // default 10m
+	MaxResyncDestroys   int                                     // destroys one resync pass may start (default 5)
+	Logger              *slog.Logger
+	Now                 func() time.Time
 }
 
 // Controller is the reconcile loop. Create it with New and start it with Run.
@@ -91,6 +93,7 @@ type Controller struct {
 	runs     *workQueue // environments to reconcile
 	notices  *workQueue // environments whose comment must be synced
 	commands *workQueue // holds the one name "commands" while commands wait
+	checks   *workQueue // applied environments whose parity is to be checked
 
 	driftMu  sync.Mutex
 	driftDue map[string]bool // ready environments due for a drift check
@@ -115,6 +118,9 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 	if cfg.DeliveryRetention <= 0 {
 		cfg.DeliveryRetention = 72 * time.Hour
 	}
+	if cfg.MaxConcurrentChecks <= 0 {
+		cfg.MaxConcurrentChecks = 1
+	}
 	if cfg.MaxKeep <= 0 {
 		cfg.MaxKeep = 30 * 24 * time.Hour
 	}
@@ -136,6 +142,7 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 		runs:     newWorkQueue(),
 		notices:  newWorkQueue(),
 		commands: newWorkQueue(),
+		checks:   newWorkQueue(),
 		driftDue: map[string]bool{},
 		pid:      os.Getpid(),
 	}
@@ -164,6 +171,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	wg.Go(func() { c.sweepLoop(ctx) })
 	if c.cfg.Checker != nil {
 		wg.Go(func() { c.driftLoop(ctx) })
+		for range c.cfg.MaxConcurrentChecks {
+			wg.Go(func() { c.checks.serve(ctx, c.checkParity) })
+		}
 	}
 	if c.cfg.Commands != nil {
 		wg.Go(func() { c.commands.serve(ctx, c.runCommands) })
@@ -199,6 +209,9 @@ func (c *Controller) recover(ctx context.Context) error {
 	for _, env := range envs {
 		if env.NextAction(now, c.cfg.MaxAttempts) != preview.ActionNone {
 			c.runs.add(env.Name)
+		}
+		if env.Status == preview.StatusReady && c.cfg.Checker != nil && (env.Parity.SHA != env.AppliedSHA || env.Parity.Generation != env.AppliedGeneration) {
+			c.checks.add(env.Name) // applied, but stopped before its check
 		}
 		c.notices.add(env.Name)
 	}

@@ -39,7 +39,7 @@ func (c *Controller) afterApply(ctx context.Context, env preview.Environment, lo
 	if err != nil {
 		report = preview.ParityReport{CheckedAt: c.cfg.Now().UTC(), Error: tail(err.Error())}
 	}
-	report.SHA = env.AppliedSHA
+	report.SHA, report.Generation = env.AppliedSHA, env.AppliedGeneration
 	if _, err := c.transition(context.WithoutCancel(ctx), env.Name, func(e *preview.Environment) { e.Parity = report }); err != nil {
 		c.log.Error("store parity report", "environment", env.Name, "err", err)
 	}

@@ -71,20 +71,28 @@ func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 			c.failed(e, runErr)
 		}
 	})
-	if err == nil && runErr == nil {
-		c.afterApplyLogged(ctx, env, run)
+	if err == nil && runErr == nil && c.cfg.Checker != nil {
+		c.checks.add(env.Name) // parity is checked beside, not in, the apply slot
 	}
 	return err
 }
 
-// afterApplyLogged runs afterApply with its output appended to the run's log.
-func (c *Controller) afterApplyLogged(ctx context.Context, env preview.Environment, run preview.Run) {
-	if c.cfg.Checker == nil {
+// checkParity checks the named environment's parity as it is applied now,
+// appending to its newest run's log. The provisioner serialises it with any
+// run of the same environment.
+func (c *Controller) checkParity(ctx context.Context, name string) {
+	env, err := c.store.FindEnvironmentByName(ctx, name)
+	if err != nil || env.Status != preview.StatusReady || env.Parity.SHA == env.AppliedSHA && env.Parity.Generation == env.AppliedGeneration {
+		return // gone, moving, or already checked at this head
+	}
+	run, err := c.store.FindRunByID(ctx, env.LastRunID)
+	if err != nil {
+		c.log.Error("parity: find the run's log", "environment", name, "err", err)
 		return
 	}
 	log, err := os.OpenFile(run.LogPath, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
-		c.log.Error("open run log for the parity check", "run", run.ID, "err", err)
+		c.log.Error("parity: open the run's log", "run", run.ID, "err", err)
 		return
 	}
 	defer log.Close()
