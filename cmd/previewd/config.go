@@ -25,31 +25,32 @@ import (
 // Config is every setting of previewd. It loads over DefaultConfig from a
 // strict YAML file, then from PREVIEWD_* environment variables, which win.
 type Config struct {
-	ListenAddr        string        `yaml:"listen_addr"`
-	PublicURL         string        `yaml:"public_url"`   // how GitHub users reach previewd (links to logs)
-	LogLinks          string        `yaml:"log_links"`    // signed (links anyone with the link may open, expiring) or admin
-	LogLinkTTL        time.Duration `yaml:"log_link_ttl"` // how long a signed log link works
-	DataDir           string        `yaml:"data_dir"`
-	WebhookSecret     string        `yaml:"webhook_secret"`
-	AdminToken        string        `yaml:"admin_token"`
-	ModuleDir         string        `yaml:"module_dir"`
-	URLOutput         string        `yaml:"url_output"`
-	TTL               time.Duration `yaml:"ttl"`
-	MaxConcurrentRuns int           `yaml:"max_concurrent_runs"`
-	NameMaxLength     int           `yaml:"name_max_length"`
-	Drafts            bool          `yaml:"drafts"`
-	LogLevel          string        `yaml:"log_level"`
-	LogFormat         string        `yaml:"log_format"`
-	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
-	RetryBase         time.Duration `yaml:"retry_base"`          // first retry delay of a failed destroy or transient apply failure, doubled each time
-	MaxAttempts       int           `yaml:"max_attempts"`        // failed runs of the same target before previewd stops retrying
-	MaxKeep           time.Duration `yaml:"max_keep"`            // how long a preview:keep label can hold an idle environment
-	ResyncInterval    time.Duration `yaml:"resync_interval"`     // how often GitHub's open pull requests are compared with the store
-	MaxResyncDestroys int           `yaml:"max_resync_destroys"` // destroys one resync pass may start
-	AllowedRepos      []string      `yaml:"allowed_repos"`       // owner/* or owner/name; empty allows every repository
-	GitHub            GitHubConfig  `yaml:"github"`
-	Terraform         TFConfig      `yaml:"terraform"`
-	Repos             []RepoConfig  `yaml:"repos"`
+	ListenAddr          string        `yaml:"listen_addr"`
+	PublicURL           string        `yaml:"public_url"`   // how GitHub users reach previewd (links to logs)
+	LogLinks            string        `yaml:"log_links"`    // signed (links anyone with the link may open, expiring) or admin
+	LogLinkTTL          time.Duration `yaml:"log_link_ttl"` // how long a signed log link works
+	DataDir             string        `yaml:"data_dir"`
+	WebhookSecret       string        `yaml:"webhook_secret"`
+	AdminToken          string        `yaml:"admin_token"`
+	ModuleDir           string        `yaml:"module_dir"`
+	URLOutput           string        `yaml:"url_output"`
+	TTL                 time.Duration `yaml:"ttl"`
+	MaxConcurrentRuns   int           `yaml:"max_concurrent_runs"`
+	MaxConcurrentChecks int           `yaml:"max_concurrent_checks"` // parity checks at once, beside the runs
+	NameMaxLength       int           `yaml:"name_max_length"`
+	Drafts              bool          `yaml:"drafts"`
+	LogLevel            string        `yaml:"log_level"`
+	LogFormat           string        `yaml:"log_format"`
+	ShutdownTimeout     time.Duration `yaml:"shutdown_timeout"`
+	RetryBase           time.Duration `yaml:"retry_base"`          // first retry delay of a failed destroy or transient apply failure, doubled each time
+	MaxAttempts         int           `yaml:"max_attempts"`        // failed runs of the same target before previewd stops retrying
+	MaxKeep             time.Duration `yaml:"max_keep"`            // how long a preview:keep label can hold an idle environment
+	ResyncInterval      time.Duration `yaml:"resync_interval"`     // how often GitHub's open pull requests are compared with the store
+	MaxResyncDestroys   int           `yaml:"max_resync_destroys"` // destroys one resync pass may start
+	AllowedRepos        []string      `yaml:"allowed_repos"`       // owner/* or owner/name; empty allows every repository
+	GitHub              GitHubConfig  `yaml:"github"`
+	Terraform           TFConfig      `yaml:"terraform"`
+	Repos               []RepoConfig  `yaml:"repos"`
 }
 
 // GitHubConfig says how previewd reaches GitHub. With neither a token nor an
@@ -91,23 +92,24 @@ type DifferenceConfig = preview.Difference
 // DefaultConfig returns the embedded defaults.
 func DefaultConfig() Config {
 	return Config{
-		ListenAddr:        "127.0.0.1:8080",
-		LogLinks:          "signed",
-		LogLinkTTL:        30 * 24 * time.Hour,
-		DataDir:           "./.previewd",
-		URLOutput:         "url",
-		TTL:               72 * time.Hour,
-		MaxConcurrentRuns: 4,
-		NameMaxLength:     63,
-		LogLevel:          "info",
-		LogFormat:         "text",
-		ShutdownTimeout:   90 * time.Second,
-		MaxKeep:           30 * 24 * time.Hour,
-		RetryBase:         time.Minute,
-		MaxAttempts:       5,
-		ResyncInterval:    10 * time.Minute,
-		MaxResyncDestroys: 5,
-		GitHub:            GitHubConfig{APIURL: "https://api.github.com/"},
+		ListenAddr:          "127.0.0.1:8080",
+		LogLinks:            "signed",
+		LogLinkTTL:          30 * 24 * time.Hour,
+		DataDir:             "./.previewd",
+		URLOutput:           "url",
+		TTL:                 72 * time.Hour,
+		MaxConcurrentRuns:   4,
+		MaxConcurrentChecks: 1,
+		NameMaxLength:       63,
+		LogLevel:            "info",
+		LogFormat:           "text",
+		ShutdownTimeout:     90 * time.Second,
+		MaxKeep:             30 * 24 * time.Hour,
+		RetryBase:           time.Minute,
+		MaxAttempts:         5,
+		ResyncInterval:      10 * time.Minute,
+		MaxResyncDestroys:   5,
+		GitHub:              GitHubConfig{APIURL: "https://api.github.com/"},
 	}
 }
 
@@ -333,6 +335,9 @@ func (c *Config) validate(needSecret bool) error {
 	}
 	if c.MaxConcurrentRuns < 1 || c.MaxConcurrentRuns > 256 {
 		return bad("max_concurrent_runs (PREVIEWD_MAX_CONCURRENT_RUNS)", "must be between 1 and 256, got %d", c.MaxConcurrentRuns)
+	}
+	if c.MaxConcurrentChecks < 1 || c.MaxConcurrentChecks > 64 {
+		return bad("max_concurrent_checks", "must be between 1 and 64, got %d", c.MaxConcurrentChecks)
 	}
 	if c.NameMaxLength < 16 || c.NameMaxLength > 63 {
 		return bad("name_max_length (PREVIEWD_NAME_MAX_LENGTH)", "must be between 16 and 63, got %d", c.NameMaxLength)

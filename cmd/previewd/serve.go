@@ -76,15 +76,16 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 	reg.MustRegister(newEnvironmentCollector(db))
 
 	ctrlCfg := controller.Config{
-		MaxConcurrentRuns: cfg.MaxConcurrentRuns,
-		LogDir:            filepath.Join(dataDir, "logs"),
-		TTL:               cfg.TTL,
-		MaxKeep:           cfg.MaxKeep,
-		RetryBase:         cfg.RetryBase,
-		MaxAttempts:       cfg.MaxAttempts,
-		ResyncInterval:    cfg.ResyncInterval,
-		MaxResyncDestroys: cfg.MaxResyncDestroys,
-		Logger:            logger,
+		MaxConcurrentRuns:   cfg.MaxConcurrentRuns,
+		MaxConcurrentChecks: cfg.MaxConcurrentChecks,
+		LogDir:              filepath.Join(dataDir, "logs"),
+		TTL:                 cfg.TTL,
+		MaxKeep:             cfg.MaxKeep,
+		RetryBase:           cfg.RetryBase,
+		MaxAttempts:         cfg.MaxAttempts,
+		ResyncInterval:      cfg.ResyncInterval,
+		MaxResyncDestroys:   cfg.MaxResyncDestroys,
+		Logger:              logger,
 	}
 	intake := webhooks.NewIntake([]byte(cfg.WebhookSecret), db, cfg.AllowedRepos...)
 	ctrlCfg.Allowed = intake.Allowed
