@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -36,13 +37,35 @@ func (c *Controller) afterApply(ctx context.Context, env preview.Environment, lo
 	}
 	fmt.Fprintf(log, "\n# previewd: checking parity with production\n")
 	report, err := c.cfg.Checker.Check(ctx, env, log)
+	if ctx.Err() != nil {
+		return // cut short by a stop: the next start checks again
+	}
 	if err != nil {
 		report = preview.ParityReport{CheckedAt: c.cfg.Now().UTC(), Error: tail(err.Error())}
 	}
 	report.SHA, report.Generation = env.AppliedSHA, env.AppliedGeneration
-	if _, err := c.transition(context.WithoutCancel(ctx), env.Name, func(e *preview.Environment) { e.Parity = report }); err != nil {
+	_, err = c.store.UpdateEnvironment(context.WithoutCancel(ctx), env.Name, func(e *preview.Environment) error {
+		if e.Status != preview.StatusReady || e.AppliedSHA != env.AppliedSHA || e.AppliedGeneration != env.AppliedGeneration {
+			return errMoved // applied again or torn down meanwhile: this report is about nothing live
+		}
+		for _, f := range e.Parity.Findings {
+			if f.Kind == preview.FindingLiveDrift { // a drift check's findings stand until the next one
+				report.Findings = append(report.Findings, f)
+			}
+		}
+		if report.Error == "" {
+			report.Status = preview.Verdict(report.Findings)
+		}
+		e.Parity = report
+		return nil
+	})
+	if errors.Is(err, errMoved) {
+		return
+	} else if err != nil {
 		c.log.Error("store parity report", "environment", env.Name, "err", err)
+		return
 	}
+	c.notices.add(env.Name)
 	c.log.Info("parity checked", "environment", env.Name, "status", report.Status, "findings", len(report.Findings), "error", report.Error)
 }
 

@@ -123,3 +123,21 @@ func TestLiveDriftIsReportedAndOptionallyApplied(t *testing.T) {
 	waitUntil(t, "re-applied over the drift", func() bool { return applies.Load() >= 2 })
 	h.waitFor(name, "drift cleared", func(e preview.Environment) bool { return !e.Drifted && e.Status == preview.StatusReady })
 }
+
+func TestARebuildAfterDestroyIsSeededAndCheckedAgain(t *testing.T) {
+	chk := &fakeChecker{}
+	h, _ := startChecked(t, chk)
+	t0 := time.Now()
+	name := h.open(1, "a", t0)
+	h.waitFor(name, "checked", func(e preview.Environment) bool { return e.Parity.SHA == "a" })
+	h.close(1, t0.Add(time.Second))
+	h.waitFor(name, "destroyed", func(e preview.Environment) bool { return e.Status == preview.StatusDestroyed })
+	h.open(1, "a", t0.Add(2*time.Second)) // reopened at the same head
+	h.waitFor(name, "checked again", func(e preview.Environment) bool { return e.Status == preview.StatusReady && e.Parity.SHA == "a" })
+	if got := chk.seeds.Load(); got != 2 {
+		t.Errorf("seeds: got %d, want 2 (the rebuild starts empty)", got)
+	}
+	if got := chk.checks.Load(); got != 2 {
+		t.Errorf("parity checks: got %d, want 2", got)
+	}
+}

@@ -46,8 +46,10 @@ func (q *workQueue) add(name string) {
 func (q *workQueue) addAfter(ctx context.Context, name string, delay time.Duration) {
 	var mu sync.Mutex
 	var stop func() bool
+	fired := false
 	t := time.AfterFunc(delay, func() {
 		mu.Lock()
+		fired = true
 		if stop != nil {
 			stop() // the timer fired: drop the cancellation hook
 		}
@@ -58,6 +60,9 @@ func (q *workQueue) addAfter(ctx context.Context, name string, delay time.Durati
 	})
 	mu.Lock()
 	stop = context.AfterFunc(ctx, func() { t.Stop() })
+	if fired {
+		stop()
+	}
 	mu.Unlock()
 }
 

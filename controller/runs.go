@@ -134,6 +134,7 @@ func (c *Controller) destroy(ctx context.Context, env preview.Environment) error
 			e.Status, e.URL, e.Outputs = preview.StatusDestroyed, "", nil
 			e.AppliedSHA, e.AppliedGeneration, e.LastError, e.Attempts = "", 0, "", 0
 			e.Transient, e.RetryAt = false, time.Time{}
+			e.Seeded, e.Parity, e.Drifted = false, preview.ParityReport{}, false // a rebuild starts empty
 		case errors.Is(runErr, errShutdown):
 			e.Status = preview.StatusDestroying
 		default:

@@ -110,7 +110,7 @@ func TestAppEndToEnd(t *testing.T) {
 	dep1, dep2 := deployments[0]["id"], deployments[1]["id"]
 	for i, sha := range []string{shaA, shaB} {
 		want := map[string]any{
-			"id": deployments[i]["id"], "ref": sha, "environment": "feature-login",
+			"id": deployments[i]["id"], "ref": sha, "environment": "feature-login", "task": "deploy:previewd",
 			"transient_environment": true, "production_environment": false, "auto_merge": false,
 			"required_contexts": []any{}, "description": "previewd preview of acme/shop#42 at " + sha[:7],
 		}

@@ -165,14 +165,19 @@ func (c *Client) SyncDeployment(ctx context.Context, env preview.Environment) (p
 	return dep, nil
 }
 
-// findDeployment returns the ID of an existing deployment of sha to env's
-// environment, or 0: a create whose answer was lost, or whose ID previewd
-// could not store, is adopted instead of being made twice.
+// DeploymentTask marks the deployments previewd creates, so it only ever
+// adopts its own (a CI job may deploy the same commit to an environment of
+// the same name).
+const DeploymentTask = "deploy:previewd"
+
+// findDeployment returns the ID of an existing deployment previewd made of
+// sha to env's environment, or 0: a create whose answer was lost, or whose
+// ID previewd could not store, is adopted instead of being made twice.
 func (c *Client) findDeployment(ctx context.Context, ep *endpoint, owner, repo string, env preview.Environment, sha string) (int64, error) {
 	var deps []*gh.Deployment
 	err := ep.do(ctx, read, func(ctx context.Context, api *gh.Client) (err error) {
 		deps, _, err = api.Repositories.ListDeployments(ctx, owner, repo, &gh.DeploymentsListOptions{
-			SHA: sha, Environment: env.Name, ListOptions: gh.ListOptions{PerPage: 1},
+			SHA: sha, Environment: env.Name, Task: DeploymentTask, ListOptions: gh.ListOptions{PerPage: 1},
 		})
 		return err
 	})
@@ -191,6 +196,7 @@ func (c *Client) findDeployment(ctx context.Context, ep *endpoint, owner, repo s
 func (c *Client) createDeployment(ctx context.Context, ep *endpoint, owner, repo string, env preview.Environment, sha string) (int64, error) {
 	req := &gh.DeploymentRequest{
 		Ref:                   ptr(sha),
+		Task:                  ptr(DeploymentTask),
 		Environment:           ptr(env.Name),
 		Description:           ptr(truncateRunes(fmt.Sprintf("previewd preview of %s#%d at %s", env.Repo, env.PR, preview.ShortSHA(sha)), maxDescription)),
 		TransientEnvironment:  ptr(true),

@@ -243,3 +243,21 @@ func TestSyncDeploymentAdoptsOneCreatedBefore(t *testing.T) {
 		t.Errorf("deployments created: %d, want 1", len(deployments))
 	}
 }
+
+func TestSyncDeploymentNeverAdoptsAnotherToolsDeployment(t *testing.T) {
+	f := newFakeGitHub(t, "")
+	c := newTestClient(t, f, nil)
+	env := testEnv()
+	env.Desired = preview.Desired{Present: true, PROpen: true}
+	env.Status = preview.StatusProvisioning
+	// CI deployed the same commit to a GitHub environment of the same name.
+	f.mu.Lock()
+	f.nextID++
+	f.deployments = append(f.deployments, map[string]any{"id": f.nextID, "ref": env.HeadSHA, "environment": env.Name})
+	ci := f.nextID
+	f.mu.Unlock()
+	got, err := c.SyncDeployment(context.Background(), env)
+	if err != nil || got.ID == ci || got.ID == 0 {
+		t.Errorf("got deployment %+v (err %v); want a new one of previewd's, not CI's %d", got, err, ci)
+	}
+}

@@ -288,14 +288,19 @@ func (f *fakeGitHub) createDeployment(w http.ResponseWriter, r *http.Request) {
 // listDeployments answers GET …/deployments?sha=&environment= from the
 // deployments created so far.
 func (f *fakeGitHub) listDeployments(w http.ResponseWriter, r *http.Request) {
-	sha, environment := r.URL.Query().Get("sha"), r.URL.Query().Get("environment")
+	q := r.URL.Query()
+	sha, environment, task := q.Get("sha"), q.Get("environment"), q.Get("task")
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := []map[string]any{}
 	for i := len(f.deployments) - 1; i >= 0; i-- {
 		d := f.deployments[i]
-		if (sha == "" || d["ref"] == sha) && (environment == "" || d["environment"] == environment) {
-			out = append(out, map[string]any{"id": d["id"], "sha": d["ref"], "ref": d["ref"], "task": "deploy", "environment": d["environment"],
+		dTask, _ := d["task"].(string)
+		if dTask == "" {
+			dTask = "deploy" // GitHub's default
+		}
+		if (sha == "" || d["ref"] == sha) && (environment == "" || d["environment"] == environment) && (task == "" || dTask == task) {
+			out = append(out, map[string]any{"id": d["id"], "sha": d["ref"], "ref": d["ref"], "task": dTask, "environment": d["environment"],
 				"created_at": f.clock.Format(time.RFC3339), "updated_at": f.clock.Format(time.RFC3339)})
 		}
 	}

@@ -47,7 +47,7 @@ type PlanResult struct {
 // returns errors as Apply does.
 func (p *Provisioner) PlanPreview(ctx context.Context, env preview.Environment, log io.Writer) (PlanResult, error) {
 	start := time.Now()
-	res, err := p.planPreview(ctx, env, log)
+	res, err := p.planPreview(ctx, env, log, false)
 	if err != nil {
 		return PlanResult{}, fmt.Errorf("plan %s: %w", env.Name, err)
 	}
@@ -55,12 +55,28 @@ func (p *Provisioner) PlanPreview(ctx context.Context, env preview.Environment, 
 	return res, nil
 }
 
-func (p *Provisioner) planPreview(ctx context.Context, env preview.Environment, log io.Writer) (PlanResult, error) {
+// PlanApplied is PlanPreview for an environment that must still exist: it
+// returns an ENOTFOUND error, and creates nothing, when the environment has
+// no state (it was destroyed while the caller waited).
+func (p *Provisioner) PlanApplied(ctx context.Context, env preview.Environment, log io.Writer) (PlanResult, error) {
+	res, err := p.planPreview(ctx, env, log, true)
+	if err != nil {
+		return PlanResult{}, fmt.Errorf("plan %s: %w", env.Name, err)
+	}
+	return res, nil
+}
+
+func (p *Provisioner) planPreview(ctx context.Context, env preview.Environment, log io.Writer, mustExist bool) (PlanResult, error) {
 	unlock, err := p.lock(ctx, env.Name)
 	if err != nil {
 		return PlanResult{}, err
 	}
 	defer unlock()
+	if mustExist {
+		if _, err := os.Stat(p.workspace(env.Name).statePath()); err != nil {
+			return PlanResult{}, preview.Errorf(preview.ENOTFOUND, "environment %s has no state: it was destroyed", env.Name)
+		}
+	}
 	r, err := p.ready(ctx, env, log)
 	if err != nil {
 		return PlanResult{}, err

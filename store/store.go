@@ -120,7 +120,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	// The freelist is not written on every commit (as etcd runs bbolt): a
 	// commit writes fewer pages, which keeps acknowledgement latency down
-	// under load; an unclean stop only costs a scan of the file at open.
+	// under load; the cost is a scan of the file at every open.
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: opts.Timeout, ReadOnly: opts.ReadOnly,
 		NoFreelistSync: true, FreelistType: bolt.FreelistMapType,

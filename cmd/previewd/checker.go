@@ -27,7 +27,7 @@ func (k *checker) Check(ctx context.Context, env preview.Environment, log io.Wri
 		return preview.ParityReport{}, fmt.Errorf("no module is configured for %s", env.Repo)
 	}
 	c := &parityCheck{flags: parityFlags{repo: env.Repo, pr: env.PR, branch: env.Branch, headSHA: env.HeadSHA, plan: true},
-		repo: r, settings: r.Parity, cfg: *k.cfg, productionPlans: k.plans}
+		repo: r, settings: r.Parity, cfg: *k.cfg, productionPlans: k.plans, applied: true}
 	var err error
 	if c.module.Declared, c.module.Sensitive, err = k.prov.ModuleVariables(env.Repo); err != nil {
 		return preview.ParityReport{}, err

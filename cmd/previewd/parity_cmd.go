@@ -138,6 +138,7 @@ type parityCheck struct {
 	toggles  parity.Toggles // nil without a toggles file
 
 	productionPlans *planCache // nil: plan production's shape every time
+	applied         bool       // the preview is a live environment that must still exist
 
 	productionFiles []string       // production's var files, absolute
 	production      map[string]any // production's resolved inputs
@@ -304,7 +305,11 @@ func (c *parityCheck) previewModule() (provisioner.Module, error) {
 // planFindings plans the preview env and production's shape and compares
 // them, and the lock files.
 func (c *parityCheck) planFindings(ctx context.Context, prov *provisioner.Provisioner, env preview.Environment, tfLog io.Writer) ([]preview.Finding, error) {
-	prev, err := prov.PlanPreview(ctx, env, tfLog)
+	planPreview := prov.PlanPreview
+	if c.applied {
+		planPreview = prov.PlanApplied
+	}
+	prev, err := planPreview(ctx, env, tfLog)
 	if err != nil {
 		return nil, err
 	}
@@ -317,9 +322,12 @@ func (c *parityCheck) planFindings(ctx context.Context, prov *provisioner.Provis
 	}
 	planProduction := prov.PlanProduction
 	if c.productionPlans != nil {
-		planProduction = c.productionPlans.get(prov, c.repo.ModuleDir)
+		planProduction = c.productionPlans.get(prov, c.repo.ModuleDir, c.productionFiles)
 	}
-	prod, err := planProduction(ctx, c.flags.repo, vars, tfLog)
+	// Production's plan shows production's configuration: it stays out of
+	// the preview's log, which pull-request readers may open.
+	fmt.Fprintf(tfLog, "# previewd: planning production's shape (its output is not kept here)\n")
+	prod, err := planProduction(ctx, c.flags.repo, vars, io.Discard)
 	if err != nil {
 		return nil, err
 	}

@@ -29,9 +29,9 @@ func newPlanCache() *planCache { return &planCache{plans: map[string]provisioner
 // get returns a PlanProduction that answers from the cache when the module
 // in moduleDir and the inputs are unchanged, and plans (and remembers) when
 // they are not. A module that cannot be read is planned every time.
-func (c *planCache) get(prov *provisioner.Provisioner, moduleDir string) func(context.Context, string, map[string]any, io.Writer) (provisioner.PlanResult, error) {
+func (c *planCache) get(prov *provisioner.Provisioner, moduleDir string, varFiles []string) func(context.Context, string, map[string]any, io.Writer) (provisioner.PlanResult, error) {
 	return func(ctx context.Context, repo string, vars map[string]any, log io.Writer) (provisioner.PlanResult, error) {
-		key, err := planKey(repo, moduleDir, vars)
+		key, err := planKey(repo, moduleDir, varFiles, vars)
 		if err != nil {
 			return prov.PlanProduction(ctx, repo, vars, log)
 		}
@@ -56,9 +56,9 @@ func (c *planCache) get(prov *provisioner.Provisioner, moduleDir string) func(co
 	}
 }
 
-// planKey digests the repository, every file of the module directory (its
-// var files included) and the inputs.
-func planKey(repo, moduleDir string, vars map[string]any) (string, error) {
+// planKey digests the repository, every file of the module directory,
+// production's var files (wherever they are) and the inputs.
+func planKey(repo, moduleDir string, varFiles []string, vars map[string]any) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00", repo)
 	in, err := json.Marshal(vars) // map keys are sorted
@@ -66,6 +66,14 @@ func planKey(repo, moduleDir string, vars map[string]any) (string, error) {
 		return "", err
 	}
 	h.Write(in)
+	for _, f := range varFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "\x00%s\x00%d\x00", f, len(data))
+		h.Write(data)
+	}
 	err = filepath.WalkDir(moduleDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
