@@ -136,12 +136,8 @@ func (p *Provisioner) prepareProduction(ctx context.Context, mod Module, vars ma
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := syncTree(mod.Root, ws.copyRoot(), ws.manifestPath()); err != nil {
-		return nil, fmt.Errorf("sync module %s: %w", mod.Root, err)
-	}
-	rel, _ := within(mod.Root, mod.Dir)
-	workDir := filepath.Join(ws.copyRoot(), rel)
-	if err := writeBackendOverride(workDir, ws.statePath()); err != nil {
+	workDir, err := syncWorkspace(mod, ws)
+	if err != nil {
 		return nil, err
 	}
 	inspected, err := inspectModule(workDir, mod.Dir)

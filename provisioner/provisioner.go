@@ -254,12 +254,8 @@ func (p *Provisioner) prepare(ctx context.Context, env preview.Environment, log 
 	if err := os.MkdirAll(ws.root, 0o700); err != nil {
 		return nil, err
 	}
-	if err := syncTree(mod.Root, ws.copyRoot(), ws.manifestPath()); err != nil {
-		return nil, fmt.Errorf("sync module %s: %w", mod.Root, err)
-	}
-	rel, _ := within(mod.Root, mod.Dir)
-	workDir := filepath.Join(ws.copyRoot(), rel)
-	if err := writeBackendOverride(workDir, ws.statePath()); err != nil {
+	workDir, err := syncWorkspace(mod, ws)
+	if err != nil {
 		return nil, err
 	}
 	varFiles, err := p.writeVariables(env, mod, workDir, ws)
@@ -272,6 +268,17 @@ func (p *Provisioner) prepare(ctx context.Context, env preview.Environment, log 
 	}
 	_, lockErr := os.Stat(filepath.Join(mod.Dir, ".terraform.lock.hcl"))
 	return &run{tf: tf, module: mod, varFiles: varFiles, locked: lockErr == nil}, nil
+}
+
+// syncWorkspace copies the module tree into ws and pins the backend to ws's
+// own local state; it returns the directory Terraform runs in.
+func syncWorkspace(mod Module, ws workspace) (string, error) {
+	if err := syncTree(mod.Root, ws.copyRoot(), ws.manifestPath()); err != nil {
+		return "", fmt.Errorf("sync module %s: %w", mod.Root, err)
+	}
+	rel, _ := within(mod.Root, mod.Dir)
+	workDir := filepath.Join(ws.copyRoot(), rel)
+	return workDir, writeBackendOverride(workDir, ws.statePath())
 }
 
 // writeVariables checks the module's variables and writes the generated var
