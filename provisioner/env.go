@@ -50,15 +50,24 @@ func validatePassthrough(names []string) error {
 			return fmt.Errorf("env passthrough %q: would pass every variable", n)
 		case strings.ContainsAny(literal, "=*"):
 			return fmt.Errorf("env passthrough %q: not a name or a prefix ending in *", n)
-		case forbidden(literal):
-			return fmt.Errorf("env passthrough %q: names starting with %s are never passed to terraform", n, strings.Join(forbiddenPrefixes, " or "))
-		case tfexecManaged(literal):
-			return fmt.Errorf("env passthrough %q: terraform-exec manages this variable", n)
-		case managed(literal):
-			return fmt.Errorf("env passthrough %q: previewd sets this variable", n)
+		case reserved(literal) != "":
+			return fmt.Errorf("env passthrough %q: %s", n, reserved(literal))
 		}
 	}
 	return nil
+}
+
+// reserved says why name may not be configured for Terraform, or "".
+func reserved(name string) string {
+	switch {
+	case forbidden(name):
+		return "names starting with " + strings.Join(forbiddenPrefixes, " or ") + " are never passed to terraform"
+	case tfexecManaged(name):
+		return "terraform-exec manages this variable"
+	case managed(name):
+		return "previewd sets this variable"
+	}
+	return ""
 }
 
 // validateFixedEnv checks Config.Env by the same rules as passthrough names.
@@ -67,12 +76,8 @@ func validateFixedEnv(env map[string]string) error {
 		switch {
 		case k == "" || strings.ContainsAny(k, "=*"):
 			return fmt.Errorf("env %q: not a variable name", k)
-		case forbidden(k):
-			return fmt.Errorf("env %q: names starting with %s are never passed to terraform", k, strings.Join(forbiddenPrefixes, " or "))
-		case tfexecManaged(k):
-			return fmt.Errorf("env %q: terraform-exec manages this variable", k)
-		case managed(k):
-			return fmt.Errorf("env %q: previewd sets this variable", k)
+		case reserved(k) != "":
+			return fmt.Errorf("env %q: %s", k, reserved(k))
 		}
 	}
 	return nil

@@ -140,21 +140,9 @@ func (p *Provisioner) prepareProduction(ctx context.Context, mod Module, vars ma
 	if err != nil {
 		return nil, err
 	}
-	inspected, err := inspectModule(workDir, mod.Dir)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkLocalModuleCalls(inspected, mod.Dir, mod.Root); err != nil {
-		return nil, err
-	}
-	values, err := productionVariables(declaredVariables(inspected), mod.Dir, vars)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeVarFile(ws.varFilePath(), values); err != nil {
-		return nil, err
-	}
-	files, err := varFilePaths(mod.VarFiles, mod.Dir, mod.Root, ws.copyRoot())
+	files, err := writeVariables(mod, workDir, ws, func(declared map[string]bool) (map[string]any, error) {
+		return productionVariables(declared, mod.Dir, vars)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +151,7 @@ func (p *Provisioner) prepareProduction(ctx context.Context, mod Module, vars ma
 		return nil, err
 	}
 	_, lockErr := os.Stat(filepath.Join(mod.Dir, ".terraform.lock.hcl"))
-	return &run{tf: tf, module: mod, varFiles: append(files, ws.varFilePath()), locked: lockErr == nil}, nil
+	return &run{tf: tf, module: mod, varFiles: files, locked: lockErr == nil}, nil
 }
 
 // productionVariables returns the generated var file of a production plan:

@@ -258,7 +258,9 @@ func (p *Provisioner) prepare(ctx context.Context, env preview.Environment, log 
 	if err != nil {
 		return nil, err
 	}
-	varFiles, err := p.writeVariables(env, mod, workDir, ws)
+	varFiles, err := writeVariables(mod, workDir, ws, func(declared map[string]bool) (map[string]any, error) {
+		return moduleVariables(declared, mod.Dir, mod.Vars, env)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -281,9 +283,10 @@ func syncWorkspace(mod Module, ws workspace) (string, error) {
 	return workDir, writeBackendOverride(workDir, ws.statePath())
 }
 
-// writeVariables checks the module's variables and writes the generated var
-// file; it returns every var file to pass, in order.
-func (p *Provisioner) writeVariables(env preview.Environment, mod Module, workDir string, ws workspace) ([]string, error) {
+// writeVariables checks the module's variables, writes the generated var
+// file with the values values picks for the declared ones, and returns
+// every var file to pass, in order.
+func writeVariables(mod Module, workDir string, ws workspace, values func(declared map[string]bool) (map[string]any, error)) ([]string, error) {
 	inspected, err := inspectModule(workDir, mod.Dir)
 	if err != nil {
 		return nil, err
@@ -291,7 +294,7 @@ func (p *Provisioner) writeVariables(env preview.Environment, mod Module, workDi
 	if err := checkLocalModuleCalls(inspected, mod.Dir, mod.Root); err != nil {
 		return nil, err
 	}
-	vars, err := moduleVariables(declaredVariables(inspected), mod.Dir, mod.Vars, env)
+	vars, err := values(declaredVariables(inspected))
 	if err != nil {
 		return nil, err
 	}
