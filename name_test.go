@@ -7,8 +7,6 @@ import (
 	preview "github.com/previewd/previewd"
 )
 
-func none(string) bool { return false }
-
 func TestEnvironmentName(t *testing.T) {
 	long := strings.Repeat("very-long-branch-name-", 12) // 264 characters
 	tests := []struct {

@@ -119,10 +119,3 @@ func (q *workQueue) serve(ctx context.Context, fn func(context.Context, string))
 		}
 	}
 }
-
-// len returns how many names wait.
-func (q *workQueue) len() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.order)
-}

@@ -47,12 +47,6 @@ func (f *fakePullRequests) GetPullRequest(ctx context.Context, repo string, numb
 	return pr, nil
 }
 
-func (f *fakePullRequests) set(pr preview.PullRequest) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.prs[pr.Number] = pr
-}
-
 func (f *fakePullRequests) listCalls() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

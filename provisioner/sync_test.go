@@ -67,6 +67,9 @@ func TestSyncTree(t *testing.T) {
 	if err := syncTree(src, dst, manifest); err != nil {
 		t.Fatal(err)
 	}
+	if after := treeDigest(t, src); after != before {
+		t.Errorf("source tree changed by the first sync")
+	}
 	wantFiles := []string{".terraform.lock.hcl", "link.tf", "main.tf", "scripts/run.sh", "sub/x.tf"}
 	if got := listFiles(t, dst); !slices.Equal(got, wantFiles) {
 		t.Errorf("first sync: got files %q, want %q", got, wantFiles)

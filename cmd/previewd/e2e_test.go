@@ -240,8 +240,7 @@ type fakeGitHub struct {
 	depStatuses []string          // "id state"
 	statuses    []string          // "sha state"
 	reactions   []string          // "comment content"
-	replies     []string
-	pulls       map[int]fakePull // for resync
+	pulls       map[int]fakePull  // for resync
 	comments    map[int64]string
 	creates     int
 	edits       int
