@@ -16,7 +16,7 @@ FUZZTIME ?= 10s
 export PREVIEWD_TERRAFORM_BIN ?= $(BIN)/terraform
 export PREVIEWD_OPENAPI_SPEC ?= $(OPENAPI_SPEC)
 
-.PHONY: all build demo test vet fuzz bench deps terraform clean
+.PHONY: all build demo test vet check-tracked fuzz bench deps terraform clean
 
 all: build
 
@@ -50,12 +50,16 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
+# No built binary or file over 1 MB may be tracked; build output goes to ./bin.
+check-tracked:
+	./scripts/check-tracked.sh
+
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./webhooks/
 	$(GO) test -run='^$$' -fuzz='^FuzzVerifySignature$$' -fuzztime=$(FUZZTIME) ./webhooks/
 	$(GO) test -run='^$$' -fuzz='^FuzzEnvironmentName$$' -fuzztime=$(FUZZTIME) .
 
-test: deps build vet
+test: check-tracked deps build vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 
