@@ -13,6 +13,7 @@ import (
 type metrics struct {
 	deliveries *prometheus.CounterVec
 	requests   *prometheus.HistogramVec
+	bodyBytes  prometheus.Gauge
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -26,8 +27,12 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Help:    "HTTP request latency by route and status code.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route", "code"}),
+		bodyBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "previewd_webhook_body_bytes_reserved",
+			Help: "Webhook body bytes held by deliveries being read or checked.",
+		}),
 	}
-	reg.MustRegister(m.deliveries, m.requests)
+	reg.MustRegister(m.deliveries, m.requests, m.bodyBytes)
 	return m
 }
 

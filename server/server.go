@@ -32,7 +32,7 @@ type Store interface {
 	FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error)
 	FindEnvironmentsJSON(ctx context.Context, filter preview.EnvironmentFilter) ([]byte, error)
 	UpdateEnvironment(ctx context.Context, name string, fn func(*preview.Environment) error) (preview.Environment, error)
-	FindRuns(ctx context.Context, env string) ([]preview.Run, error)
+	FindRuns(ctx context.Context, filter preview.RunFilter) ([]preview.Run, error)
 	FindRunByID(ctx context.Context, id string) (preview.Run, error)
 	Backup(ctx context.Context, w io.Writer) (int64, error)
 	Ping(ctx context.Context) error
@@ -77,7 +77,14 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	token   [32]byte // sha256 of the admin token, compared in constant time
+
+	bodies   *bodyBudget // webhook body bytes unauthenticated senders may hold
+	refusals *logLimiter // bounds the log lines refused deliveries cost
 }
+
+// MaxHeaderBytes bounds a request's headers. GitHub's are a few hundred
+// bytes; larger ones are refused with 431 before a handler runs.
+const MaxHeaderBytes = 64 << 10
 
 // New builds the routes. It does not listen until Serve.
 func New(cfg Config) *Server {
@@ -93,9 +100,11 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, echo: echo.New(), log: cfg.Logger.With("component", "server")}
 	s.token = sha256.Sum256([]byte(cfg.AdminToken))
 	s.metrics = newMetrics(cfg.Registry)
+	s.bodies = newBodyBudget(s.metrics.bodyBytes)
+	s.refusals = newLogLimiter(5, 20, cfg.Now)
 	s.echo.HideBanner, s.echo.HidePort = true, true
 	s.echo.HTTPErrorHandler = s.handleError
-	s.echo.Use(s.observe)
+	s.echo.Use(s.observe, securityHeaders)
 	s.routes()
 	s.http = &http.Server{
 		Addr:              cfg.Addr,
@@ -103,6 +112,7 @@ func New(cfg Config) *Server {
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	return s
@@ -197,8 +207,24 @@ func (s *Server) handleDashboard(c echo.Context) error {
 	if err := s.cfg.Dashboard(&buf, envs, showAll); err != nil {
 		return fmt.Errorf("render dashboard: %w", err)
 	}
-	c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 	return c.HTMLBlob(http.StatusOK, buf.Bytes())
+}
+
+// securityHeaders marks every answer as not to be cached, framed or
+// sniffed: the dashboard and logs show environments' state, and a shared
+// cache or a framing page must never get them. Pages that render set a
+// stricter Content-Security-Policy of their own; the rest allow nothing.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		return next(c)
+	}
 }
 
 // codes maps preview error codes to HTTP status codes.

@@ -2,8 +2,10 @@ package server
 
 import (
 	"errors"
-	"io"
+	"fmt"
 	"net/http"
+	"regexp"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	preview "github.com/previewd/previewd"
@@ -12,40 +14,38 @@ import (
 // handleWebhook reads a delivery (at most MaxWebhookBody bytes), has it
 // verified and durably recorded, nudges the controller, and only then
 // answers 2xx. Terraform work never happens on this path.
+//
+// Until its signature is checked a delivery is an unauthenticated sender's:
+// a request without a well-formed signature or delivery ID is refused
+// before its body is read, and the body bytes held at once are bounded
+// (see bodyBudget), so a flood of large unsigned bodies costs 503s, not
+// memory.
 func (s *Server) handleWebhook(c echo.Context) error {
 	req := c.Request()
-	if req.ContentLength > MaxWebhookBody {
-		s.metrics.deliveries.WithLabelValues("unknown", "too_large").Inc()
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "payload larger than 25 MiB")
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, MaxWebhookBody))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		s.metrics.deliveries.WithLabelValues("unknown", "too_large").Inc()
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "payload larger than 25 MiB")
-	} else if err != nil {
-		return preview.Errorf(preview.EINVALID, "read body: %v", err)
-	}
 	d := preview.Delivery{
 		ID:        req.Header.Get("X-GitHub-Delivery"),
 		Event:     req.Header.Get("X-GitHub-Event"),
 		Signature: req.Header.Get("X-Hub-Signature-256"),
-		Body:      body,
 	}
-	res, err := s.cfg.Deliveries.Receive(req.Context(), d)
-	if err != nil {
-		event := d.Event
-		if code := preview.ErrorCode(err); code == preview.EUNAUTHORIZED || code == preview.EINVALID {
-			event = "unverified" // never a label value chosen by an unauthenticated sender
-		}
-		s.metrics.deliveries.WithLabelValues(event, preview.ErrorCode(err)).Inc()
-		if code := preview.ErrorCode(err); code == preview.EINTERNAL || code == preview.EUNAVAILABLE {
-			s.log.Error("delivery not stored; GitHub may redeliver it", "delivery", d.ID, "event", d.Event, "err", err)
-			return preview.Errorf(preview.EUNAVAILABLE, "delivery could not be stored; please redeliver")
-		}
-		s.log.Warn("delivery refused", "delivery", d.ID, "event", d.Event, "err", preview.ErrorMessage(err))
+	if err := checkHeaders(d); err != nil {
+		s.refused(d, "unverified", err)
 		return err
 	}
+	if req.ContentLength > MaxWebhookBody {
+		s.metrics.deliveries.WithLabelValues("unverified", "too_large").Inc()
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "payload larger than 25 MiB")
+	}
+	body, release, err := s.bodies.read(req, c.Response())
+	defer release()
+	if err != nil {
+		return s.bodyError(c, d, err)
+	}
+	d.Body = body
+	res, err := s.cfg.Deliveries.Receive(req.Context(), d)
+	if err != nil {
+		return s.receiveError(d, err)
+	}
+	release() // the body is parsed and stored: its bytes are free
 	if res.CommandQueued {
 		s.cfg.Controller.NudgeCommands()
 	}
@@ -63,7 +63,122 @@ func (s *Server) handleWebhook(c echo.Context) error {
 	case res.Environment.Name != "":
 		result = "unchanged"
 	}
-	s.metrics.deliveries.WithLabelValues(d.Event, result).Inc()
-	s.log.Debug("delivery", "delivery", d.ID, "event", d.Event, "result", result, "environment", res.Environment.Name)
+	s.metrics.deliveries.WithLabelValues(eventLabel(d.Event), result).Inc()
+	s.log.Debug("delivery", "delivery", d.ID, "event", clip(d.Event), "result", result, "environment", res.Environment.Name)
 	return c.JSON(http.StatusAccepted, map[string]string{"result": result, "environment": res.Environment.Name})
+}
+
+// deliveryID is what a GitHub delivery ID may look like: GitHub sends a
+// GUID; anything short of letters, digits, dashes, dots and underscores is
+// accepted so redelivery tools keep working.
+var deliveryID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// signatureFormat is the only form of X-Hub-Signature-256 that can be
+// right; anything else is refused before the body is read.
+var signatureFormat = regexp.MustCompile(`^sha256=[0-9a-fA-F]{64}$`)
+
+// checkHeaders refuses, before the body is read, a delivery whose
+// signature cannot be right (401) or whose delivery ID is not one GitHub
+// sends (400): the ID is stored for de-duplication, so it is bounded.
+func checkHeaders(d preview.Delivery) error {
+	switch {
+	case d.Signature == "":
+		return preview.Errorf(preview.EUNAUTHORIZED, "missing X-Hub-Signature-256 header")
+	case !signatureFormat.MatchString(d.Signature):
+		return preview.Errorf(preview.EUNAUTHORIZED, "invalid X-Hub-Signature-256 signature")
+	case !deliveryID.MatchString(d.ID):
+		return preview.Errorf(preview.EINVALID, "X-GitHub-Delivery must be GitHub's delivery ID (a GUID)")
+	}
+	return nil
+}
+
+// bodyError answers a body that could not be read.
+func (s *Server) bodyError(c echo.Context, d preview.Delivery, err error) error {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		s.metrics.deliveries.WithLabelValues("unverified", "too_large").Inc()
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "payload larger than 25 MiB")
+	case errors.Is(err, errBusy):
+		s.metrics.deliveries.WithLabelValues("unverified", "busy").Inc()
+		c.Response().Header().Set("Retry-After", "10")
+		err = preview.Errorf(preview.EUNAVAILABLE, "too many webhook bytes in flight; retry later")
+		s.refused(d, "busy", err)
+		return err
+	default:
+		return preview.Errorf(preview.EINVALID, "read body: %v", err)
+	}
+}
+
+// receiveError answers a delivery the intake refused or could not store.
+func (s *Server) receiveError(d preview.Delivery, err error) error {
+	code := preview.ErrorCode(err)
+	event := eventLabel(d.Event)
+	if code == preview.EUNAUTHORIZED || code == preview.EINVALID {
+		event = "unverified" // never a label value chosen by an unauthenticated sender
+	}
+	s.metrics.deliveries.WithLabelValues(event, code).Inc()
+	if code == preview.EINTERNAL || code == preview.EUNAVAILABLE {
+		s.log.Error("delivery not stored; GitHub may redeliver it", "delivery", d.ID, "event", clip(d.Event), "err", err)
+		return preview.Errorf(preview.EUNAVAILABLE, "delivery could not be stored; please redeliver")
+	}
+	s.refused(d, code, err)
+	return err
+}
+
+// refused logs a refused delivery, at most a few lines a second: a flood
+// of bad requests must not fill the disk through the log. What the sender
+// chose is clipped.
+func (s *Server) refused(d preview.Delivery, why string, err error) {
+	suppressed, ok := s.refusals.allow()
+	if !ok {
+		return
+	}
+	args := []any{"delivery", clip(d.ID), "event", clip(d.Event), "why", why, "err", preview.ErrorMessage(err)}
+	if suppressed > 0 {
+		args = append(args, "suppressed_since_last", suppressed)
+	}
+	s.log.Warn("delivery refused", args...)
+}
+
+// knownEvents are the webhook events a GitHub App can receive that
+// previewd names in its metrics; any other is counted as "other", so a
+// sender cannot create label values.
+var knownEvents = map[string]bool{
+	"pull_request": true, "issue_comment": true, "ping": true, "push": true,
+	"installation": true, "installation_repositories": true, "installation_target": true,
+	"check_run": true, "check_suite": true, "status": true, "workflow_run": true,
+	"workflow_job": true, "deployment": true, "deployment_status": true,
+	"pull_request_review": true, "pull_request_review_comment": true, "issues": true,
+	"create": true, "delete": true, "repository": true, "github_app_authorization": true,
+}
+
+// eventLabel is the metrics label of an X-GitHub-Event value.
+func eventLabel(event string) string {
+	if knownEvents[event] {
+		return event
+	}
+	return "other"
+}
+
+// maxLogValue bounds a value a sender chose when it reaches a log line.
+const maxLogValue = 200
+
+// clip shortens s to maxLogValue bytes, saying so, and quotes control
+// characters away, so a sender's header can neither fill the log nor
+// forge lines in it.
+func clip(s string) string {
+	cut := len(s) > maxLogValue
+	if cut {
+		s = s[:maxLogValue]
+	}
+	s = strings.ToValidUTF8(s, "?")
+	if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		q := fmt.Sprintf("%q", s)
+		s = q[1 : len(q)-1]
+	}
+	if cut {
+		s += fmt.Sprintf("…(cut, %d bytes shown)", maxLogValue)
+	}
+	return s
 }

@@ -1,0 +1,367 @@
+package server_test
+
+// Tests of what unauthenticated senders can make previewd spend: memory for
+// bodies, disk for log lines, store keys and metric labels.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/server"
+	"github.com/previewd/previewd/store"
+	"github.com/previewd/previewd/webhooks"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// hostileFixture is a server with its registry and log in reach.
+// It serves on a real listener, with the server's own http.Server limits.
+type hostileFixture struct {
+	url string
+	s   *server.Server
+	db  *store.DB
+	reg *prometheus.Registry
+	log *syncBuffer
+	now *fakeClock
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func newHostileFixture(t *testing.T) *hostileFixture {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "previewd.db"), store.Options{TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	f := &hostileFixture{db: db, reg: prometheus.NewRegistry(), log: &syncBuffer{}, now: &fakeClock{t: time.Now()}}
+	f.s = server.New(server.Config{
+		AdminToken: token, TTL: time.Hour, Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db),
+		Controller: &fakeController{ready: true}, Registry: f.reg, Now: f.now.Now,
+		Logger:   slog.New(slog.NewTextHandler(f.log, nil)),
+		LogLinks: server.NewLogLinks([]byte("key"), "http://previewd.test", time.Hour),
+		Dashboard: func(w io.Writer, envs []preview.Environment, _ bool) error {
+			_, err := fmt.Fprintf(w, "<p>%d</p>", len(envs))
+			return err
+		},
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.s.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		f.s.Shutdown(ctx)
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	f.url = "http://" + l.Addr().String()
+	return f
+}
+
+// gauge reads a gauge's value from the registry.
+func (f *hostileFixture) gauge(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := f.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// readFlag is a body that records whether anyone read it.
+type readFlag struct {
+	io.Reader
+	mu   sync.Mutex
+	read bool
+}
+
+func (r *readFlag) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	r.read = true
+	r.mu.Unlock()
+	return r.Reader.Read(p)
+}
+
+func TestWebhookRefusesBadHeadersBeforeReadingTheBody(t *testing.T) {
+	f := newHostileFixture(t)
+	body := prPayload("opened", 1, "feature/a", "aaa", time.Now())
+	guid := "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+	tests := []struct {
+		name, delivery, signature string
+		want                      int
+		read                      bool
+	}{
+		{"signed, a GUID", guid, sign(body), http.StatusAccepted, true},
+		{"no signature", guid, "", http.StatusUnauthorized, false},
+		{"not a sha256 signature", guid, "sha1=0123456789abcdef0123456789abcdef01234567", http.StatusUnauthorized, false},
+		{"signature of the wrong length", guid, "sha256=abcd", http.StatusUnauthorized, false},
+		{"no delivery ID", "", sign(body), http.StatusBadRequest, false},
+		{"a delivery ID of 33 KB", strings.Repeat("a", 33<<10), sign(body), http.StatusBadRequest, false},
+		{"a delivery ID with spaces", "a b", sign(body), http.StatusBadRequest, false},
+		{"a delivery ID with a slash", "a/../b", sign(body), http.StatusBadRequest, false},
+		{"a well-formed wrong signature", guid + "x", sign([]byte("other")), http.StatusUnauthorized, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &readFlag{Reader: bytes.NewReader(body)}
+			req := httptest.NewRequest(http.MethodPost, "/webhooks/github", r)
+			req.Header.Set("X-GitHub-Event", "pull_request")
+			req.Header.Set("X-GitHub-Delivery", tt.delivery)
+			if tt.signature != "" {
+				req.Header.Set("X-Hub-Signature-256", tt.signature)
+			}
+			rec := httptest.NewRecorder()
+			f.s.Handler().ServeHTTP(rec, req)
+			if rec.Code != tt.want {
+				t.Errorf("status: got %d want %d (%s)", rec.Code, tt.want, rec.Body)
+			}
+			if r.read != tt.read {
+				t.Errorf("body read: got %v want %v", r.read, tt.read)
+			}
+		})
+	}
+}
+
+func TestWebhookRefusesHugeHeaders(t *testing.T) {
+	f := newHostileFixture(t)
+	body := prPayload("opened", 1, "feature/a", "aaa", time.Now())
+	req, _ := http.NewRequest(http.MethodPost, f.url+"/webhooks/github", bytes.NewReader(body))
+	req.Header.Set("X-GitHub-Event", strings.Repeat("e", 450<<10))
+	req.Header.Set("X-GitHub-Delivery", "d-1")
+	req.Header.Set("X-Hub-Signature-256", sign(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("450 KB header: got %d, want 431", resp.StatusCode)
+	}
+}
+
+// slowBody is a request body that sends nothing until released.
+type slowBody struct {
+	release chan struct{}
+	started chan struct{}
+	once    sync.Once
+}
+
+func (s *slowBody) Read(p []byte) (int, error) {
+	s.once.Do(func() { close(s.started) })
+	<-s.release
+	return 0, io.EOF
+}
+
+func TestWebhookFloodOfLargeBodiesLeavesRoomForSignedDeliveries(t *testing.T) {
+	f := newHostileFixture(t)
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	defer func() { close(release); wg.Wait() }()
+	// Two unsigned 25 MiB bodies that never finish hold the large pool.
+	for i := range 2 {
+		body := &slowBody{release: release, started: make(chan struct{})}
+		req, _ := http.NewRequest(http.MethodPost, f.url+"/webhooks/github", body)
+		req.ContentLength = server.MaxWebhookBody
+		req.Header.Set("X-GitHub-Event", "pull_request")
+		req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("flood-%d", i))
+		req.Header.Set("X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for f.gauge(t, "previewd_webhook_body_bytes_reserved") < 2*server.MaxWebhookBody {
+		if time.Now().After(deadline) {
+			t.Fatalf("the two large bodies never reserved their bytes: %v reserved", f.gauge(t, "previewd_webhook_body_bytes_reserved"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	big := bytes.Repeat([]byte("x"), server.MaxWebhookBody)
+	resp, out := deliverTo(t, f.url, "pull_request", "third", big, "sha256="+strings.Repeat("0", 64), -1)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("a third large body: got %d %v (Retry-After %q), want 503 with Retry-After", resp.StatusCode, out, resp.Header.Get("Retry-After"))
+	}
+	chunked := bytes.Repeat([]byte(" "), 2<<20)
+	if resp, _ := deliverTo(t, f.url, "pull_request", "chunked", chunked, "sha256="+strings.Repeat("0", 64), 0); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a 2 MiB body of unknown length: got %d, want 503", resp.StatusCode)
+	}
+	for i := range 20 {
+		body := prPayload("opened", i+1, fmt.Sprintf("feature/%d", i), "abc", time.Now())
+		if resp, out := deliverTo(t, f.url, "pull_request", fmt.Sprintf("ok-%d", i), body, sign(body), -1); resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("a signed delivery during the flood: got %d %v, want 202", resp.StatusCode, out)
+		}
+	}
+	unknownLength := prPayload("opened", 99, "feature/chunked", "abc", time.Now())
+	if resp, out := deliverTo(t, f.url, "pull_request", "ok-chunked", unknownLength, sign(unknownLength), 0); resp.StatusCode != http.StatusAccepted {
+		t.Errorf("a signed delivery of unknown length during the flood: got %d %v, want 202", resp.StatusCode, out)
+	}
+	if got := f.gauge(t, "previewd_webhook_body_bytes_reserved"); got < 2*server.MaxWebhookBody || got > 2*server.MaxWebhookBody+2 {
+		t.Errorf("reserved after the normal deliveries: got %v, want only the two large bodies", got)
+	}
+}
+
+// deliverTo posts a delivery; length -1 sends Content-Length, 0 sends the
+// body chunked, with no length.
+func deliverTo(t *testing.T, base, event, delivery string, body []byte, signature string, length int) (*http.Response, string) {
+	t.Helper()
+	var r io.Reader = bytes.NewReader(body)
+	if length == 0 {
+		r = io.MultiReader(r) // hides the length from net/http
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/github", r)
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", delivery)
+	req.Header.Set("X-Hub-Signature-256", signature)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp, string(out)
+}
+
+func TestRefusalLogIsClippedAndRateLimited(t *testing.T) {
+	f := newHostileFixture(t)
+	body := []byte(`{"zen":"x"}`)
+	for i := range 100 {
+		delivery := fmt.Sprintf("%d-%s", i, strings.Repeat("d", 30<<10)) // a bad ID: refused with 400
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(body))
+		req.Header.Set("X-GitHub-Event", strings.Repeat("e", 30<<10)+"\nlevel=ERROR msg=forged")
+		req.Header.Set("X-GitHub-Delivery", delivery)
+		req.Header.Set("X-Hub-Signature-256", sign(body))
+		rec := httptest.NewRecorder()
+		f.s.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusBadRequest {
+			t.Fatalf("request %d: got %d, want 400", i, rec.Code)
+		}
+	}
+	logged := f.log.String()
+	lines := strings.Split(strings.TrimSpace(logged), "\n")
+	if len(lines) > 20 || len(logged) > 20*1024 {
+		t.Errorf("100 refusals wrote %d lines, %d bytes; want at most 20 lines of under 1 KB", len(lines), len(logged))
+	}
+	if !strings.Contains(logged, "…(cut, 200 bytes shown)") {
+		t.Errorf("the log does not say values were cut:\n%.500s", logged)
+	}
+	if strings.Contains(logged, "\nlevel=ERROR msg=forged") {
+		t.Errorf("a header forged a log line:\n%.500s", logged)
+	}
+	f.now.Add(time.Second)
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(body))
+	req.Header.Set("X-GitHub-Delivery", "ok")
+	req.Header.Set("X-GitHub-Event", "ping")
+	req.Header.Set("X-Hub-Signature-256", sign([]byte("other")))
+	f.s.Handler().ServeHTTP(httptest.NewRecorder(), req)
+	last := lines[len(lines)-1]
+	if after := strings.Split(strings.TrimSpace(f.log.String()), "\n"); len(after) != len(lines)+1 {
+		t.Errorf("a refusal a second later was not logged")
+	} else if last = after[len(after)-1]; !regexp.MustCompile(`suppressed_since_last=80\b`).MatchString(last) {
+		t.Errorf("the next line does not count the 80 held back: %s", last)
+	}
+}
+
+func TestEventLabelsAreAFixedSet(t *testing.T) {
+	f := newHostileFixture(t)
+	body := []byte(`{"zen":"x"}`)
+	for i := range 50 {
+		resp, out := deliverTo(t, f.url, "custom_event_"+strconv.Itoa(i), "e-"+strconv.Itoa(i), body, sign(body), -1)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("unknown event: got %d %s", resp.StatusCode, out)
+		}
+	}
+	deliverTo(t, f.url, "ping", "p-1", body, sign(body), -1)
+	var metrics bytes.Buffer
+	resp, err := http.Get(f.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(&metrics, resp.Body)
+	resp.Body.Close()
+	if got := metrics.String(); strings.Contains(got, "custom_event") ||
+		!strings.Contains(got, `previewd_webhook_deliveries_total{event="other",result="ignored"} 50`) ||
+		!strings.Contains(got, `previewd_webhook_deliveries_total{event="ping",result="ignored"} 1`) {
+		t.Errorf("metrics:\n%s", got)
+	}
+}
+
+func TestPagesCannotBeFramedOrCached(t *testing.T) {
+	f := newHostileFixture(t)
+	body := prPayload("opened", 1, "headers", "abc", time.Now())
+	deliverTo(t, f.url, "pull_request", "h-1", body, sign(body), -1)
+	for _, path := range []string{"/api/v1/environments", "/api/v1/environments/headers", "/healthz", "/dashboard", "/logs/headers/1?expires=1&signature=00"} {
+		req, _ := http.NewRequest(http.MethodGet, f.url+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		h := resp.Header
+		if h.Get("X-Frame-Options") != "DENY" || h.Get("Cache-Control") != "no-store" ||
+			!strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") || h.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: got headers %v", path, h)
+		}
+	}
+}
