@@ -180,7 +180,7 @@ func TestLifecycle(t *testing.T) {
 	if env.URL != "" {
 		t.Errorf("destroyed environment keeps url %q", env.URL)
 	}
-	runs, _ := h.db.FindRuns(context.Background(), name)
+	runs, _ := h.db.FindRuns(context.Background(), preview.RunsOf(env))
 	if len(runs) != 3 || runs[2].Phase != preview.PhaseDestroy || runs[2].State != preview.RunSucceeded {
 		t.Errorf("journal: got %+v, want apply, apply, destroy all succeeded", runs)
 	}
@@ -338,7 +338,7 @@ func TestShutdownInterruptsAndRestartResumes(t *testing.T) {
 	<-started
 	h.stop()
 	env, _ := db.FindEnvironmentByName(context.Background(), name)
-	runs, _ := db.FindRuns(context.Background(), name)
+	runs, _ := db.FindRuns(context.Background(), preview.RunsOf(env))
 	if env.Status != preview.StatusQueued || len(runs) != 1 || runs[0].State != preview.RunInterrupted {
 		t.Fatalf("after shutdown: status %s runs %+v; want queued and one interrupted run", env.Status, runs)
 	}

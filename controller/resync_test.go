@@ -104,7 +104,7 @@ func TestResyncHealsMissedEvents(t *testing.T) {
 	db, get := startResync(t, gh, ghPR(1, "a", true, t0))
 	eventually(t, "pull request 1 torn down", func() bool { return get("ba").Status == preview.StatusDestroyed })
 	eventually(t, "pull request 2 built", func() bool { return get("bb").Status == preview.StatusReady })
-	runs, _ := db.FindRuns(context.Background(), "ba")
+	runs, _ := db.FindRuns(context.Background(), preview.RunsOf(get("ba")))
 	if len(runs) == 0 || runs[len(runs)-1].Phase != preview.PhaseDestroy || runs[len(runs)-1].State != preview.RunSucceeded {
 		t.Errorf("pull request 1: got runs %+v, want a successful destroy last", runs)
 	}

@@ -217,10 +217,13 @@ func (c *Controller) transition(ctx context.Context, name string, fn func(*previ
 	return env, nil
 }
 
-// startRun journals a run as running and opens its log.
+// startRun journals a run as running, for the pull request now holding the
+// environment, and opens its log.
 func (c *Controller) startRun(ctx context.Context, env preview.Environment, phase preview.Phase) (preview.Run, *os.File, error) {
 	run, err := c.store.CreateRun(ctx, preview.Run{
 		Environment: env.Name,
+		Repo:        env.Repo,
+		PR:          env.PR,
 		Phase:       phase,
 		HeadSHA:     env.HeadSHA,
 		Generation:  env.Desired.Generation,

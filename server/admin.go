@@ -125,12 +125,16 @@ func (s *Server) handleParity(c echo.Context) error {
 	return c.JSON(http.StatusOK, report)
 }
 
+// handleListRuns answers GET …/runs with the runs of the environment's
+// current pull request, oldest first: a name reused by another pull request
+// does not bring the earlier holder's runs with it.
 func (s *Server) handleListRuns(c echo.Context) error {
 	ctx := c.Request().Context()
-	if _, err := s.cfg.Store.FindEnvironmentByName(ctx, c.Param("name")); err != nil {
+	env, err := s.cfg.Store.FindEnvironmentByName(ctx, c.Param("name"))
+	if err != nil {
 		return err
 	}
-	runs, err := s.cfg.Store.FindRuns(ctx, c.Param("name"))
+	runs, err := s.cfg.Store.FindRuns(ctx, preview.RunsOf(env))
 	if err != nil {
 		return err
 	}
@@ -140,21 +144,42 @@ func (s *Server) handleListRuns(c echo.Context) error {
 	return c.JSON(http.StatusOK, runs)
 }
 
-// handleRunLog streams a run's Terraform log as plain text.
+// handleRunLog streams a run's Terraform log as plain text. A run made for
+// an earlier holder of the environment's name is not found (404).
 func (s *Server) handleRunLog(c echo.Context) error {
-	id := c.Param("name") + "/" + c.Param("seq")
-	run, err := s.cfg.Store.FindRunByID(c.Request().Context(), id)
+	run, err := s.findEnvironmentRun(c.Request().Context(), c.Param("name"), c.Param("seq"))
 	if err != nil {
 		return err
 	}
 	f, err := os.Open(run.LogPath)
 	if os.IsNotExist(err) {
-		return preview.Errorf(preview.ENOTFOUND, "log of run %s is gone", id)
+		return preview.Errorf(preview.ENOTFOUND, "log of run %s is gone", run.ID)
 	} else if err != nil {
-		return fmt.Errorf("open log of run %s: %w", id, err)
+		return fmt.Errorf("open log of run %s: %w", run.ID, err)
 	}
 	defer f.Close()
 	return c.Stream(http.StatusOK, echo.MIMETextPlainCharsetUTF8, f)
+}
+
+// findEnvironmentRun returns run seq of the named environment if it belongs
+// to the pull request now holding the name; otherwise, as when either is
+// missing, an ENOTFOUND error that does not say which.
+func (s *Server) findEnvironmentRun(ctx context.Context, name, seq string) (preview.Run, error) {
+	id := name + "/" + seq
+	env, err := s.cfg.Store.FindEnvironmentByName(ctx, name)
+	if preview.ErrorCode(err) == preview.ENOTFOUND {
+		return preview.Run{}, preview.Errorf(preview.ENOTFOUND, "run %q not found", id)
+	} else if err != nil {
+		return preview.Run{}, err
+	}
+	run, err := s.cfg.Store.FindRunByID(ctx, id)
+	if err != nil {
+		return preview.Run{}, err
+	}
+	if !run.BelongsTo(env) {
+		return preview.Run{}, preview.Errorf(preview.ENOTFOUND, "run %q not found", id)
+	}
+	return run, nil
 }
 
 // handleBackup streams a consistent copy of the database.

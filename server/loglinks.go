@@ -61,13 +61,17 @@ func (l *LogLinks) valid(name, seq, expires, signature string) bool {
 	return err == nil && l.now().Before(time.Unix(unix, 0))
 }
 
-// handleSignedLog streams a run's log to the holder of a valid link.
+// handleSignedLog streams a run's log to the holder of a valid link. The
+// link names the environment and the run's sequence, and is served only
+// while the run belongs to the pull request now holding that name: once the
+// name passes to another pull request, links of the earlier holder answer
+// 404, so neither pull request's links show the other's logs.
 func (s *Server) handleSignedLog(c echo.Context) error {
 	name, seq := c.Param("name"), c.Param("seq")
 	if !s.cfg.LogLinks.valid(name, seq, c.QueryParam("expires"), c.QueryParam("signature")) {
 		return preview.Errorf(preview.EUNAUTHORIZED, "this log link is not valid or has expired")
 	}
-	run, err := s.cfg.Store.FindRunByID(c.Request().Context(), name+"/"+seq)
+	run, err := s.findEnvironmentRun(c.Request().Context(), name, seq)
 	if err != nil {
 		return err
 	}

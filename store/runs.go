@@ -59,10 +59,11 @@ func (db *DB) FindRunByID(ctx context.Context, id string) (preview.Run, error) {
 	return run, err
 }
 
-// FindRuns returns the runs of the named environment, oldest first.
-func (db *DB) FindRuns(ctx context.Context, env string) ([]preview.Run, error) {
+// FindRuns returns the runs that filter selects, oldest first: the runs of
+// one environment name made for one pull request.
+func (db *DB) FindRuns(ctx context.Context, filter preview.RunFilter) ([]preview.Run, error) {
 	var runs []preview.Run
-	prefix := []byte(env + "/")
+	prefix := []byte(filter.Environment + "/")
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketRuns).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
@@ -70,11 +71,16 @@ func (db *DB) FindRuns(ctx context.Context, env string) ([]preview.Run, error) {
 			if err := decode(v, &run); err != nil {
 				return err
 			}
-			runs = append(runs, run)
+			if filter.Match(run) {
+				runs = append(runs, run)
+			}
 		}
 		return nil
 	})
-	return runs, err
+	if err != nil {
+		return nil, fmt.Errorf("find runs of %s: %w", filter.Environment, err)
+	}
+	return runs, nil
 }
 
 // InterruptRuns marks every run still recorded as running as interrupted: at

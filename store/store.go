@@ -6,6 +6,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,7 +23,7 @@ import (
 
 // SchemaVersion is the layout this code reads and writes. Open migrates older
 // files forward and refuses newer ones.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 var (
 	bucketMeta         = []byte("meta")
@@ -69,6 +70,58 @@ var migrations = []func(tx *bolt.Tx) error{
 		_, err := tx.CreateBucketIfNotExists(bucketCommands)
 		return err
 	},
+	3: identifyRuns,
+}
+
+// identifyRuns gives each run recorded without its identity the repository
+// and pull request of the environment stored under its name, when that
+// environment was created at or before the run started. A run older than the
+// environment now holding its name was made for an earlier holder, whom the
+// store no longer knows: it stays without identity and belongs to nobody.
+func identifyRuns(tx *bolt.Tx) error {
+	envs := tx.Bucket(bucketEnvironments)
+	holders := map[string]*preview.Environment{} // by name; nil when none is stored
+	type identified struct {
+		key []byte
+		run preview.Run
+	}
+	var updates []identified
+	err := tx.Bucket(bucketRuns).ForEach(func(k, v []byte) error {
+		var run preview.Run
+		if err := decode(v, &run); err != nil {
+			return err
+		}
+		if run.Repo != "" {
+			return nil
+		}
+		env, seen := holders[run.Environment]
+		if !seen {
+			var stored preview.Environment
+			ok, err := getJSON(envs, []byte(run.Environment), &stored)
+			if err != nil {
+				return err
+			}
+			if ok {
+				env = &stored
+			}
+			holders[run.Environment] = env
+		}
+		if env == nil || env.CreatedAt.After(run.StartedAt) {
+			return nil
+		}
+		run.Repo, run.PR = env.Repo, env.PR
+		updates = append(updates, identified{bytes.Clone(k), run})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, u := range updates { // a bucket is not written while ForEach walks it
+		if err := putJSON(tx.Bucket(bucketRuns), u.key, &u.run); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Options tune Open.

@@ -172,7 +172,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 func TestRunJournal(t *testing.T) {
 	db := openDB(t, "")
 	ctx := context.Background()
-	r1, err := db.CreateRun(ctx, preview.Run{Environment: "a", Phase: preview.PhaseApply, State: preview.RunRunning})
+	r1, err := db.CreateRun(ctx, preview.Run{Environment: "a", Repo: "acme/shop", PR: 1, Phase: preview.PhaseApply, State: preview.RunRunning})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,9 +180,9 @@ func TestRunJournal(t *testing.T) {
 	if err := db.UpdateRun(ctx, r1); err != nil {
 		t.Fatal(err)
 	}
-	db.CreateRun(ctx, preview.Run{Environment: "a", Phase: preview.PhaseDestroy, State: preview.RunRunning})
-	db.CreateRun(ctx, preview.Run{Environment: "ab", Phase: preview.PhaseApply, State: preview.RunRunning})
-	runs, err := db.FindRuns(ctx, "a")
+	db.CreateRun(ctx, preview.Run{Environment: "a", Repo: "acme/shop", PR: 1, Phase: preview.PhaseDestroy, State: preview.RunRunning})
+	db.CreateRun(ctx, preview.Run{Environment: "ab", Repo: "acme/shop", PR: 2, Phase: preview.PhaseApply, State: preview.RunRunning})
+	runs, err := db.FindRuns(ctx, preview.RunFilter{Environment: "a", Repo: "acme/shop", PR: 1})
 	if err != nil || len(runs) != 2 || runs[0].ID != r1.ID || runs[1].Phase != preview.PhaseDestroy {
 		t.Fatalf("runs of a: got %+v (err %v), want the apply then the destroy", runs, err)
 	}
