@@ -64,7 +64,7 @@ func seedStore(b *testing.B, n, live int) *store.DB {
 // environments in the store (9,500 destroyed). Goal: under 50 ms.
 func BenchmarkAdminList10k(b *testing.B) {
 	db := seedStore(b, 10000, 500)
-	s := server.New(server.Config{AdminToken: token, Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db), Controller: &fakeController{ready: true}})
+	s := server.New(server.Config{AdminToken: token, Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db, nil), Controller: &fakeController{ready: true}})
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	for _, q := range []string{"", "?live=true"} {

@@ -81,7 +81,7 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 	t.Cleanup(func() { db.Close() })
 	f := &hostileFixture{db: db, reg: prometheus.NewRegistry(), log: &syncBuffer{}, now: &fakeClock{t: time.Now()}}
 	f.s = server.New(server.Config{
-		AdminToken: token, TTL: time.Hour, Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db),
+		AdminToken: token, TTL: time.Hour, Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db, nil),
 		Controller: &fakeController{ready: true}, Registry: f.reg, Now: f.now.Now,
 		Logger:   slog.New(slog.NewTextHandler(f.log, nil)),
 		LogLinks: server.NewLogLinks([]byte("key"), "http://previewd.test", time.Hour),

@@ -72,7 +72,7 @@ func newFixture(t *testing.T, deliveries server.Deliveries) *fixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	if deliveries == nil {
-		deliveries = webhooks.NewIntake([]byte(secret), db)
+		deliveries = webhooks.NewIntake([]byte(secret), db, nil)
 	}
 	ctrl := &fakeController{ready: true}
 	s := server.New(server.Config{AdminToken: token, TTL: time.Hour, Store: db, Deliveries: deliveries, Controller: ctrl})
@@ -177,7 +177,7 @@ func TestWebhookRecordsBeforeAnsweringAndDeduplicates(t *testing.T) {
 }
 
 func TestWebhookStoreFailureIsA5xx(t *testing.T) {
-	f := newFixture(t, webhooks.NewIntake([]byte(secret), failingRecorder{}))
+	f := newFixture(t, webhooks.NewIntake([]byte(secret), failingRecorder{}, nil))
 	body := prPayload("opened", 1, "a", "a", time.Now())
 	resp, out := f.deliver(t, "pull_request", "d", body, sign(body))
 	if resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(out["error"], "no space") {
@@ -251,7 +251,7 @@ func TestAdminAPI(t *testing.T) {
 func TestAdminAPIDisabledWithoutToken(t *testing.T) {
 	db, _ := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{})
 	defer db.Close()
-	s := server.New(server.Config{Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db), Controller: &fakeController{}})
+	s := server.New(server.Config{Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db, nil), Controller: &fakeController{}})
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	for _, bearer := range []string{"", "anything"} {
@@ -300,7 +300,7 @@ func TestDashboard(t *testing.T) {
 	db, _ := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{TTL: time.Hour})
 	defer db.Close()
 	var shown []preview.Environment
-	s := server.New(server.Config{AdminToken: token, Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db), Controller: &fakeController{},
+	s := server.New(server.Config{AdminToken: token, Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db, nil), Controller: &fakeController{},
 		Dashboard: func(w io.Writer, envs []preview.Environment, showAll bool) error {
 			shown = envs
 			_, err := fmt.Fprintf(w, "<p>%d environments</p>", len(envs))
@@ -401,7 +401,7 @@ func TestSignedLogLinks(t *testing.T) {
 	res, _ := db.RecordPullRequest(context.Background(), "", preview.PullRequest{Repo: "acme/shop", Number: 3, Open: true, HeadSHA: "abc", Branch: "feature/x", UpdatedAt: time.Now()})
 	run, _ := db.CreateRun(context.Background(), preview.Run{Environment: res.Environment.Name, Repo: "acme/shop", PR: 3, Phase: preview.PhaseApply, LogPath: logPath})
 	links := server.NewLogLinks([]byte("key"), "http://previewd.test", time.Hour)
-	s := server.New(server.Config{Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db), Controller: &fakeController{}, LogLinks: links})
+	s := server.New(server.Config{Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db, nil), Controller: &fakeController{}, LogLinks: links})
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	link := links.Link(run.ID)

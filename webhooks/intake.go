@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
-	"strings"
 
 	preview "github.com/previewd/previewd"
 )
@@ -23,36 +21,28 @@ type Recorder interface {
 type Intake struct {
 	secret   []byte
 	recorder Recorder
-	allow    []string // repository patterns; empty allows every repository
+	serves   func(repo string) bool // nil: every repository
 }
 
 // NewIntake returns an Intake that checks signatures with secret and records
-// with recorder. allow bounds the repositories previewd acts on: "owner/*"
-// or "owner/name" patterns (case-insensitive); none allows all.
-func NewIntake(secret []byte, recorder Recorder, allow ...string) *Intake {
-	return &Intake{secret: secret, recorder: recorder, allow: allow}
+// with recorder. serves says which repositories previewd acts on; a delivery
+// for any other is acknowledged and recorded nowhere. A nil serves accepts
+// every repository.
+func NewIntake(secret []byte, recorder Recorder, serves func(repo string) bool) *Intake {
+	return &Intake{secret: secret, recorder: recorder, serves: serves}
 }
 
-// Allowed reports whether repo matches the allowlist.
-func (in *Intake) Allowed(repo string) bool {
-	if len(in.allow) == 0 {
-		return true
-	}
-	for _, pattern := range in.allow {
-		if ok, _ := path.Match(strings.ToLower(pattern), strings.ToLower(repo)); ok {
-			return true
-		}
-	}
-	return false
+func (in *Intake) served(repo string) bool {
+	return in.serves == nil || in.serves(repo)
 }
 
 // Receive handles one delivery: the signature is checked first (an
 // EUNAUTHORIZED error when missing or wrong, also when no secret is
 // configured), then the body parsed (EINVALID when it is not the event it
 // claims to be), then what it changes recorded and fsynced. A repository
-// outside the allowlist is ignored. A command, and the approval label on a
-// fork's pull request, are queued: their users' access is checked later,
-// off this path. It returns only after the change is durable; a store
+// previewd does not serve is ignored: nothing is recorded, not even the
+// delivery ID. A command, and the approval label on a fork's pull request,
+// are queued: their users' access is checked later, off this path. It returns only after the change is durable; a store
 // failure is returned wrapped (the caller answers 5xx so GitHub may
 // redeliver). Ignored events return a zero result.
 func (in *Intake) Receive(ctx context.Context, d preview.Delivery) (preview.RecordResult, error) {
@@ -67,9 +57,9 @@ func (in *Intake) Receive(ctx context.Context, d preview.Delivery) (preview.Reco
 	}
 	var res preview.RecordResult
 	switch {
-	case ev.Kind == KindPullRequest && in.Allowed(ev.PullRequest.Repo):
+	case ev.Kind == KindPullRequest && in.served(ev.PullRequest.Repo):
 		res, err = in.pullRequest(ctx, d.ID, ev)
-	case ev.Kind == KindCommand && in.Allowed(ev.Command.Repo):
+	case ev.Kind == KindCommand && in.served(ev.Command.Repo):
 		res.CommandQueued, err = in.recorder.RecordCommand(ctx, d.ID, ev.Command)
 		res.Duplicate = err == nil && !res.CommandQueued
 	}

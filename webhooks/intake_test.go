@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,7 +51,7 @@ func TestIntakeRoutesEvents(t *testing.T) {
 		name         string
 		event        string
 		body         func(t *testing.T) []byte
-		allow        []string
+		serves       func(repo string) bool
 		wantPRs      int
 		wantCommands []string // verb:user
 	}{
@@ -58,13 +60,12 @@ func TestIntakeRoutesEvents(t *testing.T) {
 		{"the approval label on a same-repository pull request is just a label", "pull_request", func(t *testing.T) []byte { return labeledFixture(t, preview.ApprovalLabel, false) }, nil, 1, nil},
 		{"a command is queued", "issue_comment", func(t *testing.T) []byte { return readFixture(t, "issue_comment_command.json") }, nil, 0, []string{"extend:hubot"}},
 		{"a bot's comment is ignored", "issue_comment", func(t *testing.T) []byte { return readFixture(t, "issue_comment_bot.json") }, nil, 0, nil},
-		{"a repository outside the allowlist is ignored", "pull_request", func(t *testing.T) []byte { return labeledFixture(t, "preview", false) }, []string{"other/*"}, 0, nil},
-		{"an owner pattern allows", "pull_request", func(t *testing.T) []byte { return labeledFixture(t, "preview", false) }, []string{"ACME/*"}, 1, nil},
+		{"a served repository is recorded", "pull_request", func(t *testing.T) []byte { return labeledFixture(t, "preview", false) }, only("acme/widgets"), 1, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &fakeRecorder{}
-			in := NewIntake(secret, rec, tt.allow...)
+			in := NewIntake(secret, rec, tt.serves)
 			body := tt.body(t)
 			res, err := in.Receive(context.Background(), preview.Delivery{ID: "d-1", Event: tt.event, Signature: Signature(secret, body), Body: body})
 			if err != nil {
@@ -87,10 +88,46 @@ func TestIntakeRoutesEvents(t *testing.T) {
 	}
 }
 
+// only serves the repositories named.
+func only(repos ...string) func(string) bool {
+	return func(repo string) bool { return slices.Contains(repos, repo) }
+}
+
+func TestIntakeIgnoresUnservedRepositories(t *testing.T) {
+	secret := []byte("intake-secret")
+	tests := []struct {
+		name  string
+		event string
+		body  func(t *testing.T) []byte
+	}{
+		{"an opened pull request", "pull_request", func(t *testing.T) []byte { return readFixture(t, "pull_request_opened.json") }},
+		{"the approval label on a fork", "pull_request", func(t *testing.T) []byte { return labeledFixture(t, preview.ApprovalLabel, true) }},
+		{"a command", "issue_comment", func(t *testing.T) []byte { return readFixture(t, "issue_comment_command.json") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &fakeRecorder{}
+			var asked []string
+			serves := func(repo string) bool { asked = append(asked, repo); return false }
+			body := tt.body(t)
+			res, err := NewIntake(secret, rec, serves).Receive(context.Background(), preview.Delivery{ID: "d-3", Event: tt.event, Signature: Signature(secret, body), Body: body})
+			if err != nil || !reflect.DeepEqual(res, preview.RecordResult{}) {
+				t.Errorf("got %+v, %v; want a zero result and no error", res, err)
+			}
+			if len(rec.prs) != 0 || len(rec.cmds) != 0 {
+				t.Errorf("recorded %d pull requests and %d commands, want the recorder never called", len(rec.prs), len(rec.cmds))
+			}
+			if want := []string{"acme/widgets"}; !slices.Equal(asked, want) {
+				t.Errorf("asked whether %v is served, want %v", asked, want)
+			}
+		})
+	}
+}
+
 func TestIntakeStoreFailure(t *testing.T) {
 	secret := []byte("intake-secret")
 	boom := errors.New("disk full")
-	in := NewIntake(secret, &fakeRecorder{err: boom})
+	in := NewIntake(secret, &fakeRecorder{err: boom}, nil)
 	body := readFixture(t, "issue_comment_command.json")
 	_, err := in.Receive(context.Background(), preview.Delivery{ID: "d-2", Event: "issue_comment", Signature: Signature(secret, body), Body: body})
 	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "delivery d-2") {

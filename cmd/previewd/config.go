@@ -47,7 +47,7 @@ type Config struct {
 	MaxKeep             time.Duration `yaml:"max_keep"`            // how long a preview:keep label can hold an idle environment
 	ResyncInterval      time.Duration `yaml:"resync_interval"`     // how often GitHub's open pull requests are compared with the store
 	MaxResyncDestroys   int           `yaml:"max_resync_destroys"` // destroys one resync pass may start
-	AllowedRepos        []string      `yaml:"allowed_repos"`       // owner/* or owner/name; empty allows every repository
+	AllowedRepos        []string      `yaml:"allowed_repos"`       // owner/* or owner/name; empty allows every repository previewd has a module for
 	GitHub              GitHubConfig  `yaml:"github"`
 	Terraform           TFConfig      `yaml:"terraform"`
 	Repos               []RepoConfig  `yaml:"repos"`
@@ -453,6 +453,25 @@ func (c *Config) repo(name string) (RepoConfig, bool) {
 		return RepoConfig{}, false
 	}
 	return RepoConfig{Name: name, ModuleDir: c.ModuleDir, URLOutput: c.URLOutput}, true
+}
+
+// serves reports whether previewd acts on repository repo: only when it
+// has a module for it (a repos entry, or the default module_dir) and, when
+// allowed_repos is set, repo matches one of its patterns (case-insensitive).
+// With repos and no module_dir, that is exactly the repositories listed.
+func (c *Config) serves(repo string) bool {
+	if _, ok := c.repo(repo); !ok {
+		return false
+	}
+	if len(c.AllowedRepos) == 0 {
+		return true
+	}
+	for _, pattern := range c.AllowedRepos {
+		if ok, _ := path.Match(strings.ToLower(pattern), strings.ToLower(repo)); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // repoNames lists the repositories configured by name.

@@ -1,6 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,4 +144,78 @@ func TestLoadConfigRelativePathsFromARelativeFile(t *testing.T) {
 	if want := filepath.Join(dir, "conf", "module"); cfg.Repos[0].ModuleDir != want {
 		t.Errorf("module_dir: got %q, want the absolute %q", cfg.Repos[0].ModuleDir, want)
 	}
+}
+
+func TestConfigServes(t *testing.T) {
+	module := t.TempDir()
+	shop := RepoConfig{Name: "acme/shop", ModuleDir: module}
+	tests := []struct {
+		name string
+		cfg  Config
+		repo string
+		want bool
+	}{
+		{"default module, no allowlist", Config{ModuleDir: module}, "stranger/anything", true},
+		{"listed repository", Config{Repos: []RepoConfig{shop}}, "acme/shop", true},
+		{"listed repository in another case", Config{Repos: []RepoConfig{shop}}, "ACME/Shop", true},
+		{"unlisted repository without a default module", Config{Repos: []RepoConfig{shop}}, "acme/other", false},
+		{"stranger without a default module", Config{Repos: []RepoConfig{shop}}, "stranger/shop", false},
+		{"unlisted repository with a default module", Config{ModuleDir: module, Repos: []RepoConfig{shop}}, "acme/other", true},
+		{"allowlist match without a module", Config{Repos: []RepoConfig{shop}, AllowedRepos: []string{"acme/*"}}, "acme/other", false},
+		{"allowlist and module", Config{Repos: []RepoConfig{shop}, AllowedRepos: []string{"acme/*"}}, "acme/shop", true},
+		{"default module outside the allowlist", Config{ModuleDir: module, AllowedRepos: []string{"acme/*"}}, "stranger/shop", false},
+		{"default module inside the allowlist, any case", Config{ModuleDir: module, AllowedRepos: []string{"ACME/*"}}, "acme/other", true},
+		{"listed repository outside the allowlist", Config{Repos: []RepoConfig{shop}, AllowedRepos: []string{"other/*"}}, "acme/shop", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.cfg.serves(tt.repo); got != tt.want {
+				t.Errorf("serves(%q) = %v, want %v", tt.repo, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestUnservedRepositoryIsAcknowledgedAndNotRecorded sends a signed delivery
+// for a repository previewd has no module for, then one for a listed
+// repository: both are acknowledged, and only the second has an environment.
+func TestUnservedRepositoryIsAcknowledgedAndNotRecorded(t *testing.T) {
+	moduleDir, _ := filepath.Abs("testdata/module")
+	config := filepath.Join(t.TempDir(), "previewd.yaml")
+	os.WriteFile(config, fmt.Appendf(nil, "repos:\n  - name: acme/shop\n    module_dir: %s\n", moduleDir), 0o600)
+	p := startPreviewd(t, map[string]string{"PREVIEWD_CONFIG": config})
+
+	t0 := time.Now().Add(-time.Hour)
+	stranger := bytes.ReplaceAll(prEvent{"opened", "stranger/pr", "s1", 3, t0}.payload(), []byte("acme/shop"), []byte("stranger/shop"))
+	if code, out := postDelivery(t, p, "pull_request", stranger); code != 202 || out["result"] != "ignored" || out["environment"] != "" {
+		t.Fatalf("unserved repository: got %d %v, want 202 ignored with no environment", code, out)
+	}
+	if code, out := p.send(prEvent{"opened", "served", "s2", 4, t0}); code != 202 || out["environment"] != "served" {
+		t.Fatalf("served repository: got %d %v", code, out)
+	}
+	var envs []apiEnvironment
+	if code := p.get("/api/v1/environments", &envs); code != 200 || len(envs) != 1 || envs[0].Repo != "acme/shop" {
+		t.Errorf("environments: got %d %+v, want only acme/shop's", code, envs)
+	}
+	p.waitFor("served", "ready", readyAt("s2"))
+}
+
+// postDelivery sends body as a signed delivery of event and returns the
+// status and the decoded answer.
+func postDelivery(t *testing.T, p *previewd, event string, body []byte) (int, map[string]string) {
+	t.Helper()
+	mac := hmac.New(sha256.New, []byte(testSecret))
+	mac.Write(body)
+	req, _ := http.NewRequest("POST", p.base+"/webhooks/github", bytes.NewReader(body))
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("unserved-%d", time.Now().UnixNano()))
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]string{}
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
 }

@@ -87,8 +87,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		MaxResyncDestroys:   cfg.MaxResyncDestroys,
 		Logger:              logger,
 	}
-	intake := webhooks.NewIntake([]byte(cfg.WebhookSecret), db, cfg.AllowedRepos...)
-	ctrlCfg.Allowed = intake.Allowed
+	intake := webhooks.NewIntake([]byte(cfg.WebhookSecret), db, cfg.serves)
+	ctrlCfg.Allowed = cfg.serves
 	ctrlCfg.Commands = gh
 	ctrlCfg.Checker = &checker{cfg: &cfg, prov: prov, plans: newPlanCache()}
 	if client, ok := gh.(*github.Client); ok { // offline mode has no pull requests to read
