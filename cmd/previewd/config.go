@@ -6,17 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-exec/tfexec"
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/parity"
 	"gopkg.in/yaml.v3"
@@ -163,58 +166,104 @@ func (c *Config) resolvePaths(dir string) {
 	}
 }
 
-// applyEnv overrides settings from PREVIEWD_* variables that are set.
-func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
-	strs := map[string]*string{
-		"PREVIEWD_LISTEN_ADDR":                 &c.ListenAddr,
-		"PREVIEWD_PUBLIC_URL":                  &c.PublicURL,
-		"PREVIEWD_DATA_DIR":                    &c.DataDir,
-		"PREVIEWD_WEBHOOK_SECRET":              &c.WebhookSecret,
-		"PREVIEWD_ADMIN_TOKEN":                 &c.AdminToken,
-		"PREVIEWD_GITHUB_API_URL":              &c.GitHub.APIURL,
-		"PREVIEWD_GITHUB_TOKEN":                &c.GitHub.Token,
-		"PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE": &c.GitHub.AppPrivateKeyFile,
-		"PREVIEWD_TERRAFORM_BIN":               &c.Terraform.Bin,
-		"PREVIEWD_MODULE_DIR":                  &c.ModuleDir,
-		"PREVIEWD_URL_OUTPUT":                  &c.URLOutput,
-		"PREVIEWD_LOG_LEVEL":                   &c.LogLevel,
-		"PREVIEWD_LOG_FORMAT":                  &c.LogFormat,
-	}
-	for name, p := range strs {
-		if v, ok := getenv(name); ok {
-			*p = v
+// envSetting is one setting a PREVIEWD_* variable overrides.
+type envSetting struct {
+	Key   string // the YAML path, e.g. github.app_id
+	Var   string // the variable, e.g. PREVIEWD_GITHUB_APP_ID
+	Kind  string // string, int, bool, duration, or list (comma-separated)
+	index []int  // the field's index path in Config
+}
+
+// envSettings lists every setting a variable can override, in the order of
+// Config's fields. The name comes from the YAML path: github.app_id is
+// PREVIEWD_GITHUB_APP_ID. Maps and lists of records (terraform.env, repos)
+// are set only in the file.
+func envSettings() []envSetting {
+	return settingsOf(reflect.TypeFor[Config](), "", nil)
+}
+
+func settingsOf(t reflect.Type, prefix string, index []int) []envSetting {
+	var out []envSetting
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		key, idx := prefix+name, append(slices.Clone(index), i)
+		if f.Type.Kind() == reflect.Struct {
+			out = append(out, settingsOf(f.Type, key+".", idx)...)
+		} else if kind := envKind(f.Type); kind != "" {
+			v := "PREVIEWD_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+			out = append(out, envSetting{Key: key, Var: v, Kind: kind, index: idx})
 		}
 	}
-	durations := map[string]*time.Duration{
-		"PREVIEWD_TTL": &c.TTL, "PREVIEWD_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout,
-		"PREVIEWD_MAX_KEEP": &c.MaxKeep, "PREVIEWD_RESYNC_INTERVAL": &c.ResyncInterval,
-		"PREVIEWD_RETRY_BASE": &c.RetryBase,
+	return out
+}
+
+// envKind names how a variable's value is parsed for a field of type t, or
+// returns "" when no variable can express it.
+func envKind(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[time.Duration]():
+		return "duration"
+	case t.Kind() == reflect.String:
+		return "string"
+	case t.Kind() == reflect.Int || t.Kind() == reflect.Int64:
+		return "int"
+	case t.Kind() == reflect.Bool:
+		return "bool"
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
+		return "list"
 	}
-	for name, p := range durations {
-		if v, ok := getenv(name); ok {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return fmt.Errorf("config: %s: %q is not a duration (use e.g. 72h or 30m)", name, v)
-			}
-			*p = d
-		}
-	}
-	ints := map[string]*int{"PREVIEWD_MAX_CONCURRENT_RUNS": &c.MaxConcurrentRuns, "PREVIEWD_NAME_MAX_LENGTH": &c.NameMaxLength}
-	for name, p := range ints {
-		if v, ok := getenv(name); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return fmt.Errorf("config: %s: %q is not a whole number", name, v)
-			}
-			*p = n
-		}
-	}
-	if v, ok := getenv("PREVIEWD_GITHUB_APP_ID"); ok {
-		n, err := strconv.ParseInt(v, 10, 64)
+	return ""
+}
+
+// set parses v into the setting's field of c.
+func (s envSetting) set(c *Config, v string) error {
+	f := reflect.ValueOf(c).Elem().FieldByIndex(s.index)
+	switch s.Kind {
+	case "string":
+		f.SetString(v)
+	case "duration":
+		d, err := time.ParseDuration(v)
 		if err != nil {
-			return fmt.Errorf("config: PREVIEWD_GITHUB_APP_ID: %q is not a number", v)
+			return fmt.Errorf("%q is not a duration (use e.g. 72h or 30m)", v)
 		}
-		c.GitHub.AppID = n
+		f.SetInt(int64(d))
+	case "int":
+		n, err := strconv.ParseInt(v, 10, f.Type().Bits())
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		f.SetInt(n)
+	case "bool":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		f.SetBool(b)
+	case "list":
+		var items []string
+		for item := range strings.SplitSeq(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				items = append(items, item)
+			}
+		}
+		f.Set(reflect.ValueOf(items))
+	}
+	return nil
+}
+
+// applyEnv overrides settings from PREVIEWD_* variables that are set. An
+// error names the variable.
+func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
+	for _, s := range envSettings() {
+		if v, ok := getenv(s.Var); ok {
+			if err := s.set(c, v); err != nil {
+				return fmt.Errorf("config: %s: %w", s.Var, err)
+			}
+		}
 	}
 	return nil
 }
@@ -283,40 +332,45 @@ func (c *Config) Validate() error { return c.validate(true) }
 
 func (c *Config) validate(needSecret bool) error {
 	bad := func(setting, format string, args ...any) error {
+		for _, s := range envSettings() {
+			if s.Key == setting {
+				setting += " (" + s.Var + ")"
+			}
+		}
 		return fmt.Errorf("config: %s: %s", setting, fmt.Sprintf(format, args...))
 	}
 	if needSecret && strings.TrimSpace(c.WebhookSecret) == "" {
-		return bad("webhook_secret (PREVIEWD_WEBHOOK_SECRET)", "is empty; previewd refuses to accept unsigned webhooks")
+		return bad("webhook_secret", "is empty; previewd refuses to accept unsigned webhooks")
 	}
 	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
-		return bad("listen_addr (PREVIEWD_LISTEN_ADDR)", "%q is not host:port", c.ListenAddr)
+		return bad("listen_addr", "%q is not host:port", c.ListenAddr)
 	}
 	if c.DataDir == "" {
-		return bad("data_dir (PREVIEWD_DATA_DIR)", "is empty")
+		return bad("data_dir", "is empty")
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || u.Scheme == "" || u.Host == "" {
-			return bad("public_url (PREVIEWD_PUBLIC_URL)", "%q is not an absolute URL", c.PublicURL)
+			return bad("public_url", "%q is not an absolute URL", c.PublicURL)
 		}
 	}
 	if u, err := url.Parse(c.GitHub.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return bad("github.api_url (PREVIEWD_GITHUB_API_URL)", "%q is not an http(s) URL", c.GitHub.APIURL)
+		return bad("github.api_url", "%q is not an http(s) URL", c.GitHub.APIURL)
 	}
 	if c.GitHub.AppID != 0 || c.GitHub.AppPrivateKeyFile != "" {
 		switch {
 		case c.GitHub.AppID <= 0:
-			return bad("github.app_id (PREVIEWD_GITHUB_APP_ID)", "is required with github.app_private_key_file")
+			return bad("github.app_id", "is required with github.app_private_key_file")
 		case c.GitHub.AppPrivateKeyFile == "":
-			return bad("github.app_private_key_file (PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE)", "is required with github.app_id")
+			return bad("github.app_private_key_file", "is required with github.app_id")
 		case c.GitHub.Token != "":
-			return bad("github.token (PREVIEWD_GITHUB_TOKEN)", "set either a token or a GitHub App, not both")
+			return bad("github.token", "set either a token or a GitHub App, not both")
 		}
 		key, err := os.ReadFile(c.GitHub.AppPrivateKeyFile)
 		if err != nil {
-			return bad("github.app_private_key_file (PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE)", "%v", err)
+			return bad("github.app_private_key_file", "%v", err)
 		}
 		if block, _ := pem.Decode(key); block == nil || !strings.Contains(block.Type, "PRIVATE KEY") {
-			return bad("github.app_private_key_file (PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE)", "%s holds no PEM private key (download one from the App's settings)", c.GitHub.AppPrivateKeyFile)
+			return bad("github.app_private_key_file", "%s holds no PEM private key (download one from the App's settings)", c.GitHub.AppPrivateKeyFile)
 		}
 	}
 	for i, pattern := range c.AllowedRepos {
@@ -331,55 +385,60 @@ func (c *Config) validate(needSecret bool) error {
 		return bad("log_link_ttl", "must be positive, got %s", c.LogLinkTTL)
 	}
 	if c.TTL <= 0 {
-		return bad("ttl (PREVIEWD_TTL)", "must be positive, got %s", c.TTL)
+		return bad("ttl", "must be positive, got %s", c.TTL)
 	}
 	if c.MaxConcurrentRuns < 1 || c.MaxConcurrentRuns > 256 {
-		return bad("max_concurrent_runs (PREVIEWD_MAX_CONCURRENT_RUNS)", "must be between 1 and 256, got %d", c.MaxConcurrentRuns)
+		return bad("max_concurrent_runs", "must be between 1 and 256, got %d", c.MaxConcurrentRuns)
 	}
 	if c.MaxConcurrentChecks < 1 || c.MaxConcurrentChecks > 64 {
 		return bad("max_concurrent_checks", "must be between 1 and 64, got %d", c.MaxConcurrentChecks)
 	}
 	if c.NameMaxLength < 16 || c.NameMaxLength > 63 {
-		return bad("name_max_length (PREVIEWD_NAME_MAX_LENGTH)", "must be between 16 and 63, got %d", c.NameMaxLength)
+		return bad("name_max_length", "must be between 16 and 63, got %d", c.NameMaxLength)
 	}
 	if c.MaxKeep < c.TTL {
-		return bad("max_keep (PREVIEWD_MAX_KEEP)", "must be at least ttl (%s), got %s", c.TTL, c.MaxKeep)
+		return bad("max_keep", "must be at least ttl (%s), got %s", c.TTL, c.MaxKeep)
 	}
 	if c.RetryBase <= 0 {
-		return bad("retry_base (PREVIEWD_RETRY_BASE)", "must be positive, got %s", c.RetryBase)
+		return bad("retry_base", "must be positive, got %s", c.RetryBase)
 	}
 	if c.MaxAttempts < 1 {
 		return bad("max_attempts", "must be at least 1, got %d", c.MaxAttempts)
 	}
 	if c.ResyncInterval < time.Minute {
-		return bad("resync_interval (PREVIEWD_RESYNC_INTERVAL)", "must be at least 1m, got %s", c.ResyncInterval)
+		return bad("resync_interval", "must be at least 1m, got %s", c.ResyncInterval)
 	}
 	if c.MaxResyncDestroys < 1 {
 		return bad("max_resync_destroys", "must be at least 1, got %d", c.MaxResyncDestroys)
 	}
 	if c.ShutdownTimeout <= 0 {
-		return bad("shutdown_timeout (PREVIEWD_SHUTDOWN_TIMEOUT)", "must be positive, got %s", c.ShutdownTimeout)
+		return bad("shutdown_timeout", "must be positive, got %s", c.ShutdownTimeout)
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
-		return bad("log_level (PREVIEWD_LOG_LEVEL)", "%q is not one of debug, info, warn, error", c.LogLevel)
+		return bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
-		return bad("log_format (PREVIEWD_LOG_FORMAT)", "%q is not text or json", c.LogFormat)
+		return bad("log_format", "%q is not text or json", c.LogFormat)
 	}
 	if c.URLOutput == "" {
-		return bad("url_output (PREVIEWD_URL_OUTPUT)", "is empty")
+		return bad("url_output", "is empty")
 	}
 	for _, name := range c.Terraform.EnvPassthrough {
 		if up := strings.ToUpper(name); strings.HasPrefix(up, "PREVIEWD_") || strings.HasPrefix(up, "GITHUB_") || up == "*" {
 			return bad("terraform.env_passthrough", "%q would hand previewd's secrets to Terraform", name)
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(c.Terraform.Env)) {
+		if why := fixedEnvProblem(name); why != "" {
+			return bad("terraform.env", "%q: %s", name, why)
+		}
+	}
 	if c.ModuleDir == "" && len(c.Repos) == 0 {
-		return bad("module_dir (PREVIEWD_MODULE_DIR)", "no module is configured: set module_dir to the production module, or list repos")
+		return bad("module_dir", "no module is configured: set module_dir to the production module, or list repos")
 	}
 	if c.ModuleDir != "" {
 		if err := checkDir(c.ModuleDir); err != nil {
-			return bad("module_dir (PREVIEWD_MODULE_DIR)", "%v", err)
+			return bad("module_dir", "%v", err)
 		}
 	}
 	seen := map[string]bool{}
@@ -393,6 +452,22 @@ func (c *Config) validate(needSecret bool) error {
 		seen[strings.ToLower(r.Name)] = true
 	}
 	return nil
+}
+
+// fixedEnvProblem says why name may not be set in terraform.env, or "".
+func fixedEnvProblem(name string) string {
+	up := strings.ToUpper(name)
+	switch {
+	case name == "" || strings.ContainsAny(name, "=*"):
+		return "is not a variable name"
+	case strings.HasPrefix(up, "PREVIEWD_") || strings.HasPrefix(up, "GITHUB_"):
+		return "names starting with PREVIEWD_ or GITHUB_ are never passed to Terraform"
+	case up == "TF_DATA_DIR" || up == "TF_PLUGIN_CACHE_DIR":
+		return "previewd sets this variable"
+	case len(tfexec.ProhibitedEnv(map[string]string{up: ""})) > 0:
+		return "terraform-exec manages this variable"
+	}
+	return ""
 }
 
 func (r RepoConfig) validate(haveDefault bool) error {

@@ -10,9 +10,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 func envFrom(m map[string]string) func(string) (string, bool) {
@@ -78,6 +81,21 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"module dir is a file", "", map[string]string{"PREVIEWD_MODULE_DIR": file}, "is not a directory"},
 		{"no module at all", "", map[string]string{"PREVIEWD_MODULE_DIR": ""}, "module_dir (PREVIEWD_MODULE_DIR): no module is configured"},
 		{"secret passthrough", "terraform:\n  env_passthrough: [PREVIEWD_ADMIN_TOKEN]\n", nil, "terraform.env_passthrough"},
+		{"secret passthrough by variable", "", map[string]string{"PREVIEWD_TERRAFORM_ENV_PASSTHROUGH": "AWS_*, GITHUB_TOKEN"}, `terraform.env_passthrough (PREVIEWD_TERRAFORM_ENV_PASSTHROUGH): "GITHUB_TOKEN"`},
+		{"fixed GitHub token", "terraform:\n  env: {GITHUB_TOKEN: x}\n", nil, `config: terraform.env: "GITHUB_TOKEN": names starting with PREVIEWD_ or GITHUB_`},
+		{"fixed GitHub token in lower case", "terraform:\n  env: {github_token: x}\n", nil, `config: terraform.env: "github_token": names starting with PREVIEWD_ or GITHUB_`},
+		{"fixed previewd setting", "terraform:\n  env: {PREVIEWD_ADMIN_TOKEN: x}\n", nil, `config: terraform.env: "PREVIEWD_ADMIN_TOKEN": names starting with PREVIEWD_ or GITHUB_`},
+		{"fixed empty name", "terraform:\n  env: {\"\": x}\n", nil, `config: terraform.env: "": is not a variable name`},
+		{"fixed name with =", "terraform:\n  env: {\"A=B\": x}\n", nil, `config: terraform.env: "A=B": is not a variable name`},
+		{"fixed data dir", "terraform:\n  env: {TF_DATA_DIR: /tmp}\n", nil, `config: terraform.env: "TF_DATA_DIR": previewd sets this variable`},
+		{"fixed plugin cache", "terraform:\n  env: {TF_PLUGIN_CACHE_DIR: /tmp}\n", nil, `config: terraform.env: "TF_PLUGIN_CACHE_DIR": previewd sets this variable`},
+		{"fixed terraform-exec setting", "terraform:\n  env: {TF_LOG: trace}\n", nil, `config: terraform.env: "TF_LOG": terraform-exec manages this variable`},
+		{"fixed module variable", "terraform:\n  env: {TF_VAR_replicas: \"9\"}\n", nil, `config: terraform.env: "TF_VAR_replicas": terraform-exec manages this variable`},
+		{"drafts not a bool", "", map[string]string{"PREVIEWD_DRAFTS": "maybe"}, `config: PREVIEWD_DRAFTS: "maybe" is not true or false`},
+		{"attempts not a number", "", map[string]string{"PREVIEWD_MAX_ATTEMPTS": "5x"}, `config: PREVIEWD_MAX_ATTEMPTS: "5x" is not a whole number`},
+		{"log link ttl not a duration", "", map[string]string{"PREVIEWD_LOG_LINK_TTL": "30 days"}, `config: PREVIEWD_LOG_LINK_TTL: "30 days" is not a duration`},
+		{"zero checks", "", map[string]string{"PREVIEWD_MAX_CONCURRENT_CHECKS": "0"}, "max_concurrent_checks (PREVIEWD_MAX_CONCURRENT_CHECKS): must be between 1 and 64"},
+		{"bad allowlist by variable", "", map[string]string{"PREVIEWD_ALLOWED_REPOS": "acme/*,shop"}, `allowed_repos[1]: "shop" is not owner/name`},
 		{"bad repo name", "repos:\n  - name: shop\n", nil, `repos[0]: name: "shop" is not owner/name`},
 		{"duplicate repo", "repos:\n  - name: acme/shop\n  - name: ACME/shop\n", nil, "repos[1].name"},
 		{"bad reason", "repos:\n  - name: acme/shop\n    differences:\n      - variable: replicas\n        value: 1\n        reason: because\n", nil, `differences[0].reason: "because" is not one of scale`},
@@ -143,6 +161,168 @@ func TestLoadConfigRelativePathsFromARelativeFile(t *testing.T) {
 	}
 	if want := filepath.Join(dir, "conf", "module"); cfg.Repos[0].ModuleDir != want {
 		t.Errorf("module_dir: got %q, want the absolute %q", cfg.Repos[0].ModuleDir, want)
+	}
+}
+
+// TestEnvSettingsKeepTheirNames pins the variables operators already use:
+// each is named by the rule, from its YAML path.
+func TestEnvSettingsKeepTheirNames(t *testing.T) {
+	existing := []string{
+		"PREVIEWD_LISTEN_ADDR", "PREVIEWD_PUBLIC_URL", "PREVIEWD_DATA_DIR", "PREVIEWD_WEBHOOK_SECRET",
+		"PREVIEWD_ADMIN_TOKEN", "PREVIEWD_GITHUB_API_URL", "PREVIEWD_GITHUB_TOKEN", "PREVIEWD_GITHUB_APP_ID",
+		"PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE", "PREVIEWD_TERRAFORM_BIN", "PREVIEWD_MODULE_DIR", "PREVIEWD_URL_OUTPUT",
+		"PREVIEWD_LOG_LEVEL", "PREVIEWD_LOG_FORMAT", "PREVIEWD_TTL", "PREVIEWD_SHUTDOWN_TIMEOUT", "PREVIEWD_MAX_KEEP",
+		"PREVIEWD_RESYNC_INTERVAL", "PREVIEWD_RETRY_BASE", "PREVIEWD_MAX_CONCURRENT_RUNS", "PREVIEWD_NAME_MAX_LENGTH",
+	}
+	vars := map[string]bool{}
+	for _, s := range envSettings() {
+		if want := "PREVIEWD_" + strings.ToUpper(strings.ReplaceAll(s.Key, ".", "_")); s.Var != want {
+			t.Errorf("%s: got variable %s, want %s", s.Key, s.Var, want)
+		}
+		vars[s.Var] = true
+	}
+	for _, v := range existing {
+		if !vars[v] {
+			t.Errorf("%s is no longer a variable", v)
+		}
+	}
+}
+
+// TestEveryScalarSettingHasAVariable walks Config apart from envSettings:
+// every setting but a map or a list of records must have a variable, so a
+// field of a type envSettings cannot parse fails here, not silently.
+func TestEveryScalarSettingHasAVariable(t *testing.T) {
+	vars := map[string]string{}
+	for _, s := range envSettings() {
+		vars[s.Key] = s.Var
+	}
+	var walk func(t reflect.Type, prefix string)
+	walk = func(typ reflect.Type, prefix string) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			key := prefix + name
+			switch {
+			case f.Type.Kind() == reflect.Struct:
+				walk(f.Type, key+".")
+			case f.Type.Kind() == reflect.Map, f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+				if vars[key] != "" {
+					t.Errorf("%s has variable %s, want none for a map or a list of records", key, vars[key])
+				}
+			case vars[key] == "":
+				t.Errorf("%s (%s) has no PREVIEWD_* variable", key, f.Type)
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+}
+
+// flatSettings is cfg as YAML, one entry per dotted setting path.
+func flatSettings(t *testing.T, cfg Config) map[string]any {
+	t.Helper()
+	data, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]any{}
+	var flatten func(prefix string, m map[string]any)
+	flatten = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			if sub, ok := v.(map[string]any); ok && prefix+k != "terraform.env" {
+				flatten(prefix+k+".", sub)
+			} else {
+				out[prefix+k] = v
+			}
+		}
+	}
+	flatten("", doc)
+	return out
+}
+
+func TestEachVariableSetsExactlyItsSetting(t *testing.T) {
+	valid := map[string]struct {
+		value string
+		want  any // as the setting reads back from YAML
+	}{
+		"string":   {"from-variable", "from-variable"},
+		"int":      {"7", 7},
+		"bool":     {"true", true},
+		"duration": {"17m", "17m0s"},
+		"list":     {"acme/shop, acme/*,", []any{"acme/shop", "acme/*"}},
+	}
+	before := flatSettings(t, DefaultConfig())
+	for _, s := range envSettings() {
+		t.Run(s.Var, func(t *testing.T) {
+			v, ok := valid[s.Kind]
+			if !ok {
+				t.Fatalf("kind %q has no valid value in this test", s.Kind)
+			}
+			cfg := DefaultConfig()
+			if err := cfg.applyEnv(envFrom(map[string]string{s.Var: v.value})); err != nil {
+				t.Fatalf("%s=%q: %v", s.Var, v.value, err)
+			}
+			after := flatSettings(t, cfg)
+			if !reflect.DeepEqual(after[s.Key], v.want) {
+				t.Errorf("%s=%q: got %s %v, want %v", s.Var, v.value, s.Key, after[s.Key], v.want)
+			}
+			for key, was := range before {
+				if key != s.Key && !reflect.DeepEqual(after[key], was) {
+					t.Errorf("%s=%q also changed %s from %v to %v", s.Var, v.value, key, was, after[key])
+				}
+			}
+		})
+	}
+}
+
+func TestBadVariableValuesAreRefusedByName(t *testing.T) {
+	bad := map[string]struct{ value, want string }{
+		"int":      {"four", `"four" is not a whole number`},
+		"bool":     {"maybe", `"maybe" is not true or false`},
+		"duration": {"3 days", `"3 days" is not a duration (use e.g. 72h or 30m)`},
+	}
+	for _, s := range envSettings() {
+		b, ok := bad[s.Kind]
+		if !ok {
+			continue // any string is a string, any list a list
+		}
+		t.Run(s.Var, func(t *testing.T) {
+			cfg := DefaultConfig()
+			err := cfg.applyEnv(envFrom(map[string]string{s.Var: b.value}))
+			if want := "config: " + s.Var + ": " + b.want; err == nil || err.Error() != want {
+				t.Errorf("got %v, want %q", err, want)
+			}
+		})
+	}
+}
+
+// TestReadmeDocumentsEveryVariable keeps README.md's configuration table in
+// step with the settings: each variable is on the row of its setting.
+func TestReadmeDocumentsEveryVariable(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(data), "| YAML key | variable |")
+	if !ok {
+		t.Fatal("README.md has no configuration table")
+	}
+	table, _, _ = strings.Cut(table, "\n\n")
+	rows := strings.Split(table, "\n")
+	for _, s := range envSettings() {
+		found := false
+		for _, row := range rows {
+			cells := strings.Split(row, "|")
+			if len(cells) > 3 && strings.Contains(cells[1], "`"+s.Key+"`") && strings.Contains(cells[2], "`"+s.Var+"`") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("README.md's configuration table has no row with `%s` and `%s`", s.Key, s.Var)
+		}
 	}
 }
 
