@@ -23,19 +23,20 @@ type commandError struct {
 	command string // "apply"
 	err     error  // terraform-exec's: "exit status 1\n<stderr>"
 	cause   error  // why the run's context ended, if it did
+	secrets *strings.Replacer
 }
 
-// newCommandError returns the error of command, which failed with err while
-// ctx was its context.
-func newCommandError(ctx context.Context, command string, err error) *commandError {
-	return &commandError{command: command, err: err, cause: context.Cause(ctx)}
+// commandError returns the error of command, which failed with err while
+// ctx was its context; the run's secrets never show in its text.
+func (r *run) commandError(ctx context.Context, command string, err error) *commandError {
+	return &commandError{command: command, err: err, cause: context.Cause(ctx), secrets: r.secrets}
 }
 
 func (e *commandError) Error() string {
 	if e.cause != nil {
-		return "terraform " + e.command + " stopped: " + e.cause.Error() + " (" + e.err.Error() + ")"
+		return redact(e.secrets, "terraform "+e.command+" stopped: "+e.cause.Error()+" ("+e.err.Error()+")")
 	}
-	return "terraform " + e.command + ": " + errorTail(e.err.Error())
+	return redact(e.secrets, "terraform "+e.command+": "+errorTail(e.err.Error()))
 }
 
 func (e *commandError) Unwrap() error { return e.err }
@@ -72,25 +73,70 @@ func errorTail(s string) string {
 	return first + ":\n" + tail
 }
 
-// syncWriter serialises writes to a log: terraform-exec copies stdout and
-// stderr from two goroutines.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+// runLog is one run's Terraform log. terraform-exec copies a command's
+// stdout and stderr from two goroutines, so writes are serialised. Stdout
+// is dropped while a bookkeeping command runs (see commandEcho): what
+// `output -json`, `show -json` and `version -json` print is previewd's to
+// read, holds sensitive values, and never belongs in a log.
+type runLog struct {
+	mu      sync.Mutex
+	w       io.Writer
+	secrets *strings.Replacer // nil: none
+	quiet   bool              // the running command's stdout is not logged
 }
 
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
+// Write writes p with the run's secrets redacted. terraform-exec writes
+// whole lines, so a secret is never split between two writes.
+func (l *runLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.write(p)
 }
 
-// commandEcho is terraform-exec's logger: it turns the line terraform-exec
-// logs before each command into "$ terraform apply …" in the run's log, so
-// the log shows exactly what ran.
+func (l *runLog) write(p []byte) (int, error) {
+	if l.secrets == nil {
+		return l.w.Write(p)
+	}
+	if _, err := io.WriteString(l.w, l.secrets.Replace(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (l *runLog) setQuiet(quiet bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.quiet = quiet
+}
+
+// stdout is the writer for Terraform's stdout: the log, except while a
+// bookkeeping command runs.
+func (l *runLog) stdout() io.Writer { return runStdout{l} }
+
+type runStdout struct{ l *runLog }
+
+func (s runStdout) Write(p []byte) (int, error) {
+	s.l.mu.Lock()
+	defer s.l.mu.Unlock()
+	if s.l.quiet {
+		return len(p), nil
+	}
+	return s.l.write(p)
+}
+
+// bookkeeping names the Terraform subcommands previewd runs to read
+// something, never to change anything: their stdout is not logged.
+var bookkeeping = map[string]bool{"output": true, "show": true, "version": true, "state": true, "providers": true}
+
+// commandEcho is terraform-exec's logger. terraform-exec logs every command
+// line just before it starts the command, after the previous one finished:
+// commandEcho writes it to the run's log as "$ terraform apply …", so the
+// log shows exactly what ran, and keeps a bookkeeping command's stdout out
+// of the log. Paths under the data directory are shown relative to it.
 type commandEcho struct {
-	w   io.Writer
-	bin string
+	log     *runLog
+	bin     string
+	dataDir string
 }
 
 const runningPrefix = "[INFO] running Terraform command: "
@@ -105,5 +151,24 @@ func (c commandEcho) Printf(format string, v ...any) {
 	if rest, ok := strings.CutPrefix(cmd, c.bin); ok {
 		cmd = filepath.Base(c.bin) + rest
 	}
-	fmt.Fprintf(c.w, "$ %s\n", cmd)
+	if c.dataDir != "" {
+		cmd = strings.ReplaceAll(cmd, c.dataDir+string(filepath.Separator), "")
+	}
+	quiet := bookkeeping[subcommand(cmd)]
+	c.log.setQuiet(quiet)
+	if quiet {
+		cmd += "   # output read by previewd, not logged"
+	}
+	fmt.Fprintf(c.log, "$ %s\n", cmd)
+}
+
+// subcommand returns the Terraform subcommand of a command line
+// ("terraform -chdir=x output -json" gives "output").
+func subcommand(cmdline string) string {
+	for _, f := range strings.Fields(cmdline)[1:] {
+		if !strings.HasPrefix(f, "-") {
+			return f
+		}
+	}
+	return ""
 }

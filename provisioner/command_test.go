@@ -33,7 +33,7 @@ func TestErrorTail(t *testing.T) {
 func TestCommandErrorUnwraps(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := fmt.Errorf("apply x: %w", newCommandError(ctx, "apply", fmt.Errorf("exit status 1: %w", context.Canceled)))
+	err := fmt.Errorf("apply x: %w", (&run{}).commandError(ctx, "apply", fmt.Errorf("exit status 1: %w", context.Canceled)))
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("errors.Is(%v, context.Canceled) = false", err)
 	}
@@ -44,11 +44,42 @@ func TestCommandErrorUnwraps(t *testing.T) {
 
 func TestCommandEcho(t *testing.T) {
 	var b bytes.Buffer
-	echo := commandEcho{w: &b, bin: "/opt/bin/terraform"}
-	echo.Printf("[INFO] running Terraform command: %s", "/opt/bin/terraform apply -no-color -auto-approve")
+	log := &runLog{w: &b}
+	echo := commandEcho{log: log, bin: "/opt/bin/terraform", dataDir: "/srv/previewd"}
+	stdout := log.stdout()
+	echo.Printf("[INFO] running Terraform command: %s", "/opt/bin/terraform apply -no-color -auto-approve -var-file=/srv/previewd/envs/a/previewd.tfvars.json")
+	fmt.Fprint(stdout, "Apply complete!\n")
 	echo.Printf("[DEBUG] something else")
-	if got, want := b.String(), "$ terraform apply -no-color -auto-approve\n"; got != want {
-		t.Errorf("got %q, want %q", got, want)
+	echo.Printf("[INFO] running Terraform command: %s", "/opt/bin/terraform output -no-color -json")
+	fmt.Fprint(stdout, `{"password": {"sensitive": true, "value": "hunter2"}}`)
+	fmt.Fprint(log, "stderr stays\n")
+	echo.Printf("[INFO] running Terraform command: %s", "/opt/bin/terraform version -json")
+	fmt.Fprint(stdout, `{"terraform_version": "1.5.7"}`)
+	echo.Printf("[INFO] running Terraform command: %s", "/opt/bin/terraform destroy -no-color")
+	fmt.Fprint(stdout, "Destroy complete!\n")
+	want := "$ terraform apply -no-color -auto-approve -var-file=envs/a/previewd.tfvars.json\n" +
+		"Apply complete!\n" +
+		"$ terraform output -no-color -json   # output read by previewd, not logged\n" +
+		"stderr stays\n" +
+		"$ terraform version -json   # output read by previewd, not logged\n" +
+		"$ terraform destroy -no-color\n" +
+		"Destroy complete!\n"
+	if got := b.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestSubcommand(t *testing.T) {
+	for in, want := range map[string]string{
+		"terraform output -json":              "output",
+		"terraform -chdir=x show -json f":     "show",
+		"terraform":                           "",
+		"terraform state pull":                "state",
+		"terraform apply -auto-approve -json": "apply",
+	} {
+		if got := subcommand(in); got != want {
+			t.Errorf("subcommand(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

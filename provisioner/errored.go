@@ -42,7 +42,7 @@ func (p *Provisioner) recoverErroredState(ctx context.Context, r *run, name stri
 	}
 	fmt.Fprintf(logOrDiscard(log), "# previewd: found %s from an earlier run; kept at %s; pushing it as the state\n", erroredState, keep)
 	if err := r.tf.StatePush(ctx, keep); err != nil {
-		return fmt.Errorf("an earlier run left %s, which could not be pushed (kept at %s; push it by hand): %w", erroredState, keep, newCommandError(ctx, "state push", err))
+		return fmt.Errorf("an earlier run left %s, which could not be pushed (kept at %s; push it by hand): %w", erroredState, keep, r.commandError(ctx, "state push", err))
 	}
 	p.logger.Warn("recovered errored.tfstate", "environment", name, "kept_at", keep)
 	return os.Remove(src)

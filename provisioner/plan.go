@@ -146,12 +146,7 @@ func (p *Provisioner) prepareProduction(ctx context.Context, mod Module, vars ma
 	if err != nil {
 		return nil, err
 	}
-	tf, err := p.terraform(workDir, ws, log)
-	if err != nil {
-		return nil, err
-	}
-	_, lockErr := os.Stat(filepath.Join(mod.Dir, ".terraform.lock.hcl"))
-	return &run{tf: tf, module: mod, varFiles: files, locked: lockErr == nil}, nil
+	return p.newRun(mod, workDir, ws, files, log)
 }
 
 // productionVariables returns the generated var file of a production plan:
@@ -184,13 +179,12 @@ func savedPlan(ctx context.Context, r *run, ws workspace, opts ...tfexec.PlanOpt
 		planOpts = append(planOpts, tfexec.VarFile(f))
 	}
 	if changed, err = r.tf.Plan(ctx, append(planOpts, opts...)...); err != nil {
-		return false, PlanResult{}, newCommandError(ctx, "plan", err)
+		return false, PlanResult{}, r.commandError(ctx, "plan", err)
 	}
-	// The JSON holds every variable's value, sensitive ones too: it must not
-	// reach the run's log, where terraform-exec copies stdout.
-	r.tf.SetStdout(io.Discard)
+	// The JSON holds every variable's value, sensitive ones too: the run's
+	// log drops a show's stdout (see commandEcho).
 	if res.Plan, err = r.tf.ShowPlanFile(ctx, path); err != nil {
-		return false, PlanResult{}, newCommandError(ctx, "show", err)
+		return false, PlanResult{}, r.commandError(ctx, "show", err)
 	}
 	res.LockFile, err = os.ReadFile(filepath.Join(r.tf.WorkingDir(), ".terraform.lock.hcl"))
 	if errors.Is(err, fs.ErrNotExist) {

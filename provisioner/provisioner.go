@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +63,10 @@ type Module struct {
 	Vars map[string]any
 	// URLOutput is the output holding the environment's URL (default "url").
 	URLOutput string
+	// Secrets are values that must never show in a run's log or error:
+	// those of the module's sensitive variables, production's included.
+	// Each is shown as Redacted instead.
+	Secrets []string
 }
 
 // Provisioner applies and destroys environments with Terraform. It is safe
@@ -161,11 +166,11 @@ func (p *Provisioner) apply(ctx context.Context, env preview.Environment, log io
 		opts = append(opts, tfexec.VarFile(f))
 	}
 	if err := r.tf.Apply(ctx, opts...); err != nil {
-		return Result{}, newCommandError(ctx, "apply", err)
+		return Result{}, r.commandError(ctx, "apply", err)
 	}
 	outputs, err := r.tf.Output(ctx)
 	if err != nil {
-		return Result{}, newCommandError(ctx, "output", err)
+		return Result{}, r.commandError(ctx, "output", err)
 	}
 	return resultFromOutputs(outputs, r.module.URLOutput)
 }
@@ -206,12 +211,52 @@ func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log 
 		opts = append(opts, tfexec.VarFile(f))
 	}
 	if err := r.tf.Destroy(ctx, opts...); err != nil {
-		return newCommandError(ctx, "destroy", err)
+		return r.commandError(ctx, "destroy", err)
 	}
 	if empty, err := stateEmpty(ws.statePath()); err != nil || !empty {
 		return err // keep a directory whose state still holds resources
 	}
 	return os.RemoveAll(ws.root)
+}
+
+// SensitiveOutputs returns the sensitive outputs of env as last applied,
+// strings as they are and other values as JSON, for a hook the operator
+// allowed to see them. They are read from the environment's state by
+// `terraform output -json`, whose stdout never reaches a log; nothing is
+// kept. An environment without state has none. It blocks like Apply,
+// waiting for any other run of env.
+func (p *Provisioner) SensitiveOutputs(ctx context.Context, env preview.Environment) (map[string]string, error) {
+	unlock, err := p.lock(ctx, env.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	ws := p.workspace(env.Name)
+	if empty, err := stateEmpty(ws.statePath()); err != nil || empty {
+		return nil, err
+	}
+	mod, err := p.module(env.Repo)
+	if err != nil {
+		return nil, err
+	}
+	r, err := p.newRun(mod, ws.workDir(mod), ws, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	outputs, err := r.tf.Output(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("outputs of %s: %w", env.Name, r.commandError(ctx, "output", err))
+	}
+	sensitive := map[string]string{}
+	for name, o := range outputs {
+		if !o.Sensitive {
+			continue
+		}
+		if sensitive[name], err = outputString(o.Value); err != nil {
+			return nil, fmt.Errorf("outputs of %s: output %q: %w", env.Name, name, err)
+		}
+	}
+	return sensitive, nil
 }
 
 // ready prepares env's working directory, runs init, and recovers an
@@ -236,7 +281,8 @@ type run struct {
 	tf       *tfexec.Terraform
 	module   Module // normalised: absolute Dir and Root, URLOutput set
 	varFiles []string
-	locked   bool // the module has a .terraform.lock.hcl
+	locked   bool              // the module has a .terraform.lock.hcl
+	secrets  *strings.Replacer // redacts the run's secrets; nil: none
 }
 
 // prepare syncs the module into the environment's directory, checks its
@@ -264,12 +310,20 @@ func (p *Provisioner) prepare(ctx context.Context, env preview.Environment, log 
 	if err != nil {
 		return nil, err
 	}
-	tf, err := p.terraform(workDir, ws, log)
+	return p.newRun(mod, workDir, ws, varFiles, log)
+}
+
+// newRun returns a run of mod in workDir: a fresh *tfexec.Terraform whose
+// log and errors redact the module's secrets and the sensitive outputs ws's
+// state holds.
+func (p *Provisioner) newRun(mod Module, workDir string, ws workspace, varFiles []string, log io.Writer) (*run, error) {
+	secrets := newRedactor(append(slices.Clone(mod.Secrets), stateSecrets(ws.statePath())...))
+	tf, err := p.terraform(workDir, ws, log, secrets)
 	if err != nil {
 		return nil, err
 	}
 	_, lockErr := os.Stat(filepath.Join(mod.Dir, ".terraform.lock.hcl"))
-	return &run{tf: tf, module: mod, varFiles: varFiles, locked: lockErr == nil}, nil
+	return &run{tf: tf, module: mod, varFiles: varFiles, locked: lockErr == nil, secrets: secrets}, nil
 }
 
 // syncWorkspace copies the module tree into ws and pins the backend to ws's
@@ -278,8 +332,7 @@ func syncWorkspace(mod Module, ws workspace) (string, error) {
 	if err := syncTree(mod.Root, ws.copyRoot(), ws.manifestPath()); err != nil {
 		return "", fmt.Errorf("sync module %s: %w", mod.Root, err)
 	}
-	rel, _ := within(mod.Root, mod.Dir)
-	workDir := filepath.Join(ws.copyRoot(), rel)
+	workDir := ws.workDir(mod)
 	return workDir, writeBackendOverride(workDir, ws.statePath())
 }
 
@@ -344,7 +397,7 @@ func (p *Provisioner) module(repo string) (Module, error) {
 
 // terraform returns a *tfexec.Terraform for one run in workDir, with the
 // allowlisted environment, its output streamed to log.
-func (p *Provisioner) terraform(workDir string, ws workspace, log io.Writer) (*tfexec.Terraform, error) {
+func (p *Provisioner) terraform(workDir string, ws workspace, log io.Writer, secrets *strings.Replacer) (*tfexec.Terraform, error) {
 	tf, err := tfexec.NewTerraform(workDir, p.bin)
 	if err != nil {
 		return nil, err
@@ -362,10 +415,10 @@ func (p *Provisioner) terraform(workDir string, ws workspace, log io.Writer) (*t
 	if log == nil {
 		log = io.Discard
 	}
-	w := &syncWriter{w: log}
-	tf.SetStdout(w)
-	tf.SetStderr(w)
-	tf.SetLogger(commandEcho{w: w, bin: p.bin})
+	l := &runLog{w: log, secrets: secrets}
+	tf.SetStdout(l.stdout())
+	tf.SetStderr(l)
+	tf.SetLogger(commandEcho{log: l, bin: p.bin, dataDir: p.dataDir})
 	return tf, nil
 }
 
@@ -389,7 +442,7 @@ func (p *Provisioner) init(ctx context.Context, r *run) error {
 		opts = append(opts, tfexec.Dir("-lockfile=readonly"))
 	}
 	if err := r.tf.Init(ctx, opts...); err != nil {
-		return newCommandError(ctx, "init", err)
+		return r.commandError(ctx, "init", err)
 	}
 	return nil
 }
@@ -465,7 +518,13 @@ func (p *Provisioner) workspace(name string) workspace {
 	return workspace{root: filepath.Join(p.dataDir, "envs", name)}
 }
 
-func (w workspace) copyRoot() string     { return filepath.Join(w.root, "module") }
+func (w workspace) copyRoot() string { return filepath.Join(w.root, "module") }
+
+// workDir is where Terraform runs for mod: mod.Dir's place in the copy.
+func (w workspace) workDir(mod Module) string {
+	rel, _ := within(mod.Root, mod.Dir)
+	return filepath.Join(w.copyRoot(), rel)
+}
 func (w workspace) manifestPath() string { return filepath.Join(w.root, "module.manifest.json") }
 func (w workspace) dataDir() string      { return filepath.Join(w.root, ".terraform") }
 func (w workspace) statePath() string    { return filepath.Join(w.root, "terraform.tfstate") }

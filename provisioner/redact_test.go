@@ -1,0 +1,65 @@
+package provisioner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestRedactor(t *testing.T) {
+	r := newRedactor([]string{"hunter2", "abc", "line one\nline two", "hunter2-extended", ""})
+	tests := []struct{ in, want string }{
+		{"password = \"hunter2\"", `password = "(sensitive)"`},
+		{"hunter2-extended and hunter2", "(sensitive) and (sensitive)"},
+		{"abc stays: too short to be a secret", "abc stays: too short to be a secret"},
+		{"line one\nthen line two", "(sensitive)\nthen (sensitive)"},
+	}
+	for _, tt := range tests {
+		if got := redact(r, tt.in); got != tt.want {
+			t.Errorf("redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if newRedactor([]string{"", "ab"}) != nil {
+		t.Error("a redactor of nothing worth redacting is not nil")
+	}
+	if got := redact(nil, "hunter2"); got != "hunter2" {
+		t.Errorf("a nil redactor changed %q", got)
+	}
+}
+
+func TestRunLogAndErrorsRedactSecrets(t *testing.T) {
+	var b bytes.Buffer
+	r := &run{secrets: newRedactor([]string{"hunter2"})}
+	l := &runLog{w: &b, secrets: r.secrets}
+	l.Write([]byte("stderr: hunter2\n"))
+	l.stdout().Write([]byte("stdout: hunter2\n"))
+	if got, want := b.String(), "stderr: (sensitive)\nstdout: (sensitive)\n"; got != want {
+		t.Errorf("log: got %q, want %q", got, want)
+	}
+	err := r.commandError(context.Background(), "apply", errors.New("exit status 1\nError: invalid value hunter2"))
+	if strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "invalid value (sensitive)") {
+		t.Errorf("error: got %q", err)
+	}
+}
+
+func TestStateSecrets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "terraform.tfstate")
+	os.WriteFile(path, []byte(`{"version":4,"outputs":{
+		"url":{"value":"http://x","type":"string"},
+		"password":{"value":"hunter2","type":"string","sensitive":true},
+		"creds":{"value":{"user":"admin","keys":["k-1111","k-2222"],"port":5432},"type":["object",{}],"sensitive":true}}}`), 0o600)
+	got := stateSecrets(path)
+	slices.Sort(got)
+	want := []string{"5432", "admin", "hunter2", "k-1111", "k-2222"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if got := stateSecrets(filepath.Join(t.TempDir(), "none")); got != nil {
+		t.Errorf("no state: got %v", got)
+	}
+}
