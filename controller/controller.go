@@ -64,6 +64,7 @@ type GitHub interface {
 type Config struct {
 	MaxConcurrentRuns   int                                     // Terraform runs at once (default 4)
 	LogDir              string                                  // run logs go to LogDir/<run id>.log
+	DataDir             string                                  // errors shown on pull requests give paths relative to it
 	MaxAttempts         int                                     // failed runs of one target before retrying stops (default 5)
 	RetryBase           time.Duration                           // first retry delay after a failure, doubled each time (default 1m)
 	SweepInterval       time.Duration                           // how often expiry and retries are checked (default 30s)

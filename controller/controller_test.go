@@ -69,6 +69,10 @@ func (f *fakeGitHub) last(name string) preview.Status {
 	return f.synced[name]
 }
 
+// testDataDir is the data directory the harness's controller is told of;
+// errors naming paths under it show them relative to it.
+const testDataDir = "/srv/previewd"
+
 type harness struct {
 	t    *testing.T
 	db   *store.DB
@@ -95,6 +99,7 @@ func start(t *testing.T, prov *fakeProvisioner, db *store.DB) *harness {
 	h.ctrl = controller.New(db, prov, h.gh, controller.Config{
 		MaxConcurrentRuns: 4,
 		LogDir:            filepath.Join(t.TempDir(), "logs"),
+		DataDir:           testDataDir,
 		RetryBase:         50 * time.Millisecond,
 		SweepInterval:     20 * time.Millisecond,
 		MaxAttempts:       3,
@@ -262,6 +267,23 @@ func TestFailedApplyWaitsForANewPush(t *testing.T) {
 	env = h.waitFor(name, "ready after fix", readyAt("good"))
 	if env.LastError != "" {
 		t.Errorf("last_error after success: got %q, want empty", env.LastError)
+	}
+}
+
+func TestErrorsShowNoServerPaths(t *testing.T) {
+	prov := &fakeProvisioner{apply: func(ctx context.Context, env preview.Environment) (string, error) {
+		return "", fmt.Errorf("apply %s: fork/exec %s/envs/%s/module/bin/preview-web: argument list too long (module /opt/infra/shop)", env.Name, testDataDir, env.Name)
+	}}
+	h := start(t, prov, nil)
+	name := h.open(1, "sha", time.Now())
+	env := h.waitFor(name, "failed", func(e preview.Environment) bool { return e.Status == preview.StatusFailed })
+	want := "apply feature-1: fork/exec envs/feature-1/module/bin/preview-web: argument list too long (module …/shop)"
+	if env.LastError != want {
+		t.Errorf("last_error:\ngot  %q\nwant %q", env.LastError, want)
+	}
+	runs, err := h.db.FindRuns(context.Background(), preview.RunsOf(env))
+	if err != nil || len(runs) != 1 || runs[0].Error != want {
+		t.Errorf("the run's error: got %+v (err %v), want %q", runs, err, want)
 	}
 }
 

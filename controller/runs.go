@@ -63,7 +63,7 @@ func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 			e.LastError, e.Attempts, e.Transient, e.RetryAt = "", 0, false, time.Time{}
 			e.Seeded = seeded
 			if seedErr != nil {
-				e.LastError = "seed: " + tail(seedErr.Error())
+				e.LastError = "seed: " + c.errorText(seedErr)
 			}
 		case errors.Is(runErr, errShutdown):
 			e.Status = preview.StatusQueued // the next start applies again
@@ -147,7 +147,7 @@ func (c *Controller) destroy(ctx context.Context, env preview.Environment) error
 // failed records a failed run and when it may be retried: destroys always
 // back off and retry, applies only when the failure was transient.
 func (c *Controller) failed(e *preview.Environment, err error) {
-	e.Status, e.LastError = preview.StatusFailed, tail(err.Error())
+	e.Status, e.LastError = preview.StatusFailed, c.errorText(err)
 	e.Transient = transient(err)
 	e.RetryAt = c.cfg.Now().Add(c.cfg.RetryBase << min(e.Attempts, 10))
 	e.Attempts++
@@ -251,7 +251,7 @@ func (c *Controller) startRun(ctx context.Context, env preview.Environment, phas
 
 // failRun records a run that could not start.
 func (c *Controller) failRun(ctx context.Context, run preview.Run, err error) error {
-	run.State, run.Error, run.FinishedAt = preview.RunFailed, err.Error(), c.cfg.Now().UTC()
+	run.State, run.Error, run.FinishedAt = preview.RunFailed, c.errorText(err), c.cfg.Now().UTC()
 	if uerr := c.store.UpdateRun(context.WithoutCancel(ctx), run); uerr != nil {
 		c.log.Error("record failed run", "run", run.ID, "err", uerr)
 	}
@@ -270,7 +270,7 @@ func (c *Controller) finishRun(ctx context.Context, run preview.Run, log *os.Fil
 	case errors.Is(runErr, errShutdown):
 		run.State, run.Error = preview.RunInterrupted, runErr.Error()
 	default:
-		run.State, run.Error = preview.RunFailed, tail(runErr.Error())
+		run.State, run.Error = preview.RunFailed, c.errorText(runErr)
 	}
 	fmt.Fprintf(log, "\n# previewd: run %s %s\n", run.ID, run.State)
 	if err := log.Close(); err != nil && runErr == nil {

@@ -79,6 +79,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		MaxConcurrentRuns:   cfg.MaxConcurrentRuns,
 		MaxConcurrentChecks: cfg.MaxConcurrentChecks,
 		LogDir:              filepath.Join(dataDir, "logs"),
+		DataDir:             dataDir,
 		TTL:                 cfg.TTL,
 		MaxKeep:             cfg.MaxKeep,
 		RetryBase:           cfg.RetryBase,
@@ -329,7 +330,41 @@ func (c *Config) module(repo string) (provisioner.Module, error) {
 	for i, f := range r.Production.VarFiles {
 		files[i] = absPath(r.ModuleDir, f)
 	}
-	return provisioner.Module{Dir: r.ModuleDir, VarFiles: files, Vars: vars, URLOutput: r.URLOutput}, nil
+	secrets, err := moduleSecrets(inspected, files, r)
+	if err != nil {
+		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "repos %s: %v", repo, err)
+	}
+	return provisioner.Module{Dir: r.ModuleDir, VarFiles: files, Vars: vars, URLOutput: r.URLOutput, Secrets: secrets}, nil
+}
+
+// moduleSecrets returns every value a sensitive variable of the module is
+// given: in production's var files and vars and in the declared
+// differences. Runs redact them from their logs and errors.
+func moduleSecrets(inspected *tfconfig.Module, varFiles []string, r RepoConfig) ([]string, error) {
+	var sensitive []string
+	for name, v := range inspected.Variables {
+		if v.Sensitive {
+			sensitive = append(sensitive, name)
+		}
+	}
+	if len(sensitive) == 0 {
+		return nil, nil
+	}
+	fromFiles, err := parity.LoadVarFiles(varFiles...)
+	if err != nil {
+		return nil, err
+	}
+	var secrets []string
+	for _, name := range sensitive {
+		secrets = append(secrets, provisioner.Leaves(fromFiles[name])...)
+		secrets = append(secrets, provisioner.Leaves(r.Production.Vars[name])...)
+		for _, d := range r.Differences {
+			if d.Variable == name {
+				secrets = append(secrets, provisioner.Leaves(d.Value)...)
+			}
+		}
+	}
+	return secrets, nil
 }
 
 // provisionerAdapter fits the provisioner to the controller's interface.

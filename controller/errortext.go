@@ -1,0 +1,41 @@
+package controller
+
+import (
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// absolutePath finds an absolute path in an error's text: a slash after
+// the start, a space, a quote, a bracket or "=", up to a space, quote,
+// bracket, colon or comma. "scheme://host/…" is left alone (its slashes
+// follow a colon).
+var absolutePath = regexp.MustCompile(`(^|[\s"'(\[=])(/[^\s"'()\[\]:,;]*)`)
+
+// publicPaths rewrites the absolute paths in s, an error about to be shown
+// on a pull request or in the API, so it says nothing about the server's
+// layout: a path under dataDir becomes relative to it ("envs/x/module"),
+// any other keeps only its last element ("…/preview-web").
+func publicPaths(s, dataDir string) string {
+	dataDir = filepath.Clean(dataDir)
+	return absolutePath.ReplaceAllStringFunc(s, func(m string) string {
+		i := strings.IndexByte(m, '/')
+		lead, path := m[:i], m[i:]
+		switch {
+		case dataDir != "/" && dataDir != "." && path == dataDir:
+			return lead + "."
+		case dataDir != "/" && dataDir != "." && strings.HasPrefix(path, dataDir+"/"):
+			return lead + strings.TrimPrefix(path, dataDir+"/")
+		case path == "/":
+			return m
+		default:
+			return lead + "…/" + filepath.Base(path)
+		}
+	})
+}
+
+// errorText is the text of err as the environment, its runs and the pull
+// request show it: paths made public, the tail kept.
+func (c *Controller) errorText(err error) string {
+	return tail(publicPaths(err.Error(), c.cfg.DataDir))
+}
