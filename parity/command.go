@@ -190,16 +190,19 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 var notIdent = regexp.MustCompile(`[^A-Z0-9_]`)
 
 // HookEnv returns the variables a hook gets about env: PREVIEW_ENVIRONMENT,
-// PREVIEW_REPO, PREVIEW_PR, PREVIEW_BRANCH, PREVIEW_HEAD_SHA, PREVIEW_URL,
-// and each output as PREVIEW_OUTPUT_<NAME> (upper case, other characters
-// made "_"). outputs never holds sensitive outputs (the provisioner drops
-// them).
+// PREVIEW_REPO, PREVIEW_PR, PREVIEW_BRANCH, PREVIEW_BRANCH_SLUG,
+// PREVIEW_HEAD_SHA, PREVIEW_URL, and each output as PREVIEW_OUTPUT_<NAME>
+// (upper case, other characters made "_"). PREVIEW_BRANCH is the pull
+// request's branch as its author wrote it (quote it); PREVIEW_BRANCH_SLUG is
+// its DNS-label form, [a-z0-9-] only, safe unquoted. outputs holds
+// sensitive outputs only when the operator allowed the hook to see them.
 func HookEnv(env preview.Environment, outputs map[string]string) map[string]string {
 	vars := map[string]string{
 		"PREVIEW_ENVIRONMENT": env.Name,
 		"PREVIEW_REPO":        env.Repo,
 		"PREVIEW_PR":          strconv.Itoa(env.PR),
 		"PREVIEW_BRANCH":      env.Branch,
+		"PREVIEW_BRANCH_SLUG": preview.Slug(env.Branch, preview.MaxNameLength),
 		"PREVIEW_HEAD_SHA":    env.HeadSHA,
 		"PREVIEW_URL":         env.URL,
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"maps"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,10 +17,30 @@ func TestHookEnv(t *testing.T) {
 	got := HookEnv(env, map[string]string{"url": "http://x", "db-host": "db.internal"})
 	want := map[string]string{
 		"PREVIEW_ENVIRONMENT": "feat-x", "PREVIEW_REPO": "acme/shop", "PREVIEW_PR": "7", "PREVIEW_BRANCH": "feat/x",
-		"PREVIEW_HEAD_SHA": "abc", "PREVIEW_URL": "http://x", "PREVIEW_OUTPUT_URL": "http://x", "PREVIEW_OUTPUT_DB_HOST": "db.internal",
+		"PREVIEW_BRANCH_SLUG": "feat-x",
+		"PREVIEW_HEAD_SHA":    "abc", "PREVIEW_URL": "http://x", "PREVIEW_OUTPUT_URL": "http://x", "PREVIEW_OUTPUT_DB_HOST": "db.internal",
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// TestHookBranchSlugIsSafeUnquoted runs a hook that uses PREVIEW_BRANCH_SLUG
+// unquoted in a shell, for a branch crafted to inject a command when
+// PREVIEW_BRANCH is used the same way.
+func TestHookBranchSlugIsSafeUnquoted(t *testing.T) {
+	dir := t.TempDir()
+	env := preview.Environment{Name: "x", Branch: "feat/$(touch pwned);`touch pwned2` x"}
+	var log bytes.Buffer
+	argv := []string{"sh", "-c", "echo db_$PREVIEW_BRANCH_SLUG; eval echo $PREVIEW_BRANCH_SLUG"}
+	if err := RunHook(context.Background(), argv, env, nil, CommandOptions{Dir: dir}, &log); err != nil {
+		t.Fatal(err)
+	}
+	if want := "db_feat-touch-pwned-touch-pwned2-x\n"; !strings.HasPrefix(log.String(), want) {
+		t.Errorf("got %q, want it to start %q", log.String(), want)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the slug ran a command: %v", entries)
 	}
 }
 

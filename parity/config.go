@@ -41,6 +41,10 @@ type Config struct {
 	SeedCommand []string `yaml:"seed_command"`
 	// PreDestroyCommand runs before an environment is destroyed.
 	PreDestroyCommand []string `yaml:"pre_destroy_command"`
+	// HookSensitiveOutputs gives the seed and pre-destroy commands the
+	// module's sensitive outputs too, as PREVIEW_OUTPUT_<NAME>. Off by
+	// default: a hook's output goes to the run log.
+	HookSensitiveOutputs bool `yaml:"hook_sensitive_outputs"`
 	// HookTimeout bounds each hook run (default DefaultHookTimeout).
 	HookTimeout time.Duration `yaml:"hook_timeout"`
 	// CommandTimeout bounds each config-key command (default

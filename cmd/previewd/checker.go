@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"time"
 
 	preview "github.com/previewd/previewd"
@@ -72,10 +73,25 @@ func (k *checker) PreDestroy(ctx context.Context, env preview.Environment, log i
 	return k.hook(ctx, env, log, func(c parity.Config) []string { return c.PreDestroyCommand })
 }
 
+// hook runs a hook with the environment's outputs; the sensitive ones are
+// read from its state, and kept nowhere, only when the repository's
+// hook_sensitive_outputs allows it.
 func (k *checker) hook(ctx context.Context, env preview.Environment, log io.Writer, argv func(parity.Config) []string) error {
 	r, ok := k.cfg.repo(env.Repo)
 	if !ok || len(argv(r.Parity)) == 0 {
 		return nil
 	}
-	return parity.RunHook(ctx, argv(r.Parity), env, env.Outputs, r.Parity.HookOptions(), log)
+	outputs := env.Outputs
+	if r.Parity.HookSensitiveOutputs {
+		sensitive, err := k.prov.SensitiveOutputs(ctx, env)
+		if err != nil {
+			return err
+		}
+		outputs = maps.Clone(outputs)
+		if outputs == nil {
+			outputs = map[string]string{}
+		}
+		maps.Copy(outputs, sensitive)
+	}
+	return parity.RunHook(ctx, argv(r.Parity), env, outputs, r.Parity.HookOptions(), log)
 }
