@@ -41,7 +41,7 @@ func (c *Controller) afterApply(ctx context.Context, env preview.Environment, lo
 		return // cut short by a stop: the next start checks again
 	}
 	if err != nil {
-		report = preview.ParityReport{CheckedAt: c.cfg.Now().UTC(), Error: tail(err.Error())}
+		report = preview.ParityReport{CheckedAt: c.cfg.Now().UTC(), Error: c.errorText(err)}
 	}
 	report.SHA, report.Generation = env.AppliedSHA, env.AppliedGeneration
 	_, err = c.store.UpdateEnvironment(context.WithoutCancel(ctx), env.Name, func(e *preview.Environment) error {
@@ -93,13 +93,23 @@ func (c *Controller) driftLoop(ctx context.Context) {
 				continue
 			}
 			last[env.Name] = now
-			c.driftMu.Lock()
-			c.driftDue[env.Name] = true
-			c.driftMu.Unlock()
-			c.runs.add(env.Name) // in a run worker: never beside an apply
-
+			c.CheckDrift(env.Name) // in a run worker: never beside an apply
 		}
 	}
+}
+
+// CheckDrift queues a drift check of the named environment now, whatever
+// its repository's interval: a refresh-only plan run by a run worker once
+// no other run of it is going. An environment that is not ready by then is
+// not checked. Without a Checker it does nothing.
+func (c *Controller) CheckDrift(name string) {
+	if c.cfg.Checker == nil {
+		return
+	}
+	c.driftMu.Lock()
+	c.driftDue[name] = true
+	c.driftMu.Unlock()
+	c.runs.add(name)
 }
 
 // takeDriftDue reports whether a drift check of name is due, and clears it.

@@ -107,6 +107,23 @@ func (s *Server) changeDesired(c echo.Context, fn func(*preview.Environment) err
 	return c.JSON(http.StatusAccepted, env)
 }
 
+// handleDriftCheck answers POST …/drift-check: look for changes made
+// outside Terraform now, with a refresh-only plan, instead of waiting for
+// the repository's drift_check_interval. 202 with the environment; 409
+// unless it is ready. The findings join its parity report.
+func (s *Server) handleDriftCheck(c echo.Context) error {
+	env, err := s.cfg.Store.FindEnvironmentByName(c.Request().Context(), c.Param("name"))
+	if err != nil {
+		return err
+	}
+	if env.Status != preview.StatusReady {
+		return preview.Errorf(preview.ECONFLICT, "environment %s is %s; only a ready environment can be checked for drift", env.Name, env.Status)
+	}
+	s.cfg.Controller.CheckDrift(env.Name)
+	s.log.Info("drift check requested by admin", "environment", env.Name)
+	return c.JSON(http.StatusAccepted, env)
+}
+
 // handleParity answers GET …/parity with the environment's newest parity
 // report: {"status": "ok"|"drift", "checked_at", "findings": […]}, 404
 // before the first check.

@@ -49,6 +49,8 @@ type Deliveries interface {
 type Controller interface {
 	Nudge(name string)
 	NudgeCommands()
+	// CheckDrift queues a drift check of a ready environment now.
+	CheckDrift(name string)
 	Ready() bool
 }
 
@@ -139,6 +141,7 @@ func (s *Server) routes() {
 	api.POST("/environments/:name/redeploy", s.handleRedeploy)
 	api.DELETE("/environments/:name", s.handleDestroy)
 	api.GET("/environments/:name/parity", s.handleParity)
+	api.POST("/environments/:name/drift-check", s.handleDriftCheck)
 	api.GET("/environments/:name/runs", s.handleListRuns)
 	api.GET("/environments/:name/runs/:seq/log", s.handleRunLog)
 	api.GET("/backup", s.handleBackup)

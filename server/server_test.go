@@ -32,9 +32,10 @@ const (
 )
 
 type fakeController struct {
-	mu     sync.Mutex
-	nudged []string
-	ready  bool
+	mu          sync.Mutex
+	nudged      []string
+	driftChecks []string
+	ready       bool
 }
 
 func (f *fakeController) Nudge(name string) {
@@ -46,6 +47,12 @@ func (f *fakeController) Nudge(name string) {
 func (f *fakeController) Ready() bool { return f.ready }
 
 func (f *fakeController) NudgeCommands() {}
+
+func (f *fakeController) CheckDrift(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.driftChecks = append(f.driftChecks, name)
+}
 
 // failingRecorder stands in for a store whose disk is full.
 type failingRecorder struct{}
