@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The secrets of TestSecretsAppearNowherePreviewdWrites: production's and
+// the previews' database passwords. The module's sensitive output is
+// "canary-" and the password.
+const (
+	productionSecret = "prod-canary-5150"
+	previewSecret    = "prev-canary-8086"
+)
+
+// TestSecretsAppearNowherePreviewdWrites plants secrets in a sensitive
+// variable (production's value and the previews' declared one) and a
+// sensitive output, takes two environments through apply, seed, parity, a
+// drift check, pre-destroy and destroy, then reads every byte previewd
+// wrote: run logs, its own log, the database file, the API's answers, the
+// signed log links and the comment. One repository lets its hooks see
+// sensitive outputs; only its hook gets them.
+func TestSecretsAppearNowherePreviewdWrites(t *testing.T) {
+	module, _ := filepath.Abs("testdata/canary")
+	hooks := t.TempDir()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "previewd.yaml")
+	repo := func(name, hookFile string, allow bool) string {
+		return fmt.Sprintf(`  - name: %s
+    module_dir: %s
+    production:
+      vars: {db_password: %s}
+    differences:
+      - {variable: db_password, value: %s, reason: security}
+    parity:
+      hook_sensitive_outputs: %v
+      seed_command: [sh, -c, 'env > %s.seed']
+      pre_destroy_command: [sh, -c, 'env > %s.predestroy; echo pre-destroy ran']
+`, name, module, productionSecret, previewSecret, allow, hookFile, hookFile)
+	}
+	os.WriteFile(config, []byte("repos:\n"+
+		repo("acme/shop", filepath.Join(hooks, "shop"), false)+
+		repo("acme/ops", filepath.Join(hooks, "ops"), true)), 0o600)
+	p := startPreviewd(t, map[string]string{"PREVIEWD_CONFIG": config})
+	sha := strings.Repeat("c", 40)
+	t0 := time.Now().Add(-time.Hour)
+
+	for _, r := range []string{"acme/shop", "acme/ops"} {
+		if code := p.sendRepo(r, prEvent{"opened", "canary-" + strings.TrimPrefix(r, "acme/"), sha, 1, t0}); code != http.StatusAccepted {
+			t.Fatalf("%s opened: got %d", r, code)
+		}
+	}
+	for _, name := range []string{"canary-shop", "canary-ops"} {
+		env := p.waitFor(name, "ready and checked", func(e apiEnvironment) bool { return e.Status == "ready" && e.Parity.SHA == sha })
+		if got := env.Outputs["db_name"]; got != "db-"+name {
+			t.Errorf("%s: db_name output %q, want db-%s", name, got, name)
+		}
+		if code := p.post("/api/v1/environments/"+name+"/drift-check", nil); code != http.StatusAccepted {
+			t.Errorf("%s: drift check: got %d, want 202", name, code)
+		}
+	}
+	waitUntil(t, "both drift checks", func() bool {
+		return strings.Count(p.logs.String(), "drift checked") >= 2
+	})
+
+	var answers bytes.Buffer // every API answer, to search
+	apiGet := func(path string) {
+		req, _ := http.NewRequest("GET", p.base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+		io.Copy(&answers, resp.Body)
+	}
+	readAPI := func(live bool) {
+		apiGet("/api/v1/environments")
+		for _, name := range []string{"canary-shop", "canary-ops"} {
+			apiGet("/api/v1/environments/" + name)
+			if live { // a destroyed environment has no parity report
+				apiGet("/api/v1/environments/" + name + "/parity")
+			}
+			var runs []struct{ ID string }
+			p.get("/api/v1/environments/"+name+"/runs", &runs)
+			apiGet("/api/v1/environments/" + name + "/runs")
+			for _, run := range runs {
+				_, seq, _ := strings.Cut(run.ID, "/")
+				apiGet("/api/v1/environments/" + name + "/runs/" + seq + "/log")
+			}
+			var env apiEnvironment
+			p.get("/api/v1/environments/"+name, &env)
+			answers.WriteString(env.Comment.Body)
+			if link := signedLogLink(env.Comment.Body); link != "" {
+				answers.WriteString(fetch(t, link))
+			} else if env.Status != "destroyed" {
+				t.Errorf("%s: the comment has no log link:\n%s", name, env.Comment.Body)
+			}
+		}
+	}
+	readAPI(true)
+
+	for _, r := range []string{"acme/shop", "acme/ops"} {
+		p.sendRepo(r, prEvent{"closed", "canary-" + strings.TrimPrefix(r, "acme/"), sha, 1, t0.Add(time.Minute)})
+	}
+	for _, name := range []string{"canary-shop", "canary-ops"} {
+		p.waitFor(name, "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
+	}
+	readAPI(false)
+	if !strings.Contains(answers.String(), "pre-destroy ran") || !strings.Contains(answers.String(), "Destroy complete!") {
+		t.Errorf("the API's run logs lack the destroys:\n%.3000s", answers.String())
+	}
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	written := map[string][]byte{"previewd's log": []byte(p.logs.String()), "API answers": answers.Bytes()}
+	filepath.WalkDir(p.dataDir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(path)
+			written[path] = b
+		}
+		return nil
+	})
+	for what, b := range written {
+		for _, secret := range []string{productionSecret, previewSecret} {
+			if i := bytes.Index(b, []byte(secret)); i >= 0 {
+				t.Errorf("%s holds %s: …%s…", what, secret, b[max(0, i-80):min(len(b), i+40)])
+			}
+		}
+	}
+	if len(written) < 4 {
+		t.Errorf("found only %d things previewd wrote: %v", len(written), written)
+	}
+
+	for _, hook := range []string{"shop.seed", "shop.predestroy", "ops.seed", "ops.predestroy"} {
+		b, err := os.ReadFile(filepath.Join(hooks, hook))
+		if err != nil {
+			t.Fatalf("hook %s did not run: %v", hook, err)
+		}
+		got := strings.Contains(string(b), "PREVIEW_OUTPUT_DB_PASSWORD=canary-"+previewSecret)
+		if want := strings.HasPrefix(hook, "ops."); got != want {
+			t.Errorf("hook %s saw the sensitive output: %v, want %v", hook, got, want)
+		}
+		if !strings.Contains(string(b), "PREVIEW_OUTPUT_DB_NAME=db-canary-") {
+			t.Errorf("hook %s did not get the plain outputs:\n%s", hook, b)
+		}
+	}
+}
+
+// sendRepo sends a signed pull_request delivery for e in repository repo.
+func (p *previewd) sendRepo(repo string, e prEvent) int {
+	p.t.Helper()
+	body := bytes.ReplaceAll(e.payload(), []byte(`"acme/shop"`), fmt.Appendf(nil, "%q", repo))
+	mac := hmac.New(sha256.New, []byte(testSecret))
+	mac.Write(body)
+	req, _ := http.NewRequest("POST", p.base+"/webhooks/github", bytes.NewReader(body))
+	req.Header.Set("X-GitHub-Event", "pull_request")
+	deliveries++
+	req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("canary-%d-%d", time.Now().UnixNano(), deliveries))
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// post sends an admin API POST and returns the status code.
+func (p *previewd) post(path string, body io.Reader) int {
+	p.t.Helper()
+	req, _ := http.NewRequest("POST", p.base+path, body)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// signedLogLink finds the "Run log" link in a comment body.
+func signedLogLink(body string) string {
+	_, rest, ok := strings.Cut(body, "[Run log](<")
+	if !ok {
+		return ""
+	}
+	link, _, _ := strings.Cut(rest, ">)")
+	return link
+}
