@@ -212,7 +212,9 @@ func TestWebhookFloodOfLargeBodiesLeavesRoomForSignedDeliveries(t *testing.T) {
 	f := newHostileFixture(t)
 	release := make(chan struct{})
 	var wg sync.WaitGroup
-	defer func() { close(release); wg.Wait() }()
+	var once sync.Once
+	endFlood := func() { once.Do(func() { close(release); wg.Wait() }) }
+	defer endFlood()
 	// Two unsigned 25 MiB bodies that never finish hold the large pool.
 	for i := range 2 {
 		body := &slowBody{release: release, started: make(chan struct{})}
@@ -242,6 +244,9 @@ func TestWebhookFloodOfLargeBodiesLeavesRoomForSignedDeliveries(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("a third large body: got %d %v (Retry-After %q), want 503 with Retry-After", resp.StatusCode, out, resp.Header.Get("Retry-After"))
 	}
+	if resp, _ := deliverTo(t, f.url, "pull_request", "two-mib", big[:2<<20], "sha256="+strings.Repeat("0", 64), -1); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a 2 MiB body while two large ones are held: got %d, want 503 (a large body holds a whole large buffer)", resp.StatusCode)
+	}
 	chunked := bytes.Repeat([]byte(" "), 2<<20)
 	if resp, _ := deliverTo(t, f.url, "pull_request", "chunked", chunked, "sha256="+strings.Repeat("0", 64), 0); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("a 2 MiB body of unknown length: got %d, want 503", resp.StatusCode)
@@ -252,12 +257,22 @@ func TestWebhookFloodOfLargeBodiesLeavesRoomForSignedDeliveries(t *testing.T) {
 			t.Fatalf("a signed delivery during the flood: got %d %v, want 202", resp.StatusCode, out)
 		}
 	}
-	unknownLength := prPayload("opened", 99, "feature/chunked", "abc", time.Now())
-	if resp, out := deliverTo(t, f.url, "pull_request", "ok-chunked", unknownLength, sign(unknownLength), 0); resp.StatusCode != http.StatusAccepted {
-		t.Errorf("a signed delivery of unknown length during the flood: got %d %v, want 202", resp.StatusCode, out)
-	}
 	if got := f.gauge(t, "previewd_webhook_body_bytes_reserved"); got < 2*server.MaxWebhookBody || got > 2*server.MaxWebhookBody+2 {
 		t.Errorf("reserved after the normal deliveries: got %v, want only the two large bodies", got)
+	}
+	// GitHub always says a body's length: one that does not counts as large.
+	unknownLength := prPayload("opened", 99, "feature/chunked", "abc", time.Now())
+	if resp, out := deliverTo(t, f.url, "pull_request", "chunked-1", unknownLength, sign(unknownLength), 0); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a signed delivery of unknown length during the flood: got %d %v, want 503", resp.StatusCode, out)
+	}
+	endFlood()
+	if resp, out := deliverTo(t, f.url, "pull_request", "chunked-2", unknownLength, sign(unknownLength), 0); resp.StatusCode != http.StatusAccepted {
+		t.Errorf("a signed delivery of unknown length after the flood: got %d %v, want 202", resp.StatusCode, out)
+	}
+	for deadline := time.Now().Add(10 * time.Second); f.gauge(t, "previewd_webhook_body_bytes_reserved") != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("reserved once every delivery ended: got %v, want 0", f.gauge(t, "previewd_webhook_body_bytes_reserved"))
+		}
 	}
 }
 

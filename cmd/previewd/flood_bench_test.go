@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/previewd/previewd/server"
+)
+
+// BenchmarkUnsignedFlood runs previewd as its own process and floods it
+// with 40 concurrent unsigned 25 MiB deliveries (half with a length, half
+// chunked) for a few seconds, while signed deliveries of normal size keep
+// arriving. It reports previewd's peak resident set (VmHWM of its process)
+// beside its resident set at rest before the flood, the floor, and how
+// many signed deliveries were accepted. The goal: a peak under 300 MB and
+// every signed delivery accepted.
+func BenchmarkUnsignedFlood(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "previewd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("build previewd: %v\n%s", err, out)
+	}
+	module, _ := filepath.Abs("testdata/module")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "serve")
+	cmd.Env = append(os.Environ(), "PREVIEWD_WEBHOOK_SECRET="+testSecret, "PREVIEWD_DATA_DIR="+b.TempDir(),
+		"PREVIEWD_MODULE_DIR="+module, "PREVIEWD_TERRAFORM_BIN="+terraformForTests(b), "PREVIEWD_LISTEN_ADDR="+addr,
+		"PREVIEWD_LOG_LEVEL=warn")
+	var logs syncBuffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}()
+	base := "http://" + addr
+	waitHTTP(b, base+"/readyz")
+
+	big := bytes.Repeat([]byte("x"), server.MaxWebhookBody)
+	fake := "sha256=" + strings.Repeat("0", 64)
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 200, MaxIdleConnsPerHost: 200}}
+	for b.Loop() {
+		rest := rss(b, cmd.Process.Pid, "VmRSS:")
+		stop := make(chan struct{})
+		var flood sync.WaitGroup
+		var floods, refused atomic.Int64
+		for i := range 40 {
+			flood.Go(func() {
+				for k := 0; ; k++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					var body io.Reader = bytes.NewReader(big)
+					if i%2 == 1 {
+						body = io.MultiReader(body) // no length: sent chunked
+					}
+					req, _ := http.NewRequest("POST", base+"/webhooks/github", body)
+					req.Header.Set("X-GitHub-Event", "pull_request")
+					req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("flood-%d-%d", i, k))
+					req.Header.Set("X-Hub-Signature-256", fake)
+					floods.Add(1)
+					if resp, err := client.Do(req); err == nil {
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode == http.StatusServiceUnavailable {
+							refused.Add(1)
+						}
+					}
+				}
+			})
+		}
+		var signed, accepted int
+		t0 := time.Now().Add(-time.Hour)
+		deadline := time.Now().Add(8 * time.Second)
+		for time.Now().Before(deadline) {
+			signed++
+			body := prEvent{"opened", fmt.Sprintf("during-flood/%d", signed), "abc", signed, t0}.payload()
+			mac := hmac.New(sha256.New, []byte(testSecret))
+			mac.Write(body)
+			req, _ := http.NewRequest("POST", base+"/webhooks/github", bytes.NewReader(body))
+			req.Header.Set("X-GitHub-Event", "pull_request")
+			req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("signed-%d-%d", time.Now().UnixNano(), signed))
+			req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusAccepted {
+					accepted++
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		close(stop)
+		flood.Wait()
+		peak := rss(b, cmd.Process.Pid, "VmHWM:")
+		if accepted != signed {
+			b.Errorf("%d of %d signed deliveries were accepted during the flood", accepted, signed)
+		}
+		b.ReportMetric(peak/1024, "peak-rss-MB")
+		b.ReportMetric(rest/1024, "at-rest-rss-MB")
+		b.ReportMetric(peak/rest, "peak/at-rest")
+		b.ReportMetric(300, "goal-peak-rss-MB")
+		b.ReportMetric(float64(floods.Load()), "unsigned-sent")
+		b.ReportMetric(float64(refused.Load()), "unsigned-503")
+		b.ReportMetric(float64(accepted), "signed-accepted")
+		b.ReportMetric(float64(signed), "signed-sent")
+	}
+	if lines := strings.Count(logs.String(), "\n"); lines > 200 {
+		b.Errorf("the flood cost %d log lines", lines)
+	}
+}
+
+// rss returns a field of /proc/<pid>/status in KiB.
+func rss(tb testing.TB, pid int, field string) float64 {
+	tb.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field {
+			var kb float64
+			fmt.Sscan(f[1], &kb)
+			return kb
+		}
+	}
+	tb.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}
+
+// waitHTTP waits until url answers 200.
+func waitHTTP(tb testing.TB, url string) {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s never answered 200", url)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
