@@ -76,7 +76,7 @@ type Config struct {
 	Checker             Checker                                 // parity checks, drift checks and hooks; nil disables them
 	MaxConcurrentChecks int                                     // parity checks at once, beside the runs (default 1)
 	ResyncRepos         func(context.Context) ([]string, error) // repositories to resync besides those with live environments
-	Allowed             func(repo string) bool                  // the repositories previewd acts on (allowed_repos); nil allows all
+	Allowed             func(repo string) bool                  // the repositories previewd serves (a module, allowed_repos); nil allows all
 	ResyncInterval      time.Duration                           // default 10m
 	MaxResyncDestroys   int                                     // destroys one resync pass may start (default 5)
 	Logger              *slog.Logger

@@ -60,7 +60,7 @@ func (c *Controller) resync(ctx context.Context) {
 			return
 		}
 		if c.cfg.Allowed != nil && !c.cfg.Allowed(repo) {
-			continue // outside allowed_repos: previewd does not act on it
+			continue // not served (no module, or outside allowed_repos): previewd does not act on it
 		}
 		budget = c.resyncRepo(ctx, repo, live, budget)
 	}
