@@ -28,7 +28,8 @@ func (s *Server) handleWebhook(c echo.Context) error {
 		Signature: req.Header.Get("X-Hub-Signature-256"),
 	}
 	if err := checkHeaders(d); err != nil {
-		s.refused(d, "unverified", err)
+		s.metrics.deliveries.WithLabelValues("unverified", preview.ErrorCode(err)).Inc()
+		s.refused(d, preview.ErrorCode(err), err)
 		return err
 	}
 	if req.ContentLength > MaxWebhookBody {
