@@ -13,6 +13,12 @@ const (
 	FindingProviderVersion FindingKind = "provider_version"
 	FindingToggle          FindingKind = "toggle"
 	FindingLiveDrift       FindingKind = "live_drift"
+	// FindingAttribute is a planned attribute value (or a root output)
+	// that differs between the two plans.
+	FindingAttribute FindingKind = "attribute"
+	// FindingEngineVersion is the Terraform or OpenTofu previewd runs
+	// against what production uses.
+	FindingEngineVersion FindingKind = "engine_version"
 )
 
 // Reasons is the vocabulary a declared difference must use.
@@ -36,6 +42,13 @@ type Finding struct {
 	Preview    string      `json:"preview"`
 	Declared   bool        `json:"declared"`
 	Reason     string      `json:"reason"`
+	// Location is where the differing value is written in the module
+	// ("main.tf:12"), when known.
+	Location string `json:"location,omitempty"`
+	// Identity marks a value that differs only by who the environment is
+	// (production's name replaced by the preview's): declared, counted,
+	// and listed only on request.
+	Identity bool `json:"identity,omitempty"`
 }
 
 // ParityStatus is the verdict of a parity check.
@@ -58,6 +71,24 @@ type ParityReport struct {
 	SHA        string `json:"sha,omitempty"`
 	Generation int64  `json:"generation,omitempty"`
 	Error      string `json:"error,omitempty"`
+	// IdentityDifferences counts the attribute values that differ only by
+	// the environment's name; UnknownValues those not compared because a
+	// plan cannot know them until apply.
+	IdentityDifferences int `json:"identity_differences,omitempty"`
+	UnknownValues       int `json:"unknown_values,omitempty"`
+}
+
+// WithoutIdentity returns the report with its identity findings left out,
+// as it is shown unless all findings are asked for.
+func (r ParityReport) WithoutIdentity() ParityReport {
+	kept := make([]Finding, 0, len(r.Findings))
+	for _, f := range r.Findings {
+		if !f.Identity {
+			kept = append(kept, f)
+		}
+	}
+	r.Findings = kept
+	return r
 }
 
 // Verdict returns ParityDrift when any finding is undeclared.

@@ -15,7 +15,8 @@ import (
 // kindOrder is the order findings of each kind are listed in.
 var kindOrder = []preview.FindingKind{
 	preview.FindingVariable, preview.FindingConfigKey, preview.FindingResource,
-	preview.FindingProviderVersion, preview.FindingToggle, preview.FindingLiveDrift,
+	preview.FindingAttribute, preview.FindingProviderVersion, preview.FindingEngineVersion,
+	preview.FindingToggle, preview.FindingLiveDrift,
 }
 
 // Report gathers the findings of every check into a report checked now:
@@ -73,17 +74,35 @@ func RenderText(w io.Writer, report preview.ParityReport) error {
 	if _, err := fmt.Fprintf(w, "%s (%d declared; checked %s)\n", verdict, len(report.Findings)-undeclared, report.CheckedAt.Format(time.RFC3339)); err != nil {
 		return err
 	}
+	if report.IdentityDifferences > 0 || report.UnknownValues > 0 {
+		fmt.Fprintf(w, "%d %s only by the environment's name (--all lists them); %d %s until apply, not compared\n",
+			report.IdentityDifferences, plural(report.IdentityDifferences, "value differs", "values differ"),
+			report.UnknownValues, plural(report.UnknownValues, "value unknown", "values unknown"))
+	}
 	if len(report.Findings) == 0 {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\n\tKIND\tSUBJECT\tPRODUCTION\tPREVIEW\tWHY")
+	located := slices.ContainsFunc(report.Findings, func(f preview.Finding) bool { return f.Location != "" })
+	header := "\n\tKIND\tSUBJECT\tPRODUCTION\tPREVIEW\tWHY"
+	if located {
+		header += "\tWHERE"
+	}
+	fmt.Fprintln(tw, header)
 	for _, f := range report.Findings {
 		mark, why := "DRIFT", f.Reason
 		if f.Declared {
 			mark, why = "ok", "declared: "+f.Reason
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", mark, f.Kind, oneLine(f.Subject), oneLine(f.Production), oneLine(f.Preview), why)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s", mark, f.Kind, oneLine(f.Subject), oneLine(f.Production), oneLine(f.Preview), why)
+		if located {
+			where := f.Location
+			if where == "" {
+				where = "-"
+			}
+			fmt.Fprintf(tw, "\t%s", oneLine(where))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

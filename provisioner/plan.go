@@ -33,6 +33,8 @@ type PlanResult struct {
 	// Plan holds every variable's value, sensitive ones included: compare
 	// it, never show or log it.
 	Plan *tfjson.Plan
+	// WorkDir is the directory Terraform planned in (path.cwd).
+	WorkDir string
 	// LockFile is the .terraform.lock.hcl init left in the working
 	// directory: production's own when the module has one (init may not
 	// change it), else the one init wrote; nil when there is none (a module
@@ -186,6 +188,7 @@ func savedPlan(ctx context.Context, r *run, ws workspace, opts ...tfexec.PlanOpt
 	if res.Plan, err = r.tf.ShowPlanFile(ctx, path); err != nil {
 		return false, PlanResult{}, r.commandError(ctx, "show", err)
 	}
+	res.WorkDir = r.tf.WorkingDir()
 	res.LockFile, err = os.ReadFile(filepath.Join(r.tf.WorkingDir(), ".terraform.lock.hcl"))
 	if errors.Is(err, fs.ErrNotExist) {
 		err = nil

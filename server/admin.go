@@ -126,7 +126,8 @@ func (s *Server) handleDriftCheck(c echo.Context) error {
 
 // handleParity answers GET …/parity with the environment's newest parity
 // report: {"status": "ok"|"drift", "checked_at", "findings": […]}, 404
-// before the first check.
+// before the first check. Values that differ only by the environment's
+// name are counted, and listed with ?all=true.
 func (s *Server) handleParity(c echo.Context) error {
 	env, err := s.cfg.Store.FindEnvironmentByName(c.Request().Context(), c.Param("name"))
 	if err != nil {
@@ -136,6 +137,13 @@ func (s *Server) handleParity(c echo.Context) error {
 		return preview.Errorf(preview.ENOTFOUND, "no parity check has run for %s yet", env.Name)
 	}
 	report := env.Parity
+	switch all := c.QueryParam("all"); all {
+	case "true":
+	case "", "false":
+		report = report.WithoutIdentity()
+	default:
+		return preview.Errorf(preview.EINVALID, "all must be true or false, got %q", all)
+	}
 	if report.Findings == nil {
 		report.Findings = []preview.Finding{}
 	}

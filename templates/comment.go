@@ -124,6 +124,9 @@ type ParityView struct {
 type FindingRow struct {
 	Kind, Subject, Production, Preview, Reason string
 	Declared                                   bool
+	// Location is where the differing value is written ("main.tf:12");
+	// empty when unknown.
+	Location string
 }
 
 // commentView is what the comment template renders: the data, and how much

@@ -44,7 +44,7 @@ func (k *checker) Check(ctx context.Context, env preview.Environment, log io.Wri
 	if err != nil {
 		return preview.ParityReport{}, err
 	}
-	return parity.Report(findings, planFindings), nil
+	return c.report(findings, planFindings), nil
 }
 
 // DetectDrift lists what changed outside Terraform in env.

@@ -552,15 +552,21 @@ func TestExampleModuleServesLivePreview(t *testing.T) {
 	if body := fetch(t, env.URL); !strings.Contains(body, sha1) || !strings.Contains(body, "customers.jsonl</a></th><td>5000 records") || !strings.Contains(body, "orders.jsonl</a></th><td>20000 records") {
 		t.Errorf("preview at %s does not show %s and the seeded data:\n%s", env.URL, sha1, body)
 	}
-	var report struct {
+	type parityReport struct {
 		Status   string `json:"status"`
 		Findings []struct {
-			Kind, Subject string
-			Declared      bool
+			Kind, Subject, Location string
+			Declared, Identity      bool
 		} `json:"findings"`
+		IdentityDifferences int `json:"identity_differences"`
 	}
-	if code := p.get("/api/v1/environments/demo-live/parity", &report); code != 200 || report.Status != "ok" || len(report.Findings) != 4 {
-		t.Errorf("parity: got %d %+v, want ok with the example's four declared differences", code, report)
+	var report, all parityReport
+	if code := p.get("/api/v1/environments/demo-live/parity", &report); code != 200 || report.Status != "ok" || len(report.Findings) != 5 ||
+		report.Findings[3].Kind != "attribute" || report.Findings[3].Location != "main.tf:37" || report.IdentityDifferences == 0 {
+		t.Errorf("parity: got %d %+v, want ok with the example's five declared differences, one an attribute at main.tf:37, and identity differences counted", code, report)
+	}
+	if code := p.get("/api/v1/environments/demo-live/parity?all=true", &all); code != 200 || len(all.Findings) != len(report.Findings)+report.IdentityDifferences {
+		t.Errorf("parity?all=true: got %d, %d findings; want the %d identity differences listed too", code, len(all.Findings), report.IdentityDifferences)
 	}
 	if !strings.Contains(env.Comment.Body, "Parity with production:** ✅") {
 		t.Errorf("comment lacks the parity verdict:\n%s", env.Comment.Body)

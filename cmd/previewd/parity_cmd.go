@@ -47,7 +47,7 @@ func parityCommand(args []string, stdout, stderr io.Writer) int {
 // parityFlags are the parity command's options.
 type parityFlags struct {
 	config, repo    string
-	json, plan      bool
+	json, plan, all bool
 	pr              int
 	branch, headSHA string
 	varFiles, vars  multiFlag
@@ -67,6 +67,7 @@ func parseParityFlags(args []string, stderr io.Writer, getenv func(string) (stri
 	fs.StringVar(&f.config, "config", defaultConfig, "YAML configuration `file` (default $PREVIEWD_CONFIG)")
 	fs.StringVar(&f.repo, "repo", "", "repository to check, `owner/name`")
 	fs.BoolVar(&f.json, "json", false, `print {"status","checked_at","findings"} as the API does`)
+	fs.BoolVar(&f.all, "all", false, "list the values that differ only by the environment's name too")
 	fs.BoolVar(&f.plan, "plan", true, "compare the plans of a scratch preview and of production's shape (runs terraform)")
 	fs.IntVar(&f.pr, "pr", 0, "pull request `number` the scratch preview is planned for")
 	fs.StringVar(&f.branch, "branch", "", "`branch` the scratch preview is planned for")
@@ -109,6 +110,9 @@ func runParity(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		fmt.Fprintln(stderr, "previewd parity:", err)
 		return exitError
 	}
+	if !f.all {
+		report = report.WithoutIdentity()
+	}
 	if err := printReport(stdout, report, f.json); err != nil {
 		fmt.Fprintln(stderr, "previewd parity:", err)
 		return exitError
@@ -139,6 +143,7 @@ type parityCheck struct {
 
 	productionPlans *planCache // nil: plan production's shape every time
 	applied         bool       // the preview is a live environment that must still exist
+	attributeStats  parity.AttributeStats
 
 	productionFiles []string       // production's var files, absolute
 	production      map[string]any // production's resolved inputs
@@ -179,7 +184,14 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 	}
 	env := preview.Environment{Name: parityCheckEnvironment, Repo: f.repo, PR: f.pr, Branch: f.branch, HeadSHA: f.headSHA}
 	planFindings, err := c.planFindings(ctx, prov, env, tfLog)
-	return parity.Report(findings, planFindings), err
+	return c.report(findings, planFindings), err
+}
+
+// report gathers the findings and what the attribute comparison counted.
+func (c *parityCheck) report(findings ...[]preview.Finding) preview.ParityReport {
+	r := parity.Report(findings...)
+	r.IdentityDifferences, r.UnknownValues = c.attributeStats.Identity, c.attributeStats.Unknown
+	return r
 }
 
 // provisioner returns a provisioner in dataDir whose module is the
@@ -332,12 +344,35 @@ func (c *parityCheck) planFindings(ctx context.Context, prov *provisioner.Provis
 		return nil, err
 	}
 	findings := parity.ComparePlans(prod.Plan, prev.Plan, c.repo.Differences)
+	src, err := parity.LoadModuleSource(c.repo.ModuleDir)
+	if err != nil {
+		return nil, err
+	}
+	attributes, stats := parity.CompareAttributes(prod.Plan, prev.Plan, parity.AttributeInputs{
+		Declared: c.declaredVariables(), Source: src, ProductionDir: prod.WorkDir, PreviewDir: prev.WorkDir,
+	})
+	findings = append(findings, attributes...)
+	c.attributeStats = stats
 	productionLock, err := c.productionLockFile()
 	if err != nil {
 		return nil, err
 	}
 	locks, err := parity.CompareLockFiles(productionLock, prev.LockFile)
 	return append(findings, locks...), err
+}
+
+// declaredVariables maps each variable a preview may differ in to why:
+// the declared differences' reasons, and the toggles variable when the
+// toggles reach the module (its tiers are declared by design).
+func (c *parityCheck) declaredVariables() map[string]string {
+	declared := map[string]string{}
+	for _, d := range c.repo.Differences {
+		declared[d.Variable] = d.Reason
+	}
+	if c.togglesPassed() {
+		declared[c.settings.TogglesVar()] = "toggles"
+	}
+	return declared
 }
 
 // productionLockFile returns the lock file production runs with: the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,11 +44,19 @@ func TestParityCommand(t *testing.T) {
 	// built-ins) is not the one production runs with.
 	lockedModule := absFixture(t, "../../provisioner/testdata/locked")
 
-	exampleDeclared := []preview.Finding{
-		{Kind: "variable", Subject: "external_api_url", Production: "https://api.payments.example.com", Preview: "https://sandbox.payments.example.com", Declared: true, Reason: "external-integration"},
-		{Kind: "variable", Subject: "instance_count", Production: "3", Preview: "1", Declared: true, Reason: "scale"},
-		{Kind: "resource", Subject: "terraform_data.web", Production: "3 instances", Preview: "1 instance", Declared: true, Reason: "scale"},
-		{Kind: "toggle", Subject: "new_checkout", Production: "false", Preview: "true", Declared: true, Reason: "toggle: staging tier"},
+	// Attribute findings are compared without their values (long JSON).
+	inputsAttribute := func(instance int, declared bool, reason string) preview.Finding {
+		return preview.Finding{Kind: "attribute", Subject: fmt.Sprintf("terraform_data.web[%d].triggers_replace.inputs", instance),
+			Declared: declared, Reason: reason, Location: "main.tf:37"}
+	}
+	exampleFindings := func(attribute ...preview.Finding) []preview.Finding {
+		return slices.Concat([]preview.Finding{
+			{Kind: "variable", Subject: "external_api_url", Production: "https://api.payments.example.com", Preview: "https://sandbox.payments.example.com", Declared: true, Reason: "external-integration"},
+			{Kind: "variable", Subject: "instance_count", Production: "3", Preview: "1", Declared: true, Reason: "scale"},
+			{Kind: "resource", Subject: "terraform_data.web", Production: "3 instances", Preview: "1 instance", Declared: true, Reason: "scale"},
+		}, attribute, []preview.Finding{
+			{Kind: "toggle", Subject: "new_checkout", Production: "false", Preview: "true", Declared: true, Reason: "toggle: staging tier"},
+		})
 	}
 	scaleSettings := "    production:\n      var_files: [production.tfvars]\n      vars: {database_password: hunter2-production}\n" +
 		"    differences:\n      - {variable: instance_count, value: 1, reason: scale}\n"
@@ -64,16 +73,16 @@ func TestParityCommand(t *testing.T) {
 			name:   "the example is at parity",
 			config: absFixture(t, "../../examples/previewd.yaml"),
 			args:   []string{"--pr", "7", "--branch", "feat/x", "--head-sha", "abc123"},
-			want:   exampleDeclared,
+			want:   exampleFindings(inputsAttribute(0, true, "external-integration, scale, toggles")),
 		},
 		{
 			name:     "undeclared version difference",
 			config:   absFixture(t, "../../examples/previewd.yaml"),
 			args:     []string{"--preview-var", "database_engine_version=13.2"},
 			wantCode: exitDrift,
-			want: slices.Insert(slices.Clone(exampleDeclared), 0, preview.Finding{
-				Kind: "variable", Subject: "database_engine_version", Production: "15.4", Preview: "13.2", Reason: "not declared",
-			}),
+			want: slices.Insert(exampleFindings(), 0,
+				preview.Finding{Kind: "variable", Subject: "database_engine_version", Production: "15.4", Preview: "13.2", Reason: "not declared"},
+				inputsAttribute(0, false, "follows var.database_engine_version, not a declared difference")),
 		},
 		{
 			name: "stale declaration",
@@ -125,6 +134,7 @@ func TestParityCommand(t *testing.T) {
 			config: parityConfig(t, example, "    production:\n      var_files: [production.tfvars]\n"+
 				"    parity:\n      toggles_file: "+toggles+"\n"),
 			want: []preview.Finding{
+				inputsAttribute(0, true, "toggles"), inputsAttribute(1, true, "toggles"), inputsAttribute(2, true, "toggles"),
 				{Kind: "toggle", Subject: "fast_cart", Production: "true", Preview: "false", Declared: true, Reason: "toggle: preview tier"},
 				{Kind: "toggle", Subject: "new_checkout", Production: "false", Preview: "true", Declared: true, Reason: "toggle: staging tier"},
 			},
@@ -165,6 +175,11 @@ func TestParityCommand(t *testing.T) {
 			if err := json.Unmarshal(stdout.Bytes(), &report); err != nil {
 				t.Fatalf("%v: %s", err, stdout.String())
 			}
+			for i, f := range report.Findings {
+				if f.Kind == preview.FindingAttribute {
+					report.Findings[i].Production, report.Findings[i].Preview = "", ""
+				}
+			}
 			if !slices.Equal(report.Findings, tt.want) {
 				t.Errorf("got findings\n%+v\nwant\n%+v", report.Findings, tt.want)
 			}
@@ -189,13 +204,15 @@ func TestParityCommandText(t *testing.T) {
 		want     []string
 	}{
 		{"parity", nil, exitParity, []string{
-			"parity: ok, the preview differs from production only where declared (4 declared; checked ",
-			"ok  variable  instance_count      3",
-			"declared: scale",
+			"parity: ok, the preview differs from production only where declared (5 declared; checked ",
+			"4 values differ only by the environment's name (--all lists them); 2 values unknown until apply, not compared",
+			"row: ok attribute terraform_data.web[0].triggers_replace.inputs",
+			"row: ok variable instance_count 3 1 declared: scale -",
 		}},
 		{"drift", []string{"--preview-var", "database_engine_version=13.2"}, exitDrift, []string{
-			"parity: DRIFT, 1 undeclared difference (4 declared; checked ",
-			"DRIFT  variable  database_engine_version  15.4",
+			"parity: DRIFT, 2 undeclared differences (4 declared; checked ",
+			"row: DRIFT variable database_engine_version 15.4 13.2 not declared -",
+			"row: DRIFT attribute terraform_data.web[0].triggers_replace.inputs",
 		}},
 		{"help", []string{"--help"}, exitParity, nil},
 	}
@@ -207,7 +224,7 @@ func TestParityCommandText(t *testing.T) {
 				t.Fatalf("got exit %d, want %d\n%s%s", code, tt.wantCode, stdout.String(), stderr.String())
 			}
 			for _, w := range tt.want {
-				if !strings.Contains(stdout.String(), w) {
+				if !containsLine(stdout.String(), w) {
 					t.Errorf("output does not contain %q:\n%s", w, stdout.String())
 				}
 			}
@@ -284,4 +301,19 @@ func TestPlanKeyFollowsVarFilesOutsideTheModule(t *testing.T) {
 	if k2, _ := planKey("acme/shop", dir, []string{outside}, nil); k2 == k1 {
 		t.Errorf("a changed production var file outside the module: same key")
 	}
+}
+
+// containsLine reports whether out contains want, or, for "row: a b c", a
+// line of a table whose cells start with those words, however padded.
+func containsLine(out, want string) bool {
+	row, ok := strings.CutPrefix(want, "row: ")
+	if !ok {
+		return strings.Contains(out, want)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(strings.Join(strings.Fields(line), " "), row) {
+			return true
+		}
+	}
+	return false
 }

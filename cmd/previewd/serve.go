@@ -242,12 +242,12 @@ func parityView(r preview.ParityReport) *templates.ParityView {
 		return nil
 	}
 	v := &templates.ParityView{OK: r.Status == preview.ParityOK, Error: r.Error}
-	for _, f := range r.Findings {
+	for _, f := range r.WithoutIdentity().Findings {
 		if !f.Declared {
 			v.Undeclared++
 		}
 		v.Findings = append(v.Findings, templates.FindingRow{Kind: string(f.Kind), Subject: f.Subject,
-			Production: f.Production, Preview: f.Preview, Reason: f.Reason, Declared: f.Declared})
+			Production: f.Production, Preview: f.Preview, Reason: f.Reason, Declared: f.Declared, Location: f.Location})
 	}
 	return v
 }

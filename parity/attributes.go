@@ -1,0 +1,396 @@
+package parity
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	tfjson "github.com/hashicorp/terraform-json"
+	preview "github.com/previewd/previewd"
+)
+
+// AttributeInputs is what CompareAttributes needs besides the two plans.
+type AttributeInputs struct {
+	// Declared maps each variable a preview may differ in to the reason of
+	// its declaration.
+	Declared map[string]string
+	// Source is the module's HCL; nil: nothing can be traced, and every
+	// difference that is not identity is undeclared.
+	Source *ModuleSource
+	// ProductionDir and PreviewDir are the working directories the two
+	// plans ran in: path.cwd differs by them, and that is identity too.
+	ProductionDir, PreviewDir string
+}
+
+// AttributeStats counts what CompareAttributes looked at but did not list.
+type AttributeStats struct {
+	// Identity counts the values that differ only by who the environment
+	// is: production's value with "production" (and the other
+	// per-pull-request values) replaced by the preview's.
+	Identity int
+	// Unknown counts the values one plan cannot know until apply, which
+	// are not compared.
+	Unknown int
+}
+
+// CompareAttributes compares the planned attribute values of every
+// resource instance both plans have (nested objects, lists and maps,
+// resources of modules included) and the root module's outputs. A
+// difference is:
+//
+//   - identity, when the preview's value is production's with "production"
+//     replaced by the environment's name, or another per-pull-request
+//     variable's production value by the preview's (or the other way
+//     round): returned as a declared finding with Identity set, and
+//     counted;
+//   - declared, when every root variable the value's expression depends on
+//     (traced through locals, module calls, other resources and outputs in
+//     src) is in declared, which maps a variable to the reason of its
+//     declaration: the finding carries the reasons;
+//   - undeclared, otherwise: a value that follows a per-pull-request
+//     variable (environment above all) other than by identity, a value
+//     parity cannot trace, or one that follows an undeclared variable.
+//
+// Findings name the attribute path ("terraform_data.db.input.engine_version")
+// and, when the source has it, where the expression is written
+// ("main.tf:12"). Sensitive values are compared and shown as
+// "(sensitive)"; values unknown until apply are skipped and counted.
+func CompareAttributes(production, pv *tfjson.Plan, in AttributeInputs) ([]preview.Finding, AttributeStats) {
+	src := in.Source
+	c := &attrComparison{declared: in.Declared, src: src, identity: identityOf(production, pv, in.ProductionDir, in.PreviewDir)}
+	prod, prev := plannedInstances(production), plannedInstances(pv)
+	for _, addr := range slices.Sorted(maps.Keys(prod)) {
+		q, ok := prev[addr]
+		if !ok {
+			continue // present in one plan only: ComparePlans reports it
+		}
+		p := prod[addr]
+		c.subject = func(path []string) string { return addr + pathText(path) }
+		c.origin = func(path []string) origin { return c.resourceOrigin(p.rc, path) }
+		c.compare(p.change, q.change, nil)
+	}
+	for _, name := range slices.Sorted(maps.Keys(outputChanges(production))) {
+		q, ok := outputChanges(pv)[name]
+		if !ok {
+			continue
+		}
+		c.subject = func(path []string) string { return "output." + name + pathText(path) }
+		c.origin = func([]string) origin {
+			if src == nil {
+				return origin{untraced: []string{"output." + name}}
+			}
+			return src.outputOrigin(name)
+		}
+		c.compare(outputChanges(production)[name], q, nil)
+	}
+	slices.SortStableFunc(c.findings, func(a, b preview.Finding) int { return cmp.Compare(a.Subject, b.Subject) })
+	return c.findings, c.stats
+}
+
+// attrComparison is one CompareAttributes call.
+type attrComparison struct {
+	declared map[string]string
+	src      *ModuleSource
+	identity *identity
+	findings []preview.Finding
+	stats    AttributeStats
+	subject  func(path []string) string
+	origin   func(path []string) origin
+}
+
+// side is one plan's view of a value: the value, and its unknown and
+// sensitive markers (true, or a structure of the value's shape).
+type side struct{ value, unknown, sensitive any }
+
+func (s side) at(key any) side {
+	return side{index(s.value, key), index(s.unknown, key), index(s.sensitive, key)}
+}
+
+// index returns v[key] for a map or a slice, true for true (a marker
+// covering the whole value), nil otherwise.
+func index(v any, key any) any {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case map[string]any:
+		if k, ok := key.(string); ok {
+			return x[k]
+		}
+	case []any:
+		if i, ok := key.(int); ok && i < len(x) {
+			return x[i]
+		}
+	}
+	return nil
+}
+
+func marked(marker any) bool { b, _ := marker.(bool); return b }
+
+// compare walks two values in step and classifies each difference.
+func (c *attrComparison) compare(p, q side, path []string) {
+	if marked(p.unknown) || marked(q.unknown) {
+		c.stats.Unknown++
+		return
+	}
+	pm, pIsMap := p.value.(map[string]any)
+	qm, qIsMap := q.value.(map[string]any)
+	if pIsMap && qIsMap {
+		for _, k := range slices.Sorted(maps.Keys(unionKeys(pm, qm))) {
+			c.compare(p.at(k), q.at(k), append(slices.Clip(path), k))
+		}
+		return
+	}
+	pl, pIsList := p.value.([]any)
+	ql, qIsList := q.value.([]any)
+	if pIsList && qIsList && len(pl) == len(ql) {
+		for i := range pl {
+			c.compare(p.at(i), q.at(i), append(slices.Clip(path), strconv.Itoa(i)))
+		}
+		return
+	}
+	if reflect.DeepEqual(p.value, q.value) {
+		return
+	}
+	if containsMark(p.unknown) || containsMark(q.unknown) {
+		c.stats.Unknown++ // a list of another length, holding values not known yet
+		return
+	}
+	c.difference(p, q, path)
+}
+
+// difference classifies one differing value.
+func (c *attrComparison) difference(p, q side, path []string) {
+	pt, qt := valueText(p.value), valueText(q.value)
+	f := preview.Finding{Kind: preview.FindingAttribute, Subject: c.subject(path), Production: pt, Preview: qt}
+	if containsMark(p.sensitive) || containsMark(q.sensitive) {
+		f.Production, f.Preview = Sensitive, Sensitive
+	} else {
+		f.Production, f.Preview = show(p.value), show(q.value)
+	}
+	o := c.origin(path)
+	f.Location = o.location
+	if c.identity.matches(pt, qt) {
+		c.stats.Identity++
+		f.Declared, f.Identity, f.Reason = true, true, "identity: differs only by the environment's name"
+		c.findings = append(c.findings, f)
+		return
+	}
+	f.Declared, f.Reason = explainOrigin(o, c.declared, c.identity.differs)
+	c.findings = append(c.findings, f)
+}
+
+// explainOrigin says whether a value following o is a declared difference,
+// and why or why not. Only the variables that differ between the two plans
+// (differs) can explain a difference; the others are left out.
+func explainOrigin(o origin, declared map[string]string, differs func(string) bool) (bool, string) {
+	var perPR, undeclared, reasons []string
+	for _, v := range slices.Sorted(maps.Keys(o.vars)) {
+		if !differs(v) {
+			continue
+		}
+		switch reason, ok := declared[v]; {
+		case slices.Contains(PerPullRequest, v):
+			perPR = append(perPR, "var."+v)
+		case ok:
+			reasons = append(reasons, reason)
+		default:
+			undeclared = append(undeclared, "var."+v)
+		}
+	}
+	switch {
+	case len(perPR) > 0:
+		return false, fmt.Sprintf("follows %s other than by the environment's name", strings.Join(perPR, ", "))
+	case len(o.untraced) > 0:
+		slices.Sort(o.untraced)
+		return false, fmt.Sprintf("follows %s, which parity cannot trace to a declared difference", strings.Join(slices.Compact(o.untraced), ", "))
+	case len(undeclared) > 0:
+		return false, fmt.Sprintf("follows %s, not a declared difference", strings.Join(undeclared, ", "))
+	case len(reasons) == 0:
+		return false, "not explained by a declared difference"
+	}
+	slices.Sort(reasons)
+	return true, strings.Join(slices.Compact(reasons), ", ")
+}
+
+// containsMark reports whether a sensitivity marker marks anything.
+func containsMark(marker any) bool {
+	switch x := marker.(type) {
+	case bool:
+		return x
+	case map[string]any:
+		for _, v := range x {
+			if containsMark(v) {
+				return true
+			}
+		}
+	case []any:
+		for _, v := range x {
+			if containsMark(v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// valueText is a value as identity compares it: a string as it is,
+// anything else as compact JSON.
+func valueText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	n, err := normalize(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+// pathText renders an attribute path: .input.engine_version, .tags[0].
+func pathText(path []string) string {
+	var b strings.Builder
+	for _, p := range path {
+		if isIndex(p) {
+			b.WriteString("[" + p + "]")
+		} else {
+			b.WriteString("." + p)
+		}
+	}
+	return b.String()
+}
+
+// instance is a resource instance's planned change.
+type instance struct {
+	rc     *tfjson.ResourceChange
+	change side
+}
+
+// plannedInstances returns each resource instance a plan leaves, by
+// address, with its planned values.
+func plannedInstances(plan *tfjson.Plan) map[string]instance {
+	out := map[string]instance{}
+	if plan == nil {
+		return out
+	}
+	for _, rc := range plan.ResourceChanges {
+		if rc == nil || rc.Change == nil || rc.DeposedKey != "" || rc.Change.Actions.Delete() && !rc.Change.Actions.Replace() {
+			continue
+		}
+		out[rc.Address] = instance{rc: rc, change: side{rc.Change.After, rc.Change.AfterUnknown, rc.Change.AfterSensitive}}
+	}
+	return out
+}
+
+// outputChanges returns the root module's planned outputs.
+func outputChanges(plan *tfjson.Plan) map[string]side {
+	out := map[string]side{}
+	if plan == nil {
+		return out
+	}
+	for name, ch := range plan.OutputChanges {
+		if ch != nil && !ch.Actions.Delete() {
+			out[name] = side{ch.After, ch.AfterUnknown, ch.AfterSensitive}
+		}
+	}
+	return out
+}
+
+// resourceOrigin finds where a resource's attribute at path is written.
+func (c *attrComparison) resourceOrigin(rc *tfjson.ResourceChange, path []string) origin {
+	key := rc.Type + "." + rc.Name
+	if rc.Mode == tfjson.DataResourceMode {
+		key = "data." + key
+	}
+	var m *ModuleSource
+	if c.src != nil {
+		m = c.src.module(rc.ModuleAddress)
+	}
+	if m == nil {
+		return origin{untraced: []string{stripInstanceKeys(rc.Address)}}
+	}
+	return m.attributeOrigin(key, path)
+}
+
+// identity is who each environment is: the values of the per-pull-request
+// variables in each plan; and which variables differ between the plans.
+type identity struct {
+	toPreview, toProduction *strings.Replacer
+	production, preview     *tfjson.Plan
+}
+
+// differs reports whether root variable v has another value in each plan,
+// or is missing from either (then it cannot be ruled out).
+func (id *identity) differs(v string) bool {
+	p, q := id.production.Variables[v], id.preview.Variables[v]
+	if p == nil || q == nil {
+		return true
+	}
+	return !reflect.DeepEqual(p.Value, q.Value)
+}
+
+// identityOf reads the per-pull-request variables' values of both plans,
+// and the directories they ran in.
+func identityOf(production, pv *tfjson.Plan, productionDir, previewDir string) *identity {
+	var forward, backward []string
+	if productionDir != "" && previewDir != "" && productionDir != previewDir {
+		forward = append(forward, productionDir, previewDir)
+		backward = append(backward, previewDir, productionDir)
+	}
+	for _, name := range PerPullRequest {
+		p, q := planVariable(production, name), planVariable(pv, name)
+		if name == "environment" && p == "" {
+			p = "production"
+		}
+		if p == q {
+			continue
+		}
+		if p != "" {
+			forward = append(forward, p, q)
+		}
+		if q != "" {
+			backward = append(backward, q, p)
+		}
+	}
+	return &identity{toPreview: longestFirst(forward), toProduction: longestFirst(backward), production: orEmpty(production), preview: orEmpty(pv)}
+}
+
+func orEmpty(p *tfjson.Plan) *tfjson.Plan {
+	if p == nil {
+		return &tfjson.Plan{}
+	}
+	return p
+}
+
+// matches reports whether two differing values differ only by identity.
+func (id *identity) matches(production, pv string) bool {
+	return id.toPreview.Replace(production) == pv || id.toProduction.Replace(pv) == production
+}
+
+// longestFirst returns a replacer of old/new pairs trying longer olds first.
+func longestFirst(pairs []string) *strings.Replacer {
+	type pair struct{ old, new string }
+	ps := make([]pair, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		ps = append(ps, pair{pairs[i], pairs[i+1]})
+	}
+	slices.SortStableFunc(ps, func(a, b pair) int { return len(b.old) - len(a.old) })
+	flat := make([]string, 0, len(pairs))
+	for _, p := range ps {
+		flat = append(flat, p.old, p.new)
+	}
+	return strings.NewReplacer(flat...)
+}
+
+// planVariable returns a root variable's value in a plan as text.
+func planVariable(plan *tfjson.Plan, name string) string {
+	if plan == nil || plan.Variables[name] == nil || plan.Variables[name].Value == nil {
+		return ""
+	}
+	return valueText(plan.Variables[name].Value)
+}
