@@ -29,6 +29,9 @@ type CommandOptions struct {
 	EnvPassthrough []string
 	// Timeout bounds the run; 0 leaves only ctx to end it.
 	Timeout time.Duration
+	// Secrets are redacted from what the command writes to a log and from
+	// its error.
+	Secrets preview.Secrets
 }
 
 // defaultPassthrough names the variables every command gets, as Terraform
@@ -157,7 +160,7 @@ func run(ctx context.Context, argv []string, opts CommandOptions, extra map[stri
 		err = ctx.Err()
 	}
 	if s := tail.String(); s != "" {
-		return fmt.Errorf("command %s: %w: %s", argv[0], err, s)
+		return opts.Secrets.RedactError(fmt.Errorf("command %s: %w: %s", argv[0], err, s))
 	}
 	return fmt.Errorf("command %s: %w", argv[0], err)
 }
@@ -167,12 +170,20 @@ func run(ctx context.Context, argv []string, opts CommandOptions, extra map[stri
 // written to log. It blocks until the command exits, or until it was killed
 // when ctx ended or opts.Timeout passed; the error then carries the tail of
 // its stderr.
+//
+// What the hook prints, and its error, are redacted of opts.Secrets: a
+// hook given sensitive outputs must not show them in the run's log.
 func RunHook(ctx context.Context, argv []string, env preview.Environment, outputs map[string]string, opts CommandOptions, log io.Writer) error {
 	if log == nil {
 		log = io.Discard
 	}
-	w := &lockedWriter{w: log} // stdout and stderr are copied from two goroutines
-	return run(ctx, argv, opts, HookEnv(env, outputs), w, w)
+	redacted := opts.Secrets.Writer(log)
+	w := &lockedWriter{w: redacted} // stdout and stderr are copied from two goroutines
+	err := run(ctx, argv, opts, HookEnv(env, outputs), w, w)
+	if cerr := redacted.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // lockedWriter serialises writes to w.

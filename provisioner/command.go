@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	preview "github.com/previewd/previewd"
 )
 
 // maxErrorLines and maxErrorBytes bound how much of Terraform's stderr an
@@ -23,7 +25,7 @@ type commandError struct {
 	command string // "apply"
 	err     error  // terraform-exec's: "exit status 1\n<stderr>"
 	cause   error  // why the run's context ended, if it did
-	secrets *strings.Replacer
+	secrets preview.Secrets
 }
 
 // commandError returns the error of command, which failed with err while
@@ -34,9 +36,9 @@ func (r *run) commandError(ctx context.Context, command string, err error) *comm
 
 func (e *commandError) Error() string {
 	if e.cause != nil {
-		return redact(e.secrets, "terraform "+e.command+" stopped: "+e.cause.Error()+" ("+e.err.Error()+")")
+		return e.secrets.Redact("terraform " + e.command + " stopped: " + e.cause.Error() + " (" + e.err.Error() + ")")
 	}
-	return redact(e.secrets, "terraform "+e.command+": "+errorTail(e.err.Error()))
+	return e.secrets.Redact("terraform " + e.command + ": " + errorTail(e.err.Error()))
 }
 
 func (e *commandError) Unwrap() error { return e.err }
@@ -81,8 +83,8 @@ func errorTail(s string) string {
 type runLog struct {
 	mu      sync.Mutex
 	w       io.Writer
-	secrets *strings.Replacer // nil: none
-	quiet   bool              // the running command's stdout is not logged
+	secrets preview.Secrets
+	quiet   bool // the running command's stdout is not logged
 }
 
 // Write writes p with the run's secrets redacted. terraform-exec writes
@@ -94,10 +96,7 @@ func (l *runLog) Write(p []byte) (int, error) {
 }
 
 func (l *runLog) write(p []byte) (int, error) {
-	if l.secrets == nil {
-		return l.w.Write(p)
-	}
-	if _, err := io.WriteString(l.w, l.secrets.Replace(string(p))); err != nil {
+	if _, err := io.WriteString(l.w, l.secrets.Redact(string(p))); err != nil {
 		return 0, err
 	}
 	return len(p), nil

@@ -65,7 +65,7 @@ type Module struct {
 	URLOutput string
 	// Secrets are values that must never show in a run's log or error:
 	// those of the module's sensitive variables, production's included.
-	// Each is shown as Redacted instead.
+	// Each is shown as preview.Redacted instead.
 	Secrets []string
 }
 
@@ -281,8 +281,8 @@ type run struct {
 	tf       *tfexec.Terraform
 	module   Module // normalised: absolute Dir and Root, URLOutput set
 	varFiles []string
-	locked   bool              // the module has a .terraform.lock.hcl
-	secrets  *strings.Replacer // redacts the run's secrets; nil: none
+	locked   bool            // the module has a .terraform.lock.hcl
+	secrets  preview.Secrets // redacted from the run's log and errors
 }
 
 // prepare syncs the module into the environment's directory, checks its
@@ -317,7 +317,7 @@ func (p *Provisioner) prepare(ctx context.Context, env preview.Environment, log 
 // log and errors redact the module's secrets and the sensitive outputs ws's
 // state holds.
 func (p *Provisioner) newRun(mod Module, workDir string, ws workspace, varFiles []string, log io.Writer) (*run, error) {
-	secrets := newRedactor(append(slices.Clone(mod.Secrets), stateSecrets(ws.statePath())...))
+	secrets := preview.NewSecrets(append(slices.Clone(mod.Secrets), stateSecrets(ws.statePath())...)...)
 	tf, err := p.terraform(workDir, ws, log, secrets)
 	if err != nil {
 		return nil, err
@@ -397,7 +397,7 @@ func (p *Provisioner) module(repo string) (Module, error) {
 
 // terraform returns a *tfexec.Terraform for one run in workDir, with the
 // allowlisted environment, its output streamed to log.
-func (p *Provisioner) terraform(workDir string, ws workspace, log io.Writer, secrets *strings.Replacer) (*tfexec.Terraform, error) {
+func (p *Provisioner) terraform(workDir string, ws workspace, log io.Writer, secrets preview.Secrets) (*tfexec.Terraform, error) {
 	tf, err := tfexec.NewTerraform(workDir, p.bin)
 	if err != nil {
 		return nil, err

@@ -9,32 +9,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
 
-func TestRedactor(t *testing.T) {
-	r := newRedactor([]string{"hunter2", "abc", "line one\nline two", "hunter2-extended", ""})
-	tests := []struct{ in, want string }{
-		{"password = \"hunter2\"", `password = "(sensitive)"`},
-		{"hunter2-extended and hunter2", "(sensitive) and (sensitive)"},
-		{"abc stays: too short to be a secret", "abc stays: too short to be a secret"},
-		{"line one\nthen line two", "(sensitive)\nthen (sensitive)"},
-	}
-	for _, tt := range tests {
-		if got := redact(r, tt.in); got != tt.want {
-			t.Errorf("redact(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-	if newRedactor([]string{"", "ab"}) != nil {
-		t.Error("a redactor of nothing worth redacting is not nil")
-	}
-	if got := redact(nil, "hunter2"); got != "hunter2" {
-		t.Errorf("a nil redactor changed %q", got)
-	}
-}
+	preview "github.com/previewd/previewd"
+)
 
 func TestRunLogAndErrorsRedactSecrets(t *testing.T) {
 	var b bytes.Buffer
-	r := &run{secrets: newRedactor([]string{"hunter2"})}
+	r := &run{secrets: preview.NewSecrets("hunter2")}
 	l := &runLog{w: &b, secrets: r.secrets}
 	l.Write([]byte("stderr: hunter2\n"))
 	l.stdout().Write([]byte("stdout: hunter2\n"))

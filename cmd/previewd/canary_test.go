@@ -36,7 +36,13 @@ func TestSecretsAppearNowherePreviewdWrites(t *testing.T) {
 	hooks := t.TempDir()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "previewd.yaml")
+	// The hooks of the repository allowed to see sensitive outputs print
+	// them and fail: their output and errors must be redacted.
 	repo := func(name, hookFile string, allow bool) string {
+		leak := ""
+		if allow {
+			leak = `; echo "stdout: $PREVIEW_OUTPUT_DB_PASSWORD"; echo "stderr: $PREVIEW_OUTPUT_DB_PASSWORD" >&2; exit 3`
+		}
 		return fmt.Sprintf(`  - name: %s
     module_dir: %s
     production:
@@ -45,9 +51,9 @@ func TestSecretsAppearNowherePreviewdWrites(t *testing.T) {
       - {variable: db_password, value: %s, reason: security}
     parity:
       hook_sensitive_outputs: %v
-      seed_command: [sh, -c, 'env > %s.seed']
-      pre_destroy_command: [sh, -c, 'env > %s.predestroy; echo pre-destroy ran']
-`, name, module, productionSecret, previewSecret, allow, hookFile, hookFile)
+      seed_command: [sh, -c, 'env > %s.seed%s']
+      pre_destroy_command: [sh, -c, 'env > %s.predestroy; echo pre-destroy ran%s']
+`, name, module, productionSecret, previewSecret, allow, hookFile, leak, hookFile, leak)
 	}
 	os.WriteFile(config, []byte("repos:\n"+
 		repo("acme/shop", filepath.Join(hooks, "shop"), false)+
@@ -121,8 +127,10 @@ func TestSecretsAppearNowherePreviewdWrites(t *testing.T) {
 		p.waitFor(name, "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
 	}
 	readAPI(false)
-	if !strings.Contains(answers.String(), "pre-destroy ran") || !strings.Contains(answers.String(), "Destroy complete!") {
-		t.Errorf("the API's run logs lack the destroys:\n%.3000s", answers.String())
+	for _, want := range []string{"pre-destroy ran", "Destroy complete!", "stdout: (sensitive)", "stderr: (sensitive)", `"last_error":"seed: command sh: exit status 3: stderr: (sensitive)"`} {
+		if !strings.Contains(answers.String(), want) {
+			t.Errorf("the API's answers lack %q:\n%.3000s", want, answers.String())
+		}
 	}
 	if err := p.stop(); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"time"
 
 	preview "github.com/previewd/previewd"
@@ -81,6 +82,11 @@ func (k *checker) hook(ctx context.Context, env preview.Environment, log io.Writ
 	if !ok || len(argv(r.Parity)) == 0 {
 		return nil
 	}
+	mod, err := k.cfg.module(env.Repo)
+	if err != nil {
+		return err
+	}
+	secrets := mod.Secrets
 	outputs := env.Outputs
 	if r.Parity.HookSensitiveOutputs {
 		sensitive, err := k.prov.SensitiveOutputs(ctx, env)
@@ -92,6 +98,9 @@ func (k *checker) hook(ctx context.Context, env preview.Environment, log io.Writ
 			outputs = map[string]string{}
 		}
 		maps.Copy(outputs, sensitive)
+		secrets = append(slices.Clone(secrets), slices.Collect(maps.Values(sensitive))...)
 	}
-	return parity.RunHook(ctx, argv(r.Parity), env, outputs, r.Parity.HookOptions(), log)
+	opts := r.Parity.HookOptions()
+	opts.Secrets = preview.NewSecrets(secrets...)
+	return parity.RunHook(ctx, argv(r.Parity), env, outputs, opts, log)
 }
