@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -272,7 +273,7 @@ func TestFailedApplyWaitsForANewPush(t *testing.T) {
 
 func TestErrorsShowNoServerPaths(t *testing.T) {
 	prov := &fakeProvisioner{apply: func(ctx context.Context, env preview.Environment) (string, error) {
-		return "", fmt.Errorf("apply %s: fork/exec %s/envs/%s/module/bin/preview-web: argument list too long (module /opt/infra/shop)", env.Name, testDataDir, env.Name)
+		return "", fmt.Errorf("apply %s: fork/exec %s/envs/%s/module/bin/preview-web: argument list too long (module %s)", env.Name, testDataDir, env.Name, filepath.Join(os.TempDir(), "shop"))
 	}}
 	h := start(t, prov, nil)
 	name := h.open(1, "sha", time.Now())

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,10 +13,12 @@ import (
 // follow a colon).
 var absolutePath = regexp.MustCompile(`(^|[\s"'(\[=])(/[^\s"'()\[\]:,;]*)`)
 
-// publicPaths rewrites the absolute paths in s, an error about to be shown
+// publicPaths rewrites the server paths in s, an error about to be shown
 // on a pull request or in the API, so it says nothing about the server's
 // layout: a path under dataDir becomes relative to it ("envs/x/module"),
-// any other keeps only its last element ("…/preview-web").
+// any other path of this machine (one whose directory exists) keeps only
+// its last element ("…/preview-web"). Text that only looks like a path
+// (an API route, a regular expression) is left alone.
 func publicPaths(s, dataDir string) string {
 	dataDir = filepath.Clean(dataDir)
 	return absolutePath.ReplaceAllStringFunc(s, func(m string) string {
@@ -26,12 +29,26 @@ func publicPaths(s, dataDir string) string {
 			return lead + "."
 		case dataDir != "/" && dataDir != "." && strings.HasPrefix(path, dataDir+"/"):
 			return lead + strings.TrimPrefix(path, dataDir+"/")
-		case path == "/":
-			return m
-		default:
+		case path != "/" && onThisMachine(path):
 			return lead + "…/" + filepath.Base(path)
+		default:
+			return m
 		}
 	})
+}
+
+// onThisMachine reports whether path, or the directory it would be in,
+// exists here.
+func onThisMachine(path string) bool {
+	for _, p := range []string{path, filepath.Dir(path)} {
+		if p == "/" {
+			continue
+		}
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // errorText is the text of err as the environment, its runs and the pull
