@@ -23,10 +23,13 @@ var forbiddenPrefixes = []string{"PREVIEWD_", "GITHUB_"}
 // managedNames are set by the provisioner itself and may not be configured.
 var managedNames = []string{"TF_DATA_DIR", "TF_PLUGIN_CACHE_DIR"}
 
-// forbidden reports whether name may never be passed to Terraform.
+// forbidden reports whether name may never be passed to Terraform, in any
+// case: github_token is GITHUB_TOKEN to a shell on some systems and to a
+// reader always.
 func forbidden(name string) bool {
+	up := strings.ToUpper(name)
 	for _, p := range forbiddenPrefixes {
-		if strings.HasPrefix(name, p) {
+		if strings.HasPrefix(up, p) {
 			return true
 		}
 	}
@@ -38,20 +41,42 @@ func tfexecManaged(name string) bool {
 	return len(tfexec.ProhibitedEnv(map[string]string{name: ""})) > 0
 }
 
-// validatePassthrough checks Config.EnvPassthrough: each entry a variable
-// name or a prefix ending in "*", none that could only match forbidden or
-// terraform-exec managed names, and not "*" alone, which would defeat the
-// allowlist.
+// PassthroughProblem says why an entry of Config.EnvPassthrough (a
+// variable name, or a prefix ending in "*") is refused, or "": "*" alone
+// would defeat the allowlist, and no entry may name what is forbidden or
+// managed. Configuration checks use it too, so the rules live here once.
+func PassthroughProblem(entry string) string {
+	literal := strings.TrimSuffix(entry, "*")
+	switch {
+	case literal == "":
+		return "would pass every variable"
+	case strings.ContainsAny(literal, "=*"):
+		return "is not a name or a prefix ending in *"
+	}
+	return reserved(literal)
+}
+
+// FixedEnvProblem says why a name of Config.Env is refused, or "".
+func FixedEnvProblem(name string) string {
+	if name == "" || strings.ContainsAny(name, "=*") {
+		return "is not a variable name"
+	}
+	return reserved(name)
+}
+
 func validatePassthrough(names []string) error {
 	for _, n := range names {
-		literal := strings.TrimSuffix(n, "*")
-		switch {
-		case literal == "":
-			return fmt.Errorf("env passthrough %q: would pass every variable", n)
-		case strings.ContainsAny(literal, "=*"):
-			return fmt.Errorf("env passthrough %q: not a name or a prefix ending in *", n)
-		case reserved(literal) != "":
-			return fmt.Errorf("env passthrough %q: %s", n, reserved(literal))
+		if why := PassthroughProblem(n); why != "" {
+			return fmt.Errorf("env passthrough %q: %s", n, why)
+		}
+	}
+	return nil
+}
+
+func validateFixedEnv(env map[string]string) error {
+	for _, k := range sortedKeys(env) {
+		if why := FixedEnvProblem(k); why != "" {
+			return fmt.Errorf("env %q: %s", k, why)
 		}
 	}
 	return nil
@@ -59,28 +84,16 @@ func validatePassthrough(names []string) error {
 
 // reserved says why name may not be configured for Terraform, or "".
 func reserved(name string) string {
+	up := strings.ToUpper(name)
 	switch {
 	case forbidden(name):
-		return "names starting with " + strings.Join(forbiddenPrefixes, " or ") + " are never passed to terraform"
-	case tfexecManaged(name):
-		return "terraform-exec manages this variable"
-	case managed(name):
+		return "names starting with " + strings.Join(forbiddenPrefixes, " or ") + " are never passed to Terraform"
+	case managed(up):
 		return "previewd sets this variable"
+	case tfexecManaged(up):
+		return "terraform-exec manages this variable"
 	}
 	return ""
-}
-
-// validateFixedEnv checks Config.Env by the same rules as passthrough names.
-func validateFixedEnv(env map[string]string) error {
-	for k := range env {
-		switch {
-		case k == "" || strings.ContainsAny(k, "=*"):
-			return fmt.Errorf("env %q: not a variable name", k)
-		case reserved(k) != "":
-			return fmt.Errorf("env %q: %s", k, reserved(k))
-		}
-	}
-	return nil
 }
 
 func managed(name string) bool {

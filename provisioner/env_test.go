@@ -92,6 +92,8 @@ func TestValidateFixedEnv(t *testing.T) {
 	}{
 		{map[string]string{"AWS_PROFILE": "preview"}, ""},
 		{map[string]string{"GITHUB_TOKEN": "x"}, "never passed"},
+		{map[string]string{"github_token": "x"}, "never passed"},
+		{map[string]string{"tf_data_dir": "x"}, "previewd sets"},
 		{map[string]string{"PREVIEWD_ADMIN_TOKEN": "x"}, "never passed"},
 		{map[string]string{"TF_CLI_ARGS_plan": "x"}, "terraform-exec manages"},
 		{map[string]string{"TF_PLUGIN_CACHE_DIR": "x"}, "previewd sets"},

@@ -19,9 +19,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/terraform-exec/tfexec"
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/parity"
+	"github.com/previewd/previewd/provisioner"
 	"gopkg.in/yaml.v3"
 )
 
@@ -424,12 +424,12 @@ func (c *Config) validate(needSecret bool) error {
 		return bad("url_output", "is empty")
 	}
 	for _, name := range c.Terraform.EnvPassthrough {
-		if up := strings.ToUpper(name); strings.HasPrefix(up, "PREVIEWD_") || strings.HasPrefix(up, "GITHUB_") || up == "*" {
-			return bad("terraform.env_passthrough", "%q would hand previewd's secrets to Terraform", name)
+		if why := provisioner.PassthroughProblem(strings.TrimSpace(name)); why != "" {
+			return bad("terraform.env_passthrough", "%q: %s", name, why)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Terraform.Env)) {
-		if why := fixedEnvProblem(name); why != "" {
+		if why := provisioner.FixedEnvProblem(name); why != "" {
 			return bad("terraform.env", "%q: %s", name, why)
 		}
 	}
@@ -452,22 +452,6 @@ func (c *Config) validate(needSecret bool) error {
 		seen[strings.ToLower(r.Name)] = true
 	}
 	return nil
-}
-
-// fixedEnvProblem says why name may not be set in terraform.env, or "".
-func fixedEnvProblem(name string) string {
-	up := strings.ToUpper(name)
-	switch {
-	case name == "" || strings.ContainsAny(name, "=*"):
-		return "is not a variable name"
-	case strings.HasPrefix(up, "PREVIEWD_") || strings.HasPrefix(up, "GITHUB_"):
-		return "names starting with PREVIEWD_ or GITHUB_ are never passed to Terraform"
-	case up == "TF_DATA_DIR" || up == "TF_PLUGIN_CACHE_DIR":
-		return "previewd sets this variable"
-	case len(tfexec.ProhibitedEnv(map[string]string{up: ""})) > 0:
-		return "terraform-exec manages this variable"
-	}
-	return ""
 }
 
 func (r RepoConfig) validate(haveDefault bool) error {
