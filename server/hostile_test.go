@@ -83,8 +83,9 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 	f.s = server.New(server.Config{
 		AdminToken: token, TTL: time.Hour, Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db, nil),
 		Controller: &fakeController{ready: true}, Registry: f.reg, Now: f.now.Now,
-		Logger:   slog.New(slog.NewTextHandler(f.log, nil)),
-		LogLinks: server.NewLogLinks([]byte("key"), "http://previewd.test", time.Hour),
+		Logger:          slog.New(slog.NewTextHandler(f.log, nil)),
+		BodyReadTimeout: time.Second,
+		LogLinks:        server.NewLogLinks([]byte("key"), "http://previewd.test", time.Hour),
 		Dashboard: func(w io.Writer, envs []preview.Environment, _ bool) error {
 			_, err := fmt.Fprintf(w, "<p>%d</p>", len(envs))
 			return err
@@ -378,5 +379,46 @@ func TestPagesCannotBeFramedOrCached(t *testing.T) {
 			!strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") || h.Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("%s: got headers %v", path, h)
 		}
+	}
+}
+
+// TestSlowSendersLoseTheirReservation holds the whole pool of normal-sized
+// bodies with slow unsigned senders: normal deliveries are refused while
+// they hold it, and accepted again once the read deadline cuts them off.
+func TestSlowSendersLoseTheirReservation(t *testing.T) {
+	f := newHostileFixture(t)
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	defer func() { close(release); wg.Wait() }()
+	const senders = 16 // each reserves 1 MiB: the whole small pool
+	for i := range senders {
+		body := &slowBody{release: release, started: make(chan struct{})}
+		req, _ := http.NewRequest(http.MethodPost, f.url+"/webhooks/github", body)
+		req.ContentLength = 1<<20 - 1
+		req.Header.Set("X-GitHub-Event", "pull_request")
+		req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("slow-%d", i))
+		req.Header.Set("X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64))
+		wg.Go(func() {
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		})
+	}
+	for deadline := time.Now().Add(10 * time.Second); f.gauge(t, "previewd_webhook_body_bytes_reserved") < senders<<20; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the slow senders never held the pool: %v reserved", f.gauge(t, "previewd_webhook_body_bytes_reserved"))
+		}
+	}
+	body := prPayload("opened", 1, "feature/slow", "abc", time.Now())
+	if resp, _ := deliverTo(t, f.url, "pull_request", "while-held", body, sign(body), -1); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("while slow senders hold the pool: got %d, want 503", resp.StatusCode)
+	}
+	for deadline := time.Now().Add(10 * time.Second); f.gauge(t, "previewd_webhook_body_bytes_reserved") != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the read deadline never freed the pool: %v reserved", f.gauge(t, "previewd_webhook_body_bytes_reserved"))
+		}
+	}
+	if resp, out := deliverTo(t, f.url, "pull_request", "after-deadline", body, sign(body), -1); resp.StatusCode != http.StatusAccepted {
+		t.Errorf("after the deadline: got %d %s, want 202", resp.StatusCode, out)
 	}
 }

@@ -69,6 +69,9 @@ type Config struct {
 	Dashboard func(w io.Writer, envs []preview.Environment, showAll bool) error
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// BodyReadTimeout is how long a webhook body of up to 1 MiB may take
+	// to arrive (default 10s); larger ones get the server's 60s.
+	BodyReadTimeout time.Duration
 }
 
 // Server serves HTTP. Create it with New.
@@ -95,6 +98,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.BodyReadTimeout <= 0 {
+		cfg.BodyReadTimeout = 10 * time.Second
 	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	preview "github.com/previewd/previewd"
@@ -35,6 +36,13 @@ func (s *Server) handleWebhook(c echo.Context) error {
 	if req.ContentLength > MaxWebhookBody {
 		s.metrics.deliveries.WithLabelValues("unverified", "too_large").Inc()
 		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "payload larger than 25 MiB")
+	}
+	// A sender gets a bounded time to deliver what it reserved: slow
+	// senders cannot sit on the budget for the server's whole ReadTimeout.
+	if req.ContentLength >= 0 && req.ContentLength < smallBodyLimit {
+		if err := http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(s.cfg.BodyReadTimeout)); err != nil {
+			s.log.Debug("set webhook read deadline", "err", err)
+		}
 	}
 	body, release, err := s.bodies.read(req, c.Response())
 	defer release()
