@@ -304,7 +304,7 @@ func TestRefusalLogIsClippedAndRateLimited(t *testing.T) {
 	for i := range 100 {
 		delivery := fmt.Sprintf("%d-%s", i, strings.Repeat("d", 30<<10)) // a bad ID: refused with 400
 		req := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(body))
-		req.Header.Set("X-GitHub-Event", strings.Repeat("e", 30<<10)+"\nlevel=ERROR msg=forged")
+		req.Header.Set("X-GitHub-Event", "x\nlevel=ERROR msg=forged\n"+strings.Repeat("e", 30<<10))
 		req.Header.Set("X-GitHub-Delivery", delivery)
 		req.Header.Set("X-Hub-Signature-256", sign(body))
 		rec := httptest.NewRecorder()
@@ -321,8 +321,13 @@ func TestRefusalLogIsClippedAndRateLimited(t *testing.T) {
 	if !strings.Contains(logged, "…(cut, 200 bytes shown)") {
 		t.Errorf("the log does not say values were cut:\n%.500s", logged)
 	}
-	if strings.Contains(logged, "\nlevel=ERROR msg=forged") {
-		t.Errorf("a header forged a log line:\n%.500s", logged)
+	for _, line := range lines {
+		if !strings.HasPrefix(line, "time=") || strings.HasPrefix(line, "level=ERROR") {
+			t.Errorf("a header forged a log line: %.300s", line)
+		}
+	}
+	if !strings.Contains(logged, `event="x\\nlevel=ERROR msg=forged\\neeee`) {
+		t.Errorf("the event is not shown quoted in the log:\n%.500s", logged)
 	}
 	f.now.Add(time.Second)
 	req := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(body))
