@@ -28,7 +28,11 @@ type ModuleSource struct {
 	locals    map[string]*hclsyntax.Attribute
 	calls     map[string]*moduleCall
 	variables map[string]bool
+	required  []string // required_version constraints of terraform blocks
 }
+
+// RequiredVersions returns the module's required_version constraints.
+func (m *ModuleSource) RequiredVersions() []string { return slices.Clone(m.required) }
 
 // moduleCall is a module block: its arguments and, for a local source, the
 // module it calls.
@@ -106,6 +110,10 @@ func (m *ModuleSource) readFile(path string) error {
 			m.outputs[b.Labels[0]] = b.Body.Attributes["value"]
 		case b.Type == "variable" && len(b.Labels) == 1:
 			m.variables[b.Labels[0]] = true
+		case b.Type == "terraform":
+			if v, ok := literalString(b.Body.Attributes["required_version"]); ok {
+				m.required = append(m.required, v)
+			}
 		case b.Type == "locals":
 			for name, a := range b.Body.Attributes {
 				m.locals[name] = a

@@ -293,23 +293,33 @@ func changedAttributes(before, after any) []string {
 	return changed
 }
 
-// ModuleVariables returns the variables repo's module declares and, among
-// them, those declared sensitive, read with terraform-config-inspect from
-// the production module without running Terraform.
-func (p *Provisioner) ModuleVariables(repo string) (declared, sensitive map[string]bool, err error) {
+// Variables is what a module declares of its variables.
+type Variables struct {
+	Declared  map[string]bool // every variable
+	Sensitive map[string]bool // declared sensitive = true
+	Required  map[string]bool // without a default: a value must be given
+}
+
+// ModuleVariables returns the variables repo's module declares, read with
+// terraform-config-inspect from the production module without running
+// Terraform.
+func (p *Provisioner) ModuleVariables(repo string) (Variables, error) {
 	mod, err := p.module(repo)
 	if err != nil {
-		return nil, nil, err
+		return Variables{}, err
 	}
 	inspected, err := inspectModule(mod.Dir, mod.Dir)
 	if err != nil {
-		return nil, nil, err
+		return Variables{}, err
 	}
-	sensitive = map[string]bool{}
-	for name, v := range inspected.Variables {
-		if v.Sensitive {
-			sensitive[name] = true
+	v := Variables{Declared: declaredVariables(inspected), Sensitive: map[string]bool{}, Required: map[string]bool{}}
+	for name, variable := range inspected.Variables {
+		if variable.Sensitive {
+			v.Sensitive[name] = true
+		}
+		if variable.Required {
+			v.Required[name] = true
 		}
 	}
-	return declaredVariables(inspected), sensitive, nil
+	return v, nil
 }

@@ -87,10 +87,11 @@ func TestModuleVariablesSensitive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	declared, sensitive, err := p.ModuleVariables("acme/shop")
+	vars, err := p.ModuleVariables("acme/shop")
 	if err != nil {
 		t.Fatal(err)
 	}
+	declared, sensitive := vars.Declared, vars.Sensitive
 	wantDeclared := map[string]bool{"environment": true, "pr_number": true, "instance_count": true, "database_engine_version": true, "database_password": true}
 	if !maps.Equal(declared, wantDeclared) {
 		t.Errorf("declared: got %v, want %v", declared, wantDeclared)

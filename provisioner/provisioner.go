@@ -80,6 +80,9 @@ type Provisioner struct {
 
 	mu    sync.Mutex
 	locks map[string]chan struct{} // per environment, held during a run
+
+	engineMu sync.Mutex
+	engine   string // the binary's version banner, once read
 }
 
 // New returns a Provisioner. It returns an error when the Terraform binary is

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -449,4 +450,13 @@ func copyDir(t *testing.T, src, dst string) {
 		}
 	}
 	writeTree(t, dst, files)
+}
+
+func TestEngineBanner(t *testing.T) {
+	t.Parallel()
+	p, _ := newTestProvisioner(t, fixture("basic"))
+	got, err := p.EngineBanner(context.Background())
+	if err != nil || !regexp.MustCompile(`^(Terraform|OpenTofu) v\d+\.\d+\.\d+`).MatchString(got) {
+		t.Errorf("got %q, %v; want Terraform or OpenTofu and a version", got, err)
+	}
 }

@@ -30,22 +30,7 @@ func (k *checker) Check(ctx context.Context, env preview.Environment, log io.Wri
 	}
 	c := &parityCheck{flags: parityFlags{repo: env.Repo, pr: env.PR, branch: env.Branch, headSHA: env.HeadSHA, plan: true},
 		repo: r, settings: r.Parity, cfg: *k.cfg, productionPlans: k.plans, applied: true}
-	var err error
-	if c.module.Declared, c.module.Sensitive, err = k.prov.ModuleVariables(env.Repo); err != nil {
-		return preview.ParityReport{}, err
-	}
-	if err := c.resolveInputs(); err != nil {
-		return preview.ParityReport{}, err
-	}
-	findings, err := c.inputFindings(ctx)
-	if err != nil {
-		return preview.ParityReport{}, err
-	}
-	planFindings, err := c.planFindings(ctx, k.prov, env, log)
-	if err != nil {
-		return preview.ParityReport{}, err
-	}
-	return c.report(findings, planFindings), nil
+	return c.run(ctx, k.prov, env, log)
 }
 
 // DetectDrift lists what changed outside Terraform in env.

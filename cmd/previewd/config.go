@@ -28,32 +28,38 @@ import (
 // Config is every setting of previewd. It loads over DefaultConfig from a
 // strict YAML file, then from PREVIEWD_* environment variables, which win.
 type Config struct {
-	ListenAddr          string        `yaml:"listen_addr"`
-	PublicURL           string        `yaml:"public_url"`   // how GitHub users reach previewd (links to logs)
-	LogLinks            string        `yaml:"log_links"`    // signed (links anyone with the link may open, expiring) or admin
-	LogLinkTTL          time.Duration `yaml:"log_link_ttl"` // how long a signed log link works
-	DataDir             string        `yaml:"data_dir"`
-	WebhookSecret       string        `yaml:"webhook_secret"`
-	AdminToken          string        `yaml:"admin_token"`
-	ModuleDir           string        `yaml:"module_dir"`
-	URLOutput           string        `yaml:"url_output"`
-	TTL                 time.Duration `yaml:"ttl"`
-	MaxConcurrentRuns   int           `yaml:"max_concurrent_runs"`
-	MaxConcurrentChecks int           `yaml:"max_concurrent_checks"` // parity checks at once, beside the runs
-	NameMaxLength       int           `yaml:"name_max_length"`
-	Drafts              bool          `yaml:"drafts"`
-	LogLevel            string        `yaml:"log_level"`
-	LogFormat           string        `yaml:"log_format"`
-	ShutdownTimeout     time.Duration `yaml:"shutdown_timeout"`
-	RetryBase           time.Duration `yaml:"retry_base"`          // first retry delay of a failed destroy or transient apply failure, doubled each time
-	MaxAttempts         int           `yaml:"max_attempts"`        // failed runs of the same target before previewd stops retrying
-	MaxKeep             time.Duration `yaml:"max_keep"`            // how long a preview:keep label can hold an idle environment
-	ResyncInterval      time.Duration `yaml:"resync_interval"`     // how often GitHub's open pull requests are compared with the store
-	MaxResyncDestroys   int           `yaml:"max_resync_destroys"` // destroys one resync pass may start
-	AllowedRepos        []string      `yaml:"allowed_repos"`       // owner/* or owner/name; empty allows every repository previewd has a module for
-	GitHub              GitHubConfig  `yaml:"github"`
-	Terraform           TFConfig      `yaml:"terraform"`
-	Repos               []RepoConfig  `yaml:"repos"`
+	ListenAddr    string        `yaml:"listen_addr"`
+	PublicURL     string        `yaml:"public_url"`   // how GitHub users reach previewd (links to logs)
+	LogLinks      string        `yaml:"log_links"`    // signed (links anyone with the link may open, expiring) or admin
+	LogLinkTTL    time.Duration `yaml:"log_link_ttl"` // how long a signed log link works
+	DataDir       string        `yaml:"data_dir"`
+	WebhookSecret string        `yaml:"webhook_secret"`
+	AdminToken    string        `yaml:"admin_token"`
+	ModuleDir     string        `yaml:"module_dir"`
+	// ProductionVarFiles are production's var files for module_dir (for
+	// every repository without its own entry), relative to module_dir.
+	ProductionVarFiles []string `yaml:"production_var_files"`
+	// ProductionTerraformVersion is the engine production runs module_dir
+	// with ("1.5.7", "opentofu 1.8.2"); "" leaves it unchecked.
+	ProductionTerraformVersion string        `yaml:"production_terraform_version"`
+	URLOutput                  string        `yaml:"url_output"`
+	TTL                        time.Duration `yaml:"ttl"`
+	MaxConcurrentRuns          int           `yaml:"max_concurrent_runs"`
+	MaxConcurrentChecks        int           `yaml:"max_concurrent_checks"` // parity checks at once, beside the runs
+	NameMaxLength              int           `yaml:"name_max_length"`
+	Drafts                     bool          `yaml:"drafts"`
+	LogLevel                   string        `yaml:"log_level"`
+	LogFormat                  string        `yaml:"log_format"`
+	ShutdownTimeout            time.Duration `yaml:"shutdown_timeout"`
+	RetryBase                  time.Duration `yaml:"retry_base"`          // first retry delay of a failed destroy or transient apply failure, doubled each time
+	MaxAttempts                int           `yaml:"max_attempts"`        // failed runs of the same target before previewd stops retrying
+	MaxKeep                    time.Duration `yaml:"max_keep"`            // how long a preview:keep label can hold an idle environment
+	ResyncInterval             time.Duration `yaml:"resync_interval"`     // how often GitHub's open pull requests are compared with the store
+	MaxResyncDestroys          int           `yaml:"max_resync_destroys"` // destroys one resync pass may start
+	AllowedRepos               []string      `yaml:"allowed_repos"`       // owner/* or owner/name; empty allows every repository previewd has a module for
+	GitHub                     GitHubConfig  `yaml:"github"`
+	Terraform                  TFConfig      `yaml:"terraform"`
+	Repos                      []RepoConfig  `yaml:"repos"`
 }
 
 // GitHubConfig says how previewd reaches GitHub. With neither a token nor an
@@ -87,6 +93,10 @@ type RepoConfig struct {
 type ProductionConfig struct {
 	VarFiles []string       `yaml:"var_files"`
 	Vars     map[string]any `yaml:"vars"`
+	// TerraformVersion is the engine production runs the module with
+	// ("1.5.7", "terraform 1.5.7", "opentofu 1.8.2"); "" leaves it
+	// unchecked.
+	TerraformVersion string `yaml:"terraform_version"`
 }
 
 // DifferenceConfig declares one way previews differ from production.
@@ -441,6 +451,17 @@ func (c *Config) validate(needSecret bool) error {
 			return bad("module_dir", "%v", err)
 		}
 	}
+	if len(c.ProductionVarFiles) > 0 && c.ModuleDir == "" {
+		return bad("production_var_files", "needs module_dir: these are production's var files for it")
+	}
+	for _, f := range c.ProductionVarFiles {
+		if _, err := os.Stat(absPath(c.ModuleDir, f)); err != nil {
+			return bad("production_var_files", "%v", err)
+		}
+	}
+	if _, err := parity.ParseEngine(c.ProductionTerraformVersion); err != nil {
+		return bad("production_terraform_version", "%v", err)
+	}
 	seen := map[string]bool{}
 	for i, r := range c.Repos {
 		if err := r.validate(c.ModuleDir != ""); err != nil {
@@ -468,6 +489,9 @@ func (r RepoConfig) validate(haveDefault bool) error {
 	}
 	if err := r.Parity.Validate(); err != nil {
 		return fmt.Errorf("parity.%v", err)
+	}
+	if _, err := parity.ParseEngine(r.Production.TerraformVersion); err != nil {
+		return fmt.Errorf("production.terraform_version: %v", err)
 	}
 	for j, d := range r.Differences {
 		if d.Variable == "" {
@@ -511,7 +535,9 @@ func (c *Config) repo(name string) (RepoConfig, bool) {
 	if c.ModuleDir == "" {
 		return RepoConfig{}, false
 	}
-	return RepoConfig{Name: name, ModuleDir: c.ModuleDir, URLOutput: c.URLOutput}, true
+	return RepoConfig{Name: name, ModuleDir: c.ModuleDir, URLOutput: c.URLOutput, Production: ProductionConfig{
+		VarFiles: c.ProductionVarFiles, TerraformVersion: c.ProductionTerraformVersion,
+	}}, true
 }
 
 // serves reports whether previewd acts on repository repo: only when it

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -144,6 +145,7 @@ type parityCheck struct {
 	productionPlans *planCache // nil: plan production's shape every time
 	applied         bool       // the preview is a live environment that must still exist
 	attributeStats  parity.AttributeStats
+	source          *parity.ModuleSource // read once, by moduleSource
 
 	productionFiles []string       // production's var files, absolute
 	production      map[string]any // production's resolved inputs
@@ -172,19 +174,98 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 	if err != nil {
 		return preview.ParityReport{}, err
 	}
-	if c.module.Declared, c.module.Sensitive, err = prov.ModuleVariables(f.repo); err != nil {
+	env := preview.Environment{Name: parityCheckEnvironment, Repo: f.repo, PR: f.pr, Branch: f.branch, HeadSHA: f.headSHA}
+	return c.run(ctx, prov, env, tfLog)
+}
+
+// run reads the module's variables and both sides' inputs, then runs every
+// check: inputs, config keys and toggles, and with flags.plan the plans of
+// env and of production's shape and the engine. Terraform's output goes to
+// tfLog. A module needing production inputs previewd was not given is an
+// error naming them: the check never runs on a production it made up.
+func (c *parityCheck) run(ctx context.Context, prov *provisioner.Provisioner, env preview.Environment, tfLog io.Writer) (preview.ParityReport, error) {
+	vars, err := prov.ModuleVariables(c.flags.repo)
+	if err != nil {
 		return preview.ParityReport{}, err
 	}
+	c.module.Declared, c.module.Sensitive = vars.Declared, vars.Sensitive
 	if err := c.resolveInputs(); err != nil {
 		return preview.ParityReport{}, err
 	}
+	if err := c.checkProductionInputs(vars.Required); err != nil {
+		return preview.ParityReport{}, err
+	}
 	findings, err := c.inputFindings(ctx)
-	if err != nil || !f.plan {
+	if err != nil || !c.flags.plan {
 		return parity.Report(findings), err
 	}
-	env := preview.Environment{Name: parityCheckEnvironment, Repo: f.repo, PR: f.pr, Branch: f.branch, HeadSHA: f.headSHA}
 	planFindings, err := c.planFindings(ctx, prov, env, tfLog)
-	return c.report(findings, planFindings), err
+	if err != nil {
+		return preview.ParityReport{}, err
+	}
+	engine, err := c.engineFindings(ctx, prov)
+	if err != nil {
+		return preview.ParityReport{}, err
+	}
+	return c.report(findings, planFindings, engine), nil
+}
+
+// checkProductionInputs returns an error naming the variables the module
+// requires (no default) that production's inputs do not set, besides the
+// per-pull-request ones previewd passes.
+func (c *parityCheck) checkProductionInputs(required map[string]bool) error {
+	var missing []string
+	for _, name := range slices.Sorted(maps.Keys(required)) {
+		if _, ok := c.production[name]; !ok && !slices.Contains(parity.PerPullRequest, name) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	where := "production.var_files or production.vars of its repos entry"
+	if c.repo.ModuleDir == c.cfg.ModuleDir && !c.listed() {
+		where = "production_var_files (PREVIEWD_PRODUCTION_VAR_FILES), or a repos entry with production.vars"
+	}
+	return fmt.Errorf("production's inputs do not set %s, which the module requires: give production's values in %s", strings.Join(missing, ", "), where)
+}
+
+// listed reports whether the repository has its own repos entry.
+func (c *parityCheck) listed() bool {
+	return slices.ContainsFunc(c.cfg.Repos, func(r RepoConfig) bool { return strings.EqualFold(r.Name, c.flags.repo) })
+}
+
+// moduleSource reads the module's HCL once per check.
+func (c *parityCheck) moduleSource() (*parity.ModuleSource, error) {
+	if c.source == nil {
+		src, err := parity.LoadModuleSource(c.repo.ModuleDir)
+		if err != nil {
+			return nil, err
+		}
+		c.source = src
+	}
+	return c.source, nil
+}
+
+// engineFindings compares the engine previewd runs with production's.
+func (c *parityCheck) engineFindings(ctx context.Context, prov *provisioner.Provisioner) ([]preview.Finding, error) {
+	banner, err := prov.EngineBanner(ctx)
+	if err != nil {
+		return nil, err
+	}
+	running, err := parity.ParseEngineBanner(banner)
+	if err != nil {
+		return nil, fmt.Errorf("the engine's version: %w", err)
+	}
+	production, err := parity.ParseEngine(c.repo.Production.TerraformVersion)
+	if err != nil {
+		return nil, fmt.Errorf("production.terraform_version: %w", err)
+	}
+	src, err := c.moduleSource()
+	if err != nil {
+		return nil, err
+	}
+	return parity.CompareEngine(running, production, src.RequiredVersions()), nil
 }
 
 // report gathers the findings and what the attribute comparison counted.
@@ -344,7 +425,7 @@ func (c *parityCheck) planFindings(ctx context.Context, prov *provisioner.Provis
 		return nil, err
 	}
 	findings := parity.ComparePlans(prod.Plan, prev.Plan, c.repo.Differences)
-	src, err := parity.LoadModuleSource(c.repo.ModuleDir)
+	src, err := c.moduleSource()
 	if err != nil {
 		return nil, err
 	}
