@@ -57,15 +57,47 @@ func (p *Provisioner) PlanPreview(ctx context.Context, env preview.Environment, 
 	return res, nil
 }
 
-// PlanApplied is PlanPreview for an environment that must still exist: it
-// returns an ENOTFOUND error, and creates nothing, when the environment has
-// no state (it was destroyed while the caller waited).
+// PlanApplied returns the plan of env as applied: the very plan its last
+// apply applied, which it hands out once, or else (after a restart) a plan
+// like PlanPreview's. An environment with no state (destroyed while the
+// caller waited) is an ENOTFOUND error, and nothing is created.
 func (p *Provisioner) PlanApplied(ctx context.Context, env preview.Environment, log io.Writer) (PlanResult, error) {
-	res, err := p.planPreview(ctx, env, log, true)
+	res, ok, err := p.appliedPlan(ctx, env, log)
+	if err != nil || ok {
+		return res, err
+	}
+	res, err = p.planPreview(ctx, env, log, true)
 	if err != nil {
 		return PlanResult{}, fmt.Errorf("plan %s: %w", env.Name, err)
 	}
 	return res, nil
+}
+
+// appliedPlan shows the plan env's last apply applied, if it kept one, and
+// removes it: ok is false when there is none.
+func (p *Provisioner) appliedPlan(ctx context.Context, env preview.Environment, log io.Writer) (res PlanResult, ok bool, err error) {
+	unlock, err := p.lock(ctx, env.Name)
+	if err != nil {
+		return PlanResult{}, false, err
+	}
+	defer unlock()
+	path, ok := p.takeAppliedPlan(env.Name)
+	if !ok {
+		return PlanResult{}, false, nil
+	}
+	defer os.Remove(path)
+	mod, err := p.module(env.Repo)
+	if err != nil {
+		return PlanResult{}, false, err
+	}
+	ws := p.workspace(env.Name)
+	r, err := p.newRun(mod, ws.workDir(mod), ws, nil, log)
+	if err != nil {
+		return PlanResult{}, false, err
+	}
+	fmt.Fprintf(logOrDiscard(log), "# previewd: comparing the plan this environment's apply applied\n")
+	res, err = showPlan(ctx, r, path)
+	return res, err == nil, err
 }
 
 func (p *Provisioner) planPreview(ctx context.Context, env preview.Environment, log io.Writer, mustExist bool) (PlanResult, error) {
@@ -176,24 +208,39 @@ func productionVariables(declared map[string]bool, dir string, vars map[string]a
 func savedPlan(ctx context.Context, r *run, ws workspace, opts ...tfexec.PlanOption) (changed bool, res PlanResult, err error) {
 	path := filepath.Join(ws.root, planFile)
 	defer os.Remove(path)
+	if changed, err = planTo(ctx, r, path, opts...); err != nil {
+		return false, PlanResult{}, err
+	}
+	res, err = showPlan(ctx, r, path)
+	return changed, res, err
+}
+
+// planTo runs terraform plan -out=path with r's var files and opts.
+func planTo(ctx context.Context, r *run, path string, opts ...tfexec.PlanOption) (changed bool, err error) {
 	planOpts := []tfexec.PlanOption{tfexec.Out(path)}
 	for _, f := range r.varFiles {
 		planOpts = append(planOpts, tfexec.VarFile(f))
 	}
 	if changed, err = r.tf.Plan(ctx, append(planOpts, opts...)...); err != nil {
-		return false, PlanResult{}, r.commandError(ctx, "plan", err)
+		return false, r.commandError(ctx, "plan", err)
 	}
+	return changed, nil
+}
+
+// showPlan reads the saved plan at path with terraform show -json, and the
+// lock file of r's working directory.
+func showPlan(ctx context.Context, r *run, path string) (res PlanResult, err error) {
 	// The JSON holds every variable's value, sensitive ones too: the run's
 	// log drops a show's stdout (see commandEcho).
 	if res.Plan, err = r.tf.ShowPlanFile(ctx, path); err != nil {
-		return false, PlanResult{}, r.commandError(ctx, "show", err)
+		return PlanResult{}, r.commandError(ctx, "show", err)
 	}
 	res.WorkDir = r.tf.WorkingDir()
 	res.LockFile, err = os.ReadFile(filepath.Join(r.tf.WorkingDir(), ".terraform.lock.hcl"))
 	if errors.Is(err, fs.ErrNotExist) {
 		err = nil
 	}
-	return changed, res, err
+	return res, err
 }
 
 // DetectDrift runs a refresh-only plan of env (terraform plan -refresh-only

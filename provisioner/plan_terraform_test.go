@@ -251,3 +251,38 @@ func TestDetectDrift(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyAppliesTheSavedPlanAndKeepsIt checks that an apply plans and
+// applies that saved plan, and that the parity check's PlanApplied shows
+// that plan without planning again, once.
+func TestApplyAppliesTheSavedPlanAndKeepsIt(t *testing.T) {
+	t.Parallel()
+	p, _ := newTestProvisioner(t, fixture("basic"))
+	ctx := context.Background()
+	env := testEnv("saved", "sha1")
+	var log lockedBuffer
+	if _, err := p.Apply(ctx, env, &log); err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	applyLog := log.String()
+	for _, want := range []string{"$ terraform plan ", "-out=envs/saved/applied.tfplan", "$ terraform apply ", "applied.tfplan"} {
+		if !strings.Contains(applyLog, want) {
+			t.Errorf("apply's log lacks %q:\n%s", want, applyLog)
+		}
+	}
+	if strings.Contains(applyLog[strings.Index(applyLog, "$ terraform apply "):], "-var-file") {
+		t.Errorf("the saved plan was applied with var files:\n%s", applyLog)
+	}
+	var checkLog lockedBuffer
+	res, err := p.PlanApplied(ctx, env, &checkLog)
+	if err != nil || res.Plan == nil || !strings.Contains(checkLog.String(), "comparing the plan this environment's apply applied") || strings.Contains(checkLog.String(), "$ terraform plan") {
+		t.Errorf("first PlanApplied: got %v, log %q; want the kept plan shown, no new plan", err, checkLog.String())
+	}
+	if got := res.Plan.Variables["head_sha"]; got == nil || got.Value != "sha1" {
+		t.Errorf("the kept plan's head_sha: got %+v, want sha1", got)
+	}
+	var again lockedBuffer
+	if _, err := p.PlanApplied(ctx, env, &again); err != nil || !strings.Contains(again.String(), "$ terraform plan ") {
+		t.Errorf("second PlanApplied: got %v, log %q; want a plan of its own", err, again.String())
+	}
+}

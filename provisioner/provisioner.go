@@ -78,8 +78,9 @@ type Provisioner struct {
 	logger  *slog.Logger
 	initSem chan struct{} // serialises inits when a plugin cache is shared; nil otherwise
 
-	mu    sync.Mutex
-	locks map[string]chan struct{} // per environment, held during a run
+	mu           sync.Mutex
+	locks        map[string]chan struct{} // per environment, held during a run
+	appliedPlans map[string]string        // per environment, the plan file its last apply applied, until a check takes it
 
 	engineMu sync.Mutex
 	engine   string // the binary's version banner, once read
@@ -111,7 +112,7 @@ func New(cfg Config) (*Provisioner, error) {
 	if err := validateFixedEnv(cfg.Env); err != nil {
 		return nil, fmt.Errorf("provisioner: %w", err)
 	}
-	p := &Provisioner{cfg: cfg, bin: bin, logger: cfg.Logger, locks: map[string]chan struct{}{}}
+	p := &Provisioner{cfg: cfg, bin: bin, logger: cfg.Logger, locks: map[string]chan struct{}{}, appliedPlans: map[string]string{}}
 	if p.dataDir, err = filepath.Abs(cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("provisioner: data directory: %w", err)
 	}
@@ -164,18 +165,41 @@ func (p *Provisioner) apply(ctx context.Context, env preview.Environment, log io
 	if err != nil {
 		return Result{}, err
 	}
-	opts := make([]tfexec.ApplyOption, 0, len(r.varFiles))
-	for _, f := range r.varFiles {
-		opts = append(opts, tfexec.VarFile(f))
+	// Plan, apply that very plan, and keep it for the parity check: what is
+	// checked is what was applied, and the check needs no plan of its own.
+	path := p.workspace(env.Name).appliedPlanPath()
+	if _, err := planTo(ctx, r, path); err != nil {
+		return Result{}, err
 	}
-	if err := r.tf.Apply(ctx, opts...); err != nil {
+	if err := r.tf.Apply(ctx, tfexec.DirOrPlan(path)); err != nil {
+		os.Remove(path)
 		return Result{}, r.commandError(ctx, "apply", err)
 	}
 	outputs, err := r.tf.Output(ctx)
 	if err != nil {
+		os.Remove(path)
 		return Result{}, r.commandError(ctx, "output", err)
 	}
+	p.keepAppliedPlan(env.Name, path)
 	return resultFromOutputs(outputs, r.module.URLOutput)
+}
+
+// keepAppliedPlan remembers the plan file an apply of name applied, for
+// the parity check that follows it (see PlanApplied).
+func (p *Provisioner) keepAppliedPlan(name, path string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.appliedPlans[name] = path
+}
+
+// takeAppliedPlan returns and forgets the plan file the last apply of name
+// applied, if it kept one.
+func (p *Provisioner) takeAppliedPlan(name string) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	path, ok := p.appliedPlans[name]
+	delete(p.appliedPlans, name)
+	return path, ok
 }
 
 // Destroy tears env down: it syncs the module, runs terraform init and
@@ -198,6 +222,7 @@ func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log 
 		return err
 	}
 	defer unlock()
+	p.takeAppliedPlan(env.Name)
 	ws := p.workspace(env.Name)
 	if _, err := os.Stat(ws.statePath()); errors.Is(err, fs.ErrNotExist) && !hasErroredState(ws.copyRoot()) {
 		if log != nil {
@@ -532,3 +557,7 @@ func (w workspace) manifestPath() string { return filepath.Join(w.root, "module.
 func (w workspace) dataDir() string      { return filepath.Join(w.root, ".terraform") }
 func (w workspace) statePath() string    { return filepath.Join(w.root, "terraform.tfstate") }
 func (w workspace) varFilePath() string  { return filepath.Join(w.root, "previewd.tfvars.json") }
+
+// appliedPlanPath is the plan file an apply applied, kept for the parity
+// check; it holds sensitive values, like the state beside it.
+func (w workspace) appliedPlanPath() string { return filepath.Join(w.root, "applied.tfplan") }

@@ -141,6 +141,8 @@ func BenchmarkWebhookToReady(b *testing.B) {
 				p.send(prEvent{"opened", name, sha, pr, time.Now()})
 				p.waitFor(name, "ready", readyAt(sha))
 				viaPreviewd := time.Since(start)
+				p.waitFor(name, "checked", func(e apiEnvironment) bool { return e.Parity.SHA == sha })
+				checked := time.Since(start)
 
 				dir := b.TempDir()
 				copyTree(b, tc.module, dir)
@@ -158,6 +160,7 @@ func BenchmarkWebhookToReady(b *testing.B) {
 				cmd.CombinedOutput()
 
 				b.ReportMetric(ms(viaPreviewd), "webhook-to-ready-ms")
+				b.ReportMetric(ms(checked), "webhook-to-parity-checked-ms")
 				b.ReportMetric(ms(byHand), "by-hand-ms")
 				b.ReportMetric(ms(viaPreviewd-byHand), "overhead-ms")
 				b.ReportMetric(100*float64(viaPreviewd-byHand)/float64(byHand), "overhead-%")

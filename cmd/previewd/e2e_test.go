@@ -463,9 +463,9 @@ repos:
 		t.Fatalf("synchronize: got %d", code)
 	}
 	p.waitFor("feature-checkout", "ready at the new head", readyAt(sha2))
-	waitUntil(t, "comment shows the new commit", func() bool {
+	waitUntil(t, "comment shows the new commit, ready", func() bool {
 		bodies, _, _ := gh.snapshot()
-		return len(bodies) == 1 && strings.Contains(bodies[0], "`bbbbbbb`")
+		return len(bodies) == 1 && strings.Contains(bodies[0], "Deployed commit `bbbbbbb`")
 	})
 	// The comment's log link opens the run's log without the admin token.
 	bodies, _, _ := gh.snapshot()
