@@ -2,6 +2,7 @@ package preview
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"slices"
 	"strings"
@@ -113,4 +114,41 @@ func (r *RedactingWriter) Close() error {
 	_, err := io.WriteString(r.w, r.secrets.Redact(string(r.pending)))
 	r.pending = nil
 	return err
+}
+
+// Leaves returns the scalar values inside v as text, descending into maps
+// and slices: strings as they are, numbers and booleans as JSON spells
+// them. The values of a sensitive variable or output are its leaves.
+func Leaves(v any) []string {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case string:
+		return []string{x}
+	case map[string]any:
+		var out []string
+		for _, e := range x {
+			out = append(out, Leaves(e)...)
+		}
+		return out
+	case []any:
+		var out []string
+		for _, e := range x {
+			out = append(out, Leaves(e)...)
+		}
+		return out
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return nil
+		}
+		var back any
+		if json.Unmarshal(b, &back) == nil {
+			switch back.(type) {
+			case map[string]any, []any:
+				return Leaves(back)
+			}
+		}
+		return []string{strings.Trim(string(b), `"`)}
+	}
 }

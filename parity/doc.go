@@ -4,11 +4,16 @@
 // production only where someone declared it should (scale, data,
 // external-integration, cost, security), and everything else is drift.
 //
-// The package does no Terraform and no I/O beyond reading the files and
-// running the commands a Config names; callers hand it variables, plans
-// (terraform show -json of a saved plan, as provisioner produces them), lock
-// files and key lists, and get []preview.Finding back. Report turns findings
-// into a preview.ParityReport, RenderText prints one.
+// The package runs no Terraform itself and does no I/O beyond reading the
+// module, the files and running the commands a Config names. Checker is
+// the orchestration the service (after every apply) and `previewd parity`
+// share: given a Repository and a Planner (the provisioner, through an
+// adapter), it composes both sides' inputs with ResolveInputs (the one
+// place a preview's variables are composed, for the apply too), runs every
+// check and keeps production's plan per module version. The checks
+// themselves take variables, plans (terraform show -json of a saved plan),
+// lock files and key lists, and return []preview.Finding. Report turns
+// findings into a preview.ParityReport, RenderText prints one.
 //
 // # The checks
 //
@@ -21,6 +26,11 @@
 //   - ComparePlans and CompareLockFiles: the structure of the two plans
 //     (resources, instance counts, providers) and the provider versions the
 //     lock files pin.
+//   - CompareAttributes: the planned values of every resource both plans
+//     have, and the root outputs, each difference classified as identity,
+//     declared or drift, with where its expression is written (read by
+//     LoadModuleSource from the module's HCL).
+//   - CompareEngine: the engine previews run against production's.
 //   - LoadToggles and CompareToggles: feature toggles per tier.
 //   - LiveDriftFindings: what a refresh-only plan of a live environment
 //     found changed outside Terraform.

@@ -29,6 +29,9 @@ type ModuleVariables struct {
 	// Sensitive holds the variables declared with sensitive = true: their
 	// values are compared but shown as "(sensitive)".
 	Sensitive map[string]bool
+	// Required holds the variables without a default: production's inputs
+	// must set them.
+	Required map[string]bool
 }
 
 // Why an undeclared variable finding is drift.

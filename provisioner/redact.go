@@ -3,7 +3,8 @@ package provisioner
 import (
 	"encoding/json"
 	"os"
-	"strings"
+
+	preview "github.com/previewd/previewd"
 )
 
 // stateSecrets returns the values of the sensitive outputs recorded in the
@@ -38,41 +39,5 @@ func jsonLeaves(raw json.RawMessage) []string {
 	if json.Unmarshal(raw, &v) != nil {
 		return nil
 	}
-	return Leaves(v)
-}
-
-// Leaves returns the scalar values inside v (strings as they are, numbers
-// and booleans as JSON spells them), descending into maps and slices.
-func Leaves(v any) []string {
-	switch x := v.(type) {
-	case nil:
-		return nil
-	case string:
-		return []string{x}
-	case map[string]any:
-		var out []string
-		for _, e := range x {
-			out = append(out, Leaves(e)...)
-		}
-		return out
-	case []any:
-		var out []string
-		for _, e := range x {
-			out = append(out, Leaves(e)...)
-		}
-		return out
-	default:
-		b, err := json.Marshal(x)
-		if err != nil {
-			return nil
-		}
-		var back any
-		if json.Unmarshal(b, &back) == nil {
-			switch back.(type) {
-			case map[string]any, []any:
-				return Leaves(back)
-			}
-		}
-		return []string{strings.Trim(string(b), `"`)}
-	}
+	return preview.Leaves(v)
 }

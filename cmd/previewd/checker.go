@@ -17,9 +17,13 @@ import (
 // parity`, run on a live environment with the service's provisioner, plus
 // the drift check and the data hooks of each repository's parity settings.
 type checker struct {
-	cfg   *Config
-	prov  *provisioner.Provisioner
-	plans *planCache
+	cfg    *Config
+	prov   *provisioner.Provisioner
+	parity *parity.Checker
+}
+
+func newChecker(cfg *Config, prov *provisioner.Provisioner) *checker {
+	return &checker{cfg: cfg, prov: prov, parity: parity.NewChecker(planner{prov})}
 }
 
 // Check compares env, as applied, with production.
@@ -28,9 +32,7 @@ func (k *checker) Check(ctx context.Context, env preview.Environment, log io.Wri
 	if !ok {
 		return preview.ParityReport{}, fmt.Errorf("no module is configured for %s", env.Repo)
 	}
-	c := &parityCheck{flags: parityFlags{repo: env.Repo, pr: env.PR, branch: env.Branch, headSHA: env.HeadSHA, plan: true},
-		repo: r, settings: r.Parity, cfg: *k.cfg, productionPlans: k.plans, applied: true}
-	return c.run(ctx, k.prov, env, log)
+	return k.parity.Check(ctx, k.cfg.parityRepository(r), parity.CheckOptions{Env: env, Applied: true}, log)
 }
 
 // DetectDrift lists what changed outside Terraform in env.
@@ -88,4 +90,30 @@ func (k *checker) hook(ctx context.Context, env preview.Environment, log io.Writ
 	opts := r.Parity.HookOptions()
 	opts.Secrets = preview.NewSecrets(secrets...)
 	return parity.RunHook(ctx, argv(r.Parity), env, outputs, opts, log)
+}
+
+// planner fits the provisioner to what parity checks need of Terraform.
+type planner struct{ p *provisioner.Provisioner }
+
+func (a planner) ModuleVariables(repo string) (parity.ModuleVariables, error) {
+	v, err := a.p.ModuleVariables(repo)
+	return parity.ModuleVariables{Declared: v.Declared, Sensitive: v.Sensitive, Required: v.Required}, err
+}
+
+func (a planner) PlanPreview(ctx context.Context, env preview.Environment, log io.Writer) (parity.Plan, error) {
+	return plan(a.p.PlanPreview(ctx, env, log))
+}
+
+func (a planner) PlanApplied(ctx context.Context, env preview.Environment, log io.Writer) (parity.Plan, error) {
+	return plan(a.p.PlanApplied(ctx, env, log))
+}
+
+func (a planner) PlanProduction(ctx context.Context, repo string, vars map[string]any, log io.Writer) (parity.Plan, error) {
+	return plan(a.p.PlanProduction(ctx, repo, vars, log))
+}
+
+func (a planner) EngineBanner(ctx context.Context) (string, error) { return a.p.EngineBanner(ctx) }
+
+func plan(res provisioner.PlanResult, err error) (parity.Plan, error) {
+	return parity.Plan{Plan: res.Plan, LockFile: res.LockFile, WorkDir: res.WorkDir}, err
 }

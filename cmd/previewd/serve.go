@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
@@ -91,7 +92,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 	intake := webhooks.NewIntake([]byte(cfg.WebhookSecret), db, cfg.serves)
 	ctrlCfg.Allowed = cfg.serves
 	ctrlCfg.Commands = gh
-	ctrlCfg.Checker = &checker{cfg: &cfg, prov: prov, plans: newPlanCache()}
+	ctrlCfg.Checker = newChecker(&cfg, prov)
 	if client, ok := gh.(*github.Client); ok { // offline mode has no pull requests to read
 		ctrlCfg.Resync = client
 		ctrlCfg.ResyncRepos = resyncRepos(cfg, client)
@@ -297,12 +298,15 @@ func renderDashboard(w io.Writer, envs []preview.Environment, showAll bool) erro
 	return templates.RenderDashboard(w, d)
 }
 
-// module resolves the module and the preview's inputs for repo:
-// production's var files and vars, then the declared differences, then the
-// preview tier of the feature toggles when the module declares the toggles
-// variable. Inputs the module does not declare are left out (the parity
-// check reports a declaration of an unknown variable).
-func (c *Config) module(repo string) (provisioner.Module, error) {
+// module resolves the module and the preview's inputs for repo, composed
+// by parity.ResolveInputs (production's var files and vars, the declared
+// differences, the preview tier of the toggles), and the secrets its runs
+// redact.
+func (c *Config) module(repo string) (provisioner.Module, error) { return c.moduleWith(repo, nil) }
+
+// moduleWith is module with extra inputs on top (previewd parity's
+// --preview-var).
+func (c *Config) moduleWith(repo string, extra map[string]any) (provisioner.Module, error) {
 	r, ok := c.repo(repo)
 	if !ok {
 		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "no module is configured for %s: set module_dir or add it to repos", repo)
@@ -311,60 +315,31 @@ func (c *Config) module(repo string) (provisioner.Module, error) {
 	if diags.HasErrors() {
 		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "read module %s: %v", r.ModuleDir, diags.Err())
 	}
-	vars := maps.Clone(r.Production.Vars)
-	if vars == nil {
-		vars = map[string]any{}
+	declared, sensitive := map[string]bool{}, map[string]bool{}
+	for name, v := range inspected.Variables {
+		declared[name], sensitive[name] = true, v.Sensitive
 	}
-	for _, d := range r.Differences {
-		vars[d.Variable] = d.Value
+	pr := c.parityRepository(r)
+	in, err := parity.ResolveInputs(pr, declared, extra)
+	if err != nil {
+		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "repos %s: %v", repo, err)
 	}
-	if r.Parity.TogglesFile != "" && inspected.Variables[r.Parity.TogglesVar()] != nil {
-		toggles, err := parity.LoadToggles(r.Parity.TogglesFile)
-		if err != nil {
-			return provisioner.Module{}, preview.Errorf(preview.EINVALID, "repos %s: parity.toggles_file: %v", repo, err)
-		}
-		vars[r.Parity.TogglesVar()] = toggles.ForTier(parity.TierPreview)
-	}
-	maps.DeleteFunc(vars, func(name string, _ any) bool { return inspected.Variables[name] == nil })
+	return provisioner.Module{Dir: r.ModuleDir, VarFiles: pr.VarFiles, Vars: in.PreviewVars, URLOutput: r.URLOutput,
+		Secrets: in.SensitiveValues(sensitive)}, nil
+}
+
+// parityRepository is what parity needs of r.
+func (c *Config) parityRepository(r RepoConfig) parity.Repository {
 	files := make([]string, len(r.Production.VarFiles))
 	for i, f := range r.Production.VarFiles {
 		files[i] = absPath(r.ModuleDir, f)
 	}
-	secrets, err := moduleSecrets(inspected, files, r)
-	if err != nil {
-		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "repos %s: %v", repo, err)
+	where := "production.var_files or production.vars of its repos entry"
+	if !slices.ContainsFunc(c.Repos, func(e RepoConfig) bool { return strings.EqualFold(e.Name, r.Name) }) {
+		where = "production_var_files (PREVIEWD_PRODUCTION_VAR_FILES), or a repos entry with production.vars"
 	}
-	return provisioner.Module{Dir: r.ModuleDir, VarFiles: files, Vars: vars, URLOutput: r.URLOutput, Secrets: secrets}, nil
-}
-
-// moduleSecrets returns every value a sensitive variable of the module is
-// given: in production's var files and vars and in the declared
-// differences. Runs redact them from their logs and errors.
-func moduleSecrets(inspected *tfconfig.Module, varFiles []string, r RepoConfig) ([]string, error) {
-	var sensitive []string
-	for name, v := range inspected.Variables {
-		if v.Sensitive {
-			sensitive = append(sensitive, name)
-		}
-	}
-	if len(sensitive) == 0 {
-		return nil, nil
-	}
-	fromFiles, err := parity.LoadVarFiles(varFiles...)
-	if err != nil {
-		return nil, err
-	}
-	var secrets []string
-	for _, name := range sensitive {
-		secrets = append(secrets, provisioner.Leaves(fromFiles[name])...)
-		secrets = append(secrets, provisioner.Leaves(r.Production.Vars[name])...)
-		for _, d := range r.Differences {
-			if d.Variable == name {
-				secrets = append(secrets, provisioner.Leaves(d.Value)...)
-			}
-		}
-	}
-	return secrets, nil
+	return parity.Repository{Name: r.Name, ModuleDir: r.ModuleDir, VarFiles: files, Vars: r.Production.Vars,
+		Engine: r.Production.TerraformVersion, Differences: r.Differences, Settings: r.Parity, Where: where}
 }
 
 // provisionerAdapter fits the provisioner to the controller's interface.
