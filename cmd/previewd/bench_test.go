@@ -121,7 +121,7 @@ func BenchmarkWebhookToReady(b *testing.B) {
 	}{
 		{"module=slow-3s", map[string]string{"PREVIEWD_MODULE_DIR": slow}, slow, []string{"-var", "sleep=3"}},
 		{"module=example", map[string]string{"PREVIEWD_CONFIG": "../../examples/previewd.yaml"}, "../../examples/preview-web-module",
-			[]string{"-var-file=production.tfvars", "-var", "instance_count=1", "-var", "external_api_url=https://sandbox.payments.example.com"}},
+			[]string{"-var-file=production.tfvars", "-var", "instance_count=1", "-var", "external_api_url=https://sandbox.payments.example.com", "-var", "database_instance_class=db.t3.medium"}},
 	}
 	binDir := b.TempDir()
 	if out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "preview-web"), "../preview-web").CombinedOutput(); err != nil {

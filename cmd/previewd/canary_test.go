@@ -2,9 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -63,7 +60,7 @@ func TestSecretsAppearNowherePreviewdWrites(t *testing.T) {
 	t0 := time.Now().Add(-time.Hour)
 
 	for _, r := range []string{"acme/shop", "acme/ops"} {
-		if code := p.sendRepo(r, prEvent{"opened", "canary-" + strings.TrimPrefix(r, "acme/"), sha, 1, t0}); code != http.StatusAccepted {
+		if code, _ := p.sendTo(r, prEvent{"opened", "canary-" + strings.TrimPrefix(r, "acme/"), sha, 1, t0}); code != http.StatusAccepted {
 			t.Fatalf("%s opened: got %d", r, code)
 		}
 	}
@@ -121,7 +118,7 @@ func TestSecretsAppearNowherePreviewdWrites(t *testing.T) {
 	readAPI(true)
 
 	for _, r := range []string{"acme/shop", "acme/ops"} {
-		p.sendRepo(r, prEvent{"closed", "canary-" + strings.TrimPrefix(r, "acme/"), sha, 1, t0.Add(time.Minute)})
+		p.sendTo(r, prEvent{"closed", "canary-" + strings.TrimPrefix(r, "acme/"), sha, 1, t0.Add(time.Minute)})
 	}
 	for _, name := range []string{"canary-shop", "canary-ops"} {
 		p.waitFor(name, "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
@@ -168,25 +165,6 @@ func TestSecretsAppearNowherePreviewdWrites(t *testing.T) {
 			t.Errorf("hook %s did not get the plain outputs:\n%s", hook, b)
 		}
 	}
-}
-
-// sendRepo sends a signed pull_request delivery for e in repository repo.
-func (p *previewd) sendRepo(repo string, e prEvent) int {
-	p.t.Helper()
-	body := bytes.ReplaceAll(e.payload(), []byte(`"acme/shop"`), fmt.Appendf(nil, "%q", repo))
-	mac := hmac.New(sha256.New, []byte(testSecret))
-	mac.Write(body)
-	req, _ := http.NewRequest("POST", p.base+"/webhooks/github", bytes.NewReader(body))
-	req.Header.Set("X-GitHub-Event", "pull_request")
-	deliveries++
-	req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("canary-%d-%d", time.Now().UnixNano(), deliveries))
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 // post sends an admin API POST and returns the status code.

@@ -48,8 +48,12 @@ func TestParityCommand(t *testing.T) {
 		return preview.Finding{Kind: "attribute", Subject: fmt.Sprintf("terraform_data.web[%d].triggers_replace.inputs", instance),
 			Declared: declared, Reason: reason, Location: "main.tf:37"}
 	}
+	// The example declares a smaller database, which reaches an attribute.
+	instanceClass := preview.Finding{Kind: "attribute", Subject: "terraform_data.web[0].input.database_instance_class",
+		Declared: true, Reason: "cost", Location: "main.tf:50"}
 	exampleFindings := func(attribute ...preview.Finding) []preview.Finding {
 		return slices.Concat([]preview.Finding{
+			{Kind: "variable", Subject: "database_instance_class", Production: "db.r5.2xlarge", Preview: "db.t3.medium", Declared: true, Reason: "cost"},
 			{Kind: "variable", Subject: "external_api_url", Production: "https://api.payments.example.com", Preview: "https://sandbox.payments.example.com", Declared: true, Reason: "external-integration"},
 			{Kind: "variable", Subject: "instance_count", Production: "3", Preview: "1", Declared: true, Reason: "scale"},
 			{Kind: "resource", Subject: "terraform_data.web", Production: "3 instances", Preview: "1 instance", Declared: true, Reason: "scale"},
@@ -72,14 +76,14 @@ func TestParityCommand(t *testing.T) {
 			name:   "the example is at parity",
 			config: absFixture(t, "../../examples/previewd.yaml"),
 			args:   []string{"--pr", "7", "--branch", "feat/x", "--head-sha", "abc123"},
-			want:   exampleFindings(inputsAttribute(0, true, "external-integration, scale, toggles")),
+			want:   exampleFindings(instanceClass, inputsAttribute(0, true, "external-integration, scale, toggles")),
 		},
 		{
 			name:     "undeclared version difference",
 			config:   absFixture(t, "../../examples/previewd.yaml"),
 			args:     []string{"--preview-var", "database_engine_version=13.2"},
 			wantCode: exitDrift,
-			want: slices.Insert(exampleFindings(), 0,
+			want: slices.Insert(exampleFindings(instanceClass), 0,
 				preview.Finding{Kind: "variable", Subject: "database_engine_version", Production: "15.4", Preview: "13.2", Reason: "not declared"},
 				inputsAttribute(0, false, "follows var.database_engine_version, not a declared difference")),
 		},
@@ -203,13 +207,13 @@ func TestParityCommandText(t *testing.T) {
 		want     []string
 	}{
 		{"parity", nil, exitParity, []string{
-			"parity: ok, the preview differs from production only where declared (5 declared; checked ",
+			"parity: ok, the preview differs from production only where declared (7 declared; checked ",
 			"4 values differ only by the environment's name (--all lists them); 2 values unknown until apply, not compared",
 			"row: ok attribute terraform_data.web[0].triggers_replace.inputs",
 			"row: ok variable instance_count 3 1 declared: scale -",
 		}},
 		{"drift", []string{"--preview-var", "database_engine_version=13.2"}, exitDrift, []string{
-			"parity: DRIFT, 2 undeclared differences (4 declared; checked ",
+			"parity: DRIFT, 2 undeclared differences (6 declared; checked ",
 			"row: DRIFT variable database_engine_version 15.4 13.2 not declared -",
 			"row: DRIFT attribute terraform_data.web[0].triggers_replace.inputs",
 		}},

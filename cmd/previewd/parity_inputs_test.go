@@ -25,7 +25,7 @@ func TestParityNeedsProductionsRealInputs(t *testing.T) {
 		wantOut  string
 	}{
 		{"module_dir alone", "module_dir: " + example + "\n", exitError,
-			"production's inputs do not set database_engine_version, external_api_url, which the module requires: give production's values in production_var_files (PREVIEWD_PRODUCTION_VAR_FILES)"},
+			"production's inputs do not set database_engine_version, database_instance_class, external_api_url, which the module requires: give production's values in production_var_files (PREVIEWD_PRODUCTION_VAR_FILES)"},
 		{"a repos entry without var files", "repos:\n  - name: acme/shop\n    module_dir: " + example + "\n", exitError,
 			"give production's values in production.var_files or production.vars of its repos entry"},
 		{"with production_var_files", "module_dir: " + example + "\nproduction_var_files: [production.tfvars]\n", exitParity, `"status": "ok"`},

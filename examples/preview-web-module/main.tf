@@ -42,6 +42,12 @@ resource "terraform_data" "web" {
   input = {
     bin = var.web_server_bin
     dir = "${local.state_dir}/${count.index}"
+
+    # Not var.environment == "production" ? "db.r5.2xlarge" : "db.t3.medium":
+    # previewd reports a value that follows the environment as drift. A
+    # variable production sets, and previews declare a difference in (see
+    # previewd.yaml), is how an environment may differ.
+    database_instance_class = var.database_instance_class
   }
 
   # No shell: local-exec runs the interpreter list with the command appended,

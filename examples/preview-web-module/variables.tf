@@ -43,6 +43,11 @@ variable "database_engine_version" {
   type        = string
 }
 
+variable "database_instance_class" {
+  description = "Size of the database the application runs against."
+  type        = string
+}
+
 variable "external_api_url" {
   description = "Base URL of the payments API the application calls."
   type        = string
