@@ -64,12 +64,8 @@ func CompareAttributes(production, pv *tfjson.Plan, in AttributeInputs) ([]previ
 	src := in.Source
 	c := &attrComparison{declared: in.Declared, src: src, identity: identityOf(production, pv, in.ProductionDir, in.PreviewDir)}
 	prod, prev := plannedInstances(production), plannedInstances(pv)
-	for _, addr := range slices.Sorted(maps.Keys(prod)) {
-		q, ok := prev[addr]
-		if !ok {
-			continue // present in one plan only: ComparePlans reports it
-		}
-		p := prod[addr]
+	for _, pair := range pairInstances(prod, prev) {
+		p, q, addr := prod[pair[0]], prev[pair[1]], pair[1]
 		c.subject = func(path []string) string { return addr + pathText(path) }
 		c.origin = func(path []string) origin { return c.resourceOrigin(p.rc, path) }
 		c.compare(p.change, q.change, nil)
@@ -147,17 +143,19 @@ func (c *attrComparison) compare(p, q side, path []string) {
 	}
 	pl, pIsList := p.value.([]any)
 	ql, qIsList := q.value.([]any)
-	if pIsList && qIsList && len(pl) == len(ql) {
-		for i := range pl {
+	unknown := containsMark(p.unknown) || containsMark(q.unknown)
+	if pIsList && qIsList && (len(pl) == len(ql) || unknown) {
+		// Element by element; a list of another length that holds values
+		// not known yet is compared as far as both go, the rest counted.
+		for i := range min(len(pl), len(ql)) {
 			c.compare(p.at(i), q.at(i), append(slices.Clip(path), strconv.Itoa(i)))
+		}
+		if len(pl) != len(ql) {
+			c.stats.Unknown++
 		}
 		return
 	}
 	if reflect.DeepEqual(p.value, q.value) {
-		return
-	}
-	if containsMark(p.unknown) || containsMark(q.unknown) {
-		c.stats.Unknown++ // a list of another length, holding values not known yet
 		return
 	}
 	c.difference(p, q, path)
@@ -265,6 +263,36 @@ func pathText(path []string) string {
 	return b.String()
 }
 
+// pairInstances pairs the instances of both plans that are compared: those
+// at the same address, and, of a resource whose instances are keyed
+// differently in each plan (a for_each following a declared variable),
+// the one instance each plan has. Other instances present in one plan
+// only are ComparePlans's to report. Pairs are production's address, then
+// the preview's, sorted.
+func pairInstances(prod, prev map[string]instance) [][2]string {
+	var pairs [][2]string
+	onlyProd, onlyPrev := map[string][]string{}, map[string][]string{}
+	for addr := range prod {
+		if _, ok := prev[addr]; ok {
+			pairs = append(pairs, [2]string{addr, addr})
+		} else {
+			onlyProd[stripInstanceKeys(addr)] = append(onlyProd[stripInstanceKeys(addr)], addr)
+		}
+	}
+	for addr := range prev {
+		if _, ok := prod[addr]; !ok {
+			onlyPrev[stripInstanceKeys(addr)] = append(onlyPrev[stripInstanceKeys(addr)], addr)
+		}
+	}
+	for base, ps := range onlyProd {
+		if qs := onlyPrev[base]; len(ps) == 1 && len(qs) == 1 {
+			pairs = append(pairs, [2]string{ps[0], qs[0]})
+		}
+	}
+	slices.SortFunc(pairs, func(a, b [2]string) int { return strings.Compare(a[1], b[1]) })
+	return pairs
+}
+
 // instance is a resource instance's planned change.
 type instance struct {
 	rc     *tfjson.ResourceChange
@@ -320,9 +348,12 @@ func (c *attrComparison) resourceOrigin(rc *tfjson.ResourceChange, path []string
 // identity is who each environment is: the values of the per-pull-request
 // variables in each plan; and which variables differ between the plans.
 type identity struct {
-	toPreview, toProduction *strings.Replacer
+	toPreview, toProduction []substitution
 	production, preview     *tfjson.Plan
 }
+
+// substitution replaces one identity value by the other side's.
+type substitution struct{ old, new string }
 
 // differs reports whether root variable v has another value in each plan,
 // or is missing from either (then it cannot be ruled out).
@@ -337,27 +368,32 @@ func (id *identity) differs(v string) bool {
 // identityOf reads the per-pull-request variables' values of both plans,
 // and the directories they ran in.
 func identityOf(production, pv *tfjson.Plan, productionDir, previewDir string) *identity {
-	var forward, backward []string
-	if productionDir != "" && previewDir != "" && productionDir != previewDir {
-		forward = append(forward, productionDir, previewDir)
-		backward = append(backward, previewDir, productionDir)
+	id := &identity{production: orEmpty(production), preview: orEmpty(pv)}
+	add := func(p, q string) {
+		if p == q {
+			return
+		}
+		if p != "" {
+			id.toPreview = append(id.toPreview, substitution{p, q})
+		}
+		if q != "" {
+			id.toProduction = append(id.toProduction, substitution{q, p})
+		}
+	}
+	if productionDir != "" && previewDir != "" {
+		add(productionDir, previewDir)
 	}
 	for _, name := range PerPullRequest {
 		p, q := planVariable(production, name), planVariable(pv, name)
 		if name == "environment" && p == "" {
 			p = "production"
 		}
-		if p == q {
-			continue
-		}
-		if p != "" {
-			forward = append(forward, p, q)
-		}
-		if q != "" {
-			backward = append(backward, q, p)
-		}
+		add(p, q)
 	}
-	return &identity{toPreview: longestFirst(forward), toProduction: longestFirst(backward), production: orEmpty(production), preview: orEmpty(pv)}
+	for _, subs := range [][]substitution{id.toPreview, id.toProduction} {
+		slices.SortStableFunc(subs, func(a, b substitution) int { return len(b.old) - len(a.old) })
+	}
+	return id
 }
 
 func orEmpty(p *tfjson.Plan) *tfjson.Plan {
@@ -367,24 +403,55 @@ func orEmpty(p *tfjson.Plan) *tfjson.Plan {
 	return p
 }
 
-// matches reports whether two differing values differ only by identity.
+// matches reports whether two differing values differ only by identity:
+// one is the other with each identity value replaced by the other side's,
+// where it stands as a whole token.
 func (id *identity) matches(production, pv string) bool {
-	return id.toPreview.Replace(production) == pv || id.toProduction.Replace(pv) == production
+	return substitute(production, id.toPreview) == pv || substitute(pv, id.toProduction) == production
 }
 
-// longestFirst returns a replacer of old/new pairs trying longer olds first.
-func longestFirst(pairs []string) *strings.Replacer {
-	type pair struct{ old, new string }
-	ps := make([]pair, 0, len(pairs)/2)
-	for i := 0; i+1 < len(pairs); i += 2 {
-		ps = append(ps, pair{pairs[i], pairs[i+1]})
+// substitute replaces, left to right and longest first, each old value
+// that stands as a whole token in s: not touching a letter or a digit on
+// either side, nor, for a number, a dot. So "shop-production",
+// "production.example.com" and "pr=0" change, but not the "0" of "8.0" or
+// the "prod" of "product": a short identity value (a pull request's
+// number) cannot make a version or a word look like identity.
+func substitute(s string, subs []substitution) string {
+	if len(subs) == 0 {
+		return s
 	}
-	slices.SortStableFunc(ps, func(a, b pair) int { return len(b.old) - len(a.old) })
-	flat := make([]string, 0, len(pairs))
-	for _, p := range ps {
-		flat = append(flat, p.old, p.new)
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		replaced := false
+		for _, sub := range subs {
+			number := allDigits(sub.old)
+			if strings.HasPrefix(s[i:], sub.old) && boundary(s, i-1, number) && boundary(s, i+len(sub.old), number) {
+				b.WriteString(sub.new)
+				i += len(sub.old)
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			b.WriteByte(s[i])
+			i++
+		}
 	}
-	return strings.NewReplacer(flat...)
+	return b.String()
+}
+
+// boundary reports whether s[i] is outside s or a character a token may
+// end at; a number's token may not end at a dot either.
+func boundary(s string, i int, number bool) bool {
+	if i < 0 || i >= len(s) {
+		return true
+	}
+	c := s[i]
+	return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || number && c == '.')
+}
+
+func allDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
 // planVariable returns a root variable's value in a plan as text.

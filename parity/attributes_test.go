@@ -206,6 +206,15 @@ func TestIdentity(t *testing.T) {
 		{"15.4", "13.11", false},
 		{"production-db", "feat-x-db-2", false},
 		{"gold", "bronze", false},
+		{"https://production.example.com/", "https://feat-x.example.com/", true},
+		{"production_db", "feat-x_db", true},
+		// A pull request's number or an empty production value must not
+		// make a version or a word look like identity.
+		{"8.0", "8.42", false},
+		{"v0", "v42", false},
+		{"10", "1042", false},
+		{"productive", "feat-xive", false},
+		{"prod-abc123-x", "prod--x", false},
 	}
 	for _, tt := range tests {
 		if got := id.matches(tt.production, tt.preview); got != tt.want {

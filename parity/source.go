@@ -37,6 +37,7 @@ func (m *ModuleSource) RequiredVersions() []string { return slices.Clone(m.requi
 // moduleCall is a module block: its arguments and, for a local source, the
 // module it calls.
 type moduleCall struct {
+	block  *hclsyntax.Block // its count and for_each drive each.* in its arguments
 	args   map[string]*hclsyntax.Attribute
 	module *ModuleSource // nil: not a local source
 }
@@ -119,7 +120,7 @@ func (m *ModuleSource) readFile(path string) error {
 				m.locals[name] = a
 			}
 		case b.Type == "module" && len(b.Labels) == 1:
-			call := &moduleCall{args: b.Body.Attributes}
+			call := &moduleCall{block: b, args: b.Body.Attributes}
 			if src, ok := literalString(b.Body.Attributes["source"]); ok && (strings.HasPrefix(src, "./") || strings.HasPrefix(src, "../")) {
 				call.module = &ModuleSource{dir: filepath.Join(m.dir, src)}
 			}
@@ -187,6 +188,8 @@ type origin struct {
 	location string          // "main.tf:12"; "" when unknown
 	vars     map[string]bool // root module variables
 	untraced []string        // references parity could not follow to variables
+
+	iterators map[string]bool // dynamic blocks' iterators in scope, traced by their for_each
 }
 
 // attributeOrigin returns the origin of the value at path inside the
@@ -238,6 +241,11 @@ func locate(body *hclsyntax.Body, path []string) (hclsyntax.Node, hcl.Range) {
 	for _, b := range body.Blocks {
 		if b.Type == path[0] {
 			blocks = append(blocks, b)
+		}
+		if b.Type == "dynamic" && len(b.Labels) == 1 && b.Labels[0] == path[0] {
+			// Blocks a dynamic block makes cannot be told apart from the
+			// written ones: the value may come from any of them.
+			return body, b.TypeRange
 		}
 	}
 	rest := path[1:]
@@ -315,10 +323,35 @@ func (m *ModuleSource) traceNode(node hclsyntax.Node, in *hclsyntax.Block, o *or
 			m.trace(a.Expr, in, o, seen)
 		}
 		for _, b := range n.Blocks {
-			m.traceNode(b.Body, in, o, seen)
+			m.traceNode(b, in, o, seen)
 		}
 	case *hclsyntax.Block:
-		m.traceNode(n.Body, in, o, seen)
+		if n.Type != "dynamic" || len(n.Labels) != 1 {
+			m.traceNode(n.Body, in, o, seen)
+			return
+		}
+		// A dynamic block: what it makes follows its for_each, and its
+		// content refers to the elements through its iterator.
+		iterator := n.Labels[0]
+		if a := n.Body.Attributes["iterator"]; a != nil {
+			if name := hcl.ExprAsKeyword(a.Expr); name != "" {
+				iterator = name
+			}
+		}
+		if a := n.Body.Attributes["for_each"]; a != nil {
+			m.trace(a.Expr, in, o, seen)
+		}
+		if o.iterators == nil {
+			o.iterators = map[string]bool{}
+		}
+		was := o.iterators[iterator]
+		o.iterators[iterator] = true
+		for _, b := range n.Body.Blocks {
+			if b.Type == "content" {
+				m.traceNode(b.Body, in, o, seen)
+			}
+		}
+		o.iterators[iterator] = was
 	}
 }
 
@@ -333,7 +366,10 @@ func (m *ModuleSource) trace(expr hclsyntax.Expression, in *hclsyntax.Block, o *
 // traceRef follows one reference.
 func (m *ModuleSource) traceRef(t hcl.Traversal, in *hclsyntax.Block, o *origin, seen map[string]bool) {
 	names := traversalNames(t)
-	key := fmt.Sprintf("%p %s", m, strings.Join(names, "."))
+	if o.iterators[names[0]] {
+		return // a dynamic block's element: its for_each is traced
+	}
+	key := fmt.Sprintf("%p %p %s", m, in, strings.Join(names, "."))
 	if seen[key] {
 		return
 	}
@@ -350,7 +386,7 @@ func (m *ModuleSource) traceRef(t hcl.Traversal, in *hclsyntax.Block, o *origin,
 			return
 		}
 		if arg := m.call.args[names[1]]; arg != nil { // else the variable's default
-			m.parent.trace(arg.Expr, nil, o, seen)
+			m.parent.trace(arg.Expr, m.call.block, o, seen)
 		}
 	case "local":
 		if len(names) < 2 || m.locals[names[1]] == nil {
@@ -374,9 +410,11 @@ func (m *ModuleSource) traceRef(t hcl.Traversal, in *hclsyntax.Block, o *origin,
 			}
 		}
 	case "each":
-		if in != nil && in.Body.Attributes["for_each"] != nil {
-			m.trace(in.Body.Attributes["for_each"].Expr, nil, o, seen)
+		if in == nil || in.Body.Attributes["for_each"] == nil {
+			untraced()
+			return
 		}
+		m.trace(in.Body.Attributes["for_each"].Expr, nil, o, seen)
 	case "count", "path", "terraform", "self":
 		// the same in both plans of one module
 	case "data":

@@ -208,7 +208,7 @@ func TestParityCommandText(t *testing.T) {
 	}{
 		{"parity", nil, exitParity, []string{
 			"parity: ok, the preview differs from production only where declared (7 declared; checked ",
-			"4 values differ only by the environment's name (--all lists them); 2 values unknown until apply, not compared",
+			"4 values differ only by the environment's name (--all lists them); 3 values unknown until apply, not compared",
 			"row: ok attribute terraform_data.web[0].triggers_replace.inputs",
 			"row: ok variable instance_count 3 1 declared: scale -",
 		}},
