@@ -167,6 +167,8 @@ func (p *Provisioner) apply(ctx context.Context, env preview.Environment, log io
 	}
 	// Plan, apply that very plan, and keep it for the parity check: what is
 	// checked is what was applied, and the check needs no plan of its own.
+	// An earlier apply's plan is forgotten first, whatever this one does.
+	p.takeAppliedPlan(env.Name)
 	path := p.workspace(env.Name).appliedPlanPath()
 	if _, err := planTo(ctx, r, path); err != nil {
 		return Result{}, err
