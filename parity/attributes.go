@@ -133,6 +133,13 @@ func (c *attrComparison) compare(p, q side, path []string) {
 		c.stats.Unknown++
 		return
 	}
+	if marked(p.sensitive) || marked(q.sensitive) {
+		// A sensitive value is compared whole: not even its keys are shown.
+		if !reflect.DeepEqual(p.value, q.value) {
+			c.difference(p, q, path)
+		}
+		return
+	}
 	pm, pIsMap := p.value.(map[string]any)
 	qm, qIsMap := q.value.(map[string]any)
 	if pIsMap && qIsMap {

@@ -230,3 +230,16 @@ func TestLoadModuleSourceRefusesBrokenHCL(t *testing.T) {
 		t.Errorf("got %v, want an error naming main.tf and a line", err)
 	}
 }
+
+func TestCompareAttributesShowsNothingOfASensitiveMap(t *testing.T) {
+	plan := func(env, key string) *tfjson.Plan {
+		return &tfjson.Plan{Variables: map[string]*tfjson.PlanVariable{"environment": {Value: env}},
+			ResourceChanges: []*tfjson.ResourceChange{{Address: "terraform_data.creds", Mode: tfjson.ManagedResourceMode, Type: "terraform_data", Name: "creds",
+				Change: &tfjson.Change{Actions: tfjson.Actions{tfjson.ActionCreate}, After: map[string]any{"input": map[string]any{key: "s3cret-" + key}},
+					AfterSensitive: map[string]any{"input": true}}}}}
+	}
+	findings, _ := CompareAttributes(plan("production", "prod_key"), plan("feature-x", "preview_key"), AttributeInputs{})
+	if len(findings) != 1 || findings[0].Subject != "terraform_data.creds.input" || findings[0].Production != Sensitive || findings[0].Preview != Sensitive {
+		t.Errorf("got %+v, want one finding on terraform_data.creds.input, values hidden", findings)
+	}
+}
