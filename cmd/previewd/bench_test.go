@@ -157,7 +157,13 @@ func BenchmarkWebhookToReady(b *testing.B) {
 				byHand := time.Since(start)
 				cmd := exec.Command(tf, append([]string{"destroy", "-auto-approve", "-input=false", "-var", "environment=hand-" + name, "-var", "head_sha=" + sha}, tc.vars...)...)
 				cmd.Dir = dir
-				cmd.CombinedOutput()
+				if out, err := cmd.CombinedOutput(); err != nil {
+					b.Fatalf("terraform destroy: %v\n%s", err, out)
+				}
+				// Tear previewd's environment down too: its servers must not
+				// outlive the benchmark.
+				p.send(prEvent{"closed", name, sha, pr, time.Now().Add(time.Minute)})
+				p.waitFor(name, "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
 
 				b.ReportMetric(ms(viaPreviewd), "webhook-to-ready-ms")
 				b.ReportMetric(ms(checked), "webhook-to-parity-checked-ms")

@@ -5,12 +5,14 @@ package main
 // environment to its desired state with nothing lost.
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -45,12 +47,47 @@ func previewdBinary(t *testing.T) string {
 	return binPath
 }
 
+// TestMain runs the tests and benchmarks with a temporary directory of
+// their own, and fails the run when a process they started outlives them:
+// an environment's server left running after its test, nothing able to
+// stop it once its directory is gone.
 func TestMain(m *testing.M) {
+	tmp, err := os.MkdirTemp("", "previewd-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	os.Setenv("TMPDIR", tmp) // every t.TempDir, data and working directory is under it
 	code := m.Run()
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
 	}
+	if left := processesUnder(tmp); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "processes started by the tests outlive them (killed now):\n%s\n", strings.Join(left, "\n"))
+		code = 1
+	}
+	os.RemoveAll(tmp)
 	os.Exit(code)
+}
+
+// processesUnder kills and lists the processes whose command line names a
+// path under dir.
+func processesUnder(dir string) []string {
+	entries, _ := os.ReadDir("/proc")
+	var left []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte(dir+string(filepath.Separator))) {
+			continue
+		}
+		left = append(left, fmt.Sprintf("  pid %d: %.300s", pid, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	return left
 }
 
 type process struct {
