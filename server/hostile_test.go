@@ -335,10 +335,9 @@ func TestRefusalLogIsClippedAndRateLimited(t *testing.T) {
 	req.Header.Set("X-GitHub-Event", "ping")
 	req.Header.Set("X-Hub-Signature-256", sign([]byte("other")))
 	f.s.Handler().ServeHTTP(httptest.NewRecorder(), req)
-	last := lines[len(lines)-1]
 	if after := strings.Split(strings.TrimSpace(f.log.String()), "\n"); len(after) != len(lines)+1 {
 		t.Errorf("a refusal a second later was not logged")
-	} else if last = after[len(after)-1]; !regexp.MustCompile(`suppressed_since_last=80\b`).MatchString(last) {
+	} else if last := after[len(after)-1]; !regexp.MustCompile(`suppressed_since_last=80\b`).MatchString(last) {
 		t.Errorf("the next line does not count the 80 held back: %s", last)
 	}
 }
