@@ -139,7 +139,8 @@ func New(cfg Config) (*Provisioner, error) {
 }
 
 // Apply creates or updates env: it syncs the module into the environment's
-// directory, then runs terraform init, apply and output, streaming
+// directory, then runs terraform init, plan and apply of that plan, reads
+// the outputs from the state, streaming
 // Terraform's output to log. It blocks until Terraform is done, or has
 // stopped after ctx ended. Configuration mistakes (a module not declaring
 // "environment", an undeclared var, no URL output) are EINVALID
@@ -177,10 +178,12 @@ func (p *Provisioner) apply(ctx context.Context, env preview.Environment, log io
 		os.Remove(path)
 		return Result{}, r.commandError(ctx, "apply", err)
 	}
-	outputs, err := r.tf.Output(ctx)
+	// The outputs are in the state the apply just wrote (the backend is
+	// always this environment's local state): no `terraform output`.
+	outputs, err := stateOutputs(p.workspace(env.Name).statePath())
 	if err != nil {
 		os.Remove(path)
-		return Result{}, r.commandError(ctx, "output", err)
+		return Result{}, err
 	}
 	p.keepAppliedPlan(env.Name, path)
 	return resultFromOutputs(outputs, r.module.URLOutput)

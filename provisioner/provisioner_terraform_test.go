@@ -106,10 +106,13 @@ func TestApplyReapplyDestroy(t *testing.T) {
 	if !maps.Equal(res.Outputs, wantOutputs) {
 		t.Errorf("got outputs %v, want %v", res.Outputs, wantOutputs)
 	}
-	for _, want := range []string{"$ terraform init -no-color -input=false", "$ terraform apply -no-color -auto-approve -input=false", "$ terraform output -no-color -json"} {
+	for _, want := range []string{"$ terraform init -no-color -input=false", "$ terraform plan -no-color", "$ terraform apply -no-color -auto-approve -input=false"} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("log does not contain %q:\n%s", want, log.String())
 		}
+	}
+	if strings.Contains(log.String(), "$ terraform output") {
+		t.Errorf("the outputs were read with another terraform process, not from the state:\n%s", log.String())
 	}
 
 	res, err = p.Apply(ctx, testEnv("feat-a", "sha2"), &log)

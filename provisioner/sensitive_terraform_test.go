@@ -53,8 +53,8 @@ func TestSensitiveValuesStayOutOfRunLogs(t *testing.T) {
 	}
 
 	got := log.String()
-	for _, want := range []string{"$ terraform apply", "$ terraform output -no-color -json   # output read by previewd, not logged",
-		"$ terraform show -json", "$ terraform destroy", "Apply complete!", "Destroy complete!"} {
+	for _, want := range []string{"$ terraform apply", "$ terraform show -json -no-color envs/canary/previewd.tfplan   # output read by previewd, not logged",
+		"$ terraform destroy", "Apply complete!", "Destroy complete!"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("log lacks %q:\n%s", want, got)
 		}
