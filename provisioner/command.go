@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -29,8 +30,13 @@ type commandError struct {
 }
 
 // commandError returns the error of command, which failed with err while
-// ctx was its context; the run's secrets never show in its text.
+// ctx was its context; the run's secrets never show in its text. A failed
+// command may come from a stale .terraform (a provider gone from a shared
+// cache, say): the environment's next run initialises again.
 func (r *run) commandError(ctx context.Context, command string, err error) *commandError {
+	if r.ws.root != "" {
+		os.Remove(r.ws.initDigestPath())
+	}
 	return &commandError{command: command, err: err, cause: context.Cause(ctx), secrets: r.secrets}
 }
 

@@ -170,7 +170,7 @@ func (p *Provisioner) prepareProduction(ctx context.Context, mod Module, vars ma
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	workDir, err := syncWorkspace(mod, ws)
+	workDir, _, err := syncWorkspace(mod, ws)
 	if err != nil {
 		return nil, err
 	}

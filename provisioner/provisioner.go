@@ -313,9 +313,14 @@ func (p *Provisioner) ready(ctx context.Context, env preview.Environment, log io
 type run struct {
 	tf       *tfexec.Terraform
 	module   Module // normalised: absolute Dir and Root, URLOutput set
+	ws       workspace
+	log      io.Writer // the run's log, for previewd's own lines
 	varFiles []string
 	locked   bool            // the module has a .terraform.lock.hcl
 	secrets  preview.Secrets // redacted from the run's log and errors
+	// moduleDigest is the digest of the module copy the run synced; ""
+	// when it synced none.
+	moduleDigest string
 }
 
 // prepare syncs the module into the environment's directory, checks its
@@ -333,7 +338,7 @@ func (p *Provisioner) prepare(ctx context.Context, env preview.Environment, log 
 	if err := os.MkdirAll(ws.root, 0o700); err != nil {
 		return nil, err
 	}
-	workDir, err := syncWorkspace(mod, ws)
+	workDir, digest, err := syncWorkspace(mod, ws)
 	if err != nil {
 		return nil, err
 	}
@@ -343,7 +348,11 @@ func (p *Provisioner) prepare(ctx context.Context, env preview.Environment, log 
 	if err != nil {
 		return nil, err
 	}
-	return p.newRun(mod, workDir, ws, varFiles, log)
+	r, err := p.newRun(mod, workDir, ws, varFiles, log)
+	if r != nil {
+		r.moduleDigest = digest
+	}
+	return r, err
 }
 
 // newRun returns a run of mod in workDir: a fresh *tfexec.Terraform whose
@@ -356,17 +365,17 @@ func (p *Provisioner) newRun(mod Module, workDir string, ws workspace, varFiles 
 		return nil, err
 	}
 	_, lockErr := os.Stat(filepath.Join(mod.Dir, ".terraform.lock.hcl"))
-	return &run{tf: tf, module: mod, varFiles: varFiles, locked: lockErr == nil, secrets: secrets}, nil
+	return &run{tf: tf, module: mod, ws: ws, log: logOrDiscard(log), varFiles: varFiles, locked: lockErr == nil, secrets: secrets}, nil
 }
 
 // syncWorkspace copies the module tree into ws and pins the backend to ws's
 // own local state; it returns the directory Terraform runs in.
-func syncWorkspace(mod Module, ws workspace) (string, error) {
-	if err := syncTree(mod.Root, ws.copyRoot(), ws.manifestPath()); err != nil {
-		return "", fmt.Errorf("sync module %s: %w", mod.Root, err)
+func syncWorkspace(mod Module, ws workspace) (workDir, digest string, err error) {
+	if digest, err = syncTree(mod.Root, ws.copyRoot(), ws.manifestPath()); err != nil {
+		return "", "", fmt.Errorf("sync module %s: %w", mod.Root, err)
 	}
-	workDir := ws.workDir(mod)
-	return workDir, writeBackendOverride(workDir, ws.statePath())
+	workDir = ws.workDir(mod)
+	return workDir, digest, writeBackendOverride(workDir, ws.statePath())
 }
 
 // writeVariables checks the module's variables, writes the generated var
@@ -458,7 +467,21 @@ func (p *Provisioner) terraform(workDir string, ws workspace, log io.Writer, sec
 // init runs terraform init, one environment at a time when a plugin cache is
 // shared. With a dependency lock file in the module, init may not change it
 // (-lockfile=readonly): a preview runs the providers production runs.
+//
+// An environment whose module copy, binary and settings are those of its
+// last successful init is not initialised again: init would do nothing
+// but cost a Terraform process (and terraform-exec's version check, one
+// more).
 func (p *Provisioner) init(ctx context.Context, r *run) error {
+	key := p.initKey(r)
+	if key != "" {
+		if done, err := os.ReadFile(r.ws.initDigestPath()); err == nil && string(done) == key {
+			if _, err := os.Stat(r.ws.dataDir()); err == nil {
+				fmt.Fprintf(r.log, "# previewd: the module and its providers are as the last init left them; not running terraform init\n")
+				return nil
+			}
+		}
+	}
 	if p.initSem != nil {
 		select {
 		case p.initSem <- struct{}{}:
@@ -474,10 +497,24 @@ func (p *Provisioner) init(ctx context.Context, r *run) error {
 		// goes.
 		opts = append(opts, tfexec.Dir("-lockfile=readonly"))
 	}
+	os.Remove(r.ws.initDigestPath()) // an init cut short leaves nothing to trust
 	if err := r.tf.Init(ctx, opts...); err != nil {
 		return r.commandError(ctx, "init", err)
 	}
+	if key != "" {
+		return writeFileAtomic(r.ws.initDigestPath(), []byte(key), 0o600)
+	}
 	return nil
+}
+
+// initKey is what an init's result depends on: the module copy, the
+// binary, the plugin cache and whether the lock file is read-only; "" when
+// the run synced no module.
+func (p *Provisioner) initKey(r *run) string {
+	if r.moduleDigest == "" {
+		return ""
+	}
+	return fmt.Sprintf("v1 %s %s %s %t %s", r.moduleDigest, p.bin, p.cfg.PluginCacheDir, r.locked, r.ws.statePath())
 }
 
 // lock waits until no other run of the environment name is going, or ctx
@@ -562,6 +599,10 @@ func (w workspace) manifestPath() string { return filepath.Join(w.root, "module.
 func (w workspace) dataDir() string      { return filepath.Join(w.root, ".terraform") }
 func (w workspace) statePath() string    { return filepath.Join(w.root, "terraform.tfstate") }
 func (w workspace) varFilePath() string  { return filepath.Join(w.root, "previewd.tfvars.json") }
+
+// initDigestPath records what the environment's last successful init was
+// run on (see initKey).
+func (w workspace) initDigestPath() string { return filepath.Join(w.root, "init.digest") }
 
 // appliedPlanPath is the plan file an apply applied, kept for the parity
 // check; it holds sensitive values, like the state beside it.

@@ -463,3 +463,36 @@ func TestEngineBanner(t *testing.T) {
 		t.Errorf("got %q, %v; want Terraform or OpenTofu and a version", got, err)
 	}
 }
+
+// TestInitRunsOnlyWhenTheModuleChanged applies twice with the same module,
+// then after a change of it: init (and terraform-exec's version check)
+// runs the first and the third time only.
+func TestInitRunsOnlyWhenTheModuleChanged(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	copyDir(t, filepath.Join("testdata", "basic"), src)
+	mod := Module{Dir: src}
+	p, _ := newTestProvisioner(t, mod)
+	ctx := context.Background()
+	apply := func(sha string) string {
+		t.Helper()
+		var log lockedBuffer
+		if _, err := p.Apply(ctx, testEnv("init-once", sha), &log); err != nil {
+			t.Fatalf("%v\n%s", err, log.String())
+		}
+		return log.String()
+	}
+	if first := apply("sha1"); !strings.Contains(first, "$ terraform init") {
+		t.Errorf("the first apply did not init:\n%s", first)
+	}
+	second := apply("sha2")
+	if strings.Contains(second, "$ terraform init") || strings.Contains(second, "$ terraform version") || !strings.Contains(second, "not running terraform init") {
+		t.Errorf("the second apply of an unchanged module ran init or version:\n%s", second)
+	}
+	main := filepath.Join(src, "main.tf")
+	b, _ := os.ReadFile(main)
+	os.WriteFile(main, append(b, []byte("\n# changed\n")...), 0o644)
+	if third := apply("sha3"); !strings.Contains(third, "$ terraform init") {
+		t.Errorf("the apply after a module change did not init:\n%s", third)
+	}
+}

@@ -1,6 +1,8 @@
 package provisioner
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,33 +83,37 @@ func scanSource(src string) (map[string]sourceEntry, error) {
 // sync copied (recorded in manifest) that src no longer has are removed;
 // anything else in dst, such as files a module's provisioners created, is
 // kept. Directories are made owner-writable in the copy, even when read-only
-// in src.
-func syncTree(src, dst, manifest string) error {
+// in src. It returns a digest of what it copied (every path, type, size,
+// modification time and link target), which changes whenever the copy does.
+func syncTree(src, dst, manifest string) (string, error) {
 	entries, err := scanSource(src)
 	if err != nil {
-		return fmt.Errorf("read module tree: %w", err)
+		return "", fmt.Errorf("read module tree: %w", err)
 	}
 	previous, err := readManifest(manifest)
 	if err != nil {
-		return err
+		return "", err
 	}
 	paths := sortedKeys(entries) // parents sort before their children
 	// Record the union first: a sync cut short must still know what it copied.
 	if err := writeManifest(manifest, union(previous, paths)); err != nil {
-		return err
+		return "", err
 	}
 	if err := os.MkdirAll(dst, 0o700); err != nil {
-		return err
+		return "", err
 	}
 	if err := removeStale(dst, previous, entries); err != nil {
-		return err
+		return "", err
 	}
+	h := sha256.New()
 	for _, rel := range paths {
-		if err := syncEntry(filepath.Join(src, rel), filepath.Join(dst, rel), entries[rel]); err != nil {
-			return fmt.Errorf("copy %s: %w", rel, err)
+		e := entries[rel]
+		fmt.Fprintf(h, "%s\x00%v\x00%d\x00%d\x00%s\x00", rel, e.mode, e.size, e.mtime.UnixNano(), e.link)
+		if err := syncEntry(filepath.Join(src, rel), filepath.Join(dst, rel), e); err != nil {
+			return "", fmt.Errorf("copy %s: %w", rel, err)
 		}
 	}
-	return writeManifest(manifest, paths)
+	return hex.EncodeToString(h.Sum(nil)), writeManifest(manifest, paths)
 }
 
 // removeStale removes from dst the paths in previous that entries no longer

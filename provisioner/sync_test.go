@@ -64,7 +64,7 @@ func TestSyncTree(t *testing.T) {
 	readOnly(t, src)
 	before := treeDigest(t, src)
 
-	if err := syncTree(src, dst, manifest); err != nil {
+	if _, err := syncTree(src, dst, manifest); err != nil {
 		t.Fatal(err)
 	}
 	if after := treeDigest(t, src); after != before {
@@ -92,7 +92,7 @@ func TestSyncTree(t *testing.T) {
 	readOnly(t, src)
 	before = treeDigest(t, src)
 
-	if err := syncTree(src, dst, manifest); err != nil {
+	if _, err := syncTree(src, dst, manifest); err != nil {
 		t.Fatal(err)
 	}
 	wantFiles = []string{".preview-web/pid", ".terraform.lock.hcl", "link.tf/inner.tf", "main.tf", "new.tf", "scripts/run.sh", "sub/made-by-module"}
@@ -119,7 +119,7 @@ func TestSyncTreeStaleThroughSymlink(t *testing.T) {
 	if err := writeManifest(manifest, []string{"a/b.tf", "main.tf"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := syncTree(src, dst, manifest); err != nil {
+	if _, err := syncTree(src, dst, manifest); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(outside, "b.tf")); err != nil {
@@ -132,11 +132,11 @@ func TestSyncTreeUnchangedNotCopied(t *testing.T) {
 	src, work := t.TempDir(), t.TempDir()
 	dst, manifest := filepath.Join(work, "module"), filepath.Join(work, "manifest.json")
 	writeTree(t, src, map[string]string{"main.tf": "x"})
-	if err := syncTree(src, dst, manifest); err != nil {
+	if _, err := syncTree(src, dst, manifest); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := os.Stat(filepath.Join(dst, "main.tf"))
-	if err := syncTree(src, dst, manifest); err != nil {
+	if _, err := syncTree(src, dst, manifest); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := os.Stat(filepath.Join(dst, "main.tf"))
