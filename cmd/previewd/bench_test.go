@@ -217,13 +217,61 @@ func BenchmarkFanOut(b *testing.B) {
 			p.waitFor(fmt.Sprintf("fan-%d", i), "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
 		}
 		destroyed := time.Since(start)
+		handReady, handDestroyed := fanOutByHand(b, module, n, 4)
 		b.ReportMetric(ready.Seconds(), "all-ready-s")
+		b.ReportMetric(handReady.Seconds(), "by-hand-ready-s")
+		b.ReportMetric(ready.Seconds()/handReady.Seconds(), "ready-ratio")
 		b.ReportMetric(destroyed.Seconds(), "all-destroyed-s")
+		b.ReportMetric(handDestroyed.Seconds(), "by-hand-destroyed-s")
+		b.ReportMetric(destroyed.Seconds()/handDestroyed.Seconds(), "destroyed-ratio")
 	}
 	close(stop)
 	sampler.Wait()
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
 	b.ReportMetric(float64(vmHWM())/1024, "peak-rss-MB")
+}
+
+// fanOutByHand is BenchmarkFanOut's floor: n copies of module applied by
+// hand, par at a time, each `terraform init`, `apply` and `output -json`,
+// then each destroyed (`init`, `destroy`), as an operator's script would.
+func fanOutByHand(b *testing.B, module string, n, par int) (ready, destroyed time.Duration) {
+	b.Helper()
+	tf := terraformForTests(b)
+	root := b.TempDir()
+	run := func(dir string, args ...string) error {
+		cmd := exec.Command(tf, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("terraform %s: %v\n%s", args[0], err, out)
+		}
+		return nil
+	}
+	dirs := make([]string, n)
+	for i := range n {
+		dirs[i] = filepath.Join(root, fmt.Sprint(i))
+		copyTree(b, module, dirs[i])
+	}
+	vars := func(i int) []string {
+		return []string{"-var", fmt.Sprintf("environment=hand-%d", i), "-var", "head_sha=sha", "-var", fmt.Sprintf("pr_number=%d", i+1)}
+	}
+	_, ready = load(b, n, par, func(i int) (int, error) {
+		for _, args := range [][]string{{"init", "-input=false"}, append([]string{"apply", "-auto-approve", "-input=false"}, vars(i)...), {"output", "-json"}} {
+			if err := run(dirs[i], args...); err != nil {
+				return 0, err
+			}
+		}
+		return 200, nil
+	})
+	_, destroyed = load(b, n, par, func(i int) (int, error) {
+		for _, args := range [][]string{{"init", "-input=false"}, append([]string{"destroy", "-auto-approve", "-input=false"}, vars(i)...)} {
+			if err := run(dirs[i], args...); err != nil {
+				return 0, err
+			}
+		}
+		return 200, nil
+	})
+	return ready, destroyed
 }
 
 // vmHWM returns this process's peak resident set in KiB (Linux).
