@@ -17,6 +17,9 @@ type workQueue struct {
 	held   map[string]bool
 	again  map[string]bool
 	wake   chan struct{}
+	// drained is closed when the last queued name is taken; nil while
+	// nobody waits for that.
+	drained chan struct{}
 }
 
 func newWorkQueue() *workQueue {
@@ -87,8 +90,33 @@ func (q *workQueue) take() (string, bool) {
 	q.held[name] = true
 	if len(q.order) > 0 {
 		q.signal() // let another worker take the next one
+	} else if q.drained != nil {
+		close(q.drained)
+		q.drained = nil
 	}
 	return name, true
+}
+
+// waitDrained blocks until no name is waiting to be taken (names being
+// served do not count), or ctx ends.
+func (q *workQueue) waitDrained(ctx context.Context) {
+	for {
+		q.mu.Lock()
+		if len(q.order) == 0 {
+			q.mu.Unlock()
+			return
+		}
+		if q.drained == nil {
+			q.drained = make(chan struct{})
+		}
+		drained := q.drained
+		q.mu.Unlock()
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // done releases name and queues it again if it was added while held.

@@ -80,7 +80,11 @@ func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 // checkParity checks the named environment's parity as it is applied now,
 // appending to its newest run's log. The provisioner serialises it with any
 // run of the same environment.
+//
+// Applies come first: a check waits while environments wait for a run
+// worker, so a burst of pull requests is ready sooner and checked after.
 func (c *Controller) checkParity(ctx context.Context, name string) {
+	c.runs.waitDrained(ctx)
 	env, err := c.store.FindEnvironmentByName(ctx, name)
 	if err != nil || env.Status != preview.StatusReady || env.Parity.SHA == env.AppliedSHA && env.Parity.Generation == env.AppliedGeneration {
 		return // gone, moving, or already checked at this head
