@@ -200,10 +200,21 @@ func ShortSHA(sha string) string {
 	return sha
 }
 
-// EnvironmentFilter narrows a search for environments.
+// EnvironmentFilter narrows a search for environments, which come by
+// name.
 type EnvironmentFilter struct {
 	LiveOnly bool   // skip destroyed environments
 	Repo     string // only this repository (owner/name), if set
+	Status   Status // only this status, if set
+	// After starts the search after this name (a page's cursor); Limit, if
+	// positive, ends it once that many have been found.
+	After string
+	Limit int
+}
+
+// Match reports whether env passes the filter's Repo and Status.
+func (f EnvironmentFilter) Match(env Environment) bool {
+	return (f.Repo == "" || strings.EqualFold(env.Repo, f.Repo)) && (f.Status == "" || env.Status == f.Status)
 }
 
 // RecordResult says what recording a pull request's state did.

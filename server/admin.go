@@ -6,45 +6,65 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	preview "github.com/previewd/previewd"
 )
 
-// handleListEnvironments answers GET /api/v1/environments. Query parameters
-// live=true (skip destroyed), repo=owner/name and status=… narrow the list.
-// Without status the stored JSON is streamed as is, so listing thousands of
-// environments costs a copy, not a decode and an encode each.
+// MaxPageSize is the largest page of environments ?limit= asks for.
+const MaxPageSize = 1000
+
+// handleListEnvironments answers GET /api/v1/environments, by name.
+// Query parameters live=true (skip destroyed), repo=owner/name and
+// status=… narrow the list; limit=N returns at most N, with the cursor of
+// the next page in the X-Next-Cursor header and a Link rel="next", and
+// cursor=… starts after that name. Without repo and status the stored JSON
+// is streamed as is, so listing thousands of environments costs a copy,
+// not a decode and an encode each.
 func (s *Server) handleListEnvironments(c echo.Context) error {
-	ctx := c.Request().Context()
-	live := c.QueryParam("live")
-	if live != "" && live != "true" && live != "false" {
-		return preview.Errorf(preview.EINVALID, "live must be true or false, got %q", live)
-	}
-	filter := preview.EnvironmentFilter{LiveOnly: live == "true", Repo: c.QueryParam("repo")}
-	status := preview.Status(c.QueryParam("status"))
-	if status != "" && !slices.Contains(preview.Statuses, status) {
-		return preview.Errorf(preview.EINVALID, "status must be one of queued, provisioning, ready, failed, destroying, destroyed; got %q", status)
-	}
-	if status == "" {
-		body, err := s.cfg.Store.FindEnvironmentsJSON(ctx, filter)
-		if err != nil {
-			return err
-		}
-		return c.JSONBlob(http.StatusOK, body)
-	}
-	envs, err := s.cfg.Store.FindEnvironments(ctx, filter)
+	filter, err := listFilter(c)
 	if err != nil {
 		return err
 	}
-	out := make([]preview.Environment, 0, len(envs))
-	for _, env := range envs {
-		if env.Status == status {
-			out = append(out, env)
-		}
+	body, next, err := s.cfg.Store.FindEnvironmentsJSON(c.Request().Context(), filter)
+	if err != nil {
+		return err
 	}
-	return c.JSON(http.StatusOK, out)
+	if next != "" {
+		q := c.Request().URL.Query()
+		q.Set("cursor", next)
+		c.Response().Header().Set("X-Next-Cursor", next)
+		c.Response().Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, c.Request().URL.Path, q.Encode()))
+	}
+	return c.JSONBlob(http.StatusOK, body)
+}
+
+// listFilter reads the list's query parameters, refusing bad ones.
+func listFilter(c echo.Context) (preview.EnvironmentFilter, error) {
+	live := c.QueryParam("live")
+	if live != "" && live != "true" && live != "false" {
+		return preview.EnvironmentFilter{}, preview.Errorf(preview.EINVALID, "live must be true or false, got %q", live)
+	}
+	filter := preview.EnvironmentFilter{LiveOnly: live == "true", Repo: c.QueryParam("repo"), Status: preview.Status(c.QueryParam("status"))}
+	if filter.Status != "" && !slices.Contains(preview.Statuses, filter.Status) {
+		return filter, preview.Errorf(preview.EINVALID, "status must be one of queued, provisioning, ready, failed, destroying, destroyed; got %q", filter.Status)
+	}
+	if limit := c.QueryParam("limit"); limit != "" {
+		n, err := strconv.Atoi(limit)
+		if err != nil || n < 1 || n > MaxPageSize {
+			return filter, preview.Errorf(preview.EINVALID, "limit must be a whole number from 1 to %d, got %q", MaxPageSize, limit)
+		}
+		filter.Limit = n
+	}
+	if cursor := c.QueryParam("cursor"); cursor != "" {
+		if !preview.ValidName(cursor) {
+			return filter, preview.Errorf(preview.EINVALID, "cursor %q is not an environment name", cursor)
+		}
+		filter.After = cursor
+	}
+	return filter, nil
 }
 
 func (s *Server) handleGetEnvironment(c echo.Context) error {

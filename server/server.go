@@ -30,7 +30,7 @@ const MaxWebhookBody = 25 << 20
 type Store interface {
 	FindEnvironmentByName(ctx context.Context, name string) (preview.Environment, error)
 	FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error)
-	FindEnvironmentsJSON(ctx context.Context, filter preview.EnvironmentFilter) ([]byte, error)
+	FindEnvironmentsJSON(ctx context.Context, filter preview.EnvironmentFilter) (page []byte, next string, err error)
 	UpdateEnvironment(ctx context.Context, name string, fn func(*preview.Environment) error) (preview.Environment, error)
 	FindRuns(ctx context.Context, filter preview.RunFilter) ([]preview.Run, error)
 	FindRunByID(ctx context.Context, id string) (preview.Run, error)

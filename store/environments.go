@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	preview "github.com/previewd/previewd"
@@ -204,19 +203,21 @@ func (db *DB) FindEnvironmentByPullRequest(ctx context.Context, repo string, num
 }
 
 // FindEnvironments returns the environments that match filter, by name.
-// LiveOnly reads only live environments, through an index.
+// LiveOnly reads only live environments, through an index; After and
+// Limit read one page.
 func (db *DB) FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error) {
 	var out []preview.Environment
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return eachEnvironment(tx, filter.LiveOnly, func(_, v []byte) error {
+		return eachEnvironment(tx, filter, func(_, v []byte) (bool, error) {
 			var env preview.Environment
 			if err := decode(v, &env); err != nil {
-				return err
+				return false, err
 			}
-			if filter.Repo == "" || strings.EqualFold(env.Repo, filter.Repo) {
-				out = append(out, env)
+			if !filter.Match(env) {
+				return false, nil
 			}
-			return nil
+			out = append(out, env)
+			return true, nil
 		})
 	})
 	if err != nil {
@@ -226,49 +227,79 @@ func (db *DB) FindEnvironments(ctx context.Context, filter preview.EnvironmentFi
 }
 
 // FindEnvironmentsJSON returns the environments that match filter as one
-// JSON array, copied as stored without decoding: the fast path for listing
-// thousands. The stored encoding is the API's encoding of an environment.
-// A Repo filter needs decoding and is served by FindEnvironments instead.
-func (db *DB) FindEnvironmentsJSON(ctx context.Context, filter preview.EnvironmentFilter) ([]byte, error) {
-	if filter.Repo != "" {
+// JSON array, copied as stored without decoding when the filter needs no
+// decoding (no Repo or Status): the fast path for listing thousands. The
+// stored encoding is the API's encoding of an environment. next is the
+// name to start the following page after, "" when this page is the last.
+func (db *DB) FindEnvironmentsJSON(ctx context.Context, filter preview.EnvironmentFilter) (page []byte, next string, err error) {
+	if filter.Repo != "" || filter.Status != "" {
 		envs, err := db.FindEnvironments(ctx, filter)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if envs == nil {
 			envs = []preview.Environment{}
 		}
-		return json.Marshal(envs)
+		if filter.Limit > 0 && len(envs) == filter.Limit {
+			next = envs[len(envs)-1].Name
+		}
+		page, err = json.Marshal(envs)
+		return page, next, err
 	}
 	buf := []byte{'['}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return eachEnvironment(tx, filter.LiveOnly, func(_, v []byte) error {
+	n := 0
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		return eachEnvironment(tx, filter, func(k, v []byte) (bool, error) {
 			if len(buf) > 1 {
 				buf = append(buf, ',')
 			}
 			buf = append(buf, v...) // copies out of the transaction's memory
-			return nil
+			if n++; filter.Limit > 0 && n == filter.Limit {
+				next = string(k)
+			}
+			return true, nil
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("find environments: %w", err)
+		return nil, "", fmt.Errorf("find environments: %w", err)
 	}
-	return append(buf, ']'), nil
+	return append(buf, ']'), next, nil
 }
 
-// eachEnvironment calls fn for every environment, by name, or for the live
-// ones only through the live index.
-func eachEnvironment(tx *bolt.Tx, liveOnly bool, fn func(k, v []byte) error) error {
+// eachEnvironment calls fn for every environment by name, or for the live
+// ones only through the live index, starting after filter.After; fn says
+// whether it kept the environment, and the walk ends once filter.Limit
+// were kept.
+func eachEnvironment(tx *bolt.Tx, filter preview.EnvironmentFilter, fn func(k, v []byte) (bool, error)) error {
 	envs := tx.Bucket(bucketEnvironments)
-	if !liveOnly {
-		return envs.ForEach(fn)
+	index := envs
+	if filter.LiveOnly {
+		index = tx.Bucket(bucketLive)
 	}
-	return tx.Bucket(bucketLive).ForEach(func(k, _ []byte) error {
-		if v := envs.Get(k); v != nil {
-			return fn(k, v)
+	c := index.Cursor()
+	k, _ := c.First()
+	if filter.After != "" {
+		if k, _ = c.Seek([]byte(filter.After)); k != nil && string(k) == filter.After {
+			k, _ = c.Next()
 		}
-		return nil
-	})
+	}
+	kept := 0
+	for ; k != nil; k, _ = c.Next() {
+		v := envs.Get(k)
+		if v == nil {
+			continue
+		}
+		ok, err := fn(k, v)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if kept++; filter.Limit > 0 && kept == filter.Limit {
+				return nil
+			}
+		}
+	}
+	return nil
 }
 
 // putEnvironment stores env and keeps the live index in step.

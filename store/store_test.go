@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -267,7 +268,7 @@ func TestFindEnvironmentsJSONMatchesDecodedList(t *testing.T) {
 	record(t, db, "d2", pr(2, "b", "b", true, t0))
 	db.UpdateEnvironment(ctx, "a", func(e *preview.Environment) error { e.Status = preview.StatusDestroyed; return nil })
 	for _, f := range []preview.EnvironmentFilter{{}, {LiveOnly: true}, {Repo: "ACME/shop"}} {
-		raw, err := db.FindEnvironmentsJSON(ctx, f)
+		raw, _, err := db.FindEnvironmentsJSON(ctx, f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,8 +281,52 @@ func TestFindEnvironmentsJSONMatchesDecodedList(t *testing.T) {
 			t.Errorf("filter %+v: got %d environments as JSON, %d decoded", f, len(got), len(want))
 		}
 	}
-	if raw, _ := db.FindEnvironmentsJSON(ctx, preview.EnvironmentFilter{Repo: "other/repo"}); string(raw) != "[]" {
+	if raw, _, _ := db.FindEnvironmentsJSON(ctx, preview.EnvironmentFilter{Repo: "other/repo"}); string(raw) != "[]" {
 		t.Errorf("no match: got %s want []", raw)
+	}
+}
+
+// TestFindEnvironmentsPages walks 25 environments (every third destroyed)
+// in pages of 4, with every filter, and wants each exactly once, in order.
+func TestFindEnvironmentsPages(t *testing.T) {
+	db := openDB(t, "")
+	ctx := context.Background()
+	for i := range 25 {
+		res := record(t, db, fmt.Sprintf("d%d", i), pr(i+1, fmt.Sprintf("page-%02d", i), "a", true, t0))
+		if i%3 == 0 {
+			db.UpdateEnvironment(ctx, res.Environment.Name, func(e *preview.Environment) error { e.Status = preview.StatusDestroyed; return nil })
+		}
+	}
+	for _, f := range []preview.EnvironmentFilter{{}, {LiveOnly: true}, {Status: preview.StatusDestroyed}, {Repo: "acme/shop", LiveOnly: true}} {
+		want, _ := db.FindEnvironments(ctx, f)
+		var got []string
+		page := f
+		page.Limit = 4
+		for pages := 0; ; pages++ {
+			raw, next, err := db.FindEnvironmentsJSON(ctx, page)
+			if err != nil || pages > 10 {
+				t.Fatalf("filter %+v: page %d: %v", f, pages, err)
+			}
+			var envs []preview.Environment
+			json.Unmarshal(raw, &envs)
+			if len(envs) > 4 {
+				t.Fatalf("filter %+v: a page of %d, want at most 4", f, len(envs))
+			}
+			for _, e := range envs {
+				got = append(got, e.Name)
+			}
+			if next == "" {
+				break
+			}
+			page.After = next
+		}
+		var names []string
+		for _, e := range want {
+			names = append(names, e.Name)
+		}
+		if !slices.Equal(got, names) || len(names) == 0 {
+			t.Errorf("filter %+v: pages gave %v, want %v", f, got, names)
+		}
 	}
 }
 
