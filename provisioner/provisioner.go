@@ -254,31 +254,22 @@ func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log 
 
 // SensitiveOutputs returns the sensitive outputs of env as last applied,
 // strings as they are and other values as JSON, for a hook the operator
-// allowed to see them. They are read from the environment's state by
-// `terraform output -json`, whose stdout never reaches a log; nothing is
-// kept. An environment without state has none. It blocks like Apply,
-// waiting for any other run of env.
+// allowed to see them. They are read from the environment's state, and
+// nothing is kept; an environment without state has none. It blocks like
+// Apply, waiting for any other run of env.
 func (p *Provisioner) SensitiveOutputs(ctx context.Context, env preview.Environment) (map[string]string, error) {
 	unlock, err := p.lock(ctx, env.Name)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	ws := p.workspace(env.Name)
-	if empty, err := stateEmpty(ws.statePath()); err != nil || empty {
+	path := p.workspace(env.Name).statePath()
+	if empty, err := stateEmpty(path); err != nil || empty {
 		return nil, err
 	}
-	mod, err := p.module(env.Repo)
+	outputs, err := stateOutputs(path)
 	if err != nil {
-		return nil, err
-	}
-	r, err := p.newRun(mod, ws.workDir(mod), ws, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	outputs, err := r.tf.Output(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("outputs of %s: %w", env.Name, r.commandError(ctx, "output", err))
+		return nil, fmt.Errorf("outputs of %s: %w", env.Name, err)
 	}
 	sensitive := map[string]string{}
 	for name, o := range outputs {
