@@ -42,6 +42,10 @@ type Store interface {
 // change. Receive returns an EUNAUTHORIZED error for a bad signature and an
 // EINVALID error for a body that is not the event it claims to be.
 type Deliveries interface {
+	// CheckHeaders refuses a delivery by its headers alone, before its
+	// body is read: EUNAUTHORIZED for a signature that cannot be right,
+	// EINVALID for a delivery ID that is not GitHub's.
+	CheckHeaders(d preview.Delivery) error
 	Receive(ctx context.Context, d preview.Delivery) (preview.RecordResult, error)
 }
 

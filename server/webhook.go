@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -28,7 +27,7 @@ func (s *Server) handleWebhook(c echo.Context) error {
 		Event:     req.Header.Get("X-GitHub-Event"),
 		Signature: req.Header.Get("X-Hub-Signature-256"),
 	}
-	if err := checkHeaders(d); err != nil {
+	if err := s.cfg.Deliveries.CheckHeaders(d); err != nil {
 		s.metrics.deliveries.WithLabelValues("unverified", preview.ErrorCode(err)).Inc()
 		s.refused(d, preview.ErrorCode(err), err)
 		return err
@@ -75,30 +74,6 @@ func (s *Server) handleWebhook(c echo.Context) error {
 	s.metrics.deliveries.WithLabelValues(eventLabel(d.Event), result).Inc()
 	s.log.Debug("delivery", "delivery", d.ID, "event", clip(d.Event), "result", result, "environment", res.Environment.Name)
 	return c.JSON(http.StatusAccepted, map[string]string{"result": result, "environment": res.Environment.Name})
-}
-
-// deliveryID is what a GitHub delivery ID may look like: GitHub sends a
-// GUID; anything short of letters, digits, dashes, dots and underscores is
-// accepted so redelivery tools keep working.
-var deliveryID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
-// signatureFormat is the only form of X-Hub-Signature-256 that can be
-// right; anything else is refused before the body is read.
-var signatureFormat = regexp.MustCompile(`^sha256=[0-9a-fA-F]{64}$`)
-
-// checkHeaders refuses, before the body is read, a delivery whose
-// signature cannot be right (401) or whose delivery ID is not one GitHub
-// sends (400): the ID is stored for de-duplication, so it is bounded.
-func checkHeaders(d preview.Delivery) error {
-	switch {
-	case d.Signature == "":
-		return preview.Errorf(preview.EUNAUTHORIZED, "missing X-Hub-Signature-256 header")
-	case !signatureFormat.MatchString(d.Signature):
-		return preview.Errorf(preview.EUNAUTHORIZED, "invalid X-Hub-Signature-256 signature")
-	case !deliveryID.MatchString(d.ID):
-		return preview.Errorf(preview.EINVALID, "X-GitHub-Delivery must be GitHub's delivery ID (a GUID)")
-	}
-	return nil
 }
 
 // bodyError answers a body that could not be read.

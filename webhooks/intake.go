@@ -36,7 +36,12 @@ func (in *Intake) served(repo string) bool {
 	return in.serves == nil || in.serves(repo)
 }
 
-// Receive handles one delivery: the signature is checked first (an
+// CheckHeaders is the package's CheckHeaders: what a server checks before
+// it reads a body.
+func (in *Intake) CheckHeaders(d preview.Delivery) error { return CheckHeaders(d) }
+
+// Receive handles one delivery: its headers (CheckHeaders) and the
+// signature are checked first (an
 // EUNAUTHORIZED error when missing or wrong, also when no secret is
 // configured), then the body parsed (EINVALID when it is not the event it
 // claims to be), then what it changes recorded and fsynced. A repository
@@ -46,6 +51,9 @@ func (in *Intake) served(repo string) bool {
 // failure is returned wrapped (the caller answers 5xx so GitHub may
 // redeliver). Ignored events return a zero result.
 func (in *Intake) Receive(ctx context.Context, d preview.Delivery) (preview.RecordResult, error) {
+	if err := CheckHeaders(d); err != nil {
+		return preview.RecordResult{}, err
+	}
 	if err := VerifySignature(in.secret, d.Body, d.Signature); errors.Is(err, ErrNoSecret) {
 		return preview.RecordResult{}, preview.Errorf(preview.EUNAUTHORIZED, "no webhook secret is configured")
 	} else if err != nil {

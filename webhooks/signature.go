@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"regexp"
 	"strings"
 
 	preview "github.com/previewd/previewd"
@@ -54,19 +55,49 @@ func VerifySignature(secret, body []byte, header string) error {
 	if len(secret) == 0 {
 		return ErrNoSecret
 	}
-	if header == "" {
-		return ErrMissingSignature
-	}
-	digits, ok := strings.CutPrefix(header, signaturePrefix)
-	if !ok || len(digits) != hex.EncodedLen(sha256.Size) {
-		return ErrBadSignature
-	}
-	got, err := hex.DecodeString(digits)
+	got, err := parseSignature(header)
 	if err != nil {
-		return ErrBadSignature
+		return err
 	}
 	if !hmac.Equal(got, mac(secret, body)) {
 		return ErrBadSignature
+	}
+	return nil
+}
+
+// parseSignature returns the HMAC a X-Hub-Signature-256 value carries, or
+// ErrMissingSignature or ErrBadSignature when it cannot be right.
+func parseSignature(header string) ([]byte, error) {
+	if header == "" {
+		return nil, ErrMissingSignature
+	}
+	digits, ok := strings.CutPrefix(header, signaturePrefix)
+	if !ok || len(digits) != hex.EncodedLen(sha256.Size) {
+		return nil, ErrBadSignature
+	}
+	got, err := hex.DecodeString(digits)
+	if err != nil {
+		return nil, ErrBadSignature
+	}
+	return got, nil
+}
+
+// deliveryID is what a GitHub delivery ID may look like: GitHub sends a
+// GUID; anything short of letters, digits, dashes, dots and underscores is
+// accepted so redelivery tools keep working.
+var deliveryID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// CheckHeaders refuses a delivery by its headers alone, so a caller can do
+// it before reading the body: a signature that cannot be right
+// (ErrMissingSignature, ErrBadSignature) or a delivery ID that is not one
+// GitHub sends (an EINVALID error: the ID is stored for de-duplication, so
+// it is bounded).
+func CheckHeaders(d preview.Delivery) error {
+	if _, err := parseSignature(d.Signature); err != nil {
+		return err
+	}
+	if !deliveryID.MatchString(d.ID) {
+		return preview.Errorf(preview.EINVALID, "X-GitHub-Delivery must be GitHub's delivery ID (a GUID)")
 	}
 	return nil
 }

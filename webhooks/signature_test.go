@@ -88,3 +88,26 @@ func TestSignatureErrorCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckHeaders(t *testing.T) {
+	good := "sha256=" + strings.Repeat("ab", 32)
+	tests := []struct {
+		name      string
+		d         preview.Delivery
+		wantCode  string
+		wantError bool
+	}{
+		{"GUID and a well-formed signature", preview.Delivery{ID: "72d3162e-cc78-11e3-81ab-4c9367dc0958", Signature: good}, "", false},
+		{"no signature", preview.Delivery{ID: "a"}, preview.EUNAUTHORIZED, true},
+		{"short signature", preview.Delivery{ID: "a", Signature: "sha256=ab"}, preview.EUNAUTHORIZED, true},
+		{"no delivery ID", preview.Delivery{Signature: good}, preview.EINVALID, true},
+		{"a 65-character ID", preview.Delivery{ID: strings.Repeat("a", 65), Signature: good}, preview.EINVALID, true},
+		{"a path as ID", preview.Delivery{ID: "a/../b", Signature: good}, preview.EINVALID, true},
+	}
+	for _, tt := range tests {
+		err := CheckHeaders(tt.d)
+		if (err != nil) != tt.wantError || tt.wantError && preview.ErrorCode(err) != tt.wantCode {
+			t.Errorf("%s: got %v (code %s), want code %q", tt.name, err, preview.ErrorCode(err), tt.wantCode)
+		}
+	}
+}
