@@ -2,7 +2,6 @@ package parity
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"reflect"
@@ -243,19 +242,7 @@ func containsMark(marker any) bool {
 	return false
 }
 
-// valueText is a value as identity compares it: a string as it is,
-// anything else as compact JSON.
-func valueText(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	n, err := normalize(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	b, _ := json.Marshal(n)
-	return string(b)
-}
+
 
 // pathText renders an attribute path: .input.engine_version, .tags[0].
 func pathText(path []string) string {

@@ -102,22 +102,24 @@ func scalar(v any) (string, bool) {
 	return "", false
 }
 
+// valueText is a value as text: a string as it is, anything else as
+// compact JSON, maps with sorted keys.
+func valueText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	n, err := normalize(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
 // show returns a value as a finding shows it: a string as it is, anything
 // else as compact JSON, cut to maxShown runes.
 func show(v any) string {
-	var s string
-	switch x := v.(type) {
-	case string:
-		s = x
-	default:
-		n, err := normalize(v)
-		if err != nil {
-			s = fmt.Sprint(v)
-			break
-		}
-		b, _ := json.Marshal(n) // maps come out with sorted keys
-		s = string(b)
-	}
+	s := valueText(v)
 	if utf8.RuneCountInString(s) > maxShown {
 		r := []rune(s)
 		s = string(r[:maxShown-1]) + "…"
