@@ -242,8 +242,6 @@ func containsMark(marker any) bool {
 	return false
 }
 
-
-
 // pathText renders an attribute path: .input.engine_version, .tags[0].
 func pathText(path []string) string {
 	var b strings.Builder
