@@ -32,10 +32,14 @@ type commandError struct {
 // commandError returns the error of command, which failed with err while
 // ctx was its context; the run's secrets never show in its text. A failed
 // command may come from a stale .terraform (a provider gone from a shared
-// cache, say): the environment's next run initialises again.
+// cache, say): the environment's next run initialises again, and does not
+// copy a kept init this run copied.
 func (r *run) commandError(ctx context.Context, command string, err error) *commandError {
 	if r.ws.root != "" {
 		os.Remove(r.ws.initDigestPath())
+	}
+	if r.restoredInit != "" {
+		os.RemoveAll(r.restoredInit) // the next run inits for real
 	}
 	return &commandError{command: command, err: err, cause: context.Cause(ctx), secrets: r.secrets}
 }

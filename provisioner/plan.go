@@ -170,7 +170,7 @@ func (p *Provisioner) prepareProduction(ctx context.Context, mod Module, vars ma
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	workDir, _, err := syncWorkspace(mod, ws)
+	workDir, digest, err := syncWorkspace(mod, ws)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +180,11 @@ func (p *Provisioner) prepareProduction(ctx context.Context, mod Module, vars ma
 	if err != nil {
 		return nil, err
 	}
-	return p.newRun(mod, workDir, ws, files, log)
+	r, err := p.newRun(mod, workDir, ws, files, log)
+	if r != nil {
+		r.moduleDigest = digest // its init is the environments' (see initCache)
+	}
+	return r, err
 }
 
 // productionVariables returns the generated var file of a production plan:
@@ -232,7 +236,7 @@ func planTo(ctx context.Context, r *run, path string, opts ...tfexec.PlanOption)
 func showPlan(ctx context.Context, r *run, path string) (res PlanResult, err error) {
 	// The JSON holds every variable's value, sensitive ones too: the run's
 	// log drops a show's stdout (see commandEcho).
-	if res.Plan, err = r.tf.ShowPlanFile(ctx, path); err != nil {
+	if res.Plan, err = r.cmds.showPlanFile(ctx, path); err != nil {
 		return PlanResult{}, r.commandError(ctx, "show", err)
 	}
 	res.WorkDir = r.tf.WorkingDir()

@@ -168,7 +168,6 @@ func actions(a tfjson.Actions) []string {
 
 func TestPlanLockFile(t *testing.T) {
 	t.Parallel()
-	p, _ := newTestProvisioner(t, fixture("locked"))
 	want, err := os.ReadFile(filepath.Join("testdata", "locked", ".terraform.lock.hcl"))
 	if err != nil {
 		t.Fatal(err)
@@ -176,17 +175,20 @@ func TestPlanLockFile(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name string
-		plan func(log *bytes.Buffer) (PlanResult, error)
+		plan func(p *Provisioner, log *bytes.Buffer) (PlanResult, error)
 	}{
-		{"preview", func(log *bytes.Buffer) (PlanResult, error) {
+		{"preview", func(p *Provisioner, log *bytes.Buffer) (PlanResult, error) {
 			return p.PlanPreview(ctx, testEnv("feat-lock", "sha1"), log)
 		}},
-		{"production", func(log *bytes.Buffer) (PlanResult, error) { return p.PlanProduction(ctx, "acme/shop", nil, log) }},
+		{"production", func(p *Provisioner, log *bytes.Buffer) (PlanResult, error) {
+			return p.PlanProduction(ctx, "acme/shop", nil, log)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			p, _ := newTestProvisioner(t, fixture("locked")) // each inits
 			var log bytes.Buffer
-			res, err := tt.plan(&log)
+			res, err := tt.plan(p, &log)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, log.String())
 			}
@@ -280,6 +282,10 @@ func TestApplyAppliesTheSavedPlanAndKeepsIt(t *testing.T) {
 	}
 	if got := res.Plan.Variables["head_sha"]; got == nil || got.Value != "sha1" {
 		t.Errorf("the kept plan's head_sha: got %+v, want sha1", got)
+	}
+	// One process: show, without terraform-exec's version check.
+	if commands := strings.Count(checkLog.String(), "$ terraform "); commands != 1 || !strings.Contains(checkLog.String(), "$ terraform show -json -no-color envs/saved/applied.tfplan   # output read by previewd, not logged") {
+		t.Errorf("first PlanApplied ran %d commands; want show alone:\n%s", commands, checkLog.String())
 	}
 	var again lockedBuffer
 	if _, err := p.PlanApplied(ctx, env, &again); err != nil || !strings.Contains(again.String(), "$ terraform plan ") {

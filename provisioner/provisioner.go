@@ -82,6 +82,8 @@ type Provisioner struct {
 	locks        map[string]chan struct{} // per environment, held during a run
 	appliedPlans map[string]string        // per environment, the plan file its last apply applied, until a check takes it
 
+	inits initCache
+
 	engineMu sync.Mutex
 	engine   string // the binary's version banner, once read
 }
@@ -116,6 +118,7 @@ func New(cfg Config) (*Provisioner, error) {
 	if p.dataDir, err = filepath.Abs(cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("provisioner: data directory: %w", err)
 	}
+	p.inits = initCache{dir: filepath.Join(p.dataDir, "init")}
 	if err := os.MkdirAll(filepath.Join(p.dataDir, "envs"), 0o700); err != nil {
 		return nil, fmt.Errorf("provisioner: %w", err)
 	}
@@ -303,6 +306,7 @@ func (p *Provisioner) ready(ctx context.Context, env preview.Environment, log io
 // run is everything one Terraform run of one environment needs.
 type run struct {
 	tf       *tfexec.Terraform
+	cmds     commandRunner
 	module   Module // normalised: absolute Dir and Root, URLOutput set
 	ws       workspace
 	log      io.Writer // the run's log, for previewd's own lines
@@ -312,6 +316,9 @@ type run struct {
 	// moduleDigest is the digest of the module copy the run synced; ""
 	// when it synced none.
 	moduleDigest string
+	// restoredInit is the initCache entry the run's init was copied from,
+	// if it was: dropped when a command of the run fails.
+	restoredInit string
 }
 
 // prepare syncs the module into the environment's directory, checks its
@@ -351,12 +358,12 @@ func (p *Provisioner) prepare(ctx context.Context, env preview.Environment, log 
 // state holds.
 func (p *Provisioner) newRun(mod Module, workDir string, ws workspace, varFiles []string, log io.Writer) (*run, error) {
 	secrets := preview.NewSecrets(append(slices.Clone(mod.Secrets), stateSecrets(ws.statePath())...)...)
-	tf, err := p.terraform(workDir, ws, log, secrets)
+	tf, cmds, err := p.terraform(workDir, ws, log, secrets)
 	if err != nil {
 		return nil, err
 	}
 	_, lockErr := os.Stat(filepath.Join(mod.Dir, ".terraform.lock.hcl"))
-	return &run{tf: tf, module: mod, ws: ws, log: logOrDiscard(log), varFiles: varFiles, locked: lockErr == nil, secrets: secrets}, nil
+	return &run{tf: tf, cmds: cmds, module: mod, ws: ws, log: logOrDiscard(log), varFiles: varFiles, locked: lockErr == nil, secrets: secrets}, nil
 }
 
 // syncWorkspace copies the module tree into ws and pins the backend to ws's
@@ -429,40 +436,46 @@ func (p *Provisioner) module(repo string) (Module, error) {
 }
 
 // terraform returns a *tfexec.Terraform for one run in workDir, with the
-// allowlisted environment, its output streamed to log.
-func (p *Provisioner) terraform(workDir string, ws workspace, log io.Writer, secrets preview.Secrets) (*tfexec.Terraform, error) {
+// allowlisted environment, its output streamed to log, and the command
+// runner for what terraform-exec runs at a higher price (see show).
+func (p *Provisioner) terraform(workDir string, ws workspace, log io.Writer, secrets preview.Secrets) (*tfexec.Terraform, commandRunner, error) {
 	tf, err := tfexec.NewTerraform(workDir, p.bin)
 	if err != nil {
-		return nil, err
+		return nil, commandRunner{}, err
 	}
 	own := map[string]string{"TF_DATA_DIR": ws.dataDir()}
 	if p.cfg.PluginCacheDir != "" {
 		own["TF_PLUGIN_CACHE_DIR"] = p.cfg.PluginCacheDir
 	}
-	if err := tf.SetEnv(terraformEnv(os.Environ(), p.cfg.EnvPassthrough, p.cfg.Env, own)); err != nil {
-		return nil, err
+	env := terraformEnv(os.Environ(), p.cfg.EnvPassthrough, p.cfg.Env, own)
+	if err := tf.SetEnv(env); err != nil {
+		return nil, commandRunner{}, err
 	}
 	if err := tf.SetWaitDelay(p.cfg.WaitDelay); err != nil {
-		return nil, err
+		return nil, commandRunner{}, err
 	}
 	if log == nil {
 		log = io.Discard
 	}
 	l := &runLog{w: log, secrets: secrets}
+	echo := commandEcho{log: l, bin: p.bin, dataDir: p.dataDir}
 	tf.SetStdout(l.stdout())
 	tf.SetStderr(l)
-	tf.SetLogger(commandEcho{log: l, bin: p.bin, dataDir: p.dataDir})
-	return tf, nil
+	tf.SetLogger(echo)
+	return tf, commandRunner{bin: p.bin, dir: workDir, env: env, waitDelay: p.cfg.WaitDelay, stderr: l, echo: echo}, nil
 }
 
 // init runs terraform init, one environment at a time when a plugin cache is
 // shared. With a dependency lock file in the module, init may not change it
-// (-lockfile=readonly): a preview runs the providers production runs.
+// (-lockfile=readonly): a preview runs the providers production runs. The
+// backend is always the one previewd writes (-reconfigure: no state is ever
+// migrated).
 //
 // An environment whose module copy, binary and settings are those of its
 // last successful init is not initialised again: init would do nothing
 // but cost a Terraform process (and terraform-exec's version check, one
-// more).
+// more). One whose module another environment initialised takes a copy of
+// that init's result (see initCache).
 func (p *Provisioner) init(ctx context.Context, r *run) error {
 	key := p.initKey(r)
 	if key != "" {
@@ -473,6 +486,17 @@ func (p *Provisioner) init(ctx context.Context, r *run) error {
 			}
 		}
 	}
+	os.Remove(r.ws.initDigestPath()) // an init cut short leaves nothing to trust
+	if key != "" {
+		restored, err := p.inits.restore(key, r)
+		if err != nil {
+			p.logger.Warn("could not copy a kept init; running terraform init", "dir", r.ws.root, "err", err)
+		} else if restored {
+			r.restoredInit = p.inits.entry(key)
+			fmt.Fprintf(r.log, "# previewd: this module was initialised for another environment; copied that init instead of running terraform init\n")
+			return writeFileAtomic(r.ws.initDigestPath(), []byte(key), 0o600)
+		}
+	}
 	if p.initSem != nil {
 		select {
 		case p.initSem <- struct{}{}:
@@ -481,31 +505,35 @@ func (p *Provisioner) init(ctx context.Context, r *run) error {
 			return ctx.Err()
 		}
 	}
-	var opts []tfexec.InitOption
+	opts := []tfexec.InitOption{tfexec.Reconfigure(true)}
 	if r.locked {
 		// terraform-exec has no option for -lockfile; its Dir option appends
 		// one argument after all the flags it builds, which is where a flag
 		// goes.
 		opts = append(opts, tfexec.Dir("-lockfile=readonly"))
 	}
-	os.Remove(r.ws.initDigestPath()) // an init cut short leaves nothing to trust
 	if err := r.tf.Init(ctx, opts...); err != nil {
 		return r.commandError(ctx, "init", err)
 	}
-	if key != "" {
-		return writeFileAtomic(r.ws.initDigestPath(), []byte(key), 0o600)
+	if key == "" {
+		return nil
 	}
-	return nil
+	if err := p.inits.keep(key, r); err != nil {
+		p.logger.Warn("could not keep an init for other environments", "dir", r.ws.root, "err", err)
+	}
+	return writeFileAtomic(r.ws.initDigestPath(), []byte(key), 0o600)
 }
 
-// initKey is what an init's result depends on: the module copy, the
-// binary, the plugin cache and whether the lock file is read-only; "" when
-// the run synced no module.
+// initKey is what an init's result depends on: the module copy, where in it
+// Terraform runs, the binary, the plugin cache and whether the lock file is
+// read-only; "" when the run synced no module. The environment is not part
+// of it: the backend's path is relative (see backendOverride).
 func (p *Provisioner) initKey(r *run) string {
 	if r.moduleDigest == "" {
 		return ""
 	}
-	return fmt.Sprintf("v1 %s %s %s %t %s", r.moduleDigest, p.bin, p.cfg.PluginCacheDir, r.locked, r.ws.statePath())
+	rel, _ := filepath.Rel(r.ws.root, r.tf.WorkingDir())
+	return fmt.Sprintf("v2 %s %s %s %s %t", r.moduleDigest, rel, p.bin, p.cfg.PluginCacheDir, r.locked)
 }
 
 // lock waits until no other run of the environment name is going, or ctx
@@ -536,6 +564,8 @@ const overrideFile = "zz_previewd_override.tf.json"
 
 // backendOverride returns the override file forcing a local backend with
 // its state at statePath, whatever backend or cloud block the module has.
+// writeBackendOverride gives statePath relative to the working directory,
+// so every environment of a module has the same backend settings.
 func backendOverride(statePath string) ([]byte, error) {
 	// Strings in .tf.json are templates: escape ${ and %{.
 	path := strings.NewReplacer("${", "$${", "%{", "%%{").Replace(statePath)
@@ -548,7 +578,11 @@ func backendOverride(statePath string) ([]byte, error) {
 }
 
 func writeBackendOverride(workDir, statePath string) error {
-	b, err := backendOverride(statePath)
+	rel, err := filepath.Rel(workDir, statePath)
+	if err != nil {
+		return err
+	}
+	b, err := backendOverride(rel)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -160,7 +161,7 @@ func TestDestroyNeverApplied(t *testing.T) {
 func TestProductionModuleUntouched(t *testing.T) {
 	t.Parallel()
 	prod := t.TempDir()
-	copyDir(t, fixture("basic").Dir, prod)
+	copyModuleTree(t, fixture("basic").Dir, prod)
 	prodState := `{"version":4,"terraform_version":"1.5.7","serial":9,"lineage":"prod","outputs":{},"resources":[` +
 		`{"mode":"managed","type":"terraform_data","name":"prod_only","provider":"provider[\"terraform.io/builtin/terraform\"]",` +
 		`"instances":[{"schema_version":0,"attributes":{"id":"prod","input":null,"output":null,"triggers_replace":null}}]}]}`
@@ -338,7 +339,7 @@ func TestLockFileReadOnly(t *testing.T) {
 	if _, err := p.Apply(context.Background(), testEnv("feat-lock", "sha1"), &log); err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
-	if !strings.Contains(log.String(), "-upgrade=false -lockfile=readonly\n") {
+	if !strings.Contains(log.String(), "-upgrade=false -reconfigure -lockfile=readonly\n") {
 		t.Errorf("init did not get -lockfile=readonly:\n%s", log.String())
 	}
 }
@@ -435,8 +436,8 @@ func TestConcurrentEnvironments(t *testing.T) {
 	}
 }
 
-// copyDir copies the regular files and directories under src into dst.
-func copyDir(t *testing.T, src, dst string) {
+// copyModuleTree copies the regular files and directories under src into dst.
+func copyModuleTree(t *testing.T, src, dst string) {
 	t.Helper()
 	entries, err := scanSource(src)
 	if err != nil {
@@ -470,7 +471,7 @@ func TestEngineBanner(t *testing.T) {
 func TestInitRunsOnlyWhenTheModuleChanged(t *testing.T) {
 	t.Parallel()
 	src := t.TempDir()
-	copyDir(t, filepath.Join("testdata", "basic"), src)
+	copyModuleTree(t, filepath.Join("testdata", "basic"), src)
 	mod := Module{Dir: src}
 	p, _ := newTestProvisioner(t, mod)
 	ctx := context.Background()
@@ -494,5 +495,62 @@ func TestInitRunsOnlyWhenTheModuleChanged(t *testing.T) {
 	os.WriteFile(main, append(b, []byte("\n# changed\n")...), 0o644)
 	if third := apply("sha3"); !strings.Contains(third, "$ terraform init") {
 		t.Errorf("the apply after a module change did not init:\n%s", third)
+	}
+}
+
+// TestEnvironmentsOfAModuleInitOnce applies two environments of one module:
+// the second copies the first one's init instead of running terraform init
+// (or terraform-exec's version check), and each keeps its own state. A kept
+// init that turns out broken is dropped by the run it broke, and the next
+// run inits for real.
+func TestEnvironmentsOfAModuleInitOnce(t *testing.T) {
+	t.Parallel()
+	p, dataDir := newTestProvisioner(t, fixture("basic"))
+	ctx := context.Background()
+	apply := func(name string) (string, error) {
+		t.Helper()
+		var log lockedBuffer
+		_, err := p.Apply(ctx, testEnv(name, "sha-"+name), &log)
+		return log.String(), err
+	}
+	if log, err := apply("first"); err != nil || !strings.Contains(log, "$ terraform init") {
+		t.Fatalf("first environment: %v; want it to run init:\n%s", err, log)
+	}
+	log, err := apply("second")
+	if err != nil {
+		t.Fatalf("second environment: %v\n%s", err, log)
+	}
+	if strings.Contains(log, "$ terraform init") || strings.Contains(log, "$ terraform version") || !strings.Contains(log, "copied that init") {
+		t.Errorf("the second environment of the module ran init or version:\n%s", log)
+	}
+	for _, name := range []string{"first", "second"} {
+		state, err := os.ReadFile(filepath.Join(dataDir, "envs", name, "terraform.tfstate"))
+		if err != nil || !strings.Contains(string(state), "runtime/"+name) || strings.Count(string(state), `"type": "terraform_data"`) != 1 {
+			t.Errorf("%s's state holds something else than its own resource (%v):\n%s", name, err, state)
+		}
+	}
+
+	// Break the kept init: its backend settings no longer match the
+	// module's, so the next command that copies it fails.
+	entries, _ := filepath.Glob(filepath.Join(dataDir, "init", "*", "data", "terraform.tfstate"))
+	if len(entries) != 1 {
+		t.Fatalf("kept inits: %v, want one", entries)
+	}
+	if err := os.WriteFile(entries[0], []byte(`{"version": 3, "backend": {"type": "local", "config": {"path": "elsewhere"}, "hash": 1}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if log, err := apply("third"); err == nil {
+		t.Fatalf("an environment copying a broken init applied:\n%s", log)
+	}
+	if _, err := os.Stat(filepath.Dir(filepath.Dir(entries[0]))); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the broken kept init is still there: %v", err)
+	}
+	if log, err := apply("third"); err != nil || !strings.Contains(log, "$ terraform init") {
+		t.Errorf("the run after a broken kept init: %v; want a real init:\n%s", err, log)
+	}
+	for _, name := range []string{"first", "second", "third"} {
+		if err := p.Destroy(ctx, testEnv(name, "sha-"+name), nil); err != nil {
+			t.Errorf("destroy %s: %v", name, err)
+		}
 	}
 }
