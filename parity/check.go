@@ -15,6 +15,7 @@ import (
 
 	tfjson "github.com/hashicorp/terraform-json"
 	preview "github.com/previewd/previewd"
+	"golang.org/x/sync/singleflight"
 )
 
 // Plan is a saved plan as `terraform show -json` describes it.
@@ -52,8 +53,9 @@ type Planner interface {
 type Checker struct {
 	planner Planner
 
-	mu    sync.Mutex
-	plans map[string]Plan // planKey → production's plan
+	mu       sync.Mutex
+	plans    map[string]Plan    // planKey → production's plan
+	planning singleflight.Group // planKey → production's plan being made
 }
 
 // NewChecker returns a Checker planning with planner.
@@ -200,16 +202,21 @@ func (c *Checker) productionPlan(ctx context.Context, r Repository, vars map[str
 	if ok {
 		return plan, nil
 	}
-	if plan, err = c.planner.PlanProduction(ctx, r.Name, vars, io.Discard); err != nil {
-		return plan, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.plans) > 64 { // a handful of module versions live at once
-		clear(c.plans)
-	}
-	c.plans[key] = plan
-	return plan, nil
+	// Checks that start together (after a fan-out) plan production once.
+	v, err, _ := c.planning.Do(key, func() (any, error) {
+		plan, err := c.planner.PlanProduction(ctx, r.Name, vars, io.Discard)
+		if err != nil {
+			return plan, err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if len(c.plans) > 64 { // a handful of module versions live at once
+			clear(c.plans)
+		}
+		c.plans[key] = plan
+		return plan, nil
+	})
+	return v.(Plan), err
 }
 
 // planKey digests the repository, every file of the module directory,

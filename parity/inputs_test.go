@@ -10,8 +10,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
+	tfjson "github.com/hashicorp/terraform-json"
 	preview "github.com/previewd/previewd"
 )
 
@@ -88,5 +91,48 @@ func TestCheckerRefusesAMadeUpProduction(t *testing.T) {
 	_, err := c.Check(context.Background(), Repository{Name: "acme/shop", ModuleDir: t.TempDir(), Where: "production_var_files"}, CheckOptions{}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "do not set api_url") || planned != 0 {
 		t.Errorf("got %v after %d plans; want an error naming api_url before any plan", err, planned)
+	}
+}
+
+// TestChecksStartingTogetherPlanProductionOnce starts four checks at once,
+// as the checks after a fan-out start: production is planned once for all.
+// The one plan of production is held until every check has its preview's
+// plan, so the others ask while it is being made.
+func TestChecksStartingTogetherPlanProductionOnce(t *testing.T) {
+	const checks = 4
+	var previews, productions atomic.Int32
+	allPlanned := make(chan struct{})
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte("variable \"environment\" {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := Plan{Plan: &tfjson.Plan{FormatVersion: "1.2"}}
+	c := NewChecker(fakePlanner{
+		vars: ModuleVariables{Declared: map[string]bool{"environment": true}},
+		plan: func(name string) (Plan, error) {
+			if name == "production" {
+				productions.Add(1)
+				<-allPlanned
+				return empty, nil
+			}
+			if previews.Add(1) == checks {
+				close(allPlanned)
+			}
+			return empty, nil
+		},
+	})
+	var wg sync.WaitGroup
+	errs := make([]error, checks)
+	for i := range checks {
+		wg.Go(func() {
+			_, errs[i] = c.Check(context.Background(), Repository{Name: "acme/shop", ModuleDir: dir}, CheckOptions{Applied: true}, io.Discard)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if got := productions.Load(); got != 1 {
+		t.Errorf("production planned %d times for %d checks starting together; want once", got, checks)
 	}
 }
