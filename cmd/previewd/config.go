@@ -45,7 +45,7 @@ type Config struct {
 	URLOutput                  string        `yaml:"url_output"`
 	TTL                        time.Duration `yaml:"ttl"`
 	MaxConcurrentRuns          int           `yaml:"max_concurrent_runs"`
-	MaxConcurrentChecks        int           `yaml:"max_concurrent_checks"` // parity checks at once, beside the runs
+	MaxConcurrentChecks        int           `yaml:"max_concurrent_checks"` // parity checks at once, beside the runs; 0: as many as runs
 	NameMaxLength              int           `yaml:"name_max_length"`
 	Drafts                     bool          `yaml:"drafts"`
 	LogLevel                   string        `yaml:"log_level"`
@@ -105,24 +105,23 @@ type DifferenceConfig = preview.Difference
 // DefaultConfig returns the embedded defaults.
 func DefaultConfig() Config {
 	return Config{
-		ListenAddr:          "127.0.0.1:8080",
-		LogLinks:            "signed",
-		LogLinkTTL:          30 * 24 * time.Hour,
-		DataDir:             "./.previewd",
-		URLOutput:           "url",
-		TTL:                 72 * time.Hour,
-		MaxConcurrentRuns:   4,
-		MaxConcurrentChecks: 1,
-		NameMaxLength:       63,
-		LogLevel:            "info",
-		LogFormat:           "text",
-		ShutdownTimeout:     90 * time.Second,
-		MaxKeep:             30 * 24 * time.Hour,
-		RetryBase:           time.Minute,
-		MaxAttempts:         5,
-		ResyncInterval:      10 * time.Minute,
-		MaxResyncDestroys:   5,
-		GitHub:              GitHubConfig{APIURL: "https://api.github.com/"},
+		ListenAddr:        "127.0.0.1:8080",
+		LogLinks:          "signed",
+		LogLinkTTL:        30 * 24 * time.Hour,
+		DataDir:           "./.previewd",
+		URLOutput:         "url",
+		TTL:               72 * time.Hour,
+		MaxConcurrentRuns: 4,
+		NameMaxLength:     63,
+		LogLevel:          "info",
+		LogFormat:         "text",
+		ShutdownTimeout:   90 * time.Second,
+		MaxKeep:           30 * 24 * time.Hour,
+		RetryBase:         time.Minute,
+		MaxAttempts:       5,
+		ResyncInterval:    10 * time.Minute,
+		MaxResyncDestroys: 5,
+		GitHub:            GitHubConfig{APIURL: "https://api.github.com/"},
 	}
 }
 
@@ -400,8 +399,13 @@ func (c *Config) validate(needSecret bool) error {
 	if c.MaxConcurrentRuns < 1 || c.MaxConcurrentRuns > 256 {
 		return bad("max_concurrent_runs", "must be between 1 and 256, got %d", c.MaxConcurrentRuns)
 	}
-	if c.MaxConcurrentChecks < 1 || c.MaxConcurrentChecks > 64 {
-		return bad("max_concurrent_checks", "must be between 1 and 64, got %d", c.MaxConcurrentChecks)
+	if c.MaxConcurrentChecks == 0 {
+		// A check waits until no run is queued (see the controller), so it
+		// takes a slot runs leave idle.
+		c.MaxConcurrentChecks = c.MaxConcurrentRuns
+	}
+	if c.MaxConcurrentChecks < 1 || c.MaxConcurrentChecks > 256 {
+		return bad("max_concurrent_checks", "must be between 1 and 256, got %d", c.MaxConcurrentChecks)
 	}
 	if c.NameMaxLength < 16 || c.NameMaxLength > 63 {
 		return bad("name_max_length", "must be between 16 and 63, got %d", c.NameMaxLength)

@@ -44,6 +44,9 @@ func TestLoadConfigDefaultsAndOverrides(t *testing.T) {
 	if cfg.MaxConcurrentRuns != 2 || cfg.WebhookSecret != "from-file" || cfg.ListenAddr != "0.0.0.0:9000" {
 		t.Errorf("got %+v", cfg)
 	}
+	if cfg.MaxConcurrentChecks != 2 {
+		t.Errorf("max_concurrent_checks: got %d, want max_concurrent_runs' 2 by default", cfg.MaxConcurrentChecks)
+	}
 	if cfg.DataDir != "./.previewd" || cfg.URLOutput != "url" || cfg.GitHub.APIURL != "https://api.github.com/" {
 		t.Errorf("defaults: got data_dir %q url_output %q api_url %q", cfg.DataDir, cfg.URLOutput, cfg.GitHub.APIURL)
 	}
@@ -94,7 +97,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"drafts not a bool", "", map[string]string{"PREVIEWD_DRAFTS": "maybe"}, `config: PREVIEWD_DRAFTS: "maybe" is not true or false`},
 		{"attempts not a number", "", map[string]string{"PREVIEWD_MAX_ATTEMPTS": "5x"}, `config: PREVIEWD_MAX_ATTEMPTS: "5x" is not a whole number`},
 		{"log link ttl not a duration", "", map[string]string{"PREVIEWD_LOG_LINK_TTL": "30 days"}, `config: PREVIEWD_LOG_LINK_TTL: "30 days" is not a duration`},
-		{"zero checks", "", map[string]string{"PREVIEWD_MAX_CONCURRENT_CHECKS": "0"}, "max_concurrent_checks (PREVIEWD_MAX_CONCURRENT_CHECKS): must be between 1 and 64"},
+		{"negative checks", "", map[string]string{"PREVIEWD_MAX_CONCURRENT_CHECKS": "-1"}, "max_concurrent_checks (PREVIEWD_MAX_CONCURRENT_CHECKS): must be between 1 and 256"},
 		{"bad allowlist by variable", "", map[string]string{"PREVIEWD_ALLOWED_REPOS": "acme/*,shop"}, `allowed_repos[1]: "shop" is not owner/name`},
 		{"bad repo name", "repos:\n  - name: shop\n", nil, `repos[0]: name: "shop" is not owner/name`},
 		{"duplicate repo", "repos:\n  - name: acme/shop\n  - name: ACME/shop\n", nil, "repos[1].name"},
