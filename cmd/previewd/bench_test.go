@@ -9,7 +9,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -61,34 +63,50 @@ func percentile(lat []time.Duration, p float64) time.Duration {
 	return s[min(len(s)-1, int(float64(len(s))*p))]
 }
 
+// drain reads resp's body to its end and closes it, so the connection is
+// reused as a client that reads its answers would reuse it.
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // BenchmarkWebhookAck sends 2,000 signed deliveries at concurrency 100 while
 // Terraform is busy, then the same load against /healthz of the same server
-// as the baseline. Every delivery is answered 2xx only after it is on disk.
+// as the floor. Every delivery is answered 2xx only after it is on disk.
+//
+// The deliveries are GitHub's full-size synchronize payload (~25 KB,
+// webhooks/testdata), signed before the clock starts. Each request, webhook
+// or /healthz alike, comes on a connection of its own, as GitHub's
+// deliveries do.
 func BenchmarkWebhookAck(b *testing.B) {
 	module, _ := filepath.Abs("testdata/slow")
 	p := startPreviewd(b, map[string]string{"PREVIEWD_MODULE_DIR": module, "PREVIEWD_LOG_LEVEL": "warn"})
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	const n, conc, prs = 2000, 100, 50
 	t0 := time.Now().Add(-time.Hour)
+	var seq atomic.Int64
 	for b.Loop() {
-		var seq atomic.Int64
-		lat, wall := load(b, n, conc, func(i int) (int, error) {
+		type delivery struct{ body, sig []byte }
+		deliveries := make([]delivery, n)
+		for i := range deliveries {
 			k := seq.Add(1)
-			ev := prEvent{"synchronize", fmt.Sprintf("load/%d", i%prs), fmt.Sprintf("%040d", k), i%prs + 1, t0.Add(time.Duration(k) * time.Millisecond)}
-			body := ev.payload()
+			body := fullPayload(b, prEvent{"synchronize", fmt.Sprintf("load/%d", i%prs), fmt.Sprintf("%040d", k), i%prs + 1, t0.Add(time.Duration(k) * time.Millisecond)})
 			mac := hmac.New(sha256.New, []byte(testSecret))
 			mac.Write(body)
-			req, _ := http.NewRequest("POST", p.base+"/webhooks/github", bytes.NewReader(body))
+			deliveries[i] = delivery{body, []byte("sha256=" + hex.EncodeToString(mac.Sum(nil)))}
+		}
+		lat, wall := load(b, n, conc, func(i int) (int, error) {
+			req, _ := http.NewRequest("POST", p.base+"/webhooks/github", bytes.NewReader(deliveries[i].body))
 			req.Header.Set("X-GitHub-Event", "pull_request")
-			req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), k))
-			req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+			req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), i))
+			req.Header.Set("X-Hub-Signature-256", string(deliveries[i].sig))
 			resp, err := client.Do(req)
 			if err != nil {
 				return 0, err
 			}
-			resp.Body.Close()
+			drain(resp)
 			return resp.StatusCode, nil
 		})
 		base, baseWall := load(b, n, conc, func(int) (int, error) {
@@ -96,7 +114,7 @@ func BenchmarkWebhookAck(b *testing.B) {
 			if err != nil {
 				return 0, err
 			}
-			resp.Body.Close()
+			drain(resp)
 			return resp.StatusCode, nil
 		})
 		b.ReportMetric(ms(percentile(lat, 0.5)), "p50-ms")
@@ -107,6 +125,33 @@ func BenchmarkWebhookAck(b *testing.B) {
 		b.ReportMetric(float64(n)/baseWall.Seconds(), "healthz-req/s")
 		b.ReportMetric(float64(percentile(lat, 0.5))/float64(percentile(base, 0.5)), "p50-ratio")
 	}
+}
+
+// fullPayload is e as GitHub's full-size pull_request payload
+// (webhooks/testdata/pull_request_synchronize_full.json) for acme/shop.
+func fullPayload(tb testing.TB, e prEvent) []byte {
+	tb.Helper()
+	raw, err := os.ReadFile("../../webhooks/testdata/pull_request_synchronize_full.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var payload map[string]any
+	if err := json.Unmarshal(raw, &payload); err != nil {
+		tb.Fatal(err)
+	}
+	pr := payload["pull_request"].(map[string]any)
+	head := pr["head"].(map[string]any)
+	payload["action"], payload["number"], payload["after"] = e.action, e.number, e.sha
+	pr["number"], pr["updated_at"] = e.number, e.updated.UTC().Format(time.RFC3339)
+	head["ref"], head["sha"] = e.branch, e.sha
+	for _, repo := range []map[string]any{payload["repository"].(map[string]any), head["repo"].(map[string]any), pr["base"].(map[string]any)["repo"].(map[string]any)} {
+		repo["full_name"] = "acme/shop"
+	}
+	body, err := json.Marshal(payload)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return body
 }
 
 // BenchmarkWebhookToReady times a webhook until the environment is ready,
