@@ -2,17 +2,13 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,34 +26,10 @@ import (
 // many signed deliveries were accepted. The goal: a peak under 300 MB and
 // every signed delivery accepted.
 func BenchmarkUnsignedFlood(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "previewd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("build previewd: %v\n%s", err, out)
-	}
-	module, _ := filepath.Abs("testdata/module")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "serve")
-	cmd.Env = append(os.Environ(), "PREVIEWD_WEBHOOK_SECRET="+testSecret, "PREVIEWD_DATA_DIR="+b.TempDir(),
-		"PREVIEWD_MODULE_DIR="+module, "PREVIEWD_TERRAFORM_BIN="+terraformForTests(b), "PREVIEWD_LISTEN_ADDR="+addr,
-		"PREVIEWD_LOG_LEVEL=warn")
-	var logs syncBuffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	}()
-	base := "http://" + addr
+	p := startBenchProcess(b, buildPreviewd(b), b.TempDir())
+	base := p.base
 	waitHTTP(b, base+"/readyz")
+	logs, cmd := p.logs, p.cmd
 
 	big := bytes.Repeat([]byte("x"), server.MaxWebhookBody)
 	fake := "sha256=" + strings.Repeat("0", 64)
