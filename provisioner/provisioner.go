@@ -437,7 +437,7 @@ func (p *Provisioner) module(repo string) (Module, error) {
 
 // terraform returns a *tfexec.Terraform for one run in workDir, with the
 // allowlisted environment, its output streamed to log, and the command
-// runner for what terraform-exec runs at a higher price (see show).
+// runner for what terraform-exec runs at a higher price (see commandRunner).
 func (p *Provisioner) terraform(workDir string, ws workspace, log io.Writer, secrets preview.Secrets) (*tfexec.Terraform, commandRunner, error) {
 	tf, err := tfexec.NewTerraform(workDir, p.bin)
 	if err != nil {
@@ -462,7 +462,7 @@ func (p *Provisioner) terraform(workDir string, ws workspace, log io.Writer, sec
 	tf.SetStdout(l.stdout())
 	tf.SetStderr(l)
 	tf.SetLogger(echo)
-	return tf, commandRunner{bin: p.bin, dir: workDir, env: env, waitDelay: p.cfg.WaitDelay, stderr: l, echo: echo}, nil
+	return tf, commandRunner{bin: p.bin, dir: workDir, env: env, waitDelay: p.cfg.WaitDelay, log: l, echo: echo}, nil
 }
 
 // init runs terraform init, one environment at a time when a plugin cache is
@@ -473,8 +473,7 @@ func (p *Provisioner) terraform(workDir string, ws workspace, log io.Writer, sec
 //
 // An environment whose module copy, binary and settings are those of its
 // last successful init is not initialised again: init would do nothing
-// but cost a Terraform process (and terraform-exec's version check, one
-// more). One whose module another environment initialised takes a copy of
+// but cost a Terraform process. One whose module another environment initialised takes a copy of
 // that init's result (see initCache).
 func (p *Provisioner) init(ctx context.Context, r *run) error {
 	key := p.initKey(r)
@@ -505,14 +504,7 @@ func (p *Provisioner) init(ctx context.Context, r *run) error {
 			return ctx.Err()
 		}
 	}
-	opts := []tfexec.InitOption{tfexec.Reconfigure(true)}
-	if r.locked {
-		// terraform-exec has no option for -lockfile; its Dir option appends
-		// one argument after all the flags it builds, which is where a flag
-		// goes.
-		opts = append(opts, tfexec.Dir("-lockfile=readonly"))
-	}
-	if err := r.tf.Init(ctx, opts...); err != nil {
+	if err := r.cmds.init(ctx, r.locked); err != nil {
 		return r.commandError(ctx, "init", err)
 	}
 	if key == "" {
