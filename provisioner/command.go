@@ -112,6 +112,13 @@ func (l *runLog) write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// setSecrets replaces what the log redacts.
+func (l *runLog) setSecrets(secrets preview.Secrets) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.secrets = secrets
+}
+
 func (l *runLog) setQuiet(quiet bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

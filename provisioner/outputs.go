@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 	preview "github.com/previewd/previewd"
@@ -65,21 +64,4 @@ func outputString(raw json.RawMessage) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
-}
-
-// stateOutputs reads the root module's outputs from the local state file at
-// path, as `terraform output -json` would print them, without starting
-// Terraform: an apply's outputs are in the state it just wrote.
-func stateOutputs(path string) (map[string]tfexec.OutputMeta, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read outputs: %w", err)
-	}
-	var state struct {
-		Outputs map[string]tfexec.OutputMeta `json:"outputs"`
-	}
-	if err := json.Unmarshal(b, &state); err != nil {
-		return nil, fmt.Errorf("read outputs from %s: %w", path, err)
-	}
-	return state.Outputs, nil
 }

@@ -106,14 +106,26 @@ func (p *Provisioner) planPreview(ctx context.Context, env preview.Environment, 
 		return PlanResult{}, err
 	}
 	defer unlock()
-	if mustExist {
-		if _, err := os.Stat(p.workspace(env.Name).statePath()); err != nil {
-			return PlanResult{}, preview.Errorf(preview.ENOTFOUND, "environment %s has no state: it was destroyed", env.Name)
-		}
+	mod, err := p.module(env.Repo)
+	if err != nil {
+		return PlanResult{}, err
+	}
+	gone := preview.Errorf(preview.ENOTFOUND, "environment %s has no state: it was destroyed", env.Name)
+	if _, err := os.Stat(p.workspace(env.Name).statePath()); mustExist && !mod.State.Remote() && err != nil {
+		return PlanResult{}, gone
 	}
 	r, err := p.ready(ctx, env, log)
 	if err != nil {
 		return PlanResult{}, err
+	}
+	if mustExist && r.state.Remote() {
+		if empty, err := r.stateEmpty(ctx); err != nil {
+			return PlanResult{}, err
+		} else if empty {
+			// Reading it made the backend create the workspace again:
+			// leave nothing of a destroyed environment behind.
+			return PlanResult{}, errors.Join(gone, r.deleteWorkspace(ctx, env.Name), os.RemoveAll(r.ws.root))
+		}
 	}
 	_, res, err := savedPlan(ctx, r, p.workspace(env.Name))
 	return res, err
@@ -170,7 +182,7 @@ func (p *Provisioner) prepareProduction(ctx context.Context, mod Module, vars ma
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	workDir, digest, err := syncWorkspace(mod, ws)
+	workDir, digest, err := syncWorkspace(mod, ws, State{}) // never production's state
 	if err != nil {
 		return nil, err
 	}
@@ -280,11 +292,18 @@ func (p *Provisioner) detectDrift(ctx context.Context, env preview.Environment, 
 	}
 	defer unlock()
 	ws := p.workspace(env.Name)
-	if empty, err := stateEmpty(ws.statePath()); err != nil || empty {
+	mod, err := p.module(env.Repo)
+	if err != nil {
+		return false, nil, err
+	}
+	if none, err := noLocalState(mod, ws); err != nil || none {
 		return false, nil, err
 	}
 	r, err := p.ready(ctx, env, log)
 	if err != nil {
+		return false, nil, err
+	}
+	if empty, err := r.stateEmpty(ctx); err != nil || empty {
 		return false, nil, err
 	}
 	changed, res, err := savedPlan(ctx, r, ws, tfexec.RefreshOnly(true))

@@ -2,6 +2,7 @@ package provisioner
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,6 +68,9 @@ type Module struct {
 	// those of the module's sensitive variables, production's included.
 	// Each is shown as preview.Redacted instead.
 	Secrets []string
+	// State is where each environment's state lives (default: a local
+	// file under DataDir).
+	State State
 }
 
 // Provisioner applies and destroys environments with Terraform. It is safe
@@ -181,15 +185,20 @@ func (p *Provisioner) apply(ctx context.Context, env preview.Environment, log io
 		os.Remove(path)
 		return Result{}, r.commandError(ctx, "apply", err)
 	}
-	// The outputs are in the state the apply just wrote (the backend is
-	// always this environment's local state): no `terraform output`.
-	outputs, err := stateOutputs(p.workspace(env.Name).statePath())
+	// The outputs are in the state the apply just wrote: no `terraform
+	// output`.
+	b, err := r.readState(ctx)
+	if err != nil {
+		os.Remove(path)
+		return Result{}, err
+	}
+	doc, err := parseState(b)
 	if err != nil {
 		os.Remove(path)
 		return Result{}, err
 	}
 	p.keepAppliedPlan(env.Name, path)
-	return resultFromOutputs(outputs, r.module.URLOutput)
+	return resultFromOutputs(doc.Outputs, r.module.URLOutput)
 }
 
 // keepAppliedPlan remembers the plan file an apply of name applied, for
@@ -232,7 +241,11 @@ func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log 
 	defer unlock()
 	p.takeAppliedPlan(env.Name)
 	ws := p.workspace(env.Name)
-	if _, err := os.Stat(ws.statePath()); errors.Is(err, fs.ErrNotExist) && !hasErroredState(ws.copyRoot()) {
+	mod, err := p.module(env.Repo)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(ws.statePath()); !mod.State.Remote() && errors.Is(err, fs.ErrNotExist) && !hasErroredState(ws.copyRoot()) {
 		if log != nil {
 			fmt.Fprintf(log, "# %s has no state: nothing to destroy\n", env.Name)
 		}
@@ -242,15 +255,24 @@ func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log 
 	if err != nil {
 		return err
 	}
-	opts := make([]tfexec.DestroyOption, 0, len(r.varFiles))
-	for _, f := range r.varFiles {
-		opts = append(opts, tfexec.VarFile(f))
+	if empty, err := r.stateEmpty(ctx); err != nil {
+		return err
+	} else if !empty {
+		opts := make([]tfexec.DestroyOption, 0, len(r.varFiles))
+		for _, f := range r.varFiles {
+			opts = append(opts, tfexec.VarFile(f))
+		}
+		if err := r.tf.Destroy(ctx, opts...); err != nil {
+			return r.commandError(ctx, "destroy", err)
+		}
+		if empty, err := r.stateEmpty(ctx); err != nil || !empty {
+			return err // keep a directory whose state still holds resources
+		}
+	} else if log != nil {
+		fmt.Fprintf(log, "# %s has no resources in its state: nothing to destroy\n", env.Name)
 	}
-	if err := r.tf.Destroy(ctx, opts...); err != nil {
-		return r.commandError(ctx, "destroy", err)
-	}
-	if empty, err := stateEmpty(ws.statePath()); err != nil || !empty {
-		return err // keep a directory whose state still holds resources
+	if err := r.deleteWorkspace(ctx, env.Name); err != nil {
+		return err
 	}
 	return os.RemoveAll(ws.root)
 }
@@ -266,16 +288,16 @@ func (p *Provisioner) SensitiveOutputs(ctx context.Context, env preview.Environm
 		return nil, err
 	}
 	defer unlock()
-	path := p.workspace(env.Name).statePath()
-	if empty, err := stateEmpty(path); err != nil || empty {
-		return nil, err
-	}
-	outputs, err := stateOutputs(path)
+	b, err := p.stateOf(ctx, env)
 	if err != nil {
 		return nil, fmt.Errorf("outputs of %s: %w", env.Name, err)
 	}
+	doc, err := parseState(b)
+	if err != nil || len(doc.Resources) == 0 {
+		return nil, err
+	}
 	sensitive := map[string]string{}
-	for name, o := range outputs {
+	for name, o := range doc.Outputs {
 		if !o.Sensitive {
 			continue
 		}
@@ -297,10 +319,47 @@ func (p *Provisioner) ready(ctx context.Context, env preview.Environment, log io
 	if err := p.init(ctx, r); err != nil {
 		return nil, err
 	}
+	if err := r.selectWorkspace(env.Name); err != nil {
+		return nil, err
+	}
+	if r.state.Remote() {
+		// What a plan or a destroy may print of the sensitive outputs is
+		// redacted too (newRun reads them from a local state file).
+		b, err := r.readState(ctx)
+		if err != nil {
+			return nil, err
+		}
+		doc, err := parseState(b)
+		if err != nil {
+			return nil, err
+		}
+		r.addSecrets(doc.secrets()...)
+	}
 	if err := p.recoverErroredState(ctx, r, env.Name, log); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// stateOf returns env's state, nil when it has none: the local file, or,
+// from a remote backend, through a ready run. The caller holds env's lock.
+func (p *Provisioner) stateOf(ctx context.Context, env preview.Environment) ([]byte, error) {
+	mod, err := p.module(env.Repo)
+	if err != nil {
+		return nil, err
+	}
+	if !mod.State.Remote() {
+		b, err := os.ReadFile(p.workspace(env.Name).statePath())
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return b, err
+	}
+	r, err := p.ready(ctx, env, nil)
+	if err != nil {
+		return nil, err
+	}
+	return r.readState(ctx)
 }
 
 // run is everything one Terraform run of one environment needs.
@@ -313,6 +372,11 @@ type run struct {
 	varFiles []string
 	locked   bool            // the module has a .terraform.lock.hcl
 	secrets  preview.Secrets // redacted from the run's log and errors
+	// secretValues are the values secrets redacts.
+	secretValues []string
+	// state is where the run's state lives: the module's, or a local
+	// scratch state for a plan of production.
+	state State
 	// moduleDigest is the digest of the module copy the run synced; ""
 	// when it synced none.
 	moduleDigest string
@@ -336,7 +400,7 @@ func (p *Provisioner) prepare(ctx context.Context, env preview.Environment, log 
 	if err := os.MkdirAll(ws.root, 0o700); err != nil {
 		return nil, err
 	}
-	workDir, digest, err := syncWorkspace(mod, ws)
+	workDir, digest, err := syncWorkspace(mod, ws, mod.State)
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +412,7 @@ func (p *Provisioner) prepare(ctx context.Context, env preview.Environment, log 
 	}
 	r, err := p.newRun(mod, workDir, ws, varFiles, log)
 	if r != nil {
-		r.moduleDigest = digest
+		r.moduleDigest, r.state = digest, mod.State
 	}
 	return r, err
 }
@@ -357,23 +421,41 @@ func (p *Provisioner) prepare(ctx context.Context, env preview.Environment, log 
 // log and errors redact the module's secrets and the sensitive outputs ws's
 // state holds.
 func (p *Provisioner) newRun(mod Module, workDir string, ws workspace, varFiles []string, log io.Writer) (*run, error) {
-	secrets := preview.NewSecrets(append(slices.Clone(mod.Secrets), stateSecrets(ws.statePath())...)...)
+	values := append(slices.Clone(mod.Secrets), stateSecrets(ws.statePath())...)
+	secrets := preview.NewSecrets(values...)
 	tf, cmds, err := p.terraform(workDir, ws, log, secrets)
 	if err != nil {
 		return nil, err
 	}
 	_, lockErr := os.Stat(filepath.Join(mod.Dir, ".terraform.lock.hcl"))
-	return &run{tf: tf, cmds: cmds, module: mod, ws: ws, log: logOrDiscard(log), varFiles: varFiles, locked: lockErr == nil, secrets: secrets}, nil
+	return &run{tf: tf, cmds: cmds, module: mod, ws: ws, log: logOrDiscard(log), varFiles: varFiles, locked: lockErr == nil,
+		secrets: secrets, secretValues: values}, nil
 }
 
-// syncWorkspace copies the module tree into ws and pins the backend to ws's
-// own local state; it returns the directory Terraform runs in.
-func syncWorkspace(mod Module, ws workspace) (workDir, digest string, err error) {
+// addSecrets adds values to what the run's log and errors redact.
+func (r *run) addSecrets(values ...string) {
+	if len(values) == 0 {
+		return
+	}
+	r.secretValues = append(r.secretValues, values...)
+	r.secrets = preview.NewSecrets(r.secretValues...)
+	r.cmds.log.setSecrets(r.secrets)
+}
+
+// syncWorkspace copies the module tree into ws and pins the backend to
+// state (ws's own local state file, or state's backend with the backend
+// configuration file); it returns the directory Terraform runs in.
+func syncWorkspace(mod Module, ws workspace, state State) (workDir, digest string, err error) {
 	if digest, err = syncTree(mod.Root, ws.copyRoot(), ws.manifestPath()); err != nil {
 		return "", "", fmt.Errorf("sync module %s: %w", mod.Root, err)
 	}
 	workDir = ws.workDir(mod)
-	return workDir, digest, writeBackendOverride(workDir, ws.statePath())
+	if state.Remote() {
+		if err := writeFileAtomic(ws.backendConfigPath(), backendFile(state), 0o600); err != nil {
+			return "", "", err
+		}
+	}
+	return workDir, digest, writeBackendOverride(workDir, ws.statePath(), state)
 }
 
 // writeVariables checks the module's variables, writes the generated var
@@ -425,6 +507,9 @@ func (p *Provisioner) module(repo string) (Module, error) {
 	}
 	if info, err := os.Stat(mod.Dir); err != nil || !info.IsDir() {
 		return Module{}, preview.Errorf(preview.EINVALID, "module directory %s does not exist", mod.Dir)
+	}
+	if problem := StateProblem(mod.State); problem != "" {
+		return Module{}, preview.Errorf(preview.EINVALID, "state of %s: %s", repo, problem)
 	}
 	if _, err := os.Lstat(filepath.Join(mod.Dir, overrideFile)); err == nil {
 		return Module{}, preview.Errorf(preview.EINVALID, "module %s has a file named %s, which previewd writes", mod.Dir, overrideFile)
@@ -486,6 +571,9 @@ func (p *Provisioner) init(ctx context.Context, r *run) error {
 		}
 	}
 	os.Remove(r.ws.initDigestPath()) // an init cut short leaves nothing to trust
+	if err := r.unselectWorkspace(); err != nil {
+		return err
+	}
 	if key != "" {
 		restored, err := p.inits.restore(key, r)
 		if err != nil {
@@ -504,7 +592,7 @@ func (p *Provisioner) init(ctx context.Context, r *run) error {
 			return ctx.Err()
 		}
 	}
-	if err := r.cmds.init(ctx, r.locked); err != nil {
+	if err := r.cmds.init(ctx, r.locked, r.backendConfigArg()); err != nil {
 		return r.commandError(ctx, "init", err)
 	}
 	if key == "" {
@@ -525,7 +613,22 @@ func (p *Provisioner) initKey(r *run) string {
 		return ""
 	}
 	rel, _ := filepath.Rel(r.ws.root, r.tf.WorkingDir())
-	return fmt.Sprintf("v2 %s %s %s %s %t", r.moduleDigest, rel, p.bin, p.cfg.PluginCacheDir, r.locked)
+	backend := sha256.Sum256(append([]byte(r.state.Backend+"\n"), backendFile(r.state)...))
+	return fmt.Sprintf("v3 %s %s %s %s %t %x", r.moduleDigest, rel, p.bin, p.cfg.PluginCacheDir, r.locked, backend[:12])
+}
+
+// backendConfigArg is the backend configuration file as init's
+// -backend-config takes it (relative to the working directory, like the
+// local state's path, so every environment inits alike), or "".
+func (r *run) backendConfigArg() string {
+	if !r.state.Remote() {
+		return ""
+	}
+	rel, err := filepath.Rel(r.tf.WorkingDir(), r.ws.backendConfigPath())
+	if err != nil {
+		return r.ws.backendConfigPath()
+	}
+	return rel
 }
 
 // lock waits until no other run of the environment name is going, or ctx
@@ -569,33 +672,16 @@ func backendOverride(statePath string) ([]byte, error) {
 	}, "", "  ")
 }
 
-func writeBackendOverride(workDir, statePath string) error {
+func writeBackendOverride(workDir, statePath string, state State) error {
 	rel, err := filepath.Rel(workDir, statePath)
 	if err != nil {
 		return err
 	}
-	b, err := backendOverride(rel)
+	b, err := backendOverrideFor(state, rel)
 	if err != nil {
 		return err
 	}
 	return writeFileAtomic(filepath.Join(workDir, overrideFile), append(b, '\n'), 0o644)
-}
-
-// stateEmpty reports whether the state file at path holds no resources.
-func stateEmpty(path string) (bool, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return true, nil
-	} else if err != nil {
-		return false, err
-	}
-	var state struct {
-		Resources []json.RawMessage `json:"resources"`
-	}
-	if err := json.Unmarshal(b, &state); err != nil {
-		return false, fmt.Errorf("read state %s: %w", path, err)
-	}
-	return len(state.Resources) == 0, nil
 }
 
 // workspace is one environment's directory, DataDir/envs/<name>.
@@ -616,6 +702,12 @@ func (w workspace) manifestPath() string { return filepath.Join(w.root, "module.
 func (w workspace) dataDir() string      { return filepath.Join(w.root, ".terraform") }
 func (w workspace) statePath() string    { return filepath.Join(w.root, "terraform.tfstate") }
 func (w workspace) varFilePath() string  { return filepath.Join(w.root, "previewd.tfvars.json") }
+
+// backendConfigPath is the backend configuration file init reads when the
+// state is remote.
+func (w workspace) backendConfigPath() string {
+	return filepath.Join(w.root, "previewd.tfbackend.json")
+}
 
 // initDigestPath records what the environment's last successful init was
 // run on (see initKey).

@@ -34,10 +34,18 @@ type commandRunner struct {
 // it waitDelay later, and a failure's error is terraform-exec's shape: the
 // exit status, then stderr.
 func (c commandRunner) run(ctx context.Context, stdout io.Writer, args ...string) error {
+	return c.runEnv(ctx, stdout, nil, args...)
+}
+
+// runEnv is run with extra variables in Terraform's environment.
+func (c commandRunner) runEnv(ctx context.Context, stdout io.Writer, extra map[string]string, args ...string) error {
 	cmd := exec.CommandContext(ctx, c.bin, args...)
 	cmd.Dir = c.dir
-	cmd.Env = make([]string, 0, len(c.env)+1)
+	cmd.Env = make([]string, 0, len(c.env)+len(extra)+1)
 	for k, v := range c.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	for k, v := range extra {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Env = append(cmd.Env, "TF_IN_AUTOMATION=1") // as terraform-exec always sets it
@@ -58,9 +66,13 @@ func (c commandRunner) run(ctx context.Context, stdout io.Writer, args ...string
 
 // init runs `terraform init` for previewd's backend (-reconfigure: the
 // backend is previewd's; no state is ever migrated), with the dependency
-// lock file read-only when readOnlyLock.
-func (c commandRunner) init(ctx context.Context, readOnlyLock bool) error {
+// lock file read-only when readOnlyLock, and the backend's settings from
+// the file backendConfig when it is not "".
+func (c commandRunner) init(ctx context.Context, readOnlyLock bool, backendConfig string) error {
 	args := []string{"init", "-no-color", "-input=false", "-reconfigure"}
+	if backendConfig != "" {
+		args = append(args, "-backend-config="+backendConfig)
+	}
 	if readOnlyLock {
 		args = append(args, "-lockfile=readonly")
 	}

@@ -1,0 +1,84 @@
+// Package pgtest gives tests a PostgreSQL schema of their own on the
+// server `make test` makes sure of (it starts one when none answers on
+// 127.0.0.1:5432).
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DefaultURL is the server the project's machines and `make test` provide.
+const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// URL is the server tests use: PREVIEWD_TEST_POSTGRES_URL, or DefaultURL.
+func URL() string {
+	if u := os.Getenv("PREVIEWD_TEST_POSTGRES_URL"); u != "" {
+		return u
+	}
+	return DefaultURL
+}
+
+// Conn connects to URL. Without a server the test fails under CI (make
+// test provides one) and is skipped elsewhere, saying how to get one.
+func Conn(t testing.TB) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, URL())
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("PostgreSQL at %s: %v", URL(), err)
+		}
+		t.Skipf("no PostgreSQL at %s (%v): `make test` starts one, or set PREVIEWD_TEST_POSTGRES_URL", URL(), err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// Schema returns the name of a schema no other test uses, dropped with
+// everything in it when the test ends, and a connection to the server.
+func Schema(t testing.TB) (string, *pgx.Conn) {
+	t.Helper()
+	conn := Conn(t)
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "previewd_test_" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", name, err)
+		}
+	})
+	return name, conn
+}
+
+// StateNames returns the workspaces Terraform's pg backend holds in schema,
+// sorted; none when it never created its table there.
+func StateNames(t testing.TB, conn *pgx.Conn, schema string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", schema+".states").Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if !exists {
+		return nil
+	}
+	rows, err := conn.Query(ctx, "SELECT name FROM "+pgx.Identifier{schema, "states"}.Sanitize()+" ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}

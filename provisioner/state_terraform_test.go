@@ -1,0 +1,105 @@
+package provisioner
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/previewd/previewd/internal/pgtest"
+)
+
+// TestStateInPostgres runs two environments' lifecycle with Terraform's pg
+// backend on a real PostgreSQL server: each state is a workspace of its own
+// there, carrying the environment's name, nothing of it is left on
+// previewd's disk, and a destroy leaves nothing behind in PostgreSQL.
+func TestStateInPostgres(t *testing.T) {
+	t.Parallel()
+	schema, conn := pgtest.Schema(t)
+	mod := fixture("basic")
+	mod.State = State{Backend: "pg", Config: map[string]string{"conn_str": pgtest.URL(), "schema_name": schema}}
+	p, dataDir := newTestProvisioner(t, mod)
+	ctx := context.Background()
+	for _, name := range []string{"pg-a", "pg-b"} {
+		var log lockedBuffer
+		res, err := p.Apply(ctx, testEnv(name, "sha-"+name), &log)
+		if err != nil {
+			t.Fatalf("apply %s: %v\n%s", name, err, log.String())
+		}
+		if want := "http://" + name + ".preview.test/sha-" + name; res.URL != want {
+			t.Errorf("%s: url %q, want %q", name, res.URL, want)
+		}
+		if strings.Contains(log.String(), "hunter2") {
+			t.Errorf("%s: the sensitive output is in the log:\n%s", name, log.String())
+		}
+	}
+	if got, want := pgtest.StateNames(t, conn, schema), []string{"previewd-pg-a", "previewd-pg-b"}; !slices.Equal(got, want) {
+		t.Fatalf("workspaces in PostgreSQL: %v, want %v", got, want)
+	}
+	var data string
+	if err := conn.QueryRow(ctx, "SELECT data FROM "+schema+".states WHERE name = 'previewd-pg-a'").Scan(&data); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(data, "runtime/pg-a") || strings.Contains(data, "runtime/pg-b") {
+		t.Errorf("pg-a's state holds something else than pg-a's resource:\n%s", data)
+	}
+	if files := stateFilesUnder(t, dataDir); len(files) > 0 {
+		t.Errorf("state files on previewd's disk with a remote backend: %v", files)
+	}
+
+	env := testEnv("pg-a", "sha-pg-a")
+	if res, err := p.PlanApplied(ctx, env, nil); err != nil || res.Plan == nil {
+		t.Errorf("plan as applied: %v", err)
+	}
+	if res, err := p.PlanApplied(ctx, env, nil); err != nil || res.Plan == nil {
+		t.Errorf("a fresh plan of the remote state: %v", err)
+	}
+	if outputs, err := p.SensitiveOutputs(ctx, env); err != nil || outputs["password"] != "hunter2" {
+		t.Errorf("sensitive outputs: %v, %v", outputs, err)
+	}
+	if changed, _, err := p.DetectDrift(ctx, env, nil); err != nil || changed {
+		t.Errorf("drift check: changed %v, %v; want no drift", changed, err)
+	}
+
+	for _, name := range []string{"pg-a", "pg-b"} {
+		var log lockedBuffer
+		if err := p.Destroy(ctx, testEnv(name, "sha-"+name), &log); err != nil {
+			t.Fatalf("destroy %s: %v\n%s", name, err, log.String())
+		}
+		if _, err := os.Stat(filepath.Join(dataDir, "envs", name)); !os.IsNotExist(err) {
+			t.Errorf("%s's directory is still there after its destroy: %v", name, err)
+		}
+	}
+	if got := pgtest.StateNames(t, conn, schema); len(got) != 0 {
+		t.Errorf("workspaces left in PostgreSQL after every destroy: %v", got)
+	}
+	// A destroyed environment's plan finds nothing to compare.
+	if _, err := p.PlanApplied(ctx, env, nil); err == nil || !strings.Contains(err.Error(), "destroyed") {
+		t.Errorf("plan of a destroyed environment: %v, want it reported destroyed", err)
+	}
+	if got := pgtest.StateNames(t, conn, schema); len(got) != 0 {
+		t.Errorf("looking at a destroyed environment left workspaces: %v", got)
+	}
+}
+
+// stateFilesUnder lists the Terraform state files under dir (the kept
+// inits' data directories included).
+func stateFilesUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && (d.Name() == ".terraform" || path == filepath.Join(dir, "init")):
+			return filepath.SkipDir // data directories: terraform.tfstate there holds the backend's settings
+		case strings.HasSuffix(d.Name(), ".tfstate") || strings.HasSuffix(d.Name(), ".tfstate.backup"):
+			files = append(files, path)
+		}
+		return nil
+	})
+	return files
+}

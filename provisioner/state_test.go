@@ -1,0 +1,88 @@
+package provisioner
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestBackendSettings is the table the README's state section shows: what
+// previewd writes for each backend (the backend configuration file init
+// reads, and the override's backend block), and the settings it refuses.
+func TestBackendSettings(t *testing.T) {
+	tests := []struct {
+		name     string
+		state    State
+		file     string // the backend configuration file; "" for none
+		override string // the backend block of the override file
+	}{
+		{"local, the default", State{}, "", `"local": {`},
+		{"s3", State{Backend: "s3", Config: map[string]string{"bucket": "acme-tfstate", "key": "shop/terraform.tfstate", "region": "eu-west-1", "dynamodb_table": "tf-locks"}},
+			`{
+  "bucket": "acme-tfstate",
+  "dynamodb_table": "tf-locks",
+  "key": "shop/terraform.tfstate",
+  "region": "eu-west-1"
+}
+`, `"s3": {}`},
+		{"gcs", State{Backend: "gcs", Config: map[string]string{"bucket": "acme-tfstate", "prefix": "shop"}},
+			`{
+  "bucket": "acme-tfstate",
+  "prefix": "shop"
+}
+`, `"gcs": {}`},
+		{"azurerm", State{Backend: "azurerm", Config: map[string]string{"resource_group_name": "tfstate", "storage_account_name": "acmetfstate", "container_name": "tfstate", "key": "shop.tfstate"}},
+			`{
+  "container_name": "tfstate",
+  "key": "shop.tfstate",
+  "resource_group_name": "tfstate",
+  "storage_account_name": "acmetfstate"
+}
+`, `"azurerm": {}`},
+		{"a template sequence stays literal", State{Backend: "pg", Config: map[string]string{"conn_str": "postgres://db/${x}%{y}"}},
+			`{
+  "conn_str": "postgres://db/$${x}%%{y}"
+}
+`, `"pg": {}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if problem := StateProblem(tt.state); problem != "" {
+				t.Fatalf("refused: %s", problem)
+			}
+			if tt.state.Remote() {
+				if got := string(backendFile(tt.state)); got != tt.file {
+					t.Errorf("backend file:\n%s\nwant:\n%s", got, tt.file)
+				}
+			} else if tt.file != "" {
+				t.Fatal("a local state has no backend file")
+			}
+			override, err := backendOverrideFor(tt.state, "../terraform.tfstate")
+			if err != nil || !strings.Contains(string(override), tt.override) {
+				t.Errorf("override: %s, %v; want it to hold %s", override, err, tt.override)
+			}
+		})
+	}
+}
+
+func TestStateProblem(t *testing.T) {
+	tests := []struct {
+		state State
+		want  string
+	}{
+		{State{Backend: "http", Config: map[string]string{"address": "https://x"}}, "has no workspaces"},
+		{State{Backend: "remote"}, "workspaces block"},
+		{State{Backend: "cloud"}, "workspaces block"},
+		{State{Backend: "local", Config: map[string]string{"path": "/shared/terraform.tfstate"}}, "takes no settings"},
+		{State{Config: map[string]string{"path": "x"}}, "takes no settings"},
+		{State{Backend: "S3"}, "not a Terraform backend type"},
+		{State{Backend: "s3; rm -rf"}, "not a Terraform backend type"},
+		{State{Backend: "pg", Config: map[string]string{"conn str": "x"}}, "not a backend setting name"},
+		{State{Backend: "pg", Config: map[string]string{"workspace": "default"}}, "would choose the workspace"},
+		{State{Backend: "s3", Config: map[string]string{"bucket": "b", "key": "k", "workspace_key_prefix": ""}}, "may not be empty"},
+	}
+	for _, tt := range tests {
+		if got := StateProblem(tt.state); !strings.Contains(got, tt.want) || tt.want == "" {
+			t.Errorf("StateProblem(%+v) = %q, want it to say %q", tt.state, got, tt.want)
+		}
+	}
+}
