@@ -59,7 +59,22 @@ type Config struct {
 	AllowedRepos               []string      `yaml:"allowed_repos"`       // owner/* or owner/name; empty allows every repository previewd has a module for
 	GitHub                     GitHubConfig  `yaml:"github"`
 	Terraform                  TFConfig      `yaml:"terraform"`
-	Repos                      []RepoConfig  `yaml:"repos"`
+	// State is where every environment keeps its Terraform state, unless
+	// its repository's entry says otherwise.
+	State StateConfig  `yaml:"state"`
+	Repos []RepoConfig `yaml:"repos"`
+}
+
+// StateConfig is where environments keep their Terraform state: a backend
+// type and its settings (see provisioner.State). The default is a local
+// file per environment under data_dir.
+type StateConfig struct {
+	Backend string            `yaml:"backend"`
+	Config  map[string]string `yaml:"config"`
+}
+
+func (s StateConfig) provisioner() provisioner.State {
+	return provisioner.State{Backend: s.Backend, Config: s.Config}
 }
 
 // GitHubConfig says how previewd reaches GitHub. With neither a token nor an
@@ -87,6 +102,9 @@ type RepoConfig struct {
 	Production  ProductionConfig   `yaml:"production"`
 	Differences []DifferenceConfig `yaml:"differences"`
 	Parity      parity.Config      `yaml:"parity"`
+	// State overrides the default state for this repository's
+	// environments.
+	State *StateConfig `yaml:"state"`
 }
 
 // ProductionConfig is what production passes to the module.
@@ -466,6 +484,9 @@ func (c *Config) validate(needSecret bool) error {
 	if _, err := parity.ParseEngine(c.ProductionTerraformVersion); err != nil {
 		return bad("production_terraform_version", "%v", err)
 	}
+	if problem := provisioner.StateProblem(c.State.provisioner()); problem != "" {
+		return bad("state", "%s", problem)
+	}
 	seen := map[string]bool{}
 	for i, r := range c.Repos {
 		if err := r.validate(c.ModuleDir != ""); err != nil {
@@ -496,6 +517,11 @@ func (r RepoConfig) validate(haveDefault bool) error {
 	}
 	if _, err := parity.ParseEngine(r.Production.TerraformVersion); err != nil {
 		return fmt.Errorf("production.terraform_version: %v", err)
+	}
+	if r.State != nil {
+		if problem := provisioner.StateProblem(r.State.provisioner()); problem != "" {
+			return fmt.Errorf("state: %s", problem)
+		}
 	}
 	for j, d := range r.Differences {
 		if d.Variable == "" {
@@ -533,13 +559,16 @@ func (c *Config) repo(name string) (RepoConfig, bool) {
 			if r.URLOutput == "" {
 				r.URLOutput = c.URLOutput
 			}
+			if r.State == nil {
+				r.State = &c.State
+			}
 			return r, true
 		}
 	}
 	if c.ModuleDir == "" {
 		return RepoConfig{}, false
 	}
-	return RepoConfig{Name: name, ModuleDir: c.ModuleDir, URLOutput: c.URLOutput, Production: ProductionConfig{
+	return RepoConfig{Name: name, ModuleDir: c.ModuleDir, URLOutput: c.URLOutput, State: &c.State, Production: ProductionConfig{
 		VarFiles: c.ProductionVarFiles, TerraformVersion: c.ProductionTerraformVersion,
 	}}, true
 }

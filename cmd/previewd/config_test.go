@@ -106,6 +106,10 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"difference without variable", "repos:\n  - name: acme/shop\n    differences:\n      - reason: scale\n", nil, "differences[0].variable: is empty"},
 		{"bad log level", "log_level: loud\n", nil, "log_level"},
 		{"bad name length", "name_max_length: 100\n", nil, "name_max_length"},
+		{"state in a backend without workspaces", "state:\n  backend: http\n  config: {address: https://state.example.com}\n", nil, `config: state: backend "http" has no workspaces`},
+		{"state backend by variable", "", map[string]string{"PREVIEWD_STATE_BACKEND": "cloud"}, `backend "cloud" picks its workspaces`},
+		{"a repository's state picking the workspace", "repos:\n  - name: acme/shop\n    state: {backend: pg, config: {workspace: default}}\n", nil, `repos[0]: state: setting "workspace" would choose the workspace`},
+		{"local state with a path", "state:\n  config: {path: /srv/shared.tfstate}\n", nil, "the local backend takes no settings"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -401,4 +405,29 @@ func postDelivery(t *testing.T, p *previewd, event string, body []byte) (int, ma
 	out := map[string]string{}
 	json.NewDecoder(resp.Body).Decode(&out)
 	return resp.StatusCode, out
+}
+
+// TestStateSettings gives the default state to every repository without
+// its own, and a repository's own to its environments.
+func TestStateSettings(t *testing.T) {
+	module := t.TempDir()
+	os.WriteFile(filepath.Join(module, "main.tf"), []byte("variable \"environment\" {}\n"), 0o600)
+	path := writeConfig(t, "module_dir: "+module+"\nstate:\n  backend: pg\n  config: {conn_str: \"postgres://db/previews\"}\nrepos:\n  - name: acme/shop\n    state: {backend: s3, config: {bucket: shop-state, key: shop.tfstate}}\n  - name: acme/web\n")
+	cfg, err := LoadConfig(path, envFrom(map[string]string{"PREVIEWD_WEBHOOK_SECRET": "s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for repo, want := range map[string]string{"acme/shop": "s3 shop-state", "acme/web": "pg postgres://db/previews", "acme/other": "pg postgres://db/previews"} {
+		mod, err := cfg.module(repo)
+		if err != nil {
+			t.Fatalf("%s: %v", repo, err)
+		}
+		if got := mod.State.Backend + " " + mod.State.Config["bucket"] + mod.State.Config["conn_str"]; got != want {
+			t.Errorf("%s: state %q, want %q", repo, got, want)
+		}
+	}
+	cfg, err = LoadConfig(path, envFrom(map[string]string{"PREVIEWD_WEBHOOK_SECRET": "s", "PREVIEWD_STATE_BACKEND": "local"}))
+	if err == nil || !strings.Contains(err.Error(), "the local backend takes no settings") {
+		t.Errorf("local backend by variable over the file's pg settings: %v, want the settings refused", err)
+	}
 }

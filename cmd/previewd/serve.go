@@ -325,7 +325,7 @@ func (c *Config) moduleWith(repo string, extra map[string]any) (provisioner.Modu
 		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "repos %s: %v", repo, err)
 	}
 	return provisioner.Module{Dir: r.ModuleDir, VarFiles: pr.VarFiles, Vars: in.PreviewVars, URLOutput: r.URLOutput,
-		Secrets: in.SensitiveValues(sensitive)}, nil
+		Secrets: in.SensitiveValues(sensitive), State: r.State.provisioner()}, nil
 }
 
 // parityRepository is what parity needs of r.
