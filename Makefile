@@ -16,7 +16,7 @@ FUZZTIME ?= 10s
 export PREVIEWD_TERRAFORM_BIN ?= $(BIN)/terraform
 export PREVIEWD_OPENAPI_SPEC ?= $(OPENAPI_SPEC)
 
-.PHONY: all build demo test vet check-tracked fuzz bench deps terraform clean
+.PHONY: all build demo test vet check-tracked fuzz bench deps terraform postgres clean
 
 all: build
 
@@ -43,6 +43,12 @@ $(OPENAPI_SPEC):
 
 deps: $(OPENAPI_SPEC) $(BIN)/terraform
 
+# PostgreSQL for the remote-state tests: the machine's server on
+# 127.0.0.1:5432, or one started from Debian's packages with a data
+# directory under ./.cache/postgres when none answers.
+postgres:
+	./scripts/postgres.sh
+
 demo: build
 	./scripts/demo.sh
 
@@ -59,7 +65,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzVerifySignature$$' -fuzztime=$(FUZZTIME) ./webhooks/
 	$(GO) test -run='^$$' -fuzz='^FuzzEnvironmentName$$' -fuzztime=$(FUZZTIME) .
 
-test: check-tracked deps build vet
+test: check-tracked deps build vet postgres
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 

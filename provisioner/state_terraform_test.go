@@ -2,7 +2,6 @@ package provisioner
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,7 +45,7 @@ func TestStateInPostgres(t *testing.T) {
 	if !strings.Contains(data, "runtime/pg-a") || strings.Contains(data, "runtime/pg-b") {
 		t.Errorf("pg-a's state holds something else than pg-a's resource:\n%s", data)
 	}
-	if files := stateFilesUnder(t, dataDir); len(files) > 0 {
+	if files := pgtest.StateFiles(t, dataDir); len(files) > 0 {
 		t.Errorf("state files on previewd's disk with a remote backend: %v", files)
 	}
 
@@ -83,23 +82,4 @@ func TestStateInPostgres(t *testing.T) {
 	if got := pgtest.StateNames(t, conn, schema); len(got) != 0 {
 		t.Errorf("looking at a destroyed environment left workspaces: %v", got)
 	}
-}
-
-// stateFilesUnder lists the Terraform state files under dir (the kept
-// inits' data directories included).
-func stateFilesUnder(t *testing.T, dir string) []string {
-	t.Helper()
-	var files []string
-	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-			return err
-		case d.IsDir() && (d.Name() == ".terraform" || path == filepath.Join(dir, "init")):
-			return filepath.SkipDir // data directories: terraform.tfstate there holds the backend's settings
-		case strings.HasSuffix(d.Name(), ".tfstate") || strings.HasSuffix(d.Name(), ".tfstate.backup"):
-			files = append(files, path)
-		}
-		return nil
-	})
-	return files
 }

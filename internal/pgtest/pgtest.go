@@ -7,7 +7,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,4 +84,28 @@ func StateNames(t testing.TB, conn *pgx.Conn, schema string) []string {
 		t.Fatal(err)
 	}
 	return names
+}
+
+// StateFiles lists the Terraform state files under a data directory:
+// what a remote backend must leave none of. Data directories (.terraform,
+// and the kept inits under DIR/init) are skipped: terraform.tfstate there
+// holds the backend's settings, not state.
+func StateFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && (d.Name() == ".terraform" || path == filepath.Join(dir, "init")):
+			return filepath.SkipDir
+		case strings.HasSuffix(d.Name(), ".tfstate") || strings.HasSuffix(d.Name(), ".tfstate.backup"):
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }
