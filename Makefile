@@ -7,6 +7,7 @@
 SHELL := /bin/bash
 GO ?= go
 TERRAFORM_VERSION := v1.5.7
+TOFU_VERSION := v1.10.10
 OCTOKIT_OPENAPI_VERSION := 23.0.2
 BIN := $(CURDIR)/bin
 NPM_PREFIX := $(CURDIR)/.cache/npm
@@ -14,9 +15,10 @@ OPENAPI_SPEC := $(NPM_PREFIX)/node_modules/@octokit/openapi/generated/api.github
 FUZZTIME ?= 10s
 
 export PREVIEWD_TERRAFORM_BIN ?= $(BIN)/terraform
+export PREVIEWD_TOFU_BIN ?= $(BIN)/tofu
 export PREVIEWD_OPENAPI_SPEC ?= $(OPENAPI_SPEC)
 
-.PHONY: all build demo test vet check-tracked fuzz bench deps terraform postgres clean
+.PHONY: all build demo test vet check-tracked fuzz bench deps terraform tofu postgres clean
 
 all: build
 
@@ -27,6 +29,17 @@ $(BIN)/terraform:
 	GOBIN=$(BIN) $(GO) install github.com/hashicorp/terraform@$(TERRAFORM_VERSION)
 
 terraform: $(BIN)/terraform
+
+# OpenTofu too, for the tests that run on both engines. `go install` refuses
+# it (its go.mod has replace directives), so it is built inside its module
+# as downloaded from the proxy, as a release is built (version.dev=no).
+$(BIN)/tofu:
+	@echo "building OpenTofu $(TOFU_VERSION) from source into ./bin (a few minutes, once)"
+	cd / && $(GO) mod download github.com/opentofu/opentofu@$(TOFU_VERSION)
+	cd "$$($(GO) env GOMODCACHE)/github.com/opentofu/opentofu@$(TOFU_VERSION)" && \
+	  GOFLAGS=-mod=mod $(GO) build -ldflags "-X github.com/opentofu/opentofu/version.dev=no" -o $(BIN)/tofu ./cmd/tofu
+
+tofu: $(BIN)/tofu
 
 build: $(BIN)/terraform
 	$(GO) build -o $(BIN)/previewd ./cmd/previewd
@@ -41,7 +54,7 @@ $(OPENAPI_SPEC):
 	mkdir -p $(NPM_PREFIX)
 	npm install --no-audit --no-fund --silent --prefix $(NPM_PREFIX) @octokit/openapi@$(OCTOKIT_OPENAPI_VERSION)
 
-deps: $(OPENAPI_SPEC) $(BIN)/terraform
+deps: $(OPENAPI_SPEC) $(BIN)/terraform $(BIN)/tofu
 
 # PostgreSQL for the remote-state tests: the machine's server on
 # 127.0.0.1:5432, or one started from Debian's packages with a data

@@ -14,13 +14,23 @@ import (
 // TestStateInPostgres runs two environments' lifecycle with Terraform's pg
 // backend on a real PostgreSQL server: each state is a workspace of its own
 // there, carrying the environment's name, nothing of it is left on
-// previewd's disk, and a destroy leaves nothing behind in PostgreSQL.
+// previewd's disk, and a destroy leaves nothing behind in PostgreSQL. It
+// runs on Terraform and on OpenTofu.
 func TestStateInPostgres(t *testing.T) {
 	t.Parallel()
+	for engine, bin := range engines(t) {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			testStateInPostgres(t, bin)
+		})
+	}
+}
+
+func testStateInPostgres(t *testing.T, bin string) {
 	schema, conn := pgtest.Schema(t)
 	mod := fixture("basic")
 	mod.State = State{Backend: "pg", Config: map[string]string{"conn_str": pgtest.URL(), "schema_name": schema}}
-	p, dataDir := newTestProvisioner(t, mod)
+	p, dataDir := newTestProvisioner(t, mod, func(c *Config) { c.TerraformBin = bin })
 	ctx := context.Background()
 	for _, name := range []string{"pg-a", "pg-b"} {
 		var log lockedBuffer
