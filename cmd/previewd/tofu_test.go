@@ -35,7 +35,7 @@ func TestLifecycleAndParityOnOpenTofu(t *testing.T) {
 				t.Errorf("url %q", env.URL)
 			}
 			var report struct {
-				Status   string `json:"status"`
+				Status   string                           `json:"status"`
 				Findings []struct{ Kind, Subject string } `json:"findings"`
 			}
 			if code := p.get("/api/v1/environments/tofu-life/parity", &report); code != 200 {
