@@ -8,6 +8,10 @@ SHELL := /bin/bash
 GO ?= go
 TERRAFORM_VERSION := v1.5.7
 TOFU_VERSION := v1.10.10
+TIME_PROVIDER_VERSION := 0.14.2
+PLATFORM := $(shell $(GO) env GOOS)_$(shell $(GO) env GOARCH)
+PROVIDER_MIRROR := $(CURDIR)/.cache/providers
+TIME_PROVIDER := $(PROVIDER_MIRROR)/registry.terraform.io/hashicorp/time/$(TIME_PROVIDER_VERSION)/$(PLATFORM)/terraform-provider-time_v$(TIME_PROVIDER_VERSION)
 OCTOKIT_OPENAPI_VERSION := 23.0.2
 BIN := $(CURDIR)/bin
 NPM_PREFIX := $(CURDIR)/.cache/npm
@@ -16,9 +20,10 @@ FUZZTIME ?= 10s
 
 export PREVIEWD_TERRAFORM_BIN ?= $(BIN)/terraform
 export PREVIEWD_TOFU_BIN ?= $(BIN)/tofu
+export PREVIEWD_TEST_PROVIDER_MIRROR ?= $(PROVIDER_MIRROR)
 export PREVIEWD_OPENAPI_SPEC ?= $(OPENAPI_SPEC)
 
-.PHONY: all build demo test vet check-tracked fuzz bench deps terraform tofu postgres clean
+.PHONY: all build demo test vet check-tracked fuzz bench deps terraform tofu providers postgres clean
 
 all: build
 
@@ -41,6 +46,18 @@ $(BIN)/tofu:
 
 tofu: $(BIN)/tofu
 
+# A real provider for the tests, built from the Go module proxy into a
+# filesystem mirror laid out as Terraform reads it, and again under
+# OpenTofu's registry name, which OpenTofu gives hashicorp/time.
+$(TIME_PROVIDER):
+	@echo "building terraform-provider-time $(TIME_PROVIDER_VERSION) into $(PROVIDER_MIRROR)"
+	mkdir -p $(dir $@) $(subst registry.terraform.io,registry.opentofu.org,$(dir $@))
+	cd / && GOBIN=$(dir $@) $(GO) install github.com/hashicorp/terraform-provider-time@v$(TIME_PROVIDER_VERSION)
+	mv $(dir $@)terraform-provider-time $@
+	ln -f $@ $(subst registry.terraform.io,registry.opentofu.org,$@)
+
+providers: $(TIME_PROVIDER)
+
 build: $(BIN)/terraform
 	$(GO) build -o $(BIN)/previewd ./cmd/previewd
 	$(GO) build -o $(BIN)/preview-web ./cmd/preview-web
@@ -54,7 +71,7 @@ $(OPENAPI_SPEC):
 	mkdir -p $(NPM_PREFIX)
 	npm install --no-audit --no-fund --silent --prefix $(NPM_PREFIX) @octokit/openapi@$(OCTOKIT_OPENAPI_VERSION)
 
-deps: $(OPENAPI_SPEC) $(BIN)/terraform $(BIN)/tofu
+deps: $(OPENAPI_SPEC) $(BIN)/terraform $(BIN)/tofu $(TIME_PROVIDER)
 
 # PostgreSQL for the remote-state tests: the machine's server on
 # 127.0.0.1:5432, or one started from Debian's packages with a data

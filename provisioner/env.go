@@ -21,7 +21,7 @@ var defaultPassthrough = []string{
 var forbiddenPrefixes = []string{"PREVIEWD_", "GITHUB_"}
 
 // managedNames are set by the provisioner itself and may not be configured.
-var managedNames = []string{"TF_DATA_DIR", "TF_PLUGIN_CACHE_DIR"}
+var managedNames = []string{"TF_DATA_DIR", "TF_PLUGIN_CACHE_DIR", "TF_CLI_CONFIG_FILE"}
 
 // forbidden reports whether name may never be passed to Terraform, in any
 // case: github_token is GITHUB_TOKEN to a shell on some systems and to a

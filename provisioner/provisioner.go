@@ -32,6 +32,10 @@ type Config struct {
 	// PluginCacheDir, when set, is the TF_PLUGIN_CACHE_DIR every environment
 	// shares; inits are then run one at a time.
 	PluginCacheDir string
+	// CLIConfigFile, when set, is Terraform's CLI configuration file
+	// (TF_CLI_CONFIG_FILE) for every run: where providers are installed
+	// from (a filesystem mirror), registry credentials.
+	CLIConfigFile string
 	// EnvPassthrough names the variables copied from previewd's environment
 	// into Terraform's, besides PATH, HOME, TMPDIR, USER, LANG, LC_ALL, TZ,
 	// the proxy variables, SSL_CERT_FILE and SSL_CERT_DIR. A trailing * makes
@@ -134,6 +138,14 @@ func New(cfg Config) (*Provisioner, error) {
 			return nil, fmt.Errorf("provisioner: %w", err)
 		}
 		p.initSem = make(chan struct{}, 1)
+	}
+	if cfg.CLIConfigFile != "" {
+		if p.cfg.CLIConfigFile, err = filepath.Abs(cfg.CLIConfigFile); err != nil {
+			return nil, fmt.Errorf("provisioner: CLI configuration: %w", err)
+		}
+		if _, err := os.Stat(p.cfg.CLIConfigFile); err != nil {
+			return nil, fmt.Errorf("provisioner: CLI configuration: %w", err)
+		}
 	}
 	if p.cfg.WaitDelay <= 0 {
 		p.cfg.WaitDelay = 60 * time.Second
@@ -532,6 +544,9 @@ func (p *Provisioner) terraform(workDir string, ws workspace, log io.Writer, sec
 	if p.cfg.PluginCacheDir != "" {
 		own["TF_PLUGIN_CACHE_DIR"] = p.cfg.PluginCacheDir
 	}
+	if p.cfg.CLIConfigFile != "" {
+		own["TF_CLI_CONFIG_FILE"] = p.cfg.CLIConfigFile
+	}
 	env := terraformEnv(os.Environ(), p.cfg.EnvPassthrough, p.cfg.Env, own)
 	if err := tf.SetEnv(env); err != nil {
 		return nil, commandRunner{}, err
@@ -605,7 +620,8 @@ func (p *Provisioner) init(ctx context.Context, r *run) error {
 }
 
 // initKey is what an init's result depends on: the module copy, where in it
-// Terraform runs, the binary, the plugin cache and whether the lock file is
+// Terraform runs, the binary, the plugin cache, the CLI configuration (where
+// providers come from), the backend's settings and whether the lock file is
 // read-only; "" when the run synced no module. The environment is not part
 // of it: the backend's path is relative (see backendOverride).
 func (p *Provisioner) initKey(r *run) string {
@@ -613,8 +629,18 @@ func (p *Provisioner) initKey(r *run) string {
 		return ""
 	}
 	rel, _ := filepath.Rel(r.ws.root, r.tf.WorkingDir())
-	backend := sha256.Sum256(append([]byte(r.state.Backend+"\n"), backendFile(r.state)...))
-	return fmt.Sprintf("v3 %s %s %s %s %t %x", r.moduleDigest, rel, p.bin, p.cfg.PluginCacheDir, r.locked, backend[:12])
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n", r.state.Backend)
+	h.Write(backendFile(r.state))
+	if p.cfg.CLIConfigFile != "" {
+		cli, err := os.ReadFile(p.cfg.CLIConfigFile)
+		if err != nil {
+			return "" // init, and keep nothing
+		}
+		fmt.Fprintf(h, "\n%s\n", p.cfg.CLIConfigFile)
+		h.Write(cli)
+	}
+	return fmt.Sprintf("v3 %s %s %s %s %t %x", r.moduleDigest, rel, p.bin, p.cfg.PluginCacheDir, r.locked, h.Sum(nil)[:12])
 }
 
 // backendConfigArg is the backend configuration file as init's

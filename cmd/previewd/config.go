@@ -90,6 +90,7 @@ type GitHubConfig struct {
 type TFConfig struct {
 	Bin            string            `yaml:"bin"`
 	PluginCacheDir string            `yaml:"plugin_cache_dir"`
+	CLIConfig      string            `yaml:"cli_config"` // TF_CLI_CONFIG_FILE for every run
 	EnvPassthrough []string          `yaml:"env_passthrough"`
 	Env            map[string]string `yaml:"env"`
 }
@@ -182,6 +183,9 @@ func loadConfig(path string, getenv func(string) (string, bool), needSecret bool
 // resolvePaths makes the module directories a file names relative to the
 // file's own directory, so a config file works from any working directory.
 func (c *Config) resolvePaths(dir string) {
+	if c.Terraform.CLIConfig != "" {
+		c.Terraform.CLIConfig = absPath(dir, c.Terraform.CLIConfig)
+	}
 	if c.ModuleDir != "" {
 		c.ModuleDir = absPath(dir, c.ModuleDir)
 	}
@@ -463,6 +467,13 @@ func (c *Config) validate(needSecret bool) error {
 	for _, name := range slices.Sorted(maps.Keys(c.Terraform.Env)) {
 		if why := provisioner.FixedEnvProblem(name); why != "" {
 			return bad("terraform.env", "%q: %s", name, why)
+		}
+	}
+	if c.Terraform.CLIConfig != "" {
+		if info, err := os.Stat(c.Terraform.CLIConfig); err != nil {
+			return bad("terraform.cli_config", "%v", err)
+		} else if info.IsDir() {
+			return bad("terraform.cli_config", "%s is a directory, not a CLI configuration file", c.Terraform.CLIConfig)
 		}
 	}
 	if c.ModuleDir == "" && len(c.Repos) == 0 {

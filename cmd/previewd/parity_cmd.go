@@ -158,6 +158,7 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 		TerraformBin:   bin,
 		DataDir:        dataDir,
 		PluginCacheDir: cfg.Terraform.PluginCacheDir,
+		CLIConfigFile:  cfg.Terraform.CLIConfig,
 		EnvPassthrough: cfg.Terraform.EnvPassthrough,
 		Env:            cfg.Terraform.Env,
 		Modules:        func(repo string) (provisioner.Module, error) { return cfg.moduleWith(repo, extra) },

@@ -58,6 +58,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		TerraformBin:   tfBin,
 		DataDir:        dataDir,
 		PluginCacheDir: cfg.Terraform.PluginCacheDir,
+		CLIConfigFile:  cfg.Terraform.CLIConfig,
 		EnvPassthrough: cfg.Terraform.EnvPassthrough,
 		Env:            cfg.Terraform.Env,
 		Modules:        cfg.module,

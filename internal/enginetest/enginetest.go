@@ -1,10 +1,14 @@
-// Package enginetest finds the OpenTofu binary for the tests that run on
-// both engines (`make test` builds it into ./bin).
+// Package enginetest finds what the tests that run real engines and
+// providers need beside Terraform: the OpenTofu binary and the provider
+// mirror, which `make test` builds into ./bin and ./.cache/providers.
 package enginetest
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -29,4 +33,51 @@ func Tofu(t testing.TB, root string) string {
 		t.Skipf("no OpenTofu binary (%v): `make tofu` builds one into bin/, or set PREVIEWD_TOFU_BIN", err)
 	}
 	return abs
+}
+
+// ProviderMirror returns the filesystem mirror holding the providers the
+// tests use (hashicorp/time): PREVIEWD_TEST_PROVIDER_MIRROR, or
+// .cache/providers under root. Without one the test fails under CI (make
+// test builds it) and is skipped elsewhere.
+func ProviderMirror(t testing.TB, root string) string {
+	t.Helper()
+	dir := os.Getenv("PREVIEWD_TEST_PROVIDER_MIRROR")
+	if dir == "" {
+		dir = filepath.Join(root, ".cache", "providers")
+	}
+	abs, err := filepath.Abs(dir)
+	if err == nil {
+		_, err = os.Stat(filepath.Join(abs, "registry.terraform.io", "hashicorp", "time"))
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("no provider mirror (%v): make test builds one into .cache/providers", err)
+		}
+		t.Skipf("no provider mirror (%v): `make providers` builds one, or set PREVIEWD_TEST_PROVIDER_MIRROR", err)
+	}
+	return abs
+}
+
+// MirrorConfig writes a Terraform CLI configuration file installing every
+// provider from mirror and none from the network, and returns its path.
+func MirrorConfig(t testing.TB, mirror string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "terraform.tfrc")
+	body := fmt.Sprintf("provider_installation {\n  filesystem_mirror {\n    path = %q\n  }\n}\n", mirror)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// LockProviders writes dir's dependency lock file as production would,
+// with bin's `providers lock` from mirror for this platform.
+func LockProviders(t testing.TB, bin, dir, mirror string) {
+	t.Helper()
+	cmd := exec.Command(bin, "providers", "lock", "-fs-mirror="+mirror, "-platform="+runtime.GOOS+"_"+runtime.GOARCH)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+MirrorConfig(t, mirror), "CHECKPOINT_DISABLE=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s providers lock: %v\n%s", bin, err, out)
+	}
 }
