@@ -109,6 +109,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"state in a backend without workspaces", "state:\n  backend: http\n  config: {address: https://state.example.com}\n", nil, `config: state: backend "http" has no workspaces`},
 		{"state backend by variable", "", map[string]string{"PREVIEWD_STATE_BACKEND": "cloud"}, `backend "cloud" picks its workspaces`},
 		{"a repository's state picking the workspace", "repos:\n  - name: acme/shop\n    state: {backend: pg, config: {workspace: default}}\n", nil, `repos[0]: state: setting "workspace" would choose the workspace`},
+		{"missing CLI configuration", "", map[string]string{"PREVIEWD_TERRAFORM_CLI_CONFIG": "/nonexistent.tfrc"}, "terraform.cli_config (PREVIEWD_TERRAFORM_CLI_CONFIG): stat /nonexistent.tfrc"},
+		{"CLI configuration passed through", "terraform:\n  env_passthrough: [TF_CLI_CONFIG_FILE]\n", nil, `(PREVIEWD_TERRAFORM_ENV_PASSTHROUGH): "TF_CLI_CONFIG_FILE": previewd sets this variable`},
 		{"local state with a path", "state:\n  config: {path: /srv/shared.tfstate}\n", nil, "the local backend takes no settings"},
 	}
 	for _, tt := range tests {
