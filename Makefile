@@ -101,8 +101,9 @@ test: check-tracked deps build vet postgres
 
 # Scenario benchmarks run once each (-benchtime=1x): every iteration is a
 # whole scenario with its own same-process baseline.
-bench: build
+bench: build deps
 	$(GO) test -run='^$$' -bench=. -benchtime=1x ./cmd/previewd/
+	$(GO) test -run='^$$' -bench=. -benchtime=1x ./provisioner/
 	$(GO) test -run='^$$' -bench=. -benchtime=20x ./server/
 	$(GO) test -run='^$$' -bench=. -benchmem ./webhooks/
 

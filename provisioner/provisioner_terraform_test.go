@@ -24,7 +24,7 @@ import (
 // terraformBin returns the Terraform binary the tests run:
 // $PREVIEWD_TERRAFORM_BIN, else bin/terraform at the repository's root. It
 // fails the test when there is none.
-func terraformBin(t *testing.T) string {
+func terraformBin(t testing.TB) string {
 	t.Helper()
 	if bin := os.Getenv("PREVIEWD_TERRAFORM_BIN"); bin != "" {
 		return bin
@@ -42,7 +42,7 @@ func terraformBin(t *testing.T) string {
 
 // newTestProvisioner returns a Provisioner with its own data directory that
 // gives every repository mod.
-func newTestProvisioner(t *testing.T, mod Module, configure ...func(*Config)) (*Provisioner, string) {
+func newTestProvisioner(t testing.TB, mod Module, configure ...func(*Config)) (*Provisioner, string) {
 	t.Helper()
 	dataDir := t.TempDir()
 	cfg := Config{
@@ -437,7 +437,7 @@ func TestConcurrentEnvironments(t *testing.T) {
 }
 
 // copyModuleTree copies the regular files and directories under src into dst.
-func copyModuleTree(t *testing.T, src, dst string) {
+func copyModuleTree(t testing.TB, src, dst string) {
 	t.Helper()
 	entries, err := scanSource(src)
 	if err != nil {
