@@ -26,13 +26,22 @@ func Tofu(t testing.TB, root string) string {
 	if err == nil {
 		_, err = os.Stat(abs)
 	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no OpenTofu binary (%v): make test builds one into bin/", err)
-		}
-		t.Skipf("no OpenTofu binary (%v): `make tofu` builds one into bin/, or set PREVIEWD_TOFU_BIN", err)
-	}
+	need(t, err, "no OpenTofu binary", "`make tofu` builds one into bin/, or set PREVIEWD_TOFU_BIN")
 	return abs
+}
+
+// need stops the test when err says what it needs is missing: a failure
+// under CI, where make test provides everything, and a skip elsewhere,
+// saying how to get it.
+func need(t testing.TB, err error, missing, how string) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s (%v): make test provides it", missing, err)
+	}
+	t.Skipf("%s (%v): %s", missing, err, how)
 }
 
 // ProviderMirror returns the filesystem mirror holding the providers the
@@ -49,12 +58,7 @@ func ProviderMirror(t testing.TB, root string) string {
 	if err == nil {
 		_, err = os.Stat(filepath.Join(abs, "registry.terraform.io", "hashicorp", "time"))
 	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no provider mirror (%v): make test builds one into .cache/providers", err)
-		}
-		t.Skipf("no provider mirror (%v): `make providers` builds one, or set PREVIEWD_TEST_PROVIDER_MIRROR", err)
-	}
+	need(t, err, "no provider mirror", "`make providers` builds one into .cache/providers, or set PREVIEWD_TEST_PROVIDER_MIRROR")
 	return abs
 }
 
