@@ -90,6 +90,9 @@ type Environment struct {
 	// Drifted is set when the newest drift check found changes made
 	// outside Terraform.
 	Drifted bool `json:"drifted,omitempty"`
+	// Checks is what the head waits for before it is applied, when its
+	// repository requires checks (wait_for_checks).
+	Checks Checks `json:"checks,omitzero"`
 
 	// What the newest run tried, so a failed apply waits for a new push or
 	// a redeploy instead of looping (unless its failure was transient), and
@@ -226,6 +229,15 @@ type RecordResult struct {
 	// CommandQueued says a command (or an approval) waits for the
 	// controller to check the user's access and carry it out.
 	CommandQueued bool
+	// ChecksOf is the commit whose checks or statuses changed: the
+	// environments waiting on it read them again. Nothing is recorded.
+	ChecksOf Commit
+}
+
+// Commit is one commit of a repository.
+type Commit struct {
+	Repo string // owner/name
+	SHA  string
 }
 
 // Delivery is one webhook delivery as GitHub sent it.

@@ -70,6 +70,8 @@ func (in *Intake) Receive(ctx context.Context, d preview.Delivery) (preview.Reco
 	case ev.Kind == KindCommand && in.served(ev.Command.Repo):
 		res.CommandQueued, err = in.recorder.RecordCommand(ctx, d.ID, ev.Command)
 		res.Duplicate = err == nil && !res.CommandQueued
+	case ev.Kind == KindChecks && in.served(ev.Checks.Repo):
+		res.ChecksOf = ev.Checks // nothing to record: the checks are read again
 	}
 	if err != nil {
 		return res, fmt.Errorf("delivery %s: %w", d.ID, err)

@@ -30,10 +30,13 @@ const (
 	// pull request, by a user that is not a bot, whose first line starts
 	// with "/preview". Event.Command and Event.Sender are set.
 	KindCommand
+	// KindChecks is a check_run, check_suite or status event: a check or
+	// status of a commit changed. Event.Checks is set.
+	KindChecks
 )
 
-// String returns the kind's name for logs: "ignored", "pull_request" or
-// "command".
+// String returns the kind's name for logs: "ignored", "pull_request",
+// "command" or "checks".
 func (k Kind) String() string {
 	switch k {
 	case KindIgnored:
@@ -42,6 +45,8 @@ func (k Kind) String() string {
 		return "pull_request"
 	case KindCommand:
 		return "command"
+	case KindChecks:
+		return "checks"
 	default:
 		return fmt.Sprintf("Kind(%d)", int(k))
 	}
@@ -66,6 +71,8 @@ type Event struct {
 	// Label is the label added or removed (label.name); set only for
 	// labeled and unlabeled.
 	Label string
+	// Checks is the commit whose checks changed; set only for KindChecks.
+	Checks preview.Commit
 }
 
 // Parse turns a delivery, the X-GitHub-Event header value and the body, into
@@ -95,6 +102,8 @@ func Parse(eventType string, body []byte) (Event, error) {
 		return parsePullRequest(body)
 	case "issue_comment":
 		return parseIssueComment(body)
+	case "check_run", "check_suite", "status":
+		return parseChecks(eventType, body)
 	default:
 		return parseIgnored(body)
 	}
