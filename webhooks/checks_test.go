@@ -11,7 +11,7 @@ import (
 // Payloads shaped as GitHub sends them (trimmed to the fields around those
 // previewd reads).
 const (
-	checkRunCompleted = `{"action":"completed","check_run":{"id":4,"name":"build-image","head_sha":"ce587453ced02b1526dfb4cb910479d431683101","status":"completed","conclusion":"success","check_suite":{"id":5,"head_branch":"feature"}},"repository":{"id":1,"full_name":"acme/shop"},"sender":{"login":"github-actions[bot]"},"installation":{"id":99}}`
+	checkRunCompleted   = `{"action":"completed","check_run":{"id":4,"name":"build-image","head_sha":"ce587453ced02b1526dfb4cb910479d431683101","status":"completed","conclusion":"success","check_suite":{"id":5,"head_branch":"feature"}},"repository":{"id":1,"full_name":"acme/shop"},"sender":{"login":"github-actions[bot]"},"installation":{"id":99}}`
 	checkSuiteCompleted = `{"action":"completed","check_suite":{"id":5,"head_branch":"feature","head_sha":"ce587453ced02b1526dfb4cb910479d431683101","status":"completed","conclusion":"failure"},"repository":{"id":1,"full_name":"acme/shop"},"sender":{"login":"octocat"}}`
 	statusFailure       = `{"id":6,"sha":"ce587453ced02b1526dfb4cb910479d431683101","name":"acme/shop","context":"ci/build-image","state":"failure","repository":{"id":1,"full_name":"acme/shop"},"sender":{"login":"jenkins"}}`
 )
