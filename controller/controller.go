@@ -74,6 +74,7 @@ type Config struct {
 	Resync              PullRequests                            // GitHub's pull requests; nil disables resync (offline mode)
 	Commands            Commander                               // carries out comment commands; nil drops them
 	Checker             Checker                                 // parity checks, drift checks and hooks; nil disables them
+	RequiredChecks      RequiredChecks                          // checks a head must pass before it is applied; nil: none
 	MaxConcurrentChecks int                                     // parity checks at once, beside the runs (default 1)
 	ResyncRepos         func(context.Context) ([]string, error) // repositories to resync besides those with live environments
 	Allowed             func(repo string) bool                  // the repositories previewd serves (a module, allowed_repos); nil allows all
@@ -230,6 +231,9 @@ func (c *Controller) reconcile(ctx context.Context, name string) {
 		}
 		switch env.NextAction(c.cfg.Now(), c.cfg.MaxAttempts) {
 		case preview.ActionApply:
+			if !c.checksPassed(ctx, env) {
+				return // waiting, or failed: a check event or the sweep reads them again
+			}
 			err = c.apply(ctx, env)
 		case preview.ActionDestroy:
 			err = c.destroy(ctx, env)

@@ -85,6 +85,12 @@ type harness struct {
 
 func start(t *testing.T, prov *fakeProvisioner, db *store.DB) *harness {
 	t.Helper()
+	return startWith(t, prov, db, nil)
+}
+
+// startWith is start with configure applied to the controller's Config.
+func startWith(t *testing.T, prov *fakeProvisioner, db *store.DB, configure func(*controller.Config)) *harness {
+	t.Helper()
 	h := &harness{t: t, gh: &fakeGitHub{}}
 	if db == nil {
 		var err error
@@ -97,7 +103,7 @@ func start(t *testing.T, prov *fakeProvisioner, db *store.DB) *harness {
 	h.db = db
 	now := time.Now()
 	h.now.Store(&now)
-	h.ctrl = controller.New(db, prov, h.gh, controller.Config{
+	cfg := controller.Config{
 		MaxConcurrentRuns: 4,
 		LogDir:            filepath.Join(t.TempDir(), "logs"),
 		DataDir:           testDataDir,
@@ -107,7 +113,11 @@ func start(t *testing.T, prov *fakeProvisioner, db *store.DB) *harness {
 		TTL:               time.Hour,
 		MaxKeep:           3 * time.Hour,
 		Now:               func() time.Time { return *h.now.Load() },
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	h.ctrl = controller.New(db, prov, h.gh, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.ctrl.Run(ctx) }()

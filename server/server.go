@@ -53,6 +53,9 @@ type Deliveries interface {
 type Controller interface {
 	Nudge(name string)
 	NudgeCommands()
+	// NudgeChecks has the environments waiting on the checks of commit
+	// read them again.
+	NudgeChecks(commit preview.Commit)
 	// CheckDrift queues a drift check of a ready environment now.
 	CheckDrift(name string)
 	Ready() bool

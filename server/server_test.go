@@ -38,6 +38,12 @@ type fakeController struct {
 	ready       bool
 }
 
+func (f *fakeController) NudgeChecks(commit preview.Commit) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nudged = append(f.nudged, "checks of "+commit.Repo+"@"+commit.SHA)
+}
+
 func (f *fakeController) Nudge(name string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -59,6 +59,9 @@ func (s *Server) handleWebhook(c echo.Context) error {
 	}
 	result := "ignored"
 	switch {
+	case res.ChecksOf.SHA != "":
+		result = "checks"
+		s.cfg.Controller.NudgeChecks(res.ChecksOf)
 	case res.CommandQueued && !res.Changed:
 		result = "queued"
 	case res.Duplicate:
