@@ -16,8 +16,8 @@ import (
 // fakeChecks is GitHub's checks of each commit, by name; the GitHub client
 // reading them for real is tested in github/ and cmd/previewd.
 type fakeChecks struct {
-	mu     sync.Mutex
-	states map[string]map[string]preview.CheckState // sha → name → state
+	mu      sync.Mutex
+	states  map[string]map[string]preview.CheckState // sha → name → state
 	down    bool
 	reads   atomic.Int64
 	timeout time.Duration
