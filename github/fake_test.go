@@ -33,11 +33,13 @@ type fakeGitHub struct {
 	maxPage  int                       // GitHub's per_page cap; lowered to force pagination
 	script   map[string][]fakeResponse // "METHOD /path" (after the prefix) → answers to give first, in order
 
-	deployments        []map[string]any     // request bodies, with "id" added
-	deploymentStatuses []map[string]any     // request bodies, with "deployment_id" added
-	statuses           []map[string]any     // request bodies, with "sha" added
-	reactions          []map[string]any     // request bodies, with "comment_id" added
-	permissions        map[string][2]string // login → {permission, role_name}
+	deployments        []map[string]any            // request bodies, with "id" added
+	deploymentStatuses []map[string]any            // request bodies, with "deployment_id" added
+	statuses           []map[string]any            // request bodies, with "sha" added
+	reactions          []map[string]any            // request bodies, with "comment_id" added
+	permissions        map[string][2]string        // login → {permission, role_name}
+	checkRuns          map[string][]map[string]any // by head SHA: check runs as GitHub lists them
+	commitStatuses     map[string][]map[string]any // by SHA: the newest status per context
 
 	app *fakeApp // App mode when set: see fake_app_test.go
 }
@@ -94,6 +96,8 @@ func newFakeGitHub(t *testing.T, prefix string) *fakeGitHub {
 	mux.HandleFunc("GET /app/installations", f.listInstallations)
 	mux.HandleFunc("POST /app/installations/{id}/access_tokens", f.createToken)
 	mux.HandleFunc("GET /installation/repositories", f.listInstallationRepos)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", f.listCheckRuns)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/commits/{ref}/status", f.combinedStatus)
 	api := http.StripPrefix(prefix, mux)
 	f.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -392,4 +396,63 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// addCheckRun adds a check run on sha: status queued, in_progress or
+// completed, with conclusion when completed.
+func (f *fakeGitHub) addCheckRun(sha, name, status, conclusion string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.checkRuns == nil {
+		f.checkRuns = map[string][]map[string]any{}
+	}
+	f.nextID++
+	run := map[string]any{"id": f.nextID, "node_id": "CR_x", "head_sha": sha, "external_id": "", "name": name, "status": status,
+		"conclusion": nil, "started_at": f.clock.Format(time.RFC3339), "completed_at": nil,
+		"url": "https://api.github.com/repos/acme/shop/check-runs/1", "html_url": "https://github.com/acme/shop/runs/1", "details_url": nil,
+		"output":      map[string]any{"title": nil, "summary": nil, "text": nil, "annotations_count": 0, "annotations_url": "https://api.github.com/x"},
+		"check_suite": map[string]any{"id": 5}, "app": nil, "pull_requests": []any{}}
+	if status == "completed" {
+		run["conclusion"], run["completed_at"] = conclusion, f.clock.Format(time.RFC3339)
+	}
+	// GitHub lists the newest first.
+	f.checkRuns[sha] = append([]map[string]any{run}, f.checkRuns[sha]...)
+}
+
+// addStatus sets the status of context on sha.
+func (f *fakeGitHub) addStatus(sha, context, state string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.commitStatuses == nil {
+		f.commitStatuses = map[string][]map[string]any{}
+	}
+	f.nextID++
+	f.commitStatuses[sha] = append(f.commitStatuses[sha], map[string]any{"id": f.nextID, "node_id": "SC_x", "url": "https://api.github.com/x",
+		"avatar_url": nil, "description": nil, "target_url": nil, "context": context, "state": state,
+		"created_at": f.clock.Format(time.RFC3339), "updated_at": f.clock.Format(time.RFC3339)})
+}
+
+func (f *fakeGitHub) listCheckRuns(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	all := f.checkRuns[r.PathValue("ref")]
+	from, to := f.paginate(w, r, len(all))
+	writeJSON(w, http.StatusOK, map[string]any{"total_count": len(all), "check_runs": append([]map[string]any{}, all[from:to]...)})
+}
+
+func (f *fakeGitHub) combinedStatus(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sha := r.PathValue("ref")
+	all := f.commitStatuses[sha]
+	from, to := f.paginate(w, r, len(all))
+	state := "success"
+	for _, s := range all {
+		if s["state"] != "success" {
+			state = "pending"
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"state": state, "sha": sha, "total_count": len(all), "statuses": append([]map[string]any{}, all[from:to]...),
+		"repository": map[string]any{"id": 1, "full_name": r.PathValue("owner") + "/" + r.PathValue("repo")},
+		"commit_url": "https://api.github.com/repos/acme/shop/commits/" + sha, "url": "https://api.github.com/repos/acme/shop/commits/" + sha + "/status"})
 }
