@@ -131,6 +131,12 @@ func TestPlanCommitStatus(t *testing.T) {
 		wantDue bool
 	}{
 		{"queued", func(e *preview.Environment) {}, commitStatusPlan{"abc1234567890", "pending", "Preview of abc1234 is queued"}, true},
+		{"waiting for checks", func(e *preview.Environment) {
+			e.Checks = preview.Checks{SHA: e.HeadSHA, Waiting: []string{"build-image", "ci/e2e"}}
+		}, commitStatusPlan{"abc1234567890", "pending", "Preview of abc1234 waits for checks: build-image, ci/e2e"}, true},
+		{"waiting for an older head's checks", func(e *preview.Environment) {
+			e.Checks = preview.Checks{SHA: "0ld", Waiting: []string{"build-image"}}
+		}, commitStatusPlan{"abc1234567890", "pending", "Preview of abc1234 is queued"}, true},
 		{"provisioning", func(e *preview.Environment) { e.Status = preview.StatusProvisioning },
 			commitStatusPlan{"abc1234567890", "pending", "Preview of abc1234 is being built"}, true},
 		{"ready on the applied SHA", func(e *preview.Environment) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 
 	gh "github.com/google/go-github/v60/github"
 
@@ -34,6 +35,9 @@ func planCommitStatus(env preview.Environment) (commitStatusPlan, bool) {
 	short := preview.ShortSHA(sha)
 	switch env.Status {
 	case preview.StatusQueued:
+		if env.Checks.SHA == sha && len(env.Checks.Waiting) > 0 {
+			return commitStatusPlan{sha, "pending", truncateRunes("Preview of "+short+" waits for checks: "+strings.Join(env.Checks.Waiting, ", "), maxDescription)}, true
+		}
 		return commitStatusPlan{sha, "pending", "Preview of " + short + " is queued"}, true
 	case preview.StatusProvisioning:
 		return commitStatusPlan{sha, "pending", "Preview of " + short + " is being built"}, true

@@ -109,6 +109,9 @@ type CommentData struct {
 	// "expired", "admin", "command", "fork-awaiting-approval", …; it picks
 	// the explanation shown.
 	Reason string
+	// WaitingFor names the required checks the head waits for before it
+	// is deployed (wait_for_checks).
+	WaitingFor []string
 }
 
 // ParityView is a parity check as the comment shows it.

@@ -141,6 +141,8 @@ func TestRenderCommentContent(t *testing.T) {
 	failed.Status, failed.LastError = "failed", longError()
 	destroyed := base()
 	destroyed.Status, destroyed.URL = "destroyed", "https://x.example.com/"
+	waiting := base()
+	waiting.WaitingFor = []string{"build-image", "ci/e2e"}
 	hostile := base()
 	hostile.Status, hostile.URL, hostile.AppliedSHA = "ready", "javascript:alert(1)", hostile.HeadSHA
 	tests := []struct {
@@ -155,6 +157,7 @@ func TestRenderCommentContent(t *testing.T) {
 		{"every comment lists the commands", ready, []string{"<details>\n<summary>Commands</summary>", "`/preview redeploy`", "`/preview destroy`",
 			"`/preview extend <duration>`", "`/preview keep`", "`/preview help`", "write access", "</details>"}, nil},
 		{"destroyed says so, without link or expiry", destroyed, []string{"This preview environment has been destroyed."}, []string{"x.example.com", "expires"}},
+		{"queued says which checks it waits for", waiting, []string{"Waiting to deploy commit `def5678` from branch `feature/login` until its required checks pass: `build-image`, `ci/e2e`."}, nil},
 		{"a non-http URL is shown as code", hostile, []string{"`javascript:alert(1)`"}, []string{"<javascript:"}},
 	}
 	for _, tt := range tests {

@@ -279,6 +279,9 @@ func commentData(env preview.Environment, logLink func(string) string) templates
 		Parity:    parityView(env.Parity),
 		Now:       time.Now(),
 	}
+	if env.Checks.SHA == env.HeadSHA {
+		d.WaitingFor = env.Checks.Waiting
+	}
 	return d
 }
 
