@@ -23,8 +23,9 @@ type RequiredChecks interface {
 }
 
 // NudgeChecks queues the live environments whose head is commit: they read
-// their required checks again. A nudge that is lost costs only time: every
-// sweep reads the checks of every environment still waiting.
+// their required checks again. A nudge that is lost costs only time: an
+// environment whose checks have not passed reads them again every
+// ChecksPollInterval, and every sweep.
 func (c *Controller) NudgeChecks(commit preview.Commit) {
 	if c.cfg.RequiredChecks == nil {
 		return
@@ -58,7 +59,8 @@ func (c *Controller) checksPassed(ctx context.Context, env preview.Environment) 
 	}
 	states, err := c.cfg.RequiredChecks.Read(ctx, env)
 	if err != nil {
-		c.log.Warn("read required checks; reading them again on the next sweep", "environment", env.Name, "head_sha", env.HeadSHA, "err", err)
+		c.log.Warn("read required checks; reading them again later", "environment", env.Name, "head_sha", env.HeadSHA, "err", err)
+		c.runs.addAfter(ctx, env.Name, c.cfg.ChecksPollInterval)
 		return false
 	}
 	checks := preview.ReadChecks(env.Checks, env.HeadSHA, names, states, c.cfg.Now().UTC(), timeout)
@@ -97,6 +99,10 @@ func (c *Controller) checksPassed(ctx context.Context, env preview.Environment) 
 	if err != nil {
 		c.log.Error("record required checks", "environment", env.Name, "err", err)
 		return false
+	}
+	if !checks.Passed() {
+		// No event needed: read them again in a while (the sweep does too).
+		c.runs.addAfter(ctx, env.Name, c.cfg.ChecksPollInterval)
 	}
 	return checks.Passed() && stored.HeadSHA == checks.SHA
 }

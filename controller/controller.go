@@ -75,6 +75,7 @@ type Config struct {
 	Commands            Commander                               // carries out comment commands; nil drops them
 	Checker             Checker                                 // parity checks, drift checks and hooks; nil disables them
 	RequiredChecks      RequiredChecks                          // checks a head must pass before it is applied; nil: none
+	ChecksPollInterval  time.Duration                           // how often a waiting head's checks are read again without an event (default 30s)
 	MaxConcurrentChecks int                                     // parity checks at once, beside the runs (default 1)
 	ResyncRepos         func(context.Context) ([]string, error) // repositories to resync besides those with live environments
 	Allowed             func(repo string) bool                  // the repositories previewd serves (a module, allowed_repos); nil allows all
@@ -122,6 +123,9 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 	}
 	if cfg.MaxConcurrentChecks <= 0 {
 		cfg.MaxConcurrentChecks = 1
+	}
+	if cfg.ChecksPollInterval <= 0 {
+		cfg.ChecksPollInterval = 30 * time.Second
 	}
 	if cfg.MaxKeep <= 0 {
 		cfg.MaxKeep = 30 * 24 * time.Hour

@@ -57,8 +57,15 @@ type Config struct {
 	ResyncInterval             time.Duration `yaml:"resync_interval"`     // how often GitHub's open pull requests are compared with the store
 	MaxResyncDestroys          int           `yaml:"max_resync_destroys"` // destroys one resync pass may start
 	AllowedRepos               []string      `yaml:"allowed_repos"`       // owner/* or owner/name; empty allows every repository previewd has a module for
-	GitHub                     GitHubConfig  `yaml:"github"`
-	Terraform                  TFConfig      `yaml:"terraform"`
+	// WaitForChecks names the check runs or commit statuses a head must
+	// pass before it is applied, for every repository without its own.
+	WaitForChecks []string      `yaml:"wait_for_checks"`
+	CheckTimeout  time.Duration `yaml:"check_timeout"` // how long a head waits for its required checks
+	// CheckPollInterval is how often a waiting head's checks are read
+	// again when no event came.
+	CheckPollInterval time.Duration `yaml:"check_poll_interval"`
+	GitHub            GitHubConfig  `yaml:"github"`
+	Terraform         TFConfig      `yaml:"terraform"`
 	// State is where every environment keeps its Terraform state, unless
 	// its repository's entry says otherwise.
 	State StateConfig  `yaml:"state"`
@@ -106,6 +113,9 @@ type RepoConfig struct {
 	// State overrides the default state for this repository's
 	// environments.
 	State *StateConfig `yaml:"state"`
+	// WaitForChecks overrides the default required checks (an empty list:
+	// none).
+	WaitForChecks []string `yaml:"wait_for_checks"`
 }
 
 // ProductionConfig is what production passes to the module.
@@ -137,6 +147,8 @@ func DefaultConfig() Config {
 		ShutdownTimeout:   90 * time.Second,
 		MaxKeep:           30 * 24 * time.Hour,
 		RetryBase:         time.Minute,
+		CheckTimeout:      time.Hour,
+		CheckPollInterval: 30 * time.Second,
 		MaxAttempts:       5,
 		ResyncInterval:    10 * time.Minute,
 		MaxResyncDestroys: 5,
@@ -498,6 +510,19 @@ func (c *Config) validate(needSecret bool) error {
 	if problem := provisioner.StateProblem(c.State.provisioner()); problem != "" {
 		return bad("state", "%s", problem)
 	}
+	if c.CheckTimeout < 0 {
+		return bad("check_timeout", "must not be negative, got %s", c.CheckTimeout)
+	}
+	if c.CheckPollInterval < time.Second {
+		return bad("check_poll_interval", "must be at least 1s, got %s", c.CheckPollInterval)
+	}
+	waits := slices.ContainsFunc(c.Repos, func(r RepoConfig) bool { return len(r.WaitForChecks) > 0 }) || len(c.WaitForChecks) > 0
+	if waits && c.GitHub.Token == "" && c.GitHub.AppID == 0 {
+		return bad("wait_for_checks", "needs GitHub to read the checks: set github.token or github.app_id")
+	}
+	if slices.Contains(c.WaitForChecks, "") {
+		return bad("wait_for_checks", "a check name is empty")
+	}
 	seen := map[string]bool{}
 	for i, r := range c.Repos {
 		if err := r.validate(c.ModuleDir != ""); err != nil {
@@ -533,6 +558,9 @@ func (r RepoConfig) validate(haveDefault bool) error {
 		if problem := provisioner.StateProblem(r.State.provisioner()); problem != "" {
 			return fmt.Errorf("state: %s", problem)
 		}
+	}
+	if slices.Contains(r.WaitForChecks, "") {
+		return fmt.Errorf("wait_for_checks: a check name is empty")
 	}
 	for j, d := range r.Differences {
 		if d.Variable == "" {
@@ -573,13 +601,16 @@ func (c *Config) repo(name string) (RepoConfig, bool) {
 			if r.State == nil {
 				r.State = &c.State
 			}
+			if r.WaitForChecks == nil {
+				r.WaitForChecks = c.WaitForChecks
+			}
 			return r, true
 		}
 	}
 	if c.ModuleDir == "" {
 		return RepoConfig{}, false
 	}
-	return RepoConfig{Name: name, ModuleDir: c.ModuleDir, URLOutput: c.URLOutput, State: &c.State, Production: ProductionConfig{
+	return RepoConfig{Name: name, ModuleDir: c.ModuleDir, URLOutput: c.URLOutput, State: &c.State, WaitForChecks: c.WaitForChecks, Production: ProductionConfig{
 		VarFiles: c.ProductionVarFiles, TerraformVersion: c.ProductionTerraformVersion,
 	}}, true
 }

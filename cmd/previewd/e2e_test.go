@@ -160,11 +160,17 @@ func (p *previewd) send(e prEvent) (int, map[string]string) {
 // and checks it was answered within a second.
 func (p *previewd) sendTo(repo string, e prEvent) (int, map[string]string) {
 	p.t.Helper()
-	body := bytes.ReplaceAll(e.payload(), []byte(`"acme/shop"`), fmt.Appendf(nil, "%q", repo))
+	return p.sendEvent("pull_request", bytes.ReplaceAll(e.payload(), []byte(`"acme/shop"`), fmt.Appendf(nil, "%q", repo)))
+}
+
+// sendEvent sends body as a signed delivery of event, and checks it was
+// answered within a second.
+func (p *previewd) sendEvent(event string, body []byte) (int, map[string]string) {
+	p.t.Helper()
 	mac := hmac.New(sha256.New, []byte(testSecret))
 	mac.Write(body)
 	req, _ := http.NewRequest("POST", p.base+"/webhooks/github", bytes.NewReader(body))
-	req.Header.Set("X-GitHub-Event", "pull_request")
+	req.Header.Set("X-GitHub-Event", event)
 	deliveries++
 	req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano(), deliveries))
 	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
@@ -249,6 +255,7 @@ type fakeGitHub struct {
 	reactions   []string          // "comment content"
 	pulls       map[int]fakePull  // for resync
 	comments    map[int64]string
+	checkRuns   map[string]map[string]string // sha → check run name → conclusion ("" while in progress)
 	creates     int
 	edits       int
 	auth        []string
@@ -293,6 +300,23 @@ func (f *fakeGitHub) handler() http.Handler {
 		w.WriteHeader(http.StatusCreated)
 		json.NewEncoder(w).Encode(v)
 	}
+	mux.HandleFunc("GET /repos/acme/shop/commits/{sha}/status", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"state": "pending", "sha": r.PathValue("sha"), "total_count": 0, "statuses": []any{},
+			"repository": map[string]any{"full_name": "acme/shop"}})
+	})
+	mux.HandleFunc("GET /repos/acme/shop/commits/{sha}/check-runs", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		runs := []any{}
+		for name, conclusion := range f.checkRuns[r.PathValue("sha")] {
+			run := map[string]any{"id": len(runs) + 1, "name": name, "head_sha": r.PathValue("sha"), "status": "in_progress", "conclusion": nil}
+			if conclusion != "" {
+				run["status"], run["conclusion"] = "completed", conclusion
+			}
+			runs = append(runs, run)
+		}
+		json.NewEncoder(w).Encode(map[string]any{"total_count": len(runs), "check_runs": runs})
+	})
 	mux.HandleFunc("POST /repos/acme/shop/deployments", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ Ref, Environment string }
 		json.NewDecoder(r.Body).Decode(&in)

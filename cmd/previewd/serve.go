@@ -87,6 +87,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		RetryBase:           cfg.RetryBase,
 		MaxAttempts:         cfg.MaxAttempts,
 		ResyncInterval:      cfg.ResyncInterval,
+		ChecksPollInterval:  cfg.CheckPollInterval,
 		MaxResyncDestroys:   cfg.MaxResyncDestroys,
 		Logger:              logger,
 	}
@@ -97,6 +98,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 	if client, ok := gh.(*github.Client); ok { // offline mode has no pull requests to read
 		ctrlCfg.Resync = client
 		ctrlCfg.ResyncRepos = resyncRepos(cfg, client)
+		ctrlCfg.RequiredChecks = requiredChecks{cfg: &cfg, client: client}
 	}
 	ctrl := controller.New(db, provisionerAdapter{prov}, gh, ctrlCfg)
 	srv := server.New(server.Config{
@@ -265,6 +267,25 @@ func resyncRepos(cfg Config, client *github.Client) func(context.Context) ([]str
 		installed, err := client.Repositories(ctx)
 		return append(names, installed...), err
 	}
+}
+
+// requiredChecks gives the controller each repository's wait_for_checks
+// and reads them from GitHub.
+type requiredChecks struct {
+	cfg    *Config
+	client *github.Client
+}
+
+func (r requiredChecks) Required(repo string) ([]string, time.Duration) {
+	rc, ok := r.cfg.repo(repo)
+	if !ok {
+		return nil, 0
+	}
+	return rc.WaitForChecks, r.cfg.CheckTimeout
+}
+
+func (r requiredChecks) Read(ctx context.Context, env preview.Environment) (map[string]preview.CheckState, error) {
+	return r.client.Checks(ctx, env)
 }
 
 // commentData is what the comment template shows of env.
