@@ -52,8 +52,10 @@ func TestHeadsWaitForRequiredChecks(t *testing.T) {
 	p.send(prEvent{"synchronize", "feature/wait", sha2, 1, t0.Add(time.Minute)})
 	check(sha2, "failure")
 	p.sendEvent("check_suite", fmt.Appendf(nil, `{"action":"completed","check_suite":{"id":2,"head_sha":%q,"status":"completed","conclusion":"failure"},"repository":{"full_name":"acme/shop"}}`, sha2))
-	env = p.waitFor("feature-wait", "failed on its check", func(e apiEnvironment) bool { return e.Status == "failed" })
-	if !strings.Contains(env.LastError, "required check build-image failed on 2222222") || env.AppliedSHA != sha1 || !strings.Contains(env.Comment.Body, "build-image failed") {
+	env = p.waitFor("feature-wait", "failed on its check, and said so", func(e apiEnvironment) bool {
+		return e.Status == "failed" && strings.Contains(e.Comment.Body, "build-image failed")
+	})
+	if !strings.Contains(env.LastError, "required check build-image failed on 2222222") || env.AppliedSHA != sha1 {
 		t.Errorf("after the failed check: %+v", env)
 	}
 
