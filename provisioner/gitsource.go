@@ -1,0 +1,377 @@
+package provisioner
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+
+	preview "github.com/previewd/previewd"
+	"golang.org/x/sync/singleflight"
+)
+
+// Source is a module named in Terraform's module-source syntax for git:
+// "git::https://github.com/acme/infra.git//stacks/shop?ref=main", or
+// "git::file:///srv/git/infra.git?ref=v1.4.0".
+type Source struct {
+	// URL is the repository (https, http or file), never with credentials.
+	URL string
+	// Subdir is the module's directory in the repository; "" for its root.
+	Subdir string
+	// Ref is a branch, a tag or a full commit SHA; "" for the remote's
+	// default branch.
+	Ref string
+}
+
+var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
+
+// ParseSource reads s. It refuses what it cannot fetch safely: a source
+// that is not git::, a scheme other than https, http and file, credentials
+// in the URL (give a token instead: see Fetcher.Token), a subdirectory
+// leaving the repository, and query arguments other than ref.
+func ParseSource(s string) (Source, error) {
+	rest, ok := strings.CutPrefix(s, "git::")
+	if !ok {
+		return Source{}, fmt.Errorf("module source %q: only git:: sources are supported", s)
+	}
+	rest, query, _ := strings.Cut(rest, "?")
+	u, err := url.Parse(rest)
+	if err != nil {
+		return Source{}, fmt.Errorf("module source %q: %w", s, err)
+	}
+	switch u.Scheme {
+	case "https", "http", "file":
+	default:
+		return Source{}, fmt.Errorf("module source %q: scheme %q: use https, http or file", s, u.Scheme)
+	}
+	if u.User != nil {
+		return Source{}, fmt.Errorf("module source %q: credentials in the URL: previewd fetches with the GitHub token, never from the URL", redactUser(s))
+	}
+	src := Source{}
+	// The module's directory follows a second "//" in the path.
+	if repo, sub, found := strings.Cut(u.Path, "//"); found {
+		u.Path = repo
+		if slices.Contains(strings.Split(sub, "/"), "..") {
+			return Source{}, fmt.Errorf("module source %q: the subdirectory leaves the repository", s)
+		}
+		src.Subdir = path.Clean("/" + sub)[1:]
+	}
+	if u.Path == "" || u.Path == "/" {
+		return Source{}, fmt.Errorf("module source %q: no repository path", s)
+	}
+	values, err := url.ParseQuery(query)
+	if err != nil {
+		return Source{}, fmt.Errorf("module source %q: %w", s, err)
+	}
+	for k := range values {
+		if k != "ref" {
+			return Source{}, fmt.Errorf("module source %q: argument %q is not supported (only ref)", s, k)
+		}
+	}
+	src.Ref = values.Get("ref")
+	if strings.HasPrefix(src.Ref, "-") || strings.ContainsAny(src.Ref, " \t\n:^~?*[\\") {
+		return Source{}, fmt.Errorf("module source %q: %q is not a branch, tag or commit", s, src.Ref)
+	}
+	u.RawQuery, u.Fragment = "", ""
+	src.URL = u.String()
+	return src, nil
+}
+
+func redactUser(s string) string {
+	return regexp.MustCompile(`//[^/@]*@`).ReplaceAllString(s, "//…@")
+}
+
+// String is the source in Terraform's syntax.
+func (s Source) String() string {
+	out := "git::" + s.URL
+	if s.Subdir != "" {
+		out += "//" + s.Subdir
+	}
+	if s.Ref != "" {
+		out += "?ref=" + url.QueryEscape(s.Ref)
+	}
+	return out
+}
+
+// Fetcher fetches modules from git repositories with the git CLI, once per
+// commit: each commit's tree is kept read-only under Dir and shared by every
+// environment built from it.
+type Fetcher struct {
+	// Dir holds the fetched repositories and trees (DATA_DIR/modules).
+	Dir string
+	// Token returns the token to fetch an https or http repository with,
+	// "" for none. It reaches git through its environment as an
+	// Authorization header, never in a URL or on a command line.
+	Token func(ctx context.Context, repoURL string) (string, error)
+	// Git is the git binary (default "git", from PATH).
+	Git string
+
+	mu       sync.Mutex
+	repos    map[string]*sync.Mutex // per repository: one fetch at a time
+	checkout singleflight.Group
+}
+
+// Resolve returns the commit src.Ref names in the repository now (the
+// default branch when Ref is ""); a full commit SHA is itself.
+func (f *Fetcher) Resolve(ctx context.Context, src Source) (string, error) {
+	if fullSHA.MatchString(src.Ref) {
+		return src.Ref, nil
+	}
+	var out bytes.Buffer
+	ref := src.Ref
+	if ref == "" {
+		ref = "HEAD"
+	}
+	if err := f.git(ctx, src.URL, "", &out, "ls-remote", "--", src.URL, ref, "refs/heads/"+ref, "refs/tags/"+ref, "refs/tags/"+ref+"^{}"); err != nil {
+		return "", fmt.Errorf("resolve %s: %w", src, err)
+	}
+	found := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if sha, name, ok := strings.Cut(line, "\t"); ok {
+			found[name] = sha
+		}
+	}
+	// A peeled annotated tag names the commit; a branch wins over a tag of
+	// the same name, as git's own resolution does.
+	for _, name := range []string{"refs/heads/" + ref, "refs/tags/" + ref + "^{}", "refs/tags/" + ref, ref} {
+		if sha, ok := found[name]; ok {
+			return sha, nil
+		}
+	}
+	return "", preview.Errorf(preview.EINVALID, "resolve %s: no branch or tag %q in the repository", src, src.Ref)
+}
+
+// Checkout returns the directory holding the repository of src at commit:
+// fetched (only that commit, shallow) and unpacked the first time, then
+// kept read-only and returned again. The module itself is
+// filepath.Join(dir, src.Subdir), which must exist.
+func (f *Fetcher) Checkout(ctx context.Context, src Source, commit string) (string, error) {
+	if !fullSHA.MatchString(commit) {
+		return "", fmt.Errorf("checkout %s: %q is not a commit SHA", src, commit)
+	}
+	dir := filepath.Join(f.Dir, "trees", urlKey(src.URL), commit)
+	v, err, _ := f.checkout.Do(dir, func() (any, error) {
+		if _, err := os.Stat(dir); err == nil {
+			return dir, nil
+		}
+		return dir, f.fetchTree(ctx, src, commit, dir)
+	})
+	if err != nil {
+		return "", fmt.Errorf("checkout %s at %s: %w", src, preview.ShortSHA(commit), err)
+	}
+	dir = v.(string)
+	if info, err := os.Stat(filepath.Join(dir, src.Subdir)); err != nil || !info.IsDir() {
+		return "", preview.Errorf(preview.EINVALID, "checkout %s at %s: the repository has no directory %q", src, preview.ShortSHA(commit), src.Subdir)
+	}
+	return dir, nil
+}
+
+// fetchTree fetches commit into the repository's bare cache and unpacks its
+// tree into dir, through a temporary directory renamed into place.
+func (f *Fetcher) fetchTree(ctx context.Context, src Source, commit, dir string) error {
+	bare := filepath.Join(f.Dir, "repos", urlKey(src.URL)+".git")
+	unlock := f.lockRepo(bare)
+	defer unlock()
+	if _, err := os.Stat(filepath.Join(bare, "HEAD")); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(bare, 0o700); err != nil {
+			return err
+		}
+		if err := f.git(ctx, "", bare, io.Discard, "init", "--quiet", "--bare", bare); err != nil {
+			return err
+		}
+	}
+	if err := f.git(ctx, "", bare, io.Discard, "cat-file", "-e", commit+"^{commit}"); err != nil {
+		if err := f.git(ctx, src.URL, bare, io.Discard, "fetch", "--quiet", "--depth=1", "--no-tags", "--", src.URL, commit); err != nil {
+			return fmt.Errorf("fetch: %w", err)
+		}
+	}
+	var archive bytes.Buffer
+	if err := f.git(ctx, "", bare, &archive, "archive", "--format=tar", commit); err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".new-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		makeWritable(tmp)
+		os.RemoveAll(tmp)
+	}()
+	if err := untar(&archive, tmp); err != nil {
+		return fmt.Errorf("unpack: %w", err)
+	}
+	if err := makeReadOnly(tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dir)
+}
+
+func (f *Fetcher) lockRepo(bare string) func() {
+	f.mu.Lock()
+	if f.repos == nil {
+		f.repos = map[string]*sync.Mutex{}
+	}
+	m, ok := f.repos[bare]
+	if !ok {
+		m = &sync.Mutex{}
+		f.repos[bare] = m
+	}
+	f.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+// git runs the git CLI with args in dir ("" for Dir), stdout to stdout,
+// with nothing from the user's or the system's git configuration and no
+// prompt; with repoURL set and a token for it, the token goes in an
+// Authorization header through git's environment. Errors carry git's
+// stderr, with the token redacted.
+func (f *Fetcher) git(ctx context.Context, repoURL, dir string, stdout io.Writer, args ...string) error {
+	bin := f.Git
+	if bin == "" {
+		bin = "git"
+	}
+	if dir == "" {
+		dir = f.Dir
+	}
+	if err := os.MkdirAll(f.Dir, 0o700); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + f.Dir, "LANG=C",
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=" + os.DevNull, "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=true",
+		"GIT_ALLOW_PROTOCOL=https:http:file", // never ext::, ssh or anything a URL could smuggle in
+	}
+	var secrets preview.Secrets
+	if repoURL != "" && !strings.HasPrefix(repoURL, "file:") && f.Token != nil {
+		token, err := f.Token(ctx, repoURL)
+		if err != nil {
+			return fmt.Errorf("token for %s: %w", repoURL, err)
+		}
+		if token != "" {
+			basic := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + token))
+			secrets = preview.NewSecrets(token, basic)
+			cmd.Env = append(cmd.Env, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.extraHeader", "GIT_CONFIG_VALUE_0=Authorization: Basic "+basic)
+		}
+	}
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("git %s: %v: %s", args[0], err, secrets.Redact(msg))
+	}
+	return nil
+}
+
+// urlKey names a repository's place in the cache.
+func urlKey(repoURL string) string {
+	sum := sha256.Sum256([]byte(repoURL))
+	return hex.EncodeToString(sum[:10])
+}
+
+// untar unpacks a tar stream (git archive's) into dir: directories, files
+// and symbolic links that stay inside dir.
+func untar(r io.Reader, dir string) error {
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		name := filepath.FromSlash(path.Clean(h.Name))
+		if name == "." || !filepath.IsLocal(name) {
+			continue // the pax header, or a name leaving dir
+		}
+		target := filepath.Join(dir, name)
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return err
+			}
+			out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, fs.FileMode(h.Mode)&0o755|0o600)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(out, tr)
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+		case tar.TypeSymlink:
+			if filepath.IsAbs(h.Linkname) || !filepath.IsLocal(filepath.Join(filepath.Dir(name), h.Linkname)) {
+				return fmt.Errorf("%s links outside the repository (%s)", h.Name, h.Linkname)
+			}
+			if err := os.Symlink(h.Linkname, target); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// makeReadOnly removes every write permission under dir, dir included.
+func makeReadOnly(dir string) error {
+	return chmodAll(dir, func(m fs.FileMode) fs.FileMode { return m &^ 0o222 })
+}
+
+// makeWritable gives the owner write permission under dir again, so it can
+// be removed.
+func makeWritable(dir string) {
+	chmodAll(dir, func(m fs.FileMode) fs.FileMode { return m | 0o200 })
+}
+
+func chmodAll(dir string, mode func(fs.FileMode) fs.FileMode) error {
+	var dirs []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink != 0 {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			dirs = append(dirs, p) // directories last, deepest first
+			return os.Chmod(p, mode(info.Mode().Perm())|0o700)
+		}
+		return os.Chmod(p, mode(info.Mode().Perm()))
+	})
+	for i := len(dirs) - 1; i >= 0 && err == nil; i-- {
+		info, serr := os.Stat(dirs[i])
+		if serr != nil {
+			return serr
+		}
+		err = os.Chmod(dirs[i], mode(info.Mode().Perm()))
+	}
+	return err
+}

@@ -1,0 +1,198 @@
+package provisioner
+
+import (
+	"context"
+	"encoding/base64"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseSource(t *testing.T) {
+	good := []struct {
+		in   string
+		want Source
+	}{
+		{"git::https://github.com/acme/infra.git//stacks/shop?ref=main", Source{"https://github.com/acme/infra.git", "stacks/shop", "main"}},
+		{"git::https://github.com/acme/infra.git", Source{"https://github.com/acme/infra.git", "", ""}},
+		{"git::file:///srv/git/infra.git?ref=v1.4.0", Source{"file:///srv/git/infra.git", "", "v1.4.0"}},
+		{"git::file:///srv/git/infra.git//a/./b/?ref=release/2026", Source{"file:///srv/git/infra.git", "a/b", "release/2026"}},
+	}
+	for _, g := range good {
+		got, err := ParseSource(g.in)
+		if err != nil || got != g.want {
+			t.Errorf("ParseSource(%q) = %+v, %v; want %+v", g.in, got, err, g.want)
+		}
+		if again, err := ParseSource(got.String()); err != nil || again != got {
+			t.Errorf("%q does not read back: %+v, %v", got.String(), again, err)
+		}
+	}
+	bad := []struct{ in, want string }{
+		{"github.com/acme/infra//stacks/shop", "only git:: sources"},
+		{"git::ssh://git@github.com/acme/infra.git", `scheme "ssh"`},
+		{"git::https://x-access-token:ghs_secret@github.com/acme/infra.git", "credentials in the URL"},
+		{"git::https://github.com/acme/infra.git//../../etc", "leaves the repository"},
+		{"git::https://github.com/acme/infra.git?ref=main&depth=1", `argument "depth"`},
+		{"git::https://github.com/acme/infra.git?ref=--upload-pack=evil", "is not a branch, tag or commit"},
+	}
+	for _, b := range bad {
+		_, err := ParseSource(b.in)
+		if err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("ParseSource(%q) = %v; want an error saying %q", b.in, err, b.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "ghs_secret") {
+			t.Errorf("the error shows the credentials: %v", err)
+		}
+	}
+}
+
+// gitRepo makes a repository holding a module at stacks/shop, with a
+// commit tagged v1 and a newer one on main, and returns a bare clone of it
+// and both commits.
+func gitRepo(t *testing.T) (bare, v1, v2 string) {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	run := func(dir string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL="+os.DevNull, "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	writeTree(t, src, map[string]string{"stacks/shop/main.tf": "variable \"environment\" {}\n# v1\n", "modules/web/main.tf": "# shared\n"})
+	run(src, "init", "-q", "-b", "main")
+	run(src, "add", ".")
+	run(src, "commit", "-qm", "v1")
+	run(src, "tag", "-a", "v1", "-m", "v1")
+	v1 = run(src, "rev-parse", "HEAD")
+	writeTree(t, src, map[string]string{"stacks/shop/main.tf": "variable \"environment\" {}\n# v2\n"})
+	run(src, "commit", "-qam", "v2")
+	v2 = run(src, "rev-parse", "HEAD")
+	bare = filepath.Join(dir, "infra.git")
+	run(dir, "clone", "-q", "--bare", src, bare)
+	return bare, v1, v2
+}
+
+// TestFetcherFromAFileRepository resolves a tag and a branch, checks each
+// commit out once into a read-only tree, and returns the same tree again
+// without fetching.
+func TestFetcherFromAFileRepository(t *testing.T) {
+	bare, v1, v2 := gitRepo(t)
+	f := &Fetcher{Dir: t.TempDir()}
+	ctx := context.Background()
+	for ref, want := range map[string]string{"v1": v1, "main": v2, "": v2, v1: v1} {
+		src, err := ParseSource("git::file://" + bare + "//stacks/shop?ref=" + ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.Resolve(ctx, src)
+		if err != nil || got != want {
+			t.Errorf("resolve %q: %s, %v; want %s", ref, got, err, want)
+		}
+	}
+	src, _ := ParseSource("git::file://" + bare + "//stacks/shop?ref=v1")
+	dir, err := f.Checkout(ctx, src, v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "stacks", "shop", "main.tf"))
+	if err != nil || !strings.Contains(string(b), "# v1") {
+		t.Fatalf("checked out %q, %v; want v1's main.tf", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "modules", "web", "main.tf")); err != nil {
+		t.Errorf("the rest of the repository is missing (local module calls need it): %v", err)
+	}
+	for _, p := range []string{dir, filepath.Join(dir, "stacks", "shop"), filepath.Join(dir, "stacks", "shop", "main.tf")} {
+		if info, err := os.Stat(p); err != nil || info.Mode().Perm()&0o222 != 0 {
+			t.Errorf("%s is writable (%v)", p, err)
+		}
+	}
+	os.RemoveAll(bare) // from now on, only the cache can answer
+	again, err := f.Checkout(ctx, src, v1)
+	if err != nil || again != dir {
+		t.Errorf("second checkout: %s, %v; want the kept tree %s", again, err, dir)
+	}
+	if _, err := f.Checkout(ctx, src, v2); err == nil {
+		t.Error("a commit never fetched was found without its repository")
+	}
+	missing := src
+	missing.Subdir = "stacks/gone"
+	if _, err := f.Checkout(ctx, missing, v1); err == nil || !strings.Contains(err.Error(), `no directory "stacks/gone"`) {
+		t.Errorf("a missing module directory: %v", err)
+	}
+}
+
+// TestFetcherOverSmartHTTPWithAToken serves the repository over git's smart
+// HTTP protocol (git http-backend behind net/http/cgi), answering only a
+// request carrying the token: the fetcher gets in with it, and a wrong
+// token is a clear error that shows neither token.
+func TestFetcherOverSmartHTTPWithAToken(t *testing.T) {
+	bare, v1, _ := gitRepo(t)
+	execPath, err := exec.Command("git", "--exec-path").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "ghs_s3cret-installation-token"
+	basic := func(token string) string { return base64.StdEncoding.EncodeToString([]byte("x-access-token:" + token)) }
+	backend := &cgi.Handler{
+		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
+		Env:  []string{"GIT_PROJECT_ROOT=" + filepath.Dir(bare), "GIT_HTTP_EXPORT_ALL=1"},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Basic "+basic(token) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	src, err := ParseSource("git::" + srv.URL + "/infra.git//stacks/shop?ref=v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	wrong := &Fetcher{Dir: t.TempDir(), Token: func(context.Context, string) (string, error) { return "ghs_wrong-token", nil }}
+	_, err = wrong.Resolve(ctx, src)
+	if err == nil || !strings.Contains(err.Error(), "Authentication failed") || strings.Contains(err.Error(), "ghs_wrong-token") || strings.Contains(err.Error(), basic("ghs_wrong-token")) {
+		t.Errorf("a wrong token: %v; want a failure that does not show it", err)
+	}
+
+	f := &Fetcher{Dir: t.TempDir(), Token: func(_ context.Context, u string) (string, error) {
+		if !strings.HasPrefix(u, srv.URL) {
+			t.Errorf("token asked for %s", u)
+		}
+		return token, nil
+	}}
+	commit, err := f.Resolve(ctx, src)
+	if err != nil || commit != v1 {
+		t.Fatalf("resolve over HTTP: %s, %v; want %s", commit, err, v1)
+	}
+	dir, err := f.Checkout(ctx, src, commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "stacks", "shop", "main.tf")); err != nil || !strings.Contains(string(b), "# v1") {
+		t.Errorf("checked out %q, %v", b, err)
+	}
+	// The token is kept nowhere on disk.
+	filepath.WalkDir(f.Dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(p); strings.Contains(string(b), token) || strings.Contains(string(b), basic(token)) {
+				t.Errorf("%s holds the token", p)
+			}
+		}
+		return nil
+	})
+}
