@@ -215,7 +215,7 @@ func (a *appAuth) installation(id int64) (*endpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("installation %d: %w", id, err)
 	}
-	ep := &endpoint{api: api, limits: newLimiter(a.retry)}
+	ep := &endpoint{api: api, limits: newLimiter(a.retry), token: tr.Token}
 	ep.limits.onTokenRefused = func() { a.forget(id) }
 	a.installations[id] = ep
 	return ep, nil

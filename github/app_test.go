@@ -357,3 +357,20 @@ func TestAppInstallationsConcurrently(t *testing.T) {
 		t.Errorf("%d statuses recorded, want 6", len(statuses))
 	}
 }
+
+// TestGitToken gives git the installation's token for the repository in
+// App mode, and the configured token in token mode.
+func TestGitToken(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeGitHub(t, "")
+	app := newTestApp(t, f, map[int64][]string{7: {"acme/infra"}}, newFakeClock())
+	if token, err := app.GitToken(ctx, "acme/infra"); err != nil || token != "ghs_installation7token1" {
+		t.Errorf("App mode: %q, %v; want installation 7's token", token, err)
+	}
+	if _, err := app.GitToken(ctx, "other/repo"); preview.ErrorCode(err) != preview.ENOTFOUND {
+		t.Errorf("a repository the App is not installed on: %v, want not_found", err)
+	}
+	if token, err := newTestClient(t, newFakeGitHub(t, ""), nil).GitToken(ctx, "acme/infra"); err != nil || token != testToken {
+		t.Errorf("token mode: %q, %v", token, err)
+	}
+}

@@ -90,6 +90,9 @@ type Client struct {
 type endpoint struct {
 	api    func() *gh.Client
 	limits *limiter
+	// token returns the credential the endpoint's requests carry, for git
+	// over HTTPS.
+	token func(ctx context.Context) (string, error)
 }
 
 // do runs fn against e's API under e's rate-limit rules (see limiter.do).
@@ -113,7 +116,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		return nil, fmt.Errorf("new github client: %w", err)
 	}
 	c := newClient(cfg.Render, cfg.Logger, logLinker(cfg.PublicURL, cfg.LogLink), base)
-	c.token = &endpoint{api: api, limits: newLimiter(cfg.Retry)}
+	token := strings.TrimSpace(cfg.Token)
+	c.token = &endpoint{api: api, limits: newLimiter(cfg.Retry), token: func(context.Context) (string, error) { return token, nil }}
 	return c, nil
 }
 

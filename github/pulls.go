@@ -106,3 +106,22 @@ func toPullRequest(repo string, pr *gh.PullRequest) preview.PullRequest {
 		UpdatedAt: pr.GetUpdatedAt().Time,
 	}
 }
+
+// GitToken returns a token that reads repo ("owner/name") over git's HTTPS
+// protocol: the installation's token in App mode (refreshed before it
+// expires), the configured token in token mode. It is for fetching modules,
+// and must only ever reach git through its environment.
+func (c *Client) GitToken(ctx context.Context, repo string) (string, error) {
+	ep, err := c.endpointFor(ctx, repo, 0)
+	if err != nil {
+		return "", fmt.Errorf("token for %s: %w", repo, err)
+	}
+	if ep.token == nil {
+		return "", nil
+	}
+	token, err := ep.token(ctx)
+	if err != nil {
+		return "", fmt.Errorf("token for %s: %w", repo, classify(err))
+	}
+	return token, nil
+}
