@@ -93,6 +93,9 @@ type Environment struct {
 	// Checks is what the head waits for before it is applied, when its
 	// repository requires checks (wait_for_checks).
 	Checks Checks `json:"checks,omitzero"`
+	// Module is the version of the production module the environment was
+	// last applied with, when the module comes from git (module_source).
+	Module ModuleVersion `json:"module,omitzero"`
 
 	// What the newest run tried, so a failed apply waits for a new push or
 	// a redeploy instead of looping (unless its failure was transient), and
@@ -232,6 +235,25 @@ type RecordResult struct {
 	// ChecksOf is the commit whose checks or statuses changed: the
 	// environments waiting on it read them again. Nothing is recorded.
 	ChecksOf Commit
+}
+
+// ModuleVersion is a version of a production module kept in git.
+type ModuleVersion struct {
+	// Source is where the module is, in Terraform's module-source syntax,
+	// never with credentials.
+	Source string `json:"source"`
+	// Ref is the branch or tag production deploys from ("" for the
+	// repository's default branch).
+	Ref string `json:"ref,omitempty"`
+	// Commit is the commit Ref named when it was resolved.
+	Commit string `json:"commit"`
+}
+
+// Applied is what an apply produced.
+type Applied struct {
+	URL     string            // the module's URL output
+	Outputs map[string]string // every output but the sensitive ones
+	Module  ModuleVersion     // the module's version, when it comes from git
 }
 
 // Commit is one commit of a repository.

@@ -40,7 +40,7 @@ type Store interface {
 // Provisioner builds and tears down environments. Both calls block until
 // Terraform is done or ctx is cancelled, and stream Terraform's output to log.
 type Provisioner interface {
-	Apply(ctx context.Context, env preview.Environment, log io.Writer) (url string, outputs map[string]string, err error)
+	Apply(ctx context.Context, env preview.Environment, log io.Writer) (preview.Applied, error)
 	Destroy(ctx context.Context, env preview.Environment, log io.Writer) error
 }
 

@@ -24,10 +24,10 @@ type fakeProvisioner struct {
 	destroy func(ctx context.Context, env preview.Environment) error
 }
 
-func (f *fakeProvisioner) Apply(ctx context.Context, env preview.Environment, log io.Writer) (string, map[string]string, error) {
+func (f *fakeProvisioner) Apply(ctx context.Context, env preview.Environment, log io.Writer) (preview.Applied, error) {
 	fmt.Fprintf(log, "apply %s at %s\n", env.Name, env.HeadSHA)
 	url, err := f.apply(ctx, env)
-	return url, map[string]string{"url": url}, err
+	return preview.Applied{URL: url, Outputs: map[string]string{"url": url}}, err
 }
 
 func (f *fakeProvisioner) Destroy(ctx context.Context, env preview.Environment, log io.Writer) error {

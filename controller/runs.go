@@ -42,7 +42,8 @@ func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 	if err != nil {
 		return err
 	}
-	url, outputs, runErr := c.prov.Apply(ctx, env, log)
+	applied, runErr := c.prov.Apply(ctx, env, log)
+	url, outputs := applied.URL, applied.Outputs
 	seeded, seedErr := env.Seeded, error(nil)
 	if runErr == nil && !env.Seeded && c.cfg.Checker != nil {
 		// Seed before the environment shows as ready, so nobody opens an
@@ -59,7 +60,7 @@ func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 		switch {
 		case runErr == nil:
 			e.Status, e.URL, e.Outputs, e.Drifted = preview.StatusReady, url, outputs, false
-			e.AppliedSHA, e.AppliedGeneration = sha, gen
+			e.AppliedSHA, e.AppliedGeneration, e.Module = sha, gen, applied.Module
 			e.LastError, e.Attempts, e.Transient, e.RetryAt = "", 0, false, time.Time{}
 			e.Seeded = seeded
 			if seedErr != nil {

@@ -16,6 +16,8 @@ type Result struct {
 	// Outputs holds every output but the sensitive ones; strings as they
 	// are, other values JSON-encoded.
 	Outputs map[string]string
+	// Module is the module's version, when it comes from git.
+	Module preview.ModuleVersion
 }
 
 // resultFromOutputs builds a Result from `terraform output -json`. The output

@@ -75,6 +75,9 @@ type Module struct {
 	// State is where each environment's state lives (default: a local
 	// file under DataDir).
 	State State
+	// Version is the module's version when it comes from git: Dir and
+	// Root are then in its read-only checkout. An apply reports it.
+	Version preview.ModuleVersion
 }
 
 // Provisioner applies and destroys environments with Terraform. It is safe
@@ -210,7 +213,9 @@ func (p *Provisioner) apply(ctx context.Context, env preview.Environment, log io
 		return Result{}, err
 	}
 	p.keepAppliedPlan(env.Name, path)
-	return resultFromOutputs(doc.Outputs, r.module.URLOutput)
+	res, err := resultFromOutputs(doc.Outputs, r.module.URLOutput)
+	res.Module = r.module.Version
+	return res, err
 }
 
 // keepAppliedPlan remembers the plan file an apply of name applied, for

@@ -112,6 +112,9 @@ type CommentData struct {
 	// WaitingFor names the required checks the head waits for before it
 	// is deployed (wait_for_checks).
 	WaitingFor []string
+	// ModuleCommit is the commit of production's module (module_source)
+	// the environment was deployed with; "" for a module directory.
+	ModuleCommit string
 }
 
 // ParityView is a parity check as the comment shows it.

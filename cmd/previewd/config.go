@@ -36,6 +36,9 @@ type Config struct {
 	WebhookSecret string        `yaml:"webhook_secret"`
 	AdminToken    string        `yaml:"admin_token"`
 	ModuleDir     string        `yaml:"module_dir"`
+	// ModuleSource names the production module in git instead of
+	// module_dir ("git::https://github.com/acme/infra.git//stacks/shop?ref=main").
+	ModuleSource string `yaml:"module_source"`
 	// ProductionVarFiles are production's var files for module_dir (for
 	// every repository without its own entry), relative to module_dir.
 	ProductionVarFiles []string `yaml:"production_var_files"`
@@ -70,6 +73,10 @@ type Config struct {
 	// its repository's entry says otherwise.
 	State StateConfig  `yaml:"state"`
 	Repos []RepoConfig `yaml:"repos"`
+
+	// sources keeps the current checkout of each module_source (serve and
+	// previewd parity set it).
+	sources *moduleSources
 }
 
 // StateConfig is where environments keep their Terraform state: a backend
@@ -104,18 +111,25 @@ type TFConfig struct {
 
 // RepoConfig gives one repository its own module and production inputs.
 type RepoConfig struct {
-	Name        string             `yaml:"name"` // owner/name
-	ModuleDir   string             `yaml:"module_dir"`
-	URLOutput   string             `yaml:"url_output"`
-	Production  ProductionConfig   `yaml:"production"`
-	Differences []DifferenceConfig `yaml:"differences"`
-	Parity      parity.Config      `yaml:"parity"`
+	Name      string `yaml:"name"` // owner/name
+	ModuleDir string `yaml:"module_dir"`
+	// ModuleSource names the module in git instead of module_dir.
+	ModuleSource string             `yaml:"module_source"`
+	URLOutput    string             `yaml:"url_output"`
+	Production   ProductionConfig   `yaml:"production"`
+	Differences  []DifferenceConfig `yaml:"differences"`
+	Parity       parity.Config      `yaml:"parity"`
 	// State overrides the default state for this repository's
 	// environments.
 	State *StateConfig `yaml:"state"`
 	// WaitForChecks overrides the default required checks (an empty list:
 	// none).
 	WaitForChecks []string `yaml:"wait_for_checks"`
+
+	// With a module_source, where its current checkout is (see
+	// moduleSources.withModule).
+	moduleRoot    string
+	moduleVersion preview.ModuleVersion
 }
 
 // ProductionConfig is what production passes to the module.
@@ -488,18 +502,29 @@ func (c *Config) validate(needSecret bool) error {
 			return bad("terraform.cli_config", "%s is a directory, not a CLI configuration file", c.Terraform.CLIConfig)
 		}
 	}
-	if c.ModuleDir == "" && len(c.Repos) == 0 {
-		return bad("module_dir", "no module is configured: set module_dir to the production module, or list repos")
+	if c.ModuleDir == "" && c.ModuleSource == "" && len(c.Repos) == 0 {
+		return bad("module_dir", "no module is configured: set module_dir or module_source to the production module, or list repos")
+	}
+	if c.ModuleDir != "" && c.ModuleSource != "" {
+		return bad("module_source", "set module_dir or module_source, not both")
+	}
+	if c.ModuleSource != "" {
+		if _, err := provisioner.ParseSource(c.ModuleSource); err != nil {
+			return bad("module_source", "%v", err)
+		}
 	}
 	if c.ModuleDir != "" {
 		if err := checkDir(c.ModuleDir); err != nil {
 			return bad("module_dir", "%v", err)
 		}
 	}
-	if len(c.ProductionVarFiles) > 0 && c.ModuleDir == "" {
+	if len(c.ProductionVarFiles) > 0 && c.ModuleDir == "" && c.ModuleSource == "" {
 		return bad("production_var_files", "needs module_dir: these are production's var files for it")
 	}
 	for _, f := range c.ProductionVarFiles {
+		if c.ModuleSource != "" {
+			break // in the repository: checked when it is fetched
+		}
 		if _, err := os.Stat(absPath(c.ModuleDir, f)); err != nil {
 			return bad("production_var_files", "%v", err)
 		}
@@ -525,7 +550,7 @@ func (c *Config) validate(needSecret bool) error {
 	}
 	seen := map[string]bool{}
 	for i, r := range c.Repos {
-		if err := r.validate(c.ModuleDir != ""); err != nil {
+		if err := r.validate(c.ModuleDir != "" || c.ModuleSource != ""); err != nil {
 			return bad(fmt.Sprintf("repos[%d]", i), "%v", err)
 		}
 		if seen[strings.ToLower(r.Name)] {
@@ -540,8 +565,16 @@ func (r RepoConfig) validate(haveDefault bool) error {
 	if !repoName.MatchString(r.Name) {
 		return fmt.Errorf("name: %q is not owner/name", r.Name)
 	}
-	if r.ModuleDir == "" && !haveDefault {
-		return fmt.Errorf("module_dir: is empty and no default module_dir is set")
+	if r.ModuleDir == "" && r.ModuleSource == "" && !haveDefault {
+		return fmt.Errorf("module_dir: is empty and no default module_dir or module_source is set")
+	}
+	if r.ModuleDir != "" && r.ModuleSource != "" {
+		return fmt.Errorf("module_source: set module_dir or module_source, not both")
+	}
+	if r.ModuleSource != "" {
+		if _, err := provisioner.ParseSource(r.ModuleSource); err != nil {
+			return fmt.Errorf("module_source: %v", err)
+		}
 	}
 	if r.ModuleDir != "" {
 		if err := checkDir(r.ModuleDir); err != nil {
@@ -592,8 +625,8 @@ func checkDir(dir string) error {
 func (c *Config) repo(name string) (RepoConfig, bool) {
 	for _, r := range c.Repos {
 		if strings.EqualFold(r.Name, name) {
-			if r.ModuleDir == "" {
-				r.ModuleDir = c.ModuleDir
+			if r.ModuleDir == "" && r.ModuleSource == "" {
+				r.ModuleDir, r.ModuleSource = c.ModuleDir, c.ModuleSource
 			}
 			if r.URLOutput == "" {
 				r.URLOutput = c.URLOutput
@@ -604,15 +637,29 @@ func (c *Config) repo(name string) (RepoConfig, bool) {
 			if r.WaitForChecks == nil {
 				r.WaitForChecks = c.WaitForChecks
 			}
-			return r, true
+			return c.checkedOut(r), true
 		}
 	}
-	if c.ModuleDir == "" {
+	if c.ModuleDir == "" && c.ModuleSource == "" {
 		return RepoConfig{}, false
 	}
-	return RepoConfig{Name: name, ModuleDir: c.ModuleDir, URLOutput: c.URLOutput, State: &c.State, WaitForChecks: c.WaitForChecks, Production: ProductionConfig{
-		VarFiles: c.ProductionVarFiles, TerraformVersion: c.ProductionTerraformVersion,
-	}}, true
+	return c.checkedOut(RepoConfig{Name: name, ModuleDir: c.ModuleDir, ModuleSource: c.ModuleSource, URLOutput: c.URLOutput,
+		State: &c.State, WaitForChecks: c.WaitForChecks, Production: ProductionConfig{
+			VarFiles: c.ProductionVarFiles, TerraformVersion: c.ProductionTerraformVersion,
+		}}), true
+}
+
+// checkedOut is r with its module_source's current checkout as its module
+// directory, when there is one; ModuleDir stays "" until the source is
+// fetched.
+func (c *Config) checkedOut(r RepoConfig) RepoConfig {
+	if r.ModuleSource == "" || c.sources == nil {
+		return r
+	}
+	if withDir, err := c.sources.withModule(r); err == nil {
+		return withDir
+	}
+	return r
 }
 
 // serves reports whether previewd acts on repository repo: only when it

@@ -256,6 +256,7 @@ type fakeGitHub struct {
 	pulls       map[int]fakePull  // for resync
 	comments    map[int64]string
 	checkRuns   map[string]map[string]string // sha → check run name → conclusion ("" while in progress)
+	gitRoot     string                       // when set, serves the git repositories under it over smart HTTP, to the token's bearer
 	creates     int
 	edits       int
 	auth        []string
@@ -299,6 +300,9 @@ func (f *fakeGitHub) handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		json.NewEncoder(w).Encode(v)
+	}
+	if f.gitRoot != "" {
+		mux.Handle("/acme/", gitHTTP(f.gitRoot, "ghs_e2etoken"))
 	}
 	mux.HandleFunc("GET /repos/acme/shop/commits/{sha}/status", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]any{"state": "pending", "sha": r.PathValue("sha"), "total_count": 0, "statuses": []any{},

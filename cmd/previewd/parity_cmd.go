@@ -150,6 +150,19 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 		return preview.ParityReport{}, err
 	}
 	defer os.RemoveAll(dataDir)
+	if r.ModuleSource != "" {
+		// The CLI reads public, file and token-mode repositories: an App's
+		// installation token needs the service.
+		var token func(context.Context, string) (string, error)
+		if t := cfg.GitHub.Token; t != "" {
+			token = func(context.Context, string) (string, error) { return t, nil }
+		}
+		cfg.sources = newModuleSources(dataDir, gitHost(cfg.GitHub.APIURL), token)
+		if _, err := cfg.sources.refresh(ctx, r.ModuleSource); err != nil {
+			return preview.ParityReport{}, err
+		}
+		r, _ = cfg.repo(f.repo)
+	}
 	bin, err := terraformBinary(cfg.Terraform.Bin)
 	if err != nil {
 		return preview.ParityReport{}, err

@@ -72,6 +72,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 	if err != nil {
 		return err
 	}
+	var gitToken func(ctx context.Context, repo string) (string, error)
+	if client, ok := gh.(*github.Client); ok {
+		gitToken = client.GitToken
+	}
+	cfg.sources = newModuleSources(dataDir, gitHost(cfg.GitHub.APIURL), gitToken)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -100,7 +105,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		ctrlCfg.ResyncRepos = resyncRepos(cfg, client)
 		ctrlCfg.RequiredChecks = requiredChecks{cfg: &cfg, client: client}
 	}
-	ctrl := controller.New(db, provisionerAdapter{prov}, gh, ctrlCfg)
+	ctrl := controller.New(db, provisionerAdapter{p: prov, cfg: &cfg}, gh, ctrlCfg)
 	srv := server.New(server.Config{
 		Addr:       cfg.ListenAddr,
 		AdminToken: cfg.AdminToken,
@@ -269,6 +274,18 @@ func resyncRepos(cfg Config, client *github.Client) func(context.Context) ([]str
 	}
 }
 
+// ensureModule makes sure the module of repo is fetched, when it comes
+// from git: after a start, the first run that is not an apply fetches it at
+// its ref's commit.
+func (c *Config) ensureModule(ctx context.Context, repo string) error {
+	r, ok := c.repo(repo)
+	if !ok || r.ModuleSource == "" || c.sources == nil {
+		return nil
+	}
+	_, err := c.sources.ensure(ctx, r.ModuleSource)
+	return err
+}
+
 // requiredChecks gives the controller each repository's wait_for_checks
 // and reads them from GitHub.
 type requiredChecks struct {
@@ -303,6 +320,7 @@ func commentData(env preview.Environment, logLink func(string) string) templates
 	if env.Checks.SHA == env.HeadSHA {
 		d.WaitingFor = env.Checks.Waiting
 	}
+	d.ModuleCommit = env.Module.Commit
 	return d
 }
 
@@ -336,6 +354,9 @@ func (c *Config) moduleWith(repo string, extra map[string]any) (provisioner.Modu
 	if !ok {
 		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "no module is configured for %s: set module_dir or add it to repos", repo)
 	}
+	if r.ModuleDir == "" {
+		return provisioner.Module{}, preview.Errorf(preview.EUNAVAILABLE, "the module of %s (%s) has not been fetched yet", repo, r.ModuleSource)
+	}
 	inspected, diags := tfconfig.LoadModule(r.ModuleDir)
 	if diags.HasErrors() {
 		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "read module %s: %v", r.ModuleDir, diags.Err())
@@ -349,8 +370,8 @@ func (c *Config) moduleWith(repo string, extra map[string]any) (provisioner.Modu
 	if err != nil {
 		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "repos %s: %v", repo, err)
 	}
-	return provisioner.Module{Dir: r.ModuleDir, VarFiles: pr.VarFiles, Vars: in.PreviewVars, URLOutput: r.URLOutput,
-		Secrets: in.SensitiveValues(sensitive), State: r.State.provisioner()}, nil
+	return provisioner.Module{Dir: r.ModuleDir, Root: r.moduleRoot, VarFiles: pr.VarFiles, Vars: in.PreviewVars, URLOutput: r.URLOutput,
+		Secrets: in.SensitiveValues(sensitive), State: r.State.provisioner(), Version: r.moduleVersion}, nil
 }
 
 // parityRepository is what parity needs of r.
@@ -368,13 +389,28 @@ func (c *Config) parityRepository(r RepoConfig) parity.Repository {
 }
 
 // provisionerAdapter fits the provisioner to the controller's interface.
-type provisionerAdapter struct{ p *provisioner.Provisioner }
-
-func (a provisionerAdapter) Apply(ctx context.Context, env preview.Environment, log io.Writer) (string, map[string]string, error) {
-	res, err := a.p.Apply(ctx, env, log)
-	return res.URL, res.Outputs, err
+type provisionerAdapter struct {
+	p   *provisioner.Provisioner
+	cfg *Config
 }
 
+// Apply applies env; with a module_source, at the commit its ref names now.
+func (a provisionerAdapter) Apply(ctx context.Context, env preview.Environment, log io.Writer) (preview.Applied, error) {
+	if r, ok := a.cfg.repo(env.Repo); ok && r.ModuleSource != "" {
+		co, err := a.cfg.sources.refresh(ctx, r.ModuleSource)
+		if err != nil {
+			return preview.Applied{}, fmt.Errorf("apply %s: module: %w", env.Name, err)
+		}
+		fmt.Fprintf(log, "# previewd: module %s at commit %s\n", co.version.Source, co.version.Commit)
+	}
+	res, err := a.p.Apply(ctx, env, log)
+	return preview.Applied{URL: res.URL, Outputs: res.Outputs, Module: res.Module}, err
+}
+
+// Destroy destroys env, with its module_source's current checkout.
 func (a provisionerAdapter) Destroy(ctx context.Context, env preview.Environment, log io.Writer) error {
+	if err := a.cfg.ensureModule(ctx, env.Repo); err != nil {
+		return fmt.Errorf("destroy %s: module: %w", env.Name, err)
+	}
 	return a.p.Destroy(ctx, env, log)
 }

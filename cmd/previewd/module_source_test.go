@@ -1,0 +1,140 @@
+package main
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// gitHTTP serves the repositories under root over git's smart HTTP
+// protocol (git http-backend, through net/http/cgi) to requests carrying
+// token as GitHub's git endpoints take it, and 401 to any other.
+func gitHTTP(root, token string) http.Handler {
+	execPath, _ := exec.Command("git", "--exec-path").Output()
+	backend := &cgi.Handler{
+		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
+		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
+	}
+	want := "Basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != want {
+			w.Header().Set("WWW-Authenticate", `Basic realm="GitHub"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	})
+}
+
+// infraRepo is a git repository holding the test module at stacks/shop,
+// pushed to a bare repository root/acme/infra.git.
+type infraRepo struct {
+	t        *testing.T
+	work     string
+	bareRoot string
+}
+
+func newInfraRepo(t *testing.T) *infraRepo {
+	t.Helper()
+	r := &infraRepo{t: t, work: filepath.Join(t.TempDir(), "infra"), bareRoot: t.TempDir()}
+	copyTree(t, "testdata/module", filepath.Join(r.work, "stacks", "shop"))
+	r.git(r.work, "init", "-q", "-b", "main")
+	r.commit("the module")
+	r.git(r.bareRoot, "clone", "-q", "--bare", r.work, filepath.Join(r.bareRoot, "acme", "infra.git"))
+	r.git(r.work, "remote", "add", "origin", filepath.Join(r.bareRoot, "acme", "infra.git"))
+	return r
+}
+
+func (r *infraRepo) git(dir string, args ...string) string {
+	r.t.Helper()
+	os.MkdirAll(dir, 0o755)
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL="+os.DevNull, "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		r.t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// commit commits the work tree and returns the commit.
+func (r *infraRepo) commit(msg string) string {
+	r.t.Helper()
+	r.git(r.work, "add", ".")
+	r.git(r.work, "commit", "-qm", msg)
+	return r.git(r.work, "rev-parse", "HEAD")
+}
+
+// TestModuleFromGitAtProductionsRef takes the production module from a
+// repository on the (fake) GitHub, over smart HTTP with the token: each
+// apply gets the commit main names then, records it on the environment and
+// in the comment, and production's next commit reaches the next apply. The
+// token is kept nowhere on previewd's disk.
+func TestModuleFromGitAtProductionsRef(t *testing.T) {
+	repo := newInfraRepo(t)
+	first := repo.git(repo.work, "rev-parse", "HEAD")
+	gh := &fakeGitHub{comments: map[int64]string{}, gitRoot: repo.bareRoot}
+	srv := httptest.NewServer(gh.handler())
+	defer srv.Close()
+	source := "git::" + srv.URL + "/acme/infra.git//stacks/shop?ref=main"
+	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_SOURCE": source, "PREVIEWD_GITHUB_TOKEN": "ghs_e2etoken", "PREVIEWD_GITHUB_API_URL": srv.URL + "/"})
+	t0 := time.Now().Add(-time.Hour)
+	sha1, sha2 := strings.Repeat("a", 40), strings.Repeat("b", 40)
+
+	p.send(prEvent{"opened", "feature/git", sha1, 1, t0})
+	var env struct {
+		apiEnvironment
+		Module struct{ Source, Ref, Commit string } `json:"module"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for p.get("/api/v1/environments/feature-git", &env); env.Status != "ready" || !strings.Contains(env.Comment.Body, "production's module at"); p.get("/api/v1/environments/feature-git", &env) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready with its module: %+v\n%s", env, p.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if env.Module.Commit != first || env.Module.Ref != "main" || env.Module.Source != source {
+		t.Errorf("module: %+v, want %s at %s", env.Module, source, first)
+	}
+	if !strings.Contains(env.Comment.Body, "production's module at `"+first[:7]+"`") {
+		t.Errorf("the comment does not show the module's commit:\n%s", env.Comment.Body)
+	}
+
+	// Production's module moves on main: the next apply gets it.
+	os.WriteFile(filepath.Join(repo.work, "stacks", "shop", "version.tf"), []byte("output \"module_version\" {\n  value = \"second\"\n}\n"), 0o644)
+	second := repo.commit("an output")
+	repo.git(repo.work, "push", "-q", "origin", "main")
+	p.send(prEvent{"synchronize", "feature/git", sha2, 1, t0.Add(time.Minute)})
+	deadline = time.Now().Add(30 * time.Second)
+	for p.get("/api/v1/environments/feature-git", &env); env.AppliedSHA != sha2 || env.Status != "ready"; p.get("/api/v1/environments/feature-git", &env) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not re-applied: %+v", env)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if env.Module.Commit != second || env.Outputs["module_version"] != "second" {
+		t.Errorf("after production's module moved: module %+v, outputs %v; want %s and its output", env.Module, env.Outputs, second)
+	}
+
+	p.send(prEvent{"closed", "feature/git", sha2, 1, t0.Add(2 * time.Minute)})
+	p.waitFor("feature-git", "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
+	filepath.WalkDir(p.dataDir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(path); strings.Contains(string(b), "ghs_e2etoken") {
+				t.Errorf("%s holds the token", path)
+			}
+		}
+		return nil
+	})
+	if strings.Contains(p.logs.String(), "ghs_e2etoken") {
+		t.Error("previewd's log shows the token")
+	}
+}

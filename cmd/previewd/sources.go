@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/provisioner"
+)
+
+// moduleSources keeps, for each module kept in git (module_source), the
+// commit its ref named when last resolved and that commit's read-only
+// checkout: every run of the repository's environments uses it. An apply
+// resolves the ref again first, so each apply gets production's module as
+// it is now.
+type moduleSources struct {
+	fetcher *provisioner.Fetcher
+
+	mu      sync.Mutex
+	current map[string]checkout // by source
+}
+
+type checkout struct {
+	version preview.ModuleVersion
+	root    string // the repository's tree at version.Commit
+	dir     string // the module in it
+}
+
+// newModuleSources fetches into dataDir/modules, with token giving the
+// credential for a repository on GitHub ("owner/name"); githubHost is the
+// host git reaches GitHub's repositories on ("github.com", or a GitHub
+// Enterprise Server's). token may be nil (offline mode: public or file
+// repositories only).
+func newModuleSources(dataDir, githubHost string, token func(ctx context.Context, repo string) (string, error)) *moduleSources {
+	f := &provisioner.Fetcher{Dir: filepath.Join(dataDir, "modules")}
+	if token != nil {
+		f.Token = func(ctx context.Context, repoURL string) (string, error) {
+			repo, ok := githubRepo(repoURL, githubHost)
+			if !ok {
+				return "", nil // not GitHub's: no credential leaves for it
+			}
+			return token(ctx, repo)
+		}
+	}
+	return &moduleSources{fetcher: f, current: map[string]checkout{}}
+}
+
+// githubRepo returns "owner/name" for a repository URL on host.
+func githubRepo(repoURL, host string) (string, bool) {
+	u, err := url.Parse(repoURL)
+	if err != nil || !strings.EqualFold(u.Host, host) {
+		return "", false
+	}
+	parts := strings.Split(strings.Trim(strings.TrimSuffix(u.Path, ".git"), "/"), "/")
+	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
+		return "", false
+	}
+	return parts[0] + "/" + parts[1], true
+}
+
+// gitHost is the host GitHub serves repositories on for an API base URL:
+// github.com for api.github.com, the server's own host for GitHub
+// Enterprise Server (https://HOST/api/v3/).
+func gitHost(apiURL string) string {
+	u, err := url.Parse(apiURL)
+	if err != nil {
+		return ""
+	}
+	if strings.EqualFold(u.Host, "api.github.com") {
+		return "github.com"
+	}
+	return u.Host
+}
+
+// refresh resolves source's ref now, fetches that commit if needed, and
+// makes it the current checkout of source.
+func (m *moduleSources) refresh(ctx context.Context, source string) (checkout, error) {
+	src, err := provisioner.ParseSource(source)
+	if err != nil {
+		return checkout{}, preview.Errorf(preview.EINVALID, "%v", err)
+	}
+	commit, err := m.fetcher.Resolve(ctx, src)
+	if err != nil {
+		return checkout{}, err
+	}
+	root, err := m.fetcher.Checkout(ctx, src, commit)
+	if err != nil {
+		return checkout{}, err
+	}
+	co := checkout{version: preview.ModuleVersion{Source: src.String(), Ref: src.Ref, Commit: commit}, root: root, dir: filepath.Join(root, src.Subdir)}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.current[source] = co
+	return co, nil
+}
+
+// ensure returns source's current checkout, resolving it first if it has
+// none yet (after a start).
+func (m *moduleSources) ensure(ctx context.Context, source string) (checkout, error) {
+	if co, ok := m.get(source); ok {
+		return co, nil
+	}
+	return m.refresh(ctx, source)
+}
+
+func (m *moduleSources) get(source string) (checkout, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	co, ok := m.current[source]
+	return co, ok
+}
+
+// withModule returns r with its module directory set to the current
+// checkout of its module_source; r as it is when its module is a
+// directory. A source not fetched yet is an error saying so.
+func (m *moduleSources) withModule(r RepoConfig) (RepoConfig, error) {
+	if r.ModuleSource == "" {
+		return r, nil
+	}
+	if m == nil {
+		return r, fmt.Errorf("module_source %s: no fetcher", r.ModuleSource)
+	}
+	co, ok := m.get(r.ModuleSource)
+	if !ok {
+		return r, preview.Errorf(preview.EUNAVAILABLE, "module_source %s has not been fetched yet", r.ModuleSource)
+	}
+	r.ModuleDir, r.moduleRoot, r.moduleVersion = co.dir, co.root, co.version
+	return r, nil
+}
