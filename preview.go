@@ -235,6 +235,9 @@ type RecordResult struct {
 	// ChecksOf is the commit whose checks or statuses changed: the
 	// environments waiting on it read them again. Nothing is recorded.
 	ChecksOf Commit
+	// Pushed is a push to a branch of a repository (maybe production's
+	// module's): modules from git are resolved again. Nothing is recorded.
+	Pushed Commit
 }
 
 // ModuleVersion is a version of a production module kept in git.

@@ -76,6 +76,8 @@ type Config struct {
 	Checker             Checker                                 // parity checks, drift checks and hooks; nil disables them
 	RequiredChecks      RequiredChecks                          // checks a head must pass before it is applied; nil: none
 	ChecksPollInterval  time.Duration                           // how often a waiting head's checks are read again without an event (default 30s)
+	ModuleVersions      ModuleVersions                          // production's module versions, when modules come from git; nil: not followed
+	ModulePollInterval  time.Duration                           // how often production's modules are resolved again without a push (default 5m)
 	MaxConcurrentChecks int                                     // parity checks at once, beside the runs (default 1)
 	ResyncRepos         func(context.Context) ([]string, error) // repositories to resync besides those with live environments
 	Allowed             func(repo string) bool                  // the repositories previewd serves (a module, allowed_repos); nil allows all
@@ -100,8 +102,10 @@ type Controller struct {
 
 	driftMu  sync.Mutex
 	driftDue map[string]bool // ready environments due for a drift check
-	ready    atomic.Bool
-	pid      int
+
+	modulesDue chan struct{} // NudgeModules' signal to the module loop
+	ready      atomic.Bool
+	pid        int
 }
 
 // New returns a Controller; it does nothing until Run.
@@ -124,6 +128,9 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 	if cfg.MaxConcurrentChecks <= 0 {
 		cfg.MaxConcurrentChecks = 1
 	}
+	if cfg.ModulePollInterval <= 0 {
+		cfg.ModulePollInterval = 5 * time.Minute
+	}
 	if cfg.ChecksPollInterval <= 0 {
 		cfg.ChecksPollInterval = 30 * time.Second
 	}
@@ -144,13 +151,14 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 	}
 	return &Controller{
 		store: store, prov: prov, gh: gh, cfg: cfg,
-		log:      cfg.Logger.With("component", "controller"),
-		runs:     newWorkQueue(),
-		notices:  newWorkQueue(),
-		commands: newWorkQueue(),
-		checks:   newWorkQueue(),
-		driftDue: map[string]bool{},
-		pid:      os.Getpid(),
+		log:        cfg.Logger.With("component", "controller"),
+		runs:       newWorkQueue(),
+		notices:    newWorkQueue(),
+		commands:   newWorkQueue(),
+		checks:     newWorkQueue(),
+		driftDue:   map[string]bool{},
+		modulesDue: make(chan struct{}, 1),
+		pid:        os.Getpid(),
 	}
 }
 
@@ -187,6 +195,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	if c.cfg.Resync != nil {
 		wg.Go(func() { c.resyncLoop(ctx) })
+	}
+	if c.cfg.ModuleVersions != nil {
+		wg.Go(func() { c.moduleLoop(ctx) })
 	}
 	c.ready.Store(true)
 	c.log.Info("reconciling", "workers", c.cfg.MaxConcurrentRuns)

@@ -22,12 +22,17 @@ import (
 type fakeProvisioner struct {
 	apply   func(ctx context.Context, env preview.Environment) (string, error)
 	destroy func(ctx context.Context, env preview.Environment) error
+	module  func() preview.ModuleVersion // the module version an apply reports; nil: none
 }
 
 func (f *fakeProvisioner) Apply(ctx context.Context, env preview.Environment, log io.Writer) (preview.Applied, error) {
 	fmt.Fprintf(log, "apply %s at %s\n", env.Name, env.HeadSHA)
 	url, err := f.apply(ctx, env)
-	return preview.Applied{URL: url, Outputs: map[string]string{"url": url}}, err
+	applied := preview.Applied{URL: url, Outputs: map[string]string{"url": url}}
+	if f.module != nil {
+		applied.Module = f.module()
+	}
+	return applied, err
 }
 
 func (f *fakeProvisioner) Destroy(ctx context.Context, env preview.Environment, log io.Writer) error {

@@ -56,6 +56,8 @@ type Controller interface {
 	// NudgeChecks has the environments waiting on the checks of commit
 	// read them again.
 	NudgeChecks(commit preview.Commit)
+	// NudgeModules has production's modules from git resolved again.
+	NudgeModules()
 	// CheckDrift queues a drift check of a ready environment now.
 	CheckDrift(name string)
 	Ready() bool

@@ -38,6 +38,12 @@ type fakeController struct {
 	ready       bool
 }
 
+func (f *fakeController) NudgeModules() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nudged = append(f.nudged, "modules")
+}
+
 func (f *fakeController) NudgeChecks(commit preview.Commit) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -145,7 +151,8 @@ func TestWebhookStatusCodes(t *testing.T) {
 		{"not json", "pull_request", sign([]byte("nope")), []byte("nope"), http.StatusBadRequest},
 		{"pull request without head", "pull_request", sign([]byte(`{"action":"opened","number":1,"pull_request":{}}`)), []byte(`{"action":"opened","number":1,"pull_request":{}}`), http.StatusBadRequest},
 		{"ping", "ping", sign([]byte(`{"zen":"Keep it logically awesome."}`)), []byte(`{"zen":"Keep it logically awesome."}`), http.StatusAccepted},
-		{"unused event", "push", sign([]byte(`{"ref":"refs/heads/main"}`)), []byte(`{"ref":"refs/heads/main"}`), http.StatusAccepted},
+		{"unused event", "workflow_job", sign([]byte(`{"action":"queued"}`)), []byte(`{"action":"queued"}`), http.StatusAccepted},
+		{"a push", "push", sign([]byte(`{"ref":"refs/heads/main","after":"abc","repository":{"full_name":"acme/infra"}}`)), []byte(`{"ref":"refs/heads/main","after":"abc","repository":{"full_name":"acme/infra"}}`), http.StatusAccepted},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

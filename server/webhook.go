@@ -62,6 +62,9 @@ func (s *Server) handleWebhook(c echo.Context) error {
 	case res.ChecksOf.SHA != "":
 		result = "checks"
 		s.cfg.Controller.NudgeChecks(res.ChecksOf)
+	case res.Pushed.Repo != "":
+		result = "push"
+		s.cfg.Controller.NudgeModules()
 	case res.CommandQueued && !res.Changed:
 		result = "queued"
 	case res.Duplicate:

@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"encoding/json"
+	"strings"
 
 	preview "github.com/previewd/previewd"
 )
@@ -45,4 +46,28 @@ func parseChecks(eventType string, body []byte) (Event, error) {
 		return Event{}, invalid("%s event without repository.full_name", eventType)
 	}
 	return Event{Kind: KindChecks, Action: p.Action, Checks: preview.Commit{Repo: p.Repository.FullName, SHA: sha}}, nil
+}
+
+// parsePush reads a push event: a push to a branch (refs/heads/…) is
+// KindPush with the repository and the commit the branch now points at; a
+// push of a tag, or a branch's deletion, is ignored.
+func parsePush(body []byte) (Event, error) {
+	var p struct {
+		Ref        string `json:"ref"`
+		After      string `json:"after"`
+		Deleted    bool   `json:"deleted"`
+		Repository *struct {
+			FullName string `json:"full_name"`
+		} `json:"repository"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		return Event{}, decodeError(err)
+	}
+	if p.Repository == nil || p.Repository.FullName == "" {
+		return Event{}, invalid("push event without repository.full_name")
+	}
+	if !strings.HasPrefix(p.Ref, "refs/heads/") || p.Deleted {
+		return parseIgnored(body)
+	}
+	return Event{Kind: KindPush, Pushed: preview.Commit{Repo: p.Repository.FullName, SHA: p.After}}, nil
 }

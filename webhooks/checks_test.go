@@ -69,3 +69,21 @@ func (r *countingRecorder) RecordCommand(context.Context, string, preview.Comman
 	r.calls++
 	return false, nil
 }
+
+func TestParsePush(t *testing.T) {
+	ev, err := Parse("push", []byte(`{"ref":"refs/heads/main","before":"0a","after":"1b","deleted":false,"repository":{"full_name":"acme/infra"},"pusher":{"name":"octocat"}}`))
+	if err != nil || ev.Kind != KindPush || ev.Pushed != (preview.Commit{Repo: "acme/infra", SHA: "1b"}) {
+		t.Errorf("a push to main: %+v, %v", ev, err)
+	}
+	for _, body := range []string{
+		`{"ref":"refs/tags/v1","after":"1b","repository":{"full_name":"acme/infra"}}`,
+		`{"ref":"refs/heads/old","after":"0000000000000000000000000000000000000000","deleted":true,"repository":{"full_name":"acme/infra"}}`,
+	} {
+		if ev, err := Parse("push", []byte(body)); err != nil || ev.Kind != KindIgnored {
+			t.Errorf("%s: %+v, %v; want it ignored", body, ev, err)
+		}
+	}
+	if _, err := Parse("push", []byte(`{"ref":"refs/heads/main"}`)); preview.ErrorCode(err) != preview.EINVALID {
+		t.Errorf("a push without its repository: %v, want EINVALID", err)
+	}
+}

@@ -72,6 +72,10 @@ func (in *Intake) Receive(ctx context.Context, d preview.Delivery) (preview.Reco
 		res.Duplicate = err == nil && !res.CommandQueued
 	case ev.Kind == KindChecks && in.served(ev.Checks.Repo):
 		res.ChecksOf = ev.Checks // nothing to record: the checks are read again
+	case ev.Kind == KindPush:
+		// Any repository: production's module lives in one previewd need
+		// not serve. Nothing is recorded; the modules are resolved again.
+		res.Pushed = ev.Pushed
 	}
 	if err != nil {
 		return res, fmt.Errorf("delivery %s: %w", d.ID, err)

@@ -33,6 +33,9 @@ const (
 	// KindChecks is a check_run, check_suite or status event: a check or
 	// status of a commit changed. Event.Checks is set.
 	KindChecks
+	// KindPush is a push to a branch: production's module may have moved.
+	// Event.Pushed is set.
+	KindPush
 )
 
 // String returns the kind's name for logs: "ignored", "pull_request",
@@ -47,6 +50,8 @@ func (k Kind) String() string {
 		return "command"
 	case KindChecks:
 		return "checks"
+	case KindPush:
+		return "push"
 	default:
 		return fmt.Sprintf("Kind(%d)", int(k))
 	}
@@ -73,6 +78,9 @@ type Event struct {
 	Label string
 	// Checks is the commit whose checks changed; set only for KindChecks.
 	Checks preview.Commit
+	// Pushed is the repository and the commit a branch now points at; set
+	// only for KindPush.
+	Pushed preview.Commit
 }
 
 // Parse turns a delivery, the X-GitHub-Event header value and the body, into
@@ -104,6 +112,8 @@ func Parse(eventType string, body []byte) (Event, error) {
 		return parseIssueComment(body)
 	case "check_run", "check_suite", "status":
 		return parseChecks(eventType, body)
+	case "push":
+		return parsePush(body)
 	default:
 		return parseIgnored(body)
 	}

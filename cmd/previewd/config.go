@@ -39,6 +39,9 @@ type Config struct {
 	// ModuleSource names the production module in git instead of
 	// module_dir ("git::https://github.com/acme/infra.git//stacks/shop?ref=main").
 	ModuleSource string `yaml:"module_source"`
+	// ModulePollInterval is how often modules from git are resolved again
+	// when no push came.
+	ModulePollInterval time.Duration `yaml:"module_poll_interval"`
 	// ProductionVarFiles are production's var files for module_dir (for
 	// every repository without its own entry), relative to module_dir.
 	ProductionVarFiles []string `yaml:"production_var_files"`
@@ -148,25 +151,26 @@ type DifferenceConfig = preview.Difference
 // DefaultConfig returns the embedded defaults.
 func DefaultConfig() Config {
 	return Config{
-		ListenAddr:        "127.0.0.1:8080",
-		LogLinks:          "signed",
-		LogLinkTTL:        30 * 24 * time.Hour,
-		DataDir:           "./.previewd",
-		URLOutput:         "url",
-		TTL:               72 * time.Hour,
-		MaxConcurrentRuns: 4,
-		NameMaxLength:     63,
-		LogLevel:          "info",
-		LogFormat:         "text",
-		ShutdownTimeout:   90 * time.Second,
-		MaxKeep:           30 * 24 * time.Hour,
-		RetryBase:         time.Minute,
-		CheckTimeout:      time.Hour,
-		CheckPollInterval: 30 * time.Second,
-		MaxAttempts:       5,
-		ResyncInterval:    10 * time.Minute,
-		MaxResyncDestroys: 5,
-		GitHub:            GitHubConfig{APIURL: "https://api.github.com/"},
+		ListenAddr:         "127.0.0.1:8080",
+		LogLinks:           "signed",
+		LogLinkTTL:         30 * 24 * time.Hour,
+		DataDir:            "./.previewd",
+		URLOutput:          "url",
+		TTL:                72 * time.Hour,
+		MaxConcurrentRuns:  4,
+		NameMaxLength:      63,
+		LogLevel:           "info",
+		LogFormat:          "text",
+		ShutdownTimeout:    90 * time.Second,
+		MaxKeep:            30 * 24 * time.Hour,
+		RetryBase:          time.Minute,
+		CheckTimeout:       time.Hour,
+		CheckPollInterval:  30 * time.Second,
+		ModulePollInterval: 5 * time.Minute,
+		MaxAttempts:        5,
+		ResyncInterval:     10 * time.Minute,
+		MaxResyncDestroys:  5,
+		GitHub:             GitHubConfig{APIURL: "https://api.github.com/"},
 	}
 }
 
@@ -537,6 +541,9 @@ func (c *Config) validate(needSecret bool) error {
 	}
 	if c.CheckTimeout < 0 {
 		return bad("check_timeout", "must not be negative, got %s", c.CheckTimeout)
+	}
+	if c.ModulePollInterval < time.Second {
+		return bad("module_poll_interval", "must be at least 1s, got %s", c.ModulePollInterval)
 	}
 	if c.CheckPollInterval < time.Second {
 		return bad("check_poll_interval", "must be at least 1s, got %s", c.CheckPollInterval)

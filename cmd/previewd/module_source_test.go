@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -74,10 +75,11 @@ func (r *infraRepo) commit(msg string) string {
 }
 
 // TestModuleFromGitAtProductionsRef takes the production module from a
-// repository on the (fake) GitHub, over smart HTTP with the token: each
-// apply gets the commit main names then, records it on the environment and
-// in the comment, and production's next commit reaches the next apply. The
-// token is kept nowhere on previewd's disk.
+// repository on the (fake) GitHub, over smart HTTP with the token: an apply
+// gets the commit main names then, and records it on the environment and in
+// the comment; when main moves, the environment is applied again with the
+// new commit, on a push event or else at the next poll. The token is kept
+// nowhere on previewd's disk or in its log.
 func TestModuleFromGitAtProductionsRef(t *testing.T) {
 	repo := newInfraRepo(t)
 	first := repo.git(repo.work, "rev-parse", "HEAD")
@@ -85,9 +87,10 @@ func TestModuleFromGitAtProductionsRef(t *testing.T) {
 	srv := httptest.NewServer(gh.handler())
 	defer srv.Close()
 	source := "git::" + srv.URL + "/acme/infra.git//stacks/shop?ref=main"
-	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_SOURCE": source, "PREVIEWD_GITHUB_TOKEN": "ghs_e2etoken", "PREVIEWD_GITHUB_API_URL": srv.URL + "/"})
+	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_SOURCE": source, "PREVIEWD_GITHUB_TOKEN": "ghs_e2etoken",
+		"PREVIEWD_GITHUB_API_URL": srv.URL + "/", "PREVIEWD_MODULE_POLL_INTERVAL": "1s"})
 	t0 := time.Now().Add(-time.Hour)
-	sha1, sha2 := strings.Repeat("a", 40), strings.Repeat("b", 40)
+	sha1 := strings.Repeat("a", 40)
 
 	p.send(prEvent{"opened", "feature/git", sha1, 1, t0})
 	var env struct {
@@ -108,23 +111,37 @@ func TestModuleFromGitAtProductionsRef(t *testing.T) {
 		t.Errorf("the comment does not show the module's commit:\n%s", env.Comment.Body)
 	}
 
-	// Production's module moves on main: the next apply gets it.
+	// Production's module moves on main, and GitHub says so: the
+	// environment is applied again at its head with the new commit.
 	os.WriteFile(filepath.Join(repo.work, "stacks", "shop", "version.tf"), []byte("output \"module_version\" {\n  value = \"second\"\n}\n"), 0o644)
 	second := repo.commit("an output")
 	repo.git(repo.work, "push", "-q", "origin", "main")
-	p.send(prEvent{"synchronize", "feature/git", sha2, 1, t0.Add(time.Minute)})
-	deadline = time.Now().Add(30 * time.Second)
-	for p.get("/api/v1/environments/feature-git", &env); env.AppliedSHA != sha2 || env.Status != "ready"; p.get("/api/v1/environments/feature-git", &env) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not re-applied: %+v", env)
+	code, out := p.sendEvent("push", fmt.Appendf(nil, `{"ref":"refs/heads/main","after":%q,"repository":{"full_name":"acme/infra"}}`, second))
+	if code != 202 || out["result"] != "push" {
+		t.Errorf("push delivery: %d %v", code, out)
+	}
+	waitModule := func(commit, output string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for p.get("/api/v1/environments/feature-git", &env); env.Module.Commit != commit || env.Status != "ready"; p.get("/api/v1/environments/feature-git", &env) {
+			if time.Now().After(deadline) {
+				t.Fatalf("not re-applied at module commit %s: %+v", commit, env)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(20 * time.Millisecond)
+		if env.AppliedSHA != sha1 || env.Outputs["module_version"] != output {
+			t.Errorf("at module commit %s: applied %s, outputs %v; want head %s and module_version %q", commit, env.AppliedSHA, env.Outputs, sha1, output)
+		}
 	}
-	if env.Module.Commit != second || env.Outputs["module_version"] != "second" {
-		t.Errorf("after production's module moved: module %+v, outputs %v; want %s and its output", env.Module, env.Outputs, second)
-	}
+	waitModule(second, "second")
 
-	p.send(prEvent{"closed", "feature/git", sha2, 1, t0.Add(2 * time.Minute)})
+	// It moves again and no event comes: the poll finds it.
+	os.WriteFile(filepath.Join(repo.work, "stacks", "shop", "version.tf"), []byte("output \"module_version\" {\n  value = \"third\"\n}\n"), 0o644)
+	third := repo.commit("another")
+	repo.git(repo.work, "push", "-q", "origin", "main")
+	waitModule(third, "third")
+
+	p.send(prEvent{"closed", "feature/git", sha1, 1, t0.Add(2 * time.Minute)})
 	p.waitFor("feature-git", "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
 	filepath.WalkDir(p.dataDir, func(path string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {

@@ -93,6 +93,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		MaxAttempts:         cfg.MaxAttempts,
 		ResyncInterval:      cfg.ResyncInterval,
 		ChecksPollInterval:  cfg.CheckPollInterval,
+		ModulePollInterval:  cfg.ModulePollInterval,
 		MaxResyncDestroys:   cfg.MaxResyncDestroys,
 		Logger:              logger,
 	}
@@ -100,6 +101,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 	ctrlCfg.Allowed = cfg.serves
 	ctrlCfg.Commands = gh
 	ctrlCfg.Checker = newChecker(&cfg, prov)
+	ctrlCfg.ModuleVersions = moduleVersions{&cfg}
 	if client, ok := gh.(*github.Client); ok { // offline mode has no pull requests to read
 		ctrlCfg.Resync = client
 		ctrlCfg.ResyncRepos = resyncRepos(cfg, client)

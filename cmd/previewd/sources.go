@@ -131,3 +131,18 @@ func (m *moduleSources) withModule(r RepoConfig) (RepoConfig, error) {
 	r.ModuleDir, r.moduleRoot, r.moduleVersion = co.dir, co.root, co.version
 	return r, nil
 }
+
+// moduleVersions tells the controller which version of its production
+// module each repository's environments must run.
+type moduleVersions struct{ cfg *Config }
+
+// Current resolves repo's module_source now (and makes that commit the
+// current checkout); the zero version for a module directory.
+func (m moduleVersions) Current(ctx context.Context, repo string) (preview.ModuleVersion, error) {
+	r, ok := m.cfg.repo(repo)
+	if !ok || r.ModuleSource == "" || m.cfg.sources == nil {
+		return preview.ModuleVersion{}, nil
+	}
+	co, err := m.cfg.sources.refresh(ctx, r.ModuleSource)
+	return co.version, err
+}

@@ -1,0 +1,99 @@
+package controller
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"time"
+
+	preview "github.com/previewd/previewd"
+)
+
+// ModuleVersions tells which version of production's module each
+// repository's previews must run, when the module comes from git.
+type ModuleVersions interface {
+	// Current resolves repo's module now; the zero version when the
+	// module is a directory, with nothing to follow.
+	Current(ctx context.Context, repo string) (preview.ModuleVersion, error)
+}
+
+// NudgeModules has the module loop look at production's modules now (a
+// push to a repository came), instead of at its next poll. Nudges that
+// come while it looks are folded into one more look.
+func (c *Controller) NudgeModules() {
+	select {
+	case c.modulesDue <- struct{}{}:
+	default:
+	}
+}
+
+// moduleLoop follows production's modules: every ModulePollInterval, and
+// when nudged.
+func (c *Controller) moduleLoop(ctx context.Context) {
+	t := time.NewTicker(c.cfg.ModulePollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-c.modulesDue:
+		}
+		c.followModules(ctx)
+	}
+}
+
+// followModules re-applies every live environment built from a module
+// commit older than the one its repository's ref names now: its desired
+// generation moves (as a redeploy does), newest activity first, and the
+// run queue's slots bound how many run at once. An environment whose
+// module is a directory, or that was never applied, is left alone; a
+// repository whose module cannot be resolved now is tried again next time.
+func (c *Controller) followModules(ctx context.Context) {
+	envs, err := c.store.FindEnvironments(ctx, preview.EnvironmentFilter{LiveOnly: true})
+	if err != nil {
+		c.log.Error("follow modules: load environments", "err", err)
+		return
+	}
+	current := map[string]preview.ModuleVersion{}
+	failed := map[string]bool{}
+	var stale []preview.Environment
+	for _, env := range envs {
+		if !env.Desired.Present || env.Module.Commit == "" || failed[env.Repo] {
+			continue
+		}
+		v, ok := current[env.Repo]
+		if !ok {
+			if v, err = c.cfg.ModuleVersions.Current(ctx, env.Repo); err != nil {
+				c.log.Warn("follow modules: resolve", "repo", env.Repo, "err", err)
+				failed[env.Repo] = true
+				continue
+			}
+			current[env.Repo] = v
+		}
+		if v.Commit != "" && v.Commit != env.Module.Commit {
+			stale = append(stale, env)
+		}
+	}
+	slices.SortStableFunc(stale, func(a, b preview.Environment) int {
+		return cmp.Or(b.Desired.PRUpdatedAt.Compare(a.Desired.PRUpdatedAt), cmp.Compare(a.Name, b.Name))
+	})
+	for _, env := range stale {
+		moved := false
+		_, err := c.store.UpdateEnvironment(ctx, env.Name, func(e *preview.Environment) error {
+			if e.Desired.Present && e.Module.Commit == env.Module.Commit {
+				e.Desired.Generation++
+				moved = true
+			}
+			return nil
+		})
+		if err != nil {
+			c.log.Error("follow modules: re-apply", "environment", env.Name, "err", err)
+			continue
+		}
+		if moved {
+			c.log.Info("production's module moved: re-applying", "environment", env.Name, "from", preview.ShortSHA(env.Module.Commit), "to", preview.ShortSHA(current[env.Repo].Commit))
+			c.runs.add(env.Name)
+		}
+	}
+}
