@@ -33,15 +33,17 @@ type Plan struct {
 // Planner runs the Terraform a check needs; the provisioner does. Every
 // call blocks until Terraform is done or ctx ends.
 type Planner interface {
-	// ModuleVariables reads what repo's module declares of its variables.
-	ModuleVariables(repo string) (ModuleVariables, error)
+	// ModuleVariables reads what env's module (its repository's, at the
+	// version env follows) declares of its variables.
+	ModuleVariables(env preview.Environment) (ModuleVariables, error)
 	// PlanPreview plans env as an apply would apply it.
 	PlanPreview(ctx context.Context, env preview.Environment, log io.Writer) (Plan, error)
 	// PlanApplied returns the plan of env as applied; env must exist.
 	PlanApplied(ctx context.Context, env preview.Environment, log io.Writer) (Plan, error)
-	// PlanProduction plans production's shape of repo with production's
-	// var files and vars, in a scratch directory with empty state.
-	PlanProduction(ctx context.Context, repo string, vars map[string]any, log io.Writer) (Plan, error)
+	// PlanProduction plans production's shape of env's module with
+	// production's var files and vars, in a scratch directory with empty
+	// state.
+	PlanProduction(ctx context.Context, env preview.Environment, vars map[string]any, log io.Writer) (Plan, error)
 	// EngineBanner is the first line the engine's `version` prints.
 	EngineBanner(ctx context.Context) (string, error)
 }
@@ -84,7 +86,7 @@ type CheckOptions struct {
 // requires an input production's configuration does not give is an error
 // naming it. Other errors say which check could not run.
 func (c *Checker) Check(ctx context.Context, r Repository, opts CheckOptions, log io.Writer) (preview.ParityReport, error) {
-	vars, err := c.planner.ModuleVariables(r.Name)
+	vars, err := c.planner.ModuleVariables(opts.Env)
 	if err != nil {
 		return preview.ParityReport{}, err
 	}
@@ -154,7 +156,7 @@ func (c *Checker) planFindings(ctx context.Context, r Repository, in Inputs, src
 	// Production's plan shows production's configuration: it stays out of
 	// the preview's log, which pull-request readers may open.
 	fmt.Fprintf(log, "# previewd: planning production's shape (its output is not kept here)\n")
-	prod, err := c.productionPlan(ctx, r, in.ProductionVars)
+	prod, err := c.productionPlan(ctx, r, opts.Env, in.ProductionVars)
 	if err != nil {
 		return nil, AttributeStats{}, err
 	}
@@ -191,10 +193,10 @@ func (c *Checker) engineFindings(ctx context.Context, r Repository, src *ModuleS
 // productionPlan returns production's plan from the cache when the module
 // and production's inputs are unchanged, and plans (and remembers) when
 // they are not. A module that cannot be read is planned every time.
-func (c *Checker) productionPlan(ctx context.Context, r Repository, vars map[string]any) (Plan, error) {
+func (c *Checker) productionPlan(ctx context.Context, r Repository, env preview.Environment, vars map[string]any) (Plan, error) {
 	key, err := planKey(r.Name, r.ModuleDir, r.VarFiles, vars)
 	if err != nil {
-		return c.planner.PlanProduction(ctx, r.Name, vars, io.Discard)
+		return c.planner.PlanProduction(ctx, env, vars, io.Discard)
 	}
 	c.mu.Lock()
 	plan, ok := c.plans[key]
@@ -204,7 +206,7 @@ func (c *Checker) productionPlan(ctx context.Context, r Repository, vars map[str
 	}
 	// Checks that start together (after a fan-out) plan production once.
 	v, err, _ := c.planning.Do(key, func() (any, error) {
-		plan, err := c.planner.PlanProduction(ctx, r.Name, vars, io.Discard)
+		plan, err := c.planner.PlanProduction(ctx, env, vars, io.Discard)
 		if err != nil {
 			return plan, err
 		}

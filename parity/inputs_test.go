@@ -70,14 +70,16 @@ type fakePlanner struct {
 	plan func(name string) (Plan, error)
 }
 
-func (f fakePlanner) ModuleVariables(string) (ModuleVariables, error) { return f.vars, nil }
+func (f fakePlanner) ModuleVariables(preview.Environment) (ModuleVariables, error) {
+	return f.vars, nil
+}
 func (f fakePlanner) PlanPreview(context.Context, preview.Environment, io.Writer) (Plan, error) {
 	return f.plan("preview")
 }
 func (f fakePlanner) PlanApplied(context.Context, preview.Environment, io.Writer) (Plan, error) {
 	return f.plan("applied")
 }
-func (f fakePlanner) PlanProduction(context.Context, string, map[string]any, io.Writer) (Plan, error) {
+func (f fakePlanner) PlanProduction(context.Context, preview.Environment, map[string]any, io.Writer) (Plan, error) {
 	return f.plan("production")
 }
 func (f fakePlanner) EngineBanner(context.Context) (string, error) { return "Terraform v1.5.7", nil }

@@ -50,7 +50,7 @@ func TestLifecycleOnEachEngine(t *testing.T) {
 			if err != nil || applied.Plan == nil || applied.Plan.Variables["head_sha"] == nil || applied.Plan.Variables["head_sha"].Value != "sha1" {
 				t.Errorf("plan as applied: %+v, %v", applied.Plan, err)
 			}
-			prod, err := p.PlanProduction(ctx, "acme/shop", nil, nil)
+			prod, err := p.PlanProduction(ctx, testEnv("production", ""), nil, nil)
 			if err != nil || prod.Plan == nil || len(prod.Plan.ResourceChanges) == 0 {
 				t.Errorf("production's plan: %+v, %v", prod.Plan, err)
 			}

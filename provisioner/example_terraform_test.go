@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	preview "github.com/previewd/previewd"
 )
 
 func TestExampleModule(t *testing.T) {
@@ -42,7 +44,7 @@ func TestExampleModule(t *testing.T) {
 	p, err := New(Config{
 		TerraformBin: tfBin,
 		DataDir:      t.TempDir(),
-		Modules:      func(string) (Module, error) { return mod, nil },
+		Modules:      func(preview.Environment) (Module, error) { return mod, nil },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -86,7 +86,7 @@ func (p *Provisioner) appliedPlan(ctx context.Context, env preview.Environment, 
 		return PlanResult{}, false, nil
 	}
 	defer os.Remove(path)
-	mod, err := p.module(env.Repo)
+	mod, err := p.module(env)
 	if err != nil {
 		return PlanResult{}, false, err
 	}
@@ -106,7 +106,7 @@ func (p *Provisioner) planPreview(ctx context.Context, env preview.Environment, 
 		return PlanResult{}, err
 	}
 	defer unlock()
-	mod, err := p.module(env.Repo)
+	mod, err := p.module(env)
 	if err != nil {
 		return PlanResult{}, err
 	}
@@ -131,17 +131,19 @@ func (p *Provisioner) planPreview(ctx context.Context, env preview.Environment, 
 	return res, err
 }
 
-// PlanProduction plans production's shape for repo: the module with
-// production's var files (Module.VarFiles) and vars, "environment" set to
+// PlanProduction plans production's shape of env's module (its
+// repository's, at the version env follows): the module with production's
+// var files (Module.VarFiles) and vars, "environment" set to
 // "production", in a scratch directory under DataDir with an empty local
 // state, so production's own state, local or remote, is never read. vars
 // are production's values (its configured vars), not Module.Vars, which
 // hold the previews' declared differences too. The scratch directory is
 // removed before PlanProduction returns. It blocks until Terraform is done;
 // plans for the same repo may run at once.
-func (p *Provisioner) PlanProduction(ctx context.Context, repo string, vars map[string]any, log io.Writer) (PlanResult, error) {
+func (p *Provisioner) PlanProduction(ctx context.Context, env preview.Environment, vars map[string]any, log io.Writer) (PlanResult, error) {
 	start := time.Now()
-	res, err := p.planProduction(ctx, repo, vars, log)
+	repo := env.Repo
+	res, err := p.planProduction(ctx, env, vars, log)
 	if err != nil {
 		return PlanResult{}, fmt.Errorf("plan production of %s: %w", repo, err)
 	}
@@ -149,8 +151,8 @@ func (p *Provisioner) PlanProduction(ctx context.Context, repo string, vars map[
 	return res, nil
 }
 
-func (p *Provisioner) planProduction(ctx context.Context, repo string, vars map[string]any, log io.Writer) (PlanResult, error) {
-	mod, err := p.module(repo)
+func (p *Provisioner) planProduction(ctx context.Context, env preview.Environment, vars map[string]any, log io.Writer) (PlanResult, error) {
+	mod, err := p.module(env)
 	if err != nil {
 		return PlanResult{}, err
 	}
@@ -292,7 +294,7 @@ func (p *Provisioner) detectDrift(ctx context.Context, env preview.Environment, 
 	}
 	defer unlock()
 	ws := p.workspace(env.Name)
-	mod, err := p.module(env.Repo)
+	mod, err := p.module(env)
 	if err != nil {
 		return false, nil, err
 	}
@@ -370,11 +372,11 @@ type Variables struct {
 	Required  map[string]bool // without a default: a value must be given
 }
 
-// ModuleVariables returns the variables repo's module declares, read with
+// ModuleVariables returns the variables env's module declares, read with
 // terraform-config-inspect from the production module without running
 // Terraform.
-func (p *Provisioner) ModuleVariables(repo string) (Variables, error) {
-	mod, err := p.module(repo)
+func (p *Provisioner) ModuleVariables(env preview.Environment) (Variables, error) {
+	mod, err := p.module(env)
 	if err != nil {
 		return Variables{}, err
 	}

@@ -69,7 +69,7 @@ func TestParityPlans(t *testing.T) {
 		{
 			name: "production",
 			plan: func(log *bytes.Buffer) (PlanResult, error) {
-				return p.PlanProduction(ctx, "acme/shop", map[string]any{"database_password": "hunter2-production"}, log)
+				return p.PlanProduction(ctx, testEnv("production", ""), map[string]any{"database_password": "hunter2-production"}, log)
 			},
 			want:     map[string]int{"terraform_data.web": 3, "module.cache.terraform_data.node": 3},
 			wantVars: map[string]any{"environment": "production", "instance_count": 3.0, "database_engine_version": "15.4", "pr_number": 0.0},
@@ -145,7 +145,7 @@ resource "terraform_data" "app" {
 	}
 	p, _ := newTestProvisioner(t, Module{Dir: dir})
 	var log bytes.Buffer
-	res, err := p.PlanProduction(context.Background(), "acme/shop", nil, &log)
+	res, err := p.PlanProduction(context.Background(), testEnv("production", ""), nil, &log)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
@@ -181,7 +181,7 @@ func TestPlanLockFile(t *testing.T) {
 			return p.PlanPreview(ctx, testEnv("feat-lock", "sha1"), log)
 		}},
 		{"production", func(p *Provisioner, log *bytes.Buffer) (PlanResult, error) {
-			return p.PlanProduction(ctx, "acme/shop", nil, log)
+			return p.PlanProduction(ctx, testEnv("production", ""), nil, log)
 		}},
 	}
 	for _, tt := range tests {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/internal/enginetest"
 	"github.com/previewd/previewd/parity"
 )
@@ -38,7 +39,7 @@ func TestProviderFromMirror(t *testing.T) {
 				c.TerraformBin = bin
 				c.CLIConfigFile = enginetest.MirrorConfig(t, mirror)
 				c.PluginCacheDir = t.TempDir()
-				c.Modules = func(repo string) (Module, error) { return modules[repo], nil }
+				c.Modules = func(env preview.Environment) (Module, error) { return modules[env.Repo], nil }
 			})
 			ctx := context.Background()
 

@@ -43,8 +43,10 @@ type Config struct {
 	EnvPassthrough []string
 	// Env holds fixed variables added to Terraform's environment.
 	Env map[string]string
-	// Modules returns the module for a repository ("owner/name").
-	Modules func(repo string) (Module, error)
+	// Modules returns the module for an environment: its repository's
+	// ("owner/name"), as that environment gets it (a module from git at
+	// the version it follows).
+	Modules func(env preview.Environment) (Module, error)
 	// WaitDelay is how long Terraform gets to stop after the SIGINT sent when
 	// a run's context ends, before it is killed (default 60s).
 	WaitDelay time.Duration
@@ -258,7 +260,7 @@ func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log 
 	defer unlock()
 	p.takeAppliedPlan(env.Name)
 	ws := p.workspace(env.Name)
-	mod, err := p.module(env.Repo)
+	mod, err := p.module(env)
 	if err != nil {
 		return err
 	}
@@ -361,7 +363,7 @@ func (p *Provisioner) ready(ctx context.Context, env preview.Environment, log io
 // stateOf returns env's state, nil when it has none: the local file, or,
 // from a remote backend, through a ready run. The caller holds env's lock.
 func (p *Provisioner) stateOf(ctx context.Context, env preview.Environment) ([]byte, error) {
-	mod, err := p.module(env.Repo)
+	mod, err := p.module(env)
 	if err != nil {
 		return nil, err
 	}
@@ -409,7 +411,7 @@ func (p *Provisioner) prepare(ctx context.Context, env preview.Environment, log 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	mod, err := p.module(env.Repo)
+	mod, err := p.module(env)
 	if err != nil {
 		return nil, err
 	}
@@ -500,10 +502,11 @@ func writeVariables(mod Module, workDir string, ws workspace, values func(declar
 	return append(files, ws.varFilePath()), nil
 }
 
-// module returns the module for repo with its paths made absolute and its
+// module returns the module for env with its paths made absolute and its
 // defaults filled in.
-func (p *Provisioner) module(repo string) (Module, error) {
-	mod, err := p.cfg.Modules(repo)
+func (p *Provisioner) module(env preview.Environment) (Module, error) {
+	repo := env.Repo
+	mod, err := p.cfg.Modules(env)
 	if err != nil {
 		return Module{}, fmt.Errorf("module for %s: %w", repo, err)
 	}

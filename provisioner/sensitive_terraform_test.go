@@ -42,7 +42,7 @@ func TestSensitiveValuesStayOutOfRunLogs(t *testing.T) {
 	if _, err := p.PlanPreview(ctx, env, &log); err != nil {
 		t.Fatalf("plan: %v\n%s", err, log.String())
 	}
-	if _, err := p.PlanProduction(ctx, env.Repo, map[string]any{"db_password": secret}, &log); err != nil {
+	if _, err := p.PlanProduction(ctx, env, map[string]any{"db_password": secret}, &log); err != nil {
 		t.Fatalf("plan production: %v\n%s", err, log.String())
 	}
 	if _, _, err := p.DetectDrift(ctx, env, &log); err != nil {

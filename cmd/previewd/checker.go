@@ -75,7 +75,7 @@ func (k *checker) hook(ctx context.Context, env preview.Environment, log io.Writ
 	if !ok || len(argv(r.Parity)) == 0 {
 		return nil
 	}
-	mod, err := k.cfg.module(env.Repo)
+	mod, err := k.cfg.module(env)
 	if err != nil {
 		return err
 	}
@@ -101,8 +101,8 @@ func (k *checker) hook(ctx context.Context, env preview.Environment, log io.Writ
 // planner fits the provisioner to what parity checks need of Terraform.
 type planner struct{ p *provisioner.Provisioner }
 
-func (a planner) ModuleVariables(repo string) (parity.ModuleVariables, error) {
-	v, err := a.p.ModuleVariables(repo)
+func (a planner) ModuleVariables(env preview.Environment) (parity.ModuleVariables, error) {
+	v, err := a.p.ModuleVariables(env)
 	return parity.ModuleVariables{Declared: v.Declared, Sensitive: v.Sensitive, Required: v.Required}, err
 }
 
@@ -114,8 +114,8 @@ func (a planner) PlanApplied(ctx context.Context, env preview.Environment, log i
 	return plan(a.p.PlanApplied(ctx, env, log))
 }
 
-func (a planner) PlanProduction(ctx context.Context, repo string, vars map[string]any, log io.Writer) (parity.Plan, error) {
-	return plan(a.p.PlanProduction(ctx, repo, vars, log))
+func (a planner) PlanProduction(ctx context.Context, env preview.Environment, vars map[string]any, log io.Writer) (parity.Plan, error) {
+	return plan(a.p.PlanProduction(ctx, env, vars, log))
 }
 
 func (a planner) EngineBanner(ctx context.Context) (string, error) { return a.p.EngineBanner(ctx) }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	preview "github.com/previewd/previewd"
 	"gopkg.in/yaml.v3"
 )
 
@@ -426,7 +427,7 @@ func TestStateSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	for repo, want := range map[string]string{"acme/shop": "s3 shop-state", "acme/web": "pg postgres://db/previews", "acme/other": "pg postgres://db/previews"} {
-		mod, err := cfg.module(repo)
+		mod, err := cfg.module(preview.Environment{Repo: repo})
 		if err != nil {
 			t.Fatalf("%s: %v", repo, err)
 		}

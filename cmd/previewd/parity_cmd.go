@@ -174,7 +174,7 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 		CLIConfigFile:  cfg.Terraform.CLIConfig,
 		EnvPassthrough: cfg.Terraform.EnvPassthrough,
 		Env:            cfg.Terraform.Env,
-		Modules:        func(repo string) (provisioner.Module, error) { return cfg.moduleWith(repo, extra) },
+		Modules:        func(env preview.Environment) (provisioner.Module, error) { return cfg.moduleWith(env, extra) },
 	})
 	if err != nil {
 		return preview.ParityReport{}, err

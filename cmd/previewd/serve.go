@@ -347,11 +347,14 @@ func renderDashboard(w io.Writer, envs []preview.Environment, showAll bool) erro
 // by parity.ResolveInputs (production's var files and vars, the declared
 // differences, the preview tier of the toggles), and the secrets its runs
 // redact.
-func (c *Config) module(repo string) (provisioner.Module, error) { return c.moduleWith(repo, nil) }
+func (c *Config) module(env preview.Environment) (provisioner.Module, error) {
+	return c.moduleWith(env, nil)
+}
 
 // moduleWith is module with extra inputs on top (previewd parity's
 // --preview-var).
-func (c *Config) moduleWith(repo string, extra map[string]any) (provisioner.Module, error) {
+func (c *Config) moduleWith(env preview.Environment, extra map[string]any) (provisioner.Module, error) {
+	repo := env.Repo
 	r, ok := c.repo(repo)
 	if !ok {
 		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "no module is configured for %s: set module_dir or add it to repos", repo)
