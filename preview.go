@@ -38,6 +38,7 @@ type PullRequest struct {
 	Open           bool      `json:"open"`
 	HeadSHA        string    `json:"head_sha"`
 	Branch         string    `json:"branch"`
+	BaseBranch     string    `json:"base_branch,omitempty"` // the branch it would merge into
 	Labels         []string  `json:"labels,omitempty"`
 	Author         string    `json:"author"`
 	Fork           bool      `json:"fork"`
@@ -122,11 +123,15 @@ type Desired struct {
 	Generation int64 `json:"generation"`
 	// PRUpdatedAt is the newest pull_request.updated_at accepted; an older
 	// event never overwrites newer state.
-	PRUpdatedAt    time.Time `json:"pr_updated_at"`
-	Labels         []string  `json:"labels,omitempty"`
-	Author         string    `json:"author"`
-	Fork           bool      `json:"fork"`
-	InstallationID int64     `json:"installation_id,omitempty"`
+	PRUpdatedAt time.Time `json:"pr_updated_at"`
+	// BaseBranch is the branch the pull request would merge into: what
+	// production runs, for a module taken from the pull request's own
+	// repository (module_source: base).
+	BaseBranch     string   `json:"base_branch,omitempty"`
+	Labels         []string `json:"labels,omitempty"`
+	Author         string   `json:"author"`
+	Fork           bool     `json:"fork"`
+	InstallationID int64    `json:"installation_id,omitempty"`
 	// ApprovedSHA is the head of a fork's pull request that a user with
 	// write access approved; a fork gets an environment only at that head.
 	ApprovedSHA string `json:"approved_sha,omitempty"`

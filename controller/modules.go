@@ -12,9 +12,10 @@ import (
 // ModuleVersions tells which version of production's module each
 // repository's previews must run, when the module comes from git.
 type ModuleVersions interface {
-	// Current resolves repo's module now; the zero version when the
-	// module is a directory, with nothing to follow.
-	Current(ctx context.Context, repo string) (preview.ModuleVersion, error)
+	// Current resolves the module env follows now (its repository's, or
+	// its pull request's base branch's); the zero version when the module
+	// is a directory, with nothing to follow.
+	Current(ctx context.Context, env preview.Environment) (preview.ModuleVersion, error)
 }
 
 // NudgeModules has the module loop look at production's modules now (a
@@ -55,21 +56,23 @@ func (c *Controller) followModules(ctx context.Context) {
 		c.log.Error("follow modules: load environments", "err", err)
 		return
 	}
+	// Environments of one repository and base branch follow one module.
+	key := func(env preview.Environment) string { return env.Repo + "\x00" + env.Desired.BaseBranch }
 	current := map[string]preview.ModuleVersion{}
 	failed := map[string]bool{}
 	var stale []preview.Environment
 	for _, env := range envs {
-		if !env.Desired.Present || env.Module.Commit == "" || failed[env.Repo] {
+		if !env.Desired.Present || env.Module.Commit == "" || failed[key(env)] {
 			continue
 		}
-		v, ok := current[env.Repo]
+		v, ok := current[key(env)]
 		if !ok {
-			if v, err = c.cfg.ModuleVersions.Current(ctx, env.Repo); err != nil {
+			if v, err = c.cfg.ModuleVersions.Current(ctx, env); err != nil {
 				c.log.Warn("follow modules: resolve", "repo", env.Repo, "err", err)
-				failed[env.Repo] = true
+				failed[key(env)] = true
 				continue
 			}
-			current[env.Repo] = v
+			current[key(env)] = v
 		}
 		if v.Commit != "" && v.Commit != env.Module.Commit {
 			stale = append(stale, env)
@@ -92,7 +95,7 @@ func (c *Controller) followModules(ctx context.Context) {
 			continue
 		}
 		if moved {
-			c.log.Info("production's module moved: re-applying", "environment", env.Name, "from", preview.ShortSHA(env.Module.Commit), "to", preview.ShortSHA(current[env.Repo].Commit))
+			c.log.Info("production's module moved: re-applying", "environment", env.Name, "from", preview.ShortSHA(env.Module.Commit), "to", preview.ShortSHA(current[key(env)].Commit))
 			c.runs.add(env.Name)
 		}
 	}

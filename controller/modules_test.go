@@ -19,7 +19,7 @@ func (f *fakeModules) version() preview.ModuleVersion {
 	return preview.ModuleVersion{Source: "git::file:///srv/infra.git", Ref: "main", Commit: f.commit.Load().(string)}
 }
 
-func (f *fakeModules) Current(context.Context, string) (preview.ModuleVersion, error) {
+func (f *fakeModules) Current(context.Context, preview.Environment) (preview.ModuleVersion, error) {
 	return f.version(), nil
 }
 

@@ -94,16 +94,17 @@ func toPullRequest(repo string, pr *gh.PullRequest) preview.PullRequest {
 	}
 	head := pr.GetHead()
 	return preview.PullRequest{
-		Repo:      baseRepo,
-		Number:    pr.GetNumber(),
-		Open:      pr.GetState() == "open",
-		HeadSHA:   head.GetSHA(),
-		Branch:    head.GetRef(),
-		Labels:    labels,
-		Author:    pr.GetUser().GetLogin(),
-		Fork:      head.Repo == nil || !strings.EqualFold(head.GetRepo().GetFullName(), baseRepo),
-		Draft:     pr.GetDraft(),
-		UpdatedAt: pr.GetUpdatedAt().Time,
+		Repo:       baseRepo,
+		Number:     pr.GetNumber(),
+		Open:       pr.GetState() == "open",
+		HeadSHA:    head.GetSHA(),
+		Branch:     head.GetRef(),
+		BaseBranch: pr.GetBase().GetRef(),
+		Labels:     labels,
+		Author:     pr.GetUser().GetLogin(),
+		Fork:       head.Repo == nil || !strings.EqualFold(head.GetRepo().GetFullName(), baseRepo),
+		Draft:      pr.GetDraft(),
+		UpdatedAt:  pr.GetUpdatedAt().Time,
 	}
 }
 

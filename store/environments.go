@@ -103,6 +103,9 @@ func (db *DB) recordPullRequest(tx *bolt.Tx, pr preview.PullRequest, now time.Ti
 	env.Desired.PRUpdatedAt = pr.UpdatedAt
 	env.Desired.Labels = slices.Clone(pr.Labels)
 	env.Desired.Author = pr.Author
+	if pr.BaseBranch != "" {
+		env.Desired.BaseBranch = pr.BaseBranch
+	}
 	env.Desired.Fork = pr.Fork
 	if pr.InstallationID != 0 {
 		env.Desired.InstallationID = pr.InstallationID

@@ -42,59 +42,59 @@ func TestParseFixtures(t *testing.T) {
 	}{
 		{"pull_request_opened.json", "pull_request", Event{Kind: KindPullRequest, Action: "opened", PullRequest: preview.PullRequest{
 			Repo: "acme/widgets", Number: 42, Open: true, HeadSHA: "9f3c1e2b7a4d5c6e8f90a1b2c3d4e5f6a7b8c9d0",
-			Branch: "feature/widget-cache", Author: "mona", UpdatedAt: mustTime(t, "2024-03-12T09:14:27Z"),
+			Branch: "feature/widget-cache", BaseBranch: "main", Author: "mona", UpdatedAt: mustTime(t, "2024-03-12T09:14:27Z"),
 			InstallationID: installationID,
 		}}},
 		{"pull_request_synchronize.json", "pull_request", Event{Kind: KindPullRequest, Action: "synchronize", PullRequest: preview.PullRequest{
 			Repo: "acme/widgets", Number: 42, Open: true, HeadSHA: "c0ffee4b1d2e3f40516273849a0b1c2d3e4f5061",
-			Branch: "feature/widget-cache", Labels: []string{"preview", "area/api"}, Author: "mona",
+			Branch: "feature/widget-cache", BaseBranch: "main", Labels: []string{"preview", "area/api"}, Author: "mona",
 			UpdatedAt: mustTime(t, "2024-03-12T11:40:03Z"), InstallationID: installationID,
 		}}},
 		{"pull_request_synchronize_full.json", "pull_request", Event{Kind: KindPullRequest, Action: "synchronize", PullRequest: preview.PullRequest{
 			Repo: "acme/widgets", Number: 42, Open: true, HeadSHA: "c0ffee4b1d2e3f40516273849a0b1c2d3e4f5061",
-			Branch: "feature/widget-cache", Labels: []string{"preview", "area/api"}, Author: "mona",
+			Branch: "feature/widget-cache", BaseBranch: "main", Labels: []string{"preview", "area/api"}, Author: "mona",
 			UpdatedAt: mustTime(t, "2024-03-12T11:40:03Z"), InstallationID: installationID,
 		}}},
 		{"pull_request_closed_merged.json", "pull_request", Event{Kind: KindPullRequest, Action: "closed", PullRequest: preview.PullRequest{
 			Repo: "acme/widgets", Number: 42, Open: false, HeadSHA: "c0ffee4b1d2e3f40516273849a0b1c2d3e4f5061",
-			Branch: "feature/widget-cache", Labels: []string{"preview"}, Author: "mona",
+			Branch: "feature/widget-cache", BaseBranch: "main", Labels: []string{"preview"}, Author: "mona",
 			UpdatedAt: mustTime(t, "2024-03-13T08:05:44Z"), InstallationID: installationID,
 		}}},
 		{"pull_request_reopened.json", "pull_request", Event{Kind: KindPullRequest, Action: "reopened", PullRequest: preview.PullRequest{
 			Repo: "acme/widgets", Number: 17, Open: true, HeadSHA: "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d",
-			Branch: "fix/login-redirect", Author: "mona", UpdatedAt: mustTime(t, "2024-04-02T14:21:09Z"),
+			Branch: "fix/login-redirect", BaseBranch: "main", Author: "mona", UpdatedAt: mustTime(t, "2024-04-02T14:21:09Z"),
 			InstallationID: installationID,
 		}}},
 		{"pull_request_ready_for_review.json", "pull_request", Event{Kind: KindPullRequest, Action: "ready_for_review", PullRequest: preview.PullRequest{
 			Repo: "acme/widgets", Number: 51, Open: true, HeadSHA: "77aa1e0c5b3f2d4e6a8c0b1d3f5e7a9c2b4d6f80",
-			Branch: "spike/queue", Author: "mona", UpdatedAt: mustTime(t, "2024-04-05T10:00:12Z"),
+			Branch: "spike/queue", BaseBranch: "main", Author: "mona", UpdatedAt: mustTime(t, "2024-04-05T10:00:12Z"),
 			InstallationID: installationID,
 		}}},
 		{"pull_request_opened_draft.json", "pull_request", Event{Kind: KindPullRequest, Action: "opened", PullRequest: preview.PullRequest{
 			Repo: "acme/widgets", Number: 60, Open: true, HeadSHA: "0a4d55a8d778e5022fab701977c5d840bbc486d0",
-			Branch: "wip/billing", Author: "mona", Draft: true, UpdatedAt: mustTime(t, "2024-04-10T12:00:00Z"),
+			Branch: "wip/billing", BaseBranch: "main", Author: "mona", Draft: true, UpdatedAt: mustTime(t, "2024-04-10T12:00:00Z"),
 			InstallationID: installationID,
 		}}},
 		{"pull_request_opened_fork.json", "pull_request", Event{Kind: KindPullRequest, Action: "opened", PullRequest: preview.PullRequest{
 			Repo: "acme/widgets", Number: 58, Open: true, HeadSHA: "5d41402abc4b2a76b9719d911017c592ae1f3b2c",
-			Branch: "main", Author: "contributor", Fork: true, UpdatedAt: mustTime(t, "2024-04-09T19:33:50Z"),
+			Branch: "main", BaseBranch: "main", Author: "contributor", Fork: true, UpdatedAt: mustTime(t, "2024-04-09T19:33:50Z"),
 			InstallationID: installationID,
 		}}},
 		{"pull_request_closed_deleted_fork.json", "pull_request", Event{Kind: KindPullRequest, Action: "closed", PullRequest: preview.PullRequest{
 			Repo: "acme/widgets", Number: 12, Open: false, HeadSHA: "da39a3ee5e6b4b0d3255bfef95601890afd80709",
-			Branch: "patch-1", Author: "ghost", Fork: true, UpdatedAt: mustTime(t, "2024-05-20T07:45:00Z"),
+			Branch: "patch-1", BaseBranch: "main", Author: "ghost", Fork: true, UpdatedAt: mustTime(t, "2024-05-20T07:45:00Z"),
 			InstallationID: installationID,
 		}}},
 		{"pull_request_labeled.json", "pull_request", Event{Kind: KindPullRequest, Action: "labeled", Sender: "mona", Label: "preview",
 			PullRequest: preview.PullRequest{
 				Repo: "acme/widgets", Number: 42, Open: true, HeadSHA: "9f3c1e2b7a4d5c6e8f90a1b2c3d4e5f6a7b8c9d0",
-				Branch: "feature/widget-cache", Labels: []string{"preview"}, Author: "mona",
+				Branch: "feature/widget-cache", BaseBranch: "main", Labels: []string{"preview"}, Author: "mona",
 				UpdatedAt: mustTime(t, "2024-03-12T09:20:31Z"), InstallationID: installationID,
 			}}},
 		{"pull_request_unlabeled.json", "pull_request", Event{Kind: KindPullRequest, Action: "unlabeled", Sender: "hubot", Label: "preview:keep",
 			PullRequest: preview.PullRequest{
 				Repo: "acme/widgets", Number: 42, Open: true, HeadSHA: "9f3c1e2b7a4d5c6e8f90a1b2c3d4e5f6a7b8c9d0",
-				Branch: "feature/widget-cache", Labels: []string{"preview"}, Author: "mona",
+				Branch: "feature/widget-cache", BaseBranch: "main", Labels: []string{"preview"}, Author: "mona",
 				UpdatedAt: mustTime(t, "2024-03-12T09:25:10Z"), InstallationID: installationID,
 			}}},
 		{"issue_comment_command.json", "issue_comment", Event{Kind: KindCommand, Action: "created", Sender: "hubot", Command: preview.Command{

@@ -115,15 +115,16 @@ func (p *pullRequestPayload) pullRequest() (preview.PullRequest, error) {
 		return preview.PullRequest{}, invalid("pull_request.updated_at %q is not an RFC 3339 time", truncate(*f.UpdatedAt, 40))
 	}
 	pr := preview.PullRequest{
-		Repo:      f.Base.Repo.FullName,
-		Number:    p.Number,
-		Open:      f.State == "open" && *p.Action != "closed",
-		HeadSHA:   f.Head.SHA,
-		Branch:    f.Head.Ref,
-		Labels:    labelNames(f.Labels),
-		Fork:      f.Head.Repo == nil || !strings.EqualFold(f.Head.Repo.FullName, f.Base.Repo.FullName),
-		Draft:     f.Draft,
-		UpdatedAt: updated.UTC(),
+		Repo:       f.Base.Repo.FullName,
+		Number:     p.Number,
+		Open:       f.State == "open" && *p.Action != "closed",
+		HeadSHA:    f.Head.SHA,
+		Branch:     f.Head.Ref,
+		BaseBranch: f.Base.Ref,
+		Labels:     labelNames(f.Labels),
+		Fork:       f.Head.Repo == nil || !strings.EqualFold(f.Head.Repo.FullName, f.Base.Repo.FullName),
+		Draft:      f.Draft,
+		UpdatedAt:  updated.UTC(),
 	}
 	if p.Repository != nil && p.Repository.FullName != "" {
 		pr.Repo = p.Repository.FullName

@@ -129,8 +129,8 @@ type RepoConfig struct {
 	// none).
 	WaitForChecks []string `yaml:"wait_for_checks"`
 
-	// With a module_source, where its current checkout is (see
-	// moduleSources.withModule).
+	// With a module_source, where the checkout an environment follows is
+	// (see repoFor).
 	moduleRoot    string
 	moduleVersion preview.ModuleVersion
 }
@@ -513,7 +513,7 @@ func (c *Config) validate(needSecret bool) error {
 		return bad("module_source", "set module_dir or module_source, not both")
 	}
 	if c.ModuleSource != "" {
-		if _, err := provisioner.ParseSource(c.ModuleSource); err != nil {
+		if err := validSource(c.ModuleSource); err != nil {
 			return bad("module_source", "%v", err)
 		}
 	}
@@ -579,7 +579,7 @@ func (r RepoConfig) validate(haveDefault bool) error {
 		return fmt.Errorf("module_source: set module_dir or module_source, not both")
 	}
 	if r.ModuleSource != "" {
-		if _, err := provisioner.ParseSource(r.ModuleSource); err != nil {
+		if err := validSource(r.ModuleSource); err != nil {
 			return fmt.Errorf("module_source: %v", err)
 		}
 	}
@@ -644,29 +644,67 @@ func (c *Config) repo(name string) (RepoConfig, bool) {
 			if r.WaitForChecks == nil {
 				r.WaitForChecks = c.WaitForChecks
 			}
-			return c.checkedOut(r), true
+			return r, true
 		}
 	}
 	if c.ModuleDir == "" && c.ModuleSource == "" {
 		return RepoConfig{}, false
 	}
-	return c.checkedOut(RepoConfig{Name: name, ModuleDir: c.ModuleDir, ModuleSource: c.ModuleSource, URLOutput: c.URLOutput,
+	return RepoConfig{Name: name, ModuleDir: c.ModuleDir, ModuleSource: c.ModuleSource, URLOutput: c.URLOutput,
 		State: &c.State, WaitForChecks: c.WaitForChecks, Production: ProductionConfig{
 			VarFiles: c.ProductionVarFiles, TerraformVersion: c.ProductionTerraformVersion,
-		}}), true
+		}}, true
 }
 
-// checkedOut is r with its module_source's current checkout as its module
-// directory, when there is one; ModuleDir stays "" until the source is
-// fetched.
-func (c *Config) checkedOut(r RepoConfig) RepoConfig {
-	if r.ModuleSource == "" || c.sources == nil {
-		return r
+// repoFor is repo for env's repository, with the module env gets: for a
+// module_source, the current checkout of the source env follows (see
+// sourceFor) as ModuleDir, which stays "" until that source is fetched.
+func (c *Config) repoFor(env preview.Environment) (RepoConfig, bool) {
+	r, ok := c.repo(env.Repo)
+	if !ok || r.ModuleSource == "" || c.sources == nil {
+		return r, ok
 	}
-	if withDir, err := c.sources.withModule(r); err == nil {
-		return withDir
+	if co, found := c.sources.get(c.sourceFor(r, env)); found {
+		r.ModuleDir, r.moduleRoot, r.moduleVersion = co.dir, co.root, co.version
 	}
-	return r
+	return r, true
+}
+
+// baseSource is the module_source taking the module from the pull
+// request's own repository at its base branch; "base//DIR" names the
+// module's directory in it.
+const baseSource = "base"
+
+// sourceFor is the module source env follows: r's module_source, or for
+// "base" the pull request's own repository on GitHub at the branch it
+// would merge into (what production runs), never its head. A pull request
+// must not change the module that runs with previewd's credentials.
+func (c *Config) sourceFor(r RepoConfig, env preview.Environment) string {
+	rest, ok := strings.CutPrefix(r.ModuleSource, baseSource)
+	if !ok || (rest != "" && !strings.HasPrefix(rest, "//")) {
+		return r.ModuleSource
+	}
+	scheme := "https"
+	if u, err := url.Parse(c.GitHub.APIURL); err == nil && u.Scheme != "" {
+		scheme = u.Scheme
+	}
+	source := "git::" + scheme + "://" + gitHost(c.GitHub.APIURL) + "/" + env.Repo + ".git" + rest
+	if env.Desired.BaseBranch != "" {
+		source += "?ref=" + url.QueryEscape(env.Desired.BaseBranch)
+	}
+	return source
+}
+
+// validSource checks a module_source setting: a git source, or base.
+func validSource(s string) error {
+	if rest, ok := strings.CutPrefix(s, baseSource); ok && (rest == "" || strings.HasPrefix(rest, "//")) {
+		if strings.Contains(rest, "?") || slices.Contains(strings.Split(rest, "/"), "..") {
+			return fmt.Errorf("%q: base takes a directory (base//infra/shop), no arguments, and never ..", s)
+		}
+		return nil
+	}
+	_, err := provisioner.ParseSource(s)
+	return err
 }
 
 // serves reports whether previewd acts on repository repo: only when it

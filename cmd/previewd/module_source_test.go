@@ -155,3 +155,40 @@ func TestModuleFromGitAtProductionsRef(t *testing.T) {
 		t.Error("previewd's log shows the token")
 	}
 }
+
+// TestModuleFromThePullRequestsBaseBranch (module_source: base//DIR) takes
+// the module from the pull request's own repository at the branch it
+// would merge into, never from its head: a pull request whose branch
+// changes the module still gets production's.
+func TestModuleFromThePullRequestsBaseBranch(t *testing.T) {
+	repo := &infraRepo{t: t, work: filepath.Join(t.TempDir(), "shop"), bareRoot: t.TempDir()}
+	copyTree(t, "testdata/module", filepath.Join(repo.work, "infra", "shop"))
+	os.WriteFile(filepath.Join(repo.work, "infra", "shop", "version.tf"), []byte("output \"module_version\" {\n  value = \"base\"\n}\n"), 0o644)
+	repo.git(repo.work, "init", "-q", "-b", "main")
+	base := repo.commit("the module")
+	repo.git(repo.work, "checkout", "-q", "-b", "feature/sneaky")
+	os.WriteFile(filepath.Join(repo.work, "infra", "shop", "version.tf"), []byte("output \"module_version\" {\n  value = \"head\"\n}\n"), 0o644)
+	head := repo.commit("the pull request's own module")
+	repo.git(repo.bareRoot, "clone", "-q", "--bare", repo.work, filepath.Join(repo.bareRoot, "acme", "shop.git"))
+
+	gh := &fakeGitHub{comments: map[int64]string{}, gitRoot: repo.bareRoot}
+	srv := httptest.NewServer(gh.handler())
+	defer srv.Close()
+	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_SOURCE": "base//infra/shop", "PREVIEWD_GITHUB_TOKEN": "ghs_e2etoken",
+		"PREVIEWD_GITHUB_API_URL": srv.URL + "/"})
+	p.send(prEvent{"opened", "feature/sneaky", head, 3, time.Now().Add(-time.Hour)})
+	var env struct {
+		apiEnvironment
+		Module struct{ Source, Ref, Commit string } `json:"module"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for p.get("/api/v1/environments/feature-sneaky", &env); env.Status != "ready"; p.get("/api/v1/environments/feature-sneaky", &env) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready: %+v\n%s", env, p.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if env.Outputs["module_version"] != "base" || env.Module.Commit != base || env.Module.Ref != "main" || !strings.HasSuffix(env.Module.Source, "/acme/shop.git//infra/shop?ref=main") {
+		t.Errorf("module %+v, module_version %q; want main's (%s), never the head's", env.Module, env.Outputs["module_version"], base)
+	}
+}

@@ -158,10 +158,11 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 			token = func(context.Context, string) (string, error) { return t, nil }
 		}
 		cfg.sources = newModuleSources(dataDir, gitHost(cfg.GitHub.APIURL), token)
-		if _, err := cfg.sources.refresh(ctx, r.ModuleSource); err != nil {
+		scratch := preview.Environment{Repo: f.repo}
+		if _, err := cfg.sources.refresh(ctx, cfg.sourceFor(r, scratch)); err != nil {
 			return preview.ParityReport{}, err
 		}
-		r, _ = cfg.repo(f.repo)
+		r, _ = cfg.repoFor(scratch)
 	}
 	bin, err := terraformBinary(cfg.Terraform.Bin)
 	if err != nil {

@@ -276,15 +276,15 @@ func resyncRepos(cfg Config, client *github.Client) func(context.Context) ([]str
 	}
 }
 
-// ensureModule makes sure the module of repo is fetched, when it comes
+// ensureModule makes sure the module env follows is fetched, when it comes
 // from git: after a start, the first run that is not an apply fetches it at
 // its ref's commit.
-func (c *Config) ensureModule(ctx context.Context, repo string) error {
-	r, ok := c.repo(repo)
+func (c *Config) ensureModule(ctx context.Context, env preview.Environment) error {
+	r, ok := c.repo(env.Repo)
 	if !ok || r.ModuleSource == "" || c.sources == nil {
 		return nil
 	}
-	_, err := c.sources.ensure(ctx, r.ModuleSource)
+	_, err := c.sources.ensure(ctx, c.sourceFor(r, env))
 	return err
 }
 
@@ -355,7 +355,7 @@ func (c *Config) module(env preview.Environment) (provisioner.Module, error) {
 // --preview-var).
 func (c *Config) moduleWith(env preview.Environment, extra map[string]any) (provisioner.Module, error) {
 	repo := env.Repo
-	r, ok := c.repo(repo)
+	r, ok := c.repoFor(env)
 	if !ok {
 		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "no module is configured for %s: set module_dir or add it to repos", repo)
 	}
@@ -402,7 +402,7 @@ type provisionerAdapter struct {
 // Apply applies env; with a module_source, at the commit its ref names now.
 func (a provisionerAdapter) Apply(ctx context.Context, env preview.Environment, log io.Writer) (preview.Applied, error) {
 	if r, ok := a.cfg.repo(env.Repo); ok && r.ModuleSource != "" {
-		co, err := a.cfg.sources.refresh(ctx, r.ModuleSource)
+		co, err := a.cfg.sources.refresh(ctx, a.cfg.sourceFor(r, env))
 		if err != nil {
 			return preview.Applied{}, fmt.Errorf("apply %s: module: %w", env.Name, err)
 		}
@@ -414,7 +414,7 @@ func (a provisionerAdapter) Apply(ctx context.Context, env preview.Environment, 
 
 // Destroy destroys env, with its module_source's current checkout.
 func (a provisionerAdapter) Destroy(ctx context.Context, env preview.Environment, log io.Writer) error {
-	if err := a.cfg.ensureModule(ctx, env.Repo); err != nil {
+	if err := a.cfg.ensureModule(ctx, env); err != nil {
 		return fmt.Errorf("destroy %s: module: %w", env.Name, err)
 	}
 	return a.p.Destroy(ctx, env, log)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -114,35 +113,17 @@ func (m *moduleSources) get(source string) (checkout, bool) {
 	return co, ok
 }
 
-// withModule returns r with its module directory set to the current
-// checkout of its module_source; r as it is when its module is a
-// directory. A source not fetched yet is an error saying so.
-func (m *moduleSources) withModule(r RepoConfig) (RepoConfig, error) {
-	if r.ModuleSource == "" {
-		return r, nil
-	}
-	if m == nil {
-		return r, fmt.Errorf("module_source %s: no fetcher", r.ModuleSource)
-	}
-	co, ok := m.get(r.ModuleSource)
-	if !ok {
-		return r, preview.Errorf(preview.EUNAVAILABLE, "module_source %s has not been fetched yet", r.ModuleSource)
-	}
-	r.ModuleDir, r.moduleRoot, r.moduleVersion = co.dir, co.root, co.version
-	return r, nil
-}
-
 // moduleVersions tells the controller which version of its production
 // module each repository's environments must run.
 type moduleVersions struct{ cfg *Config }
 
-// Current resolves repo's module_source now (and makes that commit the
-// current checkout); the zero version for a module directory.
-func (m moduleVersions) Current(ctx context.Context, repo string) (preview.ModuleVersion, error) {
-	r, ok := m.cfg.repo(repo)
+// Current resolves the module source env follows now (and makes that
+// commit the current checkout); the zero version for a module directory.
+func (m moduleVersions) Current(ctx context.Context, env preview.Environment) (preview.ModuleVersion, error) {
+	r, ok := m.cfg.repo(env.Repo)
 	if !ok || r.ModuleSource == "" || m.cfg.sources == nil {
 		return preview.ModuleVersion{}, nil
 	}
-	co, err := m.cfg.sources.refresh(ctx, r.ModuleSource)
+	co, err := m.cfg.sources.refresh(ctx, m.cfg.sourceFor(r, env))
 	return co.version, err
 }
