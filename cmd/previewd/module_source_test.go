@@ -192,3 +192,22 @@ func TestModuleFromThePullRequestsBaseBranch(t *testing.T) {
 		t.Errorf("module %+v, module_version %q; want main's (%s), never the head's", env.Module, env.Outputs["module_version"], base)
 	}
 }
+
+// TestModuleFetchWithAWrongToken fails the environment with a clear error
+// on the pull request when GitHub refuses previewd's token for the module's
+// repository, and the token shows nowhere.
+func TestModuleFetchWithAWrongToken(t *testing.T) {
+	repo := newInfraRepo(t)
+	gh := &fakeGitHub{comments: map[int64]string{}, gitRoot: repo.bareRoot}
+	srv := httptest.NewServer(gh.handler())
+	defer srv.Close()
+	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_SOURCE": "git::" + srv.URL + "/acme/infra.git//stacks/shop?ref=main",
+		"PREVIEWD_GITHUB_TOKEN": "ghs_revoked-token", "PREVIEWD_GITHUB_API_URL": srv.URL + "/"})
+	p.send(prEvent{"opened", "feature/denied", strings.Repeat("c", 40), 4, time.Now().Add(-time.Hour)})
+	env := p.waitFor("feature-denied", "failed, and said so", func(e apiEnvironment) bool {
+		return e.Status == "failed" && strings.Contains(e.Comment.Body, "Authentication failed")
+	})
+	if !strings.Contains(env.LastError, "module") || strings.Contains(env.LastError+env.Comment.Body+p.logs.String(), "ghs_revoked-token") {
+		t.Errorf("last error %q; want a module fetch failure that does not show the token", env.LastError)
+	}
+}
