@@ -84,7 +84,11 @@ func (c *Controller) followModules(ctx context.Context) {
 	for _, env := range stale {
 		moved := false
 		_, err := c.store.UpdateEnvironment(ctx, env.Name, func(e *preview.Environment) error {
-			if e.Desired.Present && e.Module.Commit == env.Module.Commit {
+			// Not again while a run for an earlier move (or a redeploy) is
+			// still due: that run gets the newest module anyway. A failed
+			// one is tried again with the new module.
+			due := e.AppliedGeneration != e.Desired.Generation && e.Status != preview.StatusFailed
+			if e.Desired.Present && e.Module.Commit == env.Module.Commit && !due {
 				e.Desired.Generation++
 				moved = true
 			}
