@@ -699,7 +699,7 @@ func (c *Config) sourceFor(r RepoConfig, env preview.Environment) string {
 func validSource(s string) error {
 	if rest, ok := strings.CutPrefix(s, baseSource); ok && (rest == "" || strings.HasPrefix(rest, "//")) {
 		if strings.Contains(rest, "?") || slices.Contains(strings.Split(rest, "/"), "..") {
-			return fmt.Errorf("%q: base takes a directory (base//infra/shop), no arguments, and never ..", s)
+			return fmt.Errorf("%q: base takes a directory inside the repository (base//infra/shop) and no arguments", s)
 		}
 		return nil
 	}
