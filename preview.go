@@ -116,8 +116,8 @@ type Desired struct {
 	// PROpen mirrors the pull request's state; an environment of a closed
 	// pull request cannot be redeployed.
 	PROpen bool `json:"pr_open"`
-	// Reason says why Present last changed ("opened", "closed", "admin", …).
-	Reason string `json:"reason"`
+	// Reason says why Present last changed.
+	Reason Reason `json:"reason"`
 	// Generation increases on every change that must cause a run even when
 	// the head SHA is unchanged (a redeploy).
 	Generation int64 `json:"generation"`
@@ -143,10 +143,6 @@ type Desired struct {
 // ApprovalLabel is the label a user with write access adds to a fork's pull
 // request to build its current head.
 const ApprovalLabel = "preview:approved"
-
-// ReasonAwaitingApproval is Desired.Reason for a fork's pull request that
-// has no approval for its head.
-const ReasonAwaitingApproval = "fork-awaiting-approval"
 
 // Comment is previewd's one comment on the pull request. In offline mode ID
 // stays zero and Body is what would have been written.

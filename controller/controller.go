@@ -380,7 +380,7 @@ func (c *Controller) expire(ctx context.Context, name string) {
 			return errUnchanged
 		}
 		e.Desired.Present = false
-		e.Desired.Reason = "expired"
+		e.Desired.Reason = preview.ReasonExpired
 		return nil
 	})
 	if errors.Is(err, errUnchanged) {

@@ -41,11 +41,8 @@ func (db *DB) RecordPullRequest(ctx context.Context, delivery string, pr preview
 }
 
 func (db *DB) recordPullRequest(tx *bolt.Tx, pr preview.PullRequest, now time.Time, res *preview.RecordResult) error {
-	opts := db.opts
 	envs := tx.Bucket(bucketEnvironments)
 	prs := tx.Bucket(bucketPullRequests)
-	want := pr.Open && (!pr.Draft || opts.Drafts)
-
 	var env preview.Environment
 	found := false
 	if name := prs.Get([]byte(pr.Key())); name != nil {
@@ -54,96 +51,27 @@ func (db *DB) recordPullRequest(tx *bolt.Tx, pr preview.PullRequest, now time.Ti
 			return err
 		}
 	}
-	// A fork's pull request is untrusted: it gets an environment only at a
-	// head a user with write access approved.
-	untrusted := want && pr.Fork && env.Desired.ApprovedSHA != pr.HeadSHA
-	if untrusted {
-		want = false
-	}
-	if !found {
-		if !want && !untrusted {
-			return nil // a pull request previewd never built: nothing to record
-		}
-		name, err := deriveName(envs, prs, pr, opts.NameMax)
+	rules := preview.PullRequestRules{TTL: db.opts.TTL, Drafts: db.opts.Drafts}
+	update := preview.ClassifyPullRequest(env, found, pr, rules)
+	switch update {
+	case preview.UpdateNone:
+		return nil
+	case preview.UpdateStale:
+		res.Stale, res.Environment = true, env
+		return nil
+	case preview.UpdateCreate:
+		name, err := deriveName(envs, prs, pr, db.opts.NameMax)
 		if err != nil {
 			return err
 		}
-		env = preview.Environment{Name: name, Repo: pr.Repo, PR: pr.Number, CreatedAt: now, Status: preview.StatusQueued}
-		if untrusted {
-			env.Status = preview.StatusDestroyed // nothing built, nothing to tear down
-		}
-		res.Changed = true
-	} else if stale(env.Desired, pr, want) {
-		res.Stale = true
-		res.Environment = env
-		return nil
-	} else if takenDown(env, pr) {
-		want = false // nothing happened on the pull request since
+		env = preview.Environment{Name: name, Repo: pr.Repo, PR: pr.Number}
 	}
-
-	if env.HeadSHA != pr.HeadSHA || env.Desired.Present != want || env.Branch != pr.Branch || env.Desired.PROpen != pr.Open {
-		res.Changed = true
-		env.ExpiresAt = now.Add(opts.TTL)
-	}
-	switch {
-	case untrusted:
-		env.Desired.Reason = preview.ReasonAwaitingApproval
-	case want && !env.Desired.Present:
-		env.Desired.Reason = "opened"
-	case !want && env.Desired.Present:
-		env.Desired.Reason = "closed"
-		if pr.Open {
-			env.Desired.Reason = "draft"
-		}
-	}
-	env.HeadSHA = pr.HeadSHA
-	env.Branch = pr.Branch // the name stays; the branch shown follows renames
-	env.Desired.Present = want
-	env.Desired.PROpen = pr.Open
-	env.Desired.PRUpdatedAt = pr.UpdatedAt
-	env.Desired.Labels = slices.Clone(pr.Labels)
-	env.Desired.Author = pr.Author
-	if pr.BaseBranch != "" {
-		env.Desired.BaseBranch = pr.BaseBranch
-	}
-	env.Desired.Fork = pr.Fork
-	if pr.InstallationID != 0 {
-		env.Desired.InstallationID = pr.InstallationID
-	}
-	if res.Changed && env.NextAction(now, 0) == preview.ActionApply && !busy(env.Status) {
-		env.Status = preview.StatusQueued
-	}
-	env.UpdatedAt = now
+	res.Changed = preview.ApplyPullRequest(&env, update == preview.UpdateCreate, pr, now, rules)
 	if err := putEnvironment(tx, &env); err != nil {
 		return err
 	}
 	res.Environment = env
 	return prs.Put([]byte(pr.Key()), []byte(env.Name))
-}
-
-// stale reports whether pr is older than the desired state already stored.
-// With equal timestamps a closed state sticks: GitHub's timestamps have
-// one-second resolution and a reopen always moves them.
-func stale(d preview.Desired, pr preview.PullRequest, want bool) bool {
-	if pr.UpdatedAt.Before(d.PRUpdatedAt) {
-		return true
-	}
-	return pr.UpdatedAt.Equal(d.PRUpdatedAt) && !d.Present && want && d.Reason == "closed"
-}
-
-// takenDown reports whether an operator or expiry took the environment down
-// and pr brings nothing newer (a resync or a redelivery): it stays down until
-// a push, a reopen or any newer event.
-func takenDown(env preview.Environment, pr preview.PullRequest) bool {
-	if env.Desired.Present || env.Desired.Reason != "admin" && env.Desired.Reason != "expired" && env.Desired.Reason != "command" {
-		return false
-	}
-	return pr.Open == env.Desired.PROpen && pr.HeadSHA == env.HeadSHA && !pr.UpdatedAt.After(env.Desired.PRUpdatedAt)
-}
-
-// busy reports whether a run owns the environment's status.
-func busy(s preview.Status) bool {
-	return s == preview.StatusProvisioning || s == preview.StatusDestroying
 }
 
 // deriveName picks the environment's name. A destroyed environment frees its

@@ -338,7 +338,7 @@ func TestTakenDownStaysDownUntilSomethingNewHappens(t *testing.T) {
 			n := len(reason)
 			name := record(t, db, "", pr(n, reason, "a", true, t0)).Environment.Name
 			db.UpdateEnvironment(ctx, name, func(e *preview.Environment) error {
-				e.Desired.Present, e.Desired.Reason = false, reason
+				e.Desired.Present, e.Desired.Reason = false, preview.Reason(reason)
 				return nil
 			})
 			// A resync or a redelivery brings the same state: stays down.

@@ -315,7 +315,7 @@ func commentData(env preview.Environment, logLink func(string) string) templates
 		LastError: env.LastError, ExpiresAt: env.ExpiresAt, UpdatedAt: env.UpdatedAt,
 		Destroyed: env.Status == preview.StatusDestroyed,
 		LogURL:    logLink(env.LastRunID),
-		Reason:    env.Desired.Reason,
+		Reason:    string(env.Desired.Reason),
 		Parity:    parityView(env.Parity),
 		Now:       time.Now(),
 	}

@@ -1,0 +1,154 @@
+package preview
+
+import (
+	"slices"
+	"time"
+)
+
+// The rules that turn what GitHub says of a pull request into an
+// environment's desired state. They live here, outside any store: a store
+// reads the environment, asks these functions what changes, and writes.
+
+// PullRequestRules are the settings the desired-state rules read.
+type PullRequestRules struct {
+	// TTL is the idle time after which an environment expires; activity
+	// moves ExpiresAt to now+TTL.
+	TTL time.Duration
+	// Drafts builds environments for draft pull requests too.
+	Drafts bool
+}
+
+// PullRequestUpdate is what a pull request's state does to the environment
+// stored for it.
+type PullRequestUpdate int
+
+const (
+	// UpdateNone: nothing to record (a pull request previewd never built
+	// and is not asked to build).
+	UpdateNone PullRequestUpdate = iota
+	// UpdateStale: the event is older than what is stored; nothing changes.
+	UpdateStale
+	// UpdateCreate: the pull request has no environment yet and needs one;
+	// the store names it (EnvironmentName) and ApplyPullRequest fills it.
+	UpdateCreate
+	// UpdateApply: ApplyPullRequest updates the stored environment.
+	UpdateApply
+)
+
+// ClassifyPullRequest decides what pr does to env, the environment stored
+// for it (found false: none yet), before anything is written.
+func ClassifyPullRequest(env Environment, found bool, pr PullRequest, rules PullRequestRules) PullRequestUpdate {
+	want, untrusted := wanted(env, pr, rules)
+	switch {
+	case !found && !want && !untrusted:
+		return UpdateNone
+	case !found:
+		return UpdateCreate
+	case staleEvent(env.Desired, pr, want):
+		return UpdateStale
+	}
+	return UpdateApply
+}
+
+// wanted says whether pr asks for an environment, and whether it is a
+// fork's pull request whose head no user with write access approved: it
+// is untrusted and gets an environment only at an approved head.
+func wanted(env Environment, pr PullRequest, rules PullRequestRules) (want, untrusted bool) {
+	want = pr.Open && (!pr.Draft || rules.Drafts)
+	untrusted = want && pr.Fork && env.Desired.ApprovedSHA != pr.HeadSHA
+	return want && !untrusted, untrusted
+}
+
+// ApplyPullRequest updates env with pr, arriving at now, and reports whether
+// its desired state changed (the controller then has work). created says
+// env is new (its Name, Repo and PR set by the store, nothing else). An
+// environment an operator, a command or expiry took down stays down until
+// something newer happens on its pull request.
+func ApplyPullRequest(env *Environment, created bool, pr PullRequest, now time.Time, rules PullRequestRules) (changed bool) {
+	want, untrusted := wanted(*env, pr, rules)
+	if created {
+		env.CreatedAt, env.Status = now, StatusQueued
+		if untrusted {
+			env.Status = StatusDestroyed // nothing built, nothing to tear down
+		}
+		changed = true
+	} else if takenDown(*env, pr) {
+		want = false // nothing happened on the pull request since
+	}
+	if env.HeadSHA != pr.HeadSHA || env.Desired.Present != want || env.Branch != pr.Branch || env.Desired.PROpen != pr.Open {
+		changed = true
+		env.ExpiresAt = now.Add(rules.TTL)
+	}
+	switch {
+	case untrusted:
+		env.Desired.Reason = ReasonAwaitingApproval
+	case want && !env.Desired.Present:
+		env.Desired.Reason = ReasonOpened
+	case !want && env.Desired.Present:
+		env.Desired.Reason = ReasonClosed
+		if pr.Open {
+			env.Desired.Reason = ReasonDraft
+		}
+	}
+	env.HeadSHA = pr.HeadSHA
+	env.Branch = pr.Branch // the name stays; the branch shown follows renames
+	env.Desired.Present = want
+	env.Desired.PROpen = pr.Open
+	env.Desired.PRUpdatedAt = pr.UpdatedAt
+	env.Desired.Labels = slices.Clone(pr.Labels)
+	env.Desired.Author = pr.Author
+	if pr.BaseBranch != "" {
+		env.Desired.BaseBranch = pr.BaseBranch
+	}
+	env.Desired.Fork = pr.Fork
+	if pr.InstallationID != 0 {
+		env.Desired.InstallationID = pr.InstallationID
+	}
+	if changed && env.NextAction(now, 0) == ActionApply && !busy(env.Status) {
+		env.Status = StatusQueued
+	}
+	env.UpdatedAt = now
+	return changed
+}
+
+// staleEvent reports whether pr is older than the desired state already
+// stored. With equal timestamps a closed state sticks: GitHub's timestamps
+// have one-second resolution and a reopen always moves them.
+func staleEvent(d Desired, pr PullRequest, want bool) bool {
+	if pr.UpdatedAt.Before(d.PRUpdatedAt) {
+		return true
+	}
+	return pr.UpdatedAt.Equal(d.PRUpdatedAt) && !d.Present && want && d.Reason == ReasonClosed
+}
+
+// takenDown reports whether an operator, a command or expiry took the
+// environment down and pr brings nothing newer (a resync or a
+// redelivery): it stays down until a push, a reopen or any newer event.
+func takenDown(env Environment, pr PullRequest) bool {
+	if env.Desired.Present || env.Desired.Reason != ReasonAdmin && env.Desired.Reason != ReasonExpired && env.Desired.Reason != ReasonCommand {
+		return false
+	}
+	return pr.Open == env.Desired.PROpen && pr.HeadSHA == env.HeadSHA && !pr.UpdatedAt.After(env.Desired.PRUpdatedAt)
+}
+
+// busy reports whether a run owns the environment's status.
+func busy(s Status) bool {
+	return s == StatusProvisioning || s == StatusDestroying
+}
+
+// Reason says why an environment's desired state last changed; it picks
+// what the pull request's comment explains.
+type Reason string
+
+// The reasons.
+const (
+	ReasonOpened           Reason = "opened"                 // the pull request asks for an environment
+	ReasonClosed           Reason = "closed"                 // the pull request closed
+	ReasonDraft            Reason = "draft"                  // it became a draft (and drafts are not built)
+	ReasonRedeploy         Reason = "redeploy"               // an operator redeployed it (admin API)
+	ReasonAdmin            Reason = "admin"                  // an operator took it down (admin API)
+	ReasonCommand          Reason = "command"                // a /preview command redeployed or destroyed it
+	ReasonApproved         Reason = "approved"               // a fork's head was approved
+	ReasonExpired          Reason = "expired"                // it sat idle past its expiry
+	ReasonAwaitingApproval Reason = "fork-awaiting-approval" // a fork's head has no approval
+)
