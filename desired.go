@@ -1,6 +1,7 @@
 package preview
 
 import (
+	"errors"
 	"slices"
 	"time"
 )
@@ -152,3 +153,46 @@ const (
 	ReasonExpired          Reason = "expired"                // it sat idle past its expiry
 	ReasonAwaitingApproval Reason = "fork-awaiting-approval" // a fork's head has no approval
 )
+
+// Why a redeploy is refused.
+var (
+	ErrPullRequestClosed = errors.New("the pull request is closed")
+	ErrForkNotApproved   = errors.New("the pull request comes from a fork and its head is not approved")
+)
+
+// Redeploy asks for env to be built again at its head, for reason
+// (ReasonRedeploy from the admin API, ReasonCommand from a comment), and
+// moves its expiry to now+ttl. It refuses a closed pull request
+// (ErrPullRequestClosed) and a fork's head nobody approved
+// (ErrForkNotApproved), changing nothing.
+func (e *Environment) Redeploy(reason Reason, now time.Time, ttl time.Duration) error {
+	if !e.Desired.PROpen {
+		return ErrPullRequestClosed
+	}
+	if e.Desired.Fork && e.Desired.ApprovedSHA != e.HeadSHA {
+		return ErrForkNotApproved
+	}
+	e.Desired.Present, e.Desired.Reason = true, reason
+	e.Desired.Generation++
+	e.ExpiresAt = now.Add(ttl)
+	return nil
+}
+
+// Destroy asks for env to be torn down, for reason (ReasonAdmin,
+// ReasonCommand); a destroy that gave up after its attempts is tried
+// again. The environment stays down until something new happens on its
+// pull request (see ApplyPullRequest).
+func (e *Environment) Destroy(reason Reason) {
+	e.Desired.Present, e.Desired.Reason = false, reason
+	if e.Status == StatusFailed && e.LastPhase == PhaseDestroy {
+		e.Attempts, e.RetryAt = 0, time.Time{}
+	}
+}
+
+// Requeue shows env as queued when an apply of it is due at now and no run
+// owns its status.
+func (e *Environment) Requeue(now time.Time, maxAttempts int) {
+	if e.Desired.Present && !busy(e.Status) && e.NextAction(now, maxAttempts) == ActionApply {
+		e.Status = StatusQueued
+	}
+}

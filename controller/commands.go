@@ -115,20 +115,16 @@ func (c *Controller) applyCommand(e *preview.Environment, cmd preview.Command) e
 	now := c.cfg.Now().UTC()
 	switch cmd.Verb {
 	case "redeploy":
-		if !e.Desired.PROpen {
+		switch err := e.Redeploy(preview.ReasonCommand, now, c.cfg.TTL); {
+		case errors.Is(err, preview.ErrPullRequestClosed):
 			return &errRefused{"the pull request is closed; nothing to redeploy."}
-		}
-		if e.Desired.Fork && e.Desired.ApprovedSHA != e.HeadSHA {
+		case errors.Is(err, preview.ErrForkNotApproved):
 			return &errRefused{"this pull request comes from a fork: add the label `preview:approved` to build its current commit."}
+		case err != nil:
+			return err
 		}
-		e.Desired.Present, e.Desired.Reason = true, "command"
-		e.Desired.Generation++
-		e.ExpiresAt = now.Add(c.cfg.TTL)
 	case "destroy":
-		e.Desired.Present, e.Desired.Reason = false, "command"
-		if e.Status == preview.StatusFailed && e.LastPhase == preview.PhaseDestroy {
-			e.Attempts, e.RetryAt = 0, time.Time{} // retry a destroy that gave up
-		}
+		e.Destroy(preview.ReasonCommand)
 	case "extend":
 		d, err := parseDuration(cmd.Arg)
 		if err != nil || d <= 0 {
@@ -147,17 +143,13 @@ func (c *Controller) applyCommand(e *preview.Environment, cmd preview.Command) e
 	case "approve":
 		e.Desired.ApprovedSHA = cmd.HeadSHA
 		if e.Desired.PROpen && e.HeadSHA == cmd.HeadSHA {
-			e.Desired.Present, e.Desired.Reason = true, "approved"
+			e.Desired.Present, e.Desired.Reason = true, preview.ReasonApproved
 			e.ExpiresAt = now.Add(c.cfg.TTL)
 		}
 	default:
 		return &errRefused{"unknown command; `/preview help` lists them."}
 	}
-	if e.Desired.Present && e.Status != preview.StatusProvisioning && e.Status != preview.StatusDestroying {
-		if e.NextAction(now, c.cfg.MaxAttempts) == preview.ActionApply {
-			e.Status = preview.StatusQueued
-		}
-	}
+	e.Requeue(now, c.cfg.MaxAttempts)
 	return nil
 }
 

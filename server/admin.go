@@ -2,12 +2,12 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	preview "github.com/previewd/previewd"
@@ -80,16 +80,14 @@ func (s *Server) handleGetEnvironment(c echo.Context) error {
 // cannot be redeployed (409).
 func (s *Server) handleRedeploy(c echo.Context) error {
 	return s.changeDesired(c, func(e *preview.Environment) error {
-		if !e.Desired.PROpen {
+		switch err := e.Redeploy(preview.ReasonRedeploy, s.cfg.Now().UTC(), s.cfg.TTL); {
+		case errors.Is(err, preview.ErrPullRequestClosed):
 			return preview.Errorf(preview.ECONFLICT, "pull request %s#%d is closed", e.Repo, e.PR)
-		}
-		if e.Desired.Fork && e.Desired.ApprovedSHA != e.HeadSHA {
+		case errors.Is(err, preview.ErrForkNotApproved):
 			return preview.Errorf(preview.ECONFLICT, "pull request %s#%d comes from a fork and its head is not approved: add the label %s", e.Repo, e.PR, preview.ApprovalLabel)
+		default:
+			return err
 		}
-		e.Desired.Present, e.Desired.Reason = true, "redeploy"
-		e.Desired.Generation++
-		e.ExpiresAt = s.cfg.Now().UTC().Add(s.cfg.TTL)
-		return nil
 	})
 }
 
@@ -98,10 +96,7 @@ func (s *Server) handleRedeploy(c echo.Context) error {
 // builds it again.
 func (s *Server) handleDestroy(c echo.Context) error {
 	return s.changeDesired(c, func(e *preview.Environment) error {
-		e.Desired.Present, e.Desired.Reason = false, "admin"
-		if e.Status == preview.StatusFailed && e.LastPhase == preview.PhaseDestroy {
-			e.Attempts, e.RetryAt = 0, time.Time{} // an operator's DELETE retries a destroy that gave up
-		}
+		e.Destroy(preview.ReasonAdmin) // an operator's DELETE retries a destroy that gave up, too
 		return nil
 	})
 }
@@ -114,9 +109,7 @@ func (s *Server) changeDesired(c echo.Context, fn func(*preview.Environment) err
 		if err := fn(e); err != nil {
 			return err
 		}
-		if e.Status != preview.StatusProvisioning && e.Status != preview.StatusDestroying && e.Desired.Present {
-			e.Status = preview.StatusQueued
-		}
+		e.Requeue(s.cfg.Now().UTC(), 0)
 		return nil
 	})
 	if err != nil {
