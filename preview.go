@@ -260,6 +260,17 @@ type Applied struct {
 	Module  ModuleVersion     // the module's version, when it comes from git
 }
 
+// HookDelivery is one attempt GitHub made at delivering a webhook to
+// previewd, as its delivery log records it.
+type HookDelivery struct {
+	ID          int64     // the attempt, which a redelivery names
+	GUID        string    // the delivery (X-GitHub-Delivery), shared by its attempts
+	Event       string    // X-GitHub-Event
+	StatusCode  int       // what previewd answered; 0 when nothing answered
+	DeliveredAt time.Time // when GitHub sent it
+	Redelivery  bool      // the attempt is a redelivery
+}
+
 // Commit is one commit of a repository.
 type Commit struct {
 	Repo string // owner/name

@@ -31,6 +31,7 @@ type Store interface {
 	FindRunByID(ctx context.Context, id string) (preview.Run, error)
 	InterruptRuns(ctx context.Context) ([]preview.Run, error)
 	PruneDeliveries(ctx context.Context, cutoff time.Time) (int, error)
+	DeliveryRecorded(ctx context.Context, delivery string) (bool, error)
 	RecordPullRequest(ctx context.Context, delivery string, pr preview.PullRequest) (preview.RecordResult, error)
 	FindEnvironmentByPullRequest(ctx context.Context, repo string, number int) (preview.Environment, error)
 	FindCommands(ctx context.Context) ([]preview.Command, error)
@@ -78,6 +79,8 @@ type Config struct {
 	ChecksPollInterval  time.Duration                           // how often a waiting head's checks are read again without an event (default 30s)
 	ModuleVersions      ModuleVersions                          // production's module versions, when modules come from git; nil: not followed
 	ModulePollInterval  time.Duration                           // how often production's modules are resolved again without a push (default 5m)
+	Redeliveries        Redeliveries                            // GitHub's delivery log (App mode); nil: no redelivery
+	RedeliveryInterval  time.Duration                           // how often failed deliveries are looked for (default 5m)
 	MaxConcurrentChecks int                                     // parity checks at once, beside the runs (default 1)
 	ResyncRepos         func(context.Context) ([]string, error) // repositories to resync besides those with live environments
 	Allowed             func(repo string) bool                  // the repositories previewd serves (a module, allowed_repos); nil allows all
@@ -127,6 +130,9 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 	}
 	if cfg.MaxConcurrentChecks <= 0 {
 		cfg.MaxConcurrentChecks = 1
+	}
+	if cfg.RedeliveryInterval <= 0 {
+		cfg.RedeliveryInterval = 5 * time.Minute
 	}
 	if cfg.ModulePollInterval <= 0 {
 		cfg.ModulePollInterval = 5 * time.Minute
@@ -198,6 +204,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	if c.cfg.ModuleVersions != nil {
 		wg.Go(func() { c.moduleLoop(ctx) })
+	}
+	if c.cfg.Redeliveries != nil {
+		wg.Go(func() { c.redeliveryLoop(ctx) })
 	}
 	c.ready.Store(true)
 	c.log.Info("reconciling", "workers", c.cfg.MaxConcurrentRuns)

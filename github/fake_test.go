@@ -40,6 +40,8 @@ type fakeGitHub struct {
 	permissions        map[string][2]string        // login → {permission, role_name}
 	checkRuns          map[string][]map[string]any // by head SHA: check runs as GitHub lists them
 	commitStatuses     map[string][]map[string]any // by SHA: the newest status per context
+	hookDeliveries     []map[string]any            // the App's delivery log, newest first
+	redeliveries       []int64                     // attempts asked to be delivered again
 
 	app *fakeApp // App mode when set: see fake_app_test.go
 }
@@ -97,6 +99,8 @@ func newFakeGitHub(t *testing.T, prefix string) *fakeGitHub {
 	mux.HandleFunc("POST /app/installations/{id}/access_tokens", f.createToken)
 	mux.HandleFunc("GET /installation/repositories", f.listInstallationRepos)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", f.listCheckRuns)
+	mux.HandleFunc("GET /app/hook/deliveries", f.listHookDeliveries)
+	mux.HandleFunc("POST /app/hook/deliveries/{id}/attempts", f.redeliver)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/commits/{ref}/status", f.combinedStatus)
 	api := http.StripPrefix(prefix, mux)
 	f.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -455,4 +459,43 @@ func (f *fakeGitHub) combinedStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"state": state, "sha": sha, "total_count": len(all), "statuses": append([]map[string]any{}, all[from:to]...),
 		"repository": map[string]any{"id": 1, "full_name": r.PathValue("owner") + "/" + r.PathValue("repo")},
 		"commit_url": "https://api.github.com/repos/acme/shop/commits/" + sha, "url": "https://api.github.com/repos/acme/shop/commits/" + sha + "/status"})
+}
+
+// addHookDelivery adds an attempt to the App's delivery log (newest first,
+// as GitHub lists them).
+func (f *fakeGitHub) addHookDelivery(id int64, guid, event string, status int, at time.Time, redelivery bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hookDeliveries = append([]map[string]any{{"id": id, "guid": guid, "delivered_at": at.UTC().Format(time.RFC3339), "redelivery": redelivery,
+		"duration": 0.05, "status": http.StatusText(status), "status_code": status, "event": event, "action": "opened",
+		"installation_id": 7, "repository_id": 1}}, f.hookDeliveries...)
+}
+
+// listHookDeliveries serves the delivery log with GitHub's cursor
+// pagination: the cursor is the index of the page's first item.
+func (f *fakeGitHub) listHookDeliveries(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	perPage, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
+	perPage = min(max(perPage, 1), f.maxPage)
+	from, _ := strconv.Atoi(r.URL.Query().Get("cursor"))
+	from = min(from, len(f.hookDeliveries))
+	to := min(from+perPage, len(f.hookDeliveries))
+	if to < len(f.hookDeliveries) {
+		u := *r.URL
+		u.Scheme, u.Host = "http", r.Host
+		q := u.Query()
+		q.Set("cursor", strconv.Itoa(to))
+		u.RawQuery = q.Encode()
+		w.Header().Set("Link", fmt.Sprintf("<%s>; rel=\"next\"", u.String()))
+	}
+	writeJSON(w, http.StatusOK, append([]map[string]any{}, f.hookDeliveries[from:to]...))
+}
+
+func (f *fakeGitHub) redeliver(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	f.mu.Lock()
+	f.redeliveries = append(f.redeliveries, id)
+	f.mu.Unlock()
+	writeJSON(w, http.StatusAccepted, map[string]any{})
 }

@@ -291,3 +291,15 @@ func (db *DB) PruneDeliveries(ctx context.Context, cutoff time.Time) (int, error
 	})
 	return n, err
 }
+
+// DeliveryRecorded reports whether delivery (its X-GitHub-Delivery ID) was
+// recorded: a change it brought is durable. IDs are kept as long as
+// PruneDeliveries leaves them.
+func (db *DB) DeliveryRecorded(ctx context.Context, delivery string) (bool, error) {
+	found := false
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		found = tx.Bucket(bucketDeliveries).Get([]byte(delivery)) != nil
+		return nil
+	})
+	return found, err
+}

@@ -42,6 +42,9 @@ type Config struct {
 	// ModulePollInterval is how often modules from git are resolved again
 	// when no push came.
 	ModulePollInterval time.Duration `yaml:"module_poll_interval"`
+	// RedeliveryInterval is how often, in App mode, GitHub's delivery log
+	// is read for failed deliveries to redeliver.
+	RedeliveryInterval time.Duration `yaml:"redelivery_interval"`
 	// ProductionVarFiles are production's var files for module_dir (for
 	// every repository without its own entry), relative to module_dir.
 	ProductionVarFiles []string `yaml:"production_var_files"`
@@ -167,6 +170,7 @@ func DefaultConfig() Config {
 		CheckTimeout:       time.Hour,
 		CheckPollInterval:  30 * time.Second,
 		ModulePollInterval: 5 * time.Minute,
+		RedeliveryInterval: 5 * time.Minute,
 		MaxAttempts:        5,
 		ResyncInterval:     10 * time.Minute,
 		MaxResyncDestroys:  5,
@@ -541,6 +545,9 @@ func (c *Config) validate(needSecret bool) error {
 	}
 	if c.CheckTimeout < 0 {
 		return bad("check_timeout", "must not be negative, got %s", c.CheckTimeout)
+	}
+	if c.RedeliveryInterval < time.Second {
+		return bad("redelivery_interval", "must be at least 1s, got %s", c.RedeliveryInterval)
 	}
 	if c.ModulePollInterval < time.Second {
 		return bad("module_poll_interval", "must be at least 1s, got %s", c.ModulePollInterval)

@@ -94,6 +94,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		ResyncInterval:      cfg.ResyncInterval,
 		ChecksPollInterval:  cfg.CheckPollInterval,
 		ModulePollInterval:  cfg.ModulePollInterval,
+		RedeliveryInterval:  cfg.RedeliveryInterval,
 		MaxResyncDestroys:   cfg.MaxResyncDestroys,
 		Logger:              logger,
 	}
@@ -106,6 +107,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		ctrlCfg.Resync = client
 		ctrlCfg.ResyncRepos = resyncRepos(cfg, client)
 		ctrlCfg.RequiredChecks = requiredChecks{cfg: &cfg, client: client}
+		if githubMode(cfg) == "app" { // the delivery log is the App's
+			ctrlCfg.Redeliveries = client
+		}
 	}
 	ctrl := controller.New(db, provisionerAdapter{p: prov, cfg: &cfg}, gh, ctrlCfg)
 	srv := server.New(server.Config{
