@@ -33,6 +33,7 @@ func TestEnvironmentConditionalFailsParityUntilDeclared(t *testing.T) {
 	sha1, sha2 := strings.Repeat("1", 40), strings.Repeat("2", 40)
 
 	type status struct {
+		SHA   string `json:"sha"`
 		State string `json:"state"`
 	}
 	type env struct {
@@ -46,7 +47,9 @@ func TestEnvironmentConditionalFailsParityUntilDeclared(t *testing.T) {
 		waitUntil(t, "the parity status at "+sha[:7], func() bool {
 			got = env{}
 			p.get("/api/v1/environments/engine", &got)
-			return got.ParityStatus.State != "" && strings.Contains(got.Comment.Body, "Parity with production")
+			// The status of this very head: the one of the previous head
+			// is still shown until the check's result is synced.
+			return got.ParityStatus.SHA == sha && strings.Contains(got.Comment.Body, "Parity with production")
 		})
 	}
 	p.send(prEvent{"opened", "engine", sha1, 1, t0})
