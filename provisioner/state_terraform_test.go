@@ -27,9 +27,10 @@ func TestStateInPostgres(t *testing.T) {
 }
 
 func testStateInPostgres(t *testing.T, bin string) {
-	schema, conn := pgtest.Schema(t)
+	db, conn := pgtest.Database(t)
+	schema := pgtest.StateSchema
 	mod := fixture("basic")
-	mod.State = State{Backend: "pg", Config: map[string]string{"conn_str": pgtest.URL(), "schema_name": schema}}
+	mod.State = State{Backend: "pg", Config: map[string]string{"conn_str": db}}
 	p, dataDir := newTestProvisioner(t, mod, func(c *Config) { c.TerraformBin = bin })
 	ctx := context.Background()
 	for _, name := range []string{"pg-a", "pg-b"} {

@@ -18,9 +18,10 @@ import (
 // environment's own in PostgreSQL and nowhere on previewd's disk, and the
 // destroy leaves nothing in PostgreSQL.
 func TestKill9DuringApplyWithStateInPostgres(t *testing.T) {
-	schema, conn := pgtest.Schema(t)
+	db, conn := pgtest.Database(t)
+	schema := pgtest.StateSchema
 	config := filepath.Join(t.TempDir(), "previewd.yaml")
-	body := "state:\n  backend: pg\n  config:\n    conn_str: " + pgtest.URL() + "\n    schema_name: " + schema + "\n"
+	body := "state:\n  backend: pg\n  config:\n    conn_str: " + db + "\n"
 	if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-// Package pgtest gives tests a PostgreSQL schema of their own on the
+// Package pgtest gives tests a PostgreSQL database of their own on the
 // server `make test` makes sure of (it starts one when none answers on
 // 127.0.0.1:5432).
 package pgtest
@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,23 +46,42 @@ func Conn(t testing.TB) *pgx.Conn {
 	return conn
 }
 
-// Schema returns the name of a schema no other test uses, dropped with
-// everything in it when the test ends, and a connection to the server.
-func Schema(t testing.TB) (string, *pgx.Conn) {
+// Database creates a database no other test uses and returns its URL and
+// a connection to it; the database is dropped, with everything in it, when
+// the test ends.
+func Database(t testing.TB) (string, *pgx.Conn) {
 	t.Helper()
-	conn := Conn(t)
+	admin := Conn(t)
 	b := make([]byte, 6)
 	rand.Read(b)
 	name := "previewd_test_" + hex.EncodeToString(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	u, err := url.Parse(URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		t.Fatalf("connect to %s: %v", name, err)
+	}
 	t.Cleanup(func() {
+		conn.Close(context.Background())
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
+		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
 		}
 	})
-	return name, conn
+	return u.String(), conn
 }
+
+// StateSchema is where Terraform's pg backend keeps states by default.
+const StateSchema = "terraform_remote_state"
 
 // StateNames returns the workspaces Terraform's pg backend holds in schema,
 // sorted; none when it never created its table there.
