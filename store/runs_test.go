@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,48 +11,6 @@ import (
 	preview "github.com/previewd/previewd"
 	bolt "go.etcd.io/bbolt"
 )
-
-func TestFindRunsFiltersByIdentity(t *testing.T) {
-	db := openDB(t, "")
-	ctx := context.Background()
-	for _, run := range []preview.Run{
-		{Environment: "fix", Repo: "acme/shop", PR: 1, Phase: preview.PhaseApply},
-		{Environment: "fix", Repo: "acme/shop", PR: 1, Phase: preview.PhaseDestroy},
-		{Environment: "fix", Repo: "acme/api", PR: 1, Phase: preview.PhaseApply},  // the name reused by another repository
-		{Environment: "fix", Repo: "acme/shop", PR: 2, Phase: preview.PhaseApply}, // and by another pull request
-		{Environment: "fix", Phase: preview.PhaseApply},                           // a run nobody could be told to own
-		{Environment: "fixed", Repo: "acme/shop", PR: 1, Phase: preview.PhaseApply},
-	} {
-		if _, err := db.CreateRun(ctx, run); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tests := []struct {
-		filter preview.RunFilter
-		want   []string // "repo#pr phase" of each run found, in order
-	}{
-		{preview.RunFilter{Environment: "fix", Repo: "acme/shop", PR: 1}, []string{"acme/shop#1 apply", "acme/shop#1 destroy"}},
-		{preview.RunFilter{Environment: "fix", Repo: "ACME/Shop", PR: 1}, []string{"acme/shop#1 apply", "acme/shop#1 destroy"}},
-		{preview.RunFilter{Environment: "fix", Repo: "acme/api", PR: 1}, []string{"acme/api#1 apply"}},
-		{preview.RunFilter{Environment: "fix", Repo: "acme/shop", PR: 2}, []string{"acme/shop#2 apply"}},
-		{preview.RunFilter{Environment: "fix", Repo: "acme/shop", PR: 3}, nil},
-		{preview.RunFilter{Environment: "fix"}, nil},
-		{preview.RunFilter{Environment: "fixed", Repo: "acme/shop", PR: 1}, []string{"acme/shop#1 apply"}},
-	}
-	for _, tt := range tests {
-		runs, err := db.FindRuns(ctx, tt.filter)
-		if err != nil {
-			t.Fatalf("filter %+v: %v", tt.filter, err)
-		}
-		var got []string
-		for _, r := range runs {
-			got = append(got, preview.PullRequestKey(r.Repo, r.PR)+" "+string(r.Phase))
-		}
-		if !slices.Equal(got, tt.want) {
-			t.Errorf("filter %+v: got %q want %q", tt.filter, got, tt.want)
-		}
-	}
-}
 
 func TestMigrationFromSchema3IdentifiesRuns(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "previewd.db")
