@@ -75,6 +75,9 @@ type Config struct {
 	CheckPollInterval time.Duration `yaml:"check_poll_interval"`
 	GitHub            GitHubConfig  `yaml:"github"`
 	Terraform         TFConfig      `yaml:"terraform"`
+	// Store is where previewd keeps its own records: bbolt in data_dir
+	// (the default), or PostgreSQL.
+	Store StoreConfig `yaml:"store"`
 	// State is where every environment keeps its Terraform state, unless
 	// its repository's entry says otherwise.
 	State StateConfig  `yaml:"state"`
@@ -83,6 +86,12 @@ type Config struct {
 	// sources keeps the current checkout of each module_source (serve and
 	// previewd parity set it).
 	sources *moduleSources
+}
+
+// StoreConfig chooses previewd's store.
+type StoreConfig struct {
+	Driver string `yaml:"driver"` // bbolt (default) or postgres
+	URL    string `yaml:"url"`    // postgres: the connection URL
 }
 
 // StateConfig is where environments keep their Terraform state: a backend
@@ -330,6 +339,10 @@ func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
 			}
 		}
 	}
+	// The name PostgreSQL deployments expect: it selects the driver too.
+	if v, ok := getenv("PREVIEWD_DATABASE_URL"); ok && strings.TrimSpace(v) != "" {
+		c.Store.Driver, c.Store.URL = "postgres", strings.TrimSpace(v)
+	}
 	return nil
 }
 
@@ -542,6 +555,18 @@ func (c *Config) validate(needSecret bool) error {
 	}
 	if problem := provisioner.StateProblem(c.State.provisioner()); problem != "" {
 		return bad("state", "%s", problem)
+	}
+	switch c.Store.Driver {
+	case "", "bbolt":
+		if c.Store.URL != "" {
+			return bad("store.url", "is for the postgres driver; bbolt keeps its file in data_dir")
+		}
+	case "postgres":
+		if !strings.HasPrefix(c.Store.URL, "postgres://") && !strings.HasPrefix(c.Store.URL, "postgresql://") {
+			return bad("store.url", "must be a postgres:// URL for the postgres driver (password through PGPASSWORD or the URL)")
+		}
+	default:
+		return bad("store.driver", "%q: use bbolt or postgres", c.Store.Driver)
 	}
 	if c.CheckTimeout < 0 {
 		return bad("check_timeout", "must not be negative, got %s", c.CheckTimeout)

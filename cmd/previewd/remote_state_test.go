@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,4 +55,36 @@ func TestKill9DuringApplyWithStateInPostgres(t *testing.T) {
 	if names := pgtest.StateNames(t, conn, schema); len(names) > 0 {
 		t.Errorf("workspaces left in PostgreSQL after the destroy: %v", names)
 	}
+}
+
+// TestServiceOnPostgreSQL runs previewd with its records in PostgreSQL
+// (PREVIEWD_DATABASE_URL): a pull request's environment is built and torn
+// down, and a second previewd on the same database is refused at once.
+func TestServiceOnPostgreSQL(t *testing.T) {
+	url, conn := pgtest.Database(t)
+	module, _ := filepath.Abs("testdata/module")
+	p := startPreviewd(t, map[string]string{"PREVIEWD_DATABASE_URL": url, "PREVIEWD_MODULE_DIR": module})
+	t0 := time.Now().Add(-time.Hour)
+	p.send(prEvent{"opened", "on-pg", "sha1", 1, t0})
+	p.waitFor("on-pg", "ready", readyAt("sha1"))
+	var stored string
+	if err := conn.QueryRow(context.Background(), "SELECT data FROM environments WHERE name = 'on-pg'").Scan(&stored); err != nil || !strings.Contains(stored, `"status":"ready"`) {
+		t.Errorf("the environment in PostgreSQL: %q, %v", stored, err)
+	}
+	if _, err := os.Stat(filepath.Join(p.dataDir, "previewd.db")); !os.IsNotExist(err) {
+		t.Errorf("a bbolt file beside the PostgreSQL store: %v", err)
+	}
+
+	cfg, err := LoadConfig("", envFrom(map[string]string{"PREVIEWD_WEBHOOK_SECRET": testSecret, "PREVIEWD_DATABASE_URL": url,
+		"PREVIEWD_MODULE_DIR": module, "PREVIEWD_DATA_DIR": t.TempDir(), "PREVIEWD_TERRAFORM_BIN": terraformForTests(t)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = serve(context.Background(), cfg, slog.New(slog.DiscardHandler), nil)
+	if err == nil || !strings.Contains(err.Error(), "another previewd is using this database") {
+		t.Errorf("a second previewd on the database: %v, want a clear refusal", err)
+	}
+
+	p.send(prEvent{"closed", "on-pg", "sha1", 1, t0.Add(time.Minute)})
+	p.waitFor("on-pg", "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
 }

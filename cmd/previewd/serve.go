@@ -24,6 +24,7 @@ import (
 	"github.com/previewd/previewd/provisioner"
 	"github.com/previewd/previewd/server"
 	"github.com/previewd/previewd/store"
+	"github.com/previewd/previewd/store/postgres"
 	"github.com/previewd/previewd/templates"
 	"github.com/previewd/previewd/webhooks"
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,9 +43,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
-	db, err := store.Open(filepath.Join(dataDir, "previewd.db"), store.Options{
-		NameMax: cfg.NameMaxLength, TTL: cfg.TTL, Drafts: cfg.Drafts,
-	})
+	db, err := openStore(ctx, cfg, dataDir)
 	if err != nil {
 		return err
 	}
@@ -278,6 +277,35 @@ func resyncRepos(cfg Config, client *github.Client) func(context.Context) ([]str
 		installed, err := client.Repositories(ctx)
 		return append(names, installed...), err
 	}
+}
+
+// serviceStore is what the service needs of its store: bbolt's or
+// PostgreSQL's, which keep the same contract (store/storetest).
+type serviceStore interface {
+	controller.Store
+	server.Store
+	webhooks.Recorder
+	Close() error
+}
+
+// openStore opens the store cfg names: bbolt in dataDir (one process per
+// file), or PostgreSQL, held by this process alone until environments are
+// leased to replicas.
+func openStore(ctx context.Context, cfg Config, dataDir string) (serviceStore, error) {
+	if cfg.Store.Driver != "postgres" {
+		return store.Open(filepath.Join(dataDir, "previewd.db"), store.Options{
+			NameMax: cfg.NameMaxLength, TTL: cfg.TTL, Drafts: cfg.Drafts,
+		})
+	}
+	db, err := postgres.Open(ctx, cfg.Store.URL, postgres.Options{NameMax: cfg.NameMaxLength, TTL: cfg.TTL, Drafts: cfg.Drafts})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Lock(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: %w (one previewd per database until replicas lease their environments)", err)
+	}
+	return db, nil
 }
 
 // ensureModule makes sure the module env follows is fetched, when it comes

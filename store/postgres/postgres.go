@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,6 +34,7 @@ type Options struct {
 type DB struct {
 	pool *pgxpool.Pool
 	opts Options
+	held *pgxpool.Conn // the connection holding the instance lock, when taken
 }
 
 // SchemaVersion is the version of the schema this previewd writes.
@@ -90,10 +92,51 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-// Close closes the connections.
+// ErrLocked is returned by Lock when another process holds the database.
+var ErrLocked = errors.New("another previewd is using this database")
+
+// instanceLock is the session lock one previewd holds on its database.
+const instanceLock = 0x70726578
+
+// Lock makes this process the only previewd on the database, for as long
+// as it keeps the store open: until environments are leased to replicas,
+// two processes would run the same environment's Terraform. It returns
+// ErrLocked when another process holds it; a process that dies loses it
+// with its connection.
+func (db *DB) Lock(ctx context.Context) error {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	var ok bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", instanceLock).Scan(&ok); err != nil {
+		conn.Release()
+		return err
+	}
+	if !ok {
+		conn.Release()
+		return ErrLocked
+	}
+	db.held = conn
+	return nil
+}
+
+// Close releases the instance lock, if held, and closes the connections.
 func (db *DB) Close() error {
+	if db.held != nil {
+		db.held.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", instanceLock)
+		db.held.Release()
+		db.held = nil
+	}
 	db.pool.Close()
 	return nil
+}
+
+// Backup refuses: a PostgreSQL store is backed up with the database's own
+// tools (pg_dump, the provider's snapshots), which see every replica's
+// writes.
+func (db *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	return 0, preview.Errorf(preview.EINVALID, "the PostgreSQL store is backed up with PostgreSQL's own tools (pg_dump), not through previewd")
 }
 
 // Ping checks the database answers.

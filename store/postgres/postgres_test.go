@@ -47,3 +47,29 @@ func TestMigrations(t *testing.T) {
 		t.Errorf("a newer schema: %v, want it refused", err)
 	}
 }
+
+// TestASecondProcessIsRefused holds the database for one previewd: a
+// second is refused until the first closes (or dies with its connection).
+func TestASecondProcessIsRefused(t *testing.T) {
+	url, _ := pgtest.Database(t)
+	ctx := context.Background()
+	first, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	second, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if err := second.Lock(ctx); err != postgres.ErrLocked {
+		t.Errorf("a second process: %v, want ErrLocked", err)
+	}
+	first.Close()
+	if err := second.Lock(ctx); err != nil {
+		t.Errorf("after the first closed: %v", err)
+	}
+}
