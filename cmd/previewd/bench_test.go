@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/previewd/previewd/internal/pgtest"
 )
 
 // load sends n requests at the given concurrency and returns their
@@ -74,15 +76,28 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // BenchmarkWebhookAck sends 2,000 signed deliveries at concurrency 100 while
 // Terraform is busy, then the same load against /healthz of the same server
-// as the floor. Every delivery is answered 2xx only after it is on disk.
+// as the floor. Every delivery is answered 2xx only after it is on disk:
+// with the bbolt store, and with the PostgreSQL store.
 //
 // The deliveries are GitHub's full-size synchronize payload (~25 KB,
 // webhooks/testdata), signed before the clock starts. Each request, webhook
 // or /healthz alike, comes on a connection of its own, as GitHub's
 // deliveries do.
 func BenchmarkWebhookAck(b *testing.B) {
+	b.Run("store=bbolt", func(b *testing.B) { benchmarkWebhookAck(b, nil) })
+	b.Run("store=postgres", func(b *testing.B) {
+		url, _ := pgtest.Database(b)
+		benchmarkWebhookAck(b, map[string]string{"PREVIEWD_DATABASE_URL": url})
+	})
+}
+
+func benchmarkWebhookAck(b *testing.B, env map[string]string) {
 	module, _ := filepath.Abs("testdata/slow")
-	p := startPreviewd(b, map[string]string{"PREVIEWD_MODULE_DIR": module, "PREVIEWD_LOG_LEVEL": "warn"})
+	vars := map[string]string{"PREVIEWD_MODULE_DIR": module, "PREVIEWD_LOG_LEVEL": "warn"}
+	for k, v := range env {
+		vars[k] = v
+	}
+	p := startPreviewd(b, vars)
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	const n, conc, prs = 2000, 100, 50
 	t0 := time.Now().Add(-time.Hour)
