@@ -5,6 +5,7 @@
 //
 //	previewd serve [--config FILE]    run the service
 //	previewd backup --out FILE        copy the database (--url for a running one)
+//	previewd store migrate            copy a bbolt store into PostgreSQL
 //	previewd version                  print the version
 package main
 
@@ -39,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return parityCommand(args[1:], stdout, stderr)
 	case "backup":
 		return backupCommand(args[1:], stdout, stderr)
+	case "store":
+		return storeCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "previewd", version)
 		return 0
@@ -62,6 +65,8 @@ Usage:
                                    (exit 0 parity, 1 undeclared drift, 2 error)
   previewd backup --out FILE [--url URL | --data-dir DIR]
                                    copy the database, online (admin API) or offline
+  previewd store migrate --from DATA_DIR --to postgres://…
+                                   copy a stopped previewd's bbolt store into PostgreSQL
   previewd version                 print the version
 
 Every setting can be set in the YAML file or by a PREVIEWD_* environment

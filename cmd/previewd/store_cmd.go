@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/previewd/previewd/store"
+	"github.com/previewd/previewd/store/postgres"
+)
+
+// storeCommand runs `previewd store migrate --from DATA_DIR --to URL`:
+// copies a stopped previewd's bbolt store (environments, their pull
+// requests, deliveries, queued commands, the run journal) into PostgreSQL,
+// idempotently, refusing a target that holds different data. Run logs
+// stay files under DATA_DIR/logs.
+func storeCommand(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "migrate" {
+		fmt.Fprintln(stderr, "usage: previewd store migrate --from DATA_DIR --to postgres://…")
+		return 2
+	}
+	fs := flag.NewFlagSet("store migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	from := fs.String("from", envOr("PREVIEWD_DATA_DIR", "./.previewd"), "data `directory` of a stopped previewd (its previewd.db)")
+	to := fs.String("to", envOr("PREVIEWD_DATABASE_URL", ""), "PostgreSQL `URL` to copy into")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if *to == "" {
+		fmt.Fprintln(stderr, "previewd store migrate: --to (or PREVIEWD_DATABASE_URL) is required")
+		return 2
+	}
+	res, err := migrateStore(context.Background(), filepath.Join(*from, "previewd.db"), *to)
+	if err != nil {
+		fmt.Fprintln(stderr, "previewd store migrate:", err)
+		return 1
+	}
+	for _, k := range []struct {
+		kind   store.RecordKind
+		plural string
+	}{{store.KindEnvironment, "environments"}, {store.KindPullRequest, "pull requests"}, {store.KindDelivery, "deliveries"},
+		{store.KindCommand, "commands"}, {store.KindRun, "runs"}} {
+		fmt.Fprintf(stdout, "%s: %d copied, %d already there\n", k.plural, res.Copied[k.kind], res.Present[k.kind])
+	}
+	return 0
+}
+
+func migrateStore(ctx context.Context, from, to string) (postgres.ImportResult, error) {
+	src, err := store.Open(from, store.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	if errors.Is(err, store.ErrLocked) {
+		return postgres.ImportResult{}, fmt.Errorf("%w: stop it first", err)
+	} else if err != nil {
+		return postgres.ImportResult{}, err
+	}
+	defer src.Close()
+	var records []store.Record
+	if err := src.Export(ctx, func(r store.Record) error { records = append(records, r); return nil }); err != nil {
+		return postgres.ImportResult{}, err
+	}
+	dst, err := postgres.Open(ctx, to, postgres.Options{})
+	if err != nil {
+		return postgres.ImportResult{}, err
+	}
+	defer dst.Close()
+	if err := dst.Lock(ctx); err != nil {
+		return postgres.ImportResult{}, fmt.Errorf("the target: %w", err)
+	}
+	return dst.Import(ctx, records)
+}

@@ -1,0 +1,122 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/store"
+)
+
+// ImportResult counts what an import did, by kind of record.
+type ImportResult struct {
+	Copied  map[store.RecordKind]int // written
+	Present map[store.RecordKind]int // already there, the same
+}
+
+// Import copies records (a bbolt store's Export) into the database in one
+// transaction, idempotently: a record already present with the same
+// content is left alone, and one present with other content fails the
+// whole import, naming it, with nothing written. Hold the database (Lock)
+// while importing, so no previewd writes meanwhile.
+func (db *DB) Import(ctx context.Context, records []store.Record) (ImportResult, error) {
+	res := ImportResult{Copied: map[store.RecordKind]int{}, Present: map[store.RecordKind]int{}}
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		for _, r := range records {
+			copied, err := importRecord(ctx, tx, r)
+			if err != nil {
+				return fmt.Errorf("%s %q: %w", r.Kind, r.Key, err)
+			}
+			if copied {
+				res.Copied[r.Kind]++
+			} else {
+				res.Present[r.Kind]++
+			}
+		}
+		for _, table := range []string{"runs", "commands"} {
+			q := fmt.Sprintf("SELECT setval(pg_get_serial_sequence('%[1]s', 'seq'), GREATEST((SELECT max(seq) FROM %[1]s), 1))", table)
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return res, err
+}
+
+// importRecord writes r unless it is present; present with other content
+// is an error.
+func importRecord(ctx context.Context, tx pgx.Tx, r store.Record) (bool, error) {
+	var insert, existing string // existing reads the value stored under r.Key
+	var args []any
+	value := string(r.Value)
+	switch r.Kind {
+	case store.KindEnvironment:
+		var env preview.Environment
+		if err := json.Unmarshal(r.Value, &env); err != nil {
+			return false, err
+		}
+		insert = "INSERT INTO environments (name, repo, pr, live, data) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+		args = []any{r.Key, env.Repo, env.PR, env.Status.Live(), value}
+		existing = "SELECT data FROM environments WHERE name = $1"
+	case store.KindPullRequest:
+		insert = "INSERT INTO pull_requests (key, name) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+		args = []any{r.Key, value}
+		existing = "SELECT name FROM pull_requests WHERE key = $1"
+	case store.KindDelivery:
+		at, err := time.Parse(time.RFC3339Nano, value)
+		if err != nil {
+			return false, err
+		}
+		insert = "INSERT INTO deliveries (id, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+		args = []any{r.Key, at}
+	case store.KindCommand:
+		seq, err := strconv.ParseInt(r.Key, 16, 64)
+		if err != nil {
+			return false, err
+		}
+		insert = "INSERT INTO commands (seq, data) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+		args = []any{seq, value}
+		existing = "SELECT data FROM commands WHERE lpad(to_hex(seq), 16, '0') = $1"
+	case store.KindRun:
+		var run preview.Run
+		if err := json.Unmarshal(r.Value, &run); err != nil {
+			return false, err
+		}
+		i := strings.LastIndexByte(r.Key, '/')
+		seq, err := strconv.ParseInt(r.Key[i+1:], 16, 64)
+		if i < 0 || err != nil {
+			return false, fmt.Errorf("not a run ID")
+		}
+		insert = "INSERT INTO runs (seq, id, environment, running, data) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+		args = []any{seq, r.Key, run.Environment, run.State == preview.RunRunning, value}
+		existing = "SELECT data FROM runs WHERE id = $1"
+	default:
+		return false, fmt.Errorf("unknown kind of record")
+	}
+	tag, err := tx.Exec(ctx, insert, args...)
+	if err != nil || tag.RowsAffected() == 1 {
+		return err == nil, err
+	}
+	if existing == "" {
+		return false, nil // a delivery ID is the whole record
+	}
+	return false, same(ctx, tx, existing, r.Key, value)
+}
+
+// same checks that the value present under key is want.
+func same(ctx context.Context, tx pgx.Tx, query, key, want string) error {
+	var got string
+	if err := tx.QueryRow(ctx, query, key).Scan(&got); err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("the target already holds different data for it; refusing to overwrite it")
+	}
+	return nil
+}
