@@ -196,3 +196,29 @@ func (e *Environment) Requeue(now time.Time, maxAttempts int) {
 		e.Status = StatusQueued
 	}
 }
+
+// RecordPullRequest is the whole of what recording pr does to env, the
+// environment stored for it (found false: none yet), for a store: it
+// classifies the event, names a new environment with name (the store's
+// own lookup of free names), applies the rules, and returns the
+// environment to write (write false: nothing to write) and the result to
+// answer.
+func RecordPullRequest(env Environment, found bool, pr PullRequest, now time.Time, rules PullRequestRules, name func() (string, error)) (_ Environment, res RecordResult, write bool, err error) {
+	update := ClassifyPullRequest(env, found, pr, rules)
+	switch update {
+	case UpdateNone:
+		return env, res, false, nil
+	case UpdateStale:
+		res.Stale, res.Environment = true, env
+		return env, res, false, nil
+	case UpdateCreate:
+		n, err := name()
+		if err != nil {
+			return env, res, false, err
+		}
+		env = Environment{Name: n, Repo: pr.Repo, PR: pr.Number}
+	}
+	res.Changed = ApplyPullRequest(&env, update == UpdateCreate, pr, now, rules)
+	res.Environment = env
+	return env, res, true, nil
+}

@@ -52,25 +52,16 @@ func (db *DB) recordPullRequest(tx *bolt.Tx, pr preview.PullRequest, now time.Ti
 		}
 	}
 	rules := preview.PullRequestRules{TTL: db.opts.TTL, Drafts: db.opts.Drafts}
-	update := preview.ClassifyPullRequest(env, found, pr, rules)
-	switch update {
-	case preview.UpdateNone:
-		return nil
-	case preview.UpdateStale:
-		res.Stale, res.Environment = true, env
-		return nil
-	case preview.UpdateCreate:
-		name, err := deriveName(envs, prs, pr, db.opts.NameMax)
-		if err != nil {
-			return err
-		}
-		env = preview.Environment{Name: name, Repo: pr.Repo, PR: pr.Number}
+	env, result, write, err := preview.RecordPullRequest(env, found, pr, now, rules, func() (string, error) {
+		return deriveName(envs, prs, pr, db.opts.NameMax)
+	})
+	*res = result
+	if err != nil || !write {
+		return err
 	}
-	res.Changed = preview.ApplyPullRequest(&env, update == preview.UpdateCreate, pr, now, rules)
 	if err := putEnvironment(tx, &env); err != nil {
 		return err
 	}
-	res.Environment = env
 	return prs.Put([]byte(pr.Key()), []byte(env.Name))
 }
 

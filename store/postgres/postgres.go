@@ -242,25 +242,16 @@ func (db *DB) RecordPullRequest(ctx context.Context, delivery string, pr preview
 			return err
 		}
 		rules := preview.PullRequestRules{TTL: db.opts.TTL, Drafts: db.opts.Drafts}
-		update := preview.ClassifyPullRequest(env, found, pr, rules)
-		switch update {
-		case preview.UpdateNone:
-			return nil
-		case preview.UpdateStale:
-			res.Stale, res.Environment = true, env
-			return nil
-		case preview.UpdateCreate:
-			name, err := deriveName(ctx, tx, pr, db.opts.NameMax)
-			if err != nil {
-				return err
-			}
-			env = preview.Environment{Name: name, Repo: pr.Repo, PR: pr.Number}
+		env, result, write, err := preview.RecordPullRequest(env, found, pr, now, rules, func() (string, error) {
+			return deriveName(ctx, tx, pr, db.opts.NameMax)
+		})
+		res = result
+		if err != nil || !write {
+			return err
 		}
-		res.Changed = preview.ApplyPullRequest(&env, update == preview.UpdateCreate, pr, now, rules)
 		if err := putEnvironment(ctx, tx, &env); err != nil {
 			return err
 		}
-		res.Environment = env
 		_, err = tx.Exec(ctx, "INSERT INTO pull_requests (key, name) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET name = $2", pr.Key(), env.Name)
 		return err
 	})
