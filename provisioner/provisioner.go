@@ -740,7 +740,7 @@ func (w workspace) varFilePath() string  { return filepath.Join(w.root, "preview
 // backendConfigPath is the backend configuration file init reads when the
 // state is remote.
 func (w workspace) backendConfigPath() string {
-	return filepath.Join(w.root, "previewd.tfbackend.json")
+	return filepath.Join(w.root, "previewd.tfbackend")
 }
 
 // initDigestPath records what the environment's last successful init was

@@ -14,8 +14,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/hashicorp/terraform-exec/tfexec"
 	preview "github.com/previewd/previewd"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // State is where the environments of a module keep their Terraform state.
@@ -89,16 +91,16 @@ func StateProblem(s State) string {
 }
 
 // backendFile renders s's settings as a backend configuration file in
-// Terraform's JSON syntax (the file's name ends in .json), every value a
-// string. Strings there are templates: "${" and "%{" are escaped.
+// HCL's native syntax, every value a quoted string with "${" and "%{"
+// escaped. Not JSON: Terraform reads a JSON file's strings literally and
+// OpenTofu as templates, while both read native strings as templates, so
+// only there does "${" in a password reach both engines as "${".
 func backendFile(s State) []byte {
-	escape := strings.NewReplacer("${", "$${", "%{", "%%{")
-	config := make(map[string]string, len(s.Config))
-	for k, v := range s.Config {
-		config[k] = escape.Replace(v)
+	f := hclwrite.NewEmptyFile()
+	for _, k := range slices.Sorted(maps.Keys(s.Config)) {
+		f.Body().SetAttributeValue(k, cty.StringVal(s.Config[k]))
 	}
-	b, _ := json.MarshalIndent(config, "", "  ") // map keys are sorted
-	return append(b, '\n')
+	return f.Bytes()
 }
 
 // backendOverrideFor returns the override file pinning the module's backend

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/previewd/previewd/internal/pgtest"
 )
 
@@ -28,9 +29,10 @@ func TestStateInPostgres(t *testing.T) {
 
 func testStateInPostgres(t *testing.T, bin string) {
 	db, conn := pgtest.Database(t)
-	schema := pgtest.StateSchema
+	// A setting reaches Terraform as it is written, "${" included.
+	schema := "previewd_${states}"
 	mod := fixture("basic")
-	mod.State = State{Backend: "pg", Config: map[string]string{"conn_str": db}}
+	mod.State = State{Backend: "pg", Config: map[string]string{"conn_str": db, "schema_name": schema}}
 	p, dataDir := newTestProvisioner(t, mod, func(c *Config) { c.TerraformBin = bin })
 	ctx := context.Background()
 	for _, name := range []string{"pg-a", "pg-b"} {
@@ -50,7 +52,7 @@ func testStateInPostgres(t *testing.T, bin string) {
 		t.Fatalf("workspaces in PostgreSQL: %v, want %v", got, want)
 	}
 	var data string
-	if err := conn.QueryRow(ctx, "SELECT data FROM "+schema+".states WHERE name = 'previewd-pg-a'").Scan(&data); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT data FROM "+pgx.Identifier{schema, "states"}.Sanitize()+" WHERE name = 'previewd-pg-a'").Scan(&data); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(data, "runtime/pg-a") || strings.Contains(data, "runtime/pg-b") {

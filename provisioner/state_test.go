@@ -17,31 +17,23 @@ func TestBackendSettings(t *testing.T) {
 	}{
 		{"local, the default", State{}, "", `"local": {`},
 		{"s3", State{Backend: "s3", Config: map[string]string{"bucket": "acme-tfstate", "key": "shop/terraform.tfstate", "region": "eu-west-1", "dynamodb_table": "tf-locks"}},
-			`{
-  "bucket": "acme-tfstate",
-  "dynamodb_table": "tf-locks",
-  "key": "shop/terraform.tfstate",
-  "region": "eu-west-1"
-}
+			`bucket         = "acme-tfstate"
+dynamodb_table = "tf-locks"
+key            = "shop/terraform.tfstate"
+region         = "eu-west-1"
 `, `"s3": {}`},
 		{"gcs", State{Backend: "gcs", Config: map[string]string{"bucket": "acme-tfstate", "prefix": "shop"}},
-			`{
-  "bucket": "acme-tfstate",
-  "prefix": "shop"
-}
+			`bucket = "acme-tfstate"
+prefix = "shop"
 `, `"gcs": {}`},
 		{"azurerm", State{Backend: "azurerm", Config: map[string]string{"resource_group_name": "tfstate", "storage_account_name": "acmetfstate", "container_name": "tfstate", "key": "shop.tfstate"}},
-			`{
-  "container_name": "tfstate",
-  "key": "shop.tfstate",
-  "resource_group_name": "tfstate",
-  "storage_account_name": "acmetfstate"
-}
+			`container_name       = "tfstate"
+key                  = "shop.tfstate"
+resource_group_name  = "tfstate"
+storage_account_name = "acmetfstate"
 `, `"azurerm": {}`},
-		{"a template sequence stays literal", State{Backend: "pg", Config: map[string]string{"conn_str": "postgres://db/${x}%{y}"}},
-			`{
-  "conn_str": "postgres://db/$${x}%%{y}"
-}
+		{"a template sequence is escaped (both engines read it back literally)", State{Backend: "pg", Config: map[string]string{"conn_str": "postgres://db/${x}%{y}"}},
+			`conn_str = "postgres://db/$${x}%%{y}"
 `, `"pg": {}`},
 	}
 	for _, tt := range tests {

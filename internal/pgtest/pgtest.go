@@ -89,7 +89,7 @@ func StateNames(t testing.TB, conn *pgx.Conn, schema string) []string {
 	t.Helper()
 	ctx := context.Background()
 	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", schema+".states").Scan(&exists); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pgx.Identifier{schema, "states"}.Sanitize()).Scan(&exists); err != nil {
 		t.Fatal(err)
 	}
 	if !exists {
