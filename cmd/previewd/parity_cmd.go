@@ -157,7 +157,7 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 		if t := cfg.GitHub.Token; t != "" {
 			token = func(context.Context, string) (string, error) { return t, nil }
 		}
-		cfg.sources = newModuleSources(dataDir, gitHost(cfg.GitHub.APIURL), token)
+		cfg.sources = newModuleSources(dataDir, cfg.GitHub.APIURL, token)
 		scratch := preview.Environment{Repo: f.repo}
 		if _, err := cfg.sources.refresh(ctx, cfg.sourceFor(r, scratch)); err != nil {
 			return preview.ParityReport{}, err

@@ -75,7 +75,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 	if client, ok := gh.(*github.Client); ok {
 		gitToken = client.GitToken
 	}
-	cfg.sources = newModuleSources(dataDir, gitHost(cfg.GitHub.APIURL), gitToken)
+	cfg.sources = newModuleSources(dataDir, cfg.GitHub.APIURL, gitToken)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -30,17 +30,24 @@ type checkout struct {
 }
 
 // newModuleSources fetches into dataDir/modules, with token giving the
-// credential for a repository on GitHub ("owner/name"); githubHost is the
-// host git reaches GitHub's repositories on ("github.com", or a GitHub
-// Enterprise Server's). token may be nil (offline mode: public or file
+// credential for a repository on the GitHub whose API is at apiURL (its
+// repositories on github.com for api.github.com, or on a GitHub Enterprise
+// Server's own host). token may be nil (offline mode: public or file
 // repositories only).
-func newModuleSources(dataDir, githubHost string, token func(ctx context.Context, repo string) (string, error)) *moduleSources {
+func newModuleSources(dataDir, apiURL string, token func(ctx context.Context, repo string) (string, error)) *moduleSources {
 	f := &provisioner.Fetcher{Dir: filepath.Join(dataDir, "modules")}
 	if token != nil {
+		host := gitHost(apiURL)
+		scheme := "https"
+		if u, err := url.Parse(apiURL); err == nil && u.Scheme != "" {
+			scheme = u.Scheme
+		}
 		f.Token = func(ctx context.Context, repoURL string) (string, error) {
-			repo, ok := githubRepo(repoURL, githubHost)
-			if !ok {
-				return "", nil // not GitHub's: no credential leaves for it
+			repo, ok := githubRepo(repoURL, host)
+			// Only to GitHub's host, and never over plain http unless the
+			// API itself is served so (a GitHub Enterprise Server on http).
+			if u, err := url.Parse(repoURL); !ok || err != nil || (u.Scheme != "https" && u.Scheme != scheme) {
+				return "", nil
 			}
 			return token(ctx, repo)
 		}
