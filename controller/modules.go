@@ -12,9 +12,8 @@ import (
 // ModuleVersions tells which version of production's module each
 // repository's previews must run, when the module comes from git.
 type ModuleVersions interface {
-	// Current resolves the module env follows now (its repository's, or
-	// its pull request's base branch's); the zero version when the module
-	// is a directory, with nothing to follow.
+	// Current resolves the module env follows now; the zero version when
+	// the module is a directory, with nothing to follow.
 	Current(ctx context.Context, env preview.Environment) (preview.ModuleVersion, error)
 }
 
@@ -56,8 +55,8 @@ func (c *Controller) followModules(ctx context.Context) {
 		c.log.Error("follow modules: load environments", "err", err)
 		return
 	}
-	// Environments of one repository and base branch follow one module.
-	key := func(env preview.Environment) string { return env.Repo + "\x00" + env.Desired.BaseBranch }
+	// The environments of one repository follow one module.
+	key := func(env preview.Environment) string { return env.Repo }
 	current := map[string]preview.ModuleVersion{}
 	failed := map[string]bool{}
 	var stale []preview.Environment

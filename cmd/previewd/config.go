@@ -708,9 +708,10 @@ func (c *Config) repoFor(env preview.Environment) (RepoConfig, bool) {
 const baseSource = "base"
 
 // sourceFor is the module source env follows: r's module_source, or for
-// "base" the pull request's own repository on GitHub at the branch it
-// would merge into (what production runs), never its head. A pull request
-// must not change the module that runs with previewd's credentials.
+// "base" the pull request's own repository on GitHub at its default branch
+// (what production runs): never the pull request's head, nor another base
+// branch it names, which its author chooses. A pull request must not
+// change the module that runs with previewd's credentials.
 func (c *Config) sourceFor(r RepoConfig, env preview.Environment) string {
 	rest, ok := strings.CutPrefix(r.ModuleSource, baseSource)
 	if !ok || (rest != "" && !strings.HasPrefix(rest, "//")) {
@@ -720,11 +721,7 @@ func (c *Config) sourceFor(r RepoConfig, env preview.Environment) string {
 	if u, err := url.Parse(c.GitHub.APIURL); err == nil && u.Scheme != "" {
 		scheme = u.Scheme
 	}
-	source := "git::" + scheme + "://" + gitHost(c.GitHub.APIURL) + "/" + env.Repo + ".git" + rest
-	if env.Desired.BaseBranch != "" {
-		source += "?ref=" + url.QueryEscape(env.Desired.BaseBranch)
-	}
-	return source
+	return "git::" + scheme + "://" + gitHost(c.GitHub.APIURL) + "/" + env.Repo + ".git" + rest // no ref: the default branch
 }
 
 // validSource checks a module_source setting: a git source, or base.

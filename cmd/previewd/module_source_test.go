@@ -157,9 +157,9 @@ func TestModuleFromGitAtProductionsRef(t *testing.T) {
 }
 
 // TestModuleFromThePullRequestsBaseBranch (module_source: base//DIR) takes
-// the module from the pull request's own repository at the branch it
-// would merge into, never from its head: a pull request whose branch
-// changes the module still gets production's.
+// the module from the pull request's own repository at its default branch,
+// never from its head: a pull request whose branch changes the module
+// still gets production's.
 func TestModuleFromThePullRequestsBaseBranch(t *testing.T) {
 	repo := &infraRepo{t: t, work: filepath.Join(t.TempDir(), "shop"), bareRoot: t.TempDir()}
 	copyTree(t, "testdata/module", filepath.Join(repo.work, "infra", "shop"))
@@ -169,7 +169,9 @@ func TestModuleFromThePullRequestsBaseBranch(t *testing.T) {
 	repo.git(repo.work, "checkout", "-q", "-b", "feature/sneaky")
 	os.WriteFile(filepath.Join(repo.work, "infra", "shop", "version.tf"), []byte("output \"module_version\" {\n  value = \"head\"\n}\n"), 0o644)
 	head := repo.commit("the pull request's own module")
-	repo.git(repo.bareRoot, "clone", "-q", "--bare", repo.work, filepath.Join(repo.bareRoot, "acme", "shop.git"))
+	bare := filepath.Join(repo.bareRoot, "acme", "shop.git")
+	repo.git(repo.bareRoot, "clone", "-q", "--bare", repo.work, bare)
+	repo.git(bare, "symbolic-ref", "HEAD", "refs/heads/main") // main is the default branch, as on GitHub
 
 	gh := &fakeGitHub{comments: map[int64]string{}, gitRoot: repo.bareRoot}
 	srv := httptest.NewServer(gh.handler())
@@ -188,7 +190,7 @@ func TestModuleFromThePullRequestsBaseBranch(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if env.Outputs["module_version"] != "base" || env.Module.Commit != base || env.Module.Ref != "main" || !strings.HasSuffix(env.Module.Source, "/acme/shop.git//infra/shop?ref=main") {
+	if env.Outputs["module_version"] != "base" || env.Module.Commit != base || env.Module.Ref != "" || !strings.HasSuffix(env.Module.Source, "/acme/shop.git//infra/shop") {
 		t.Errorf("module %+v, module_version %q; want main's (%s), never the head's", env.Module, env.Outputs["module_version"], base)
 	}
 }
