@@ -1,7 +1,6 @@
 package provisioner
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -137,7 +136,7 @@ func (f *Fetcher) Resolve(ctx context.Context, src Source) (string, error) {
 	if ref == "" {
 		ref = "HEAD"
 	}
-	if err := f.git(ctx, src.URL, "", &out, "ls-remote", "--", src.URL, ref, "refs/heads/"+ref, "refs/tags/"+ref, "refs/tags/"+ref+"^{}"); err != nil {
+	if err := f.git(ctx, src.URL, "", &out, nil, "ls-remote", "--", src.URL, ref, "refs/heads/"+ref, "refs/tags/"+ref, "refs/tags/"+ref+"^{}"); err != nil {
 		return "", fmt.Errorf("resolve %s: %w", src, err)
 	}
 	found := map[string]string{}
@@ -191,18 +190,17 @@ func (f *Fetcher) fetchTree(ctx context.Context, src Source, commit, dir string)
 		if err := os.MkdirAll(bare, 0o700); err != nil {
 			return err
 		}
-		if err := f.git(ctx, "", bare, io.Discard, "init", "--quiet", "--bare", bare); err != nil {
+		if err := f.git(ctx, "", bare, io.Discard, nil, "init", "--quiet", "--bare", bare); err != nil {
 			return err
 		}
 	}
-	if err := f.git(ctx, "", bare, io.Discard, "cat-file", "-e", commit+"^{commit}"); err != nil {
-		if err := f.git(ctx, src.URL, bare, io.Discard, "fetch", "--quiet", "--depth=1", "--no-tags", "--", src.URL, commit); err != nil {
+	if err := f.git(ctx, "", bare, io.Discard, nil, "cat-file", "-e", commit+"^{commit}"); err != nil {
+		// Objects are checked as they arrive: a malformed tree (two
+		// entries of one name, a path through a link) is refused.
+		err := f.git(ctx, src.URL, bare, io.Discard, nil, "-c", "transfer.fsckObjects=true", "fetch", "--quiet", "--depth=1", "--no-tags", "--", src.URL, commit)
+		if err != nil {
 			return fmt.Errorf("fetch: %w", err)
 		}
-	}
-	var archive bytes.Buffer
-	if err := f.git(ctx, "", bare, &archive, "archive", "--format=tar", commit); err != nil {
-		return fmt.Errorf("archive: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return err
@@ -215,8 +213,16 @@ func (f *Fetcher) fetchTree(ctx context.Context, src Source, commit, dir string)
 		makeWritable(tmp)
 		os.RemoveAll(tmp)
 	}()
-	if err := untar(&archive, tmp); err != nil {
-		return fmt.Errorf("unpack: %w", err)
+	// Checked out as a clone would (as Terraform's own git:: fetch does),
+	// with an index of its own: git writes no file through a link.
+	index := tmp + ".index"
+	defer os.Remove(index)
+	env := []string{"GIT_INDEX_FILE=" + index}
+	if err := f.git(ctx, "", bare, io.Discard, env, "--work-tree="+tmp, "read-tree", commit); err != nil {
+		return fmt.Errorf("read tree: %w", err)
+	}
+	if err := f.git(ctx, "", bare, io.Discard, env, "--work-tree="+tmp, "checkout-index", "--all", "--force"); err != nil {
+		return fmt.Errorf("check out: %w", err)
 	}
 	if err := makeReadOnly(tmp); err != nil {
 		return err
@@ -244,7 +250,7 @@ func (f *Fetcher) lockRepo(bare string) func() {
 // prompt; with repoURL set and a token for it, the token goes in an
 // Authorization header through git's environment. Errors carry git's
 // stderr, with the token redacted.
-func (f *Fetcher) git(ctx context.Context, repoURL, dir string, stdout io.Writer, args ...string) error {
+func (f *Fetcher) git(ctx context.Context, repoURL, dir string, stdout io.Writer, env []string, args ...string) error {
 	bin := f.Git
 	if bin == "" {
 		bin = "git"
@@ -262,6 +268,7 @@ func (f *Fetcher) git(ctx context.Context, repoURL, dir string, stdout io.Writer
 		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=" + os.DevNull, "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=true",
 		"GIT_ALLOW_PROTOCOL=https:http:file", // never ext::, ssh or anything a URL could smuggle in
 	}
+	cmd.Env = append(cmd.Env, env...)
 	var secrets preview.Secrets
 	if repoURL != "" && !strings.HasPrefix(repoURL, "file:") && f.Token != nil {
 		token, err := f.Token(ctx, repoURL)
@@ -281,62 +288,28 @@ func (f *Fetcher) git(ctx context.Context, repoURL, dir string, stdout io.Writer
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("git %s: %v: %s", args[0], err, secrets.Redact(msg))
+		return fmt.Errorf("git %s: %v: %s", subcommandOf(args), err, secrets.Redact(msg))
 	}
 	return nil
+}
+
+// subcommandOf is git's subcommand in args, after its options.
+func subcommandOf(args []string) string {
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "-c":
+			i++
+		case !strings.HasPrefix(args[i], "-"):
+			return args[i]
+		}
+	}
+	return "command"
 }
 
 // urlKey names a repository's place in the cache.
 func urlKey(repoURL string) string {
 	sum := sha256.Sum256([]byte(repoURL))
 	return hex.EncodeToString(sum[:10])
-}
-
-// untar unpacks a tar stream (git archive's) into dir: directories, files
-// and symbolic links that stay inside dir.
-func untar(r io.Reader, dir string) error {
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		name := filepath.FromSlash(path.Clean(h.Name))
-		if name == "." || !filepath.IsLocal(name) {
-			continue // the pax header, or a name leaving dir
-		}
-		target := filepath.Join(dir, name)
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
-			}
-			out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, fs.FileMode(h.Mode)&0o755|0o600)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(out, tr)
-			if cerr := out.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-		case tar.TypeSymlink:
-			if filepath.IsAbs(h.Linkname) || !filepath.IsLocal(filepath.Join(filepath.Dir(name), h.Linkname)) {
-				return fmt.Errorf("%s links outside the repository (%s)", h.Name, h.Linkname)
-			}
-			if err := os.Symlink(h.Linkname, target); err != nil {
-				return err
-			}
-		}
-	}
 }
 
 // makeReadOnly removes every write permission under dir, dir included.
