@@ -28,10 +28,10 @@ func newChecker(cfg *Config, prov *provisioner.Provisioner) *checker {
 
 // Check compares env, as applied, with production.
 func (k *checker) Check(ctx context.Context, env preview.Environment, log io.Writer) (preview.ParityReport, error) {
-	if err := k.cfg.ensureModule(ctx, env); err != nil {
+	r, ok, err := k.cfg.repoFor(ctx, env)
+	if err != nil {
 		return preview.ParityReport{}, err
 	}
-	r, ok := k.cfg.repoFor(env)
 	if !ok {
 		return preview.ParityReport{}, fmt.Errorf("no module is configured for %s", env.Repo)
 	}
@@ -40,9 +40,6 @@ func (k *checker) Check(ctx context.Context, env preview.Environment, log io.Wri
 
 // DetectDrift lists what changed outside Terraform in env.
 func (k *checker) DetectDrift(ctx context.Context, env preview.Environment, log io.Writer) ([]string, error) {
-	if err := k.cfg.ensureModule(ctx, env); err != nil {
-		return nil, err
-	}
 	_, changes, err := k.prov.DetectDrift(ctx, env, log)
 	return changes, err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -141,8 +142,8 @@ type RepoConfig struct {
 	// none).
 	WaitForChecks []string `yaml:"wait_for_checks"`
 
-	// With a module_source, where the checkout an environment follows is
-	// (see repoFor).
+	// With a module_source, the checkout an environment gets (see
+	// repoFor).
 	moduleRoot    string
 	moduleVersion preview.ModuleVersion
 }
@@ -688,18 +689,28 @@ func (c *Config) repo(name string) (RepoConfig, bool) {
 		}}, true
 }
 
-// repoFor is repo for env's repository, with the module env gets: for a
-// module_source, the current checkout of the source env follows (see
-// sourceFor) as ModuleDir, which stays "" until that source is fetched.
-func (c *Config) repoFor(env preview.Environment) (RepoConfig, bool) {
+// repoFor is repo for env's repository, with the module env gets as
+// ModuleDir. For a module_source that is the commit env.Module names (the
+// one it was applied with, or the one an apply resolved just before), so
+// a destroy or a check runs the module that made the environment; an
+// environment with none yet gets the source's current commit, resolved
+// first if need be.
+func (c *Config) repoFor(ctx context.Context, env preview.Environment) (RepoConfig, bool, error) {
 	r, ok := c.repo(env.Repo)
 	if !ok || r.ModuleSource == "" || c.sources == nil {
-		return r, ok
+		return r, ok, nil
 	}
-	if co, found := c.sources.get(c.sourceFor(r, env)); found {
-		r.ModuleDir, r.moduleRoot, r.moduleVersion = co.dir, co.root, co.version
+	source := c.sourceFor(r, env)
+	commit := ""
+	if env.Module.Source == source {
+		commit = env.Module.Commit
 	}
-	return r, true
+	co, err := c.sources.at(ctx, source, commit)
+	if err != nil {
+		return r, true, fmt.Errorf("module of %s: %w", env.Repo, err)
+	}
+	r.ModuleDir, r.moduleRoot, r.moduleVersion = co.dir, co.root, co.version
+	return r, true, nil
 }
 
 // baseSource is the module_source taking the module from the pull

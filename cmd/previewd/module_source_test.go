@@ -141,6 +141,15 @@ func TestModuleFromGitAtProductionsRef(t *testing.T) {
 	repo.git(repo.work, "push", "-q", "origin", "main")
 	waitModule(third, "third")
 
+	// Production's branch disappears and previewd restarts: the
+	// environment is still destroyed, with the module commit it was
+	// applied with (kept on disk), not whatever the ref names now.
+	repo.git(filepath.Join(repo.bareRoot, "acme", "infra.git"), "update-ref", "-d", "refs/heads/main")
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+	p = startPreviewd(t, map[string]string{"PREVIEWD_MODULE_SOURCE": source, "PREVIEWD_GITHUB_TOKEN": "ghs_e2etoken",
+		"PREVIEWD_GITHUB_API_URL": srv.URL + "/", "PREVIEWD_MODULE_POLL_INTERVAL": "1s", "PREVIEWD_DATA_DIR": p.dataDir})
 	p.send(prEvent{"closed", "feature/git", sha1, 1, t0.Add(2 * time.Minute)})
 	p.waitFor("feature-git", "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
 	filepath.WalkDir(p.dataDir, func(path string, d os.DirEntry, err error) error {

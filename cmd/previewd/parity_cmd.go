@@ -162,7 +162,9 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 		if _, err := cfg.sources.refresh(ctx, cfg.sourceFor(r, scratch)); err != nil {
 			return preview.ParityReport{}, err
 		}
-		r, _ = cfg.repoFor(scratch)
+		if r, _, err = cfg.repoFor(ctx, scratch); err != nil {
+			return preview.ParityReport{}, err
+		}
 	}
 	bin, err := terraformBinary(cfg.Terraform.Bin)
 	if err != nil {

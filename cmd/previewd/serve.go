@@ -308,18 +308,6 @@ func openStore(ctx context.Context, cfg Config, dataDir string) (serviceStore, e
 	return db, nil
 }
 
-// ensureModule makes sure the module env follows is fetched, when it comes
-// from git: after a start, the first run that is not an apply fetches it at
-// its ref's commit.
-func (c *Config) ensureModule(ctx context.Context, env preview.Environment) error {
-	r, ok := c.repo(env.Repo)
-	if !ok || r.ModuleSource == "" || c.sources == nil {
-		return nil
-	}
-	_, err := c.sources.ensure(ctx, c.sourceFor(r, env))
-	return err
-}
-
 // requiredChecks gives the controller each repository's wait_for_checks
 // and reads them from GitHub.
 type requiredChecks struct {
@@ -387,12 +375,16 @@ func (c *Config) module(env preview.Environment) (provisioner.Module, error) {
 // --preview-var).
 func (c *Config) moduleWith(env preview.Environment, extra map[string]any) (provisioner.Module, error) {
 	repo := env.Repo
-	r, ok := c.repoFor(env)
+	// The provisioner's lookup has no context of its own: a fetch (only
+	// when the checkout is not on disk yet) gets a bounded one.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	r, ok, err := c.repoFor(ctx, env)
+	if err != nil {
+		return provisioner.Module{}, err
+	}
 	if !ok {
 		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "no module is configured for %s: set module_dir or add it to repos", repo)
-	}
-	if r.ModuleDir == "" {
-		return provisioner.Module{}, preview.Errorf(preview.EUNAVAILABLE, "the module of %s (%s) has not been fetched yet", repo, r.ModuleSource)
 	}
 	inspected, diags := tfconfig.LoadModule(r.ModuleDir)
 	if diags.HasErrors() {
@@ -431,7 +423,8 @@ type provisionerAdapter struct {
 	cfg *Config
 }
 
-// Apply applies env; with a module_source, at the commit its ref names now.
+// Apply applies env; with a module_source, at the commit its ref names now,
+// which the run is pinned to (a resolve meanwhile changes nothing of it).
 func (a provisionerAdapter) Apply(ctx context.Context, env preview.Environment, log io.Writer) (preview.Applied, error) {
 	if r, ok := a.cfg.repo(env.Repo); ok && r.ModuleSource != "" {
 		co, err := a.cfg.sources.refresh(ctx, a.cfg.sourceFor(r, env))
@@ -439,15 +432,13 @@ func (a provisionerAdapter) Apply(ctx context.Context, env preview.Environment, 
 			return preview.Applied{}, fmt.Errorf("apply %s: module: %w", env.Name, err)
 		}
 		fmt.Fprintf(log, "# previewd: module %s at commit %s\n", co.version.Source, co.version.Commit)
+		env.Module = co.version
 	}
 	res, err := a.p.Apply(ctx, env, log)
 	return preview.Applied{URL: res.URL, Outputs: res.Outputs, Module: res.Module}, err
 }
 
-// Destroy destroys env, with its module_source's current checkout.
+// Destroy destroys env, with the module commit it was applied with.
 func (a provisionerAdapter) Destroy(ctx context.Context, env preview.Environment, log io.Writer) error {
-	if err := a.cfg.ensureModule(ctx, env); err != nil {
-		return fmt.Errorf("destroy %s: module: %w", env.Name, err)
-	}
 	return a.p.Destroy(ctx, env, log)
 }

@@ -104,6 +104,23 @@ func (m *moduleSources) refresh(ctx context.Context, source string) (checkout, e
 	return co, nil
 }
 
+// at returns source's checkout at commit, fetched if need be (by commit:
+// the ref may have moved, or be gone); with commit "", the current one.
+func (m *moduleSources) at(ctx context.Context, source, commit string) (checkout, error) {
+	if commit == "" {
+		return m.ensure(ctx, source)
+	}
+	src, err := provisioner.ParseSource(source)
+	if err != nil {
+		return checkout{}, preview.Errorf(preview.EINVALID, "%v", err)
+	}
+	root, err := m.fetcher.Checkout(ctx, src, commit)
+	if err != nil {
+		return checkout{}, err
+	}
+	return checkout{version: preview.ModuleVersion{Source: src.String(), Ref: src.Ref, Commit: commit}, root: root, dir: filepath.Join(root, src.Subdir)}, nil
+}
+
 // ensure returns source's current checkout, resolving it first if it has
 // none yet (after a start).
 func (m *moduleSources) ensure(ctx context.Context, source string) (checkout, error) {
