@@ -534,6 +534,11 @@ func (p *Provisioner) module(env preview.Environment) (Module, error) {
 	if _, err := os.Lstat(filepath.Join(mod.Dir, overrideFile)); err == nil {
 		return Module{}, preview.Errorf(preview.EINVALID, "module %s has a file named %s, which previewd writes", mod.Dir, overrideFile)
 	}
+	if name, err := overrideBackend(mod.Dir); err != nil {
+		return Module{}, preview.Errorf(preview.EINVALID, "module %s: %v", mod.Dir, err)
+	} else if name != "" {
+		return Module{}, preview.Errorf(preview.EINVALID, "module %s: %s sets a backend in an override file, which would win over the state previewd gives each environment: keep backends in the module's own files", mod.Dir, name)
+	}
 	if mod.URLOutput == "" {
 		mod.URLOutput = "url"
 	}

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/hashicorp/terraform-exec/tfexec"
 	preview "github.com/previewd/previewd"
@@ -235,4 +237,42 @@ func (r *run) deleteWorkspace(ctx context.Context, name string) error {
 		return r.commandError(ctx, "workspace delete", err)
 	}
 	return nil
+}
+
+// overrideBackend names an override file in dir that sets a backend or a
+// cloud block: Terraform merges override files in name order, and one
+// sorting after previewd's own would take the environment's state
+// elsewhere (production's, say). "" when there is none.
+func overrideBackend(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	parser := hclparse.NewParser()
+	for _, e := range entries {
+		name := e.Name()
+		base := strings.TrimSuffix(strings.TrimSuffix(name, ".json"), ".tf")
+		if e.IsDir() || name == overrideFile || (!strings.HasSuffix(name, ".tf") && !strings.HasSuffix(name, ".tf.json")) ||
+			(base != "override" && !strings.HasSuffix(base, "_override")) {
+			continue
+		}
+		var file *hcl.File
+		var diags hcl.Diagnostics
+		if strings.HasSuffix(name, ".json") {
+			file, diags = parser.ParseJSONFile(filepath.Join(dir, name))
+		} else {
+			file, diags = parser.ParseHCLFile(filepath.Join(dir, name))
+		}
+		if diags.HasErrors() {
+			return "", fmt.Errorf("read %s: %s", name, diags.Error())
+		}
+		content, _, _ := file.Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "terraform"}}})
+		for _, block := range content.Blocks {
+			inner, _, _ := block.Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "backend", LabelNames: []string{"type"}}, {Type: "cloud"}}})
+			if len(inner.Blocks) > 0 {
+				return name, nil
+			}
+		}
+	}
+	return "", nil
 }

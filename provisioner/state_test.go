@@ -3,6 +3,8 @@ package provisioner
 import (
 	"strings"
 	"testing"
+
+	preview "github.com/previewd/previewd"
 )
 
 // TestBackendSettings is the table the README's state section shows: what
@@ -75,6 +77,35 @@ func TestStateProblem(t *testing.T) {
 	for _, tt := range tests {
 		if got := StateProblem(tt.state); !strings.Contains(got, tt.want) || tt.want == "" {
 			t.Errorf("StateProblem(%+v) = %q, want it to say %q", tt.state, got, tt.want)
+		}
+	}
+}
+
+// TestOverrideFilesMayNotSetABackend refuses a module whose override file
+// sets a backend or a cloud block: sorting after previewd's own override,
+// it would take an environment's state elsewhere (production's).
+func TestOverrideFilesMayNotSetABackend(t *testing.T) {
+	tests := []struct {
+		file, body, want string
+	}{
+		{"zzz_override.tf", "terraform {\n  backend \"s3\" {\n    bucket = \"prod\"\n  }\n}\n", "zzz_override.tf sets a backend"},
+		{"override.tf.json", `{"terraform": {"cloud": {"organization": "acme"}}}`, "override.tf.json sets a backend"},
+		{"zzz_override.tf", "locals {\n  x = 1\n}\n", ""},
+		{"backend.tf", "terraform {\n  backend \"s3\" {}\n}\n", ""}, // the module's own backend: previewd's override wins
+	}
+	for _, tt := range tests {
+		dir := t.TempDir()
+		writeTree(t, dir, map[string]string{"main.tf": "variable \"environment\" {}\noutput \"url\" {\n  value = \"x\"\n}\n", tt.file: tt.body})
+		p, err := New(Config{TerraformBin: "/bin/sh", DataDir: t.TempDir(), Modules: func(preview.Environment) (Module, error) { return Module{Dir: dir}, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = p.module(preview.Environment{Repo: "acme/shop"})
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v, want it accepted", tt.file, err)
+		case tt.want != "" && (preview.ErrorCode(err) != preview.EINVALID || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: %v, want EINVALID saying %q", tt.file, err, tt.want)
 		}
 	}
 }
