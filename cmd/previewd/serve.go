@@ -137,10 +137,22 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 	go func() { ctrlDone <- ctrl.Run(ctrlCtx) }()
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- srv.Serve(l) }()
+	var storeLost <-chan struct{} // nil (never) for bbolt
+	if pg, ok := db.(*postgres.DB); ok {
+		storeLost = pg.Lost()
+	}
 
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	case <-storeLost:
+		// Another previewd may hold the database now: stop running
+		// Terraform at once rather than race it.
+		logger.Error("lost the connection holding the database; stopping")
+		shutdownHTTP(srv, logger)
+		stopCtrl()
+		<-ctrlDone
+		return errors.New("lost the connection holding the database: another previewd may be using it")
 	case err := <-srvDone:
 		stopCtrl()
 		<-ctrlDone

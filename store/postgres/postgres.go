@@ -35,6 +35,8 @@ type DB struct {
 	pool *pgxpool.Pool
 	opts Options
 	held *pgxpool.Conn // the connection holding the instance lock, when taken
+	lost chan struct{} // closed when that connection is lost
+	stop chan struct{} // closed by Close
 }
 
 // SchemaVersion is the version of the schema this previewd writes.
@@ -117,13 +119,44 @@ func (db *DB) Lock(ctx context.Context) error {
 		conn.Release()
 		return ErrLocked
 	}
-	db.held = conn
+	db.held, db.lost, db.stop = conn, make(chan struct{}), make(chan struct{})
+	go db.watchLock(conn, db.lost, db.stop)
 	return nil
 }
+
+// lockCheckInterval is how often the lock's connection is checked.
+const lockCheckInterval = 5 * time.Second
+
+// watchLock checks the lock's connection until stop, and closes lost when
+// it fails: the lock went with it, and another previewd may take it.
+func (db *DB) watchLock(conn *pgxpool.Conn, lost, stop chan struct{}) {
+	t := time.NewTicker(lockCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), lockCheckInterval)
+		err := conn.Ping(ctx)
+		cancel()
+		if err != nil {
+			close(lost)
+			return
+		}
+	}
+}
+
+// Lost is closed when the connection holding the instance lock (Lock) is
+// lost: the process must stop using the database, since another previewd
+// may hold it now. Nil before Lock.
+func (db *DB) Lost() <-chan struct{} { return db.lost }
 
 // Close releases the instance lock, if held, and closes the connections.
 func (db *DB) Close() error {
 	if db.held != nil {
+		close(db.stop)
 		db.held.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", instanceLock)
 		db.held.Release()
 		db.held = nil

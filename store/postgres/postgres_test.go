@@ -73,3 +73,26 @@ func TestASecondProcessIsRefused(t *testing.T) {
 		t.Errorf("after the first closed: %v", err)
 	}
 }
+
+// TestLosingTheLockIsNoticed closes Lost when the connection holding the
+// instance lock is killed (a database restart, a network cut).
+func TestLosingTheLockIsNoticed(t *testing.T) {
+	url, conn := pgtest.Database(t)
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid() AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-db.Lost():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the lost lock was not noticed")
+	}
+}
