@@ -55,23 +55,21 @@ func (c *Controller) followModules(ctx context.Context) {
 		c.log.Error("follow modules: load environments", "err", err)
 		return
 	}
-	// The environments of one repository follow one module.
-	key := func(env preview.Environment) string { return env.Repo }
-	current := map[string]preview.ModuleVersion{}
+	current := map[string]preview.ModuleVersion{} // by repository: its environments follow one module
 	failed := map[string]bool{}
 	var stale []preview.Environment
 	for _, env := range envs {
-		if !env.Desired.Present || env.Module.Commit == "" || failed[key(env)] {
+		if !env.Desired.Present || env.Module.Commit == "" || failed[env.Repo] {
 			continue
 		}
-		v, ok := current[key(env)]
+		v, ok := current[env.Repo]
 		if !ok {
 			if v, err = c.cfg.ModuleVersions.Current(ctx, env); err != nil {
 				c.log.Warn("follow modules: resolve", "repo", env.Repo, "err", err)
-				failed[key(env)] = true
+				failed[env.Repo] = true
 				continue
 			}
-			current[key(env)] = v
+			current[env.Repo] = v
 		}
 		if v.Commit != "" && v.Commit != env.Module.Commit {
 			stale = append(stale, env)
@@ -98,7 +96,7 @@ func (c *Controller) followModules(ctx context.Context) {
 			continue
 		}
 		if moved {
-			c.log.Info("production's module moved: re-applying", "environment", env.Name, "from", preview.ShortSHA(env.Module.Commit), "to", preview.ShortSHA(current[key(env)].Commit))
+			c.log.Info("production's module moved: re-applying", "environment", env.Name, "from", preview.ShortSHA(env.Module.Commit), "to", preview.ShortSHA(current[env.Repo].Commit))
 			c.runs.add(env.Name)
 		}
 	}

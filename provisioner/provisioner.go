@@ -368,11 +368,7 @@ func (p *Provisioner) stateOf(ctx context.Context, env preview.Environment) ([]b
 		return nil, err
 	}
 	if !mod.State.Remote() {
-		b, err := os.ReadFile(p.workspace(env.Name).statePath())
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
-		return b, err
+		return readLocalState(p.workspace(env.Name))
 	}
 	r, err := p.ready(ctx, env, nil)
 	if err != nil {
@@ -440,7 +436,7 @@ func (p *Provisioner) prepare(ctx context.Context, env preview.Environment, log 
 // log and errors redact the module's secrets and the sensitive outputs ws's
 // state holds.
 func (p *Provisioner) newRun(mod Module, workDir string, ws workspace, varFiles []string, log io.Writer) (*run, error) {
-	values := append(slices.Clone(mod.Secrets), stateSecrets(ws.statePath())...)
+	values := append(slices.Clone(mod.Secrets), stateSecrets(ws)...)
 	secrets := preview.NewSecrets(values...)
 	tf, cmds, err := p.terraform(workDir, ws, log, secrets)
 	if err != nil {

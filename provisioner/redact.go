@@ -1,12 +1,10 @@
 package provisioner
 
-import "os"
-
-// stateSecrets returns the values of the sensitive outputs recorded in the
-// local state file at path (see stateDoc.secrets). A missing or unreadable
-// state has none.
-func stateSecrets(path string) []string {
-	b, err := os.ReadFile(path)
+// stateSecrets returns the values of the sensitive outputs recorded in ws's
+// local state file (see stateDoc.secrets). A missing or unreadable state
+// has none.
+func stateSecrets(ws workspace) []string {
+	b, err := readLocalState(ws)
 	if err != nil {
 		return nil
 	}

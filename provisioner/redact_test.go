@@ -29,18 +29,18 @@ func TestRunLogAndErrorsRedactSecrets(t *testing.T) {
 }
 
 func TestStateSecrets(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "terraform.tfstate")
-	os.WriteFile(path, []byte(`{"version":4,"outputs":{
+	ws := workspace{root: t.TempDir()}
+	os.WriteFile(ws.statePath(), []byte(`{"version":4,"outputs":{
 		"url":{"value":"http://x","type":"string"},
 		"password":{"value":"hunter2","type":"string","sensitive":true},
 		"creds":{"value":{"user":"admin","keys":["k-1111","k-2222"],"port":5432},"type":["object",{}],"sensitive":true}}}`), 0o600)
-	got := stateSecrets(path)
+	got := stateSecrets(ws)
 	slices.Sort(got)
 	want := []string{"5432", "admin", "hunter2", "k-1111", "k-2222"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
-	if got := stateSecrets(filepath.Join(t.TempDir(), "none")); got != nil {
+	if got := stateSecrets(workspace{root: filepath.Join(t.TempDir(), "none")}); got != nil {
 		t.Errorf("no state: got %v", got)
 	}
 }

@@ -151,11 +151,7 @@ func (r *run) unselectWorkspace() error {
 // remote backend (its output is never logged).
 func (r *run) readState(ctx context.Context) ([]byte, error) {
 	if !r.state.Remote() {
-		b, err := os.ReadFile(r.ws.statePath())
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
-		return b, err
+		return readLocalState(r.ws)
 	}
 	var out bytes.Buffer
 	if err := r.cmds.run(ctx, &out, "state", "pull"); err != nil {
@@ -181,14 +177,21 @@ func noLocalState(mod Module, ws workspace) (bool, error) {
 	if mod.State.Remote() {
 		return false, nil
 	}
-	b, err := os.ReadFile(ws.statePath())
-	if errors.Is(err, fs.ErrNotExist) {
-		return true, nil
-	} else if err != nil {
+	b, err := readLocalState(ws)
+	if err != nil {
 		return false, err
 	}
 	doc, err := parseState(b)
 	return len(doc.Resources) == 0, err
+}
+
+// readLocalState returns ws's local state file, nil when there is none.
+func readLocalState(ws workspace) ([]byte, error) {
+	b, err := os.ReadFile(ws.statePath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
 }
 
 // stateEmpty reports whether the run's state holds no resources.
