@@ -2,15 +2,13 @@ package provisioner
 
 import (
 	"context"
-	"encoding/base64"
-	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/previewd/previewd/internal/gittest"
 )
 
 func TestParseSource(t *testing.T) {
@@ -58,17 +56,7 @@ func gitRepo(t *testing.T) (bare, v1, v2 string) {
 	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
-	run := func(dir string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL="+os.DevNull, "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	run := func(dir string, args ...string) string { t.Helper(); return gittest.Git(t, dir, args...) }
 	writeTree(t, src, map[string]string{"stacks/shop/main.tf": "variable \"environment\" {}\n# v1\n", "modules/web/main.tf": "# shared\n"})
 	run(src, "init", "-q", "-b", "main")
 	run(src, "add", ".")
@@ -138,24 +126,9 @@ func TestFetcherFromAFileRepository(t *testing.T) {
 // token is a clear error that shows neither token.
 func TestFetcherOverSmartHTTPWithAToken(t *testing.T) {
 	bare, v1, _ := gitRepo(t)
-	execPath, err := exec.Command("git", "--exec-path").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const token = "ghs_s3cret-installation-token"
-	basic := func(token string) string { return base64.StdEncoding.EncodeToString([]byte("x-access-token:" + token)) }
-	backend := &cgi.Handler{
-		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
-		Env:  []string{"GIT_PROJECT_ROOT=" + filepath.Dir(bare), "GIT_HTTP_EXPORT_ALL=1"},
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Basic "+basic(token) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-			http.Error(w, "authentication required", http.StatusUnauthorized)
-			return
-		}
-		backend.ServeHTTP(w, r)
-	}))
+	basic := func(token string) string { return strings.TrimPrefix(gittest.BasicAuth(token), "Basic ") }
+	srv := httptest.NewServer(gittest.HTTP(filepath.Dir(bare), token))
 	defer srv.Close()
 	src, err := ParseSource("git::" + srv.URL + "/infra.git//stacks/shop?ref=v1")
 	if err != nil {

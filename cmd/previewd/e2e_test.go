@@ -28,6 +28,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/previewd/previewd/internal/gittest"
 )
 
 const (
@@ -302,7 +304,7 @@ func (f *fakeGitHub) handler() http.Handler {
 		json.NewEncoder(w).Encode(v)
 	}
 	if f.gitRoot != "" {
-		mux.Handle("/acme/", gitHTTP(f.gitRoot, "ghs_e2etoken"))
+		mux.Handle("/acme/", gittest.HTTP(f.gitRoot, "ghs_e2etoken"))
 	}
 	mux.HandleFunc("GET /repos/acme/shop/commits/{sha}/status", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]any{"state": "pending", "sha": r.PathValue("sha"), "total_count": 0, "statuses": []any{},

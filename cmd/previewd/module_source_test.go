@@ -1,38 +1,16 @@
 package main
 
 import (
-	"encoding/base64"
 	"fmt"
-	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-// gitHTTP serves the repositories under root over git's smart HTTP
-// protocol (git http-backend, through net/http/cgi) to requests carrying
-// token as GitHub's git endpoints take it, and 401 to any other.
-func gitHTTP(root, token string) http.Handler {
-	execPath, _ := exec.Command("git", "--exec-path").Output()
-	backend := &cgi.Handler{
-		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
-	}
-	want := "Basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+token))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != want {
-			w.Header().Set("WWW-Authenticate", `Basic realm="GitHub"`)
-			http.Error(w, "authentication required", http.StatusUnauthorized)
-			return
-		}
-		backend.ServeHTTP(w, r)
-	})
-}
+	"github.com/previewd/previewd/internal/gittest"
+)
 
 // infraRepo is a git repository holding the test module at stacks/shop,
 // pushed to a bare repository root/acme/infra.git.
@@ -55,15 +33,7 @@ func newInfraRepo(t *testing.T) *infraRepo {
 
 func (r *infraRepo) git(dir string, args ...string) string {
 	r.t.Helper()
-	os.MkdirAll(dir, 0o755)
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL="+os.DevNull, "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		r.t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return gittest.Git(r.t, dir, args...)
 }
 
 // commit commits the work tree and returns the commit.
