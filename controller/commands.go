@@ -40,7 +40,12 @@ func (c *Controller) NudgeCommands() { c.commands.add("commands") }
 
 // runCommands carries out every queued command, oldest first. A command whose
 // permission check fails on a GitHub error stays queued for the next pass.
+// One replica carries them out at a time, so none is answered twice.
 func (c *Controller) runCommands(ctx context.Context, _ string) {
+	c.leased(ctx, commandsLease, c.NudgeCommands, c.carryOutCommands)
+}
+
+func (c *Controller) carryOutCommands(ctx context.Context) {
 	cmds, err := c.store.FindCommands(ctx)
 	if err != nil {
 		c.log.Error("commands: load", "err", err)

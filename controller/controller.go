@@ -86,6 +86,8 @@ type Config struct {
 	Allowed             func(repo string) bool                  // the repositories previewd serves (a module, allowed_repos); nil allows all
 	ResyncInterval      time.Duration                           // default 10m
 	MaxResyncDestroys   int                                     // destroys one resync pass may start (default 5)
+	Leases              Leases                                  // replicas sharing the store; nil: this process holds everything
+	LeaseTTL            time.Duration                           // how long a lease outlives its holder's last renewal (default 30s)
 	Logger              *slog.Logger
 	Now                 func() time.Time
 }
@@ -107,8 +109,12 @@ type Controller struct {
 	driftDue map[string]bool // ready environments due for a drift check
 
 	modulesDue chan struct{} // NudgeModules' signal to the module loop
-	ready      atomic.Bool
-	pid        int
+
+	leasesMu sync.Mutex
+	held     map[string]*heldLease // leases this process holds, by name
+	leader   *leadership
+	ready    atomic.Bool
+	pid      int
 }
 
 // New returns a Controller; it does nothing until Run.
@@ -149,6 +155,12 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 	if cfg.MaxResyncDestroys <= 0 {
 		cfg.MaxResyncDestroys = 5
 	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 30 * time.Second
+	}
+	if cfg.Leases != nil && cfg.SweepInterval > cfg.LeaseTTL/2 {
+		cfg.SweepInterval = cfg.LeaseTTL / 2 // the fallback that finds a dead replica's environments
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -165,6 +177,8 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 		driftDue:   map[string]bool{},
 		modulesDue: make(chan struct{}, 1),
 		pid:        os.Getpid(),
+		held:       map[string]*heldLease{},
+		leader:     newLeadership(cfg.Leases == nil),
 	}
 }
 
@@ -184,6 +198,9 @@ func (c *Controller) Run(ctx context.Context) error {
 		return err
 	}
 	var wg sync.WaitGroup
+	if c.cfg.Leases != nil {
+		wg.Go(func() { c.leaderLoop(ctx) })
+	}
 	for range c.cfg.MaxConcurrentRuns {
 		wg.Go(func() { c.runs.serve(ctx, c.reconcile) })
 	}
@@ -245,8 +262,13 @@ func (c *Controller) recover(ctx context.Context) error {
 }
 
 // reconcile converges one environment, looping while its desired state keeps
-// moving. The queue guarantees no other worker holds the same name.
+// moving. The queue guarantees no other worker of this process holds the
+// same name; the environment's lease, that no other replica does.
 func (c *Controller) reconcile(ctx context.Context, name string) {
+	c.leased(ctx, name, func() { c.Nudge(name) }, func(ctx context.Context) { c.converge(ctx, name) })
+}
+
+func (c *Controller) converge(ctx context.Context, name string) {
 	for ctx.Err() == nil {
 		env, err := c.store.FindEnvironmentByName(ctx, name)
 		if err != nil {
@@ -264,6 +286,9 @@ func (c *Controller) reconcile(ctx context.Context, name string) {
 		default:
 			c.scheduleRetry(ctx, env)
 			c.notices.add(name) // e.g. a fork's first event: nothing to run, something to say
+			if env.Status == preview.StatusReady && c.cfg.Checker != nil && (env.Parity.SHA != env.AppliedSHA || env.Parity.Generation != env.AppliedGeneration) {
+				c.checks.add(name) // applied, its check not done (another replica's, or refused meanwhile)
+			}
 			if c.takeDriftDue(name) {
 				c.checkDrift(ctx, name)
 			}
@@ -290,8 +315,13 @@ func (c *Controller) scheduleRetry(ctx context.Context, env preview.Environment)
 // syncGitHub brings the pull request's comment, deployment and commit status
 // up to date with the stored environment. What was written is stored even
 // when a later write fails; a failure is retried later, and only the newest
-// state is ever sent.
+// state is ever sent. It holds the environment's lease, so two replicas
+// never write one pull request's comment at once.
 func (c *Controller) syncGitHub(ctx context.Context, name string) {
+	c.leased(ctx, name, func() { c.Nudge(name) }, func(ctx context.Context) { c.writeGitHub(ctx, name) })
+}
+
+func (c *Controller) writeGitHub(ctx context.Context, name string) {
 	env, err := c.store.FindEnvironmentByName(ctx, name)
 	if err != nil {
 		c.log.Error("sync github: load environment", "environment", name, "err", err)
@@ -353,6 +383,11 @@ func (c *Controller) sweep(ctx context.Context) {
 	}
 	if _, err := c.store.PruneDeliveries(ctx, now.Add(-c.cfg.DeliveryRetention)); err != nil {
 		c.log.Error("prune deliveries", "err", err)
+	}
+	if c.cfg.Leases != nil && c.Leading() {
+		if _, err := c.cfg.Leases.PruneLeases(ctx); err != nil {
+			c.log.Error("prune leases", "err", err)
+		}
 	}
 }
 

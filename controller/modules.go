@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"slices"
-	"time"
 
 	preview "github.com/previewd/previewd"
 )
@@ -27,20 +26,10 @@ func (c *Controller) NudgeModules() {
 	}
 }
 
-// moduleLoop follows production's modules: every ModulePollInterval, and
-// when nudged.
+// moduleLoop follows production's modules: every ModulePollInterval on the
+// leader, and on any replica a push reached.
 func (c *Controller) moduleLoop(ctx context.Context) {
-	t := time.NewTicker(c.cfg.ModulePollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-c.modulesDue:
-		}
-		c.followModules(ctx)
-	}
+	c.elected(ctx, c.cfg.ModulePollInterval, false, c.followModules, c.modulesDue)
 }
 
 // followModules re-applies every live environment built from a module

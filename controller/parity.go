@@ -72,19 +72,12 @@ func (c *Controller) afterApply(ctx context.Context, env preview.Environment, lo
 // driftLoop checks ready environments for changes made outside Terraform,
 // each repository at its own interval.
 func (c *Controller) driftLoop(ctx context.Context) {
-	t := time.NewTicker(c.cfg.SweepInterval)
-	defer t.Stop()
 	last := map[string]time.Time{} // environment → last drift check
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	c.elected(ctx, c.cfg.SweepInterval, false, func(ctx context.Context) {
 		envs, err := c.store.FindEnvironments(ctx, preview.EnvironmentFilter{LiveOnly: true})
 		if err != nil {
 			c.log.Error("drift: list environments", "err", err)
-			continue
+			return
 		}
 		now := c.cfg.Now()
 		for _, env := range envs {
@@ -95,7 +88,7 @@ func (c *Controller) driftLoop(ctx context.Context) {
 			last[env.Name] = now
 			c.CheckDrift(env.Name) // in a run worker: never beside an apply
 		}
-	}
+	}, nil)
 }
 
 // CheckDrift queues a drift check of the named environment now, whatever

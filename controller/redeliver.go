@@ -23,16 +23,7 @@ const redeliveryWindow = 72 * time.Hour
 // redeliveryLoop heals what GitHub dropped, every RedeliveryInterval: GitHub
 // does not redeliver a failed delivery by itself.
 func (c *Controller) redeliveryLoop(ctx context.Context) {
-	t := time.NewTicker(c.cfg.RedeliveryInterval)
-	defer t.Stop()
-	for {
-		c.redeliver(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	c.elected(ctx, c.cfg.RedeliveryInterval, true, c.redeliver, nil)
 }
 
 // redeliver asks GitHub to deliver again, once, every delivery of the last

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"time"
 
 	preview "github.com/previewd/previewd"
 )
@@ -17,16 +16,7 @@ type PullRequests interface {
 // resyncLoop compares GitHub's open pull requests with the store at start-up
 // and every ResyncInterval.
 func (c *Controller) resyncLoop(ctx context.Context) {
-	t := time.NewTicker(c.cfg.ResyncInterval)
-	defer t.Stop()
-	for {
-		c.resync(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	c.elected(ctx, c.cfg.ResyncInterval, true, c.resync, nil)
 }
 
 // resync records every open pull request (building those opened while

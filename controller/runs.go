@@ -86,6 +86,10 @@ func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 // worker, so a burst of pull requests is ready sooner and checked after.
 func (c *Controller) checkParity(ctx context.Context, name string) {
 	c.runs.waitDrained(ctx)
+	c.leased(ctx, name, func() { c.Nudge(name) }, func(ctx context.Context) { c.checkApplied(ctx, name) })
+}
+
+func (c *Controller) checkApplied(ctx context.Context, name string) {
 	env, err := c.store.FindEnvironmentByName(ctx, name)
 	if err != nil || env.Status != preview.StatusReady || env.Parity.SHA == env.AppliedSHA && env.Parity.Generation == env.AppliedGeneration {
 		return // gone, moving, or already checked at this head

@@ -46,6 +46,10 @@ type Config struct {
 	// RedeliveryInterval is how often, in App mode, GitHub's delivery log
 	// is read for failed deliveries to redeliver.
 	RedeliveryInterval time.Duration `yaml:"redelivery_interval"`
+	// LeaseTTL is how long, with the postgres store, an environment's lease
+	// (and the leader's) outlives its replica's last renewal: how soon
+	// another replica takes over from one that died.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
 	// ProductionVarFiles are production's var files for module_dir (for
 	// every repository without its own entry), relative to module_dir.
 	ProductionVarFiles []string `yaml:"production_var_files"`
@@ -181,6 +185,7 @@ func DefaultConfig() Config {
 		CheckPollInterval:  30 * time.Second,
 		ModulePollInterval: 5 * time.Minute,
 		RedeliveryInterval: 5 * time.Minute,
+		LeaseTTL:           30 * time.Second,
 		MaxAttempts:        5,
 		ResyncInterval:     10 * time.Minute,
 		MaxResyncDestroys:  5,
@@ -571,6 +576,9 @@ func (c *Config) validate(needSecret bool) error {
 	}
 	if c.CheckTimeout < 0 {
 		return bad("check_timeout", "must not be negative, got %s", c.CheckTimeout)
+	}
+	if c.LeaseTTL < 3*time.Second {
+		return bad("lease_ttl", "must be at least 3s, got %s", c.LeaseTTL)
 	}
 	if c.RedeliveryInterval < time.Second {
 		return bad("redelivery_interval", "must be at least 1s, got %s", c.RedeliveryInterval)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,12 +57,19 @@ func TestKill9DuringApplyWithStateInPostgres(t *testing.T) {
 }
 
 // TestServiceOnPostgreSQL runs previewd with its records in PostgreSQL
-// (PREVIEWD_DATABASE_URL): a pull request's environment is built and torn
-// down, and a second previewd on the same database is refused at once.
+// (PREVIEWD_DATABASE_URL) and the environments' state there too: a pull
+// request's environment is built by one replica, and a second replica on
+// the same database, which received the close, sees it and has it torn
+// down.
 func TestServiceOnPostgreSQL(t *testing.T) {
 	url, conn := pgtest.Database(t)
 	module, _ := filepath.Abs("testdata/module")
-	p := startPreviewd(t, map[string]string{"PREVIEWD_DATABASE_URL": url, "PREVIEWD_MODULE_DIR": module})
+	config := filepath.Join(t.TempDir(), "previewd.yaml")
+	if err := os.WriteFile(config, []byte("state:\n  backend: pg\n  config:\n    conn_str: "+url+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"PREVIEWD_DATABASE_URL": url, "PREVIEWD_MODULE_DIR": module, "PREVIEWD_CONFIG": config, "PREVIEWD_LEASE_TTL": "3s"}
+	p := startPreviewd(t, vars)
 	t0 := time.Now().Add(-time.Hour)
 	p.send(prEvent{"opened", "on-pg", "sha1", 1, t0})
 	p.waitFor("on-pg", "ready", readyAt("sha1"))
@@ -75,16 +81,11 @@ func TestServiceOnPostgreSQL(t *testing.T) {
 		t.Errorf("a bbolt file beside the PostgreSQL store: %v", err)
 	}
 
-	cfg, err := LoadConfig("", envFrom(map[string]string{"PREVIEWD_WEBHOOK_SECRET": testSecret, "PREVIEWD_DATABASE_URL": url,
-		"PREVIEWD_MODULE_DIR": module, "PREVIEWD_DATA_DIR": t.TempDir(), "PREVIEWD_TERRAFORM_BIN": terraformForTests(t)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = serve(context.Background(), cfg, slog.New(slog.DiscardHandler), nil)
-	if err == nil || !strings.Contains(err.Error(), "another previewd is using this database") {
-		t.Errorf("a second previewd on the database: %v, want a clear refusal", err)
-	}
-
-	p.send(prEvent{"closed", "on-pg", "sha1", 1, t0.Add(time.Minute)})
+	p2 := startPreviewd(t, vars)
+	p2.waitFor("on-pg", "the first replica's environment, seen by the second", readyAt("sha1"))
+	p2.send(prEvent{"closed", "on-pg", "sha1", 1, t0.Add(time.Minute)})
 	p.waitFor("on-pg", "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
+	if names := pgtest.StateNames(t, conn, pgtest.StateSchema); len(names) > 0 {
+		t.Errorf("workspaces left in PostgreSQL after the destroy: %v", names)
+	}
 }

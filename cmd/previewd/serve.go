@@ -95,7 +95,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		ModulePollInterval:  cfg.ModulePollInterval,
 		RedeliveryInterval:  cfg.RedeliveryInterval,
 		MaxResyncDestroys:   cfg.MaxResyncDestroys,
+		LeaseTTL:            cfg.LeaseTTL,
 		Logger:              logger,
+	}
+	pg, replicated := db.(*postgres.DB)
+	if replicated {
+		ctrlCfg.Leases = pg
 	}
 	intake := webhooks.NewIntake([]byte(cfg.WebhookSecret), db, cfg.serves)
 	ctrlCfg.Allowed = cfg.serves
@@ -135,24 +140,16 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 	defer stopCtrl()
 	ctrlDone := make(chan error, 1)
 	go func() { ctrlDone <- ctrl.Run(ctrlCtx) }()
+	if replicated { // other replicas' webhooks and commands wake this one too
+		go pg.Listen(ctrlCtx, ctrl.Nudge)
+		logger.Info("sharing the database with any other replicas", "holder", pg.Holder(), "lease_ttl", cfg.LeaseTTL)
+	}
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- srv.Serve(l) }()
-	var storeLost <-chan struct{} // nil (never) for bbolt
-	if pg, ok := db.(*postgres.DB); ok {
-		storeLost = pg.Lost()
-	}
 
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
-	case <-storeLost:
-		// Another previewd may hold the database now: stop running
-		// Terraform at once rather than race it.
-		logger.Error("lost the connection holding the database; stopping")
-		shutdownHTTP(srv, logger)
-		stopCtrl()
-		<-ctrlDone
-		return errors.New("lost the connection holding the database: another previewd may be using it")
 	case err := <-srvDone:
 		stopCtrl()
 		<-ctrlDone
@@ -312,10 +309,6 @@ func openStore(ctx context.Context, cfg Config, dataDir string) (serviceStore, e
 	db, err := postgres.Open(ctx, cfg.Store.URL, postgres.Options{NameMax: cfg.NameMaxLength, TTL: cfg.TTL, Drafts: cfg.Drafts})
 	if err != nil {
 		return nil, err
-	}
-	if err := db.Lock(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open store: %w (one previewd per database until replicas lease their environments)", err)
 	}
 	return db, nil
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,8 +26,12 @@ type Options struct {
 	TTL time.Duration
 	// Drafts builds environments for draft pull requests too.
 	Drafts bool
-	// Now is the clock (default time.Now); tests set it.
+	// Now is the clock (default time.Now); tests set it. Leases expire by
+	// the database's clock, one clock for every replica.
 	Now func() time.Time
+	// Holder names this replica in the leases it takes (default: host
+	// name, process ID and a random suffix).
+	Holder string
 }
 
 // DB is previewd's store on PostgreSQL. It is safe for concurrent use, by
@@ -35,12 +40,10 @@ type DB struct {
 	pool *pgxpool.Pool
 	opts Options
 	held *pgxpool.Conn // the connection holding the instance lock, when taken
-	lost chan struct{} // closed when that connection is lost
-	stop chan struct{} // closed by Close
 }
 
 // SchemaVersion is the version of the schema this previewd writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrations[i] takes the schema from version i to i+1.
 var migrations = []string{
@@ -64,6 +67,16 @@ var migrations = []string{
 	);
 	CREATE INDEX runs_environment ON runs (environment, seq);
 	CREATE INDEX runs_running ON runs (seq) WHERE running;`,
+	// Leases: each environment's runs, and each loop that must run once,
+	// belong to one replica at a time (see leases.go).
+	`CREATE SEQUENCE lease_tokens;
+	CREATE TABLE leases (
+		name text PRIMARY KEY,
+		holder text NOT NULL,
+		token bigint NOT NULL,
+		expires_at timestamptz NOT NULL,
+		pending boolean NOT NULL DEFAULT false -- another replica asked for the name meanwhile
+	);`,
 }
 
 // migrationLock serialises migrations of replicas starting together.
@@ -82,6 +95,9 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Holder == "" {
+		opts.Holder = defaultHolder()
+	}
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -94,17 +110,16 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-// ErrLocked is returned by Lock when another process holds the database.
-var ErrLocked = errors.New("another previewd is using this database")
+// ErrLocked is returned by Lock when another process holds the lock.
+var ErrLocked = errors.New("another process is migrating this database")
 
-// instanceLock is the session lock one previewd holds on its database.
+// instanceLock is the session lock `previewd store migrate` holds.
 const instanceLock = 0x70726578
 
-// Lock makes this process the only previewd on the database, for as long
-// as it keeps the store open: until environments are leased to replicas,
-// two processes would run the same environment's Terraform. It returns
-// ErrLocked when another process holds it; a process that dies loses it
-// with its connection.
+// Lock makes this process the only one holding the database's instance
+// lock until Close: two migrations into one database never interleave.
+// Replicas serving it do not take it; they share the database through
+// leases. It returns ErrLocked when another process holds it.
 func (db *DB) Lock(ctx context.Context) error {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
@@ -119,44 +134,13 @@ func (db *DB) Lock(ctx context.Context) error {
 		conn.Release()
 		return ErrLocked
 	}
-	db.held, db.lost, db.stop = conn, make(chan struct{}), make(chan struct{})
-	go db.watchLock(conn, db.lost, db.stop)
+	db.held = conn
 	return nil
 }
-
-// lockCheckInterval is how often the lock's connection is checked.
-const lockCheckInterval = 5 * time.Second
-
-// watchLock checks the lock's connection until stop, and closes lost when
-// it fails: the lock went with it, and another previewd may take it.
-func (db *DB) watchLock(conn *pgxpool.Conn, lost, stop chan struct{}) {
-	t := time.NewTicker(lockCheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), lockCheckInterval)
-		err := conn.Ping(ctx)
-		cancel()
-		if err != nil {
-			close(lost)
-			return
-		}
-	}
-}
-
-// Lost is closed when the connection holding the instance lock (Lock) is
-// lost: the process must stop using the database, since another previewd
-// may hold it now. Nil before Lock.
-func (db *DB) Lost() <-chan struct{} { return db.lost }
 
 // Close releases the instance lock, if held, and closes the connections.
 func (db *DB) Close() error {
 	if db.held != nil {
-		close(db.stop)
 		db.held.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", instanceLock)
 		db.held.Release()
 		db.held = nil
@@ -283,6 +267,9 @@ func (db *DB) RecordPullRequest(ctx context.Context, delivery string, pr preview
 			return err
 		}
 		if err := putEnvironment(ctx, tx, &env); err != nil {
+			return err
+		}
+		if err := notifyWork(ctx, tx, env.Name); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, "INSERT INTO pull_requests (key, name) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET name = $2", pr.Key(), env.Name)
@@ -433,16 +420,26 @@ func (db *DB) UpdateEnvironment(ctx context.Context, name string, fn func(*previ
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var ok bool
 		var err error
+		if err := fence(ctx, tx, name); err != nil {
+			return err
+		}
 		if env, ok, err = environment(ctx, tx, name, true); err != nil {
 			return err
 		} else if !ok {
 			return notFound(name)
 		}
+		before := env.Desired
 		if err := fn(&env); err != nil {
 			return err
 		}
 		env.UpdatedAt = db.now()
-		return putEnvironment(ctx, tx, &env)
+		if err := putEnvironment(ctx, tx, &env); err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(before, env.Desired) {
+			return notifyWork(ctx, tx, name)
+		}
+		return nil
 	})
 	return env, err
 }
@@ -540,6 +537,9 @@ func (db *DB) CreateRun(ctx context.Context, run preview.Run) (preview.Run, erro
 		if err := tx.QueryRow(ctx, "SELECT nextval(pg_get_serial_sequence('runs', 'seq'))").Scan(&seq); err != nil {
 			return err
 		}
+		if err := fence(ctx, tx, run.Environment); err != nil {
+			return err
+		}
 		run.ID = fmt.Sprintf("%s/%016x", run.Environment, seq)
 		return putRun(ctx, tx, seq, run, true)
 	})
@@ -568,7 +568,12 @@ func putRun(ctx context.Context, tx pgx.Tx, seq int64, run preview.Run, create b
 
 // UpdateRun stores run, which must have been created by CreateRun.
 func (db *DB) UpdateRun(ctx context.Context, run preview.Run) error {
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return putRun(ctx, tx, 0, run, false) })
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if err := fence(ctx, tx, run.Environment); err != nil {
+			return err
+		}
+		return putRun(ctx, tx, 0, run, false)
+	})
 	if err != nil {
 		return fmt.Errorf("update run %s: %w", run.ID, err)
 	}
@@ -607,32 +612,41 @@ func (db *DB) FindRuns(ctx context.Context, filter preview.RunFilter) ([]preview
 	return runs, nil
 }
 
-// InterruptRuns marks every run still recorded as running as interrupted
-// and returns them. With several replicas, only runs no live replica holds
-// may be interrupted; until leases come, call it with one replica only.
+// InterruptRuns marks as interrupted every run still recorded as running
+// whose environment no replica holds a live lease on, and returns them: a
+// replica starting up does not touch its peers' runs.
 func (db *DB) InterruptRuns(ctx context.Context) ([]preview.Run, error) {
 	var runs []preview.Run
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, "SELECT data FROM runs WHERE running ORDER BY seq FOR UPDATE")
-		if err != nil {
-			return err
-		}
-		if runs, err = collect[preview.Run](rows); err != nil {
-			return err
-		}
-		now := db.now()
-		for i := range runs {
-			runs[i].State = preview.RunInterrupted
-			runs[i].FinishedAt = now
-			runs[i].Error = "previewd stopped while this run was in progress"
-			if err := putRun(ctx, tx, 0, runs[i], false); err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		runs, err = interruptRuns(ctx, tx, db.now(), "previewd stopped while this run was in progress",
+			"AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.name = runs.environment AND l.expires_at > now())")
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("interrupt runs: %w", err)
+	}
+	return runs, nil
+}
+
+// interruptRuns marks the running runs that where (SQL after WHERE
+// running, with args) selects as interrupted, with why.
+func interruptRuns(ctx context.Context, tx pgx.Tx, now time.Time, why, where string, args ...any) ([]preview.Run, error) {
+	rows, err := tx.Query(ctx, "SELECT data FROM runs WHERE running "+where+" ORDER BY seq FOR UPDATE", args...)
+	if err != nil {
+		return nil, err
+	}
+	runs, err := collect[preview.Run](rows)
+	if err != nil {
+		return nil, err
+	}
+	for i := range runs {
+		runs[i].State = preview.RunInterrupted
+		runs[i].FinishedAt = now
+		runs[i].Error = why
+		if err := putRun(ctx, tx, 0, runs[i], false); err != nil {
+			return nil, err
+		}
 	}
 	return runs, nil
 }

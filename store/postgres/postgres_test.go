@@ -48,9 +48,9 @@ func TestMigrations(t *testing.T) {
 	}
 }
 
-// TestASecondProcessIsRefused holds the database for one previewd: a
-// second is refused until the first closes (or dies with its connection).
-func TestASecondProcessIsRefused(t *testing.T) {
+// TestASecondMigrationIsRefused holds the database's instance lock for
+// one `store migrate`: a second is refused until the first closes.
+func TestASecondMigrationIsRefused(t *testing.T) {
 	url, _ := pgtest.Database(t)
 	ctx := context.Background()
 	first, err := postgres.Open(ctx, url, postgres.Options{})
@@ -71,28 +71,5 @@ func TestASecondProcessIsRefused(t *testing.T) {
 	first.Close()
 	if err := second.Lock(ctx); err != nil {
 		t.Errorf("after the first closed: %v", err)
-	}
-}
-
-// TestLosingTheLockIsNoticed closes Lost when the connection holding the
-// instance lock is killed (a database restart, a network cut).
-func TestLosingTheLockIsNoticed(t *testing.T) {
-	url, conn := pgtest.Database(t)
-	ctx := context.Background()
-	db, err := postgres.Open(ctx, url, postgres.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Lock(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid() AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-db.Lost():
-	case <-time.After(30 * time.Second):
-		t.Fatal("the lost lock was not noticed")
 	}
 }
