@@ -110,9 +110,16 @@ func freeAddr(t *testing.T) string {
 // startProcess runs the previewd binary on dataDir with the slow module.
 func startProcess(t *testing.T, dataDir string, extra ...string) *process {
 	t.Helper()
+	return startProcessAt(t, freeAddr(t), dataDir, extra...)
+}
+
+// startProcessAt runs the previewd binary listening on addr, in a process
+// group of its own (with the Terraform it starts: see killGroup).
+func startProcessAt(t *testing.T, addr, dataDir string, extra ...string) *process {
+	t.Helper()
 	module, _ := filepath.Abs("testdata/slow")
-	addr := freeAddr(t)
 	cmd := exec.Command(previewdBinary(t), "serve")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Env = append(os.Environ(),
 		"PREVIEWD_WEBHOOK_SECRET="+testSecret,
 		"PREVIEWD_ADMIN_TOKEN="+testToken,
@@ -130,7 +137,7 @@ func startProcess(t *testing.T, dataDir string, extra ...string) *process {
 	p := &process{previewd: &previewd{t: t, base: "http://" + addr, dataDir: dataDir, logs: out}, cmd: cmd, out: out, done: make(chan error, 1)}
 	go func() { p.done <- cmd.Wait() }()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
 		if t.Failed() {
 			t.Logf("previewd output:\n%s", out.String())
@@ -156,6 +163,17 @@ func (p *process) waitRunning(name, phase string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	p.t.Fatalf("%s: no %s run started", name, phase)
+}
+
+// killGroup kills previewd and every Terraform it runs at once, as a
+// machine dying would.
+func (p *process) killGroup() {
+	p.t.Helper()
+	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		p.t.Fatal(err)
+	}
+	<-p.done
+	p.done <- nil // for Cleanup
 }
 
 func (p *process) kill9() {

@@ -116,6 +116,15 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		}
 	}
 	ctrl := controller.New(db, provisionerAdapter{p: prov, cfg: &cfg}, gh, ctrlCfg)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "previewd_leader",
+		Help: "1 on the replica running the loops that run once (resync, module polling, drift schedule, redelivery), else 0.",
+	}, func() float64 {
+		if ctrl.Leading() {
+			return 1
+		}
+		return 0
+	}))
 	srv := server.New(server.Config{
 		Addr:       cfg.ListenAddr,
 		AdminToken: cfg.AdminToken,
