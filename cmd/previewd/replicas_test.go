@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -363,4 +364,94 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestPausedReplicaIsFencedOff pauses (SIGSTOP) the replica running an
+// apply, with its Terraform, for longer than lease_ttl: the other replica
+// takes the environment over, and when the paused one wakes up it finds
+// its lease gone, stops its Terraform, and none of its late writes lands:
+// its run stays recorded as interrupted by the takeover, and the
+// environment converges under the new holder.
+func TestPausedReplicaIsFencedOff(t *testing.T) {
+	url, conn := pgtest.Database(t)
+	config := filepath.Join(t.TempDir(), "previewd.yaml")
+	if err := os.WriteFile(config, []byte("state:\n  backend: pg\n  config:\n    conn_str: "+url+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const ttl = 3 * time.Second
+	c := startCluster(t, 2, "PREVIEWD_DATABASE_URL="+url, "PREVIEWD_CONFIG="+config,
+		"PREVIEWD_LEASE_TTL="+ttl.String(), "PREVIEWD_RETRY_BASE=1s", "PREVIEWD_LOG_LEVEL=info")
+	t0 := time.Now().Add(-time.Hour)
+	c.deliver(prEvent{"opened", "paused", "sha1", 1, t0}, "open-1")
+
+	ctx := context.Background()
+	var first preview.Run
+	for deadline := time.Now().Add(time.Minute); first.ID == ""; {
+		var data string
+		err := conn.QueryRow(ctx, "SELECT data FROM runs WHERE environment = 'paused' AND running ORDER BY seq LIMIT 1").Scan(&data)
+		if err == nil {
+			json.Unmarshal([]byte(data), &first)
+		} else if time.Now().After(deadline) {
+			t.Fatal("no run started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(700 * time.Millisecond) // into the apply
+	var holder, other *process
+	for _, p := range c.nodes {
+		if p.cmd.Process.Pid == first.PID {
+			holder = p
+		} else {
+			other = p
+		}
+	}
+	if holder == nil {
+		t.Fatalf("run %s by pid %d, not a replica's", first.ID, first.PID)
+	}
+	if err := syscall.Kill(-holder.cmd.Process.Pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// The other replica takes over once the lease expired; its apply waits
+	// for the paused Terraform's state lock (retrying), so nothing is
+	// applied twice at once.
+	for deadline := time.Now().Add(ttl * 4); ; {
+		var state string
+		conn.QueryRow(ctx, "SELECT data::json->>'state' FROM runs WHERE id = $1", first.ID).Scan(&state)
+		if state == string(preview.RunInterrupted) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the paused replica's run was not taken over: %s", state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(ttl)
+	if err := syscall.Kill(-holder.cmd.Process.Pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	// It wakes up, finds its lease gone, stops its Terraform, and its
+	// writes are refused.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(holder.out.String(), "lease lost: another replica holds it now") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the paused replica did not notice it lost the lease:\n%s", lastLines(holder.out.String(), 40))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	env := other.waitFor("paused", "ready under the new holder", readyAt("sha1"))
+	if !strings.HasSuffix(env.URL, "/sha1") {
+		t.Errorf("url %q", env.URL)
+	}
+	var data string
+	if err := conn.QueryRow(ctx, "SELECT data FROM runs WHERE id = $1", first.ID).Scan(&data); err != nil {
+		t.Fatal(err)
+	}
+	var run preview.Run
+	json.Unmarshal([]byte(data), &run)
+	if run.State != preview.RunInterrupted || !strings.Contains(run.Error, "stopped renewing its lease") {
+		t.Errorf("the paused replica's run: %s %q, want it left interrupted by the takeover", run.State, run.Error)
+	}
+	if t.Failed() {
+		t.Logf("the paused replica:\n%s", lastLines(holder.out.String(), 40))
+	}
 }
