@@ -88,6 +88,7 @@ type Config struct {
 	MaxResyncDestroys   int                                     // destroys one resync pass may start (default 5)
 	Leases              Leases                                  // replicas sharing the store; nil: this process holds everything
 	LeaseTTL            time.Duration                           // how long a lease outlives its holder's last renewal (default 30s)
+	Logs                RunLogs                                 // where run logs go; nil: files under LogDir
 	Logger              *slog.Logger
 	Now                 func() time.Time
 }
@@ -438,6 +439,24 @@ func (c *Controller) expire(ctx context.Context, name string) {
 }
 
 var errUnchanged = errors.New("unchanged")
+
+// RunLogs keeps runs' Terraform logs where every replica can read them.
+type RunLogs interface {
+	// OpenRunLog returns a writer appending to run's log, creating it.
+	OpenRunLog(ctx context.Context, run preview.Run) (io.WriteCloser, error)
+}
+
+// openLog opens run's log for appending: in Logs, or the file at
+// run.LogPath.
+func (c *Controller) openLog(ctx context.Context, run preview.Run) (io.WriteCloser, error) {
+	if c.cfg.Logs != nil {
+		return c.cfg.Logs.OpenRunLog(ctx, run)
+	}
+	if err := os.MkdirAll(filepath.Dir(run.LogPath), 0o750); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(run.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+}
 
 // logPath returns where the log of run id is written.
 func (c *Controller) logPath(id string) string {

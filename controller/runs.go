@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 	"strings"
 	"time"
 
@@ -99,7 +98,7 @@ func (c *Controller) checkApplied(ctx context.Context, name string) {
 		c.log.Error("parity: find the run's log", "environment", name, "err", err)
 		return
 	}
-	log, err := os.OpenFile(run.LogPath, os.O_WRONLY|os.O_APPEND, 0)
+	log, err := c.openLog(ctx, run)
 	if err != nil {
 		c.log.Error("parity: open the run's log", "run", run.ID, "err", err)
 		return
@@ -228,7 +227,7 @@ func (c *Controller) transition(ctx context.Context, name string, fn func(*previ
 
 // startRun journals a run as running, for the pull request now holding the
 // environment, and opens its log.
-func (c *Controller) startRun(ctx context.Context, env preview.Environment, phase preview.Phase) (preview.Run, *os.File, error) {
+func (c *Controller) startRun(ctx context.Context, env preview.Environment, phase preview.Phase) (preview.Run, io.WriteCloser, error) {
 	run, err := c.store.CreateRun(ctx, preview.Run{
 		Environment: env.Name,
 		Repo:        env.Repo,
@@ -243,14 +242,13 @@ func (c *Controller) startRun(ctx context.Context, env preview.Environment, phas
 	if err != nil {
 		return run, nil, fmt.Errorf("%s %s: %w", phase, env.Name, err)
 	}
-	run.LogPath = c.logPath(run.ID)
-	if err := c.store.UpdateRun(ctx, run); err != nil {
-		return run, nil, fmt.Errorf("%s %s: %w", phase, env.Name, err)
+	if c.cfg.Logs == nil {
+		run.LogPath = c.logPath(run.ID)
+		if err := c.store.UpdateRun(ctx, run); err != nil {
+			return run, nil, fmt.Errorf("%s %s: %w", phase, env.Name, err)
+		}
 	}
-	if err := os.MkdirAll(filepath.Dir(run.LogPath), 0o750); err != nil {
-		return run, nil, c.failRun(ctx, run, fmt.Errorf("open run log: %w", err))
-	}
-	f, err := os.OpenFile(run.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	f, err := c.openLog(ctx, run)
 	if err != nil {
 		return run, nil, c.failRun(ctx, run, fmt.Errorf("open run log: %w", err))
 	}
@@ -269,7 +267,7 @@ func (c *Controller) failRun(ctx context.Context, run preview.Run, err error) er
 
 // finishRun closes the log and journals how the run ended. It returns the
 // run's error, replaced by errShutdown when the run was cut short by a stop.
-func (c *Controller) finishRun(ctx context.Context, run preview.Run, log *os.File, runErr error) error {
+func (c *Controller) finishRun(ctx context.Context, run preview.Run, log io.WriteCloser, runErr error) error {
 	if runErr != nil && ctx.Err() != nil {
 		runErr = errShutdown
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -189,14 +190,26 @@ func (s *Server) handleRunLog(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(run.LogPath)
-	if os.IsNotExist(err) {
-		return preview.Errorf(preview.ENOTFOUND, "log of run %s is gone", run.ID)
-	} else if err != nil {
-		return fmt.Errorf("open log of run %s: %w", run.ID, err)
+	f, err := s.openLog(c.Request().Context(), run)
+	if err != nil {
+		return err
 	}
 	defer f.Close()
 	return c.Stream(http.StatusOK, echo.MIMETextPlainCharsetUTF8, f)
+}
+
+// openLog opens run's log, from the store or from its file.
+func (s *Server) openLog(ctx context.Context, run preview.Run) (io.ReadCloser, error) {
+	if s.cfg.Logs != nil {
+		return s.cfg.Logs.RunLog(ctx, run.ID)
+	}
+	f, err := os.Open(run.LogPath)
+	if os.IsNotExist(err) || run.LogPath == "" {
+		return nil, preview.Errorf(preview.ENOTFOUND, "log of run %s is gone", run.ID)
+	} else if err != nil {
+		return nil, fmt.Errorf("open log of run %s: %w", run.ID, err)
+	}
+	return f, nil
 }
 
 // findEnvironmentRun returns run seq of the named environment if it belongs

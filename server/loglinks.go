@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -75,10 +74,8 @@ func (s *Server) handleSignedLog(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(run.LogPath)
-	if os.IsNotExist(err) {
-		return preview.Errorf(preview.ENOTFOUND, "this run's log is gone")
-	} else if err != nil {
+	f, err := s.openLog(c.Request().Context(), run)
+	if err != nil {
 		return err
 	}
 	defer f.Close()

@@ -26,6 +26,11 @@ import (
 // 25 MiB.
 const MaxWebhookBody = 25 << 20
 
+// RunLogs reads the log of a run, as stored so far.
+type RunLogs interface {
+	RunLog(ctx context.Context, id string) (io.ReadCloser, error)
+}
+
 // Store is what the server reads and changes.
 type Store interface {
 	FindEnvironmentByName(ctx context.Context, name string) (preview.Environment, error)
@@ -76,8 +81,11 @@ type Config struct {
 	LogLinks *LogLinks
 	// Dashboard renders the operators' page at /dashboard (nil: no page).
 	Dashboard func(w io.Writer, envs []preview.Environment, showAll bool) error
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// Logs reads run logs kept in the store (several replicas); nil reads
+	// the file at each run's LogPath.
+	Logs   RunLogs
+	Logger *slog.Logger
+	Now    func() time.Time
 	// BodyReadTimeout is how long a webhook body of up to 1 MiB may take
 	// to arrive (default 10s); larger ones get the server's 60s.
 	BodyReadTimeout time.Duration

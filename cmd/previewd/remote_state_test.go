@@ -83,6 +83,12 @@ func TestServiceOnPostgreSQL(t *testing.T) {
 
 	p2 := startPreviewd(t, vars)
 	p2.waitFor("on-pg", "the first replica's environment, seen by the second", readyAt("sha1"))
+	if log := logOf(t, p2, "on-pg", 0); !strings.Contains(log, "Apply complete!") || !strings.Contains(log, "run on-pg/") {
+		t.Errorf("the first replica's run log, served by the second:\n%s", log)
+	}
+	if files, _ := filepath.Glob(filepath.Join(p.dataDir, "logs", "*", "*.log")); len(files) > 0 {
+		t.Errorf("run logs on a replica's disk with the PostgreSQL store: %v", files)
+	}
 	p2.send(prEvent{"closed", "on-pg", "sha1", 1, t0.Add(time.Minute)})
 	p.waitFor("on-pg", "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
 	if names := pgtest.StateNames(t, conn, pgtest.StateSchema); len(names) > 0 {

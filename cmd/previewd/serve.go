@@ -99,8 +99,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		Logger:              logger,
 	}
 	pg, replicated := db.(*postgres.DB)
-	if replicated {
-		ctrlCfg.Leases = pg
+	var logs server.RunLogs
+	if replicated { // leases, and logs every replica serves
+		ctrlCfg.Leases, ctrlCfg.Logs, logs = pg, pg, pg
 	}
 	intake := webhooks.NewIntake([]byte(cfg.WebhookSecret), db, cfg.serves)
 	ctrlCfg.Allowed = cfg.serves
@@ -135,6 +136,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		Registry:   reg,
 		Dashboard:  renderDashboard,
 		LogLinks:   links,
+		Logs:       logs,
 		Logger:     logger,
 	})
 	if l == nil {

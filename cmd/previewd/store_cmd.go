@@ -46,6 +46,7 @@ func storeCommand(args []string, stdout, stderr io.Writer) int {
 		{store.KindCommand, "commands"}, {store.KindRun, "runs"}} {
 		fmt.Fprintf(stdout, "%s: %d copied, %d already there\n", k.plural, res.Copied[k.kind], res.Present[k.kind])
 	}
+	fmt.Fprintf(stdout, "run logs: %d copied, with their runs\n", res.Logs)
 	return 0
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,6 +36,11 @@ func TestStoreMigrate(t *testing.T) {
 		}
 		run, _ := src.CreateRun(ctx, preview.Run{Environment: res.Environment.Name, Repo: "acme/shop", PR: i + 1, Phase: preview.PhaseApply, State: preview.RunRunning})
 		run.State = preview.RunSucceeded
+		run.LogPath = filepath.Join(dataDir, "logs", run.ID+".log")
+		os.MkdirAll(filepath.Dir(run.LogPath), 0o750)
+		if err := os.WriteFile(run.LogPath, []byte("Apply complete! "+run.ID+"\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
 		src.UpdateRun(ctx, run)
 	}
 	src.RecordCommand(ctx, "c1", preview.Command{Repo: "acme/shop", Number: 1, Verb: "keep", User: "alice"})
@@ -46,10 +53,11 @@ func TestStoreMigrate(t *testing.T) {
 		code := run([]string{"store", "migrate", "--from", dataDir, "--to", url}, &out, &errs)
 		return code, out.String() + errs.String()
 	}
-	if code, out := migrate(); code != 0 || !strings.Contains(out, "environments: 5 copied, 0 already there") || !strings.Contains(out, "runs: 5 copied") {
+	if code, out := migrate(); code != 0 || !strings.Contains(out, "environments: 5 copied, 0 already there") || !strings.Contains(out, "runs: 5 copied") ||
+		!strings.Contains(out, "run logs: 5 copied") {
 		t.Fatalf("first migration: exit %d\n%s", code, out)
 	}
-	if code, out := migrate(); code != 0 || !strings.Contains(out, "environments: 0 copied, 5 already there") {
+	if code, out := migrate(); code != 0 || !strings.Contains(out, "environments: 0 copied, 5 already there") || !strings.Contains(out, "run logs: 0 copied") {
 		t.Fatalf("second migration: exit %d\n%s", code, out)
 	}
 	dst, err := postgres.Open(ctx, url, postgres.Options{TTL: time.Hour})
@@ -60,8 +68,14 @@ func TestStoreMigrate(t *testing.T) {
 	if got, _, err := dst.FindEnvironmentsJSON(ctx, preview.EnvironmentFilter{}); err != nil || !bytes.Equal(got, want) {
 		t.Errorf("environments in PostgreSQL differ from bbolt's (%v):\n%s\nwant\n%s", err, got, want)
 	}
-	if runs, err := dst.FindRuns(ctx, preview.RunFilter{Environment: "feature-0", Repo: "acme/shop", PR: 1}); err != nil || len(runs) != 1 || runs[0].State != preview.RunSucceeded {
-		t.Errorf("runs: %+v, %v", runs, err)
+	runs, err := dst.FindRuns(ctx, preview.RunFilter{Environment: "feature-0", Repo: "acme/shop", PR: 1})
+	if err != nil || len(runs) != 1 || runs[0].State != preview.RunSucceeded {
+		t.Fatalf("runs: %+v, %v", runs, err)
+	}
+	if rc, err := dst.RunLog(ctx, runs[0].ID); err != nil {
+		t.Error(err)
+	} else if log, _ := io.ReadAll(rc); string(log) != "Apply complete! "+runs[0].ID+"\n" {
+		t.Errorf("the run's log in PostgreSQL: %q", log)
 	}
 	if cmds, err := dst.FindCommands(ctx); err != nil || len(cmds) != 1 || cmds[0].Verb != "keep" {
 		t.Errorf("commands: %+v, %v", cmds, err)

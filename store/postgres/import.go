@@ -3,7 +3,10 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +20,7 @@ import (
 type ImportResult struct {
 	Copied  map[store.RecordKind]int // written
 	Present map[store.RecordKind]int // already there, the same
+	Logs    int                      // run logs copied from their files, with their runs
 }
 
 // Import copies records (a bbolt store's Export) into the database in one
@@ -31,6 +35,15 @@ func (db *DB) Import(ctx context.Context, records []store.Record) (ImportResult,
 			copied, err := importRecord(ctx, tx, r)
 			if err != nil {
 				return fmt.Errorf("%s %q: %w", r.Kind, r.Key, err)
+			}
+			if copied && r.Kind == store.KindRun {
+				logged, err := importLog(ctx, tx, r)
+				if err != nil {
+					return fmt.Errorf("log of run %q: %w", r.Key, err)
+				}
+				if logged {
+					res.Logs++
+				}
 			}
 			if copied {
 				res.Copied[r.Kind]++
@@ -107,6 +120,32 @@ func importRecord(ctx context.Context, tx pgx.Tx, r store.Record) (bool, error) 
 		return false, nil // a delivery ID is the whole record
 	}
 	return false, same(ctx, tx, existing, r.Key, value)
+}
+
+// importLog copies the log file of run record r, when there is one, into
+// run_logs: with its run, so a second import does not copy it again.
+func importLog(ctx context.Context, tx pgx.Tx, r store.Record) (bool, error) {
+	var run preview.Run
+	if err := json.Unmarshal(r.Value, &run); err != nil {
+		return false, err
+	}
+	if run.LogPath == "" {
+		return false, nil
+	}
+	data, err := os.ReadFile(run.LogPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil // pruned, or never written
+	} else if err != nil {
+		return false, err
+	}
+	for len(data) > 0 {
+		n := min(len(data), logChunkSize)
+		if _, err := tx.Exec(ctx, "INSERT INTO run_logs (run_id, chunk) VALUES ($1, $2)", run.ID, data[:n]); err != nil {
+			return false, err
+		}
+		data = data[n:]
+	}
+	return true, nil
 }
 
 // same checks that the value present under key is want.

@@ -43,7 +43,7 @@ type DB struct {
 }
 
 // SchemaVersion is the version of the schema this previewd writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migrations[i] takes the schema from version i to i+1.
 var migrations = []string{
@@ -77,6 +77,14 @@ var migrations = []string{
 		expires_at timestamptz NOT NULL,
 		pending boolean NOT NULL DEFAULT false -- another replica asked for the name meanwhile
 	);`,
+	// Run logs, in chunks written while Terraform runs, so every replica
+	// serves every log.
+	`CREATE TABLE run_logs (
+		seq bigserial PRIMARY KEY,
+		run_id text NOT NULL,
+		chunk bytea NOT NULL
+	);
+	CREATE INDEX run_logs_run ON run_logs (run_id, seq);`,
 }
 
 // migrationLock serialises migrations of replicas starting together.
