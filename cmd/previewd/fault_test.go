@@ -27,7 +27,7 @@ var (
 )
 
 // previewdBinary builds cmd/previewd once per test run.
-func previewdBinary(t *testing.T) string {
+func previewdBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "previewd-bin-")
@@ -36,7 +36,11 @@ func previewdBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "previewd")
-		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+		args := []string{"build", "-o", binPath, "."}
+		if raceEnabled {
+			args = append(args[:1], append([]string{"-race"}, args[1:]...)...)
+		}
+		out, err := exec.Command("go", args...).CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -97,7 +101,7 @@ type process struct {
 	done chan error
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -108,14 +112,14 @@ func freeAddr(t *testing.T) string {
 }
 
 // startProcess runs the previewd binary on dataDir with the slow module.
-func startProcess(t *testing.T, dataDir string, extra ...string) *process {
+func startProcess(t testing.TB, dataDir string, extra ...string) *process {
 	t.Helper()
 	return startProcessAt(t, freeAddr(t), dataDir, extra...)
 }
 
 // startProcessAt runs the previewd binary listening on addr, in a process
 // group of its own (with the Terraform it starts: see killGroup).
-func startProcessAt(t *testing.T, addr, dataDir string, extra ...string) *process {
+func startProcessAt(t testing.TB, addr, dataDir string, extra ...string) *process {
 	t.Helper()
 	module, _ := filepath.Abs("testdata/slow")
 	cmd := exec.Command(previewdBinary(t), "serve")

@@ -29,7 +29,7 @@ import (
 // each with its own address and data directory, as replicas on several
 // machines would.
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	mu      sync.Mutex
 	nodes   []*process
 	addrs   []string
@@ -38,7 +38,7 @@ type cluster struct {
 	started int
 }
 
-func startCluster(t *testing.T, n int, env ...string) *cluster {
+func startCluster(t testing.TB, n int, env ...string) *cluster {
 	c := &cluster{t: t, env: env}
 	for range n {
 		c.addrs = append(c.addrs, freeAddr(t))
@@ -453,5 +453,60 @@ func TestPausedReplicaIsFencedOff(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("the paused replica:\n%s", lastLines(holder.out.String(), 40))
+	}
+}
+
+// BenchmarkScaleOut opens 200 pull requests at once against 1, 2 and 3
+// replicas of the real binary on one PostgreSQL (records and Terraform
+// state), each replica with the same 4 apply slots, deliveries spread over
+// the replicas at random, and times until every environment is ready. The
+// module's apply sleeps a second, as real providers wait on their clouds;
+// the floor is one replica's time divided by the number of replicas.
+func BenchmarkScaleOut(b *testing.B) {
+	const prs, slots = 200, 4
+	module := b.TempDir()
+	slow, err := os.ReadFile("testdata/slow/main.tf")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(module, "main.tf"), bytes.Replace(slow, []byte("default = 3"), []byte("default = 1"), 1), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		var one time.Duration
+		for n := 1; n <= 3; n++ {
+			url, conn := pgtest.Database(b)
+			config := filepath.Join(b.TempDir(), "previewd.yaml")
+			if err := os.WriteFile(config, []byte("state:\n  backend: pg\n  config:\n    conn_str: "+url+"\n"), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			c := startCluster(b, n, "PREVIEWD_DATABASE_URL="+url, "PREVIEWD_CONFIG="+config, "PREVIEWD_MODULE_DIR="+module,
+				fmt.Sprintf("PREVIEWD_MAX_CONCURRENT_RUNS=%d", slots), "PREVIEWD_LOG_LEVEL=warn")
+			t0 := time.Now().Add(-time.Hour)
+			start := time.Now()
+			load(b, prs, 50, func(i int) (int, error) {
+				c.deliver(prEvent{"opened", fmt.Sprintf("scale/%d", i), "sha", i + 1, t0}, fmt.Sprintf("scale-%d", i))
+				return 202, nil
+			})
+			for ready := 0; ready < prs; {
+				if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM environments WHERE data::json->>'status' = 'ready'").Scan(&ready); err != nil {
+					b.Fatal(err)
+				}
+				if time.Since(start) > 10*time.Minute {
+					b.Fatalf("%d of %d ready after 10 minutes", ready, prs)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			took := time.Since(start)
+			if n == 1 {
+				one = took
+			}
+			b.ReportMetric(took.Seconds(), fmt.Sprintf("replicas-%d-ready-s", n))
+			b.ReportMetric(one.Seconds()/float64(n), fmt.Sprintf("replicas-%d-floor-s", n))
+			b.ReportMetric(one.Seconds()/took.Seconds(), fmt.Sprintf("replicas-%d-speedup", n))
+			for i := range c.nodes {
+				c.nodes[i].killGroup()
+			}
+		}
 	}
 }
