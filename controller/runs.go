@@ -168,6 +168,8 @@ var transientMarks = []string{
 	"connection reset", "no such host", "tls handshake", "temporary failure",
 	"too many requests", "throttl", "rate exceeded", "service unavailable",
 	"bad gateway", "gateway timeout", "internal server error",
+	"failed to lock state", "workspace is already locked", "locked for workspace creation",
+	`duplicate key value violates unique constraint "pg_`, // a backend's tables created by two at once
 }
 
 // transient reports whether err may pass by itself, so the same apply is
@@ -237,6 +239,7 @@ func (c *Controller) startRun(ctx context.Context, env preview.Environment, phas
 		Generation:  env.Desired.Generation,
 		State:       preview.RunRunning,
 		PID:         c.pid,
+		Replica:     replica(ctx),
 		StartedAt:   c.cfg.Now().UTC(),
 	})
 	if err != nil {

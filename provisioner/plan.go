@@ -235,7 +235,7 @@ func savedPlan(ctx context.Context, r *run, ws workspace, opts ...tfexec.PlanOpt
 
 // planTo runs terraform plan -out=path with r's var files and opts.
 func planTo(ctx context.Context, r *run, path string, opts ...tfexec.PlanOption) (changed bool, err error) {
-	planOpts := []tfexec.PlanOption{tfexec.Out(path)}
+	planOpts := []tfexec.PlanOption{tfexec.Out(path), tfexec.LockTimeout(stateLockTimeout.String())}
 	for _, f := range r.varFiles {
 		planOpts = append(planOpts, tfexec.VarFile(f))
 	}

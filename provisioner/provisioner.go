@@ -198,7 +198,7 @@ func (p *Provisioner) apply(ctx context.Context, env preview.Environment, log io
 	if _, err := planTo(ctx, r, path); err != nil {
 		return Result{}, err
 	}
-	if err := r.tf.Apply(ctx, tfexec.DirOrPlan(path)); err != nil {
+	if err := r.tf.Apply(ctx, tfexec.DirOrPlan(path), tfexec.LockTimeout(stateLockTimeout.String())); err != nil {
 		os.Remove(path)
 		return Result{}, r.commandError(ctx, "apply", err)
 	}
@@ -277,7 +277,7 @@ func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log 
 	if empty, err := r.stateEmpty(ctx); err != nil {
 		return err
 	} else if !empty {
-		opts := make([]tfexec.DestroyOption, 0, len(r.varFiles))
+		opts := []tfexec.DestroyOption{tfexec.LockTimeout(stateLockTimeout.String())}
 		for _, f := range r.varFiles {
 			opts = append(opts, tfexec.VarFile(f))
 		}
@@ -616,7 +616,7 @@ func (p *Provisioner) init(ctx context.Context, r *run) error {
 			return ctx.Err()
 		}
 	}
-	if err := r.cmds.init(ctx, r.locked, r.backendConfigArg()); err != nil {
+	if err := retryContended(ctx, func() error { return r.cmds.init(ctx, r.locked, r.backendConfigArg()) }); err != nil {
 		return r.commandError(ctx, "init", err)
 	}
 	if key == "" {

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	tfjson "github.com/hashicorp/terraform-json"
@@ -95,4 +97,49 @@ func (c commandRunner) showPlanFile(ctx context.Context, path string) (*tfjson.P
 		return nil, err
 	}
 	return &plan, nil
+}
+
+// stateLockTimeout is how long plan, apply and destroy wait for a state lock
+// another Terraform holds (-lock-timeout) before failing; a failure is
+// retried later like any transient one.
+const stateLockTimeout = 30 * time.Second
+
+// contentionMarks are a remote backend saying another Terraform holds a
+// lock for a moment, or raced it in creating the backend's own tables:
+// Terraform's pg backend takes one lock to create any workspace, and each
+// state lock also tries it, without waiting.
+var contentionMarks = []string{
+	"locked for workspace creation",
+	`duplicate key value violates unique constraint "pg_`,
+}
+
+// retryContended runs fn, again after a short, growing, jittered pause
+// while it fails on contention (contentionMarks), for up to about 20
+// seconds: commands that take no -lock-timeout (state pull, and init and
+// the state commands creating a workspace) would otherwise fail whenever
+// other environments' runs create theirs at the same moment.
+func retryContended(ctx context.Context, fn func() error) error {
+	delay := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || attempt == 10 || !contended(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay/2 + rand.N(delay)):
+		}
+		delay = min(2*delay, 4*time.Second)
+	}
+}
+
+func contended(err error) bool {
+	msg := err.Error()
+	for _, m := range contentionMarks {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
 }

@@ -154,7 +154,11 @@ func (r *run) readState(ctx context.Context) ([]byte, error) {
 		return readLocalState(r.ws)
 	}
 	var out bytes.Buffer
-	if err := r.cmds.run(ctx, &out, "state", "pull"); err != nil {
+	err := retryContended(ctx, func() error {
+		out.Reset()
+		return r.cmds.run(ctx, &out, "state", "pull")
+	})
+	if err != nil {
 		return nil, r.commandError(ctx, "state pull", err)
 	}
 	if len(bytes.TrimSpace(out.Bytes())) == 0 {
@@ -236,7 +240,10 @@ func (r *run) deleteWorkspace(ctx context.Context, name string) error {
 	if !r.state.Remote() {
 		return nil
 	}
-	if err := r.cmds.runEnv(ctx, r.cmds.log.stdout(), map[string]string{"TF_WORKSPACE": "default"}, "workspace", "delete", "-force", "-no-color", WorkspacePrefix+name); err != nil {
+	err := retryContended(ctx, func() error {
+		return r.cmds.runEnv(ctx, r.cmds.log.stdout(), map[string]string{"TF_WORKSPACE": "default"}, "workspace", "delete", "-force", "-no-color", "-lock-timeout="+stateLockTimeout.String(), WorkspacePrefix+name)
+	})
+	if err != nil {
 		return r.commandError(ctx, "workspace delete", err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package provisioner
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -94,5 +95,47 @@ func testStateInPostgres(t *testing.T, bin string) {
 	}
 	if got := pgtest.StateNames(t, conn, schema); len(got) != 0 {
 		t.Errorf("looking at a destroyed environment left workspaces: %v", got)
+	}
+}
+
+// TestManyFirstAppliesAtOnceInPostgres starts 12 environments' first
+// applies at once on a fresh database with the pg backend: they race to
+// create the backend's table, and each creates its workspace under the
+// backend's one creation lock, which Terraform takes without waiting. All
+// must succeed, and then be destroyed at once too.
+func TestManyFirstAppliesAtOnceInPostgres(t *testing.T) {
+	t.Parallel()
+	db, conn := pgtest.Database(t)
+	mod := fixture("basic")
+	mod.State = State{Backend: "pg", Config: map[string]string{"conn_str": db}}
+	p, _ := newTestProvisioner(t, mod, func(*Config) {})
+	ctx := context.Background()
+	const n = 12
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			var log lockedBuffer
+			_, err := p.Apply(ctx, testEnv(fmt.Sprintf("many-%d", i), "sha"), &log)
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("apply: %v", err)
+		}
+	}
+	if got := pgtest.StateNames(t, conn, pgtest.StateSchema); len(got) != n {
+		t.Errorf("%d workspaces, want %d: %v", len(got), n, got)
+	}
+	for i := range n {
+		go func() { errs <- p.Destroy(ctx, testEnv(fmt.Sprintf("many-%d", i), "sha"), nil) }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("destroy: %v", err)
+		}
+	}
+	if got := pgtest.StateNames(t, conn, pgtest.StateSchema); len(got) != 0 {
+		t.Errorf("workspaces left: %v", got)
 	}
 }
