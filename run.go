@@ -42,7 +42,8 @@ type Run struct {
 	HeadSHA     string    `json:"head_sha"`
 	Generation  int64     `json:"generation"`
 	State       RunState  `json:"state"`
-	PID         int       `json:"pid"` // the previewd process that ran it
+	PID         int       `json:"pid"`               // the previewd process that ran it
+	Replica     string    `json:"replica,omitempty"` // the replica that ran it, when replicas share the store
 	StartedAt   time.Time `json:"started_at"`
 	FinishedAt  time.Time `json:"finished_at,omitzero"`
 	Error       string    `json:"error,omitempty"`

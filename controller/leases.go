@@ -158,6 +158,12 @@ func (c *Controller) renew(h *heldLease) {
 	}
 }
 
+// replica names the replica holding the lease ctx carries, if any.
+func replica(ctx context.Context) string {
+	lease, _ := preview.LeaseFrom(ctx)
+	return lease.Holder
+}
+
 // leadership tells the loops that must run once whether this replica runs
 // them now.
 type leadership struct {

@@ -21,18 +21,30 @@ const MaxPageSize = 1000
 // Query parameters live=true (skip destroyed), repo=owner/name and
 // status=… narrow the list; limit=N returns at most N, with the cursor of
 // the next page in the X-Next-Cursor header and a Link rel="next", and
-// cursor=… starts after that name. Without repo and status the stored JSON
-// is streamed as is, so listing thousands of environments costs a copy,
-// not a decode and an encode each.
+// cursor=… starts after that name. Each environment's API encoding is kept
+// until its record changes, so listing thousands of environments costs a
+// copy each, not a decode and an encode.
 func (s *Server) handleListEnvironments(c echo.Context) error {
 	filter, err := listFilter(c)
 	if err != nil {
 		return err
 	}
-	body, next, err := s.cfg.Store.FindEnvironmentsJSON(c.Request().Context(), filter)
+	body := []byte{'['}
+	next, err := s.cfg.Store.ScanEnvironments(c.Request().Context(), filter, func(name string, data []byte) error {
+		view, err := s.views.of(name, data)
+		if err != nil {
+			return err
+		}
+		if len(body) > 1 {
+			body = append(body, ',')
+		}
+		body = append(body, view...)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
+	body = append(body, ']')
 	if next != "" {
 		q := c.Request().URL.Query()
 		q.Set("cursor", next)
@@ -73,7 +85,7 @@ func (s *Server) handleGetEnvironment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, env)
+	return c.JSON(http.StatusOK, environmentOf(env))
 }
 
 // handleRedeploy answers POST …/redeploy: apply again even at the same head,
@@ -118,7 +130,7 @@ func (s *Server) changeDesired(c echo.Context, fn func(*preview.Environment) err
 	}
 	s.cfg.Controller.Nudge(name)
 	s.log.Info("desired state changed by admin", "environment", name, "present", env.Desired.Present, "reason", env.Desired.Reason)
-	return c.JSON(http.StatusAccepted, env)
+	return c.JSON(http.StatusAccepted, environmentOf(env))
 }
 
 // handleDriftCheck answers POST …/drift-check: look for changes made
@@ -135,7 +147,7 @@ func (s *Server) handleDriftCheck(c echo.Context) error {
 	}
 	s.cfg.Controller.CheckDrift(env.Name)
 	s.log.Info("drift check requested by admin", "environment", env.Name)
-	return c.JSON(http.StatusAccepted, env)
+	return c.JSON(http.StatusAccepted, environmentOf(env))
 }
 
 // handleParity answers GET …/parity with the environment's newest parity
@@ -177,10 +189,11 @@ func (s *Server) handleListRuns(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if runs == nil {
-		runs = []preview.Run{}
+	out := make([]Run, len(runs))
+	for i, r := range runs {
+		out[i] = runOf(r)
 	}
-	return c.JSON(http.StatusOK, runs)
+	return c.JSON(http.StatusOK, out)
 }
 
 // handleRunLog streams a run's Terraform log as plain text. A run made for

@@ -35,7 +35,9 @@ type RunLogs interface {
 type Store interface {
 	FindEnvironmentByName(ctx context.Context, name string) (preview.Environment, error)
 	FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error)
-	FindEnvironmentsJSON(ctx context.Context, filter preview.EnvironmentFilter) (page []byte, next string, err error)
+	// ScanEnvironments calls fn with each selected environment's stored
+	// encoding (valid during the call) and returns the next page's cursor.
+	ScanEnvironments(ctx context.Context, filter preview.EnvironmentFilter, fn func(name string, data []byte) error) (next string, err error)
 	UpdateEnvironment(ctx context.Context, name string, fn func(*preview.Environment) error) (preview.Environment, error)
 	FindRuns(ctx context.Context, filter preview.RunFilter) ([]preview.Run, error)
 	FindRunByID(ctx context.Context, id string) (preview.Run, error)
@@ -100,6 +102,7 @@ type Server struct {
 	metrics *metrics
 	token   [32]byte // sha256 of the admin token, compared in constant time
 
+	views    *views      // environments' API encodings
 	bodies   *bodyBudget // webhook body bytes unauthenticated senders may hold
 	refusals *logLimiter // bounds the log lines refused deliveries cost
 }
@@ -122,7 +125,7 @@ func New(cfg Config) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg, echo: echo.New(), log: cfg.Logger.With("component", "server")}
+	s := &Server{cfg: cfg, echo: echo.New(), log: cfg.Logger.With("component", "server"), views: newViews()}
 	s.token = sha256.Sum256([]byte(cfg.AdminToken))
 	s.metrics = newMetrics(cfg.Registry)
 	s.bodies = newBodyBudget(s.metrics.bodyBytes)

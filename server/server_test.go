@@ -469,3 +469,41 @@ func TestListRejectsBadFilters(t *testing.T) {
 		t.Errorf("good filters: got %d", resp.StatusCode)
 	}
 }
+
+// TestAPIAnswersWithItsOwnTypes: the list and an environment answer with
+// the API's encoding, not the store's (no bookkeeping such as attempted
+// heads or log paths), the list shows a change as soon as it is stored, and
+// list and single answers agree.
+func TestAPIAnswersWithItsOwnTypes(t *testing.T) {
+	f := newFixture(t, nil)
+	body := prPayload("opened", 3, "feature/x", "abc", time.Now())
+	f.deliver(t, "pull_request", "d", body, sign(body))
+	ctx := context.Background()
+	f.db.UpdateEnvironment(ctx, "feature-x", func(e *preview.Environment) error {
+		e.Status, e.LastError, e.AttemptedSHA, e.LastPhase = preview.StatusFailed, "boom", "abc", preview.PhaseApply
+		e.Attempts, e.Transient, e.RetryAt = 1, true, time.Now().Add(time.Minute)
+		return nil
+	})
+	list := func() []byte {
+		_, raw := f.api(t, "GET", "/api/v1/environments", token)
+		return raw
+	}
+	first := list()
+	for _, internal := range []string{"attempted_sha", "attempted_generation", "last_phase", "log_path", "installation_id"} {
+		if bytes.Contains(first, []byte(`"`+internal+`"`)) {
+			t.Errorf("the list shows the store's %q: %s", internal, first)
+		}
+	}
+	if !bytes.Contains(first, []byte(`"retry":{"phase":"apply","attempts":1,`)) {
+		t.Errorf("a failed environment's retry: %s", first)
+	}
+	f.db.UpdateEnvironment(ctx, "feature-x", func(e *preview.Environment) error { e.LastError = "changed"; return nil })
+	second := list()
+	if !bytes.Contains(second, []byte(`"last_error":"changed"`)) {
+		t.Errorf("the list after a change: %s", second)
+	}
+	_, one := f.api(t, "GET", "/api/v1/environments/feature-x", token)
+	if got, want := strings.TrimSpace(string(one)), strings.TrimSuffix(strings.TrimPrefix(string(second), "["), "]"); got != want {
+		t.Errorf("one environment:\n%s\nin the list:\n%s", got, want)
+	}
+}

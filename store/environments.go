@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -148,34 +147,28 @@ func (db *DB) FindEnvironments(ctx context.Context, filter preview.EnvironmentFi
 	return out, nil
 }
 
-// FindEnvironmentsJSON returns the environments that match filter as one
-// JSON array, copied as stored without decoding when the filter needs no
-// decoding (no Repo or Status): the fast path for listing thousands. The
-// stored encoding is the API's encoding of an environment. next is the
-// name to start the following page after, "" when this page is the last.
-func (db *DB) FindEnvironmentsJSON(ctx context.Context, filter preview.EnvironmentFilter) (page []byte, next string, err error) {
-	if filter.Repo != "" || filter.Status != "" {
-		envs, err := db.FindEnvironments(ctx, filter)
-		if err != nil {
-			return nil, "", err
-		}
-		if envs == nil {
-			envs = []preview.Environment{}
-		}
-		if filter.Limit > 0 && len(envs) == filter.Limit {
-			next = envs[len(envs)-1].Name
-		}
-		page, err = json.Marshal(envs)
-		return page, next, err
-	}
-	buf := []byte{'['}
+// ScanEnvironments calls fn with the name and stored encoding of each
+// environment filter selects, by name, without decoding it unless the
+// filter needs it (Repo or Status): the fast path for listing thousands.
+// data is valid only during the call. next is the name to start the
+// following page after, "" when this page is the last.
+func (db *DB) ScanEnvironments(ctx context.Context, filter preview.EnvironmentFilter, fn func(name string, data []byte) error) (next string, err error) {
+	decoding := filter.Repo != "" || filter.Status != ""
 	n := 0
 	err = db.bolt.View(func(tx *bolt.Tx) error {
 		return eachEnvironment(tx, filter, func(k, v []byte) (bool, error) {
-			if len(buf) > 1 {
-				buf = append(buf, ',')
+			if decoding {
+				var env preview.Environment
+				if err := decode(v, &env); err != nil {
+					return false, err
+				}
+				if !filter.Match(env) {
+					return false, nil
+				}
 			}
-			buf = append(buf, v...) // copies out of the transaction's memory
+			if err := fn(string(k), v); err != nil {
+				return false, err
+			}
 			if n++; filter.Limit > 0 && n == filter.Limit {
 				next = string(k)
 			}
@@ -183,9 +176,9 @@ func (db *DB) FindEnvironmentsJSON(ctx context.Context, filter preview.Environme
 		})
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("find environments: %w", err)
+		return "", fmt.Errorf("find environments: %w", err)
 	}
-	return append(buf, ']'), next, nil
+	return next, nil
 }
 
 // eachEnvironment calls fn for every environment by name, or for the live

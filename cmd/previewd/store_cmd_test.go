@@ -15,6 +15,7 @@ import (
 	"github.com/previewd/previewd/internal/pgtest"
 	"github.com/previewd/previewd/store"
 	"github.com/previewd/previewd/store/postgres"
+	"github.com/previewd/previewd/store/storetest"
 )
 
 // TestStoreMigrate copies a populated bbolt store into PostgreSQL twice
@@ -44,7 +45,7 @@ func TestStoreMigrate(t *testing.T) {
 		src.UpdateRun(ctx, run)
 	}
 	src.RecordCommand(ctx, "c1", preview.Command{Repo: "acme/shop", Number: 1, Verb: "keep", User: "alice"})
-	want, _, _ := src.FindEnvironmentsJSON(ctx, preview.EnvironmentFilter{})
+	want, _, _ := storetest.ScanJSON(ctx, src, preview.EnvironmentFilter{})
 	src.Close()
 
 	url, _ := pgtest.Database(t)
@@ -65,7 +66,7 @@ func TestStoreMigrate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	if got, _, err := dst.FindEnvironmentsJSON(ctx, preview.EnvironmentFilter{}); err != nil || !bytes.Equal(got, want) {
+	if got, _, err := storetest.ScanJSON(ctx, dst, preview.EnvironmentFilter{}); err != nil || !bytes.Equal(got, want) {
 		t.Errorf("environments in PostgreSQL differ from bbolt's (%v):\n%s\nwant\n%s", err, got, want)
 	}
 	runs, err := dst.FindRuns(ctx, preview.RunFilter{Environment: "feature-0", Repo: "acme/shop", PR: 1})

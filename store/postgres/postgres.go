@@ -397,26 +397,31 @@ func (db *DB) FindEnvironments(ctx context.Context, filter preview.EnvironmentFi
 	return out, nil
 }
 
-// FindEnvironmentsJSON returns the environments that match filter as one
-// JSON array of their stored encodings; next is the name to start the
+// ScanEnvironments calls fn with the name and stored encoding of each
+// environment filter selects, by name; next is the name to start the
 // following page after, "" when this page is the last.
-func (db *DB) FindEnvironmentsJSON(ctx context.Context, filter preview.EnvironmentFilter) ([]byte, string, error) {
-	buf := []byte{'['}
+func (db *DB) ScanEnvironments(ctx context.Context, filter preview.EnvironmentFilter, fn func(name string, data []byte) error) (string, error) {
 	n, next := 0, ""
+	var ferr error
 	err := db.environments(ctx, filter, func(data string, env preview.Environment) bool {
-		if n > 0 {
-			buf = append(buf, ',')
+		if ferr != nil {
+			return false
 		}
-		buf = append(buf, data...)
+		if ferr = fn(env.Name, []byte(data)); ferr != nil {
+			return false
+		}
 		if n++; filter.Limit > 0 && n == filter.Limit {
 			next = env.Name
 		}
 		return true
 	})
-	if err != nil {
-		return nil, "", fmt.Errorf("find environments: %w", err)
+	if err == nil {
+		err = ferr
 	}
-	return append(buf, ']'), next, nil
+	if err != nil {
+		return "", fmt.Errorf("find environments: %w", err)
+	}
+	return next, nil
 }
 
 // UpdateEnvironment applies fn to the named environment and stores the

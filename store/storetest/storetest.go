@@ -24,7 +24,7 @@ type Store interface {
 	FindEnvironmentByName(ctx context.Context, name string) (preview.Environment, error)
 	FindEnvironmentByPullRequest(ctx context.Context, repo string, number int) (preview.Environment, error)
 	FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error)
-	FindEnvironmentsJSON(ctx context.Context, filter preview.EnvironmentFilter) ([]byte, string, error)
+	ScanEnvironments(ctx context.Context, filter preview.EnvironmentFilter, fn func(name string, data []byte) error) (string, error)
 	UpdateEnvironment(ctx context.Context, name string, fn func(*preview.Environment) error) (preview.Environment, error)
 	PruneDeliveries(ctx context.Context, cutoff time.Time) (int, error)
 	DeliveryRecorded(ctx context.Context, delivery string) (bool, error)
@@ -55,7 +55,7 @@ func Run(t *testing.T, open func(*testing.T) Store) {
 		{"ConcurrentDeliveriesAllStored", testConcurrentDeliveriesAllStored},
 		{"RunJournal", testRunJournal},
 		{"PruneDeliveries", testPruneDeliveries},
-		{"FindEnvironmentsJSONMatchesDecodedList", testFindEnvironmentsJSONMatchesDecodedList},
+		{"ScanEnvironmentsMatchesDecodedList", testScanEnvironmentsMatchesDecodedList},
 		{"FindEnvironmentsPages", testFindEnvironmentsPages},
 		{"TakenDownStaysDownUntilSomethingNewHappens", testTakenDownStaysDownUntilSomethingNewHappens},
 		{"ForkPullRequestsWaitForApprovalOfTheirHead", testForkPullRequestsWaitForApprovalOfTheirHead},
@@ -228,14 +228,14 @@ func testPruneDeliveries(t *testing.T, open func(*testing.T) Store) {
 	}
 }
 
-func testFindEnvironmentsJSONMatchesDecodedList(t *testing.T, open func(*testing.T) Store) {
+func testScanEnvironmentsMatchesDecodedList(t *testing.T, open func(*testing.T) Store) {
 	db := open(t)
 	ctx := context.Background()
 	record(t, db, "d1", pr(1, "a", "a", true, t0))
 	record(t, db, "d2", pr(2, "b", "b", true, t0))
 	db.UpdateEnvironment(ctx, "a", func(e *preview.Environment) error { e.Status = preview.StatusDestroyed; return nil })
 	for _, f := range []preview.EnvironmentFilter{{}, {LiveOnly: true}, {Repo: "ACME/shop"}} {
-		raw, _, err := db.FindEnvironmentsJSON(ctx, f)
+		raw, _, err := ScanJSON(ctx, db, f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,9 +248,25 @@ func testFindEnvironmentsJSONMatchesDecodedList(t *testing.T, open func(*testing
 			t.Errorf("filter %+v: got %d environments as JSON, %d decoded", f, len(got), len(want))
 		}
 	}
-	if raw, _, _ := db.FindEnvironmentsJSON(ctx, preview.EnvironmentFilter{Repo: "other/repo"}); string(raw) != "[]" {
+	if raw, _, _ := ScanJSON(ctx, db, preview.EnvironmentFilter{Repo: "other/repo"}); string(raw) != "[]" {
 		t.Errorf("no match: got %s want []", raw)
 	}
+}
+
+// ScanJSON returns the environments db.ScanEnvironments gives as one JSON
+// array of their stored encodings, and the next page's cursor.
+func ScanJSON(ctx context.Context, db interface {
+	ScanEnvironments(ctx context.Context, filter preview.EnvironmentFilter, fn func(name string, data []byte) error) (string, error)
+}, filter preview.EnvironmentFilter) ([]byte, string, error) {
+	buf := []byte{'['}
+	next, err := db.ScanEnvironments(ctx, filter, func(_ string, data []byte) error {
+		if len(buf) > 1 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, data...)
+		return nil
+	})
+	return append(buf, ']'), next, err
 }
 
 // TestFindEnvironmentsPages walks 25 environments (every third destroyed)
@@ -270,7 +286,7 @@ func testFindEnvironmentsPages(t *testing.T, open func(*testing.T) Store) {
 		page := f
 		page.Limit = 4
 		for pages := 0; ; pages++ {
-			raw, next, err := db.FindEnvironmentsJSON(ctx, page)
+			raw, next, err := ScanJSON(ctx, db, page)
 			if err != nil || pages > 10 {
 				t.Fatalf("filter %+v: page %d: %v", f, pages, err)
 			}

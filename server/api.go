@@ -1,0 +1,179 @@
+package server
+
+import (
+	"encoding/json"
+	"hash/maphash"
+	"sync"
+	"time"
+
+	preview "github.com/previewd/previewd"
+)
+
+// The admin API answers with these types, never with the store's records:
+// how an environment is kept can change without changing what operators
+// and their tools read.
+
+// Environment is an environment as the admin API shows it.
+type Environment struct {
+	Name       string            `json:"name"`
+	Repo       string            `json:"repo"` // owner/name
+	PR         int               `json:"pr"`
+	Branch     string            `json:"branch"`
+	HeadSHA    string            `json:"head_sha"` // the head wanted applied
+	Status     preview.Status    `json:"status"`
+	URL        string            `json:"url"`
+	CreatedAt  time.Time         `json:"created_at"`
+	UpdatedAt  time.Time         `json:"updated_at"`
+	ExpiresAt  time.Time         `json:"expires_at"`
+	LastError  string            `json:"last_error"`
+	AppliedSHA string            `json:"applied_sha"`
+	Outputs    map[string]string `json:"outputs,omitempty"` // sensitive outputs are never kept
+	LastRunID  string            `json:"last_run_id,omitempty"`
+	LastRunAt  time.Time         `json:"last_run_at,omitzero"`
+	Desired    Desired           `json:"desired"`
+	// Retry says when a failed run is tried again, while it will be.
+	Retry   *Retry                `json:"retry,omitempty"`
+	Module  preview.ModuleVersion `json:"module,omitzero"`
+	Parity  preview.ParityReport  `json:"parity,omitzero"`
+	Drifted bool                  `json:"drifted,omitempty"`
+	Seeded  bool                  `json:"seeded,omitempty"`
+	Checks  preview.Checks        `json:"checks,omitzero"`
+	// What previewd shows on the pull request (in offline mode, what it
+	// would have written).
+	Comment      Comment      `json:"comment"`
+	Deployment   Deployment   `json:"deployment,omitzero"`
+	CommitStatus CommitStatus `json:"commit_status,omitzero"`
+	ParityStatus CommitStatus `json:"parity_status,omitzero"`
+}
+
+// Desired is what GitHub and the operators want of an environment.
+type Desired struct {
+	Present     bool           `json:"present"`
+	PROpen      bool           `json:"pr_open"`
+	Reason      preview.Reason `json:"reason"`
+	Generation  int64          `json:"generation"`
+	BaseBranch  string         `json:"base_branch,omitempty"`
+	Labels      []string       `json:"labels,omitempty"`
+	Author      string         `json:"author"`
+	Fork        bool           `json:"fork"`
+	ApprovedSHA string         `json:"approved_sha,omitempty"`
+	Pinned      bool           `json:"pinned,omitempty"`
+}
+
+// Retry is a failed run's next attempt.
+type Retry struct {
+	Phase     preview.Phase `json:"phase"`
+	Attempts  int           `json:"attempts"` // consecutive failures so far
+	At        time.Time     `json:"at"`
+	Transient bool          `json:"transient"` // the failure may pass by itself
+}
+
+// Comment is previewd's comment on the pull request.
+type Comment struct {
+	ID        int64     `json:"id,omitempty"`
+	Body      string    `json:"body,omitempty"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// Deployment is previewd's GitHub deployment for the applied head.
+type Deployment struct {
+	ID    int64  `json:"id,omitempty"`
+	SHA   string `json:"sha,omitempty"`
+	State string `json:"state,omitempty"`
+}
+
+// CommitStatus is a commit status previewd posted.
+type CommitStatus struct {
+	SHA   string `json:"sha,omitempty"`
+	State string `json:"state,omitempty"`
+}
+
+// environmentOf is env as the API shows it.
+func environmentOf(env preview.Environment) Environment {
+	d := env.Desired
+	out := Environment{
+		Name: env.Name, Repo: env.Repo, PR: env.PR, Branch: env.Branch, HeadSHA: env.HeadSHA,
+		Status: env.Status, URL: env.URL, CreatedAt: env.CreatedAt, UpdatedAt: env.UpdatedAt,
+		ExpiresAt: env.ExpiresAt, LastError: env.LastError, AppliedSHA: env.AppliedSHA,
+		Outputs: env.Outputs, LastRunID: env.LastRunID, LastRunAt: env.LastRunAt,
+		Desired: Desired{
+			Present: d.Present, PROpen: d.PROpen, Reason: d.Reason, Generation: d.Generation,
+			BaseBranch: d.BaseBranch, Labels: d.Labels, Author: d.Author, Fork: d.Fork,
+			ApprovedSHA: d.ApprovedSHA, Pinned: d.Pinned,
+		},
+		Module: env.Module, Parity: env.Parity, Drifted: env.Drifted, Seeded: env.Seeded, Checks: env.Checks,
+		Comment:      Comment{ID: env.Comment.ID, Body: env.Comment.Body, UpdatedAt: env.Comment.UpdatedAt},
+		Deployment:   Deployment{ID: env.Deployment.ID, SHA: env.Deployment.SHA, State: env.Deployment.State},
+		CommitStatus: CommitStatus{SHA: env.CommitStatus.SHA, State: env.CommitStatus.State},
+		ParityStatus: CommitStatus{SHA: env.ParityStatus.SHA, State: env.ParityStatus.State},
+	}
+	if env.Status == preview.StatusFailed && !env.RetryAt.IsZero() {
+		out.Retry = &Retry{Phase: env.LastPhase, Attempts: env.Attempts, At: env.RetryAt, Transient: env.Transient}
+	}
+	return out
+}
+
+// Run is a Terraform run as the API shows it.
+type Run struct {
+	ID          string           `json:"id"`
+	Environment string           `json:"environment"`
+	Repo        string           `json:"repo"` // the pull request it was made for
+	PR          int              `json:"pr"`
+	Phase       preview.Phase    `json:"phase"`
+	HeadSHA     string           `json:"head_sha"`
+	Generation  int64            `json:"generation"`
+	State       preview.RunState `json:"state"`
+	StartedAt   time.Time        `json:"started_at"`
+	FinishedAt  time.Time        `json:"finished_at,omitzero"`
+	Seconds     float64          `json:"seconds,omitempty"` // how long it took, once finished
+	Replica     string           `json:"replica,omitempty"` // which replica ran it, when several share the store
+	Error       string           `json:"error,omitempty"`
+}
+
+func runOf(r preview.Run) Run {
+	out := Run{ID: r.ID, Environment: r.Environment, Repo: r.Repo, PR: r.PR, Phase: r.Phase, HeadSHA: r.HeadSHA, Generation: r.Generation,
+		State: r.State, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Error: r.Error, Replica: r.Replica}
+	if !r.FinishedAt.IsZero() {
+		out.Seconds = r.FinishedAt.Sub(r.StartedAt).Seconds()
+	}
+	return out
+}
+
+// views keeps each environment's API encoding beside a hash of the stored
+// record it was made from, so listing thousands of environments decodes
+// and encodes only those that changed since the last list.
+type views struct {
+	mu    sync.Mutex
+	seed  maphash.Seed
+	cache map[string]view
+}
+
+type view struct {
+	sum  uint64
+	json []byte
+}
+
+func newViews() *views { return &views{seed: maphash.MakeSeed(), cache: map[string]view{}} }
+
+// of returns the API encoding of the environment stored as data.
+func (v *views) of(name string, data []byte) ([]byte, error) {
+	sum := maphash.Bytes(v.seed, data)
+	v.mu.Lock()
+	cached, ok := v.cache[name]
+	v.mu.Unlock()
+	if ok && cached.sum == sum {
+		return cached.json, nil
+	}
+	var env preview.Environment
+	if err := json.Unmarshal(data, &env); err != nil {
+		return nil, err
+	}
+	out, err := json.Marshal(environmentOf(env))
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	v.cache[name] = view{sum, out}
+	v.mu.Unlock()
+	return out, nil
+}
