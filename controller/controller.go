@@ -366,6 +366,10 @@ func (c *Controller) sweepLoop(ctx context.Context) {
 	}
 }
 
+// sweep expires idle environments and queues those not converged (a retry
+// due, a run a stop cut short). With replicas, every replica queues what is not converged (the fallback
+// that finds a dead replica's environments once its leases expire), and
+// the leader alone expires environments and prunes.
 func (c *Controller) sweep(ctx context.Context) {
 	now := c.cfg.Now()
 	envs, err := c.store.FindEnvironments(ctx, preview.EnvironmentFilter{LiveOnly: true})
@@ -373,8 +377,9 @@ func (c *Controller) sweep(ctx context.Context) {
 		c.log.Error("sweep", "err", err)
 		return
 	}
+	leading := c.Leading()
 	for _, env := range envs {
-		if env.Desired.Present && c.expired(env, now) {
+		if leading && env.Desired.Present && c.expired(env, now) {
 			c.expire(ctx, env.Name)
 			continue
 		}
@@ -382,10 +387,13 @@ func (c *Controller) sweep(ctx context.Context) {
 			c.runs.add(env.Name)
 		}
 	}
+	if !leading {
+		return
+	}
 	if _, err := c.store.PruneDeliveries(ctx, now.Add(-c.cfg.DeliveryRetention)); err != nil {
 		c.log.Error("prune deliveries", "err", err)
 	}
-	if c.cfg.Leases != nil && c.Leading() {
+	if c.cfg.Leases != nil {
 		if _, err := c.cfg.Leases.PruneLeases(ctx); err != nil {
 			c.log.Error("prune leases", "err", err)
 		}
