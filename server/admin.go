@@ -7,8 +7,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	preview "github.com/previewd/previewd"
@@ -46,10 +48,7 @@ func (s *Server) handleListEnvironments(c echo.Context) error {
 	}
 	body = append(body, ']')
 	if next != "" {
-		q := c.Request().URL.Query()
-		q.Set("cursor", next)
-		c.Response().Header().Set("X-Next-Cursor", next)
-		c.Response().Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, c.Request().URL.Path, q.Encode()))
+		setNextPage(c, next)
 	}
 	return c.JSONBlob(http.StatusOK, body)
 }
@@ -64,13 +63,11 @@ func listFilter(c echo.Context) (preview.EnvironmentFilter, error) {
 	if filter.Status != "" && !slices.Contains(preview.Statuses, filter.Status) {
 		return filter, preview.Errorf(preview.EINVALID, "status must be one of queued, provisioning, ready, failed, destroying, destroyed; got %q", filter.Status)
 	}
-	if limit := c.QueryParam("limit"); limit != "" {
-		n, err := strconv.Atoi(limit)
-		if err != nil || n < 1 || n > MaxPageSize {
-			return filter, preview.Errorf(preview.EINVALID, "limit must be a whole number from 1 to %d, got %q", MaxPageSize, limit)
-		}
-		filter.Limit = n
+	limit, err := pageLimit(c)
+	if err != nil {
+		return filter, err
 	}
+	filter.Limit = limit
 	if cursor := c.QueryParam("cursor"); cursor != "" {
 		if !preview.ValidName(cursor) {
 			return filter, preview.Errorf(preview.EINVALID, "cursor %q is not an environment name", cursor)
@@ -185,15 +182,55 @@ func (s *Server) handleListRuns(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	limit, err := pageLimit(c)
+	if err != nil {
+		return err
+	}
+	cursor := c.QueryParam("cursor")
+	if cursor != "" && !runSeq.MatchString(cursor) {
+		return preview.Errorf(preview.EINVALID, "cursor %q is not a run's sequence (16 hex digits)", cursor)
+	}
 	runs, err := s.cfg.Store.FindRuns(ctx, preview.RunsOf(env))
 	if err != nil {
 		return err
 	}
-	out := make([]Run, len(runs))
-	for i, r := range runs {
-		out[i] = runOf(r)
+	out := []Run{}
+	for _, r := range runs {
+		if cursor != "" && r.ID[strings.LastIndexByte(r.ID, '/')+1:] <= cursor {
+			continue
+		}
+		if limit > 0 && len(out) == limit {
+			setNextPage(c, out[len(out)-1].ID[strings.LastIndexByte(out[len(out)-1].ID, '/')+1:])
+			break
+		}
+		out = append(out, runOf(r))
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// runSeq is the part of a run's ID after the slash.
+var runSeq = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+// pageLimit reads ?limit=, 0 when absent.
+func pageLimit(c echo.Context) (int, error) {
+	limit := c.QueryParam("limit")
+	if limit == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(limit)
+	if err != nil || n < 1 || n > MaxPageSize {
+		return 0, preview.Errorf(preview.EINVALID, "limit must be a whole number from 1 to %d, got %q", MaxPageSize, limit)
+	}
+	return n, nil
+}
+
+// setNextPage says where the next page starts: X-Next-Cursor, and a Link
+// to it.
+func setNextPage(c echo.Context, next string) {
+	q := c.Request().URL.Query()
+	q.Set("cursor", next)
+	c.Response().Header().Set("X-Next-Cursor", next)
+	c.Response().Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, c.Request().URL.Path, q.Encode()))
 }
 
 // handleRunLog streams a run's Terraform log as plain text. A run made for

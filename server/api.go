@@ -1,6 +1,7 @@
 package server
 
 import (
+	_ "embed"
 	"encoding/json"
 	"hash/maphash"
 	"sync"
@@ -88,6 +89,13 @@ type CommitStatus struct {
 	State string `json:"state,omitempty"`
 }
 
+//go:embed openapi.json
+var openAPI []byte
+
+// OpenAPI returns the OpenAPI 3 description of the admin API, which every
+// answer of it keeps to (the tests validate them against it).
+func OpenAPI() []byte { return openAPI }
+
 // environmentOf is env as the API shows it.
 func environmentOf(env preview.Environment) Environment {
 	d := env.Desired
@@ -106,6 +114,9 @@ func environmentOf(env preview.Environment) Environment {
 		Deployment:   Deployment{ID: env.Deployment.ID, SHA: env.Deployment.SHA, State: env.Deployment.State},
 		CommitStatus: CommitStatus{SHA: env.CommitStatus.SHA, State: env.CommitStatus.State},
 		ParityStatus: CommitStatus{SHA: env.ParityStatus.SHA, State: env.ParityStatus.State},
+	}
+	if p := out.Parity; p.Findings == nil && (!p.CheckedAt.IsZero() || p.Status != "" || p.SHA != "" || p.Error != "") {
+		out.Parity.Findings = []preview.Finding{}
 	}
 	if env.Status == preview.StatusFailed && !env.RetryAt.IsZero() {
 		out.Retry = &Retry{Phase: env.LastPhase, Attempts: env.Attempts, At: env.RetryAt, Transient: env.Transient}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +102,51 @@ func TestReusedNameDoesNotInheritRuns(t *testing.T) {
 	for _, tt := range tests {
 		if code, body := tt.read(); code != tt.code || !strings.Contains(body, tt.body) {
 			t.Errorf("%s: got %d %q, want %d with %q", tt.what, code, body, tt.code, tt.body)
+		}
+	}
+}
+
+// TestRunsArePaged: ?limit= pages the run journal, the next page's cursor
+// in X-Next-Cursor and a Link, and ?cursor= starts after it; a bad limit
+// or cursor is a 400.
+func TestRunsArePaged(t *testing.T) {
+	f := newFixture(t, nil)
+	body := prPayload("opened", 3, "feature/x", "abc", time.Now())
+	f.deliver(t, "pull_request", "d", body, sign(body))
+	ctx := context.Background()
+	var ids []string
+	for range 5 {
+		r, err := f.db.CreateRun(ctx, preview.Run{Environment: "feature-x", Repo: "acme/shop", PR: 3, Phase: preview.PhaseApply, State: preview.RunSucceeded})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	var got []string
+	path := "/api/v1/environments/feature-x/runs?limit=2"
+	for pages := 0; path != ""; pages++ {
+		resp, raw := f.api(t, "GET", path, token)
+		var runs []struct{ ID string }
+		if err := json.Unmarshal(raw, &runs); err != nil || resp.StatusCode != 200 || len(runs) > 2 || pages > 3 {
+			t.Fatalf("page %d: %d %s", pages, resp.StatusCode, raw)
+		}
+		for _, r := range runs {
+			got = append(got, r.ID)
+		}
+		path = ""
+		if next := resp.Header.Get("X-Next-Cursor"); next != "" {
+			if !strings.Contains(resp.Header.Get("Link"), "cursor="+next) {
+				t.Errorf("Link %q does not carry the cursor %q", resp.Header.Get("Link"), next)
+			}
+			path = "/api/v1/environments/feature-x/runs?limit=2&cursor=" + next
+		}
+	}
+	if !slices.Equal(got, ids) {
+		t.Errorf("pages gave %v, want %v", got, ids)
+	}
+	for _, q := range []string{"limit=0", "limit=x", "cursor=zz", "cursor=feature-x"} {
+		if resp, _ := f.api(t, "GET", "/api/v1/environments/feature-x/runs?"+q, token); resp.StatusCode != 400 {
+			t.Errorf("?%s: %d, want 400", q, resp.StatusCode)
 		}
 	}
 }

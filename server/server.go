@@ -162,6 +162,7 @@ func (s *Server) routes() {
 	}
 
 	api := e.Group("/api/v1", s.requireAdmin)
+	api.GET("/openapi.json", func(c echo.Context) error { return c.JSONBlob(http.StatusOK, OpenAPI()) })
 	api.GET("/environments", s.handleListEnvironments)
 	api.GET("/environments/:name", s.handleGetEnvironment)
 	api.POST("/environments/:name/redeploy", s.handleRedeploy)
@@ -171,6 +172,21 @@ func (s *Server) routes() {
 	api.GET("/environments/:name/runs", s.handleListRuns)
 	api.GET("/environments/:name/runs/:seq/log", s.handleRunLog)
 	api.GET("/backup", s.handleBackup)
+}
+
+// Routes returns the paths served, in OpenAPI's form ("/x/{name}").
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.echo.Routes() {
+		parts := strings.Split(r.Path, "/")
+		for i, p := range parts {
+			if strings.HasPrefix(p, ":") {
+				parts[i] = "{" + p[1:] + "}"
+			}
+		}
+		out = append(out, strings.Join(parts, "/"))
+	}
+	return out
 }
 
 // Handler returns the HTTP handler, for tests and embedding.

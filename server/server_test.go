@@ -21,6 +21,7 @@ import (
 	"time"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/internal/apitest"
 	"github.com/previewd/previewd/server"
 	"github.com/previewd/previewd/store"
 	"github.com/previewd/previewd/webhooks"
@@ -78,9 +79,10 @@ func (failingRecorder) RecordCommand(context.Context, string, preview.Command) (
 }
 
 type fixture struct {
-	srv  *httptest.Server
-	db   *store.DB
-	ctrl *fakeController
+	srv    *httptest.Server
+	server *server.Server
+	db     *store.DB
+	ctrl   *fakeController
 }
 
 func newFixture(t *testing.T, deliveries server.Deliveries) *fixture {
@@ -97,7 +99,7 @@ func newFixture(t *testing.T, deliveries server.Deliveries) *fixture {
 	s := server.New(server.Config{AdminToken: token, TTL: time.Hour, Store: db, Deliveries: deliveries, Controller: ctrl})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &fixture{srv: srv, db: db, ctrl: ctrl}
+	return &fixture{srv: srv, server: s, db: db, ctrl: ctrl}
 }
 
 func sign(body []byte) string {
@@ -505,5 +507,24 @@ func TestAPIAnswersWithItsOwnTypes(t *testing.T) {
 	_, one := f.api(t, "GET", "/api/v1/environments/feature-x", token)
 	if got, want := strings.TrimSpace(string(one)), strings.TrimSuffix(strings.TrimPrefix(string(second), "["), "]"); got != want {
 		t.Errorf("one environment:\n%s\nin the list:\n%s", got, want)
+	}
+}
+
+// TestOpenAPIDescriptionIsServed: the description is served behind the
+// token and is a valid OpenAPI 3 document naming every admin route.
+func TestOpenAPIDescriptionIsServed(t *testing.T) {
+	f := newFixture(t, nil)
+	if resp, _ := f.api(t, "GET", "/api/v1/openapi.json", ""); resp.StatusCode != 401 {
+		t.Errorf("without the token: %d, want 401", resp.StatusCode)
+	}
+	resp, raw := f.api(t, "GET", "/api/v1/openapi.json", token)
+	if resp.StatusCode != 200 || !bytes.Equal(raw, server.OpenAPI()) {
+		t.Fatalf("openapi.json: %d", resp.StatusCode)
+	}
+	apitest.Router(t) // loads and validates it
+	for _, route := range f.server.Routes() {
+		if strings.HasPrefix(route, "/api/v1/") && !strings.HasSuffix(route, "*") && !bytes.Contains(raw, []byte(`"`+route+`"`)) {
+			t.Errorf("route %s is not in the description", route)
+		}
 	}
 }

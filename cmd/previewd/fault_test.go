@@ -6,8 +6,10 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -18,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/previewd/previewd/internal/apitest"
 )
 
 var (
@@ -62,7 +66,17 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	os.Setenv("TMPDIR", tmp) // every t.TempDir, data and working directory is under it
+	// Every admin API answer any test gets keeps to the API's description.
+	api := &apitest.Transport{Base: http.DefaultTransport}
+	http.DefaultTransport = api
 	code := m.Run()
+	if violations, checked := api.Violations(); len(violations) > 0 {
+		fmt.Fprintf(os.Stderr, "%d of %d admin API answers do not keep to its OpenAPI description:\n%s\n", len(violations), checked, strings.Join(violations, "\n"))
+		code = 1
+	} else if checked == 0 && code == 0 && flag.Lookup("test.run").Value.String() == "" && flag.Lookup("test.bench").Value.String() == "" {
+		fmt.Fprintln(os.Stderr, "no admin API answer was checked against its OpenAPI description")
+		code = 1
+	}
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
 	}
