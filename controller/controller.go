@@ -89,6 +89,7 @@ type Config struct {
 	Leases              Leases                                  // replicas sharing the store; nil: this process holds everything
 	LeaseTTL            time.Duration                           // how long a lease outlives its holder's last renewal (default 30s)
 	Logs                RunLogs                                 // where run logs go; nil: files under LogDir
+	Metrics             Metrics                                 // what operators alert on; nil: nothing measured
 	Logger              *slog.Logger
 	Now                 func() time.Time
 }
@@ -337,6 +338,9 @@ func (c *Controller) writeGitHub(ctx context.Context, name string) {
 	}
 	if err := errors.Join(errComment, errDeployment, errStatus, errParity); err != nil && ctx.Err() == nil {
 		c.log.Warn("sync github failed; will retry", "environment", name, "err", err)
+		if c.cfg.Metrics != nil {
+			c.cfg.Metrics.GitHubSyncFailed()
+		}
 		c.notices.addAfter(ctx, name, c.cfg.RetryBase/4)
 	}
 	if comment == env.Comment && deployment == env.Deployment && status == env.CommitStatus && parityStatus == env.ParityStatus {

@@ -67,6 +67,13 @@ func (c *Controller) afterApply(ctx context.Context, env preview.Environment, lo
 	}
 	c.notices.add(env.Name)
 	c.log.Info("parity checked", "environment", env.Name, "status", report.Status, "findings", len(report.Findings), "error", report.Error)
+	if c.cfg.Metrics != nil {
+		verdict := string(report.Status)
+		if report.Error != "" {
+			verdict = "error"
+		}
+		c.cfg.Metrics.ParityChecked(verdict)
+	}
 }
 
 // driftLoop checks ready environments for changes made outside Terraform,

@@ -13,7 +13,7 @@ import (
 type workQueue struct {
 	mu     sync.Mutex
 	order  []string
-	queued map[string]bool
+	queued map[string]time.Time // when each waiting name was queued
 	held   map[string]bool
 	again  map[string]bool
 	wake   chan struct{}
@@ -24,7 +24,7 @@ type workQueue struct {
 
 func newWorkQueue() *workQueue {
 	return &workQueue{
-		queued: map[string]bool{},
+		queued: map[string]time.Time{},
 		held:   map[string]bool{},
 		again:  map[string]bool{},
 		wake:   make(chan struct{}, 1),
@@ -38,11 +38,24 @@ func (q *workQueue) add(name string) {
 	switch {
 	case q.held[name]:
 		q.again[name] = true
-	case !q.queued[name]:
-		q.queued[name] = true
-		q.order = append(q.order, name)
-		q.signal()
+	default:
+		if _, waiting := q.queued[name]; !waiting {
+			q.queued[name] = time.Now()
+			q.order = append(q.order, name)
+			q.signal()
+		}
 	}
+}
+
+// stats returns how many names wait to be taken and how long the oldest
+// has waited.
+func (q *workQueue) stats() (int, time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.order) == 0 {
+		return 0, 0
+	}
+	return len(q.order), time.Since(q.queued[q.order[0]])
 }
 
 // addAfter queues name after delay, unless ctx ends first.

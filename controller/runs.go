@@ -265,6 +265,7 @@ func (c *Controller) failRun(ctx context.Context, run preview.Run, err error) er
 	if uerr := c.store.UpdateRun(context.WithoutCancel(ctx), run); uerr != nil {
 		c.log.Error("record failed run", "run", run.ID, "err", uerr)
 	}
+	c.runFinished(run)
 	return err
 }
 
@@ -290,6 +291,7 @@ func (c *Controller) finishRun(ctx context.Context, run preview.Run, log io.Writ
 	if err := c.store.UpdateRun(context.WithoutCancel(ctx), run); err != nil {
 		c.log.Error("record run", "run", run.ID, "err", err)
 	}
+	c.runFinished(run)
 	c.log.Info("run finished", "run", run.ID, "state", run.State, "seconds", run.FinishedAt.Sub(run.StartedAt).Seconds())
 	return runErr
 }

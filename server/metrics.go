@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	preview "github.com/previewd/previewd"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -31,6 +32,13 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "previewd_webhook_body_bytes_reserved",
 			Help: "Webhook body bytes held by deliveries being read or checked.",
 		}),
+	}
+	// The series alerts watch exist from the start, at zero.
+	m.deliveries.WithLabelValues("unverified", preview.EUNAUTHORIZED)
+	for _, event := range []string{"pull_request", "issue_comment"} {
+		for _, result := range []string{"changed", preview.EUNAVAILABLE, preview.EINTERNAL} {
+			m.deliveries.WithLabelValues(event, result)
+		}
 	}
 	reg.MustRegister(m.deliveries, m.requests, m.bodyBytes)
 	return m

@@ -96,6 +96,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		RedeliveryInterval:  cfg.RedeliveryInterval,
 		MaxResyncDestroys:   cfg.MaxResyncDestroys,
 		LeaseTTL:            cfg.LeaseTTL,
+		Metrics:             newControllerMetrics(reg),
 		Logger:              logger,
 	}
 	pg, replicated := db.(*postgres.DB)
@@ -117,6 +118,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		}
 	}
 	ctrl := controller.New(db, provisionerAdapter{p: prov, cfg: &cfg}, gh, ctrlCfg)
+	registerQueueMetrics(reg, ctrl)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "previewd_leader",
 		Help: "1 on the replica running the loops that run once (resync, module polling, drift schedule, redelivery), else 0.",

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+)
+
+// alertRules is the shape of a Prometheus rule file.
+type alertRules struct {
+	Groups []struct {
+		Name  string `yaml:"name"`
+		Rules []struct {
+			Alert       string            `yaml:"alert"`
+			Expr        string            `yaml:"expr"`
+			For         string            `yaml:"for"`
+			Labels      map[string]string `yaml:"labels"`
+			Annotations map[string]string `yaml:"annotations"`
+		} `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+var metricName = regexp.MustCompile(`\bpreviewd_[a-z0-9_]+\b`)
+
+// TestDeployMonitoringUsesExportedMetrics parses the Prometheus alerting
+// rules and the Grafana dashboard under deploy/, checks their shape, and
+// finds every previewd metric they use exported by a running previewd:
+// a renamed metric cannot silently disarm an alert.
+func TestDeployMonitoringUsesExportedMetrics(t *testing.T) {
+	used := map[string][]string{} // metric → where
+	data, err := os.ReadFile("../../deploy/prometheus/alerts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules alertRules
+	if err := yaml.Unmarshal(data, &rules); err != nil {
+		t.Fatalf("alerts.yaml: %v", err)
+	}
+	alerts := 0
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			alerts++
+			if r.Alert == "" || strings.TrimSpace(r.Expr) == "" || r.Annotations["summary"] == "" {
+				t.Errorf("rule %+v: want alert, expr and a summary", r)
+			}
+			if !slices.Contains([]string{"critical", "warning", "info"}, r.Labels["severity"]) {
+				t.Errorf("%s: severity %q", r.Alert, r.Labels["severity"])
+			}
+			if _, err := time.ParseDuration(r.For); r.For != "" && err != nil {
+				t.Errorf("%s: for %q: %v", r.Alert, r.For, err)
+			}
+			if strings.Count(r.Expr, "(") != strings.Count(r.Expr, ")") {
+				t.Errorf("%s: unbalanced parentheses in %q", r.Alert, r.Expr)
+			}
+			for _, m := range metricName.FindAllString(r.Expr, -1) {
+				used[m] = append(used[m], "alert "+r.Alert)
+			}
+		}
+	}
+	for _, want := range []string{"PreviewdQueueStuck", "PreviewdDestroysFailing", "PreviewdGitHubWritesBackingUp", "PreviewdParityDrift"} {
+		if !strings.Contains(string(data), "alert: "+want+"\n") {
+			t.Errorf("no %s alert", want)
+		}
+	}
+
+	data, err = os.ReadFile("../../deploy/grafana/previewd.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dashboard struct {
+		Title  string `json:"title"`
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(data, &dashboard); err != nil || dashboard.Title == "" || len(dashboard.Panels) == 0 {
+		t.Fatalf("the Grafana dashboard: %v", err)
+	}
+	for _, p := range dashboard.Panels {
+		for _, target := range p.Targets {
+			for _, m := range metricName.FindAllString(target.Expr, -1) {
+				used[m] = append(used[m], "panel "+p.Title)
+			}
+		}
+	}
+
+	module, _ := filepath.Abs("testdata/module")
+	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": module})
+	families := scrape(t, p)
+	for m, where := range used {
+		base := m
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if b, ok := strings.CutSuffix(m, suffix); ok && families[b] != nil {
+				base = b
+			}
+		}
+		if families[base] == nil {
+			t.Errorf("%s, used by %v, is not exported by previewd", m, slices.Compact(where))
+		}
+	}
+	t.Logf("%d alerts and %d panels use %d metrics", alerts, len(dashboard.Panels), len(used))
+
+	// The controller's measurements move: an apply is counted by phase
+	// and outcome, its parity check by verdict.
+	p.send(prEvent{"opened", "metrics", "sha1", 1, time.Now().Add(-time.Hour)})
+	p.waitFor("metrics", "parity-checked", func(e apiEnvironment) bool { return e.Status == "ready" && e.Parity.SHA == "sha1" })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		families = scrape(t, p)
+		applied := sample(families, "previewd_run_duration_seconds", map[string]string{"phase": "apply", "outcome": "succeeded"})
+		checked := sample(families, "previewd_parity_checks_total", map[string]string{"verdict": "ok"}) +
+			sample(families, "previewd_parity_checks_total", map[string]string{"verdict": "drift"})
+		ready := sample(families, "previewd_environments", map[string]string{"status": "ready"})
+		if applied == 1 && checked == 1 && ready == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after one apply and its check: applies %v, checks %v, ready %v", applied, checked, ready)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func scrape(t *testing.T, p *previewd) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(p.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("/metrics: %v", err)
+	}
+	return families
+}
+
+// sample returns the value of the series of name with labels (a
+// histogram's count, a counter's or a gauge's value), 0 when absent.
+func sample(families map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	f := families[name]
+	if f == nil {
+		return 0
+	}
+next:
+	for _, m := range f.GetMetric() {
+		for _, l := range m.GetLabel() {
+			if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
+				continue next
+			}
+		}
+		switch {
+		case m.Histogram != nil:
+			return float64(m.GetHistogram().GetSampleCount())
+		case m.Counter != nil:
+			return m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue()
+		}
+	}
+	return 0
+}
