@@ -1,7 +1,13 @@
 package main
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -174,4 +180,140 @@ next:
 		}
 	}
 	return 0
+}
+
+// TestKubernetesManifests reads deploy/kubernetes/previewd.yaml and checks
+// the objects it makes: several replicas behind a Service, probes on
+// /readyz and /healthz, a stop grace period longer than the shutdown
+// timeout, a PodDisruptionBudget, secrets from a Secret, and a
+// configuration previewd itself loads (the PostgreSQL store, remote state).
+func TestKubernetesManifests(t *testing.T) {
+	f, err := os.Open("../../deploy/kubernetes/previewd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	objects := map[string]map[string]any{} // kind → object
+	dec := yaml.NewDecoder(f)
+	for {
+		var obj map[string]any
+		if err := dec.Decode(&obj); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("manifest: %v", err)
+		}
+		kind, _ := obj["kind"].(string)
+		if kind == "" || obj["apiVersion"] == nil {
+			t.Fatalf("an object without kind or apiVersion: %v", obj)
+		}
+		objects[kind] = obj
+	}
+	get := func(v any, path ...any) any {
+		for _, p := range path {
+			switch p := p.(type) {
+			case string:
+				m, _ := v.(map[string]any)
+				v = m[p]
+			case int:
+				s, _ := v.([]any)
+				if p >= len(s) {
+					return nil
+				}
+				v = s[p]
+			}
+		}
+		return v
+	}
+	for _, kind := range []string{"Deployment", "Service", "PodDisruptionBudget", "ConfigMap", "ServiceAccount"} {
+		if objects[kind] == nil {
+			t.Fatalf("no %s", kind)
+		}
+	}
+	d := objects["Deployment"]
+	if r, _ := get(d, "spec", "replicas").(int); r < 2 {
+		t.Errorf("replicas: %v, want at least 2", get(d, "spec", "replicas"))
+	}
+	pod := get(d, "spec", "template", "spec")
+	c := get(pod, "containers", 0)
+	if p := get(c, "readinessProbe", "httpGet", "path"); p != "/readyz" {
+		t.Errorf("readiness probe: %v", p)
+	}
+	if p := get(c, "livenessProbe", "httpGet", "path"); p != "/healthz" {
+		t.Errorf("liveness probe: %v", p)
+	}
+	grace, _ := get(pod, "terminationGracePeriodSeconds").(int)
+	if grace*int(time.Second) <= int(DefaultConfig().ShutdownTimeout) {
+		t.Errorf("terminationGracePeriodSeconds %d: not longer than the shutdown timeout %s", grace, DefaultConfig().ShutdownTimeout)
+	}
+	if get(objects["PodDisruptionBudget"], "spec", "maxUnavailable") != 1 {
+		t.Errorf("PodDisruptionBudget: %v", get(objects["PodDisruptionBudget"], "spec"))
+	}
+	if get(objects["PodDisruptionBudget"], "spec", "selector", "matchLabels", "app.kubernetes.io/name") != "previewd" ||
+		get(objects["Service"], "spec", "selector", "app.kubernetes.io/name") != "previewd" {
+		t.Error("the Service and the PodDisruptionBudget do not select previewd's pods")
+	}
+
+	// Every variable is one previewd reads; secrets come from the Secret;
+	// the configuration loads.
+	known := map[string]bool{"PREVIEWD_CONFIG": true, "PREVIEWD_DATABASE_URL": true}
+	for _, s := range envSettings() {
+		known[s.Var] = true
+	}
+	vars := map[string]string{}
+	envs, _ := get(c, "env").([]any)
+	for _, e := range envs {
+		name, _ := get(e, "name").(string)
+		value, _ := get(e, "value").(string)
+		if ref := get(e, "valueFrom", "secretKeyRef", "name"); ref != nil {
+			value = "from-secret-" + name
+			if name == "PREVIEWD_DATABASE_URL" || name == "PG_CONN_STR" {
+				value = "postgres://previewd@db:5432/previewd"
+			}
+		} else if strings.Contains(name, "SECRET") || strings.Contains(name, "TOKEN") {
+			t.Errorf("%s is written in the manifest, not taken from a Secret", name)
+		}
+		if strings.HasPrefix(name, "PREVIEWD_") && !known[name] {
+			t.Errorf("%s is not a variable previewd reads", name)
+		}
+		vars[name] = value
+	}
+	config := filepath.Join(t.TempDir(), "previewd.yaml")
+	body, _ := get(objects["ConfigMap"], "data", "previewd.yaml").(string)
+	if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars["PREVIEWD_CONFIG"] = config
+	// The App's key is where the Secret's volume puts it; here, a key of
+	// the test's own.
+	var keyPath string
+	mounts, _ := get(c, "volumeMounts").([]any)
+	for _, m := range mounts {
+		if get(m, "name") == "secret" {
+			keyPath, _ = get(m, "mountPath").(string)
+		}
+	}
+	if item := get(pod, "volumes", 1, "secret", "items", 0, "path"); keyPath == "" || item == nil {
+		t.Fatal("no Secret volume with the App's key")
+	} else {
+		keyPath += "/" + item.(string)
+	}
+	if !strings.Contains(body, "app_private_key_file: "+keyPath+"\n") {
+		t.Errorf("the configuration does not read the App's key from %s", keyPath)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars["PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE"] = filepath.Join(t.TempDir(), "app.pem")
+	os.WriteFile(vars["PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE"], pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
+	cfg, err := loadConfig(config, func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, true)
+	if err != nil {
+		t.Fatalf("the ConfigMap's configuration: %v", err)
+	}
+	if cfg.Store.Driver != "postgres" || cfg.State.Backend != "pg" || cfg.LeaseTTL <= 0 {
+		t.Errorf("the configuration: store %q, state %q, lease_ttl %s; want postgres, a remote backend", cfg.Store.Driver, cfg.State.Backend, cfg.LeaseTTL)
+	}
+	if !slices.Contains(cfg.Terraform.EnvPassthrough, "PG_CONN_STR") || vars["PG_CONN_STR"] == "" {
+		t.Error("Terraform's pg backend gets no PG_CONN_STR")
+	}
 }
