@@ -97,6 +97,11 @@ type Environment struct {
 	// Module is the version of the production module the environment was
 	// last applied with, when the module comes from git (module_source).
 	Module ModuleVersion `json:"module,omitzero"`
+	// LiveSince is when the environment's resources were first applied
+	// since it was last destroyed (zero while it has none); Usage holds
+	// the hours of its earlier lives by month ("2026-12"), the last 12.
+	LiveSince time.Time          `json:"live_since,omitzero"`
+	Usage     map[string]float64 `json:"usage,omitempty"`
 
 	// What the newest run tried, so a failed apply waits for a new push or
 	// a redeploy instead of looping (unless its failure was transient), and

@@ -62,6 +62,7 @@ func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 			e.AppliedSHA, e.AppliedGeneration, e.Module = sha, gen, applied.Module
 			e.LastError, e.Attempts, e.Transient, e.RetryAt = "", 0, false, time.Time{}
 			e.Seeded = seeded
+			e.Applied(c.cfg.Now())
 			if seedErr != nil {
 				e.LastError = "seed: " + c.errorText(seedErr)
 			}
@@ -143,6 +144,7 @@ func (c *Controller) destroy(ctx context.Context, env preview.Environment) error
 			e.AppliedSHA, e.AppliedGeneration, e.LastError, e.Attempts = "", 0, "", 0
 			e.Transient, e.RetryAt = false, time.Time{}
 			e.Seeded, e.Parity, e.Drifted = false, preview.ParityReport{}, false // a rebuild starts empty
+			e.Destroyed(c.cfg.Now())
 		case errors.Is(runErr, errShutdown):
 			e.Status = preview.StatusDestroying
 		default:

@@ -32,10 +32,18 @@ func (s *Server) handleListEnvironments(c echo.Context) error {
 		return err
 	}
 	body := []byte{'['}
+	now := s.cfg.Now().UTC()
 	next, err := s.cfg.Store.ScanEnvironments(c.Request().Context(), filter, func(name string, data []byte) error {
-		view, err := s.views.of(name, data)
+		view, env, err := s.views.of(name, data, s.cfg.Cost)
 		if err != nil {
 			return err
+		}
+		if env != nil {
+			if cost, ok := s.cfg.Cost(*env, now); ok {
+				if view, err = withCost(view, cost); err != nil {
+					return err
+				}
+			}
 		}
 		if len(body) > 1 {
 			body = append(body, ',')
@@ -82,7 +90,18 @@ func (s *Server) handleGetEnvironment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, environmentOf(env))
+	return c.JSON(http.StatusOK, s.environment(env))
+}
+
+// environment is env as the API shows it now, its cost included.
+func (s *Server) environment(env preview.Environment) Environment {
+	out := environmentOf(env)
+	if s.cfg.Cost != nil {
+		if cost, ok := s.cfg.Cost(env, s.cfg.Now().UTC()); ok {
+			out.Cost = &cost
+		}
+	}
+	return out
 }
 
 // handleRedeploy answers POST …/redeploy: apply again even at the same head,
@@ -127,7 +146,7 @@ func (s *Server) changeDesired(c echo.Context, fn func(*preview.Environment) err
 	}
 	s.cfg.Controller.Nudge(name)
 	s.log.Info("desired state changed by admin", "environment", name, "present", env.Desired.Present, "reason", env.Desired.Reason)
-	return c.JSON(http.StatusAccepted, environmentOf(env))
+	return c.JSON(http.StatusAccepted, s.environment(env))
 }
 
 // handleDriftCheck answers POST …/drift-check: look for changes made
@@ -144,7 +163,7 @@ func (s *Server) handleDriftCheck(c echo.Context) error {
 	}
 	s.cfg.Controller.CheckDrift(env.Name)
 	s.log.Info("drift check requested by admin", "environment", env.Name)
-	return c.JSON(http.StatusAccepted, environmentOf(env))
+	return c.JSON(http.StatusAccepted, s.environment(env))
 }
 
 // handleParity answers GET …/parity with the environment's newest parity

@@ -45,6 +45,21 @@ type Environment struct {
 	Deployment   Deployment   `json:"deployment,omitzero"`
 	CommitStatus CommitStatus `json:"commit_status,omitzero"`
 	ParityStatus CommitStatus `json:"parity_status,omitzero"`
+	// Cost is what the environment cost, when its repository has a price.
+	Cost *Cost `json:"cost,omitempty"`
+}
+
+// Cost is an environment's estimated cost: its environment-hours (from
+// its first successful apply to its destroy, over all its lives) at its
+// hourly price.
+type Cost struct {
+	Currency    string  `json:"currency"`
+	Hourly      float64 `json:"hourly"`       // the price of an hour
+	Hours       float64 `json:"hours"`        // environment-hours so far
+	SoFar       float64 `json:"so_far"`       // what they cost
+	MonthHours  float64 `json:"month_hours"`  // environment-hours this month (UTC)
+	Month       float64 `json:"month"`        // what they cost
+	UntilExpiry float64 `json:"until_expiry"` // what it will have cost if it lives until its expiry
 }
 
 // Desired is what GitHub and the operators want of an environment.
@@ -162,29 +177,55 @@ type views struct {
 type view struct {
 	sum  uint64
 	json []byte
+	env  *preview.Environment // what its cost is computed from; nil without a price
 }
 
 func newViews() *views { return &views{seed: maphash.MakeSeed(), cache: map[string]view{}} }
 
-// of returns the API encoding of the environment stored as data.
-func (v *views) of(name string, data []byte) ([]byte, error) {
+// of returns the API encoding of the environment stored as data, without
+// its cost, and the environment when cost (nil: no prices) prices it.
+func (v *views) of(name string, data []byte, cost CostFunc) ([]byte, *preview.Environment, error) {
 	sum := maphash.Bytes(v.seed, data)
 	v.mu.Lock()
 	cached, ok := v.cache[name]
 	v.mu.Unlock()
 	if ok && cached.sum == sum {
-		return cached.json, nil
+		return cached.json, cached.env, nil
 	}
 	var env preview.Environment
 	if err := json.Unmarshal(data, &env); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out, err := json.Marshal(environmentOf(env))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	cached = view{sum: sum, json: out}
+	if cost != nil {
+		if _, priced := cost(env, env.UpdatedAt); priced {
+			cached.env = &preview.Environment{Repo: env.Repo, Status: env.Status, Outputs: env.Outputs,
+				LiveSince: env.LiveSince, Usage: env.Usage, ExpiresAt: env.ExpiresAt}
+		}
 	}
 	v.mu.Lock()
-	v.cache[name] = view{sum, out}
+	v.cache[name] = cached
 	v.mu.Unlock()
-	return out, nil
+	return cached.json, cached.env, nil
+}
+
+// CostFunc estimates an environment's cost at a time; false when its
+// repository has no price.
+type CostFunc func(env preview.Environment, now time.Time) (Cost, bool)
+
+// withCost appends "cost" to an environment's encoded view.
+func withCost(view []byte, c Cost) ([]byte, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(view)+len(b)+8)
+	out = append(out, view[:len(view)-1]...)
+	out = append(out, `,"cost":`...)
+	out = append(out, b...)
+	return append(out, '}'), nil
 }

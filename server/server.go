@@ -81,8 +81,11 @@ type Config struct {
 	Registry   *prometheus.Registry // served at /metrics; nil serves an empty registry
 	// LogLinks serves signed log links at /logs/ (nil: no such route).
 	LogLinks *LogLinks
-	// Dashboard renders the operators' page at /dashboard (nil: no page).
+	// Dashboard renders the operators' page at /dashboard (nil: no page)
+	// from every environment; it shows the destroyed ones when showAll.
 	Dashboard func(w io.Writer, envs []preview.Environment, showAll bool) error
+	// Cost estimates an environment's cost (nil: no prices).
+	Cost CostFunc
 	// Logs reads run logs kept in the store (several replicas); nil reads
 	// the file at each run's LogPath.
 	Logs   RunLogs
@@ -244,7 +247,8 @@ func (s *Server) requireAdminOrBasic(next echo.HandlerFunc) echo.HandlerFunc {
 // destroyed ones too.
 func (s *Server) handleDashboard(c echo.Context) error {
 	showAll := c.QueryParam("all") == "true"
-	envs, err := s.cfg.Store.FindEnvironments(c.Request().Context(), preview.EnvironmentFilter{LiveOnly: !showAll})
+	// Every environment: this month's cost counts the destroyed ones too.
+	envs, err := s.cfg.Store.FindEnvironments(c.Request().Context(), preview.EnvironmentFilter{})
 	if err != nil {
 		return err
 	}

@@ -75,7 +75,23 @@ var commentTemplate = template.Must(template.New("comment.md.tmpl").Funcs(templa
 	"cell":         tableCell,
 	"word":         word,
 	"moreFindings": moreFindings,
+	"money":        money,
 }).Parse(commentSource))
+
+// money shows an amount with its currency, the currency kept to at most 8
+// letters and currency signs so it cannot carry markup.
+func money(currency string, amount float64) string {
+	var c []rune
+	for _, r := range currency {
+		if len(c) < 8 && (unicode.IsLetter(r) || unicode.Is(unicode.Sc, r)) {
+			c = append(c, r)
+		}
+	}
+	if len(c) > 1 && unicode.IsLetter(c[0]) {
+		return strconv.FormatFloat(amount, 'f', 2, 64) + " " + string(c)
+	}
+	return string(c) + strconv.FormatFloat(amount, 'f', 2, 64)
+}
 
 // CommentData is what previewd's pull-request comment shows of one
 // environment. Status is one of queued, provisioning, ready, failed,
@@ -115,6 +131,16 @@ type CommentData struct {
 	// ModuleCommit is the commit of production's module (module_source)
 	// the environment was deployed with; "" for a module directory.
 	ModuleCommit string
+	// Cost is what the environment cost, nil without a price.
+	Cost *CostView
+}
+
+// CostView is an environment's estimated cost as the comment shows it.
+// SoFar should change at most hourly, or the comment is edited on every
+// write.
+type CostView struct {
+	Currency           string // "$", "€", "USD": letters and currency signs only
+	SoFar, UntilExpiry float64
 }
 
 // ParityView is a parity check as the comment shows it.

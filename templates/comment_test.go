@@ -811,3 +811,23 @@ func benign(d CommentData) CommentData {
 	}
 	return d
 }
+
+// TestCommentCost shows what an environment cost, and keeps a currency
+// from carrying markup.
+func TestCommentCost(t *testing.T) {
+	d := CommentData{Name: "c", Repo: "acme/shop", PR: 1, Branch: "c", Status: "ready", HeadSHA: "abc", AppliedSHA: "abc",
+		Cost: &CostView{Currency: "$", SoFar: 3.1, UntilExpiry: 7.4}}
+	body, err := RenderComment(d)
+	if err != nil || !strings.Contains(body, "**Cost:** ≈ $3.10 so far, ≈ $7.40 if it lives until its expiry.") {
+		t.Errorf("ready: %v\n%s", err, body)
+	}
+	d.Status, d.Destroyed = "destroyed", true
+	if body, _ := RenderComment(d); !strings.Contains(body, "**Cost:** ≈ $3.10 in all.") {
+		t.Errorf("destroyed:\n%s", body)
+	}
+	for currency, want := range map[string]string{"€": "€3.10", "USD": "3.10 USD", "[x](http://evil)": "3.10 xhttpevi", "`$`": "$3.10"} {
+		if got := money(currency, 3.1); got != want {
+			t.Errorf("money(%q) = %q, want %q", currency, got, want)
+		}
+	}
+}

@@ -11,7 +11,7 @@ import (
 //go:embed dashboard.html.tmpl
 var dashboardSource string
 
-var dashboardTemplate = template.Must(template.New("dashboard.html.tmpl").Parse(dashboardSource))
+var dashboardTemplate = template.Must(template.New("dashboard.html.tmpl").Funcs(template.FuncMap{"money": money}).Parse(dashboardSource))
 
 // DashboardRow is one environment on the dashboard.
 type DashboardRow struct {
@@ -23,11 +23,20 @@ type DashboardRow struct {
 	LastError                  string
 	Drifted                    bool   // changed outside Terraform since the last apply
 	Parity                     string // ok, drift, or "" before a check
+	Cost                       *CostView
+}
+
+// RepoCost is a repository's environment-hours this month and what they
+// cost.
+type RepoCost struct {
+	Repo, Currency string
+	Hours, Cost    float64
 }
 
 // DashboardData is the whole dashboard page.
 type DashboardData struct {
 	Rows    []DashboardRow
+	Costs   []RepoCost // this month, by repository
 	Live    int
 	ShowAll bool
 	Now     time.Time

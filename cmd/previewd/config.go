@@ -50,6 +50,8 @@ type Config struct {
 	// (and the leader's) outlives its replica's last renewal: how soon
 	// another replica takes over from one that died.
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// Cost prices every repository's previews without a cost of its own.
+	Cost CostConfig `yaml:"cost"`
 	// ProductionVarFiles are production's var files for module_dir (for
 	// every repository without its own entry), relative to module_dir.
 	ProductionVarFiles []string `yaml:"production_var_files"`
@@ -145,6 +147,8 @@ type RepoConfig struct {
 	// WaitForChecks overrides the default required checks (an empty list:
 	// none).
 	WaitForChecks []string `yaml:"wait_for_checks"`
+	// Cost overrides the default price of previews.
+	Cost *CostConfig `yaml:"cost"`
 
 	// With a module_source, the checkout an environment gets (see
 	// repoFor).
@@ -577,6 +581,16 @@ func (c *Config) validate(needSecret bool) error {
 	if c.CheckTimeout < 0 {
 		return bad("check_timeout", "must not be negative, got %s", c.CheckTimeout)
 	}
+	if p := c.Cost.problem(); p != "" {
+		return bad("cost", "%s", p)
+	}
+	for _, r := range c.Repos {
+		if r.Cost != nil {
+			if p := r.Cost.problem(); p != "" {
+				return bad("repos["+r.Name+"].cost", "%s", p)
+			}
+		}
+	}
 	if c.LeaseTTL < 3*time.Second {
 		return bad("lease_ttl", "must be at least 3s, got %s", c.LeaseTTL)
 	}
@@ -670,6 +684,14 @@ func checkDir(dir string) error {
 
 // repo returns the configuration of repository name, falling back to the
 // default module. ok is false when previewd has no module for it.
+// defaultCost is the top-level cost, nil when it prices nothing.
+func (c *Config) defaultCost() *CostConfig {
+	if c.Cost == (CostConfig{}) {
+		return nil
+	}
+	return &c.Cost
+}
+
 func (c *Config) repo(name string) (RepoConfig, bool) {
 	for _, r := range c.Repos {
 		if strings.EqualFold(r.Name, name) {
@@ -685,6 +707,9 @@ func (c *Config) repo(name string) (RepoConfig, bool) {
 			if r.WaitForChecks == nil {
 				r.WaitForChecks = c.WaitForChecks
 			}
+			if r.Cost == nil {
+				r.Cost = c.defaultCost()
+			}
 			return r, true
 		}
 	}
@@ -692,7 +717,7 @@ func (c *Config) repo(name string) (RepoConfig, bool) {
 		return RepoConfig{}, false
 	}
 	return RepoConfig{Name: name, ModuleDir: c.ModuleDir, ModuleSource: c.ModuleSource, URLOutput: c.URLOutput,
-		State: &c.State, WaitForChecks: c.WaitForChecks, Production: ProductionConfig{
+		State: &c.State, WaitForChecks: c.WaitForChecks, Cost: c.defaultCost(), Production: ProductionConfig{
 			VarFiles: c.ProductionVarFiles, TerraformVersion: c.ProductionTerraformVersion,
 		}}, true
 }

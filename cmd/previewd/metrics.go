@@ -6,6 +6,7 @@ import (
 
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/controller"
+	"github.com/previewd/previewd/server"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -16,14 +17,21 @@ type environmentCollector struct {
 	store interface {
 		FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error)
 	}
+	cost                    func(preview.Environment, time.Time) (server.Cost, bool)
 	status, parity, failing *prometheus.Desc
+	hours, spent            *prometheus.Desc
 }
 
 func newEnvironmentCollector(store interface {
 	FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error)
-}) *environmentCollector {
+}, cost func(preview.Environment, time.Time) (server.Cost, bool)) *environmentCollector {
 	return &environmentCollector{
-		store:  store,
+		store: store,
+		cost:  cost,
+		hours: prometheus.NewDesc("previewd_environment_hours", "Environment-hours this month (UTC) by repository, of the repositories with a price.",
+			[]string{"repo"}, nil),
+		spent: prometheus.NewDesc("previewd_estimated_cost", "Estimated cost of this month's environment-hours (UTC) by repository.",
+			[]string{"repo", "currency"}, nil),
 		status: prometheus.NewDesc("previewd_environments", "Environments by status.", []string{"status"}, nil),
 		parity: prometheus.NewDesc("previewd_environments_parity", "Ready environments by the verdict of their newest parity check (unchecked: none yet at the applied head; error: the check could not run).", []string{"verdict"}, nil),
 		failing: prometheus.NewDesc("previewd_environments_failing", "Failed environments by the phase that failed (a failing destroy leaves resources running).",
@@ -35,6 +43,8 @@ func (c *environmentCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.status
 	ch <- c.parity
 	ch <- c.failing
+	ch <- c.hours
+	ch <- c.spent
 }
 
 func (c *environmentCollector) Collect(ch chan<- prometheus.Metric) {
@@ -46,7 +56,22 @@ func (c *environmentCollector) Collect(ch chan<- prometheus.Metric) {
 	counts := map[preview.Status]int{}
 	verdicts := map[string]int{}
 	failing := map[preview.Phase]int{}
+	type spend struct {
+		hours, cost float64
+		currency    string
+	}
+	spending := map[string]*spend{}
+	now := time.Now()
 	for _, e := range envs {
+		if cost, ok := c.cost(e, now); ok {
+			s := spending[e.Repo]
+			if s == nil {
+				s = &spend{currency: cost.Currency}
+				spending[e.Repo] = s
+			}
+			s.hours += cost.MonthHours
+			s.cost += cost.Month
+		}
 		counts[e.Status]++
 		switch e.Status {
 		case preview.StatusReady:
@@ -63,6 +88,10 @@ func (c *environmentCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, p := range []preview.Phase{preview.PhaseApply, preview.PhaseDestroy} {
 		ch <- prometheus.MustNewConstMetric(c.failing, prometheus.GaugeValue, float64(failing[p]), string(p))
+	}
+	for repo, s := range spending {
+		ch <- prometheus.MustNewConstMetric(c.hours, prometheus.GaugeValue, s.hours, repo)
+		ch <- prometheus.MustNewConstMetric(c.spent, prometheus.GaugeValue, s.cost, repo, s.currency)
 	}
 }
 

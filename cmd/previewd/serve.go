@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -79,7 +80,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(newEnvironmentCollector(db))
+	reg.MustRegister(newEnvironmentCollector(db, cfg.costOf))
 
 	ctrlCfg := controller.Config{
 		MaxConcurrentRuns:   cfg.MaxConcurrentRuns,
@@ -136,9 +137,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		Deliveries: intake,
 		Controller: ctrl,
 		Registry:   reg,
-		Dashboard:  renderDashboard,
+		Dashboard:  cfg.dashboard,
 		LogLinks:   links,
 		Logs:       logs,
+		Cost:       cfg.costOf,
 		Logger:     logger,
 	})
 	if l == nil {
@@ -252,7 +254,7 @@ type gitHub interface {
 // neither is configured.
 func newGitHub(cfg Config, logger *slog.Logger, logLink func(string) string) (gitHub, error) {
 	render := func(env preview.Environment) (string, error) {
-		return templates.RenderComment(commentData(env, logLink))
+		return templates.RenderComment(commentData(env, logLink, cfg.costOf))
 	}
 	ua := "previewd/" + version
 	switch {
@@ -346,7 +348,7 @@ func (r requiredChecks) Read(ctx context.Context, env preview.Environment) (map[
 }
 
 // commentData is what the comment template shows of env.
-func commentData(env preview.Environment, logLink func(string) string) templates.CommentData {
+func commentData(env preview.Environment, logLink func(string) string, cost func(preview.Environment, time.Time) (server.Cost, bool)) templates.CommentData {
 	d := templates.CommentData{
 		Name: env.Name, Repo: env.Repo, PR: env.PR, Branch: env.Branch,
 		Status: string(env.Status), URL: env.URL, HeadSHA: env.HeadSHA, AppliedSHA: env.AppliedSHA,
@@ -361,23 +363,52 @@ func commentData(env preview.Environment, logLink func(string) string) templates
 		d.WaitingFor = env.Checks.Waiting
 	}
 	d.ModuleCommit = env.Module.Commit
+	if c, ok := cost(env, d.Now); ok && (!env.LiveSince.IsZero() || len(env.Usage) > 0) {
+		// Whole hours so far: the body changes at most hourly. Until
+		// expiry it is the same all along (an hour passed is an hour
+		// less to go) until the environment sees activity.
+		d.Cost = &templates.CostView{Currency: c.Currency, SoFar: math.Floor(env.Hours(d.Now)) * c.Hourly, UntilExpiry: c.UntilExpiry}
+	}
 	return d
 }
 
-// renderDashboard is what the dashboard shows of the environments.
-func renderDashboard(w io.Writer, envs []preview.Environment, showAll bool) error {
-	d := templates.DashboardData{ShowAll: showAll, Now: time.Now().UTC(), Rows: make([]templates.DashboardRow, len(envs))}
-	for i, e := range envs {
+// dashboard renders what the dashboard shows of the environments: the
+// live ones (all when showAll), each with its cost, and this month's cost
+// by repository.
+func (c *Config) dashboard(w io.Writer, envs []preview.Environment, showAll bool) error {
+	d := templates.DashboardData{ShowAll: showAll, Now: time.Now().UTC()}
+	months := map[string]*templates.RepoCost{}
+	for _, e := range envs {
+		cost, priced := c.costOf(e, d.Now)
+		if priced && e.HoursIn(d.Now) > 0 {
+			m := months[e.Repo]
+			if m == nil {
+				m = &templates.RepoCost{Repo: e.Repo, Currency: cost.Currency}
+				months[e.Repo] = m
+			}
+			m.Hours += cost.MonthHours
+			m.Cost += cost.Month
+		}
 		if e.Status.Live() {
 			d.Live++
+		} else if !showAll {
+			continue
 		}
-		d.Rows[i] = templates.DashboardRow{
+		row := templates.DashboardRow{
 			Name: e.Name, Repo: e.Repo, Branch: e.Branch, Status: string(e.Status), PR: e.PR,
 			ShortSHA: preview.ShortSHA(e.HeadSHA), AppliedShortSHA: preview.ShortSHA(e.AppliedSHA),
 			URL: e.URL, ExpiresAt: e.ExpiresAt, LastError: e.LastError,
 			Drifted: e.Drifted, Parity: string(e.Parity.Status),
 		}
+		if priced {
+			row.Cost = &templates.CostView{Currency: cost.Currency, SoFar: cost.SoFar, UntilExpiry: cost.UntilExpiry}
+		}
+		d.Rows = append(d.Rows, row)
 	}
+	for _, m := range months {
+		d.Costs = append(d.Costs, *m)
+	}
+	slices.SortFunc(d.Costs, func(a, b templates.RepoCost) int { return strings.Compare(a.Repo, b.Repo) })
 	return templates.RenderDashboard(w, d)
 }
 

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	preview "github.com/previewd/previewd"
+)
+
+// TestCostOf prices an environment from the module's own output when it
+// has one, else from the repository's hourly price, over its lives; a
+// repository without a price has no cost; bad prices are refused.
+func TestCostOf(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ModuleDir = "/modules/shop"
+	cfg.Cost = CostConfig{Hourly: 0.5, Output: "hourly_cost"}
+	cfg.Repos = []RepoConfig{{Name: "acme/free", ModuleDir: "/modules/free", Cost: &CostConfig{}}, {Name: "acme/eu", ModuleDir: "/m", Cost: &CostConfig{Hourly: 2, Currency: "€"}}}
+	now := time.Date(2026, 12, 10, 12, 0, 0, 0, time.UTC)
+	env := preview.Environment{Repo: "acme/shop", LiveSince: now.Add(-10 * time.Hour), ExpiresAt: now.Add(6 * time.Hour),
+		Usage: map[string]float64{"2026-11": 4}}
+	c, ok := cfg.costOf(env, now)
+	if !ok || c.Currency != "$" || c.Hourly != 0.5 || c.Hours != 14 || c.SoFar != 7 || c.MonthHours != 10 || c.Month != 5 || c.UntilExpiry != 10 {
+		t.Errorf("hourly price: %+v %v", c, ok)
+	}
+	env.Outputs = map[string]string{"hourly_cost": "1.25"}
+	if c, _ := cfg.costOf(env, now); c.Hourly != 1.25 || c.SoFar != 17.5 {
+		t.Errorf("the module's own price: %+v", c)
+	}
+	env.Outputs = map[string]string{"hourly_cost": "cheap"}
+	if c, _ := cfg.costOf(env, now); c.Hourly != 0.5 {
+		t.Errorf("a price output that is no number: %+v, want the hourly price", c)
+	}
+	if _, ok := cfg.costOf(preview.Environment{Repo: "acme/free"}, now); ok {
+		t.Error("a repository without a price has a cost")
+	}
+	if c, _ := cfg.costOf(preview.Environment{Repo: "acme/eu", LiveSince: now.Add(-time.Hour)}, now); c.Currency != "€" || c.SoFar != 2 {
+		t.Errorf("a repository's own price: %+v", c)
+	}
+	for _, bad := range []string{"cost:\n  hourly: -1\n", "cost:\n  output: \"a b\"\n", "cost:\n  currency: dollarsdollars\n"} {
+		path := filepath.Join(t.TempDir(), "previewd.yaml")
+		os.WriteFile(path, []byte("module_dir: .\n"+bad), 0o600)
+		if _, err := LoadConfig(path, envFrom(map[string]string{"PREVIEWD_WEBHOOK_SECRET": "x"})); err == nil || !strings.Contains(err.Error(), "cost") {
+			t.Errorf("%q: %v, want it refused naming cost", bad, err)
+		}
+	}
+}
+
+// TestCostIsShown: with a price, an environment's cost is in the API (list
+// and one), on its pull request's comment, on the dashboard and in the
+// metrics; once destroyed, the comment says what it cost in all.
+func TestCostIsShown(t *testing.T) {
+	module, _ := filepath.Abs("testdata/module")
+	config := filepath.Join(t.TempDir(), "previewd.yaml")
+	os.WriteFile(config, []byte("cost:\n  hourly: 0.5\n  currency: €\n"), 0o600)
+	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": module, "PREVIEWD_CONFIG": config})
+	t0 := time.Now().Add(-time.Hour)
+	p.send(prEvent{"opened", "costly", "sha1", 1, t0})
+	p.waitFor("costly", "ready", readyAt("sha1"))
+	var one struct {
+		Cost struct {
+			Currency    string  `json:"currency"`
+			Hourly      float64 `json:"hourly"`
+			UntilExpiry float64 `json:"until_expiry"`
+		} `json:"cost"`
+	}
+	p.get("/api/v1/environments/costly", &one)
+	if one.Cost.Currency != "€" || one.Cost.Hourly != 0.5 || one.Cost.UntilExpiry < 35 {
+		t.Errorf("cost in the API: %+v (72h to expiry at 0.5 an hour)", one.Cost)
+	}
+	var list []struct {
+		Name string
+		Cost *struct{ Hourly float64 } `json:"cost"`
+	}
+	p.get("/api/v1/environments", &list)
+	if len(list) != 1 || list[0].Cost == nil || list[0].Cost.Hourly != 0.5 {
+		t.Errorf("cost in the list: %+v", list)
+	}
+	env := p.waitFor("costly", "the comment to show the cost", func(e apiEnvironment) bool { return strings.Contains(e.Comment.Body, "**Cost:**") })
+	if !strings.Contains(env.Comment.Body, "≈ €0.00 so far, ≈ €36.00 if it lives until its expiry") {
+		t.Errorf("the comment's cost:\n%s", env.Comment.Body)
+	}
+	req, _ := http.NewRequest("GET", p.base+"/dashboard", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(page, []byte("€36.00 by expiry")) || !bytes.Contains(page, []byte("Estimated cost this month")) {
+		t.Errorf("the dashboard shows no cost: %d\n%s", resp.StatusCode, page)
+	}
+	families := scrape(t, p)
+	if families["previewd_estimated_cost"] == nil || families["previewd_environment_hours"] == nil {
+		t.Error("no cost metrics")
+	}
+	p.send(prEvent{"closed", "costly", "sha1", 1, t0.Add(time.Minute)})
+	p.waitFor("costly", "destroyed, with what it cost in all", func(e apiEnvironment) bool {
+		return e.Status == "destroyed" && strings.Contains(e.Comment.Body, "€0.00 in all")
+	})
+}

@@ -1,0 +1,88 @@
+package preview
+
+import (
+	"slices"
+	"time"
+)
+
+// Environment-hours: how long an environment's resources lived, from its
+// first successful apply to its destroy. They are what previews cost.
+
+// usageMonths is how many months of hours an environment keeps.
+const usageMonths = 12
+
+// month names the month t falls in, in UTC: "2026-12".
+func month(t time.Time) string { return t.UTC().Format("2006-01") }
+
+// Applied records a successful apply at now: the environment is live from
+// now on, unless it already was.
+func (e *Environment) Applied(now time.Time) {
+	if e.LiveSince.IsZero() {
+		e.LiveSince = now.UTC()
+	}
+}
+
+// Destroyed records a successful destroy at now: the hours since LiveSince
+// join Usage, by month.
+func (e *Environment) Destroyed(now time.Time) {
+	if e.LiveSince.IsZero() {
+		return
+	}
+	if e.Usage == nil {
+		e.Usage = map[string]float64{}
+	}
+	for m, h := range spanHours(e.LiveSince, now) {
+		e.Usage[m] += h
+	}
+	e.LiveSince = time.Time{}
+	if len(e.Usage) > usageMonths {
+		months := make([]string, 0, len(e.Usage))
+		for m := range e.Usage {
+			months = append(months, m)
+		}
+		slices.Sort(months)
+		for _, m := range months[:len(months)-usageMonths] {
+			delete(e.Usage, m)
+		}
+	}
+}
+
+// Hours returns the environment's hours up to now: of every kept month,
+// and of the life it is in.
+func (e Environment) Hours(now time.Time) float64 {
+	h := 0.0
+	for _, v := range e.Usage {
+		h += v
+	}
+	if !e.LiveSince.IsZero() && now.After(e.LiveSince) {
+		h += now.Sub(e.LiveSince).Hours()
+	}
+	return h
+}
+
+// HoursIn returns the environment's hours in the month now falls in, up to
+// now.
+func (e Environment) HoursIn(now time.Time) float64 {
+	m := month(now)
+	h := e.Usage[m]
+	if !e.LiveSince.IsZero() {
+		h += spanHours(e.LiveSince, now)[m]
+	}
+	return h
+}
+
+// spanHours splits [from, to) into hours by month.
+func spanHours(from, to time.Time) map[string]float64 {
+	out := map[string]float64{}
+	from, to = from.UTC(), to.UTC()
+	for from.Before(to) {
+		next := time.Date(from.Year(), from.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+		end := next
+		if to.Before(next) {
+			end = to
+		}
+		out[month(from)] += end.Sub(from).Hours()
+		from = end
+	}
+	return out
+}
