@@ -152,6 +152,7 @@ const (
 	ReasonApproved         Reason = "approved"               // a fork's head was approved
 	ReasonExpired          Reason = "expired"                // it sat idle past its expiry
 	ReasonAwaitingApproval Reason = "fork-awaiting-approval" // a fork's head has no approval
+	ReasonEvicted          Reason = "evicted"                // torn down, idle longest, to make room within a budget
 )
 
 // Why a redeploy is refused.

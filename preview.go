@@ -102,6 +102,9 @@ type Environment struct {
 	// the hours of its earlier lives by month ("2026-12"), the last 12.
 	LiveSince time.Time          `json:"live_since,omitzero"`
 	Usage     map[string]float64 `json:"usage,omitempty"`
+	// Budget is set while a new environment waits because its repository,
+	// or previewd, has as many live environments as it may.
+	Budget *BudgetWait `json:"budget,omitempty"`
 
 	// What the newest run tried, so a failed apply waits for a new push or
 	// a redeploy instead of looping (unless its failure was transient), and

@@ -86,3 +86,24 @@ func spanHours(from, to time.Time) map[string]float64 {
 	}
 	return out
 }
+
+// BudgetWait is a new environment waiting for room within a budget
+// (max_live_environments).
+type BudgetWait struct {
+	Since    time.Time `json:"since"`    // when it started waiting
+	Scope    string    `json:"scope"`    // the repository (owner/name) whose budget is full, or "all"
+	Live     int       `json:"live"`     // environments holding resources in that scope
+	Max      int       `json:"max"`      // how many may
+	Position int       `json:"position"` // its place in line, from 1
+}
+
+// HoldsResources reports whether the environment's resources exist, may
+// exist (a failed run leaves some), or are being made or torn down: what a
+// budget counts.
+func (e Environment) HoldsResources() bool {
+	switch e.Status {
+	case StatusProvisioning, StatusDestroying, StatusFailed:
+		return true
+	}
+	return !e.LiveSince.IsZero()
+}

@@ -90,6 +90,7 @@ type Config struct {
 	LeaseTTL            time.Duration                           // how long a lease outlives its holder's last renewal (default 30s)
 	Logs                RunLogs                                 // where run logs go; nil: files under LogDir
 	Metrics             Metrics                                 // what operators alert on; nil: nothing measured
+	Budgets             Budgets                                 // caps on live environments; nil: none
 	Logger              *slog.Logger
 	Now                 func() time.Time
 }
@@ -112,6 +113,7 @@ type Controller struct {
 
 	modulesDue chan struct{} // NudgeModules' signal to the module loop
 
+	budgetMu sync.Mutex // one admission at a time (see admit)
 	leasesMu sync.Mutex
 	held     map[string]*heldLease // leases this process holds, by name
 	leader   *leadership
@@ -282,7 +284,11 @@ func (c *Controller) converge(ctx context.Context, name string) {
 			if !c.checksPassed(ctx, env) {
 				return // waiting, or failed: a check event or the sweep reads them again
 			}
-			err = c.apply(ctx, env)
+			admitted, ok := c.admit(ctx, env)
+			if !ok {
+				return // waiting for room: a destroy or the sweep looks again
+			}
+			err = c.apply(ctx, env, admitted)
 		case preview.ActionDestroy:
 			err = c.destroy(ctx, env)
 		default:

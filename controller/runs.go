@@ -21,7 +21,10 @@ var errShutdown = errors.New("interrupted: previewd is shutting down")
 // apply runs Terraform apply for the environment's newest head. The
 // provisioning status and the journal entry are stored before Terraform
 // starts, so a crash at any point leaves something a restart recognises.
-func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
+//
+// admitted is called once the provisioning status is stored (or the apply
+// did not start): the environment then counts against its budget.
+func (c *Controller) apply(ctx context.Context, env preview.Environment, admitted func()) error {
 	sha, gen := env.HeadSHA, env.Desired.Generation
 	env, err := c.begin(ctx, env.Name, func(e *preview.Environment) bool {
 		if !e.Desired.Present || e.HeadSHA != sha || e.Desired.Generation != gen {
@@ -32,8 +35,10 @@ func (c *Controller) apply(ctx context.Context, env preview.Environment) error {
 		}
 		e.Status, e.LastPhase = preview.StatusProvisioning, preview.PhaseApply
 		e.AttemptedSHA, e.AttemptedGeneration = sha, gen
+		e.Budget = nil
 		return true
 	})
+	admitted()
 	if err != nil || env.Name == "" {
 		return err
 	}
@@ -119,6 +124,7 @@ func (c *Controller) destroy(ctx context.Context, env preview.Environment) error
 		if e.LastPhase != preview.PhaseDestroy {
 			e.Attempts = 0
 		}
+		e.Budget = nil
 		e.Status, e.LastPhase = preview.StatusDestroying, preview.PhaseDestroy
 		return true
 	})
@@ -136,6 +142,11 @@ func (c *Controller) destroy(ctx context.Context, env preview.Environment) error
 		}
 	}
 	runErr := c.finishRun(ctx, run, log, c.prov.Destroy(ctx, env, log))
+	defer func() {
+		if runErr == nil {
+			c.wakeWaiting(context.WithoutCancel(ctx)) // room was made
+		}
+	}()
 	_, err = c.transition(context.WithoutCancel(ctx), env.Name, func(e *preview.Environment) {
 		e.LastRunID, e.LastRunAt = run.ID, c.cfg.Now().UTC()
 		switch {

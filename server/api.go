@@ -45,6 +45,9 @@ type Environment struct {
 	Deployment   Deployment   `json:"deployment,omitzero"`
 	CommitStatus CommitStatus `json:"commit_status,omitzero"`
 	ParityStatus CommitStatus `json:"parity_status,omitzero"`
+	// Budget is set while a new environment waits for room within
+	// max_live_environments.
+	Budget *preview.BudgetWait `json:"budget,omitempty"`
 	// Cost is what the environment cost, when its repository has a price.
 	Cost *Cost `json:"cost,omitempty"`
 }
@@ -124,7 +127,7 @@ func environmentOf(env preview.Environment) Environment {
 			BaseBranch: d.BaseBranch, Labels: d.Labels, Author: d.Author, Fork: d.Fork,
 			ApprovedSHA: d.ApprovedSHA, Pinned: d.Pinned,
 		},
-		Module: env.Module, Parity: env.Parity, Drifted: env.Drifted, Seeded: env.Seeded, Checks: env.Checks,
+		Module: env.Module, Parity: env.Parity, Budget: env.Budget, Drifted: env.Drifted, Seeded: env.Seeded, Checks: env.Checks,
 		Comment:      Comment{ID: env.Comment.ID, Body: env.Comment.Body, UpdatedAt: env.Comment.UpdatedAt},
 		Deployment:   Deployment{ID: env.Deployment.ID, SHA: env.Deployment.SHA, State: env.Deployment.State},
 		CommitStatus: CommitStatus{SHA: env.CommitStatus.SHA, State: env.CommitStatus.State},

@@ -76,7 +76,24 @@ var commentTemplate = template.Must(template.New("comment.md.tmpl").Funcs(templa
 	"word":         word,
 	"moreFindings": moreFindings,
 	"money":        money,
+	"ordinal":      ordinal,
 }).Parse(commentSource))
+
+// ordinal writes n as "1st", "2nd", "3rd", "4th", "11th", "22nd"….
+func ordinal(n int) string {
+	suffix := "th"
+	if n%100 < 11 || n%100 > 13 {
+		switch n % 10 {
+		case 1:
+			suffix = "st"
+		case 2:
+			suffix = "nd"
+		case 3:
+			suffix = "rd"
+		}
+	}
+	return strconv.Itoa(n) + suffix
+}
 
 // money shows an amount with its currency, the currency kept to at most 8
 // letters and currency signs so it cannot carry markup.
@@ -133,6 +150,15 @@ type CommentData struct {
 	ModuleCommit string
 	// Cost is what the environment cost, nil without a price.
 	Cost *CostView
+	// Budget is set while a new environment waits for room
+	// (max_live_environments).
+	Budget *BudgetView
+}
+
+// BudgetView is a new environment waiting for room within a budget.
+type BudgetView struct {
+	Scope               string // owner/name, or "all"
+	Live, Max, Position int
 }
 
 // CostView is an environment's estimated cost as the comment shows it.

@@ -52,6 +52,12 @@ type Config struct {
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
 	// Cost prices every repository's previews without a cost of its own.
 	Cost CostConfig `yaml:"cost"`
+	// MaxLiveEnvironments caps the environments holding resources at once,
+	// over every repository (0: no cap); a new one waits for room.
+	MaxLiveEnvironments int `yaml:"max_live_environments"`
+	// EvictIdleOverBudget tears down the environment idle longest to make
+	// room for a new one over a cap, instead of having it wait.
+	EvictIdleOverBudget bool `yaml:"evict_idle_over_budget"`
 	// ProductionVarFiles are production's var files for module_dir (for
 	// every repository without its own entry), relative to module_dir.
 	ProductionVarFiles []string `yaml:"production_var_files"`
@@ -149,6 +155,9 @@ type RepoConfig struct {
 	WaitForChecks []string `yaml:"wait_for_checks"`
 	// Cost overrides the default price of previews.
 	Cost *CostConfig `yaml:"cost"`
+	// MaxLiveEnvironments caps this repository's environments holding
+	// resources at once (0: no cap of its own).
+	MaxLiveEnvironments int `yaml:"max_live_environments"`
 
 	// With a module_source, the checkout an environment gets (see
 	// repoFor).
@@ -580,6 +589,14 @@ func (c *Config) validate(needSecret bool) error {
 	}
 	if c.CheckTimeout < 0 {
 		return bad("check_timeout", "must not be negative, got %s", c.CheckTimeout)
+	}
+	if c.MaxLiveEnvironments < 0 {
+		return bad("max_live_environments", "must be 0 (no cap) or more, got %d", c.MaxLiveEnvironments)
+	}
+	for _, r := range c.Repos {
+		if r.MaxLiveEnvironments < 0 {
+			return bad("repos["+r.Name+"].max_live_environments", "must be 0 (no cap) or more, got %d", r.MaxLiveEnvironments)
+		}
 	}
 	if p := c.Cost.problem(); p != "" {
 		return bad("cost", "%s", p)

@@ -4,6 +4,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	preview "github.com/previewd/previewd"
@@ -74,3 +75,15 @@ func (c *Config) costOf(env preview.Environment, now time.Time) (server.Cost, bo
 }
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+// budgets gives the controller the caps on live environments.
+type budgets struct{ cfg *Config }
+
+func (b budgets) Budget(repo string) (repoMax, totalMax int, evict bool) {
+	for _, r := range b.cfg.Repos {
+		if strings.EqualFold(r.Name, repo) {
+			repoMax = r.MaxLiveEnvironments
+		}
+	}
+	return repoMax, b.cfg.MaxLiveEnvironments, b.cfg.EvictIdleOverBudget
+}

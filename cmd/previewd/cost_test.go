@@ -105,3 +105,98 @@ func TestCostIsShown(t *testing.T) {
 		return e.Status == "destroyed" && strings.Contains(e.Comment.Body, "€0.00 in all")
 	})
 }
+
+type budgetView struct {
+	Status string `json:"status"`
+	Budget *struct {
+		Scope    string `json:"scope"`
+		Live     int    `json:"live"`
+		Max      int    `json:"max"`
+		Position int    `json:"position"`
+	} `json:"budget"`
+	Desired struct {
+		Reason string `json:"reason"`
+	} `json:"desired"`
+	Comment struct {
+		Body string `json:"body"`
+	} `json:"comment"`
+}
+
+func (p *previewd) waitBudget(name, what string, cond func(budgetView) bool) budgetView {
+	p.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var v budgetView
+		if p.get("/api/v1/environments/"+name, &v) == 200 && cond(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: timed out waiting for %s; last %+v", name, what, v)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestBudgetMakesNewEnvironmentsWait: with max_live_environments 2, the
+// third and fourth pull requests wait as queued, in line, saying so on the
+// pull request; when one is closed and torn down, the first in line is
+// built and the next moves up. Nothing is destroyed to make room.
+func TestBudgetMakesNewEnvironmentsWait(t *testing.T) {
+	module, _ := filepath.Abs("testdata/module")
+	config := filepath.Join(t.TempDir(), "previewd.yaml")
+	os.WriteFile(config, []byte("max_live_environments: 2\n"), 0o600)
+	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": module, "PREVIEWD_CONFIG": config})
+	t0 := time.Now().Add(-time.Hour)
+	for i, name := range []string{"b1", "b2", "b3", "b4"} {
+		p.send(prEvent{"opened", name, "sha1", i + 1, t0})
+		if i < 2 {
+			p.waitFor(name, "ready", readyAt("sha1"))
+		}
+	}
+	for i, name := range []string{"b3", "b4"} {
+		v := p.waitBudget(name, "waiting in line", func(v budgetView) bool {
+			return v.Status == "queued" && v.Budget != nil && v.Budget.Position == i+1 && strings.Contains(v.Comment.Body, "in line")
+		})
+		if v.Budget.Scope != "all" || v.Budget.Live != 2 || v.Budget.Max != 2 {
+			t.Errorf("%s's wait: %+v", name, *v.Budget)
+		}
+		want := []string{"1st in line", "2nd in line"}[i]
+		if !strings.Contains(v.Comment.Body, "previewd has 2 live previews, at most 2. This one is "+want) {
+			t.Errorf("%s's comment:\n%s", name, v.Comment.Body)
+		}
+	}
+	p.send(prEvent{"closed", "b1", "sha1", 1, t0.Add(time.Minute)})
+	p.waitFor("b3", "built once b1 was torn down", readyAt("sha1"))
+	p.waitBudget("b4", "first in line now", func(v budgetView) bool { return v.Budget != nil && v.Budget.Position == 1 })
+	if v := p.waitBudget("b2", "still ready", func(v budgetView) bool { return true }); v.Status != "ready" {
+		t.Errorf("b2 was touched: %s", v.Status)
+	}
+}
+
+// TestBudgetEvictsTheIdlest: with a repository's cap of 2 and
+// evict_idle_over_budget, a third pull request's environment has the one
+// idle longest torn down (its pull request told why) and is built in its
+// place.
+func TestBudgetEvictsTheIdlest(t *testing.T) {
+	module, _ := filepath.Abs("testdata/module")
+	config := filepath.Join(t.TempDir(), "previewd.yaml")
+	os.WriteFile(config, []byte("evict_idle_over_budget: true\nrepos:\n  - name: acme/shop\n    module_dir: "+module+"\n    max_live_environments: 2\n"), 0o600)
+	p := startPreviewd(t, map[string]string{"PREVIEWD_CONFIG": config})
+	t0 := time.Now().Add(-time.Hour)
+	p.send(prEvent{"opened", "oldest", "sha1", 1, t0})
+	p.waitFor("oldest", "ready", readyAt("sha1"))
+	time.Sleep(1100 * time.Millisecond) // its last activity is the oldest by a second
+	p.send(prEvent{"opened", "newer", "sha1", 2, t0})
+	p.waitFor("newer", "ready", readyAt("sha1"))
+	p.send(prEvent{"opened", "newest", "sha1", 3, t0})
+	v := p.waitBudget("oldest", "evicted", func(v budgetView) bool {
+		return v.Status == "destroyed" && strings.Contains(v.Comment.Body, "make room")
+	})
+	if v.Desired.Reason != "evicted" {
+		t.Errorf("the evicted environment's reason: %q", v.Desired.Reason)
+	}
+	p.waitFor("newest", "built in its place", readyAt("sha1"))
+	if v := p.waitBudget("newer", "", func(budgetView) bool { return true }); v.Status != "ready" {
+		t.Errorf("newer: %s, want it left alone", v.Status)
+	}
+}

@@ -98,6 +98,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		MaxResyncDestroys:   cfg.MaxResyncDestroys,
 		LeaseTTL:            cfg.LeaseTTL,
 		Metrics:             newControllerMetrics(reg),
+		Budgets:             budgets{&cfg},
 		Logger:              logger,
 	}
 	pg, replicated := db.(*postgres.DB)
@@ -363,6 +364,9 @@ func commentData(env preview.Environment, logLink func(string) string, cost func
 		d.WaitingFor = env.Checks.Waiting
 	}
 	d.ModuleCommit = env.Module.Commit
+	if b := env.Budget; b != nil {
+		d.Budget = &templates.BudgetView{Scope: b.Scope, Live: b.Live, Max: b.Max, Position: b.Position}
+	}
 	if c, ok := cost(env, d.Now); ok && (!env.LiveSince.IsZero() || len(env.Usage) > 0) {
 		// Whole hours so far: the body changes at most hourly. Until
 		// expiry it is the same all along (an hour passed is an hour
