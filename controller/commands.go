@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
-	"time"
 
 	preview "github.com/previewd/previewd"
 )
@@ -27,6 +24,7 @@ const HelpText = "previewd commands, for people with write access to this reposi
 	"| `/preview destroy` | tear the environment down now (the next push builds it again) |\n" +
 	"| `/preview extend <duration>` | push the expiry back, e.g. `/preview extend 48h` or `/preview extend 3d` |\n" +
 	"| `/preview keep` | keep the environment while the pull request is open (up to the configured maximum) |\n" +
+	"| `/preview unkeep` | let it expire after the usual idle time again |\n" +
 	"| `/preview help` | show this |\n\n" +
 	"On a pull request from a fork, a maintainer adds the label `preview:approved` to build the current commit."
 
@@ -115,57 +113,37 @@ func (c *Controller) runCommand(ctx context.Context, cmd preview.Command) bool {
 	return true
 }
 
-// applyCommand changes desired state as cmd asks; it does no I/O.
+// applyCommand changes desired state as cmd asks, by the rules every
+// operator action follows (preview.Environment.Operate); it does no I/O.
 func (c *Controller) applyCommand(e *preview.Environment, cmd preview.Command) error {
 	now := c.cfg.Now().UTC()
+	op := preview.Operation{Verb: cmd.Verb, Reason: preview.ReasonCommand}
 	switch cmd.Verb {
-	case "redeploy":
-		switch err := e.Redeploy(preview.ReasonCommand, now, c.cfg.TTL); {
-		case errors.Is(err, preview.ErrPullRequestClosed):
-			return &errRefused{"the pull request is closed; nothing to redeploy."}
-		case errors.Is(err, preview.ErrForkNotApproved):
-			return &errRefused{"this pull request comes from a fork: add the label `preview:approved` to build its current commit."}
-		case err != nil:
-			return err
-		}
-	case "destroy":
-		e.Destroy(preview.ReasonCommand)
-	case "extend":
-		d, err := parseDuration(cmd.Arg)
-		if err != nil || d <= 0 {
-			return &errRefused{"`/preview extend` takes a duration such as `48h` or `3d`."}
-		}
-		base := e.ExpiresAt
-		if base.Before(now) {
-			base = now
-		}
-		e.ExpiresAt = base.Add(d)
-		if limit := now.Add(c.cfg.MaxKeep); e.ExpiresAt.After(limit) {
-			e.ExpiresAt = limit
-		}
-	case "keep":
-		e.Desired.Pinned = true
-	case "approve":
+	case "approve": // a command's own: the label's equivalent
 		e.Desired.ApprovedSHA = cmd.HeadSHA
 		if e.Desired.PROpen && e.HeadSHA == cmd.HeadSHA {
 			e.Desired.Present, e.Desired.Reason = true, preview.ReasonApproved
 			e.ExpiresAt = now.Add(c.cfg.TTL)
 		}
-	default:
+		e.Requeue(now, c.cfg.MaxAttempts)
+		return nil
+	case preview.VerbExtend:
+		d, err := preview.ParseDuration(cmd.Arg)
+		if err != nil || d <= 0 {
+			return &errRefused{"`/preview extend` takes a duration such as `48h` or `3d`."}
+		}
+		op.Duration = d
+	}
+	switch err := e.Operate(op, now, preview.OperateRules{TTL: c.cfg.TTL, MaxKeep: c.cfg.MaxKeep, MaxAttempts: c.cfg.MaxAttempts}); {
+	case errors.Is(err, preview.ErrPullRequestClosed):
+		return &errRefused{"the pull request is closed; nothing to redeploy."}
+	case errors.Is(err, preview.ErrForkNotApproved):
+		return &errRefused{"this pull request comes from a fork: add the label `preview:approved` to build its current commit."}
+	case errors.Is(err, preview.ErrBadOperation):
 		return &errRefused{"unknown command; `/preview help` lists them."}
+	default:
+		return err
 	}
-	e.Requeue(now, c.cfg.MaxAttempts)
-	return nil
-}
-
-// parseDuration reads Go durations and whole days ("3d").
-func parseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		return time.Duration(n) * 24 * time.Hour, err
-	}
-	return time.ParseDuration(s)
 }
 
 func (c *Controller) reply(ctx context.Context, cmd preview.Command, body string) {

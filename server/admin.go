@@ -108,45 +108,67 @@ func (s *Server) environment(env preview.Environment) Environment {
 // and count it as activity. An environment whose pull request is closed
 // cannot be redeployed (409).
 func (s *Server) handleRedeploy(c echo.Context) error {
-	return s.changeDesired(c, func(e *preview.Environment) error {
-		switch err := e.Redeploy(preview.ReasonRedeploy, s.cfg.Now().UTC(), s.cfg.TTL); {
-		case errors.Is(err, preview.ErrPullRequestClosed):
-			return preview.Errorf(preview.ECONFLICT, "pull request %s#%d is closed", e.Repo, e.PR)
-		case errors.Is(err, preview.ErrForkNotApproved):
-			return preview.Errorf(preview.ECONFLICT, "pull request %s#%d comes from a fork and its head is not approved: add the label %s", e.Repo, e.PR, preview.ApprovalLabel)
-		default:
-			return err
-		}
-	})
+	return s.operateAnswer(c, preview.Operation{Verb: preview.VerbRedeploy, Reason: preview.ReasonRedeploy})
 }
 
 // handleDestroy answers DELETE …/{name}: tear the environment down. It stays
 // in the store as destroyed; the next push to its pull request or a redeploy
-// builds it again.
+// builds it again. An operator's destroy retries one that gave up, too.
 func (s *Server) handleDestroy(c echo.Context) error {
-	return s.changeDesired(c, func(e *preview.Environment) error {
-		e.Destroy(preview.ReasonAdmin) // an operator's DELETE retries a destroy that gave up, too
-		return nil
-	})
+	return s.operateAnswer(c, preview.Operation{Verb: preview.VerbDestroy, Reason: preview.ReasonAdmin})
 }
 
-// changeDesired stores a change of desired state, queues the environment and
-// answers 202 with it.
-func (s *Server) changeDesired(c echo.Context, fn func(*preview.Environment) error) error {
-	name := c.Param("name")
-	env, err := s.cfg.Store.UpdateEnvironment(c.Request().Context(), name, func(e *preview.Environment) error {
-		if err := fn(e); err != nil {
-			return err
-		}
-		e.Requeue(s.cfg.Now().UTC(), 0)
-		return nil
-	})
+// handleExtend answers POST …/extend?by=48h: push the expiry back (up to
+// the maximum a kept environment lives).
+func (s *Server) handleExtend(c echo.Context) error {
+	d, err := preview.ParseDuration(c.QueryParam("by"))
+	if err != nil || d <= 0 {
+		return preview.Errorf(preview.EINVALID, "by must be a duration such as 48h or 3d, got %q", c.QueryParam("by"))
+	}
+	return s.operateAnswer(c, preview.Operation{Verb: preview.VerbExtend, Duration: d})
+}
+
+// handleKeep answers POST …/keep and …/unkeep.
+func (s *Server) handleKeep(keep bool) echo.HandlerFunc {
+	verb := preview.VerbUnkeep
+	if keep {
+		verb = preview.VerbKeep
+	}
+	return func(c echo.Context) error { return s.operateAnswer(c, preview.Operation{Verb: verb}) }
+}
+
+// operateAnswer carries out op on the named environment and answers 202
+// with it.
+func (s *Server) operateAnswer(c echo.Context, op preview.Operation) error {
+	env, err := s.operate(c.Request().Context(), c.Param("name"), op)
 	if err != nil {
 		return err
 	}
-	s.cfg.Controller.Nudge(name)
-	s.log.Info("desired state changed by admin", "environment", name, "present", env.Desired.Present, "reason", env.Desired.Reason)
 	return c.JSON(http.StatusAccepted, s.environment(env))
+}
+
+// operate carries out an operator's op on the named environment, by the
+// rules every operator action follows (preview.Environment.Operate), and
+// queues it: the admin API and the dashboard both come here.
+func (s *Server) operate(ctx context.Context, name string, op preview.Operation) (preview.Environment, error) {
+	env, err := s.cfg.Store.UpdateEnvironment(ctx, name, func(e *preview.Environment) error {
+		switch err := e.Operate(op, s.cfg.Now().UTC(), s.cfg.Operate); {
+		case errors.Is(err, preview.ErrPullRequestClosed):
+			return preview.Errorf(preview.ECONFLICT, "pull request %s#%d is closed", e.Repo, e.PR)
+		case errors.Is(err, preview.ErrForkNotApproved):
+			return preview.Errorf(preview.ECONFLICT, "pull request %s#%d comes from a fork and its head is not approved: add the label %s", e.Repo, e.PR, preview.ApprovalLabel)
+		case errors.Is(err, preview.ErrBadOperation):
+			return preview.Errorf(preview.EINVALID, "%v", err)
+		default:
+			return err
+		}
+	})
+	if err != nil {
+		return env, err
+	}
+	s.cfg.Controller.Nudge(name)
+	s.log.Info("environment operated", "environment", name, "verb", op.Verb, "present", env.Desired.Present, "reason", env.Desired.Reason)
+	return env, nil
 }
 
 // handleDriftCheck answers POST …/drift-check: look for changes made

@@ -75,6 +75,9 @@ type Config struct {
 	Addr       string
 	AdminToken string        // empty disables the admin API
 	TTL        time.Duration // an admin redeploy extends expiry by this much
+	// Operate are the rules of operators' actions; TTL fills its TTL when
+	// unset.
+	Operate    preview.OperateRules
 	Store      Store
 	Deliveries Deliveries
 	Controller Controller
@@ -118,6 +121,12 @@ const MaxHeaderBytes = 64 << 10
 func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Operate.TTL == 0 {
+		cfg.Operate.TTL = cfg.TTL
+	}
+	if cfg.Operate.MaxKeep == 0 {
+		cfg.Operate.MaxKeep = 30 * 24 * time.Hour
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -170,6 +179,9 @@ func (s *Server) routes() {
 	api.GET("/environments/:name", s.handleGetEnvironment)
 	api.POST("/environments/:name/redeploy", s.handleRedeploy)
 	api.DELETE("/environments/:name", s.handleDestroy)
+	api.POST("/environments/:name/extend", s.handleExtend)
+	api.POST("/environments/:name/keep", s.handleKeep(true))
+	api.POST("/environments/:name/unkeep", s.handleKeep(false))
 	api.GET("/environments/:name/parity", s.handleParity)
 	api.POST("/environments/:name/drift-check", s.handleDriftCheck)
 	api.GET("/environments/:name/runs", s.handleListRuns)

@@ -528,3 +528,39 @@ func TestOpenAPIDescriptionIsServed(t *testing.T) {
 		}
 	}
 }
+
+// TestOperatorActions: extend, keep and unkeep through the admin API, with
+// the rules every operator action follows: a duration is required, and an
+// extension stops at the maximum a kept environment lives.
+func TestOperatorActions(t *testing.T) {
+	f := newFixture(t, nil)
+	body := prPayload("opened", 3, "feature/x", "abc", time.Now())
+	f.deliver(t, "pull_request", "d", body, sign(body))
+	before, _ := f.db.FindEnvironmentByName(context.Background(), "feature-x")
+	resp, raw := f.api(t, "POST", "/api/v1/environments/feature-x/extend?by=2d", token)
+	var env server.Environment
+	json.Unmarshal(raw, &env)
+	if resp.StatusCode != 202 || env.ExpiresAt.Sub(before.ExpiresAt).Round(time.Minute) != 48*time.Hour {
+		t.Errorf("extend by 2d: %d, expiry %s → %s", resp.StatusCode, before.ExpiresAt, env.ExpiresAt)
+	}
+	f.api(t, "POST", "/api/v1/environments/feature-x/extend?by=9999h", token)
+	if e, _ := f.db.FindEnvironmentByName(context.Background(), "feature-x"); e.ExpiresAt.After(time.Now().Add(30*24*time.Hour + time.Minute)) {
+		t.Errorf("extended past the maximum: %s", e.ExpiresAt)
+	}
+	for _, by := range []string{"", "soon", "-1h"} {
+		if resp, _ := f.api(t, "POST", "/api/v1/environments/feature-x/extend?by="+by, token); resp.StatusCode != 400 {
+			t.Errorf("extend by %q: %d, want 400", by, resp.StatusCode)
+		}
+	}
+	for verb, want := range map[string]bool{"keep": true, "unkeep": false} {
+		resp, raw := f.api(t, "POST", "/api/v1/environments/feature-x/"+verb, token)
+		env = server.Environment{}
+		json.Unmarshal(raw, &env)
+		if resp.StatusCode != 202 || env.Desired.Pinned != want {
+			t.Errorf("%s: %d pinned %v", verb, resp.StatusCode, env.Desired.Pinned)
+		}
+	}
+	if resp, _ := f.api(t, "POST", "/api/v1/environments/nope/keep", token); resp.StatusCode != 404 {
+		t.Errorf("keep an unknown environment: %d", resp.StatusCode)
+	}
+}

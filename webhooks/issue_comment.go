@@ -14,7 +14,7 @@ const CommandPrefix = "/preview"
 
 // Verbs are the command verbs previewd knows. Any other verb, or none,
 // parses as "help".
-var Verbs = []string{"redeploy", "destroy", "extend", "keep", "help"}
+var Verbs = []string{"redeploy", "destroy", "extend", "keep", "unkeep", "help"}
 
 // maxArgLength bounds Command.Arg, in bytes.
 const maxArgLength = 100

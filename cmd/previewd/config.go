@@ -306,6 +306,8 @@ func envKind(t reflect.Type) string {
 		return "int"
 	case t.Kind() == reflect.Bool:
 		return "bool"
+	case t.Kind() == reflect.Float64:
+		return "float"
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
 		return "list"
 	}
@@ -330,6 +332,12 @@ func (s envSetting) set(c *Config, v string) error {
 			return fmt.Errorf("%q is not a whole number", v)
 		}
 		f.SetInt(n)
+	case "float":
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		f.SetFloat(n)
 	case "bool":
 		b, err := strconv.ParseBool(v)
 		if err != nil {

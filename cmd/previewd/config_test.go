@@ -274,6 +274,7 @@ func TestEachVariableSetsExactlyItsSetting(t *testing.T) {
 		"int":      {"7", 7},
 		"bool":     {"true", true},
 		"duration": {"17m", "17m0s"},
+		"float":    {"0.42", 0.42},
 		"list":     {"acme/shop, acme/*,", []any{"acme/shop", "acme/*"}},
 	}
 	before := flatSettings(t, DefaultConfig())
@@ -305,6 +306,7 @@ func TestBadVariableValuesAreRefusedByName(t *testing.T) {
 		"int":      {"four", `"four" is not a whole number`},
 		"bool":     {"maybe", `"maybe" is not true or false`},
 		"duration": {"3 days", `"3 days" is not a duration (use e.g. 72h or 30m)`},
+		"float":    {"cheap", `"cheap" is not a number`},
 	}
 	for _, s := range envSettings() {
 		b, ok := bad[s.Kind]

@@ -134,6 +134,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		Addr:       cfg.ListenAddr,
 		AdminToken: cfg.AdminToken,
 		TTL:        cfg.TTL,
+		Operate:    preview.OperateRules{TTL: cfg.TTL, MaxKeep: cfg.MaxKeep, MaxAttempts: cfg.MaxAttempts},
 		Store:      db,
 		Deliveries: intake,
 		Controller: ctrl,
