@@ -127,3 +127,15 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// Inputs returns the variables an environment of mod receives besides its
+// var files: mod's configured vars and the per-pull-request values the
+// module declares, as an apply passes them. Values of mod.Secrets are the
+// caller's to hide.
+func Inputs(mod Module, env preview.Environment) (map[string]any, error) {
+	m, err := inspectModule(mod.Dir, mod.Dir)
+	if err != nil {
+		return nil, err
+	}
+	return moduleVariables(declaredVariables(m), mod.Dir, mod.Vars, env)
+}

@@ -86,7 +86,7 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 		Logger:          slog.New(slog.NewTextHandler(f.log, nil)),
 		BodyReadTimeout: time.Second,
 		LogLinks:        server.NewLogLinks([]byte("key"), "http://previewd.test", time.Hour),
-		Dashboard: func(w io.Writer, envs []preview.Environment, _ bool) error {
+		Dashboard: func(w io.Writer, envs []preview.Environment, _ server.ListQuery) error {
 			_, err := fmt.Fprintf(w, "<p>%d</p>", len(envs))
 			return err
 		},

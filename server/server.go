@@ -4,12 +4,10 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -84,9 +82,16 @@ type Config struct {
 	Registry   *prometheus.Registry // served at /metrics; nil serves an empty registry
 	// LogLinks serves signed log links at /logs/ (nil: no such route).
 	LogLinks *LogLinks
-	// Dashboard renders the operators' page at /dashboard (nil: no page)
-	// from every environment; it shows the destroyed ones when showAll.
-	Dashboard func(w io.Writer, envs []preview.Environment, showAll bool) error
+	// Dashboard renders the operators' list at /dashboard (nil: no
+	// dashboard) from every environment, as q asks. Environment renders
+	// one environment's page, Login the login form; without them the
+	// dashboard is the list alone.
+	Dashboard   func(w io.Writer, envs []preview.Environment, q ListQuery) error
+	Environment func(w io.Writer, env preview.Environment, runs []preview.Run, st PageState) error
+	Login       func(w io.Writer, failed bool) error
+	// PublicURL is previewd's external URL: an https one marks session
+	// cookies Secure.
+	PublicURL string
 	// Cost estimates an environment's cost (nil: no prices).
 	Cost CostFunc
 	// Logs reads run logs kept in the store (several replicas); nil reads
@@ -107,6 +112,10 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	token   [32]byte // sha256 of the admin token, compared in constant time
+	// sessionKey signs dashboard sessions and CSRF tokens; derived from
+	// the admin token, so every replica shares it and rotating the token
+	// ends every session.
+	sessionKey [32]byte
 
 	views    *views      // environments' API encodings
 	bodies   *bodyBudget // webhook body bytes unauthenticated senders may hold
@@ -139,6 +148,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, echo: echo.New(), log: cfg.Logger.With("component", "server"), views: newViews()}
 	s.token = sha256.Sum256([]byte(cfg.AdminToken))
+	s.sessionKey = sha256.Sum256([]byte("previewd dashboard sessions v1\x00" + cfg.AdminToken))
 	s.metrics = newMetrics(cfg.Registry)
 	s.bodies = newBodyBudget(s.metrics.bodyBytes)
 	s.refusals = newLogLimiter(5, 20, cfg.Now)
@@ -170,7 +180,15 @@ func (s *Server) routes() {
 	}
 	if s.cfg.Dashboard != nil {
 		e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/dashboard") })
-		e.GET("/dashboard", s.handleDashboard, s.requireAdminOrBasic)
+		e.GET("/dashboard", s.handleDashboard, s.requireViewer)
+		if s.cfg.Environment != nil && s.cfg.Login != nil {
+			e.GET("/login", s.handleLoginForm)
+			e.POST("/login", s.handleLogin)
+			e.POST("/logout", s.handleLogout, s.requireSession)
+			e.GET("/dashboard/environments/:name", s.handleEnvironmentPage, s.requireViewer)
+			e.POST("/dashboard/environments/:name/:verb", s.handleAction, s.requireSession)
+			e.GET("/dashboard/environments/:name/runs/:seq/log", s.handleDashboardLog, s.requireViewer)
+		}
 	}
 
 	api := e.Group("/api/v1", s.requireAdmin)
@@ -253,23 +271,6 @@ func (s *Server) requireAdminOrBasic(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return nil
 	}
-}
-
-// handleDashboard renders the environments as an HTML page; ?all=true shows
-// destroyed ones too.
-func (s *Server) handleDashboard(c echo.Context) error {
-	showAll := c.QueryParam("all") == "true"
-	// Every environment: this month's cost counts the destroyed ones too.
-	envs, err := s.cfg.Store.FindEnvironments(c.Request().Context(), preview.EnvironmentFilter{})
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if err := s.cfg.Dashboard(&buf, envs, showAll); err != nil {
-		return fmt.Errorf("render dashboard: %w", err)
-	}
-	c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-	return c.HTMLBlob(http.StatusOK, buf.Bytes())
 }
 
 // securityHeaders marks every answer as not to be cached, framed or

@@ -323,7 +323,7 @@ func TestDashboard(t *testing.T) {
 	defer db.Close()
 	var shown []preview.Environment
 	s := server.New(server.Config{AdminToken: token, Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db, nil), Controller: &fakeController{},
-		Dashboard: func(w io.Writer, envs []preview.Environment, showAll bool) error {
+		Dashboard: func(w io.Writer, envs []preview.Environment, _ server.ListQuery) error {
 			shown = envs
 			_, err := fmt.Fprintf(w, "<p>%d environments</p>", len(envs))
 			return err

@@ -11,7 +11,13 @@ import (
 //go:embed dashboard.html.tmpl
 var dashboardSource string
 
-var dashboardTemplate = template.Must(template.New("dashboard.html.tmpl").Funcs(template.FuncMap{"money": money}).Parse(dashboardSource))
+var dashboardTemplate = template.Must(template.New("dashboard.html.tmpl").Funcs(template.FuncMap{
+	"money": money,
+	"statuses": func() []string {
+		return []string{"queued", "provisioning", "ready", "failed", "destroying", "destroyed"}
+	},
+	"parities": func() []string { return []string{"ok", "drift", "unchecked"} },
+}).Parse(dashboardSource))
 
 // DashboardRow is one environment on the dashboard.
 type DashboardRow struct {
@@ -24,6 +30,7 @@ type DashboardRow struct {
 	Drifted                    bool   // changed outside Terraform since the last apply
 	Parity                     string // ok, drift, or "" before a check
 	Cost                       *CostView
+	PRURL                      string // the pull request on GitHub
 }
 
 // RepoCost is a repository's environment-hours this month and what they
@@ -35,11 +42,15 @@ type RepoCost struct {
 
 // DashboardData is the whole dashboard page.
 type DashboardData struct {
-	Rows    []DashboardRow
-	Costs   []RepoCost // this month, by repository
-	Live    int
-	ShowAll bool
-	Now     time.Time
+	Rows  []DashboardRow
+	Costs []RepoCost // this month, by repository
+	// The list's filters, as asked, and the repositories to filter by.
+	Repo, Status, Parity, Search string
+	Repos                        []string
+	CSRF                         string // the session's token, for logging out; "" without a session
+	Live                         int
+	ShowAll                      bool
+	Now                          time.Time
 }
 
 // RenderDashboard writes the operators' HTML page listing environments.
@@ -50,6 +61,7 @@ func RenderDashboard(w io.Writer, d DashboardData) error {
 		if u, err := url.Parse(d.Rows[i].URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 			d.Rows[i].URL = ""
 		}
+		d.Rows[i].PRURL = safeURL(d.Rows[i].PRURL)
 		if len(d.Rows[i].LastError) > 2000 {
 			d.Rows[i].LastError = "…" + d.Rows[i].LastError[len(d.Rows[i].LastError)-2000:]
 		}

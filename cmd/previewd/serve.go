@@ -131,19 +131,22 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		return 0
 	}))
 	srv := server.New(server.Config{
-		Addr:       cfg.ListenAddr,
-		AdminToken: cfg.AdminToken,
-		TTL:        cfg.TTL,
-		Operate:    preview.OperateRules{TTL: cfg.TTL, MaxKeep: cfg.MaxKeep, MaxAttempts: cfg.MaxAttempts},
-		Store:      db,
-		Deliveries: intake,
-		Controller: ctrl,
-		Registry:   reg,
-		Dashboard:  cfg.dashboard,
-		LogLinks:   links,
-		Logs:       logs,
-		Cost:       cfg.costOf,
-		Logger:     logger,
+		Addr:        cfg.ListenAddr,
+		AdminToken:  cfg.AdminToken,
+		TTL:         cfg.TTL,
+		Operate:     preview.OperateRules{TTL: cfg.TTL, MaxKeep: cfg.MaxKeep, MaxAttempts: cfg.MaxAttempts},
+		Store:       db,
+		Deliveries:  intake,
+		Controller:  ctrl,
+		Registry:    reg,
+		Dashboard:   cfg.dashboard,
+		Environment: cfg.environmentPage,
+		Login:       templates.RenderLogin,
+		PublicURL:   cfg.PublicURL,
+		LogLinks:    links,
+		Logs:        logs,
+		Cost:        cfg.costOf,
+		Logger:      logger,
 	})
 	if l == nil {
 		if l, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
@@ -375,46 +378,6 @@ func commentData(env preview.Environment, logLink func(string) string, cost func
 		d.Cost = &templates.CostView{Currency: c.Currency, SoFar: math.Floor(env.Hours(d.Now)) * c.Hourly, UntilExpiry: c.UntilExpiry}
 	}
 	return d
-}
-
-// dashboard renders what the dashboard shows of the environments: the
-// live ones (all when showAll), each with its cost, and this month's cost
-// by repository.
-func (c *Config) dashboard(w io.Writer, envs []preview.Environment, showAll bool) error {
-	d := templates.DashboardData{ShowAll: showAll, Now: time.Now().UTC()}
-	months := map[string]*templates.RepoCost{}
-	for _, e := range envs {
-		cost, priced := c.costOf(e, d.Now)
-		if priced && e.HoursIn(d.Now) > 0 {
-			m := months[e.Repo]
-			if m == nil {
-				m = &templates.RepoCost{Repo: e.Repo, Currency: cost.Currency}
-				months[e.Repo] = m
-			}
-			m.Hours += cost.MonthHours
-			m.Cost += cost.Month
-		}
-		if e.Status.Live() {
-			d.Live++
-		} else if !showAll {
-			continue
-		}
-		row := templates.DashboardRow{
-			Name: e.Name, Repo: e.Repo, Branch: e.Branch, Status: string(e.Status), PR: e.PR,
-			ShortSHA: preview.ShortSHA(e.HeadSHA), AppliedShortSHA: preview.ShortSHA(e.AppliedSHA),
-			URL: e.URL, ExpiresAt: e.ExpiresAt, LastError: e.LastError,
-			Drifted: e.Drifted, Parity: string(e.Parity.Status),
-		}
-		if priced {
-			row.Cost = &templates.CostView{Currency: cost.Currency, SoFar: cost.SoFar, UntilExpiry: cost.UntilExpiry}
-		}
-		d.Rows = append(d.Rows, row)
-	}
-	for _, m := range months {
-		d.Costs = append(d.Costs, *m)
-	}
-	slices.SortFunc(d.Costs, func(a, b templates.RepoCost) int { return strings.Compare(a.Repo, b.Repo) })
-	return templates.RenderDashboard(w, d)
 }
 
 // module resolves the module and the preview's inputs for repo, composed
