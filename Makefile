@@ -26,7 +26,7 @@ export PREVIEWD_TOFU_BIN ?= $(BIN)/tofu
 export PREVIEWD_TEST_PROVIDER_MIRROR ?= $(PROVIDER_MIRROR)
 export PREVIEWD_OPENAPI_SPEC ?= $(OPENAPI_SPEC)
 
-.PHONY: all build demo test vet check-tracked fuzz bench deps terraform tofu providers postgres clean
+.PHONY: all build demo test vet check-tracked fuzz bench deps terraform tofu providers postgres chromium clean
 
 all: build
 
@@ -82,6 +82,11 @@ deps: $(OPENAPI_SPEC) $(BIN)/terraform $(BIN)/tofu $(TIME_PROVIDER)
 postgres:
 	./scripts/postgres.sh
 
+# Debian's Chromium, for the dashboard's browser tests, installed when
+# missing.
+chromium:
+	./scripts/chromium.sh
+
 demo: build
 	./scripts/demo.sh
 
@@ -98,7 +103,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzVerifySignature$$' -fuzztime=$(FUZZTIME) ./webhooks/
 	$(GO) test -run='^$$' -fuzz='^FuzzEnvironmentName$$' -fuzztime=$(FUZZTIME) .
 
-test: check-tracked deps build vet postgres
+test: check-tracked deps build vet postgres chromium
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 

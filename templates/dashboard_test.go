@@ -32,3 +32,22 @@ func TestRenderDashboardEscapesEverything(t *testing.T) {
 		t.Errorf("a long error was not cut")
 	}
 }
+
+// TestEnvironmentPageNeverCallsAFailedCheckParity: a parity check that
+// could not run says so, and never "no difference from production".
+func TestEnvironmentPageNeverCallsAFailedCheckParity(t *testing.T) {
+	var b strings.Builder
+	err := RenderEnvironment(&b, EnvironmentPage{Name: "x", Status: "ready", Parity: &ParityPage{Error: "plan production: boom", CheckedAt: time.Unix(0, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); strings.Contains(out, "No difference") || !strings.Contains(out, "could not run") {
+		t.Errorf("a failed check:\n%s", out)
+	}
+	b.Reset()
+	RenderEnvironment(&b, EnvironmentPage{Name: "x", Status: "ready", Branch: `<script>alert(1)</script>`, URL: "javascript:alert(1)",
+		Parity: &ParityPage{Status: "ok", CheckedAt: time.Unix(0, 0)}})
+	if out := b.String(); !strings.Contains(out, "No difference") || strings.Contains(out, "<script>alert") || strings.Contains(out, `href="javascript:`) {
+		t.Errorf("an ok check, hostile values:\n%s", out)
+	}
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// newChromium starts Debian's Chromium, headless, with a profile of the
+// test's own. `make test` installs it; without it the test fails under CI
+// and is skipped elsewhere, saying how to get it.
+func newChromium(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("no chromium: %v (make test installs Debian's package)", err)
+		}
+		t.Skip("no chromium: `make test` installs Debian's package")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-quic", true),
+		chromedp.WindowSize(1280, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(cancelTimeout)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// TestDashboardInABrowser drives the dashboard in a real Chromium: log in,
+// filter the list, open an environment, click redeploy, watch the live log
+// grow while the apply runs and the status turn ready; a form another
+// site posts is refused. It writes screenshots of the list and of an
+// environment's page under .cache/screenshots/.
+func TestDashboardInABrowser(t *testing.T) {
+	ctx := newChromium(t)
+	slow, err := os.ReadFile("testdata/slow/main.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	module := t.TempDir()
+	// Every apply replaces the resource and sleeps 8 s, a redeploy too: a
+	// run long enough to watch.
+	slow = bytes.Replace(slow, []byte("default = 3"), []byte("default = 8"), 1)
+	slow = bytes.Replace(slow, []byte("resource \"terraform_data\" \"app\" {\n"), []byte("resource \"terraform_data\" \"app\" {\n  triggers_replace = timestamp()\n"), 1)
+	os.WriteFile(filepath.Join(module, "main.tf"), slow, 0o644)
+	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": module})
+	t0 := time.Now().Add(-time.Hour)
+	p.send(prEvent{"opened", "browse", "sha1", 1, t0})
+	p.send(prEvent{"opened", "other", "sha1", 2, t0})
+	p.waitFor("browse", "ready", readyAt("sha1"))
+	p.waitFor("other", "ready", readyAt("sha1"))
+
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		for i, step := range steps {
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := chromedp.Do(sctx, step)
+			cancel()
+			if err != nil {
+				page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
+				t.Fatalf("%s, step %d: %v\n%s", what, i+1, err, page)
+			}
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return s
+	}
+	do("log in",
+		chromedp.Navigate(p.base+"/dashboard"),
+		chromedp.WaitVisible(chromedp.CSS(`#token`)),
+		chromedp.SendKeys(chromedp.CSS(`#token`), testToken),
+		chromedp.Submit(chromedp.CSS(`#token`)),
+		chromedp.WaitVisible(chromedp.CSS(`form.filters`)),
+	)
+	do("filter",
+		chromedp.SendKeys(chromedp.CSS(`input[name=q]`), "browse"),
+		chromedp.SetValue(chromedp.CSS(`select[name=status]`), "ready"),
+		chromedp.Submit(chromedp.CSS(`input[name=q]`)),
+	)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		href, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href`))
+		if strings.Contains(href, "q=browse") && strings.Contains(href, "status=ready") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the filter form did not load the filtered list: %s", href)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	do("the filtered list", chromedp.WaitVisible(chromedp.CSS(`a[href="/dashboard/environments/browse"]`)))
+	if rows := text(`tbody`); strings.Contains(rows, "other") {
+		t.Errorf("the filtered list shows another environment:\n%s", rows)
+	}
+	screenshot(t, ctx, "list.png")
+
+	do("open the environment",
+		chromedp.Click(chromedp.CSS(`a[href="/dashboard/environments/browse"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#redeploy`)),
+	)
+	page := text(`body`)
+	for _, want := range []string{"Parity with production", "Runs", "Inputs", "browse"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the environment's page lacks %q", want)
+		}
+	}
+	screenshot(t, ctx, "environment.png")
+
+	do("redeploy", chromedp.Click(chromedp.CSS(`#redeploy`)), chromedp.WaitVisible(chromedp.CSS(`.message`)))
+	// The page reloads itself every 3 s while the run goes: the log grows,
+	// then the status turns ready.
+	var sizes []int
+	status := ""
+	for deadline := time.Now().Add(90 * time.Second); status != "ready"; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the status did not turn ready (log sizes seen %v, status %q)", sizes, status)
+		}
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.getElementById("status")||{textContent:""}).textContent`))
+		n, err2 := chromedp.Run(ctx, chromedp.Evaluate[int](`(document.getElementById("log")||{textContent:""}).textContent.length`))
+		if err != nil || err2 != nil {
+			time.Sleep(200 * time.Millisecond) // the page was reloading
+			continue
+		}
+		status = s
+		if status == "provisioning" && n > 0 && (len(sizes) == 0 || n != sizes[len(sizes)-1]) {
+			sizes = append(sizes, n)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if len(sizes) < 2 || sizes[len(sizes)-1] <= sizes[0] {
+		t.Errorf("the live log did not grow while the run went: sizes %v", sizes)
+	}
+
+	// Another site's page posts a form to previewd with the browser's
+	// session: refused, and nothing happens.
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<form id="f" method="post" action="%s/dashboard/environments/browse/destroy"><input name="csrf" value="guess"></form><script>document.getElementById("f").submit()</script>`, p.base)
+	}))
+	defer evil.Close()
+	do("a forged cross-site post", chromedp.Navigate(evil.URL), chromedp.Sleep(2*time.Second))
+	if got := text(`body`); !strings.Contains(got, "refused") {
+		t.Errorf("the forged post was not refused: %q", got)
+	}
+	if env := p.waitFor("browse", "", func(apiEnvironment) bool { return true }); env.Status != "ready" {
+		t.Errorf("after the forged post: %s", env.Status)
+	}
+}
+
+// screenshot writes the page as .cache/screenshots/name.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: a PNG
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	dir := filepath.Join("..", "..", ".cache", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
