@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	preview "github.com/previewd/previewd"
@@ -276,17 +277,70 @@ func setNextPage(c echo.Context, next string) {
 
 // handleRunLog streams a run's Terraform log as plain text. A run made for
 // an earlier holder of the environment's name is not found (404).
+//
+// With ?follow=true the answer goes on while the run does: what Terraform
+// writes is sent as it is stored (a chunked response a browser shows as
+// it comes), until the run ends or the reader leaves.
 func (s *Server) handleRunLog(c echo.Context) error {
-	run, err := s.findEnvironmentRun(c.Request().Context(), c.Param("name"), c.Param("seq"))
+	ctx := c.Request().Context()
+	run, err := s.findEnvironmentRun(ctx, c.Param("name"), c.Param("seq"))
 	if err != nil {
 		return err
 	}
-	f, err := s.openLog(c.Request().Context(), run)
+	f, err := s.openLog(ctx, run)
 	if err != nil {
 		return err
+	}
+	if c.QueryParam("follow") != "true" {
+		defer f.Close()
+		return c.Stream(http.StatusOK, echo.MIMETextPlainCharsetUTF8, f)
+	}
+	res := c.Response()
+	res.Header().Set(echo.HeaderContentType, echo.MIMETextPlainCharsetUTF8)
+	res.Header().Set("X-Content-Type-Options", "nosniff")
+	res.WriteHeader(http.StatusOK)
+	sent, err := io.Copy(res, f)
+	f.Close()
+	res.Flush()
+	for deadline := time.Now().Add(followLimit); err == nil && run.State == preview.RunRunning && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(followInterval):
+		}
+		if run, err = s.cfg.Store.FindRunByID(ctx, run.ID); err != nil {
+			break
+		}
+		var n int64
+		if n, err = s.copyLogFrom(ctx, run, sent, res); err == nil && n > 0 {
+			sent += n
+			res.Flush()
+		}
+	}
+	return nil // the answer has begun: an error ends it
+}
+
+// How often a followed log is read again, and for how long at most.
+const (
+	followInterval = 500 * time.Millisecond
+	followLimit    = 6 * time.Hour
+)
+
+// copyLogFrom writes run's log from byte offset on to w.
+func (s *Server) copyLogFrom(ctx context.Context, run preview.Run, offset int64, w io.Writer) (int64, error) {
+	f, err := s.openLog(ctx, run)
+	if err != nil {
+		return 0, err
 	}
 	defer f.Close()
-	return c.Stream(http.StatusOK, echo.MIMETextPlainCharsetUTF8, f)
+	if seeker, ok := f.(io.Seeker); ok {
+		if _, err := seeker.Seek(offset, io.SeekStart); err != nil {
+			return 0, err
+		}
+	} else if _, err := io.CopyN(io.Discard, f, offset); err != nil {
+		return 0, err
+	}
+	return io.Copy(w, f)
 }
 
 // openLog opens run's log, from the store or from its file.

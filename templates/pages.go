@@ -69,6 +69,8 @@ type RunRow struct {
 // RunningView is a run in progress.
 type RunningView struct {
 	Phase                    string
+	Step                     string // the Terraform command it runs now: init, plan, apply, destroy…
+	LogURL                   string // its log, followed as it is written
 	Elapsed, Typical         time.Duration
 	Percent                  int // of Typical, at most 99; 0 without a typical duration
 	ElapsedText, TypicalText string

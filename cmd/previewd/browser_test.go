@@ -132,6 +132,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	// The page reloads itself every 3 s while the run goes: the log grows,
 	// then the status turns ready.
 	var sizes []int
+	steps := map[string]bool{} // the Terraform commands the page said the run was at
 	status := ""
 	for deadline := time.Now().Add(90 * time.Second); status != "ready"; {
 		if time.Now().After(deadline) {
@@ -147,10 +148,18 @@ func TestDashboardInABrowser(t *testing.T) {
 		if status == "provisioning" && n > 0 && (len(sizes) == 0 || n != sizes[len(sizes)-1]) {
 			sizes = append(sizes, n)
 		}
+		if status == "provisioning" {
+			if step, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.getElementById("step")||{textContent:""}).textContent`)); err == nil && step != "" {
+				steps[step] = true
+			}
+		}
 		time.Sleep(500 * time.Millisecond)
 	}
 	if len(sizes) < 2 || sizes[len(sizes)-1] <= sizes[0] {
 		t.Errorf("the live log did not grow while the run went: sizes %v", sizes)
+	}
+	if !steps["terraform apply"] && !steps["terraform plan"] {
+		t.Errorf("the page never said which Terraform command ran: %v", steps)
 	}
 
 	// Another site's page posts a form to previewd with the browser's

@@ -171,3 +171,46 @@ func TestDashboardSessionsAndActions(t *testing.T) {
 func basic(user, password string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
 }
+
+// TestFollowARunningLog reads a running apply's log with ?follow=true:
+// its first bytes come while Terraform still runs, and the answer ends
+// once the run has, with the whole log.
+func TestFollowARunningLog(t *testing.T) {
+	module, _ := filepath.Abs("testdata/slow")
+	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": module})
+	p.send(prEvent{"opened", "follow", "sha1", 1, time.Now().Add(-time.Hour)})
+	var runs []struct{ ID, State string }
+	for deadline := time.Now().Add(time.Minute); len(runs) == 0 || runs[0].State != "running"; {
+		if time.Now().After(deadline) {
+			t.Fatal("no run started")
+		}
+		runs = nil
+		p.get("/api/v1/environments/follow/runs", &runs)
+		time.Sleep(20 * time.Millisecond)
+	}
+	seq := runs[0].ID[strings.LastIndexByte(runs[0].ID, '/')+1:]
+	req, _ := http.NewRequest("GET", p.base+"/api/v1/environments/follow/runs/"+seq+"/log?follow=true", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	// A transport of its own: the description check reads whole answers.
+	resp, err := (&http.Client{Transport: &http.Transport{}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, 64)
+	if _, err := io.ReadAtLeast(resp.Body, first, 1); err != nil {
+		t.Fatal(err)
+	}
+	var now []struct{ State string }
+	p.get("/api/v1/environments/follow/runs", &now)
+	if len(now) != 1 || now[0].State != "running" {
+		t.Errorf("the first bytes came after the run: %+v", now)
+	}
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if log := string(first) + string(rest); !strings.Contains(log, "Apply complete!") || !strings.Contains(log, "succeeded") {
+		t.Errorf("the followed log does not end with the run:\n%s", log)
+	}
+}

@@ -160,7 +160,8 @@ func (c *Config) environmentPage(w io.Writer, env preview.Environment, runs []pr
 	}
 	if n := len(runs); n > 0 && runs[n-1].State == preview.RunRunning {
 		r := runs[n-1]
-		v := &templates.RunningView{Phase: string(r.Phase), Elapsed: now.Sub(r.StartedAt)}
+		v := &templates.RunningView{Phase: string(r.Phase), Elapsed: now.Sub(r.StartedAt), Step: terraformStep(st.LogTail),
+			LogURL: p.Runs[0].LogURL}
 		v.ElapsedText = v.Elapsed.Round(time.Second).String()
 		if past := typical[r.Phase]; len(past) > 0 {
 			slices.Sort(past)
@@ -171,6 +172,22 @@ func (c *Config) environmentPage(w io.Writer, env preview.Environment, runs []pr
 		p.Running = v
 	}
 	return templates.RenderEnvironment(w, p)
+}
+
+// terraformStep is the Terraform command a run's log says it runs now:
+// the last one previewd echoed ("$ terraform plan …").
+func terraformStep(log string) string {
+	step := ""
+	for line := range strings.Lines(log) {
+		for _, engine := range []string{"$ terraform ", "$ tofu "} {
+			if rest, ok := strings.CutPrefix(line, engine); ok {
+				if f := strings.Fields(rest); len(f) > 0 {
+					step = f[0]
+				}
+			}
+		}
+	}
+	return step
 }
 
 // pinnedEnv reports whether env is kept past its idle time.
