@@ -219,7 +219,9 @@ func RecordPullRequest(env Environment, found bool, pr PullRequest, now time.Tim
 		}
 		env = Environment{Name: n, Repo: pr.Repo, PR: pr.Number}
 	}
+	before := env.Status
 	res.Changed = ApplyPullRequest(&env, update == UpdateCreate, pr, now, rules)
+	NoteStatus(before, &env, now)
 	res.Environment = env
 	return env, res, true, nil
 }

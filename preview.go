@@ -105,6 +105,8 @@ type Environment struct {
 	// Budget is set while a new environment waits because its repository,
 	// or previewd, has as many live environments as it may.
 	Budget *BudgetWait `json:"budget,omitempty"`
+	// History is how its status moved, the last 50 changes.
+	History []Transition `json:"history,omitempty"`
 
 	// What the newest run tried, so a failed apply waits for a new push or
 	// a redeploy instead of looping (unless its failure was transient), and

@@ -45,6 +45,8 @@ type Environment struct {
 	Deployment   Deployment   `json:"deployment,omitzero"`
 	CommitStatus CommitStatus `json:"commit_status,omitzero"`
 	ParityStatus CommitStatus `json:"parity_status,omitzero"`
+	// History is how its status moved, oldest first (the last 50).
+	History []preview.Transition `json:"history,omitempty"`
 	// Budget is set while a new environment waits for room within
 	// max_live_environments.
 	Budget *preview.BudgetWait `json:"budget,omitempty"`
@@ -127,7 +129,7 @@ func environmentOf(env preview.Environment) Environment {
 			BaseBranch: d.BaseBranch, Labels: d.Labels, Author: d.Author, Fork: d.Fork,
 			ApprovedSHA: d.ApprovedSHA, Pinned: d.Pinned,
 		},
-		Module: env.Module, Parity: env.Parity, Budget: env.Budget, Drifted: env.Drifted, Seeded: env.Seeded, Checks: env.Checks,
+		Module: env.Module, Parity: env.Parity, Budget: env.Budget, History: env.History, Drifted: env.Drifted, Seeded: env.Seeded, Checks: env.Checks,
 		Comment:      Comment{ID: env.Comment.ID, Body: env.Comment.Body, UpdatedAt: env.Comment.UpdatedAt},
 		Deployment:   Deployment{ID: env.Deployment.ID, SHA: env.Deployment.SHA, State: env.Deployment.State},
 		CommitStatus: CommitStatus{SHA: env.CommitStatus.SHA, State: env.CommitStatus.State},

@@ -242,10 +242,12 @@ func (db *DB) UpdateEnvironment(ctx context.Context, name string, fn func(*previ
 		} else if !ok {
 			return notFound(name)
 		}
+		before := env.Status
 		if err := fn(&env); err != nil {
 			return err
 		}
 		env.UpdatedAt = db.now().UTC()
+		preview.NoteStatus(before, &env, env.UpdatedAt)
 		return putEnvironment(tx, &env)
 	})
 	return env, err

@@ -35,6 +35,7 @@ type EnvironmentPage struct {
 	Budget                             *BudgetView
 	Retry                              string // when a failed run is tried again
 	Inputs                             []Input
+	History                            []HistoryRow // newest first
 	Parity                             *ParityPage
 	Runs                               []RunRow // newest first
 	// Running is the run in progress, if any: its phase, how long it has
@@ -51,6 +52,12 @@ type EnvironmentPage struct {
 type Input struct {
 	Name, Value string
 	Sensitive   bool
+}
+
+// HistoryRow is one change of the environment's status.
+type HistoryRow struct {
+	At                    time.Time
+	Status, Reason, Error string
 }
 
 // ParityPage is an environment's newest parity report, every finding.

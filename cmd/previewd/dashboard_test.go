@@ -112,7 +112,7 @@ func TestDashboardSessionsAndActions(t *testing.T) {
 		t.Fatalf("the environment's page: %d, no CSRF token in its forms\n%s", resp.StatusCode, page)
 	}
 	csrf := m[1]
-	for _, want := range []string{"Parity with production", `id="runs"`, "succeeded", "<code>environment</code>", "Apply complete!", `action="/dashboard/environments/dash-one/redeploy"`} {
+	for _, want := range []string{"Parity with production", `id="runs"`, `id="history"`, "succeeded", "<code>environment</code>", "Apply complete!", `action="/dashboard/environments/dash-one/redeploy"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the environment's page lacks %q", want)
 		}

@@ -113,6 +113,9 @@ func (c *Config) environmentPage(w io.Writer, env preview.Environment, runs []pr
 		CreatedAt: env.CreatedAt, UpdatedAt: env.UpdatedAt, ExpiresAt: env.ExpiresAt, LastError: env.LastError,
 		Pinned: pinnedEnv(env), CSRF: st.CSRF, Message: st.Message, Error: st.Error, LogTail: st.LogTail, Now: now,
 	}
+	for _, h := range slices.Backward(env.History) {
+		p.History = append(p.History, templates.HistoryRow{At: h.At, Status: string(h.Status), Reason: string(h.Reason), Error: h.Error})
+	}
 	if m := env.Module; m.Commit != "" {
 		p.Module = fmt.Sprintf("%s (ref %s) at %s", m.Source, m.Ref, m.Commit)
 	}

@@ -441,11 +441,12 @@ func (db *DB) UpdateEnvironment(ctx context.Context, name string, fn func(*previ
 		} else if !ok {
 			return notFound(name)
 		}
-		before := env.Desired
+		before, status := env.Desired, env.Status
 		if err := fn(&env); err != nil {
 			return err
 		}
 		env.UpdatedAt = db.now()
+		preview.NoteStatus(status, &env, env.UpdatedAt)
 		if err := putEnvironment(ctx, tx, &env); err != nil {
 			return err
 		}

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(*testing.T) Store) {
 		{"CommandsQueue", testCommandsQueue},
 		{"FindRunsFiltersByIdentity", testFindRunsFiltersByIdentity},
 		{"DeliveryRecorded", testDeliveryRecorded},
+		{"StatusHistory", testStatusHistory},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, open) })
@@ -417,5 +418,37 @@ func testFindRunsFiltersByIdentity(t *testing.T, open func(*testing.T) Store) {
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("filter %+v: got %q want %q", tt.filter, got, tt.want)
 		}
+	}
+}
+
+// testStatusHistory: every change of status is kept with its reason, by
+// whichever write made it; a write that leaves the status alone adds
+// nothing.
+func testStatusHistory(t *testing.T, open func(*testing.T) Store) {
+	db := open(t)
+	ctx := context.Background()
+	res := record(t, db, "d1", pr(1, "hist", "a", true, t0))
+	name := res.Environment.Name
+	db.UpdateEnvironment(ctx, name, func(e *preview.Environment) error { e.Status = preview.StatusProvisioning; return nil })
+	db.UpdateEnvironment(ctx, name, func(e *preview.Environment) error { e.URL = "https://x.test/"; return nil })
+	db.UpdateEnvironment(ctx, name, func(e *preview.Environment) error {
+		e.Status, e.LastError = preview.StatusFailed, "boom"
+		return nil
+	})
+	record(t, db, "d2", pr(1, "hist", "a", false, t0.Add(time.Minute)))
+	env, err := db.FindEnvironmentByName(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range env.History {
+		got = append(got, fmt.Sprintf("%s/%s/%s", h.Status, h.Reason, h.Error))
+	}
+	want := []string{"queued/opened/", "provisioning/opened/", "failed/opened/boom"}
+	if env.Status != preview.StatusFailed {
+		want = append(want, fmt.Sprintf("%s/closed/", env.Status))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("history: %v, want %v", got, want)
 	}
 }
