@@ -93,6 +93,7 @@ func TestSecretsAppearNowherePreviewdWrites(t *testing.T) {
 	}
 	readAPI := func(live bool) {
 		apiGet("/api/v1/environments")
+		apiGet("/dashboard?all=true")
 		for _, name := range []string{"canary-shop", "canary-ops"} {
 			apiGet("/api/v1/environments/" + name)
 			if live { // a destroyed environment has no parity report
@@ -101,6 +102,12 @@ func TestSecretsAppearNowherePreviewdWrites(t *testing.T) {
 			var runs []struct{ ID string }
 			p.get("/api/v1/environments/"+name+"/runs", &runs)
 			apiGet("/api/v1/environments/" + name + "/runs")
+			apiGet("/dashboard/environments/" + name) // its inputs, logs and parity report
+			if live {
+				if page := answers.String(); !strings.Contains(page, "<code>db_password</code></td><td><em>(sensitive)</em>") {
+					t.Errorf("%s's page does not show db_password as sensitive", name)
+				}
+			}
 			for _, run := range runs {
 				_, seq, _ := strings.Cut(run.ID, "/")
 				apiGet("/api/v1/environments/" + name + "/runs/" + seq + "/log")
