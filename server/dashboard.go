@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -153,9 +154,15 @@ func (s *Server) handleLogin(c echo.Context) error {
 	if !sameOrigin(c) {
 		return echo.NewHTTPError(http.StatusForbidden, "refused: this request did not come from previewd's own page")
 	}
+	client := clientAddr(c.Request())
+	if !s.logins.allow(client) {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(loginEvery.Seconds())))
+		return echo.NewHTTPError(http.StatusTooManyRequests, "too many failed logins from this address: wait a minute")
+	}
 	sum := sha256.Sum256([]byte(c.FormValue("token")))
 	if s.cfg.AdminToken == "" || subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 {
-		s.log.Warn("dashboard login refused", "remote", c.RealIP())
+		s.logins.failed(client)
+		s.log.Warn("dashboard login refused", "remote", client)
 		return s.page(c, http.StatusUnauthorized, func(w io.Writer) error { return s.cfg.Login(w, true) })
 	}
 	exp := s.cfg.Now().Add(sessionTTL)
@@ -169,6 +176,16 @@ func (s *Server) handleLogin(c echo.Context) error {
 func (s *Server) handleLogout(c echo.Context) error {
 	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secure(c)})
 	return c.Redirect(http.StatusSeeOther, "/login")
+}
+
+// clientAddr is the address a request came from: the connection's, never
+// a header a client chooses.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // secure reports whether the browser reached previewd over HTTPS (itself

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,4 +28,46 @@ func (l *logLimiter) allow() (suppressed int64, ok bool) {
 		return 0, false
 	}
 	return l.suppressed.Swap(0), true
+}
+
+// loginLimiter bounds the failed logins each client address may make: a
+// few, then one a minute. It forgets every address when it holds too many,
+// so a flood of addresses costs bounded memory.
+type loginLimiter struct {
+	mu      sync.Mutex
+	clients map[string]*rate.Limiter
+	now     func() time.Time
+}
+
+const (
+	loginBurst      = 5
+	loginEvery      = time.Minute
+	loginMaxClients = 10000
+)
+
+func newLoginLimiter(now func() time.Time) *loginLimiter {
+	return &loginLimiter{clients: map[string]*rate.Limiter{}, now: now}
+}
+
+// allow reports whether client may try a login now; failed spends a try.
+func (l *loginLimiter) allow(client string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim := l.clients[client]
+	return lim == nil || lim.TokensAt(l.now()) >= 1
+}
+
+// failed spends one of client's tries.
+func (l *loginLimiter) failed(client string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim := l.clients[client]
+	if lim == nil {
+		if len(l.clients) >= loginMaxClients {
+			clear(l.clients)
+		}
+		lim = rate.NewLimiter(rate.Every(loginEvery), loginBurst)
+		l.clients[client] = lim
+	}
+	lim.AllowN(l.now(), 1)
 }

@@ -120,6 +120,7 @@ type Server struct {
 	views    *views      // environments' API encodings
 	bodies   *bodyBudget // webhook body bytes unauthenticated senders may hold
 	refusals *logLimiter // bounds the log lines refused deliveries cost
+	logins   *loginLimiter
 }
 
 // MaxHeaderBytes bounds a request's headers. GitHub's are a few hundred
@@ -152,6 +153,7 @@ func New(cfg Config) *Server {
 	s.metrics = newMetrics(cfg.Registry)
 	s.bodies = newBodyBudget(s.metrics.bodyBytes)
 	s.refusals = newLogLimiter(5, 20, cfg.Now)
+	s.logins = newLoginLimiter(cfg.Now)
 	s.echo.HideBanner, s.echo.HidePort = true, true
 	s.echo.HTTPErrorHandler = s.handleError
 	s.echo.Use(s.observe, securityHeaders)

@@ -166,6 +166,17 @@ func TestDashboardSessionsAndActions(t *testing.T) {
 	if resp, _ := b.do("POST", "/logout", url.Values{"csrf": {csrf}}, nil); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("logout: %d", resp.StatusCode)
 	}
+
+	// Guessing the token: a few tries, then 429 for this address.
+	guesser := &browser{t: t, base: p.base}
+	codes := []int{}
+	for range 7 {
+		resp, _ := guesser.do("POST", "/login", url.Values{"token": {"guess"}}, nil)
+		codes = append(codes, resp.StatusCode)
+	}
+	if codes[0] != 401 || codes[len(codes)-1] != http.StatusTooManyRequests {
+		t.Errorf("failed logins answered %v, want 401s then 429", codes)
+	}
 }
 
 func basic(user, password string) string {
