@@ -89,6 +89,9 @@ type Config struct {
 	Dashboard   func(w io.Writer, envs []preview.Environment, q ListQuery) error
 	Environment func(w io.Writer, env preview.Environment, runs []preview.Run, st PageState) error
 	Login       func(w io.Writer, failed bool) error
+	// Stylesheets are the pages' stylesheets by file name, served at
+	// /assets/NAME to anyone (the login page needs them).
+	Stylesheets map[string][]byte
 	// PublicURL is previewd's external URL: an https one marks session
 	// cookies Secure.
 	PublicURL string
@@ -183,6 +186,7 @@ func (s *Server) routes() {
 	if s.cfg.Dashboard != nil {
 		e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/dashboard") })
 		e.GET("/dashboard", s.handleDashboard, s.requireViewer)
+		e.GET("/assets/:name", s.handleAsset)
 		if s.cfg.Environment != nil && s.cfg.Login != nil {
 			e.GET("/login", s.handleLoginForm)
 			e.POST("/login", s.handleLogin)

@@ -1,7 +1,7 @@
 package templates
 
 import (
-	_ "embed"
+	"embed"
 	"html/template"
 	"io"
 	"net/url"
@@ -101,4 +101,22 @@ func safeURL(u string) string {
 		return ""
 	}
 	return u
+}
+
+//go:embed list.css environment.css login.css
+var stylesheets embed.FS
+
+// Stylesheets returns the pages' stylesheets by file name, served by
+// previewd itself: the pages load nothing from anywhere else, and no
+// inline style needs allowing.
+func Stylesheets() map[string][]byte {
+	out := map[string][]byte{}
+	for _, name := range []string{"list.css", "environment.css", "login.css"} {
+		b, err := stylesheets.ReadFile(name)
+		if err != nil {
+			panic(err) // embedded: cannot happen
+		}
+		out[name] = b
+	}
+	return out
 }

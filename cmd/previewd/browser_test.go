@@ -114,6 +114,10 @@ func TestDashboardInABrowser(t *testing.T) {
 	if rows := text(`tbody`); strings.Contains(rows, "other") {
 		t.Errorf("the filtered list shows another environment:\n%s", rows)
 	}
+	// The stylesheet, served by previewd itself, passes the page's CSP.
+	if radius, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector(".status")).borderRadius`)); err != nil || radius != "16px" {
+		t.Errorf("the list's stylesheet did not apply: border-radius %q, %v", radius, err)
+	}
 	screenshot(t, ctx, "list.png")
 
 	do("open the environment",

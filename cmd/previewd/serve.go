@@ -142,6 +142,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		Dashboard:   cfg.dashboard,
 		Environment: cfg.environmentPage,
 		Login:       templates.RenderLogin,
+		Stylesheets: templates.Stylesheets(),
 		PublicURL:   cfg.PublicURL,
 		LogLinks:    links,
 		Logs:        logs,
