@@ -67,7 +67,8 @@ func (c *Controller) admit(ctx context.Context, env preview.Environment) (releas
 		if b.max <= 0 {
 			continue
 		}
-		holding, freeing := 0, 0
+		holding, freeing, ahead := 0, 0, 0
+		now := c.cfg.Now()
 		var waiting, idle []preview.Environment
 		for _, e := range live {
 			if e.Name == env.Name || !inScope(b.scope, e) {
@@ -76,16 +77,19 @@ func (c *Controller) admit(ctx context.Context, env preview.Environment) (releas
 			switch {
 			case e.HoldsResources():
 				holding++
-				if !e.Desired.Present {
-					freeing++
-				} else if e.Status == preview.StatusReady && !pinned(e) {
+				if !e.Desired.Present && (e.Status == preview.StatusDestroying || e.NextAction(now, c.cfg.MaxAttempts) == preview.ActionDestroy) {
+					freeing++ // a destroy under way or to be retried; one that gave up frees nothing
+				} else if e.Desired.Present && e.Status == preview.StatusReady && !pinned(e) {
 					idle = append(idle, e)
 				}
 			case e.Budget != nil && e.Desired.Present:
 				waiting = append(waiting, e)
+				if env.Budget == nil || waitsBefore(e, env) {
+					ahead++ // room goes first to those in line before env
+				}
 			}
 		}
-		if holding < b.max {
+		if holding+ahead < b.max {
 			continue
 		}
 		unlock()
@@ -106,8 +110,10 @@ func (c *Controller) wait(ctx context.Context, env preview.Environment, scope st
 		since = env.Budget.Since
 	}
 	position := 1
+	me := env
+	me.Budget = &preview.BudgetWait{Since: since}
 	for _, w := range waiting {
-		if w.Budget.Since.Before(since) || w.Budget.Since.Equal(since) && w.Name < env.Name {
+		if waitsBefore(w, me) {
 			position++
 		}
 	}
@@ -148,6 +154,12 @@ func (c *Controller) evict(ctx context.Context, idle []preview.Environment, scop
 	}
 	c.log.Info("evicted the environment idle longest to make room", "environment", victim.Name, "scope", scope, "max", max)
 	c.Nudge(victim.Name)
+}
+
+// waitsBefore reports whether a is before b in the line for room (both
+// waiting).
+func waitsBefore(a, b preview.Environment) bool {
+	return a.Budget.Since.Before(b.Budget.Since) || a.Budget.Since.Equal(b.Budget.Since) && a.Name < b.Name
 }
 
 // wakeWaiting queues the environments waiting for room, first in line

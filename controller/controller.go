@@ -113,12 +113,13 @@ type Controller struct {
 
 	modulesDue chan struct{} // NudgeModules' signal to the module loop
 
-	budgetMu sync.Mutex // one admission at a time (see admit)
-	leasesMu sync.Mutex
-	held     map[string]*heldLease // leases this process holds, by name
-	leader   *leadership
-	ready    atomic.Bool
-	pid      int
+	budgetMu  sync.Mutex // one admission at a time (see admit)
+	leasesMu  sync.Mutex
+	held      map[string]*heldLease    // leases this process holds, by name
+	acquiring map[string]chan struct{} // names being asked of the database, closed when answered
+	leader    *leadership
+	ready     atomic.Bool
+	pid       int
 }
 
 // New returns a Controller; it does nothing until Run.
@@ -182,6 +183,7 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 		modulesDue: make(chan struct{}, 1),
 		pid:        os.Getpid(),
 		held:       map[string]*heldLease{},
+		acquiring:  map[string]chan struct{}{},
 		leader:     newLeadership(cfg.Leases == nil),
 	}
 }
@@ -268,8 +270,14 @@ func (c *Controller) recover(ctx context.Context) error {
 // reconcile converges one environment, looping while its desired state keeps
 // moving. The queue guarantees no other worker of this process holds the
 // same name; the environment's lease, that no other replica does.
+//
+// A drift check asked of this replica is its own to run (no other replica
+// knows of it): while another replica holds the environment, it is tried
+// again a third of a lease later.
 func (c *Controller) reconcile(ctx context.Context, name string) {
-	c.leased(ctx, name, func() { c.Nudge(name) }, func(ctx context.Context) { c.converge(ctx, name) })
+	if !c.leased(ctx, name, func() { c.Nudge(name) }, func(ctx context.Context) { c.converge(ctx, name) }) && c.driftPending(name) {
+		c.runs.addAfter(ctx, name, c.cfg.LeaseTTL/3)
+	}
 }
 
 func (c *Controller) converge(ctx context.Context, name string) {
@@ -396,6 +404,11 @@ func (c *Controller) sweep(ctx context.Context) {
 		if env.NextAction(now, c.cfg.MaxAttempts) != preview.ActionNone {
 			c.runs.add(env.Name)
 		}
+	}
+	if c.cfg.Commands != nil {
+		// Commands another replica was asked to carry out while it held
+		// them, and then died, are found here.
+		c.NudgeCommands()
 	}
 	if !leading {
 		return

@@ -48,12 +48,13 @@ type heldLease struct {
 
 // leased runs fn holding name's lease, with a context that carries the
 // lease (fencing the store's writes) and is cancelled if the lease is
-// lost. It returns without running fn when another replica holds the name:
-// that replica is told someone asked, and calls again when it lets go.
-func (c *Controller) leased(ctx context.Context, name string, again func(), fn func(context.Context)) {
+// lost. It returns false without running fn when another replica holds the
+// name: that replica is told someone asked, and calls again when it lets
+// go.
+func (c *Controller) leased(ctx context.Context, name string, again func(), fn func(context.Context)) bool {
 	if c.cfg.Leases == nil {
 		fn(ctx)
-		return
+		return true
 	}
 	h, err := c.hold(ctx, name)
 	if err != nil {
@@ -61,10 +62,10 @@ func (c *Controller) leased(ctx context.Context, name string, again func(), fn f
 			c.log.Error("acquire lease; trying again", "name", name, "err", err)
 			time.AfterFunc(c.cfg.LeaseTTL/3, again)
 		}
-		return
+		return false
 	}
 	if h == nil {
-		return // another replica has it
+		return false // another replica has it
 	}
 	lctx, cancel := context.WithCancel(preview.WithLease(ctx, h.lease))
 	go func() {
@@ -78,28 +79,58 @@ func (c *Controller) leased(ctx context.Context, name string, again func(), fn f
 	fn(lctx)
 	cancel()
 	c.unhold(ctx, h, again)
+	return true
 }
 
 // hold takes name's lease, or shares it when this process holds it
-// already; it returns nil when another replica has it.
+// already; it returns nil when another replica has it. The database is
+// asked without the process's lease lock held: one slow acquisition does
+// not hold up the others, and workers asking for the same name meanwhile
+// wait for its outcome.
 func (c *Controller) hold(ctx context.Context, name string) (*heldLease, error) {
-	c.leasesMu.Lock()
-	defer c.leasesMu.Unlock()
-	if h := c.held[name]; h != nil {
-		h.refs++
-		return h, nil
+	for {
+		c.leasesMu.Lock()
+		if h := c.held[name]; h != nil {
+			h.refs++
+			c.leasesMu.Unlock()
+			return h, nil
+		}
+		if wait, busy := c.acquiring[name]; busy {
+			c.leasesMu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		c.acquiring[name] = done
+		c.leasesMu.Unlock()
+
+		sent := time.Now()
+		actx, cancel := context.WithTimeout(ctx, c.cfg.LeaseTTL/3)
+		lease, ok, err := c.cfg.Leases.AcquireLease(actx, name, c.cfg.LeaseTTL)
+		cancel()
+		var h *heldLease
+		if err == nil && ok {
+			h = &heldLease{lease: lease, refs: 1, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+			for _, r := range lease.Interrupted {
+				c.log.Warn("took over an environment whose replica stopped renewing its lease", "environment", name, "run", r.ID, "phase", r.Phase)
+			}
+		}
+		c.leasesMu.Lock()
+		delete(c.acquiring, name)
+		if h != nil {
+			c.held[name] = h
+		}
+		c.leasesMu.Unlock()
+		close(done)
+		if h != nil {
+			go c.renew(h, sent)
+		}
+		return h, err
 	}
-	lease, ok, err := c.cfg.Leases.AcquireLease(ctx, name, c.cfg.LeaseTTL)
-	if err != nil || !ok {
-		return nil, err
-	}
-	for _, r := range lease.Interrupted {
-		c.log.Warn("took over an environment whose replica stopped renewing its lease", "environment", name, "run", r.ID, "phase", r.Phase)
-	}
-	h := &heldLease{lease: lease, refs: 1, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
-	c.held[name] = h
-	go c.renew(h)
-	return h, nil
 }
 
 // unhold lets go of a shared lease; the last user releases it, and looks
@@ -127,28 +158,32 @@ func (c *Controller) unhold(ctx context.Context, h *heldLease, again func()) {
 }
 
 // renew keeps h's lease alive until stopped. It gives the lease up as lost
-// when another replica took it, or when renewing failed for as long as the
-// lease lasts (the database unreachable: another replica may take it).
-func (c *Controller) renew(h *heldLease) {
+// when another replica took it, or half a lease after the last renewal
+// that succeeded was sent (the database unreachable): the database let the
+// lease run a whole lease from a moment after that, so this replica stops
+// its work well before another may take over.
+func (c *Controller) renew(h *heldLease, acquired time.Time) {
 	defer close(h.done)
 	ttl := c.cfg.LeaseTTL
 	t := time.NewTicker(ttl / 3)
 	defer t.Stop()
-	renewed := time.Now()
+	lastSent := acquired // the sending of the last acquisition or renewal that succeeded
 	for {
 		select {
 		case <-h.stop:
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
+		giveUp := lastSent.Add(ttl / 2)
+		sent := time.Now()
+		ctx, cancel := context.WithDeadline(context.Background(), giveUp)
 		err := c.cfg.Leases.RenewLease(ctx, h.lease, ttl)
 		cancel()
 		switch {
 		case err == nil:
-			renewed = time.Now()
+			lastSent = sent
 			continue
-		case errors.Is(err, preview.ErrLeaseLost), time.Since(renewed) > ttl:
+		case errors.Is(err, preview.ErrLeaseLost), !time.Now().Before(giveUp):
 			close(h.lost)
 			<-h.stop
 			return

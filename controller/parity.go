@@ -112,6 +112,14 @@ func (c *Controller) CheckDrift(name string) {
 	c.runs.add(name)
 }
 
+// driftPending reports whether a drift check of name waits, without
+// taking it.
+func (c *Controller) driftPending(name string) bool {
+	c.driftMu.Lock()
+	defer c.driftMu.Unlock()
+	return c.driftDue[name]
+}
+
 // takeDriftDue reports whether a drift check of name is due, and clears it.
 func (c *Controller) takeDriftDue(name string) bool {
 	c.driftMu.Lock()

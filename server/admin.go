@@ -328,6 +328,16 @@ const (
 
 // copyLogFrom writes run's log from byte offset on to w.
 func (s *Server) copyLogFrom(ctx context.Context, run preview.Run, offset int64, w io.Writer) (int64, error) {
+	if from, ok := s.cfg.Logs.(interface {
+		RunLogFrom(ctx context.Context, id string, offset int64) (io.ReadCloser, error)
+	}); ok {
+		f, err := from.RunLogFrom(ctx, run.ID, offset)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		return io.Copy(w, f)
+	}
 	f, err := s.openLog(ctx, run)
 	if err != nil {
 		return 0, err

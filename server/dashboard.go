@@ -47,6 +47,10 @@ type PageState struct {
 // shows.
 const logTailBytes = 16 << 10
 
+// maxFormBytes bounds a dashboard form's body: a token, a CSRF token, a
+// duration.
+const maxFormBytes = 4 << 10
+
 const (
 	sessionCookie = "previewd_session"
 	sessionTTL    = 12 * time.Hour
@@ -133,6 +137,7 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		if sess == "" {
 			return echo.NewHTTPError(http.StatusForbidden, "log in to the dashboard first")
 		}
+		c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, maxFormBytes)
 		want := s.csrfToken(sess)
 		got := c.FormValue("csrf")
 		if !sameOrigin(c) || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
@@ -155,16 +160,18 @@ func (s *Server) handleLogin(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusForbidden, "refused: this request did not come from previewd's own page")
 	}
 	client := clientAddr(c.Request())
-	if !s.logins.allow(client) {
+	try := s.logins.try(client)
+	if try == nil {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(loginEvery.Seconds())))
 		return echo.NewHTTPError(http.StatusTooManyRequests, "too many failed logins from this address: wait a minute")
 	}
+	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, maxFormBytes)
 	sum := sha256.Sum256([]byte(c.FormValue("token")))
 	if s.cfg.AdminToken == "" || subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 {
-		s.logins.failed(client)
 		s.log.Warn("dashboard login refused", "remote", client)
 		return s.page(c, http.StatusUnauthorized, func(w io.Writer) error { return s.cfg.Login(w, true) })
 	}
+	try.CancelAt(s.cfg.Now()) // a success gives its try back
 	exp := s.cfg.Now().Add(sessionTTL)
 	c.SetCookie(&http.Cookie{
 		Name: sessionCookie, Value: s.sessionValue(exp), Path: "/", Expires: exp, MaxAge: int(sessionTTL.Seconds()),

@@ -49,25 +49,37 @@ func newLoginLimiter(now func() time.Time) *loginLimiter {
 	return &loginLimiter{clients: map[string]*rate.Limiter{}, now: now}
 }
 
-// allow reports whether client may try a login now; failed spends a try.
-func (l *loginLimiter) allow(client string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim := l.clients[client]
-	return lim == nil || lim.TokensAt(l.now()) >= 1
-}
-
-// failed spends one of client's tries.
-func (l *loginLimiter) failed(client string) {
+// try spends one of client's tries, or returns nil when it has none
+// left. A login that succeeds gives its try back (Cancel on the
+// reservation): only failures count, and concurrent guesses each spend
+// one before any is checked.
+func (l *loginLimiter) try(client string) *rate.Reservation {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lim := l.clients[client]
 	if lim == nil {
 		if len(l.clients) >= loginMaxClients {
-			clear(l.clients)
+			l.forgetRested()
 		}
 		lim = rate.NewLimiter(rate.Every(loginEvery), loginBurst)
 		l.clients[client] = lim
 	}
-	lim.AllowN(l.now(), 1)
+	now := l.now()
+	r := lim.ReserveN(now, 1)
+	if !r.OK() || r.DelayFrom(now) > 0 {
+		r.CancelAt(now)
+		return nil
+	}
+	return r
+}
+
+// forgetRested forgets the clients whose tries are all back: forgetting
+// one that still has tries to recover would hand it new ones.
+func (l *loginLimiter) forgetRested() {
+	now := l.now()
+	for client, lim := range l.clients {
+		if lim.TokensAt(now) >= loginBurst {
+			delete(l.clients, client)
+		}
+	}
 }

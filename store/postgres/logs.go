@@ -42,15 +42,43 @@ func (db *DB) AppendRunLog(ctx context.Context, run preview.Run, chunk []byte) e
 	return nil
 }
 
-// RunLog returns a reader of run id's log as stored so far, a chunk at a
-// time; it is empty for a run that printed nothing yet.
+// RunLog returns a reader of run id's log as stored so far; it is empty
+// for a run that printed nothing yet. It reads a few chunks per query and
+// holds no connection between them, so a slow reader does not keep one
+// of the pool's.
 func (db *DB) RunLog(ctx context.Context, id string) (io.ReadCloser, error) {
-	rows, err := db.pool.Query(ctx, "SELECT chunk FROM run_logs WHERE run_id = $1 ORDER BY seq", id)
+	return db.RunLogFrom(ctx, id, 0)
+}
+
+// RunLogFrom is RunLog from byte offset on.
+func (db *DB) RunLogFrom(ctx context.Context, id string, offset int64) (io.ReadCloser, error) {
+	r := &logReader{ctx: ctx, db: db, id: id}
+	if offset <= 0 {
+		return r, nil
+	}
+	rows, err := db.pool.Query(ctx, "SELECT seq, octet_length(chunk) FROM run_logs WHERE run_id = $1 ORDER BY seq", id)
 	if err != nil {
 		return nil, fmt.Errorf("read log of run %s: %w", id, err)
 	}
-	return &logReader{rows: rows}, nil
+	defer rows.Close()
+	var seq, size int64
+	for rows.Next() {
+		if err := rows.Scan(&seq, &size); err != nil {
+			return nil, err
+		}
+		if offset < size {
+			r.skip = offset
+			break
+		}
+		offset -= size
+		r.after = seq
+	}
+	return r, rows.Err()
 }
+
+// logChunksPerQuery is how many chunks a log reader reads at once: at
+// most a few MiB in memory.
+const logChunksPerQuery = 16
 
 type logWriter struct {
 	ctx context.Context
@@ -112,31 +140,54 @@ func (w *logWriter) Close() error {
 }
 
 type logReader struct {
-	rows  pgx.Rows
-	chunk []byte
+	ctx   context.Context
+	db    *DB
+	id    string
+	after int64 // the last chunk read
+	skip  int64 // bytes of the next chunk already read
+	buf   [][]byte
 	done  bool
 }
 
 func (r *logReader) Read(p []byte) (int, error) {
-	for len(r.chunk) == 0 {
-		if r.done || !r.rows.Next() {
-			r.done = true
-			r.rows.Close()
-			if err := r.rows.Err(); err != nil {
-				return 0, err
-			}
+	for len(r.buf) == 0 || len(r.buf[0]) == 0 {
+		if len(r.buf) > 0 {
+			r.buf = r.buf[1:]
+			continue
+		}
+		if r.done {
 			return 0, io.EOF
 		}
-		if err := r.rows.Scan(&r.chunk); err != nil {
+		if err := r.fetch(); err != nil {
 			return 0, err
 		}
 	}
-	n := copy(p, r.chunk)
-	r.chunk = r.chunk[n:]
+	n := copy(p, r.buf[0])
+	r.buf[0] = r.buf[0][n:]
 	return n, nil
 }
 
-func (r *logReader) Close() error {
-	r.rows.Close()
-	return nil
+// fetch reads the next chunks, in one short query.
+func (r *logReader) fetch() error {
+	rows, err := r.db.pool.Query(r.ctx, "SELECT seq, chunk FROM run_logs WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", r.id, r.after, logChunksPerQuery)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var chunk []byte
+		if err := rows.Scan(&r.after, &chunk); err != nil {
+			return err
+		}
+		if r.skip > 0 {
+			chunk, r.skip = chunk[min(r.skip, int64(len(chunk))):], 0
+		}
+		r.buf = append(r.buf, chunk)
+		n++
+	}
+	r.done = n < logChunksPerQuery
+	return rows.Err()
 }
+
+func (r *logReader) Close() error { return nil }

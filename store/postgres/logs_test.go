@@ -85,3 +85,40 @@ func TestRunLogsAreSharedWhileWritten(t *testing.T) {
 		t.Error("a fenced-off writer's log line was stored")
 	}
 }
+
+// TestRunLogFromAnOffset reads a log of several chunks from offsets inside
+// and between chunks, a few chunks per query.
+func TestRunLogFromAnOffset(t *testing.T) {
+	db := replicas(t, 1)[0]
+	ctx := context.Background()
+	env := record(t, db, 1, "sha1")
+	run, err := db.CreateRun(ctx, preview.Run{Environment: env.Name, State: preview.RunRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var whole strings.Builder
+	for i := range 40 { // more chunks than one query reads
+		chunk := strings.Repeat(string(rune('a'+i%26)), 10+i)
+		whole.WriteString(chunk)
+		if err := db.AppendRunLog(ctx, run, []byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, offset := range []int64{0, 5, 10, 11, 500, int64(whole.Len()) - 1, int64(whole.Len()), int64(whole.Len()) + 9} {
+		r, err := db.RunLogFrom(ctx, run.ID, offset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ""
+		if offset < int64(whole.Len()) {
+			want = whole.String()[offset:]
+		}
+		if string(got) != want {
+			t.Errorf("from %d: %d bytes, want %d", offset, len(got), len(want))
+		}
+	}
+}
