@@ -90,8 +90,9 @@ var migrations = []string{
 // migrationLock serialises migrations of replicas starting together.
 const migrationLock = 0x70726576 // "prev"
 
-// recordLock serialises the recording of pull requests, so two replicas
-// never name two environments alike.
+// recordLock serialises the naming of new environments (held alone), so
+// two replicas never name two environments alike, against the recording
+// of events of existing ones (held shared).
 const recordLock = 0x70726577
 
 // Open connects to the database at url and migrates it to SchemaVersion;
@@ -237,7 +238,30 @@ func putEnvironment(ctx context.Context, tx pgx.Tx, env *preview.Environment) er
 // RecordPullRequest durably records the desired state that delivery brings
 // for pr, as the bbolt store does (see store.DB.RecordPullRequest), in one
 // transaction committed before it returns.
+//
+// Recording an environment's first event names it, so it holds the record
+// lock alone; events of pull requests that have an environment hold it
+// shared, each locking its own environment's row, and go on side by side.
 func (db *DB) RecordPullRequest(ctx context.Context, delivery string, pr preview.PullRequest) (preview.RecordResult, error) {
+	var known bool
+	if err := db.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pull_requests WHERE key = $1)", pr.Key()).Scan(&known); err != nil {
+		return preview.RecordResult{}, fmt.Errorf("record pull request %s: %w", pr.Key(), err)
+	}
+	res, err := db.recordPullRequest(ctx, delivery, pr, !known)
+	if errors.Is(err, errNeedsNaming) {
+		res, err = db.recordPullRequest(ctx, delivery, pr, true)
+	}
+	if err != nil {
+		return preview.RecordResult{}, fmt.Errorf("record pull request %s: %w", pr.Key(), err)
+	}
+	return res, nil
+}
+
+// errNeedsNaming sends a recording that found no environment for its pull
+// request, under the shared lock, back to take the lock alone.
+var errNeedsNaming = errors.New("the pull request needs an environment named")
+
+func (db *DB) recordPullRequest(ctx context.Context, delivery string, pr preview.PullRequest, naming bool) (preview.RecordResult, error) {
 	var res preview.RecordResult
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		res = preview.RecordResult{}
@@ -252,7 +276,11 @@ func (db *DB) RecordPullRequest(ctx context.Context, delivery string, pr preview
 				return nil
 			}
 		}
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", recordLock); err != nil {
+		lock := "SELECT pg_advisory_xact_lock_shared($1)"
+		if naming {
+			lock = "SELECT pg_advisory_xact_lock($1)"
+		}
+		if _, err := tx.Exec(ctx, lock, recordLock); err != nil {
 			return err
 		}
 		var env preview.Environment
@@ -265,6 +293,9 @@ func (db *DB) RecordPullRequest(ctx context.Context, delivery string, pr preview
 			}
 		} else if !errors.Is(err, pgx.ErrNoRows) {
 			return err
+		}
+		if !found && !naming {
+			return errNeedsNaming
 		}
 		rules := preview.PullRequestRules{TTL: db.opts.TTL, Drafts: db.opts.Drafts}
 		env, result, write, err := preview.RecordPullRequest(env, found, pr, now, rules, func() (string, error) {
@@ -283,10 +314,7 @@ func (db *DB) RecordPullRequest(ctx context.Context, delivery string, pr preview
 		_, err = tx.Exec(ctx, "INSERT INTO pull_requests (key, name) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET name = $2", pr.Key(), env.Name)
 		return err
 	})
-	if err != nil {
-		return preview.RecordResult{}, fmt.Errorf("record pull request %s: %w", pr.Key(), err)
-	}
-	return res, nil
+	return res, err
 }
 
 // deriveName picks a new environment's name: a destroyed environment frees

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(*testing.T) Store) {
 		{"FindRunsFiltersByIdentity", testFindRunsFiltersByIdentity},
 		{"DeliveryRecorded", testDeliveryRecorded},
 		{"StatusHistory", testStatusHistory},
+		{"ConcurrentCreatesAndUpdatesNameApart", testConcurrentCreatesAndUpdatesNameApart},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, open) })
@@ -450,5 +451,53 @@ func testStatusHistory(t *testing.T, open func(*testing.T) Store) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("history: %v, want %v", got, want)
+	}
+}
+
+// testConcurrentCreatesAndUpdatesNameApart records, all at once, the first
+// events of 30 pull requests on one branch name (their names collide),
+// pushes to 30 that have environments already, and events of pull
+// requests whose destroyed environments free their names: every pull
+// request ends with an environment of its own, under a name no other live
+// one has, and finds it by its key.
+func testConcurrentCreatesAndUpdatesNameApart(t *testing.T, open func(*testing.T) Store) {
+	db := open(t)
+	ctx := context.Background()
+	for i := range 30 { // existing ones, pushed to below
+		record(t, db, fmt.Sprintf("old-%d", i), pr(100+i, fmt.Sprintf("old/%d", i), "a", true, t0))
+	}
+	for i := range 10 { // destroyed ones whose names new pull requests may take
+		res := record(t, db, fmt.Sprintf("gone-%d", i), pr(200+i, "same", "a", true, t0))
+		db.UpdateEnvironment(ctx, res.Environment.Name, func(e *preview.Environment) error {
+			e.Status, e.Desired.Present = preview.StatusDestroyed, false
+			return nil
+		})
+	}
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Go(func() {
+			if _, err := db.RecordPullRequest(ctx, fmt.Sprintf("new-%d", i), pr(300+i, "same", "b", true, t0)); err != nil {
+				t.Errorf("new %d: %v", i, err)
+			}
+		})
+		wg.Go(func() {
+			if _, err := db.RecordPullRequest(ctx, fmt.Sprintf("push-%d", i), pr(100+i, fmt.Sprintf("old/%d", i), "b", true, t0.Add(time.Minute))); err != nil {
+				t.Errorf("push %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	names := map[string]int{}
+	for i := range 30 {
+		for _, n := range []int{100 + i, 300 + i} {
+			env, err := db.FindEnvironmentByPullRequest(ctx, "acme/shop", n)
+			if err != nil || env.PR != n || env.HeadSHA != "b" || !env.Status.Live() {
+				t.Fatalf("pull request %d: %+v, %v", n, env, err)
+			}
+			if other, taken := names[env.Name]; taken {
+				t.Errorf("pull requests %d and %d share the name %s", other, n, env.Name)
+			}
+			names[env.Name] = n
+		}
 	}
 }
