@@ -124,17 +124,7 @@ type budgetView struct {
 
 func (p *previewd) waitBudget(name, what string, cond func(budgetView) bool) budgetView {
 	p.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var v budgetView
-		if p.get("/api/v1/environments/"+name, &v) == 200 && cond(v) {
-			return v
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%s: timed out waiting for %s; last %+v", name, what, v)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return waitForAs(p, name, what, cond)
 }
 
 // TestBudgetMakesNewEnvironmentsWait: with max_live_environments 2, the

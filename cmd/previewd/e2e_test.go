@@ -228,9 +228,16 @@ func (p *previewd) get(path string, v any) int {
 
 func (p *previewd) waitFor(name, what string, cond func(apiEnvironment) bool) apiEnvironment {
 	p.t.Helper()
+	return waitForAs(p, name, what, cond)
+}
+
+// waitForAs reads the named environment from the admin API into a T until
+// cond holds, for up to two minutes, and returns it.
+func waitForAs[T any](p *previewd, name, what string, cond func(T) bool) T {
+	p.t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		var env apiEnvironment
+		var env T
 		if p.get("/api/v1/environments/"+name, &env) == 200 && cond(env) {
 			return env
 		}
