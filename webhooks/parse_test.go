@@ -327,6 +327,7 @@ func TestParseCommand(t *testing.T) {
 		{"destroy", "/preview destroy", "User", "hubot", KindCommand, "destroy", ""},
 		{"extend", "/preview extend 3d", "User", "hubot", KindCommand, "extend", "3d"},
 		{"keep", "/preview keep", "User", "hubot", KindCommand, "keep", ""},
+		{"unkeep", "/preview unkeep", "User", "hubot", KindCommand, "unkeep", ""},
 		{"help", "/preview help", "User", "hubot", KindCommand, "help", ""},
 		{"bare prefix is help", "/preview", "User", "hubot", KindCommand, "help", ""},
 		{"unknown verb is help", "/preview launch rockets", "User", "hubot", KindCommand, "help", ""},
