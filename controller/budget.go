@@ -79,7 +79,7 @@ func (c *Controller) admit(ctx context.Context, env preview.Environment) (releas
 				holding++
 				if !e.Desired.Present && (e.Status == preview.StatusDestroying || e.NextAction(now, c.cfg.MaxAttempts) == preview.ActionDestroy) {
 					freeing++ // a destroy under way or to be retried; one that gave up frees nothing
-				} else if e.Desired.Present && e.Status == preview.StatusReady && !pinned(e) {
+				} else if e.Desired.Present && e.Status == preview.StatusReady && !e.Kept() {
 					idle = append(idle, e)
 				}
 			case e.Budget != nil && e.Desired.Present:
@@ -143,7 +143,7 @@ func (c *Controller) evict(ctx context.Context, idle []preview.Environment, scop
 		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), strings.Compare(a.Name, b.Name))
 	})
 	_, err := c.store.UpdateEnvironment(ctx, victim.Name, func(e *preview.Environment) error {
-		if !e.Desired.Present || pinned(*e) {
+		if !e.Desired.Present || e.Kept() {
 			return errMoved
 		}
 		e.Destroy(preview.ReasonEvicted)

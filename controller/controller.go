@@ -430,24 +430,11 @@ func (c *Controller) expired(env preview.Environment, now time.Time) bool {
 	if env.ExpiresAt.IsZero() || !now.After(env.ExpiresAt) {
 		return false
 	}
-	if !pinned(env) {
+	if !env.Kept() {
 		return true
 	}
 	lastActivity := env.ExpiresAt.Add(-c.cfg.TTL)
 	return now.After(lastActivity.Add(c.cfg.MaxKeep))
-}
-
-// pinned reports whether the pull request asked to keep its environment.
-func pinned(env preview.Environment) bool {
-	if env.Desired.Pinned {
-		return true
-	}
-	for _, l := range env.Desired.Labels {
-		if l == "preview:keep" {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *Controller) expire(ctx context.Context, name string) {

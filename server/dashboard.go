@@ -310,9 +310,6 @@ func (s *Server) handleAction(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/dashboard/environments/"+url.PathEscape(c.Param("name"))+"?done="+verb)
 }
 
-// handleDashboardLog streams a run's log to the dashboard's reader.
-func (s *Server) handleDashboardLog(c echo.Context) error { return s.handleRunLog(c) }
-
 // page renders an HTML page with the dashboard's Content-Security-Policy:
 // nothing from outside previewd, no script, forms only to previewd.
 func (s *Server) page(c echo.Context, status int, render func(io.Writer) error) error {

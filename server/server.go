@@ -193,7 +193,7 @@ func (s *Server) routes() {
 			e.POST("/logout", s.handleLogout, s.requireSession)
 			e.GET("/dashboard/environments/:name", s.handleEnvironmentPage, s.requireViewer)
 			e.POST("/dashboard/environments/:name/:verb", s.handleAction, s.requireSession)
-			e.GET("/dashboard/environments/:name/runs/:seq/log", s.handleDashboardLog, s.requireViewer)
+			e.GET("/dashboard/environments/:name/runs/:seq/log", s.handleRunLog, s.requireViewer)
 		}
 	}
 

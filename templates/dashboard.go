@@ -16,7 +16,7 @@ var dashboardTemplate = template.Must(template.New("dashboard.html.tmpl").Funcs(
 	"statuses": func() []string {
 		return []string{"queued", "provisioning", "ready", "failed", "destroying", "destroyed"}
 	},
-	"parities": func() []string { return []string{"ok", "drift", "unchecked"} },
+	"parities": func() []string { return []string{"ok", "drift", "error", "unchecked"} },
 }).Parse(dashboardSource))
 
 // DashboardRow is one environment on the dashboard.

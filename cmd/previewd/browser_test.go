@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -51,16 +50,9 @@ func newChromium(t *testing.T) context.Context {
 // environment's page under .cache/screenshots/.
 func TestDashboardInABrowser(t *testing.T) {
 	ctx := newChromium(t)
-	slow, err := os.ReadFile("testdata/slow/main.tf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	module := t.TempDir()
 	// Every apply replaces the resource and sleeps 8 s, a redeploy too: a
 	// run long enough to watch.
-	slow = bytes.Replace(slow, []byte("default = 3"), []byte("default = 8"), 1)
-	slow = bytes.Replace(slow, []byte("resource \"terraform_data\" \"app\" {\n"), []byte("resource \"terraform_data\" \"app\" {\n  triggers_replace = timestamp()\n"), 1)
-	os.WriteFile(filepath.Join(module, "main.tf"), slow, 0o644)
+	module := slowModule(t, 8, true)
 	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": module})
 	t0 := time.Now().Add(-time.Hour)
 	p.send(prEvent{"opened", "browse", "sha1", 1, t0})

@@ -17,14 +17,14 @@ type environmentCollector struct {
 	store interface {
 		FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error)
 	}
-	cost                    func(preview.Environment, time.Time) (server.Cost, bool)
+	cost                    server.CostFunc
 	status, parity, failing *prometheus.Desc
 	hours, spent            *prometheus.Desc
 }
 
 func newEnvironmentCollector(store interface {
 	FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error)
-}, cost func(preview.Environment, time.Time) (server.Cost, bool)) *environmentCollector {
+}, cost server.CostFunc) *environmentCollector {
 	return &environmentCollector{
 		store: store,
 		cost:  cost,
@@ -75,7 +75,7 @@ func (c *environmentCollector) Collect(ch chan<- prometheus.Metric) {
 		counts[e.Status]++
 		switch e.Status {
 		case preview.StatusReady:
-			verdicts[parityVerdict(e)]++
+			verdicts[e.ParityVerdict()]++
 		case preview.StatusFailed:
 			failing[e.LastPhase]++
 		}
@@ -92,20 +92,6 @@ func (c *environmentCollector) Collect(ch chan<- prometheus.Metric) {
 	for repo, s := range spending {
 		ch <- prometheus.MustNewConstMetric(c.hours, prometheus.GaugeValue, s.hours, repo)
 		ch <- prometheus.MustNewConstMetric(c.spent, prometheus.GaugeValue, s.cost, repo, s.currency)
-	}
-}
-
-// parityVerdict is a ready environment's parity as the metrics tell it.
-func parityVerdict(e preview.Environment) string {
-	switch {
-	case e.Parity.SHA != e.AppliedSHA || e.Parity.Generation != e.AppliedGeneration:
-		return "unchecked"
-	case e.Parity.Error != "":
-		return "error"
-	case e.Parity.Status == preview.ParityDrift:
-		return "drift"
-	default:
-		return "ok"
 	}
 }
 

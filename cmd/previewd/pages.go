@@ -73,7 +73,7 @@ func listed(e preview.Environment, q server.ListQuery) bool {
 		return false
 	case q.Status != "" && string(e.Status) != q.Status:
 		return false
-	case q.Parity != "" && parityFilter(e) != q.Parity:
+	case q.Parity != "" && e.ParityVerdict() != q.Parity:
 		return false
 	}
 	if s := strings.ToLower(strings.TrimPrefix(q.Search, "#")); s != "" {
@@ -81,15 +81,6 @@ func listed(e preview.Environment, q server.ListQuery) bool {
 		return strings.Contains(e.Name, s) || strings.Contains(strings.ToLower(e.Branch), s) || err == nil && e.PR == n
 	}
 	return true
-}
-
-// parityFilter is e's parity as the list filters it: ok, drift, or
-// unchecked (no verdict at the applied head).
-func parityFilter(e preview.Environment) string {
-	if e.Parity.Status == "" || e.Parity.SHA != e.AppliedSHA || e.Parity.Generation != e.AppliedGeneration {
-		return "unchecked"
-	}
-	return string(e.Parity.Status)
 }
 
 // pullRequestURL is e's pull request on GitHub's web site: github.com, or
@@ -111,7 +102,7 @@ func (c *Config) environmentPage(w io.Writer, env preview.Environment, runs []pr
 		Name: env.Name, Repo: env.Repo, Branch: env.Branch, Status: string(env.Status), Reason: string(env.Desired.Reason),
 		PR: env.PR, PRURL: c.pullRequestURL(env), HeadSHA: env.HeadSHA, AppliedSHA: env.AppliedSHA, URL: env.URL,
 		CreatedAt: env.CreatedAt, UpdatedAt: env.UpdatedAt, ExpiresAt: env.ExpiresAt, LastError: env.LastError,
-		Pinned: pinnedEnv(env), CSRF: st.CSRF, Message: st.Message, Error: st.Error, LogTail: st.LogTail, Now: now,
+		Pinned: env.Kept(), CSRF: st.CSRF, Message: st.Message, Error: st.Error, LogTail: st.LogTail, Now: now,
 	}
 	for _, h := range slices.Backward(env.History) {
 		p.History = append(p.History, templates.HistoryRow{At: h.At, Status: string(h.Status), Reason: string(h.Reason), Error: h.Error})
@@ -191,9 +182,4 @@ func terraformStep(log string) string {
 		}
 	}
 	return step
-}
-
-// pinnedEnv reports whether env is kept past its idle time.
-func pinnedEnv(env preview.Environment) bool {
-	return env.Desired.Pinned || slices.Contains(env.Desired.Labels, "preview:keep")
 }

@@ -21,11 +21,7 @@ import (
 func TestKill9DuringApplyWithStateInPostgres(t *testing.T) {
 	db, conn := pgtest.Database(t)
 	schema := pgtest.StateSchema
-	config := filepath.Join(t.TempDir(), "previewd.yaml")
-	body := "state:\n  backend: pg\n  config:\n    conn_str: " + db + "\n"
-	if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	config := pgStateConfig(t, db)
 	dataDir := t.TempDir()
 	p := startProcess(t, dataDir, "PREVIEWD_CONFIG="+config)
 	t0 := time.Now().Add(-time.Hour)
@@ -64,10 +60,7 @@ func TestKill9DuringApplyWithStateInPostgres(t *testing.T) {
 func TestServiceOnPostgreSQL(t *testing.T) {
 	url, conn := pgtest.Database(t)
 	module, _ := filepath.Abs("testdata/module")
-	config := filepath.Join(t.TempDir(), "previewd.yaml")
-	if err := os.WriteFile(config, []byte("state:\n  backend: pg\n  config:\n    conn_str: "+url+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	config := pgStateConfig(t, url)
 	vars := map[string]string{"PREVIEWD_DATABASE_URL": url, "PREVIEWD_MODULE_DIR": module, "PREVIEWD_CONFIG": config, "PREVIEWD_LEASE_TTL": "3s"}
 	p := startPreviewd(t, vars)
 	t0 := time.Now().Add(-time.Hour)

@@ -11,8 +11,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -139,18 +137,7 @@ func (c *cluster) leaders() []int {
 // lock is left behind, and only the open pull requests' workspaces remain.
 func TestReplicasConvergeWhileKilled(t *testing.T) {
 	url, conn := pgtest.Database(t)
-	module := t.TempDir()
-	slow, err := os.ReadFile("testdata/slow/main.tf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(module, "main.tf"), bytes.Replace(slow, []byte("default = 3"), []byte("default = 1"), 1), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	config := filepath.Join(t.TempDir(), "previewd.yaml")
-	if err := os.WriteFile(config, []byte("state:\n  backend: pg\n  config:\n    conn_str: "+url+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	module, config := slowModule(t, 1, false), pgStateConfig(t, url)
 	const prs, ttl = 50, 3 * time.Second
 	c := startCluster(t, 3, "PREVIEWD_DATABASE_URL="+url, "PREVIEWD_CONFIG="+config, "PREVIEWD_MODULE_DIR="+module,
 		"PREVIEWD_LEASE_TTL="+ttl.String(), "PREVIEWD_MAX_CONCURRENT_RUNS=2", "PREVIEWD_RETRY_BASE=1s", "PREVIEWD_LOG_LEVEL=info")
@@ -374,10 +361,7 @@ func lastLines(s string, n int) string {
 // environment converges under the new holder.
 func TestPausedReplicaIsFencedOff(t *testing.T) {
 	url, conn := pgtest.Database(t)
-	config := filepath.Join(t.TempDir(), "previewd.yaml")
-	if err := os.WriteFile(config, []byte("state:\n  backend: pg\n  config:\n    conn_str: "+url+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	config := pgStateConfig(t, url)
 	const ttl = 3 * time.Second
 	c := startCluster(t, 2, "PREVIEWD_DATABASE_URL="+url, "PREVIEWD_CONFIG="+config,
 		"PREVIEWD_LEASE_TTL="+ttl.String(), "PREVIEWD_RETRY_BASE=1s", "PREVIEWD_LOG_LEVEL=info")
@@ -464,22 +448,12 @@ func TestPausedReplicaIsFencedOff(t *testing.T) {
 // the floor is one replica's time divided by the number of replicas.
 func BenchmarkScaleOut(b *testing.B) {
 	const prs, slots = 200, 4
-	module := b.TempDir()
-	slow, err := os.ReadFile("testdata/slow/main.tf")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(module, "main.tf"), bytes.Replace(slow, []byte("default = 3"), []byte("default = 1"), 1), 0o644); err != nil {
-		b.Fatal(err)
-	}
+	module := slowModule(b, 1, false)
 	for b.Loop() {
 		var one time.Duration
 		for n := 1; n <= 3; n++ {
 			url, conn := pgtest.Database(b)
-			config := filepath.Join(b.TempDir(), "previewd.yaml")
-			if err := os.WriteFile(config, []byte("state:\n  backend: pg\n  config:\n    conn_str: "+url+"\n"), 0o600); err != nil {
-				b.Fatal(err)
-			}
+			config := pgStateConfig(b, url)
 			c := startCluster(b, n, "PREVIEWD_DATABASE_URL="+url, "PREVIEWD_CONFIG="+config, "PREVIEWD_MODULE_DIR="+module,
 				fmt.Sprintf("PREVIEWD_MAX_CONCURRENT_RUNS=%d", slots), "PREVIEWD_LOG_LEVEL=warn")
 			t0 := time.Now().Add(-time.Hour)

@@ -354,7 +354,7 @@ func (r requiredChecks) Read(ctx context.Context, env preview.Environment) (map[
 }
 
 // commentData is what the comment template shows of env.
-func commentData(env preview.Environment, logLink func(string) string, cost func(preview.Environment, time.Time) (server.Cost, bool)) templates.CommentData {
+func commentData(env preview.Environment, logLink func(string) string, cost server.CostFunc) templates.CommentData {
 	d := templates.CommentData{
 		Name: env.Name, Repo: env.Repo, PR: env.PR, Branch: env.Branch,
 		Status: string(env.Status), URL: env.URL, HeadSHA: env.HeadSHA, AppliedSHA: env.AppliedSHA,

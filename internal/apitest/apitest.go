@@ -7,9 +7,11 @@ package apitest
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -135,4 +137,29 @@ func (r *recorder) Errorf(format string, args ...any) {
 
 func (r *recorder) Fatalf(format string, args ...any) {
 	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+// Install makes every request of the test binary (through
+// http.DefaultTransport) a checked one; call Verdict with m.Run's code.
+func Install() *Transport {
+	tr := &Transport{Base: http.DefaultTransport}
+	http.DefaultTransport = tr
+	return tr
+}
+
+// Verdict says on stderr which answers did not keep to the description,
+// and returns code, or 1 when some did not or, in a run of every test, none
+// was checked (the transport was bypassed).
+func (tr *Transport) Verdict(code int) int {
+	violations, checked := tr.Violations()
+	all := flag.Lookup("test.run").Value.String() == "" && flag.Lookup("test.bench").Value.String() == ""
+	switch {
+	case len(violations) > 0:
+		fmt.Fprintf(os.Stderr, "%d of %d admin API answers do not keep to its OpenAPI description:\n%s\n", len(violations), checked, strings.Join(violations, "\n"))
+		return 1
+	case checked == 0 && code == 0 && all:
+		fmt.Fprintln(os.Stderr, "no admin API answer was checked against its OpenAPI description")
+		return 1
+	}
+	return code
 }
