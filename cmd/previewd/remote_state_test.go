@@ -79,6 +79,11 @@ func TestServiceOnPostgreSQL(t *testing.T) {
 	if log := logOf(t, p2, "on-pg", 0); !strings.Contains(log, "Apply complete!") || !strings.Contains(log, "run on-pg/") {
 		t.Errorf("the first replica's run log, served by the second:\n%s", log)
 	}
+	var runs []struct{ Replica string }
+	p2.get("/api/v1/environments/on-pg/runs", &runs)
+	if len(runs) == 0 || !strings.Contains(runs[0].Replica, "/") {
+		t.Errorf("runs on PostgreSQL do not say which replica ran them: %+v", runs)
+	}
 	if files, _ := filepath.Glob(filepath.Join(p.dataDir, "logs", "*", "*.log")); len(files) > 0 {
 		t.Errorf("run logs on a replica's disk with the PostgreSQL store: %v", files)
 	}
