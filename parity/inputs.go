@@ -104,11 +104,15 @@ func (in Inputs) MissingInProduction(r Repository, required map[string]bool) err
 	return fmt.Errorf("production's inputs do not set %s, which the module requires: give production's values in %s", strings.Join(missing, ", "), r.Where)
 }
 
-// SensitiveValues returns every value either side gives the variables in
-// sensitive, as text: what runs and hooks must redact.
+// SensitiveValues returns every value either side gives the variables that
+// sensitive marks true, as text: what runs and hooks must redact. A
+// variable marked false (declared, not sensitive) is left in clear.
 func (in Inputs) SensitiveValues(sensitive map[string]bool) []string {
 	var out []string
 	for _, name := range slices.Sorted(maps.Keys(sensitive)) {
+		if !sensitive[name] {
+			continue
+		}
 		out = append(out, preview.Leaves(in.Production[name])...)
 		out = append(out, preview.Leaves(in.Preview[name])...)
 	}

@@ -48,7 +48,10 @@ func TestResolveInputs(t *testing.T) {
 	if in.Production["db_password"] != "prod-secret" || in.ProductionVars["tier"] != "gold" || in.ProductionVars["feature_flags"] == nil {
 		t.Errorf("production: got %v, vars %v", in.Production, in.ProductionVars)
 	}
-	secrets := in.SensitiveValues(map[string]bool{"db_password": true})
+	// Every declared variable is in the map, marked sensitive or not (as
+	// the module's inspection gives them): only the sensitive one's values
+	// are secrets.
+	secrets := in.SensitiveValues(map[string]bool{"db_password": true, "region": false, "tier": false, "instance_count": false})
 	slices.Sort(secrets)
 	if !slices.Equal(secrets, []string{"preview-secret", "prod-secret"}) {
 		t.Errorf("sensitive values: got %v", secrets)
