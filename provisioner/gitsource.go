@@ -83,12 +83,25 @@ func ParseSource(s string) (Source, error) {
 		}
 	}
 	src.Ref = values.Get("ref")
-	if strings.HasPrefix(src.Ref, "-") || strings.ContainsAny(src.Ref, " \t\n:^~?*[\\") {
-		return Source{}, fmt.Errorf("module source %q: %q is not a branch, tag or commit", s, src.Ref)
+	if problem := refProblem(src.Ref); problem != "" {
+		return Source{}, fmt.Errorf("module source %q: %s", s, problem)
 	}
 	u.RawQuery, u.Fragment = "", ""
 	src.URL = u.String()
 	return src, nil
+}
+
+// refProblem says why ref cannot name a module's commit; "" when it can.
+// HEAD is refused: anyone who can push may create a branch or a tag of
+// that name, and the default branch is what a source without a ref names.
+func refProblem(ref string) string {
+	switch {
+	case strings.HasPrefix(ref, "-") || strings.ContainsAny(ref, " \t\n:^~?*[\\"):
+		return fmt.Sprintf("%q is not a branch, tag or commit", ref)
+	case ref == "HEAD":
+		return "ref=HEAD could name a branch or a tag called HEAD: leave ref out to follow the default branch"
+	}
+	return ""
 }
 
 func redactUser(s string) string {
@@ -125,19 +138,74 @@ type Fetcher struct {
 	checkout singleflight.Group
 }
 
-// Resolve returns the commit src.Ref names in the repository now (the
-// default branch when Ref is ""); a full commit SHA is itself.
+// Resolve returns the commit src.Ref names in the repository now; a full
+// commit SHA is itself. With Ref "", it is the tip of the default branch:
+// the branch the repository's HEAD points to, never a branch or a tag
+// named HEAD. A ref refProblem refuses is an EINVALID error.
 func (f *Fetcher) Resolve(ctx context.Context, src Source) (string, error) {
+	if problem := refProblem(src.Ref); problem != "" {
+		return "", preview.Errorf(preview.EINVALID, "resolve %s: %s", src, problem)
+	}
 	if fullSHA.MatchString(src.Ref) {
 		return src.Ref, nil
 	}
-	var out bytes.Buffer
-	ref := src.Ref
-	if ref == "" {
-		ref = "HEAD"
+	if src.Ref == "" {
+		return f.resolveDefaultBranch(ctx, src)
 	}
-	if err := f.git(ctx, src.URL, "", &out, nil, "ls-remote", "--", src.URL, ref, "refs/heads/"+ref, "refs/tags/"+ref, "refs/tags/"+ref+"^{}"); err != nil {
+	ref := src.Ref
+	found, err := f.lsRemote(ctx, src, ref, "refs/heads/"+ref, "refs/tags/"+ref, "refs/tags/"+ref+"^{}")
+	if err != nil {
+		return "", err
+	}
+	// A branch and a tag of one name: whoever can push either (tags are
+	// rarely protected) would choose which module runs. Refused; a full
+	// ref name (refs/tags/v1.4.0) says which is meant.
+	_, branch := found["refs/heads/"+ref]
+	_, tag := found["refs/tags/"+ref]
+	if branch && tag {
+		return "", preview.Errorf(preview.EINVALID, "resolve %s: %q names both a branch and a tag: write ref=refs/heads/%s or ref=refs/tags/%s", src, ref, ref, ref)
+	}
+	// A peeled annotated tag names the commit.
+	for _, name := range []string{"refs/heads/" + ref, "refs/tags/" + ref + "^{}", "refs/tags/" + ref, ref} {
+		if sha, ok := found[name]; ok {
+			return sha, nil
+		}
+	}
+	return "", preview.Errorf(preview.EINVALID, "resolve %s: no branch or tag %q in the repository", src, src.Ref)
+}
+
+// resolveDefaultBranch returns the commit the repository's HEAD names
+// through its symbolic ref, the default branch. ls-remote's pattern HEAD
+// also matches refs/heads/HEAD and refs/tags/HEAD, which anyone who can
+// push may create: only the line for HEAD itself counts.
+func (f *Fetcher) resolveDefaultBranch(ctx context.Context, src Source) (string, error) {
+	var out bytes.Buffer
+	if err := f.git(ctx, src.URL, "", &out, nil, "ls-remote", "--symref", "--", src.URL, "HEAD"); err != nil {
 		return "", fmt.Errorf("resolve %s: %w", src, err)
+	}
+	branch, commit := "", ""
+	for _, line := range strings.Split(out.String(), "\n") {
+		value, name, ok := strings.Cut(line, "\t")
+		if !ok || name != "HEAD" {
+			continue
+		}
+		if target, ok := strings.CutPrefix(value, "ref: "); ok {
+			branch = target
+		} else {
+			commit = value
+		}
+	}
+	if !strings.HasPrefix(branch, "refs/heads/") || !fullSHA.MatchString(commit) {
+		return "", preview.Errorf(preview.EINVALID, "resolve %s: the repository's HEAD names no branch to follow", src)
+	}
+	return commit, nil
+}
+
+// lsRemote returns the refs of src's repository matching patterns, by name.
+func (f *Fetcher) lsRemote(ctx context.Context, src Source, patterns ...string) (map[string]string, error) {
+	var out bytes.Buffer
+	if err := f.git(ctx, src.URL, "", &out, nil, append([]string{"ls-remote", "--", src.URL}, patterns...)...); err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", src, err)
 	}
 	found := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
@@ -145,14 +213,7 @@ func (f *Fetcher) Resolve(ctx context.Context, src Source) (string, error) {
 			found[name] = sha
 		}
 	}
-	// A peeled annotated tag names the commit; a branch wins over a tag of
-	// the same name, as git's own resolution does.
-	for _, name := range []string{"refs/heads/" + ref, "refs/tags/" + ref + "^{}", "refs/tags/" + ref, ref} {
-		if sha, ok := found[name]; ok {
-			return sha, nil
-		}
-	}
-	return "", preview.Errorf(preview.EINVALID, "resolve %s: no branch or tag %q in the repository", src, src.Ref)
+	return found, nil
 }
 
 // Checkout returns the directory holding the repository of src at commit:

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/internal/gittest"
 )
 
@@ -37,6 +38,7 @@ func TestParseSource(t *testing.T) {
 		{"git::https://github.com/acme/infra.git//../../etc", "leaves the repository"},
 		{"git::https://github.com/acme/infra.git?ref=main&depth=1", `argument "depth"`},
 		{"git::https://github.com/acme/infra.git?ref=--upload-pack=evil", "is not a branch, tag or commit"},
+		{"git::https://github.com/acme/infra.git?ref=HEAD", "leave ref out to follow the default branch"},
 	}
 	for _, b := range bad {
 		_, err := ParseSource(b.in)
@@ -117,6 +119,74 @@ func TestFetcherFromAFileRepository(t *testing.T) {
 	missing.Subdir = "stacks/gone"
 	if _, err := f.Checkout(ctx, missing, v1); err == nil || !strings.Contains(err.Error(), `no directory "stacks/gone"`) {
 		t.Errorf("a missing module directory: %v", err)
+	}
+}
+
+// TestDefaultBranchIsNeverARefNamedHEAD pushes, as anyone with push access
+// could, a branch and then an annotated tag named HEAD holding another
+// module: a source without a ref still resolves to the branch the
+// repository's HEAD points to, and follows HEAD when it moves to another
+// branch.
+func TestDefaultBranchIsNeverARefNamedHEAD(t *testing.T) {
+	bare, v1, v2 := gitRepo(t)
+	run := func(dir string, args ...string) string { t.Helper(); return gittest.Git(t, dir, args...) }
+	attacker := filepath.Join(t.TempDir(), "attacker")
+	run(filepath.Dir(attacker), "clone", "-q", bare, attacker)
+	writeTree(t, attacker, map[string]string{"stacks/shop/main.tf": "variable \"environment\" {}\n# evil\n"})
+	run(attacker, "commit", "-qam", "evil")
+	evil := run(attacker, "rev-parse", "HEAD")
+	run(attacker, "tag", "-a", "evil", "-m", "evil")
+
+	f := &Fetcher{Dir: t.TempDir()}
+	ctx := context.Background()
+	src, err := ParseSource("git::file://" + bare + "//stacks/shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolves := func(when, want string) {
+		t.Helper()
+		if got, err := f.Resolve(ctx, src); err != nil || got != want {
+			t.Errorf("%s: resolved to %s, %v; want %s (evil is %s)", when, got, err, want, evil)
+		}
+	}
+	run(attacker, "push", "-q", "origin", "HEAD:refs/heads/HEAD", "refs/tags/evil:refs/tags/HEAD")
+	resolves("with a branch and a tag named HEAD", v2)
+	run(attacker, "push", "-q", "origin", ":refs/heads/HEAD")
+	resolves("with a tag named HEAD", v2)
+	commit, _ := f.Resolve(ctx, src)
+	dir, err := f.Checkout(ctx, src, commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "stacks", "shop", "main.tf")); err != nil || !strings.Contains(string(b), "# v2") {
+		t.Errorf("checked out %q, %v; want main's module", b, err)
+	}
+
+	run(bare, "branch", "prod", v1)
+	run(bare, "symbolic-ref", "HEAD", "refs/heads/prod")
+	resolves("after the default branch became prod", v1)
+
+	headRef := src
+	headRef.Ref = "HEAD"
+	if _, err := f.Resolve(ctx, headRef); preview.ErrorCode(err) != preview.EINVALID {
+		t.Errorf("ref HEAD: %v; want EINVALID", err)
+	}
+
+	// Production pinned to a tag; a branch of the same name pushed beside
+	// it must not choose the module. The full ref name still resolves.
+	run(bare, "tag", "release", v1)
+	pinned := src
+	pinned.Ref = "release"
+	if got, err := f.Resolve(ctx, pinned); err != nil || got != v1 {
+		t.Fatalf("ref release: %s, %v; want %s", got, err, v1)
+	}
+	run(attacker, "push", "-q", "origin", "HEAD:refs/heads/release")
+	if got, err := f.Resolve(ctx, pinned); preview.ErrorCode(err) != preview.EINVALID || !strings.Contains(err.Error(), "names both a branch and a tag") {
+		t.Errorf("ref release, with a branch release pushed beside the tag: %s, %v; want EINVALID", got, err)
+	}
+	pinned.Ref = "refs/tags/release"
+	if got, err := f.Resolve(ctx, pinned); err != nil || got != v1 {
+		t.Errorf("ref refs/tags/release: %s, %v; want the tag's %s", got, err, v1)
 	}
 }
 

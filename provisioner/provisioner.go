@@ -527,8 +527,11 @@ func (p *Provisioner) module(env preview.Environment) (Module, error) {
 	if problem := StateProblem(mod.State); problem != "" {
 		return Module{}, preview.Errorf(preview.EINVALID, "state of %s: %s", repo, problem)
 	}
-	if _, err := os.Lstat(filepath.Join(mod.Dir, overrideFile)); err == nil {
-		return Module{}, preview.Errorf(preview.EINVALID, "module %s has a file named %s, which previewd writes", mod.Dir, overrideFile)
+	own, _ := configName(overrideFile)
+	for _, ext := range configExtensions {
+		if _, err := os.Lstat(filepath.Join(mod.Dir, own+ext)); err == nil {
+			return Module{}, preview.Errorf(preview.EINVALID, "module %s has a file named %s: the name is previewd's, for the override it writes (%s)", mod.Dir, own+ext, overrideFile)
+		}
 	}
 	if name, err := overrideBackend(mod.Dir); err != nil {
 		return Module{}, preview.Errorf(preview.EINVALID, "module %s: %v", mod.Dir, err)
@@ -691,6 +694,23 @@ func (p *Provisioner) lock(ctx context.Context, name string) (func(), error) {
 // environment its own local state. Terraform applies override files in
 // lexical order, so the name sorts late.
 const overrideFile = "zz_previewd_override.tf.json"
+
+// configExtensions end the names of configuration files: Terraform's, and
+// OpenTofu's own, which OpenTofu reads instead of a .tf or .tf.json file
+// of the same name (zz_previewd_override.tofu.json instead of
+// overrideFile).
+var configExtensions = []string{".tf", ".tf.json", ".tofu", ".tofu.json"}
+
+// configName returns name without its configuration file extension; ok is
+// false when name is no configuration file of either engine.
+func configName(name string) (base string, ok bool) {
+	for _, ext := range configExtensions {
+		if base, ok := strings.CutSuffix(name, ext); ok {
+			return base, true
+		}
+	}
+	return name, false
+}
 
 // backendOverride returns the override file forcing a local backend with
 // its state at statePath, whatever backend or cloud block the module has.

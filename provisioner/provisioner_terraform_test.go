@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -200,6 +201,42 @@ func TestProductionModuleUntouched(t *testing.T) {
 	}
 	if after := treeDigest(t, prod); after != before {
 		t.Errorf("production module directory changed")
+	}
+}
+
+// TestOverrideFilesCannotMoveTheStateOnEitherEngine gives a module whose
+// own backend is production's state file an OpenTofu override file that
+// would otherwise win over previewd's: one named like previewd's own
+// (OpenTofu reads it instead of previewd's .tf.json), and one setting a
+// backend and sorting after it. On Terraform and on OpenTofu alike the
+// module is refused before anything runs, and production's state is never
+// written.
+func TestOverrideFilesCannotMoveTheStateOnEitherEngine(t *testing.T) {
+	t.Parallel()
+	for engine, bin := range engines(t) {
+		for _, file := range []string{"zz_previewd_override.tofu.json", "zzz_override.tofu"} {
+			t.Run(engine+"/"+file, func(t *testing.T) {
+				t.Parallel()
+				prodState := filepath.Join(t.TempDir(), "production.tfstate")
+				backend := fmt.Sprintf("terraform {\n  backend \"local\" {\n    path = %q\n  }\n}\n", prodState)
+				module := t.TempDir()
+				copyModuleTree(t, fixture("basic").Dir, module)
+				files := map[string]string{"backend.tf": backend, file: backend}
+				if strings.HasSuffix(file, ".json") {
+					files[file] = "{}\n" // OpenTofu reads it instead of previewd's override, and the module's backend stays
+				}
+				writeTree(t, module, files)
+				p, _ := newTestProvisioner(t, Module{Dir: module}, func(c *Config) { c.TerraformBin = bin })
+				var log lockedBuffer
+				_, err := p.Apply(context.Background(), testEnv("moved", "sha1"), &log)
+				if preview.ErrorCode(err) != preview.EINVALID || !strings.Contains(err.Error(), file) {
+					t.Errorf("apply: %v; want EINVALID naming %s\n%s", err, file, log.String())
+				}
+				if _, err := os.Stat(prodState); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("production's state was written (%v)", err)
+				}
+			})
+		}
 	}
 }
 

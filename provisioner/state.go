@@ -252,7 +252,8 @@ func (r *run) deleteWorkspace(ctx context.Context, name string) error {
 // overrideBackend names an override file in dir that sets a backend or a
 // cloud block: Terraform merges override files in name order, and one
 // sorting after previewd's own would take the environment's state
-// elsewhere (production's, say). "" when there is none.
+// elsewhere (production's, say). OpenTofu's .tofu and .tofu.json override
+// files count too. "" when there is none.
 func overrideBackend(dir string) (string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -261,9 +262,8 @@ func overrideBackend(dir string) (string, error) {
 	parser := hclparse.NewParser()
 	for _, e := range entries {
 		name := e.Name()
-		base := strings.TrimSuffix(strings.TrimSuffix(name, ".json"), ".tf")
-		if e.IsDir() || name == overrideFile || (!strings.HasSuffix(name, ".tf") && !strings.HasSuffix(name, ".tf.json")) ||
-			(base != "override" && !strings.HasSuffix(base, "_override")) {
+		base, isConfig := configName(name)
+		if e.IsDir() || name == overrideFile || !isConfig || (base != "override" && !strings.HasSuffix(base, "_override")) {
 			continue
 		}
 		var file *hcl.File

@@ -81,15 +81,27 @@ func TestStateProblem(t *testing.T) {
 	}
 }
 
-// TestOverrideFilesMayNotSetABackend refuses a module whose override file
-// sets a backend or a cloud block: sorting after previewd's own override,
-// it would take an environment's state elsewhere (production's).
+// TestOverrideFilesMayNotSetABackend refuses a module whose override file,
+// Terraform's or OpenTofu's, sets a backend or a cloud block: sorting after
+// previewd's own override, it would take an environment's state elsewhere
+// (production's). So is a module with a file of previewd's override's
+// name in either engine's extensions: OpenTofu reads
+// zz_previewd_override.tofu.json instead of previewd's .tf.json.
 func TestOverrideFilesMayNotSetABackend(t *testing.T) {
 	tests := []struct {
 		file, body, want string
 	}{
 		{"zzz_override.tf", "terraform {\n  backend \"s3\" {\n    bucket = \"prod\"\n  }\n}\n", "zzz_override.tf sets a backend"},
 		{"override.tf.json", `{"terraform": {"cloud": {"organization": "acme"}}}`, "override.tf.json sets a backend"},
+		{"zzz_override.tofu", "terraform {\n  backend \"s3\" {\n    bucket = \"prod\"\n  }\n}\n", "zzz_override.tofu sets a backend"},
+		{"override.tofu", "terraform {\n  cloud {\n    organization = \"acme\"\n  }\n}\n", "override.tofu sets a backend"},
+		{"zzz_override.tofu.json", `{"terraform": {"backend": {"local": {"path": "/srv/prod.tfstate"}}}}`, "zzz_override.tofu.json sets a backend"},
+		{"override.tofu.json", `{"terraform": {"cloud": {"organization": "acme"}}}`, "override.tofu.json sets a backend"},
+		{"zz_previewd_override.tf.json", `{}`, "has a file named zz_previewd_override.tf.json"},
+		{"zz_previewd_override.tofu.json", `{}`, "has a file named zz_previewd_override.tofu.json"},
+		{"zz_previewd_override.tofu", "locals {\n  x = 1\n}\n", "has a file named zz_previewd_override.tofu:"},
+		{"zz_previewd_override.tf", "locals {\n  x = 1\n}\n", "has a file named zz_previewd_override.tf:"},
+		{"zzz_override.tofu", "locals {\n  x = 1\n}\n", ""},
 		{"zzz_override.tf", "locals {\n  x = 1\n}\n", ""},
 		{"backend.tf", "terraform {\n  backend \"s3\" {}\n}\n", ""}, // the module's own backend: previewd's override wins
 	}

@@ -561,6 +561,10 @@ func (c *Config) validate(needSecret bool) error {
 			return bad("module_source", "%v", err)
 		}
 	}
+	if _, ok := baseDir(c.ModuleSource); ok && !c.namesBaseRepos() {
+		return bad("module_source", "%q takes the module from each pull request's own repository, so it would trust every repository the App is installed on: "+
+			"name the repositories it serves in allowed_repos (owner/name, not owner/*) or repos", c.ModuleSource)
+	}
 	if c.ModuleDir != "" {
 		if err := checkDir(c.ModuleDir); err != nil {
 			return bad("module_dir", "%v", err)
@@ -741,6 +745,9 @@ func (c *Config) repo(name string) (RepoConfig, bool) {
 	if c.ModuleDir == "" && c.ModuleSource == "" {
 		return RepoConfig{}, false
 	}
+	if _, ok := baseDir(c.ModuleSource); ok && !slices.ContainsFunc(c.AllowedRepos, func(p string) bool { return strings.EqualFold(p, name) }) {
+		return RepoConfig{}, false // a repository base serves is named (see namesBaseRepos)
+	}
 	return RepoConfig{Name: name, ModuleDir: c.ModuleDir, ModuleSource: c.ModuleSource, URLOutput: c.URLOutput,
 		State: &c.State, WaitForChecks: c.WaitForChecks, Cost: c.defaultCost(), Production: ProductionConfig{
 			VarFiles: c.ProductionVarFiles, TerraformVersion: c.ProductionTerraformVersion,
@@ -776,14 +783,33 @@ func (c *Config) repoFor(ctx context.Context, env preview.Environment) (RepoConf
 // module's directory in it.
 const baseSource = "base"
 
+// baseDir returns the "//DIR" part of a base source; ok is false for any
+// other source.
+func baseDir(source string) (rest string, ok bool) {
+	rest, ok = strings.CutPrefix(source, baseSource)
+	return rest, ok && (rest == "" || strings.HasPrefix(rest, "//"))
+}
+
+// namesBaseRepos reports whether a top-level base module_source serves
+// repositories named one by one: a repos entry without a module of its
+// own, or an owner/name in allowed_repos. base runs the module each
+// repository keeps, so it serves those only (see repo), never every
+// repository an owner/* pattern or the App's installation lets in: anyone
+// who can create a repository there would run a module of their own with
+// previewd's credentials.
+func (c *Config) namesBaseRepos() bool {
+	return slices.ContainsFunc(c.Repos, func(r RepoConfig) bool { return r.ModuleDir == "" && r.ModuleSource == "" }) ||
+		slices.ContainsFunc(c.AllowedRepos, repoName.MatchString)
+}
+
 // sourceFor is the module source env follows: r's module_source, or for
 // "base" the pull request's own repository on GitHub at its default branch
 // (what production runs): never the pull request's head, nor another base
 // branch it names, which its author chooses. A pull request must not
 // change the module that runs with previewd's credentials.
 func (c *Config) sourceFor(r RepoConfig, env preview.Environment) string {
-	rest, ok := strings.CutPrefix(r.ModuleSource, baseSource)
-	if !ok || (rest != "" && !strings.HasPrefix(rest, "//")) {
+	rest, ok := baseDir(r.ModuleSource)
+	if !ok {
 		return r.ModuleSource
 	}
 	scheme := "https"
@@ -795,7 +821,7 @@ func (c *Config) sourceFor(r RepoConfig, env preview.Environment) string {
 
 // validSource checks a module_source setting: a git source, or base.
 func validSource(s string) error {
-	if rest, ok := strings.CutPrefix(s, baseSource); ok && (rest == "" || strings.HasPrefix(rest, "//")) {
+	if rest, ok := baseDir(s); ok {
 		if strings.Contains(rest, "?") || slices.Contains(strings.Split(rest, "/"), "..") {
 			return fmt.Errorf("%q: base takes a directory inside the repository (base//infra/shop) and no arguments", s)
 		}
@@ -806,7 +832,9 @@ func validSource(s string) error {
 }
 
 // serves reports whether previewd acts on repository repo: only when it
-// has a module for it (a repos entry, or the default module_dir) and, when
+// has a module for it (a repos entry, or the default module_dir or
+// module_source; a default base only for a repository named, see
+// namesBaseRepos) and, when
 // allowed_repos is set, repo matches one of its patterns (case-insensitive).
 // With repos and no module_dir, that is exactly the repositories listed.
 func (c *Config) serves(repo string) bool {

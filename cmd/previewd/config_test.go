@@ -115,6 +115,10 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"a poll too often", "", map[string]string{"PREVIEWD_CHECK_POLL_INTERVAL": "10ms"}, "check_poll_interval (PREVIEWD_CHECK_POLL_INTERVAL): must be at least 1s"},
 		{"module dir and source", "", map[string]string{"PREVIEWD_MODULE_SOURCE": "base//infra"}, "module_source (PREVIEWD_MODULE_SOURCE): set module_dir or module_source, not both"},
 		{"base leaving the repository", "", map[string]string{"PREVIEWD_MODULE_DIR": "", "PREVIEWD_MODULE_SOURCE": "base//../etc"}, "base takes a directory inside the repository"},
+		{"base for every repository", "", map[string]string{"PREVIEWD_MODULE_DIR": "", "PREVIEWD_MODULE_SOURCE": "base//infra"}, `module_source (PREVIEWD_MODULE_SOURCE): "base//infra" takes the module from each pull request's own repository`},
+		{"base for every repository of an owner", "", map[string]string{"PREVIEWD_MODULE_DIR": "", "PREVIEWD_MODULE_SOURCE": "base//infra", "PREVIEWD_ALLOWED_REPOS": "acme/*"}, "name the repositories it serves in allowed_repos"},
+		{"base beside repos that all have their own module", "repos:\n  - {name: acme/shop, module_source: \"git::https://github.com/acme/infra.git\"}\n", map[string]string{"PREVIEWD_MODULE_DIR": "", "PREVIEWD_MODULE_SOURCE": "base"}, "name the repositories it serves in allowed_repos"},
+		{"a source following a ref named HEAD", "", map[string]string{"PREVIEWD_MODULE_DIR": "", "PREVIEWD_MODULE_SOURCE": "git::https://github.com/acme/infra.git?ref=HEAD"}, "leave ref out to follow the default branch"},
 		{"a source with credentials", "", map[string]string{"PREVIEWD_MODULE_DIR": "", "PREVIEWD_MODULE_SOURCE": "git::https://u:p@github.com/acme/infra.git"}, "credentials in the URL"},
 		{"an unknown store", "", map[string]string{"PREVIEWD_STORE_DRIVER": "mysql"}, `store.driver (PREVIEWD_STORE_DRIVER): "mysql": use bbolt or postgres`},
 		{"postgres without a URL", "", map[string]string{"PREVIEWD_STORE_DRIVER": "postgres"}, "store.url (PREVIEWD_STORE_URL): must be a postgres:// URL"},
@@ -370,6 +374,11 @@ func TestConfigServes(t *testing.T) {
 		{"default module outside the allowlist", Config{ModuleDir: module, AllowedRepos: []string{"acme/*"}}, "stranger/shop", false},
 		{"default module inside the allowlist, any case", Config{ModuleDir: module, AllowedRepos: []string{"ACME/*"}}, "acme/other", true},
 		{"listed repository outside the allowlist", Config{Repos: []RepoConfig{shop}, AllowedRepos: []string{"other/*"}}, "acme/shop", false},
+		{"default base, repository allowed by name", Config{ModuleSource: "base//infra", AllowedRepos: []string{"acme/*", "ACME/shop"}}, "acme/shop", true},
+		{"default base, repository allowed by a pattern only", Config{ModuleSource: "base//infra", AllowedRepos: []string{"acme/*", "acme/shop"}}, "acme/new-repo", false},
+		{"default base, listed repository", Config{ModuleSource: "base//infra", Repos: []RepoConfig{{Name: "acme/web"}}}, "acme/web", true},
+		{"default base, unlisted repository", Config{ModuleSource: "base//infra", Repos: []RepoConfig{{Name: "acme/web"}}}, "acme/new-repo", false},
+		{"default git source, unlisted repository", Config{ModuleSource: "git::https://github.com/acme/infra.git", Repos: []RepoConfig{{Name: "acme/web"}}}, "acme/new-repo", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -155,8 +155,8 @@ func TestModuleFromThePullRequestsBaseBranch(t *testing.T) {
 	gh := &fakeGitHub{comments: map[int64]string{}, gitRoot: repo.bareRoot}
 	srv := httptest.NewServer(gh.handler())
 	defer srv.Close()
-	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_SOURCE": "base//infra/shop", "PREVIEWD_GITHUB_TOKEN": "ghs_e2etoken",
-		"PREVIEWD_GITHUB_API_URL": srv.URL + "/"})
+	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_SOURCE": "base//infra/shop", "PREVIEWD_ALLOWED_REPOS": "acme/shop",
+		"PREVIEWD_GITHUB_TOKEN": "ghs_e2etoken", "PREVIEWD_GITHUB_API_URL": srv.URL + "/"})
 	p.send(prEvent{"opened", "feature/sneaky", head, 3, time.Now().Add(-time.Hour)})
 	var env struct {
 		apiEnvironment
