@@ -63,8 +63,8 @@ func wanted(env Environment, pr PullRequest, rules PullRequestRules) (want, untr
 // ApplyPullRequest updates env with pr, arriving at now, and reports whether
 // its desired state changed (the controller then has work). created says
 // env is new (its Name, Repo and PR set by the store, nothing else). An
-// environment an operator, a command or expiry took down stays down until
-// something newer happens on its pull request.
+// environment an operator, a command, expiry or an eviction took down
+// stays down until something newer happens on its pull request.
 func ApplyPullRequest(env *Environment, created bool, pr PullRequest, now time.Time, rules PullRequestRules) (changed bool) {
 	want, untrusted := wanted(*env, pr, rules)
 	if created {
@@ -122,11 +122,17 @@ func staleEvent(d Desired, pr PullRequest, want bool) bool {
 	return pr.UpdatedAt.Equal(d.PRUpdatedAt) && !d.Present && want && d.Reason == ReasonClosed
 }
 
-// takenDown reports whether an operator, a command or expiry took the
-// environment down and pr brings nothing newer (a resync or a
-// redelivery): it stays down until a push, a reopen or any newer event.
+// takenDown reports whether an operator, a command, expiry or a budget's
+// eviction took the environment down and pr brings nothing newer (a resync
+// or a redelivery): it stays down until a push, a reopen or any newer
+// event.
 func takenDown(env Environment, pr PullRequest) bool {
-	if env.Desired.Present || env.Desired.Reason != ReasonAdmin && env.Desired.Reason != ReasonExpired && env.Desired.Reason != ReasonCommand {
+	if env.Desired.Present {
+		return false
+	}
+	switch env.Desired.Reason {
+	case ReasonAdmin, ReasonExpired, ReasonCommand, ReasonEvicted:
+	default:
 		return false
 	}
 	return pr.Open == env.Desired.PROpen && pr.HeadSHA == env.HeadSHA && !pr.UpdatedAt.After(env.Desired.PRUpdatedAt)

@@ -23,6 +23,8 @@ func TestPullRequestRules(t *testing.T) {
 	pushed.HeadSHA, pushed.UpdatedAt = "b", t0.Add(time.Minute)
 	takenDown := live
 	takenDown.Desired.Present, takenDown.Desired.Reason = false, ReasonAdmin
+	evicted := live
+	evicted.Desired.Present, evicted.Desired.Reason = false, ReasonEvicted
 	tests := []struct {
 		name    string
 		env     Environment
@@ -43,6 +45,8 @@ func TestPullRequestRules(t *testing.T) {
 		{"an older event", live, true, func() PullRequest { p := open; p.UpdatedAt = t0.Add(-time.Minute); return p }(), UpdateStale, false, true, ReasonOpened, StatusReady},
 		{"taken down, then the same state again", takenDown, true, open, UpdateApply, false, false, ReasonAdmin, StatusReady},
 		{"taken down, then a push", takenDown, true, pushed, UpdateApply, true, true, ReasonOpened, StatusQueued},
+		{"evicted, then the same state again", evicted, true, open, UpdateApply, false, false, ReasonEvicted, StatusReady},
+		{"evicted, then a push", evicted, true, pushed, UpdateApply, true, true, ReasonOpened, StatusQueued},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

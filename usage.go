@@ -98,12 +98,23 @@ type BudgetWait struct {
 }
 
 // HoldsResources reports whether the environment's resources exist, may
-// exist (a failed run leaves some), or are being made or torn down: what a
-// budget counts.
+// exist, or are being made or torn down: what a budget counts. Resources
+// may exist from the start of an apply until a destroy succeeds, so an
+// apply that failed or was cut short, and a destroy that failed, leave the
+// environment holding them; one that never began an apply (its required
+// checks failed first) holds none, failed or not.
 func (e Environment) HoldsResources() bool {
-	switch e.Status {
-	case StatusProvisioning, StatusDestroying, StatusFailed:
+	switch {
+	case busy(e.Status) || !e.LiveSince.IsZero():
 		return true
+	case e.Status == StatusDestroyed || e.AttemptedSHA == "":
+		return false // torn down, or never applied
+	case e.LastPhase == PhaseApply:
+		return true // an apply began since the last destroy
 	}
-	return !e.LiveSince.IsZero()
+	// The last run was a destroy, which may have left resources unless it
+	// succeeded. A failed one counts its attempts, or (Destroy tries it
+	// again from zero) is still wanted gone; after one that succeeded,
+	// nothing is held until an apply begins.
+	return e.LastPhase == PhaseDestroy && (e.Attempts > 0 || !e.Desired.Present)
 }

@@ -43,3 +43,39 @@ func TestEnvironmentHoursAcrossLivesAndMonths(t *testing.T) {
 		t.Errorf("usage kept: %v", e.Usage)
 	}
 }
+
+// TestHoldsResources: an environment holds resources, for a budget, from
+// the start of an apply until a destroy succeeds; one whose required checks
+// failed before any apply holds none.
+func TestHoldsResources(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	wanted := Desired{Present: true, PROpen: true}
+	gone := Desired{PROpen: true}
+	tests := []struct {
+		name string
+		env  Environment
+		want bool
+	}{
+		{"new, queued", Environment{Status: StatusQueued, Desired: wanted}, false},
+		{"its checks failed before any apply", Environment{Status: StatusFailed, Desired: wanted}, false},
+		{"provisioning", Environment{Status: StatusProvisioning, LastPhase: PhaseApply, AttemptedSHA: "a", Desired: wanted}, true},
+		{"its first apply failed", Environment{Status: StatusFailed, LastPhase: PhaseApply, AttemptedSHA: "a", Attempts: 1, Desired: wanted}, true},
+		{"its first apply failed, then a push", Environment{Status: StatusQueued, LastPhase: PhaseApply, AttemptedSHA: "a", Attempts: 1, Desired: wanted}, true},
+		{"its first apply failed, then the push's checks failed", Environment{Status: StatusFailed, LastPhase: PhaseApply, AttemptedSHA: "a", Attempts: 1, Desired: wanted}, true},
+		{"ready", Environment{Status: StatusReady, LastPhase: PhaseApply, AttemptedSHA: "a", LiveSince: now, Desired: wanted}, true},
+		{"ready, then a push's checks failed", Environment{Status: StatusFailed, LastPhase: PhaseApply, AttemptedSHA: "a", LiveSince: now, Desired: wanted}, true},
+		{"destroying", Environment{Status: StatusDestroying, LastPhase: PhaseDestroy, AttemptedSHA: "a", LiveSince: now, Desired: gone}, true},
+		{"a failed apply's destroy failed", Environment{Status: StatusFailed, LastPhase: PhaseDestroy, AttemptedSHA: "a", Attempts: 3, Desired: gone}, true},
+		{"that destroy tried again", Environment{Status: StatusFailed, LastPhase: PhaseDestroy, AttemptedSHA: "a", Desired: gone}, true},
+		{"that destroy failed, then reopened", Environment{Status: StatusQueued, LastPhase: PhaseDestroy, AttemptedSHA: "a", Attempts: 3, Desired: wanted}, true},
+		{"destroyed", Environment{Status: StatusDestroyed, LastPhase: PhaseDestroy, AttemptedSHA: "a", Desired: gone}, false},
+		{"destroyed, then reopened", Environment{Status: StatusQueued, LastPhase: PhaseDestroy, AttemptedSHA: "a", Desired: wanted}, false},
+		{"destroyed, reopened, and its checks failed", Environment{Status: StatusFailed, LastPhase: PhaseDestroy, AttemptedSHA: "a", Desired: wanted}, false},
+		{"never applied, its destroy failed", Environment{Status: StatusFailed, LastPhase: PhaseDestroy, Attempts: 1, Desired: gone}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.env.HoldsResources(); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

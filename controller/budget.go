@@ -11,10 +11,19 @@ import (
 
 // Budgets caps how many environments may hold resources at once.
 type Budgets interface {
-	// Budget returns the most live environments repo may have (0: no
-	// cap), the most previewd may have in all (0: no cap), and whether the
-	// environment idle longest may be torn down to make room.
-	Budget(repo string) (repoMax, totalMax int, evict bool)
+	// Budget returns the caps repo's environments are admitted under.
+	Budget(repo string) Budget
+}
+
+// Budget is how many environments may hold resources at once, and what
+// may be torn down to make room.
+type Budget struct {
+	RepoMax  int // the most live environments the repository may have (0: no cap)
+	TotalMax int // the most previewd may have in all (0: no cap)
+	// Evict tears down the environment idle longest to make room: one of
+	// the asking repository's own, or, with EvictAcrossRepos, any
+	// repository's when the cap over all is the one that is full.
+	Evict, EvictAcrossRepos bool
 }
 
 // budgetLease serialises admissions across replicas, so two never both
@@ -26,30 +35,19 @@ const budgetLease = "previewd:budget"
 // transition is stored (the environment then counts as provisioning).
 // When it may not, it records on env that it waits, with its place in
 // line, and, when eviction is allowed and nothing is being torn down in
-// the full scope already, tears down the environment idle longest there.
+// the full scope already, tears down the environment idle longest that
+// eviction may take there (see Budget).
 func (c *Controller) admit(ctx context.Context, env preview.Environment) (release func(), ok bool) {
 	if c.cfg.Budgets == nil || env.HoldsResources() {
 		return func() {}, true
 	}
-	repoMax, totalMax, evict := c.cfg.Budgets.Budget(env.Repo)
-	if repoMax <= 0 && totalMax <= 0 {
+	budget := c.cfg.Budgets.Budget(env.Repo)
+	if budget.RepoMax <= 0 && budget.TotalMax <= 0 {
 		return func() {}, true
 	}
-	c.budgetMu.Lock()
-	unlock := c.budgetMu.Unlock
-	if c.cfg.Leases != nil {
-		lease, held, err := c.cfg.Leases.AcquireLease(ctx, budgetLease, c.cfg.LeaseTTL)
-		if err != nil || !held {
-			unlock()
-			c.runs.addAfter(ctx, env.Name, c.cfg.LeaseTTL/3) // another replica admits now: look again soon
-			return nil, false
-		}
-		unlock = func() {
-			if _, err := c.cfg.Leases.ReleaseLease(context.WithoutCancel(ctx), lease); err != nil {
-				c.log.Warn("release the budget lease (it will expire)", "err", err)
-			}
-			c.budgetMu.Unlock()
-		}
+	unlock, ok := c.lockBudgets(ctx, env.Name)
+	if !ok {
+		return nil, false
 	}
 	live, err := c.store.FindEnvironments(ctx, preview.EnvironmentFilter{LiveOnly: true})
 	if err != nil {
@@ -57,49 +55,122 @@ func (c *Controller) admit(ctx context.Context, env preview.Environment) (releas
 		c.log.Error("budget: load environments", "err", err)
 		return nil, false
 	}
-	inScope := func(scope string, e preview.Environment) bool {
-		return scope == "all" || strings.EqualFold(e.Repo, scope)
-	}
 	for _, b := range []struct {
 		scope string
 		max   int
-	}{{env.Repo, repoMax}, {"all", totalMax}} {
+	}{{env.Repo, budget.RepoMax}, {"all", budget.TotalMax}} {
 		if b.max <= 0 {
 			continue
 		}
-		holding, freeing, ahead := 0, 0, 0
-		now := c.cfg.Now()
-		var waiting, idle []preview.Environment
-		for _, e := range live {
-			if e.Name == env.Name || !inScope(b.scope, e) {
-				continue
-			}
-			switch {
-			case e.HoldsResources():
-				holding++
-				if !e.Desired.Present && (e.Status == preview.StatusDestroying || e.NextAction(now, c.cfg.MaxAttempts) == preview.ActionDestroy) {
-					freeing++ // a destroy under way or to be retried; one that gave up frees nothing
-				} else if e.Desired.Present && e.Status == preview.StatusReady && !e.Kept() {
-					idle = append(idle, e)
-				}
-			case e.Budget != nil && e.Desired.Present:
-				waiting = append(waiting, e)
-				if env.Budget == nil || waitsBefore(e, env) {
-					ahead++ // room goes first to those in line before env
-				}
-			}
-		}
-		if holding+ahead < b.max {
+		r := c.room(env, b.scope, live)
+		if r.holding+r.ahead < b.max {
 			continue
 		}
 		unlock()
-		c.wait(ctx, env, b.scope, holding, b.max, waiting)
-		if evict && freeing == 0 && len(idle) > 0 {
-			c.evict(ctx, idle, b.scope, b.max)
+		c.wait(ctx, env, b.scope, r.holding, b.max, r.waiting)
+		if budget.Evict && r.freeing == 0 {
+			c.evict(ctx, evictable(r.idle, env.Repo, b.scope == "all" && budget.EvictAcrossRepos), b.scope, b.max)
 		}
 		return nil, false
 	}
 	return unlock, true
+}
+
+// lockBudgets takes the right to admit, for the environment named name:
+// one admission at a time in this process, and across replicas while it
+// holds the budget lease. It returns false, with name queued to look again
+// soon, when another replica admits now.
+func (c *Controller) lockBudgets(ctx context.Context, name string) (unlock func(), ok bool) {
+	c.budgetMu.Lock()
+	if c.cfg.Leases == nil {
+		return c.budgetMu.Unlock, true
+	}
+	lease, held, err := c.cfg.Leases.AcquireLease(ctx, budgetLease, c.cfg.LeaseTTL)
+	if err != nil || !held {
+		c.budgetMu.Unlock()
+		c.runs.addAfter(ctx, name, c.cfg.LeaseTTL/3)
+		return nil, false
+	}
+	return func() {
+		if _, err := c.cfg.Leases.ReleaseLease(context.WithoutCancel(ctx), lease); err != nil {
+			c.log.Warn("release the budget lease (it will expire)", "err", err)
+		}
+		c.budgetMu.Unlock()
+	}, true
+}
+
+// room is how full one scope of a budget is, as env sees it.
+type room struct {
+	holding int                   // environments holding resources
+	freeing int                   // of those, the ones a destroy under way or due will free
+	ahead   int                   // environments in line before env
+	waiting []preview.Environment // the environments in line, env aside
+	idle    []preview.Environment // ready and not kept: what eviction may take
+}
+
+// room measures scope (a repository, or "all") among live for env. Over
+// all, only the environments their own repository has room for are in
+// line: one waiting for its repository's cap does not hold up another
+// repository's.
+func (c *Controller) room(env preview.Environment, scope string, live []preview.Environment) room {
+	var r room
+	now := c.cfg.Now()
+	for _, e := range live {
+		if e.Name == env.Name || scope != "all" && !strings.EqualFold(e.Repo, scope) {
+			continue
+		}
+		switch {
+		case e.HoldsResources():
+			r.holding++
+			if !e.Desired.Present && (e.Status == preview.StatusDestroying || e.NextAction(now, c.cfg.MaxAttempts) == preview.ActionDestroy) {
+				r.freeing++ // a destroy under way or to be retried; one that gave up frees nothing
+			} else if e.Desired.Present && e.Status == preview.StatusReady && !e.Kept() {
+				r.idle = append(r.idle, e)
+			}
+		case inLine(e):
+			r.waiting = append(r.waiting, e)
+		}
+	}
+	if scope == "all" {
+		r.waiting = c.pastRepoCaps(live, r.waiting)
+	}
+	for _, e := range r.waiting {
+		if env.Budget == nil || waitsBefore(e, env) {
+			r.ahead++ // room goes first to those in line before env
+		}
+	}
+	return r
+}
+
+// pastRepoCaps keeps, of waiting, the environments whose own repository
+// has room for them, first in line first: the others wait for their
+// repository, not for room over all.
+func (c *Controller) pastRepoCaps(live, waiting []preview.Environment) []preview.Environment {
+	taken := map[string]int{} // by repository: slots held, then promised to those in line
+	for _, e := range live {
+		if e.HoldsResources() {
+			taken[strings.ToLower(e.Repo)]++
+		}
+	}
+	slices.SortFunc(waiting, lineOrder)
+	var past []preview.Environment
+	for _, e := range waiting {
+		repo := strings.ToLower(e.Repo)
+		if max := c.cfg.Budgets.Budget(e.Repo).RepoMax; max <= 0 || taken[repo] < max {
+			past = append(past, e)
+		}
+		taken[repo]++
+	}
+	return past
+}
+
+// evictable returns the environments of idle that eviction may take for an
+// environment of repo: the repository's own, or every one when across.
+func evictable(idle []preview.Environment, repo string, across bool) []preview.Environment {
+	if across {
+		return idle
+	}
+	return slices.DeleteFunc(slices.Clone(idle), func(e preview.Environment) bool { return !strings.EqualFold(e.Repo, repo) })
 }
 
 // wait records that env waits for room in scope, its place in line among
@@ -139,6 +210,9 @@ func (c *Controller) wait(ctx context.Context, env preview.Environment, scope st
 // oldest) among idle, to make room in scope, and says why on its pull
 // request.
 func (c *Controller) evict(ctx context.Context, idle []preview.Environment, scope string, max int) {
+	if len(idle) == 0 {
+		return
+	}
 	victim := slices.MinFunc(idle, func(a, b preview.Environment) int {
 		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), strings.Compare(a.Name, b.Name))
 	})
@@ -156,11 +230,23 @@ func (c *Controller) evict(ctx context.Context, idle []preview.Environment, scop
 	c.Nudge(victim.Name)
 }
 
+// inLine reports whether e waits for room within a budget: it was
+// refused room, is still wanted, holds nothing, and waits for nothing
+// else. A head whose required checks failed is failed, and out of line
+// until they pass: it would not take the room.
+func inLine(e preview.Environment) bool {
+	return e.Budget != nil && e.Desired.Present && e.Status == preview.StatusQueued && !e.HoldsResources()
+}
+
+// lineOrder orders environments in line for room (both waiting): the
+// longest waiting first.
+func lineOrder(a, b preview.Environment) int {
+	return cmp.Or(a.Budget.Since.Compare(b.Budget.Since), strings.Compare(a.Name, b.Name))
+}
+
 // waitsBefore reports whether a is before b in the line for room (both
 // waiting).
-func waitsBefore(a, b preview.Environment) bool {
-	return a.Budget.Since.Before(b.Budget.Since) || a.Budget.Since.Equal(b.Budget.Since) && a.Name < b.Name
-}
+func waitsBefore(a, b preview.Environment) bool { return lineOrder(a, b) < 0 }
 
 // wakeWaiting queues the environments waiting for room, first in line
 // first: a destroy just made some.
@@ -174,13 +260,11 @@ func (c *Controller) wakeWaiting(ctx context.Context) {
 	}
 	var waiting []preview.Environment
 	for _, e := range live {
-		if e.Budget != nil && e.Desired.Present {
+		if inLine(e) {
 			waiting = append(waiting, e)
 		}
 	}
-	slices.SortFunc(waiting, func(a, b preview.Environment) int {
-		return cmp.Or(a.Budget.Since.Compare(b.Budget.Since), strings.Compare(a.Name, b.Name))
-	})
+	slices.SortFunc(waiting, lineOrder)
 	for _, e := range waiting {
 		c.runs.add(e.Name)
 	}

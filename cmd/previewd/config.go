@@ -58,6 +58,10 @@ type Config struct {
 	// EvictIdleOverBudget tears down the environment idle longest to make
 	// room for a new one over a cap, instead of having it wait.
 	EvictIdleOverBudget bool `yaml:"evict_idle_over_budget"`
+	// EvictAcrossRepos lets eviction for the cap over every repository
+	// take another repository's environment; without it a repository
+	// evicts only its own.
+	EvictAcrossRepos bool `yaml:"evict_across_repos"`
 	// ProductionVarFiles are production's var files for module_dir (for
 	// every repository without its own entry), relative to module_dir.
 	ProductionVarFiles []string `yaml:"production_var_files"`

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/controller"
 	"github.com/previewd/previewd/server"
 )
 
@@ -79,11 +80,15 @@ func round2(v float64) float64 { return math.Round(v*100) / 100 }
 // budgets gives the controller the caps on live environments.
 type budgets struct{ cfg *Config }
 
-func (b budgets) Budget(repo string) (repoMax, totalMax int, evict bool) {
+func (b budgets) Budget(repo string) controller.Budget {
+	budget := controller.Budget{
+		TotalMax: b.cfg.MaxLiveEnvironments,
+		Evict:    b.cfg.EvictIdleOverBudget, EvictAcrossRepos: b.cfg.EvictAcrossRepos,
+	}
 	for _, r := range b.cfg.Repos {
 		if strings.EqualFold(r.Name, repo) {
-			repoMax = r.MaxLiveEnvironments
+			budget.RepoMax = r.MaxLiveEnvironments
 		}
 	}
-	return repoMax, b.cfg.MaxLiveEnvironments, b.cfg.EvictIdleOverBudget
+	return budget
 }
