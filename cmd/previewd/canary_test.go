@@ -43,9 +43,10 @@ func TestSecretsAppearNowherePreviewdWrites(t *testing.T) {
 		return fmt.Sprintf(`  - name: %s
     module_dir: %s
     production:
-      vars: {db_password: %s}
+      vars: {db_password: %s, external_api_url: "https://api.shop.test", region: eu-west-1}
     differences:
       - {variable: db_password, value: %s, reason: security}
+      - {variable: region, value: eu-north-1, reason: cost}
     parity:
       hook_sensitive_outputs: %v
       seed_command: [sh, -c, 'env > %s.seed%s']
@@ -131,6 +132,13 @@ func TestSecretsAppearNowherePreviewdWrites(t *testing.T) {
 		p.waitFor(name, "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
 	}
 	readAPI(false)
+	// Plain inputs stay in clear: production's and the declared
+	// difference's values, and Terraform's own flags.
+	for _, want := range []string{`api_url  = "https://api.shop.test"`, `region   = "eu-north-1"`, "-input=false"} {
+		if !strings.Contains(answers.String(), want) {
+			t.Errorf("the run logs redact a plain value: they lack %q", want)
+		}
+	}
 	for _, want := range []string{"pre-destroy ran", "Destroy complete!", "stdout: (sensitive)", "stderr: (sensitive)", `"last_error":"seed: command sh: exit status 3: stderr: (sensitive)"`} {
 		if !strings.Contains(answers.String(), want) {
 			t.Errorf("the API's answers lack %q:\n%.3000s", want, answers.String())

@@ -1,6 +1,7 @@
 # A module holding secrets, for the test that looks for them in everything
 # previewd writes: a sensitive variable kept in a resource, a sensitive
-# output built from it, and a harmless output beside it.
+# output built from it, and a harmless output beside it; and plain variables,
+# whose values run logs must show in clear.
 variable "environment" {
   type = string
 }
@@ -10,10 +11,21 @@ variable "db_password" {
   sensitive = true
 }
 
+variable "external_api_url" {
+  type = string
+}
+
+variable "region" {
+  type    = string
+  default = "eu-central-1"
+}
+
 resource "terraform_data" "db" {
   input = {
     name     = "db-${var.environment}"
     password = var.db_password
+    api_url  = var.external_api_url
+    region   = var.region
   }
 
   provisioner "local-exec" {
