@@ -71,7 +71,6 @@ func (c *Controller) leased(ctx context.Context, name string, again func(), fn f
 	go func() {
 		select {
 		case <-h.lost:
-			c.log.Warn("lease lost: stopping its work", "name", name)
 			cancel()
 		case <-lctx.Done():
 		}
@@ -157,24 +156,33 @@ func (c *Controller) unhold(ctx context.Context, h *heldLease, again func()) {
 	}
 }
 
-// renew keeps h's lease alive until stopped. It gives the lease up as lost
-// when another replica took it, or half a lease after the last renewal
-// that succeeded was sent (the database unreachable): the database let the
-// lease run a whole lease from a moment after that, so this replica stops
-// its work well before another may take over.
+// renew keeps h's lease alive until stopped, renewing it every
+// LeaseTTL/6. It gives the lease up as lost when another replica took it,
+// or LeaseTTL/3 after the last renewal that succeeded was sent (the
+// database unreachable). The database let the lease run a whole LeaseTTL
+// from a moment after that send, so the work under the lease is stopped
+// with two thirds of a lease to spare: a run's Terraform is interrupted at
+// once and its process group killed LeaseTTL/3 later (see StopDelay),
+// before another replica may take the lease over.
 func (c *Controller) renew(h *heldLease, acquired time.Time) {
 	defer close(h.done)
 	ttl := c.cfg.LeaseTTL
-	t := time.NewTicker(ttl / 3)
+	t := time.NewTicker(ttl / 6)
 	defer t.Stop()
 	lastSent := acquired // the sending of the last acquisition or renewal that succeeded
 	for {
+		giveUp := lastSent.Add(ttl / 3)
+		wait := time.NewTimer(time.Until(giveUp))
 		select {
 		case <-h.stop:
+			wait.Stop()
+			return
+		case <-wait.C:
+			c.giveUp(h, "lease not renewed in time")
 			return
 		case <-t.C:
+			wait.Stop()
 		}
-		giveUp := lastSent.Add(ttl / 2)
 		sent := time.Now()
 		ctx, cancel := context.WithDeadline(context.Background(), giveUp)
 		err := c.cfg.Leases.RenewLease(ctx, h.lease, ttl)
@@ -182,16 +190,26 @@ func (c *Controller) renew(h *heldLease, acquired time.Time) {
 		switch {
 		case err == nil:
 			lastSent = sent
-			continue
 		case errors.Is(err, preview.ErrLeaseLost), !time.Now().Before(giveUp):
-			close(h.lost)
-			<-h.stop
+			c.giveUp(h, err.Error())
 			return
 		default:
 			c.log.Warn("renew lease", "name", h.lease.Name, "err", err)
 		}
 	}
 }
+
+// giveUp tells h's users the lease is lost, and waits for them to stop.
+func (c *Controller) giveUp(h *heldLease, why string) {
+	c.log.Warn("lease lost: stopping its work", "name", h.lease.Name, "why", why)
+	close(h.lost)
+	<-h.stop
+}
+
+// StopDelay is how long a Terraform interrupted because its lease was lost
+// may take to stop before its process group is killed: LeaseTTL/3, so it
+// has stopped LeaseTTL/3 before the lease can expire (see renew).
+func StopDelay(leaseTTL time.Duration) time.Duration { return leaseTTL / 3 }
 
 // replica names the replica holding the lease ctx carries, if any.
 func replica(ctx context.Context) string {

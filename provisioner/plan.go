@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
 	preview "github.com/previewd/previewd"
 )
@@ -223,23 +222,19 @@ func productionVariables(declared map[string]bool, dir string, vars map[string]a
 // savedPlan runs terraform plan -out in r's working directory with r's var
 // files and opts, then terraform show -json of the saved plan, which it
 // removes. changed is plan's -detailed-exitcode answer.
-func savedPlan(ctx context.Context, r *run, ws workspace, opts ...tfexec.PlanOption) (changed bool, res PlanResult, err error) {
+func savedPlan(ctx context.Context, r *run, ws workspace, flags ...string) (changed bool, res PlanResult, err error) {
 	path := filepath.Join(ws.root, planFile)
 	defer os.Remove(path)
-	if changed, err = planTo(ctx, r, path, opts...); err != nil {
+	if changed, err = planTo(ctx, r, path, flags...); err != nil {
 		return false, PlanResult{}, err
 	}
 	res, err = showPlan(ctx, r, path)
 	return changed, res, err
 }
 
-// planTo runs terraform plan -out=path with r's var files and opts.
-func planTo(ctx context.Context, r *run, path string, opts ...tfexec.PlanOption) (changed bool, err error) {
-	planOpts := []tfexec.PlanOption{tfexec.Out(path), tfexec.LockTimeout(stateLockTimeout.String())}
-	for _, f := range r.varFiles {
-		planOpts = append(planOpts, tfexec.VarFile(f))
-	}
-	if changed, err = r.tf.Plan(ctx, append(planOpts, opts...)...); err != nil {
+// planTo runs terraform plan -out=path with r's var files and flags.
+func planTo(ctx context.Context, r *run, path string, flags ...string) (changed bool, err error) {
+	if changed, err = r.cmds.plan(ctx, path, r.varFiles, flags...); err != nil {
 		return false, r.commandError(ctx, "plan", err)
 	}
 	return changed, nil
@@ -308,7 +303,7 @@ func (p *Provisioner) detectDrift(ctx context.Context, env preview.Environment, 
 	if empty, err := r.stateEmpty(ctx); err != nil || empty {
 		return false, nil, err
 	}
-	changed, res, err := savedPlan(ctx, r, ws, tfexec.RefreshOnly(true))
+	changed, res, err := savedPlan(ctx, r, ws, "-refresh-only")
 	if err != nil || !changed {
 		return false, nil, err
 	}

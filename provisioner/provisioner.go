@@ -198,7 +198,7 @@ func (p *Provisioner) apply(ctx context.Context, env preview.Environment, log io
 	if _, err := planTo(ctx, r, path); err != nil {
 		return Result{}, err
 	}
-	if err := r.tf.Apply(ctx, tfexec.DirOrPlan(path), tfexec.LockTimeout(stateLockTimeout.String())); err != nil {
+	if err := r.cmds.apply(ctx, path); err != nil {
 		os.Remove(path)
 		return Result{}, r.commandError(ctx, "apply", err)
 	}
@@ -277,11 +277,7 @@ func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log 
 	if empty, err := r.stateEmpty(ctx); err != nil {
 		return err
 	} else if !empty {
-		opts := []tfexec.DestroyOption{tfexec.LockTimeout(stateLockTimeout.String())}
-		for _, f := range r.varFiles {
-			opts = append(opts, tfexec.VarFile(f))
-		}
-		if err := r.tf.Destroy(ctx, opts...); err != nil {
+		if err := r.cmds.destroy(ctx, r.varFiles); err != nil {
 			return r.commandError(ctx, "destroy", err)
 		}
 		if empty, err := r.stateEmpty(ctx); err != nil || !empty {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -32,9 +33,12 @@ type commandRunner struct {
 }
 
 // run runs Terraform with args, stdout to stdout and stderr to the run's
-// log. Like terraform-exec, it interrupts Terraform when ctx ends and kills
-// it waitDelay later, and a failure's error is terraform-exec's shape: the
-// exit status, then stderr.
+// log. When ctx ends it interrupts Terraform, and kills Terraform's whole
+// process group (its providers and local-exec commands too) waitDelay
+// later if it has not stopped, and whatever is left of the group once it
+// has: when run returns after ctx ended, nothing it started still runs.
+// A failure's error is terraform-exec's shape: the exit status, then
+// stderr.
 func (c commandRunner) run(ctx context.Context, stdout io.Writer, args ...string) error {
 	return c.runEnv(ctx, stdout, nil, args...)
 }
@@ -42,6 +46,7 @@ func (c commandRunner) run(ctx context.Context, stdout io.Writer, args ...string
 // runEnv is run with extra variables in Terraform's environment.
 func (c commandRunner) runEnv(ctx context.Context, stdout io.Writer, extra map[string]string, args ...string) error {
 	cmd := exec.CommandContext(ctx, c.bin, args...)
+	ownGroup(cmd)
 	cmd.Dir = c.dir
 	cmd.Env = make([]string, 0, len(c.env)+len(extra)+1)
 	for k, v := range c.env {
@@ -51,19 +56,63 @@ func (c commandRunner) runEnv(ctx context.Context, stdout io.Writer, extra map[s
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Env = append(cmd.Env, "TF_IN_AUTOMATION=1") // as terraform-exec always sets it
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = c.waitDelay
+	var kill *time.Timer
+	cmd.Cancel = func() error {
+		kill = time.AfterFunc(c.waitDelay, func() { killGroup(cmd) })
+		return cmd.Process.Signal(os.Interrupt)
+	}
+	// Go's own kill of Terraform alone comes after the group's, and ends
+	// the wait for output a surviving child might still hold open.
+	cmd.WaitDelay = c.waitDelay + time.Second
 	var stderr bytes.Buffer
 	cmd.Stdout = stdout
 	cmd.Stderr = io.MultiWriter(c.log, &stderr)
 	c.echo.Printf("%s%s", runningPrefix, cmd.String())
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	if kill != nil {
+		kill.Stop()
+		killGroup(cmd) // what an interrupted Terraform left behind
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: %w", ctx.Err(), err)
 		}
 		return fmt.Errorf("%w\n%s", err, stderr.String())
 	}
 	return nil
+}
+
+// plan runs `terraform plan -out=path` with varFiles and extra flags
+// (-refresh-only), waiting lockTimeout for the state lock; changed is its
+// -detailed-exitcode answer.
+func (c commandRunner) plan(ctx context.Context, path string, varFiles []string, extra ...string) (changed bool, err error) {
+	args := []string{"plan", "-no-color", "-input=false", "-detailed-exitcode", "-lock-timeout=" + stateLockTimeout.String(), "-out=" + path}
+	args = append(append(args, varFileArgs(varFiles)...), extra...)
+	err = c.run(ctx, c.log.stdout(), args...)
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 2 && ctx.Err() == nil {
+		return true, nil
+	}
+	return false, err
+}
+
+// apply runs `terraform apply` of the saved plan at path.
+func (c commandRunner) apply(ctx context.Context, path string) error {
+	return c.run(ctx, c.log.stdout(), "apply", "-no-color", "-auto-approve", "-input=false", "-lock-timeout="+stateLockTimeout.String(), path)
+}
+
+// destroy runs `terraform destroy` with varFiles.
+func (c commandRunner) destroy(ctx context.Context, varFiles []string) error {
+	args := []string{"destroy", "-no-color", "-auto-approve", "-input=false", "-lock-timeout=" + stateLockTimeout.String()}
+	return c.run(ctx, c.log.stdout(), append(args, varFileArgs(varFiles)...)...)
+}
+
+func varFileArgs(files []string) []string {
+	args := make([]string, len(files))
+	for i, f := range files {
+		args[i] = "-var-file=" + f
+	}
+	return args
 }
 
 // init runs `terraform init` for previewd's backend (-reconfigure: the

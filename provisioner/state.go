@@ -61,6 +61,22 @@ var unsupportedBackends = map[string]string{
 // workspace's state in production's place when empty.
 var notEmpty = map[string][]string{"s3": {"workspace_key_prefix"}}
 
+// LockProblem says why s cannot keep two Terraform processes of one
+// environment apart, or "" when its backend locks the state: the local
+// backend's lock is a file only one machine sees, and s3 locks only with a
+// DynamoDB table or a lock file. Replicas sharing a store need the lock
+// (see the controller's leases): it is the last guard should two of them
+// ever run one environment at once.
+func LockProblem(s State) string {
+	switch {
+	case !s.Remote():
+		return "local state is a file on one replica's disk, locked only there"
+	case s.Backend == "s3" && strings.TrimSpace(s.Config["dynamodb_table"]) == "" && s.Config["use_lockfile"] != "true":
+		return `the s3 backend locks nothing without dynamodb_table or use_lockfile: "true"`
+	}
+	return ""
+}
+
 // StateProblem says why s is refused, or "": an unknown-looking or
 // unsupported backend, a malformed setting name, settings for the local
 // backend, or a setting that would put every environment's state, or

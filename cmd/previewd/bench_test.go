@@ -87,7 +87,8 @@ func BenchmarkWebhookAck(b *testing.B) {
 	b.Run("store=bbolt", func(b *testing.B) { benchmarkWebhookAck(b, nil) })
 	b.Run("store=postgres", func(b *testing.B) {
 		url, _ := pgtest.Database(b)
-		benchmarkWebhookAck(b, map[string]string{"PREVIEWD_DATABASE_URL": url})
+		config, _ := pgStateConfig(b)
+		benchmarkWebhookAck(b, map[string]string{"PREVIEWD_DATABASE_URL": url, "PREVIEWD_CONFIG": config})
 	})
 }
 

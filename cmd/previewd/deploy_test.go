@@ -265,9 +265,17 @@ func TestKubernetesManifests(t *testing.T) {
 		name, _ := get(e, "name").(string)
 		value, _ := get(e, "value").(string)
 		if ref := get(e, "valueFrom", "secretKeyRef", "name"); ref != nil {
-			value = "from-secret-" + name
-			if name == "PREVIEWD_DATABASE_URL" || name == "PG_CONN_STR" {
-				value = "postgres://previewd@db:5432/previewd"
+			// What the README's Secret holds under each key: the store's
+			// and the state's connections are two roles and databases.
+			key, _ := get(e, "valueFrom", "secretKeyRef", "key").(string)
+			value = map[string]string{
+				"database-url":       "postgres://previewd@db:5432/previewd",
+				"state-database-url": "postgres://previewd_state@db:5432/previewd_state",
+				"webhook-secret":     strings.Repeat("5e", 32),
+				"admin-token":        strings.Repeat("a7", 32),
+			}[key]
+			if value == "" {
+				t.Errorf("%s: the Secret's key %q is not one the manifest's instructions create", name, key)
 			}
 		} else if strings.Contains(name, "SECRET") || strings.Contains(name, "TOKEN") {
 			t.Errorf("%s is written in the manifest, not taken from a Secret", name)

@@ -19,7 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/previewd/previewd/internal/apitest"
+	"github.com/previewd/previewd/internal/pgtest"
 )
 
 var (
@@ -379,13 +381,15 @@ func slowModule(t testing.TB, seconds int, everyApply bool) string {
 }
 
 // pgStateConfig writes a configuration file keeping every environment's
-// state in the PostgreSQL database at url (Terraform's pg backend), and
-// returns its path.
-func pgStateConfig(t testing.TB, url string) string {
+// state in a PostgreSQL database of its own (Terraform's pg backend), with
+// a role of its own, never the store's; it returns the file's path and an
+// administrator's connection to the state database.
+func pgStateConfig(t testing.TB) (string, *pgx.Conn) {
 	t.Helper()
 	config := filepath.Join(t.TempDir(), "previewd.yaml")
-	if err := os.WriteFile(config, []byte("state:\n  backend: pg\n  config:\n    conn_str: "+url+"\n"), 0o600); err != nil {
+	state, conn := pgtest.StateDatabase(t)
+	if err := os.WriteFile(config, []byte("state:\n  backend: pg\n  config:\n    conn_str: "+state+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return config
+	return config, conn
 }

@@ -19,9 +19,8 @@ import (
 // environment's own in PostgreSQL and nowhere on previewd's disk, and the
 // destroy leaves nothing in PostgreSQL.
 func TestKill9DuringApplyWithStateInPostgres(t *testing.T) {
-	db, conn := pgtest.Database(t)
 	schema := pgtest.StateSchema
-	config := pgStateConfig(t, db)
+	config, conn := pgStateConfig(t)
 	dataDir := t.TempDir()
 	p := startProcess(t, dataDir, "PREVIEWD_CONFIG="+config)
 	t0 := time.Now().Add(-time.Hour)
@@ -60,7 +59,7 @@ func TestKill9DuringApplyWithStateInPostgres(t *testing.T) {
 func TestServiceOnPostgreSQL(t *testing.T) {
 	url, conn := pgtest.Database(t)
 	module, _ := filepath.Abs("testdata/module")
-	config := pgStateConfig(t, url)
+	config, state := pgStateConfig(t)
 	vars := map[string]string{"PREVIEWD_DATABASE_URL": url, "PREVIEWD_MODULE_DIR": module, "PREVIEWD_CONFIG": config, "PREVIEWD_LEASE_TTL": "3s"}
 	p := startPreviewd(t, vars)
 	t0 := time.Now().Add(-time.Hour)
@@ -89,7 +88,7 @@ func TestServiceOnPostgreSQL(t *testing.T) {
 	}
 	p2.send(prEvent{"closed", "on-pg", "sha1", 1, t0.Add(time.Minute)})
 	p.waitFor("on-pg", "destroyed", func(e apiEnvironment) bool { return e.Status == "destroyed" })
-	if names := pgtest.StateNames(t, conn, pgtest.StateSchema); len(names) > 0 {
+	if names := pgtest.StateNames(t, state, pgtest.StateSchema); len(names) > 0 {
 		t.Errorf("workspaces left in PostgreSQL after the destroy: %v", names)
 	}
 }

@@ -137,7 +137,8 @@ func (c *cluster) leaders() []int {
 // lock is left behind, and only the open pull requests' workspaces remain.
 func TestReplicasConvergeWhileKilled(t *testing.T) {
 	url, conn := pgtest.Database(t)
-	module, config := slowModule(t, 1, false), pgStateConfig(t, url)
+	module := slowModule(t, 1, false)
+	config, state := pgStateConfig(t)
 	const prs, ttl = 50, 3 * time.Second
 	c := startCluster(t, 3, "PREVIEWD_DATABASE_URL="+url, "PREVIEWD_CONFIG="+config, "PREVIEWD_MODULE_DIR="+module,
 		"PREVIEWD_LEASE_TTL="+ttl.String(), "PREVIEWD_MAX_CONCURRENT_RUNS=2", "PREVIEWD_RETRY_BASE=1s", "PREVIEWD_LOG_LEVEL=info")
@@ -289,7 +290,7 @@ func TestReplicasConvergeWhileKilled(t *testing.T) {
 		t.Errorf("leases left on environments: %v", left)
 	}
 	var locks int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())").Scan(&locks); err != nil {
+	if err := state.QueryRow(ctx, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())").Scan(&locks); err != nil {
 		t.Fatal(err)
 	}
 	if locks > 0 {
@@ -300,7 +301,7 @@ func TestReplicasConvergeWhileKilled(t *testing.T) {
 		want = append(want, "previewd-"+branch(n))
 	}
 	slices.Sort(want)
-	if got := pgtest.StateNames(t, conn, pgtest.StateSchema); !slices.Equal(got, want) {
+	if got := pgtest.StateNames(t, state, pgtest.StateSchema); !slices.Equal(got, want) {
 		t.Errorf("workspaces in PostgreSQL:\n got %v\nwant %v", got, want)
 	}
 	if t.Failed() {
@@ -317,8 +318,9 @@ func TestReplicasConvergeWhileKilled(t *testing.T) {
 // (and a check interval) of its death.
 func TestLeaderMovesWhenItsReplicaDies(t *testing.T) {
 	url, _ := pgtest.Database(t)
+	config, _ := pgStateConfig(t)
 	const ttl = 3 * time.Second
-	c := startCluster(t, 3, "PREVIEWD_DATABASE_URL="+url, "PREVIEWD_LEASE_TTL="+ttl.String())
+	c := startCluster(t, 3, "PREVIEWD_DATABASE_URL="+url, "PREVIEWD_CONFIG="+config, "PREVIEWD_LEASE_TTL="+ttl.String())
 	waitLeader := func(not int) (int, time.Duration) {
 		start := time.Now()
 		for time.Since(start) < 4*ttl {
@@ -361,7 +363,7 @@ func lastLines(s string, n int) string {
 // environment converges under the new holder.
 func TestPausedReplicaIsFencedOff(t *testing.T) {
 	url, conn := pgtest.Database(t)
-	config := pgStateConfig(t, url)
+	config, _ := pgStateConfig(t)
 	const ttl = 3 * time.Second
 	c := startCluster(t, 2, "PREVIEWD_DATABASE_URL="+url, "PREVIEWD_CONFIG="+config,
 		"PREVIEWD_LEASE_TTL="+ttl.String(), "PREVIEWD_RETRY_BASE=1s", "PREVIEWD_LOG_LEVEL=info")
@@ -453,7 +455,7 @@ func BenchmarkScaleOut(b *testing.B) {
 		var one time.Duration
 		for n := 1; n <= 3; n++ {
 			url, conn := pgtest.Database(b)
-			config := pgStateConfig(b, url)
+			config, _ := pgStateConfig(b)
 			c := startCluster(b, n, "PREVIEWD_DATABASE_URL="+url, "PREVIEWD_CONFIG="+config, "PREVIEWD_MODULE_DIR="+module,
 				fmt.Sprintf("PREVIEWD_MAX_CONCURRENT_RUNS=%d", slots), "PREVIEWD_LOG_LEVEL=warn")
 			t0 := time.Now().Add(-time.Hour)

@@ -80,6 +80,48 @@ func Database(t testing.TB) (string, *pgx.Conn) {
 	return u.String(), conn
 }
 
+// StateDatabase creates a database for Terraform's pg backend, owned by a
+// login role of its own, as the README tells operators to set it up:
+// previewd refuses to hand Terraform its own store's user. It returns the
+// database's URL with that role as its user, and an administrator's
+// connection to it (to look at the states); both go when the test ends.
+func StateDatabase(t testing.TB) (string, *pgx.Conn) {
+	t.Helper()
+	admin := Conn(t)
+	b := make([]byte, 6)
+	rand.Read(b)
+	role := "previewd_state_" + hex.EncodeToString(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ident := pgx.Identifier{role}.Sanitize()
+	for _, stmt := range []string{"CREATE ROLE " + ident + " LOGIN", "CREATE DATABASE " + ident + " OWNER " + ident} {
+		if _, err := admin.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	u, err := url.Parse(URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + role
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		t.Fatalf("connect to %s: %v", role, err)
+	}
+	t.Cleanup(func() {
+		conn.Close(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, stmt := range []string{"DROP DATABASE IF EXISTS " + ident + " WITH (FORCE)", "DROP ROLE IF EXISTS " + ident} {
+			if _, err := admin.Exec(ctx, stmt); err != nil {
+				t.Errorf("%s: %v", stmt, err)
+			}
+		}
+	})
+	u.User = url.User(role)
+	return u.String(), conn
+}
+
 // StateSchema is where Terraform's pg backend keeps states by default.
 const StateSchema = "terraform_remote_state"
 
