@@ -152,3 +152,21 @@ func Leaves(v any) []string {
 		return []string{strings.Trim(string(b), `"`)}
 	}
 }
+
+// Hidden reports whether a variable's value v is shown as Redacted rather
+// than in clear: when the module declares the variable sensitive, or when
+// v, whatever its type (string, number, map, list, object), holds one of
+// secrets: a leaf (see Leaves) that is one of them, or that Redact would
+// change (a URL carrying a password).
+func Hidden(v any, sensitive bool, secrets []string) bool {
+	if sensitive {
+		return true
+	}
+	redact := NewSecrets(secrets...)
+	for _, leaf := range Leaves(v) {
+		if slices.Contains(secrets, leaf) || redact.Redact(leaf) != leaf {
+			return true
+		}
+	}
+	return false
+}

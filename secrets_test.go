@@ -49,3 +49,33 @@ func TestSecretsRedactErrorUnwraps(t *testing.T) {
 		t.Errorf("got %q (is canceled: %v)", err, errors.Is(err, context.Canceled))
 	}
 }
+
+func TestHidden(t *testing.T) {
+	secrets := []string{"hunter22", "5432", "ab"}
+	tests := []struct {
+		name      string
+		v         any
+		sensitive bool
+		want      bool
+	}{
+		{"a sensitive variable's value", "anything", true, true},
+		{"a sensitive variable without leaves", map[string]any{}, true, true},
+		{"a secret", "hunter22", false, true},
+		{"a short secret, whole", "ab", false, true},
+		{"a secret inside a URL", "postgres://app:hunter22@db/shop", false, true},
+		{"a map holding a secret", map[string]any{"user": "app", "password": "hunter22"}, false, true},
+		{"a list holding a secret", []any{"first", "hunter22"}, false, true},
+		{"an object holding a secret number", struct{ Port int }{5432}, false, true},
+		{"a secret number", 5432, false, true},
+		{"a plain string", "eu-west-1", false, false},
+		{"a short secret inside a word", "tab", false, false},
+		{"a plain map", map[string]any{"team": "shop", "replicas": 2}, false, false},
+		{"a plain list", []any{"a1", "b2"}, false, false},
+		{"nothing", nil, false, false},
+	}
+	for _, tt := range tests {
+		if got := Hidden(tt.v, tt.sensitive, secrets); got != tt.want {
+			t.Errorf("%s: Hidden(%v, %v) = %v, want %v", tt.name, tt.v, tt.sensitive, got, tt.want)
+		}
+	}
+}

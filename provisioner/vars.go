@@ -128,14 +128,30 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+// Input is a variable an environment receives.
+type Input struct {
+	Name  string
+	Value any
+	// Sensitive is whether the module declares the variable sensitive.
+	Sensitive bool
+}
+
 // Inputs returns the variables an environment of mod receives besides its
-// var files: mod's configured vars and the per-pull-request values the
-// module declares, as an apply passes them. Values of mod.Secrets are the
-// caller's to hide.
-func Inputs(mod Module, env preview.Environment) (map[string]any, error) {
+// var files, by name: mod's configured vars and the per-pull-request values
+// the module declares, as an apply passes them. Which to hide is the
+// caller's to decide, with preview.Hidden and mod.Secrets.
+func Inputs(mod Module, env preview.Environment) ([]Input, error) {
 	m, err := inspectModule(mod.Dir, mod.Dir)
 	if err != nil {
 		return nil, err
 	}
-	return moduleVariables(declaredVariables(m), mod.Dir, mod.Vars, env)
+	vars, err := moduleVariables(declaredVariables(m), mod.Dir, mod.Vars, env)
+	if err != nil {
+		return nil, err
+	}
+	inputs := make([]Input, 0, len(vars))
+	for _, name := range sortedKeys(vars) {
+		inputs = append(inputs, Input{Name: name, Value: vars[name], Sensitive: m.Variables[name].Sensitive})
+	}
+	return inputs, nil
 }

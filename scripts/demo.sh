@@ -9,12 +9,14 @@ data=${PREVIEWD_DATA_DIR:-$root/.previewd}
 addr=${PREVIEWD_LISTEN_ADDR:-127.0.0.1:8080}
 mkdir -p "$data"
 
-# Secrets for this demo, kept in the data directory (mode 0600).
+# Secrets for this demo, kept in the data directory (mode 0600): 32 random
+# bytes each in hex, as `openssl rand -hex 32` makes them (previewd refuses
+# secrets shorter than 32 characters).
 secrets=$data/demo.env
 if [ ! -f "$secrets" ]; then
   umask 077
   printf 'PREVIEWD_WEBHOOK_SECRET=%s\nPREVIEWD_ADMIN_TOKEN=%s\n' \
-    "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" > "$secrets"
+    "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" > "$secrets"
 fi
 set -a; . "$secrets"; set +a
 

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -22,6 +25,28 @@ type LogLinks struct {
 	base string
 	ttl  time.Duration
 	now  func() time.Time
+}
+
+// Keys keeps named keys in the store, shared by every replica and kept
+// across restarts.
+type Keys interface {
+	// FindOrCreateKey returns the key stored under name, storing fresh
+	// there first when there is none.
+	FindOrCreateKey(ctx context.Context, name string, fresh []byte) ([]byte, error)
+}
+
+// LogLinkKey returns the key log links are signed with: 32 random bytes
+// made by the first previewd to start on the store and kept in it, so a
+// link outlives restarts, every replica accepts every other's links, and a
+// link tells nothing of the webhook secret.
+func LogLinkKey(ctx context.Context, keys Keys) ([]byte, error) {
+	fresh := make([]byte, 32)
+	rand.Read(fresh)
+	key, err := keys.FindOrCreateKey(ctx, "log_links", fresh)
+	if err != nil {
+		return nil, fmt.Errorf("log link key: %w", err)
+	}
+	return key, nil
 }
 
 // NewLogLinks returns links under publicURL signed with key, valid for ttl.

@@ -23,7 +23,7 @@ import (
 
 // SchemaVersion is the layout this code reads and writes. Open migrates older
 // files forward and refuses newer ones.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 var (
 	bucketMeta         = []byte("meta")
@@ -33,6 +33,7 @@ var (
 	bucketRuns         = []byte("runs")
 	bucketLive         = []byte("live")     // names of live environments
 	bucketCommands     = []byte("commands") // comment commands waiting for a permission check
+	bucketKeys         = []byte("keys")     // named random keys (see FindOrCreateKey)
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -71,6 +72,10 @@ var migrations = []func(tx *bolt.Tx) error{
 		return err
 	},
 	3: identifyRuns,
+	4: func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketKeys)
+		return err
+	},
 }
 
 // identifyRuns gives each run recorded without its identity the repository

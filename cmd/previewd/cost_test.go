@@ -45,7 +45,7 @@ func TestCostOf(t *testing.T) {
 	for _, bad := range []string{"cost:\n  hourly: -1\n", "cost:\n  output: \"a b\"\n", "cost:\n  currency: dollarsdollars\n"} {
 		path := filepath.Join(t.TempDir(), "previewd.yaml")
 		os.WriteFile(path, []byte("module_dir: .\n"+bad), 0o600)
-		if _, err := LoadConfig(path, envFrom(map[string]string{"PREVIEWD_WEBHOOK_SECRET": "x"})); err == nil || !strings.Contains(err.Error(), "cost") {
+		if _, err := LoadConfig(path, envFrom(map[string]string{"PREVIEWD_WEBHOOK_SECRET": testSecret})); err == nil || !strings.Contains(err.Error(), "cost") {
 			t.Errorf("%q: %v, want it refused naming cost", bad, err)
 		}
 	}

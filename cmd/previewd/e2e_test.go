@@ -32,9 +32,11 @@ import (
 	"github.com/previewd/previewd/internal/gittest"
 )
 
+// The tests' webhook secret and admin token, as long as previewd requires
+// (`openssl rand -hex 32` makes real ones).
 const (
-	testSecret = "e2e-webhook-secret-value"
-	testToken  = "e2e-admin-token-value"
+	testSecret = "e2e-webhook-secret-5f1d8c2a9b3e7f6041d2c8a7e9b0f3c6"
+	testToken  = "e2e-admin-token-0c9e4b7a2d5f8e1c3a6b9d0f2e4c7a8b"
 )
 
 // terraformForTests returns the terraform binary the suite runs: the one in
@@ -688,7 +690,7 @@ func TestRestartKeepsState(t *testing.T) {
 func TestSecondProcessOnTheSameDataDirExits(t *testing.T) {
 	moduleDir, _ := filepath.Abs("testdata/module")
 	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": moduleDir})
-	vars := map[string]string{"PREVIEWD_WEBHOOK_SECRET": "x", "PREVIEWD_DATA_DIR": p.dataDir, "PREVIEWD_MODULE_DIR": moduleDir, "PREVIEWD_TERRAFORM_BIN": terraformForTests(t)}
+	vars := map[string]string{"PREVIEWD_WEBHOOK_SECRET": testSecret, "PREVIEWD_DATA_DIR": p.dataDir, "PREVIEWD_MODULE_DIR": moduleDir, "PREVIEWD_TERRAFORM_BIN": terraformForTests(t)}
 	cfg, err := LoadConfig("", func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -129,10 +128,13 @@ func (c *Config) environmentPage(w io.Writer, env preview.Environment, runs []pr
 		}
 	}
 	if mod, err := c.module(env); err == nil {
-		if vars, err := provisioner.Inputs(mod, env); err == nil {
-			for _, name := range slices.Sorted(maps.Keys(vars)) {
-				v := fmt.Sprint(vars[name])
-				p.Inputs = append(p.Inputs, templates.Input{Name: name, Value: v, Sensitive: slices.Contains(mod.Secrets, v)})
+		if inputs, err := provisioner.Inputs(mod, env); err == nil {
+			for _, in := range inputs {
+				row := templates.Input{Name: in.Name, Sensitive: preview.Hidden(in.Value, in.Sensitive, mod.Secrets)}
+				if !row.Sensitive {
+					row.Value = fmt.Sprint(in.Value)
+				}
+				p.Inputs = append(p.Inputs, row)
 			}
 		}
 		for _, f := range mod.VarFiles {

@@ -43,7 +43,7 @@ type DB struct {
 }
 
 // SchemaVersion is the version of the schema this previewd writes.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrations[i] takes the schema from version i to i+1.
 var migrations = []string{
@@ -85,6 +85,12 @@ var migrations = []string{
 		chunk bytea NOT NULL
 	);
 	CREATE INDEX run_logs_run ON run_logs (run_id, seq);`,
+	// Named random keys (the log links'), made by the first replica to
+	// ask and shared by all (see keys.go).
+	`CREATE TABLE keys (
+		name text PRIMARY KEY,
+		key bytea NOT NULL
+	);`,
 }
 
 // migrationLock serialises migrations of replicas starting together.
