@@ -159,19 +159,18 @@ func (s *Server) handleLogin(c echo.Context) error {
 	if !sameOrigin(c) {
 		return echo.NewHTTPError(http.StatusForbidden, "refused: this request did not come from previewd's own page")
 	}
-	client := clientAddr(c.Request())
-	try := s.logins.try(client)
-	if try == nil {
-		c.Response().Header().Set("Retry-After", strconv.Itoa(int(loginEvery.Seconds())))
-		return echo.NewHTTPError(http.StatusTooManyRequests, "too many failed logins from this address: wait a minute")
-	}
 	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, maxFormBytes)
-	sum := sha256.Sum256([]byte(c.FormValue("token")))
-	if s.cfg.AdminToken == "" || subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 {
-		s.log.Warn("dashboard login refused", "remote", client)
+	if s.cfg.AdminToken == "" {
 		return s.page(c, http.StatusUnauthorized, func(w io.Writer) error { return s.cfg.Login(w, true) })
 	}
-	try.CancelAt(s.cfg.Now()) // a success gives its try back
+	switch err := s.checkCredential(c, c.FormValue("token"), s.token); preview.ErrorCode(err) {
+	case "":
+	case preview.EUNAUTHORIZED:
+		s.log.Warn("dashboard login refused", "remote", clientAddr(c.Request()))
+		return s.page(c, http.StatusUnauthorized, func(w io.Writer) error { return s.cfg.Login(w, true) })
+	default:
+		return err
+	}
 	exp := s.cfg.Now().Add(sessionTTL)
 	c.SetCookie(&http.Cookie{
 		Name: sessionCookie, Value: s.sessionValue(exp), Path: "/", Expires: exp, MaxAge: int(sessionTTL.Seconds()),

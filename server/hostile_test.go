@@ -6,12 +6,14 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -88,6 +90,14 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 		LogLinks:        server.NewLogLinks([]byte("key"), "http://previewd.test", time.Hour),
 		Dashboard: func(w io.Writer, envs []preview.Environment, _ server.ListQuery) error {
 			_, err := fmt.Fprintf(w, "<p>%d</p>", len(envs))
+			return err
+		},
+		Environment: func(w io.Writer, env preview.Environment, _ []preview.Run, _ server.PageState) error {
+			_, err := fmt.Fprintf(w, "<p>%s</p>", env.Name)
+			return err
+		},
+		Login: func(w io.Writer, failed bool) error {
+			_, err := fmt.Fprintf(w, "<form>failed: %v</form>", failed)
 			return err
 		},
 	})
@@ -261,10 +271,11 @@ func TestWebhookFloodOfLargeBodiesLeavesRoomForSignedDeliveries(t *testing.T) {
 	if got := f.gauge(t, "previewd_webhook_body_bytes_reserved"); got < 2*server.MaxWebhookBody || got > 2*server.MaxWebhookBody+2 {
 		t.Errorf("reserved after the normal deliveries: got %v, want only the two large bodies", got)
 	}
-	// GitHub always says a body's length: one that does not counts as large.
+	// A relay may forward a delivery chunked: while it stays small it
+	// draws on the small pool.
 	unknownLength := prPayload("opened", 99, "feature/chunked", "abc", time.Now())
-	if resp, out := deliverTo(t, f.url, "pull_request", "chunked-1", unknownLength, sign(unknownLength), 0); resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("a signed delivery of unknown length during the flood: got %d %v, want 503", resp.StatusCode, out)
+	if resp, out := deliverTo(t, f.url, "pull_request", "chunked-1", unknownLength, sign(unknownLength), 0); resp.StatusCode != http.StatusAccepted {
+		t.Errorf("a signed delivery of unknown length during the flood: got %d %v, want 202", resp.StatusCode, out)
 	}
 	endFlood()
 	for deadline := time.Now().Add(10 * time.Second); f.gauge(t, "previewd_webhook_body_bytes_reserved") != 0; time.Sleep(10 * time.Millisecond) {
@@ -274,6 +285,77 @@ func TestWebhookFloodOfLargeBodiesLeavesRoomForSignedDeliveries(t *testing.T) {
 	}
 	if resp, out := deliverTo(t, f.url, "pull_request", "chunked-2", unknownLength, sign(unknownLength), 0); resp.StatusCode != http.StatusAccepted {
 		t.Errorf("a signed delivery of unknown length after the flood: got %d %v, want 202", resp.StatusCode, out)
+	}
+}
+
+// heldBody is a request body of unknown length that sends head, then
+// waits for release before it sends tail.
+type heldBody struct {
+	head, tail []byte
+	release    <-chan struct{}
+}
+
+func (h *heldBody) Read(p []byte) (int, error) {
+	if len(h.head) == 0 && h.release != nil {
+		<-h.release
+		h.release, h.head, h.tail = nil, h.tail, nil
+	}
+	if len(h.head) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, h.head)
+	h.head = h.head[n:]
+	return n, nil
+}
+
+// TestChunkedDeliveriesShareTheSmallPool sends 16 signed deliveries of
+// unknown length at once, each held half sent until all are being read:
+// they fit in the small pool together, and every one is accepted.
+func TestChunkedDeliveriesShareTheSmallPool(t *testing.T) {
+	f := newHostileFixture(t)
+	const deliveries = 16
+	release := make(chan struct{})
+	var once sync.Once
+	releaseAll := func() { once.Do(func() { close(release) }) }
+	defer releaseAll()
+	answers := make(chan string, deliveries)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i := range deliveries {
+		body := prPayload("opened", i+1, fmt.Sprintf("feature/relayed-%d", i), "abc", time.Now())
+		req, _ := http.NewRequest(http.MethodPost, f.url+"/webhooks/github", &heldBody{head: body[:len(body)/2], tail: body[len(body)/2:], release: release})
+		req.Header.Set("X-GitHub-Event", "pull_request")
+		req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("relayed-%d", i))
+		req.Header.Set("X-Hub-Signature-256", sign(body))
+		wg.Go(func() {
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				answers <- err.Error()
+				return
+			}
+			out, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			answers <- fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(out))
+		})
+	}
+	for deadline := time.Now().Add(10 * time.Second); f.gauge(t, "previewd_webhook_body_bytes_reserved") < deliveries*server.UnknownStep; time.Sleep(5 * time.Millisecond) {
+		select {
+		case answer := <-answers:
+			t.Fatalf("a delivery was answered before its body ended: %s", answer)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the %d deliveries were never read at once: %v bytes reserved", deliveries, f.gauge(t, "previewd_webhook_body_bytes_reserved"))
+		}
+	}
+	releaseAll()
+	for range deliveries {
+		if answer := <-answers; !strings.HasPrefix(answer, "202 ") {
+			t.Errorf("a chunked signed delivery: got %s, want 202", answer)
+		}
+	}
+	if got := f.gauge(t, "previewd_webhook_body_bytes_reserved"); got != 0 {
+		t.Errorf("reserved once every delivery was answered: got %v, want 0", got)
 	}
 }
 
@@ -424,5 +506,128 @@ func TestSlowSendersLoseTheirReservation(t *testing.T) {
 	}
 	if resp, out := deliverTo(t, f.url, "pull_request", "after-deadline", body, sign(body), -1); resp.StatusCode != http.StatusAccepted {
 		t.Errorf("after the deadline: got %d %s, want 202", resp.StatusCode, out)
+	}
+}
+
+// TestWrongCredentialsShareOneLimit guesses the admin token every way a
+// client can present it: bearer on the API, Basic and bearer on the
+// dashboard, the login form. Every wrong one counts against the client's
+// five tries; then even the right token is answered 429 without being
+// checked, until a try comes back a minute later.
+func TestWrongCredentialsShareOneLimit(t *testing.T) {
+	f := newHostileFixture(t)
+	try := func(method, path, authorization string, form url.Values) *http.Response {
+		t.Helper()
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, _ := http.NewRequest(method, f.url+path, body)
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if authorization != "" {
+			req.Header.Set("Authorization", authorization)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	basic := func(password string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+password))
+	}
+	guesses := []struct {
+		name                        string
+		method, path, authorization string
+		form                        url.Values
+	}{
+		{"bearer on the API", "GET", "/api/v1/environments", "Bearer guess-1", nil},
+		{"bearer on the API, again", "GET", "/api/v1/environments", "Bearer guess-2", nil},
+		{"Basic on the dashboard", "GET", "/dashboard", basic("guess-3"), nil},
+		{"bearer on the dashboard", "GET", "/dashboard", "Bearer guess-4", nil},
+		{"the login form", "POST", "/login", "", url.Values{"token": {"guess-5"}}},
+	}
+	for _, g := range guesses {
+		if resp := try(g.method, g.path, g.authorization, g.form); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: got %d, want 401", g.name, resp.StatusCode)
+		}
+	}
+	for _, g := range []struct{ name, path, authorization string }{
+		{"the right bearer token on the API", "/api/v1/environments", "Bearer " + token},
+		{"the right token as Basic password", "/dashboard", basic(token)},
+		{"a sixth guess", "/api/v1/environments", "Bearer guess-6"},
+	} {
+		resp := try("GET", g.path, g.authorization, nil)
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "60" {
+			t.Errorf("%s after five wrong credentials: got %d (Retry-After %q), want 429 (Retry-After 60)", g.name, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	if resp := try("POST", "/login", "", url.Values{"token": {token}}); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("the login form after five wrong credentials: got %d, want 429", resp.StatusCode)
+	}
+
+	f.now.Add(time.Minute) // one try back
+	if resp := try("GET", "/api/v1/environments", "Bearer "+token, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("the right token a minute later: got %d, want 200", resp.StatusCode)
+	}
+	f.now.Add(time.Second)
+	if resp := try("GET", "/dashboard", basic(token), nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("the right token a second later (it gave its try back): got %d, want 200", resp.StatusCode)
+	}
+	if resp := try("GET", "/api/v1/environments", "Bearer guess-7", nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("one guess a minute later: got %d, want 401", resp.StatusCode)
+	}
+	if resp := try("GET", "/api/v1/environments", "Bearer guess-8", nil); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "59" {
+		t.Errorf("a second guess within that minute: got %d (Retry-After %q), want 429 (Retry-After 59)", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if resp := try("GET", "/api/v1/environments", "", nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("no credentials at all: got %d, want 401 (nothing was guessed)", resp.StatusCode)
+	}
+}
+
+// TestWrongCredentialsCountPerClient: an IPv4 address is a client, and so
+// is an IPv6 /64, whose addresses a guesser holds all of.
+func TestWrongCredentialsCountPerClient(t *testing.T) {
+	tests := []struct {
+		name, guesser, other string
+		shared               bool
+	}{
+		{"two IPv4 addresses", "192.0.2.1:1000", "192.0.2.2:1000", false},
+		{"one IPv4 address, two ports", "192.0.2.1:1000", "192.0.2.1:2000", true},
+		{"one IPv6 /64", "[2001:db8:1:2::1]:1000", "[2001:db8:1:2:ffff:ffff:ffff:ffff]:1000", true},
+		{"two IPv6 /64s", "[2001:db8:1:2::1]:1000", "[2001:db8:1:3::1]:1000", false},
+		{"an IPv4-mapped IPv6 address and its IPv4", "[::ffff:192.0.2.1]:1000", "192.0.2.1:1000", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newHostileFixture(t)
+			get := func(remote, bearer string) int {
+				req := httptest.NewRequest(http.MethodGet, "/api/v1/environments", nil)
+				req.RemoteAddr = remote
+				req.Header.Set("Authorization", "Bearer "+bearer)
+				rec := httptest.NewRecorder()
+				f.s.Handler().ServeHTTP(rec, req)
+				return rec.Code
+			}
+			for i := range 5 {
+				if code := get(tt.guesser, fmt.Sprintf("guess-%d", i)); code != http.StatusUnauthorized {
+					t.Fatalf("guess %d: got %d, want 401", i, code)
+				}
+			}
+			if code := get(tt.guesser, token); code != http.StatusTooManyRequests {
+				t.Errorf("the guesser's sixth try: got %d, want 429", code)
+			}
+			want := http.StatusOK
+			if tt.shared {
+				want = http.StatusTooManyRequests
+			}
+			if code := get(tt.other, token); code != want {
+				t.Errorf("the right token from %s: got %d, want %d", tt.other, code, want)
+			}
+		})
 	}
 }

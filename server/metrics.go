@@ -1,7 +1,6 @@
 package server
 
 import (
-	"net/http"
 	"strconv"
 	"time"
 
@@ -44,8 +43,15 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	return m
 }
 
-func (s *Server) metricsHandler() http.Handler {
-	return promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{Registry: s.cfg.Registry})
+// handleMetrics serves the registry to Prometheus; with a MetricsToken,
+// only to a scrape that presents it as a bearer token. Wrong tokens count
+// against the client like any other wrong credential.
+func (s *Server) handleMetrics() echo.HandlerFunc {
+	h := echo.WrapHandler(promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{Registry: s.cfg.Registry}))
+	if s.cfg.MetricsToken == "" {
+		return h
+	}
+	return s.requireToken(h, s.metricsToken, false)
 }
 
 // observe records every request's latency by route.

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,6 +82,12 @@ type Config struct {
 	Deliveries Deliveries
 	Controller Controller
 	Registry   *prometheus.Registry // served at /metrics; nil serves an empty registry
+	// MetricsToken, when set, is the bearer token a scrape of /metrics
+	// must present.
+	MetricsToken string
+	// MetricsAddr, when set, is the address /metrics is served on alone
+	// (ServeMetrics); the main listener then does not serve it.
+	MetricsAddr string
 	// LogLinks serves signed log links at /logs/ (nil: no such route).
 	LogLinks *LogLinks
 	// Dashboard renders the operators' list at /dashboard (nil: no
@@ -102,19 +110,25 @@ type Config struct {
 	Logs   RunLogs
 	Logger *slog.Logger
 	Now    func() time.Time
-	// BodyReadTimeout is how long a webhook body of up to 1 MiB may take
-	// to arrive (default 10s); larger ones get the server's 60s.
+	// BodyReadTimeout is how long a webhook body of up to 1 MiB, or of
+	// unknown length until it passes 1 MiB, may take to arrive (default
+	// 10s); larger ones get the server's 60s.
 	BodyReadTimeout time.Duration
 }
 
 // Server serves HTTP. Create it with New.
 type Server struct {
-	cfg     Config
-	echo    *echo.Echo
-	http    *http.Server
-	log     *slog.Logger
-	metrics *metrics
-	token   [32]byte // sha256 of the admin token, compared in constant time
+	cfg  Config
+	echo *echo.Echo
+	http *http.Server
+	// scrapes serves /metrics alone when Config.MetricsAddr is set.
+	scrapes     *echo.Echo
+	scrapesHTTP *http.Server
+	log         *slog.Logger
+	metrics     *metrics
+	token       [32]byte // sha256 of the admin token, compared in constant time
+	// metricsToken is the sha256 of Config.MetricsToken.
+	metricsToken [32]byte
 	// sessionKey signs dashboard sessions and CSRF tokens; derived from
 	// the admin token, so every replica shares it and rotating the token
 	// ends every session.
@@ -123,7 +137,8 @@ type Server struct {
 	views    *views      // environments' API encodings
 	bodies   *bodyBudget // webhook body bytes unauthenticated senders may hold
 	refusals *logLimiter // bounds the log lines refused deliveries cost
-	logins   *loginLimiter
+	// credentials bounds the wrong credentials each client may present.
+	credentials *credentialLimiter
 }
 
 // MaxHeaderBytes bounds a request's headers. GitHub's are a few hundred
@@ -150,27 +165,46 @@ func New(cfg Config) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg, echo: echo.New(), log: cfg.Logger.With("component", "server"), views: newViews()}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "server"), views: newViews()}
 	s.token = sha256.Sum256([]byte(cfg.AdminToken))
+	s.metricsToken = sha256.Sum256([]byte(cfg.MetricsToken))
 	s.sessionKey = sha256.Sum256([]byte("previewd dashboard sessions v1\x00" + cfg.AdminToken))
 	s.metrics = newMetrics(cfg.Registry)
 	s.bodies = newBodyBudget(s.metrics.bodyBytes)
 	s.refusals = newLogLimiter(5, 20, cfg.Now)
-	s.logins = newLoginLimiter(cfg.Now)
-	s.echo.HideBanner, s.echo.HidePort = true, true
-	s.echo.HTTPErrorHandler = s.handleError
-	s.echo.Use(s.observe, securityHeaders)
+	s.credentials = newCredentialLimiter(credentialMaxClients, cfg.Now)
+	s.echo = s.newEcho()
 	s.routes()
-	s.http = &http.Server{
-		Addr:              cfg.Addr,
-		Handler:           s.echo,
+	s.http = s.newHTTPServer(cfg.Addr, s.echo)
+	if cfg.MetricsAddr != "" {
+		s.scrapes = s.newEcho()
+		s.scrapes.GET("/metrics", s.handleMetrics())
+		s.scrapesHTTP = s.newHTTPServer(cfg.MetricsAddr, s.scrapes)
+	}
+	return s
+}
+
+// newEcho makes a router that answers errors, observes and marks every
+// answer like the others.
+func (s *Server) newEcho() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.observe, securityHeaders)
+	return e
+}
+
+// newHTTPServer serves h on addr with previewd's limits.
+func (s *Server) newHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	return s
 }
 
 func (s *Server) routes() {
@@ -178,7 +212,9 @@ func (s *Server) routes() {
 	e.POST("/webhooks/github", s.handleWebhook)
 	e.GET("/healthz", s.handleHealthz)
 	e.GET("/readyz", s.handleReadyz)
-	e.GET("/metrics", echo.WrapHandler(s.metricsHandler()))
+	if s.cfg.MetricsAddr == "" {
+		e.GET("/metrics", s.handleMetrics())
+	}
 
 	if s.cfg.LogLinks != nil {
 		e.GET("/logs/:name/:seq", s.handleSignedLog)
@@ -240,43 +276,118 @@ func (s *Server) Serve(l net.Listener) error {
 	return nil
 }
 
-// Shutdown stops accepting connections and waits for requests in flight
-// until ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
+// ServeMetrics accepts scrapes of /metrics on l until Shutdown; it returns
+// nil after a clean shutdown, and an error at once without a
+// Config.MetricsAddr.
+func (s *Server) ServeMetrics(l net.Listener) error {
+	if s.scrapesHTTP == nil {
+		return errors.New("serve metrics: no metrics address is configured")
+	}
+	if err := s.scrapesHTTP.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections, scrapes too, and waits for
+// requests in flight until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if s.scrapesHTTP != nil {
+		err = errors.Join(err, s.scrapesHTTP.Shutdown(ctx))
+	}
+	return err
+}
 
 // requireAdmin lets a request through only with the admin bearer token.
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if s.cfg.AdminToken == "" {
-			return preview.Errorf(preview.EUNAUTHORIZED, "the admin API is disabled: set PREVIEWD_ADMIN_TOKEN")
-		}
-		scheme, token, ok := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
-		sum := sha256.Sum256([]byte(token))
-		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 {
-			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="previewd"`)
-			return preview.Errorf(preview.EUNAUTHORIZED, "missing or wrong bearer token")
-		}
-		return next(c)
-	}
+	return s.requireAdminToken(next, false)
 }
 
 // requireAdminOrBasic is requireAdmin that also takes the admin token as the
 // password of HTTP Basic authentication, so a browser can open the dashboard.
 func (s *Server) requireAdminOrBasic(next echo.HandlerFunc) echo.HandlerFunc {
-	bearer := s.requireAdmin(next)
+	return s.requireAdminToken(next, true)
+}
+
+func (s *Server) requireAdminToken(next echo.HandlerFunc, basic bool) echo.HandlerFunc {
+	guarded := s.requireToken(next, s.token, basic)
 	return func(c echo.Context) error {
-		if _, password, ok := c.Request().BasicAuth(); ok && s.cfg.AdminToken != "" {
-			sum := sha256.Sum256([]byte(password))
-			if subtle.ConstantTimeCompare(sum[:], s.token[:]) == 1 {
-				return next(c)
-			}
+		if s.cfg.AdminToken == "" {
+			return preview.Errorf(preview.EUNAUTHORIZED, "the admin API is disabled: set PREVIEWD_ADMIN_TOKEN")
 		}
-		if err := bearer(c); err != nil {
-			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="previewd"`)
+		return guarded(c)
+	}
+}
+
+// requireToken lets a request through only with the token whose SHA-256
+// is want: as a bearer token, or with basic as the password of HTTP Basic
+// authentication.
+func (s *Server) requireToken(next echo.HandlerFunc, want [32]byte, basic bool) echo.HandlerFunc {
+	challenge := `Bearer realm="previewd"`
+	if basic {
+		challenge = `Basic realm="previewd"`
+	}
+	return func(c echo.Context) error {
+		presented, ok := credential(c.Request(), basic)
+		if !ok {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
+			return preview.Errorf(preview.EUNAUTHORIZED, "missing or wrong bearer token")
+		}
+		if err := s.checkCredential(c, presented, want); err != nil {
+			if preview.ErrorCode(err) == preview.EUNAUTHORIZED {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, challenge)
+			}
 			return err
 		}
-		return nil
+		return next(c)
 	}
+}
+
+// credential is the secret r presents: its bearer token or, with basic,
+// the password of its HTTP Basic credentials. ok is false when it presents
+// neither.
+func credential(r *http.Request, basic bool) (secret string, ok bool) {
+	if basic {
+		if _, password, ok := r.BasicAuth(); ok {
+			return password, true
+		}
+	}
+	scheme, token, ok := strings.Cut(r.Header.Get(echo.HeaderAuthorization), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return token, true
+}
+
+// checkCredential compares a credential c presented with want (a SHA-256),
+// in constant time. Every credential spends one of its client's tries,
+// given back when it is right (see credentialLimiter): a wrong one is an
+// EUNAUTHORIZED error, and one from a client without tries left is
+// answered 429 before it is compared.
+func (s *Server) checkCredential(c echo.Context, presented string, want [32]byte) error {
+	giveBack, err := s.spendTry(c)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(presented))
+	if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+		return preview.Errorf(preview.EUNAUTHORIZED, "missing or wrong bearer token")
+	}
+	giveBack()
+	return nil
+}
+
+// spendTry spends one of the request's client's tries at a credential and
+// returns the function that gives it back, or answers 429 with
+// Retry-After when the client has none left.
+func (s *Server) spendTry(c echo.Context) (giveBack func(), err error) {
+	giveBack, wait := s.credentials.try(clientOf(c.Request()))
+	if giveBack == nil {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		return nil, echo.NewHTTPError(http.StatusTooManyRequests, "too many wrong credentials from this address: wait a minute")
+	}
+	return giveBack, nil
 }
 
 // securityHeaders marks every answer as not to be cached, framed or

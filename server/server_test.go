@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -307,6 +308,103 @@ func TestProbesAndMetrics(t *testing.T) {
 	resp, raw := f.api(t, "GET", "/metrics", "")
 	if resp.StatusCode != 200 || !strings.Contains(string(raw), `previewd_webhook_deliveries_total{event="pull_request",result="changed"} 1`) {
 		t.Errorf("metrics: got %d\n%s", resp.StatusCode, raw)
+	}
+}
+
+// TestMetricsTokenAndListener: with a metrics token a scrape must present
+// it (the admin token is not it); with a metrics address /metrics is
+// served there alone, on a listener of its own, and not on the main one.
+func TestMetricsTokenAndListener(t *testing.T) {
+	const scrapeToken = "metrics-token-for-tests"
+	tests := []struct {
+		name          string
+		token, addr   string
+		mainServes    bool // the main listener answers /metrics at all
+		separateServe bool
+	}{
+		{"open on the main listener", "", "", true, false},
+		{"a token on the main listener", scrapeToken, "", true, false},
+		{"a listener of its own", "", "127.0.0.1:0", false, true},
+		{"a listener of its own and a token", scrapeToken, "127.0.0.1:0", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, err := store.Open(filepath.Join(t.TempDir(), "previewd.db"), store.Options{TTL: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			s := server.New(server.Config{AdminToken: token, Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db, nil),
+				Controller: &fakeController{ready: true}, MetricsToken: tt.token, MetricsAddr: tt.addr})
+			main := httptest.NewServer(s.Handler())
+			defer main.Close()
+			scrapes := main.URL
+			if tt.separateServe {
+				l, err := net.Listen("tcp", tt.addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan error, 1)
+				go func() { done <- s.ServeMetrics(l) }()
+				defer func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					if err := s.Shutdown(ctx); err != nil {
+						t.Errorf("shutdown: %v", err)
+					}
+					if err := <-done; err != nil {
+						t.Errorf("serve metrics: %v", err)
+					}
+				}()
+				scrapes = "http://" + l.Addr().String()
+			}
+			scrape := func(base, bearer string) (int, string) {
+				t.Helper()
+				req, _ := http.NewRequest("GET", base+"/metrics", nil)
+				if bearer != "" {
+					req.Header.Set("Authorization", "Bearer "+bearer)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				out, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(out)
+			}
+			if !tt.mainServes {
+				for _, bearer := range []string{"", scrapeToken} {
+					if code, _ := scrape(main.URL, bearer); code != http.StatusNotFound {
+						t.Errorf("/metrics on the main listener: got %d, want 404", code)
+					}
+				}
+				for _, path := range []string{"/healthz", "/webhooks/github"} {
+					resp, err := http.Get(scrapes + path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusNotFound {
+						t.Errorf("%s on the metrics listener: got %d, want 404", path, resp.StatusCode)
+					}
+				}
+			}
+			wantWithout := http.StatusOK
+			if tt.token != "" {
+				wantWithout = http.StatusUnauthorized
+				for _, bearer := range []string{"wrong", token} {
+					if code, _ := scrape(scrapes, bearer); code != http.StatusUnauthorized {
+						t.Errorf("a scrape with %q: got %d, want 401", bearer, code)
+					}
+				}
+			}
+			if code, out := scrape(scrapes, ""); code != wantWithout {
+				t.Errorf("a scrape without a token: got %d, want %d\n%.300s", code, wantWithout, out)
+			}
+			if code, out := scrape(scrapes, scrapeToken); code != http.StatusOK || !strings.Contains(out, "previewd_webhook_deliveries_total") {
+				t.Errorf("a scrape with the metrics token: got %d\n%.300s", code, out)
+			}
+		})
 	}
 }
 

@@ -37,13 +37,14 @@ func (s *Server) handleWebhook(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "payload larger than 25 MiB")
 	}
 	// A sender gets a bounded time to deliver what it reserved: slow
-	// senders cannot sit on the budget for the server's whole ReadTimeout.
-	if req.ContentLength >= 0 && req.ContentLength < smallBodyLimit {
-		if err := http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(s.cfg.BodyReadTimeout)); err != nil {
-			s.log.Debug("set webhook read deadline", "err", err)
-		}
+	// senders cannot sit on the small pool for the server's whole
+	// ReadTimeout. A body of unknown length that outgrows the small pool
+	// gets the time a large one has.
+	start := time.Now()
+	if req.ContentLength < smallBodyLimit { // -1: unknown
+		s.setReadDeadline(c, start.Add(s.cfg.BodyReadTimeout))
 	}
-	body, release, err := s.bodies.read(req, c.Response())
+	body, release, err := s.bodies.read(req, c.Response(), func() { s.setReadDeadline(c, start.Add(s.http.ReadTimeout)) })
 	defer release()
 	if err != nil {
 		return s.bodyError(c, d, err)
@@ -80,6 +81,13 @@ func (s *Server) handleWebhook(c echo.Context) error {
 	s.metrics.deliveries.WithLabelValues(eventLabel(d.Event), result).Inc()
 	s.log.Debug("delivery", "delivery", d.ID, "event", clip(d.Event), "result", result, "environment", res.Environment.Name)
 	return c.JSON(http.StatusAccepted, map[string]string{"result": result, "environment": res.Environment.Name})
+}
+
+// setReadDeadline bounds when the rest of the request must have arrived.
+func (s *Server) setReadDeadline(c echo.Context, t time.Time) {
+	if err := http.NewResponseController(c.Response()).SetReadDeadline(t); err != nil {
+		s.log.Debug("set webhook read deadline", "err", err)
+	}
 }
 
 // bodyError answers a body that could not be read.

@@ -37,6 +37,10 @@ type Config struct {
 	WebhookSecret string        `yaml:"webhook_secret"`
 	AdminToken    string        `yaml:"admin_token"`
 	ModuleDir     string        `yaml:"module_dir"`
+	// MetricsListenAddr, when set, is the only address /metrics is served
+	// on; MetricsToken, when set, is the bearer token a scrape must present.
+	MetricsListenAddr string `yaml:"metrics_listen_addr"`
+	MetricsToken      string `yaml:"metrics_token"`
 	// ModuleSource names the production module in git instead of
 	// module_dir ("git::https://github.com/acme/infra.git//stacks/shop?ref=main").
 	ModuleSource string `yaml:"module_source"`
@@ -217,8 +221,8 @@ func LoadConfig(path string, getenv func(string) (string, bool)) (Config, error)
 	return loadConfig(path, getenv, true)
 }
 
-// loadConfig is LoadConfig; commands that receive no webhooks (parity) pass
-// needSecret false.
+// loadConfig is LoadConfig; commands that receive no webhooks and serve no
+// admin API (parity) pass needSecret false.
 func loadConfig(path string, getenv func(string) (string, bool), needSecret bool) (Config, error) {
 	cfg := DefaultConfig()
 	if path != "" {
@@ -242,6 +246,9 @@ func loadConfig(path string, getenv func(string) (string, bool), needSecret bool
 	}
 	if err := cfg.validate(needSecret); err != nil {
 		return cfg, err
+	}
+	if setting, problem := cfg.terraformStoreProblem(getenv); problem != "" {
+		return cfg, fmt.Errorf("config: %s: %s", setting, problem)
 	}
 	return cfg, nil
 }
@@ -436,6 +443,10 @@ func keyAtLine(n *yaml.Node, line int, prefix string) string {
 
 var repoName = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 
+// minSecretLength is the fewest characters the webhook secret or a token
+// may have: `openssl rand -hex 32` gives 64.
+const minSecretLength = 32
+
 // Validate checks every setting and returns the first problem, naming it.
 func (c *Config) Validate() error { return c.validate(true) }
 
@@ -451,8 +462,26 @@ func (c *Config) validate(needSecret bool) error {
 	if needSecret && strings.TrimSpace(c.WebhookSecret) == "" {
 		return bad("webhook_secret", "is empty; previewd refuses to accept unsigned webhooks")
 	}
+	// A short secret can be found offline from one signed delivery, and a
+	// short token by guessing; both then let anyone act as GitHub or as an
+	// operator.
+	if needSecret && len(c.WebhookSecret) < minSecretLength {
+		return bad("webhook_secret", "is %d characters, fewer than %d: generate one with `openssl rand -hex 32`", len(c.WebhookSecret), minSecretLength)
+	}
+	if needSecret && c.AdminToken != "" && len(c.AdminToken) < minSecretLength {
+		return bad("admin_token", "is %d characters, fewer than %d: generate one with `openssl rand -hex 32`, or leave it empty to disable the admin API", len(c.AdminToken), minSecretLength)
+	}
 	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
 		return bad("listen_addr", "%q is not host:port", c.ListenAddr)
+	}
+	if _, _, err := net.SplitHostPort(c.MetricsListenAddr); c.MetricsListenAddr != "" && err != nil {
+		return bad("metrics_listen_addr", "%q is not host:port", c.MetricsListenAddr)
+	}
+	if c.MetricsListenAddr != "" && c.MetricsListenAddr == c.ListenAddr {
+		return bad("metrics_listen_addr", "is listen_addr; give metrics a port of their own, or leave it empty to serve them on listen_addr")
+	}
+	if needSecret && c.MetricsToken != "" && len(c.MetricsToken) < minSecretLength {
+		return bad("metrics_token", "is %d characters, fewer than %d: generate one with `openssl rand -hex 32`, or leave it empty to let anyone who reaches /metrics scrape it", len(c.MetricsToken), minSecretLength)
 	}
 	if c.DataDir == "" {
 		return bad("data_dir", "is empty")
@@ -602,6 +631,9 @@ func (c *Config) validate(needSecret bool) error {
 		}
 	default:
 		return bad("store.driver", "%q: use bbolt or postgres", c.Store.Driver)
+	}
+	if setting, problem := c.stateLockProblem(); problem != "" {
+		return bad(setting, "%s", problem)
 	}
 	if c.CheckTimeout < 0 {
 		return bad("check_timeout", "must not be negative, got %s", c.CheckTimeout)

@@ -23,6 +23,9 @@ func envFrom(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
+// fileSecret is a webhook secret given in a configuration file.
+const fileSecret = "webhook-secret-from-the-file-7d3a9c1e5b2f8d4a6c0e"
+
 func writeConfig(t *testing.T, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "previewd.yaml")
@@ -34,7 +37,7 @@ func writeConfig(t *testing.T, body string) string {
 
 func TestLoadConfigDefaultsAndOverrides(t *testing.T) {
 	module := t.TempDir()
-	path := writeConfig(t, "webhook_secret: from-file\nttl: 24h\nmax_concurrent_runs: 2\nmodule_dir: "+module+"\n")
+	path := writeConfig(t, "webhook_secret: "+fileSecret+"\nttl: 24h\nmax_concurrent_runs: 2\nmodule_dir: "+module+"\n")
 	cfg, err := LoadConfig(path, envFrom(map[string]string{"PREVIEWD_TTL": "36h", "PREVIEWD_LISTEN_ADDR": "0.0.0.0:9000"}))
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +45,7 @@ func TestLoadConfigDefaultsAndOverrides(t *testing.T) {
 	if cfg.TTL != 36*time.Hour {
 		t.Errorf("ttl: got %v, want the variable's 36h to win over the file", cfg.TTL)
 	}
-	if cfg.MaxConcurrentRuns != 2 || cfg.WebhookSecret != "from-file" || cfg.ListenAddr != "0.0.0.0:9000" {
+	if cfg.MaxConcurrentRuns != 2 || cfg.WebhookSecret != fileSecret || cfg.ListenAddr != "0.0.0.0:9000" {
 		t.Errorf("got %+v", cfg)
 	}
 	if cfg.MaxConcurrentChecks != 2 {
@@ -57,7 +60,7 @@ func TestLoadConfigErrors(t *testing.T) {
 	module := t.TempDir()
 	file := filepath.Join(module, "main.tf")
 	os.WriteFile(file, nil, 0o600)
-	base := map[string]string{"PREVIEWD_WEBHOOK_SECRET": "s", "PREVIEWD_MODULE_DIR": module}
+	base := map[string]string{"PREVIEWD_WEBHOOK_SECRET": testSecret, "PREVIEWD_MODULE_DIR": module}
 	tests := []struct {
 		name string
 		yaml string
@@ -66,6 +69,12 @@ func TestLoadConfigErrors(t *testing.T) {
 	}{
 		{"no secret", "", map[string]string{"PREVIEWD_MODULE_DIR": module}, "webhook_secret (PREVIEWD_WEBHOOK_SECRET): is empty"},
 		{"blank secret", "", map[string]string{"PREVIEWD_WEBHOOK_SECRET": "  "}, "PREVIEWD_WEBHOOK_SECRET"},
+		{"short secret", "", map[string]string{"PREVIEWD_WEBHOOK_SECRET": "correct-horse-battery-staple"}, "webhook_secret (PREVIEWD_WEBHOOK_SECRET): is 28 characters, fewer than 32: generate one with `openssl rand -hex 32`"},
+		{"short admin token", "", map[string]string{"PREVIEWD_ADMIN_TOKEN": "admin"}, "admin_token (PREVIEWD_ADMIN_TOKEN): is 5 characters, fewer than 32: generate one with `openssl rand -hex 32`, or leave it empty"},
+		{"short admin token in the file", "admin_token: " + strings.Repeat("t", 31) + "\n", nil, "admin_token (PREVIEWD_ADMIN_TOKEN): is 31 characters, fewer than 32"},
+		{"metrics address not host:port", "", map[string]string{"PREVIEWD_METRICS_LISTEN_ADDR": "9090"}, `metrics_listen_addr (PREVIEWD_METRICS_LISTEN_ADDR): "9090" is not host:port`},
+		{"metrics on the main address", "listen_addr: 127.0.0.1:8080\nmetrics_listen_addr: 127.0.0.1:8080\n", nil, "metrics_listen_addr (PREVIEWD_METRICS_LISTEN_ADDR): is listen_addr"},
+		{"short metrics token", "", map[string]string{"PREVIEWD_METRICS_TOKEN": "scrape"}, "metrics_token (PREVIEWD_METRICS_TOKEN): is 6 characters, fewer than 32"},
 		{"unknown key", "webhook_secrett: x\n", nil, "field webhook_secrett not found"},
 		{"bad yaml", "ttl: [\n", nil, "config "},
 		{"yaml wrong type", "max_concurrent_runs: lots\n", nil, "max_concurrent_runs"},
@@ -176,7 +185,7 @@ func TestRunExitCodes(t *testing.T) {
 func TestLoadConfigRelativePathsFromARelativeFile(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "conf", "module"), 0o755)
-	os.WriteFile(filepath.Join(dir, "conf", "previewd.yaml"), []byte("webhook_secret: s\nrepos:\n  - name: acme/shop\n    module_dir: module\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "conf", "previewd.yaml"), []byte("webhook_secret: "+fileSecret+"\nrepos:\n  - name: acme/shop\n    module_dir: module\n"), 0o600)
 	t.Chdir(dir)
 	cfg, err := LoadConfig("conf/previewd.yaml", envFrom(nil))
 	if err != nil {
@@ -439,7 +448,7 @@ func TestStateSettings(t *testing.T) {
 	module := t.TempDir()
 	os.WriteFile(filepath.Join(module, "main.tf"), []byte("variable \"environment\" {}\n"), 0o600)
 	path := writeConfig(t, "module_dir: "+module+"\nstate:\n  backend: pg\n  config: {conn_str: \"postgres://db/previews\"}\nrepos:\n  - name: acme/shop\n    state: {backend: s3, config: {bucket: shop-state, key: shop.tfstate}}\n  - name: acme/web\n")
-	cfg, err := LoadConfig(path, envFrom(map[string]string{"PREVIEWD_WEBHOOK_SECRET": "s"}))
+	cfg, err := LoadConfig(path, envFrom(map[string]string{"PREVIEWD_WEBHOOK_SECRET": testSecret}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +461,7 @@ func TestStateSettings(t *testing.T) {
 			t.Errorf("%s: state %q, want %q", repo, got, want)
 		}
 	}
-	cfg, err = LoadConfig(path, envFrom(map[string]string{"PREVIEWD_WEBHOOK_SECRET": "s", "PREVIEWD_STATE_BACKEND": "local"}))
+	cfg, err = LoadConfig(path, envFrom(map[string]string{"PREVIEWD_WEBHOOK_SECRET": testSecret, "PREVIEWD_STATE_BACKEND": "local"}))
 	if err == nil || !strings.Contains(err.Error(), "the local backend takes no settings") {
 		t.Errorf("local backend by variable over the file's pg settings: %v, want the settings refused", err)
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"log/slog"
+	"sync"
 	"time"
 
 	preview "github.com/previewd/previewd"
@@ -10,89 +12,287 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// environmentCollector reports the environments as the store holds them,
-// read at scrape time: by status, the live ones' parity verdicts, and the
-// failing ones by the phase that failed.
-type environmentCollector struct {
-	store interface {
-		FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error)
-	}
-	cost                    server.CostFunc
-	status, parity, failing *prometheus.Desc
-	hours, spent            *prometheus.Desc
+// environmentGauges reports the environments: by status, the ready ones'
+// parity verdicts, the failed ones by the phase that failed, and this
+// month's environment-hours and estimated cost by repository. It reads
+// every environment once (load), then keeps its sums up to date as
+// environments are written (observe, through observedStore), so a scrape
+// costs the same with ten environments as with ten thousand.
+//
+// Hours grow while an environment is live without anything being written,
+// so a repository's sums say how many live environments it has and since
+// when this month (hours from the month's start): a scrape adds their
+// hours since then. When the month turns, every environment's hours start
+// again from zero, in memory.
+type environmentGauges struct {
+	cost server.CostFunc
+	now  func() time.Time
+
+	mu      sync.Mutex
+	seq     uint64              // observations so far
+	envs    map[string]envGauge // what each environment adds, by name
+	month   time.Time           // the start (UTC) of the month the sums are of
+	status  map[preview.Status]int
+	parity  map[string]int
+	failing map[preview.Phase]int
+	spend   map[string]*repoSpend
+
+	statusDesc, parityDesc, failingDesc, hoursDesc, spentDesc *prometheus.Desc
 }
 
-func newEnvironmentCollector(store interface {
-	FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error)
-}, cost server.CostFunc) *environmentCollector {
-	return &environmentCollector{
-		store: store,
-		cost:  cost,
-		hours: prometheus.NewDesc("previewd_environment_hours", "Environment-hours this month (UTC) by repository, of the repositories with a price.",
+// envGauge is what one environment adds to the gauges.
+type envGauge struct {
+	repo     string
+	status   preview.Status
+	verdict  string        // a ready one's parity verdict
+	phase    preview.Phase // the phase a failed one failed in
+	updated  time.Time     // its UpdatedAt: an older write never replaces a newer one
+	seq      uint64        // the observation that made it; 0 when loaded
+	priced   bool          // its repository has a price; the rest is about cost
+	currency string
+	rate     float64 // its hourly price
+	hours    float64 // its environment-hours this month at since
+	since    float64 // when hours was taken, in hours from the month's start
+	live     bool    // its hours grow from since on
+}
+
+// repoSpend sums the priced environments of a repository.
+type repoSpend struct {
+	envs          int
+	currency      string
+	hours, cost   float64 // at each environment's since
+	live          int     // live environments, with the sums of their
+	liveRate      float64 // hourly prices,
+	liveSince     float64 // sinces,
+	liveRateSince float64 // and sinces times prices
+}
+
+func newEnvironmentGauges(cost server.CostFunc, now func() time.Time) *environmentGauges {
+	return &environmentGauges{
+		cost: cost, now: now, envs: map[string]envGauge{},
+		status: map[preview.Status]int{}, parity: map[string]int{}, failing: map[preview.Phase]int{}, spend: map[string]*repoSpend{},
+		hoursDesc: prometheus.NewDesc("previewd_environment_hours", "Environment-hours this month (UTC) by repository, of the repositories with a price.",
 			[]string{"repo"}, nil),
-		spent: prometheus.NewDesc("previewd_estimated_cost", "Estimated cost of this month's environment-hours (UTC) by repository.",
+		spentDesc: prometheus.NewDesc("previewd_estimated_cost", "Estimated cost of this month's environment-hours (UTC) by repository.",
 			[]string{"repo", "currency"}, nil),
-		status: prometheus.NewDesc("previewd_environments", "Environments by status.", []string{"status"}, nil),
-		parity: prometheus.NewDesc("previewd_environments_parity", "Ready environments by the verdict of their newest parity check (unchecked: none yet at the applied head; error: the check could not run).", []string{"verdict"}, nil),
-		failing: prometheus.NewDesc("previewd_environments_failing", "Failed environments by the phase that failed (a failing destroy leaves resources running).",
+		statusDesc: prometheus.NewDesc("previewd_environments", "Environments by status.", []string{"status"}, nil),
+		parityDesc: prometheus.NewDesc("previewd_environments_parity", "Ready environments by the verdict of their newest parity check (unchecked: none yet at the applied head; error: the check could not run).", []string{"verdict"}, nil),
+		failingDesc: prometheus.NewDesc("previewd_environments_failing", "Failed environments by the phase that failed (a failing destroy leaves resources running).",
 			[]string{"phase"}, nil),
 	}
 }
 
-func (c *environmentCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.status
-	ch <- c.parity
-	ch <- c.failing
-	ch <- c.hours
-	ch <- c.spent
+// load reads every environment from db and makes the gauges theirs,
+// keeping what was observed meanwhile when it is newer than what was
+// read.
+func (g *environmentGauges) load(ctx context.Context, db interface {
+	FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error)
+}) error {
+	g.mu.Lock()
+	began := g.seq
+	g.mu.Unlock()
+	envs, err := db.FindEnvironments(ctx, preview.EnvironmentFilter{})
+	if err != nil {
+		return err
+	}
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.roll(now)
+	loaded := make(map[string]envGauge, len(envs))
+	for _, env := range envs {
+		loaded[env.Name] = g.gaugeOf(env, now)
+	}
+	for name, e := range g.envs {
+		if l, ok := loaded[name]; e.seq > began && (!ok || !l.updated.After(e.updated)) {
+			loaded[name] = e
+		}
+	}
+	g.envs = loaded
+	g.sum()
+	return nil
 }
 
-func (c *environmentCollector) Collect(ch chan<- prometheus.Metric) {
-	envs, err := c.store.FindEnvironments(context.Background(), preview.EnvironmentFilter{})
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.status, err)
+// reloadEvery loads the gauges again every interval until ctx ends: with
+// several replicas, what the others write reaches this one's gauges so.
+func (g *environmentGauges) reloadEvery(ctx context.Context, db interface {
+	FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error)
+}, interval time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := g.load(ctx, db); err != nil && ctx.Err() == nil {
+			logger.Warn("reload environment metrics", "err", err)
+		}
+	}
+}
+
+// observe makes env's stored state count, unless an older one of it
+// arrives after a newer.
+func (g *environmentGauges) observe(env preview.Environment) {
+	if env.Name == "" {
 		return
 	}
-	counts := map[preview.Status]int{}
-	verdicts := map[string]int{}
-	failing := map[preview.Phase]int{}
-	type spend struct {
-		hours, cost float64
-		currency    string
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.roll(now)
+	old, known := g.envs[env.Name]
+	if known && env.UpdatedAt.Before(old.updated) {
+		return
 	}
-	spending := map[string]*spend{}
-	now := time.Now()
-	for _, e := range envs {
-		if cost, ok := c.cost(e, now); ok {
-			s := spending[e.Repo]
-			if s == nil {
-				s = &spend{currency: cost.Currency}
-				spending[e.Repo] = s
-			}
-			s.hours += cost.MonthHours
-			s.cost += cost.Month
-		}
-		counts[e.Status]++
-		switch e.Status {
-		case preview.StatusReady:
-			verdicts[e.ParityVerdict()]++
-		case preview.StatusFailed:
-			failing[e.LastPhase]++
-		}
+	g.seq++
+	e := g.gaugeOf(env, now)
+	e.seq = g.seq
+	if known {
+		g.add(old, -1)
 	}
+	g.envs[env.Name] = e
+	g.add(e, 1)
+}
+
+// gaugeOf is what env adds to the gauges at now.
+func (g *environmentGauges) gaugeOf(env preview.Environment, now time.Time) envGauge {
+	e := envGauge{repo: env.Repo, status: env.Status, updated: env.UpdatedAt}
+	switch env.Status {
+	case preview.StatusReady:
+		e.verdict = env.ParityVerdict()
+	case preview.StatusFailed:
+		e.phase = env.LastPhase
+	}
+	cost, ok := g.cost(env, now)
+	if !ok {
+		return e
+	}
+	at := now
+	if env.LiveSince.After(at) {
+		at = env.LiveSince
+	}
+	e.priced, e.currency, e.rate = true, cost.Currency, cost.Hourly
+	e.hours, e.since, e.live = env.HoursIn(now), at.Sub(g.month).Hours(), !env.LiveSince.IsZero()
+	return e
+}
+
+// add adds e to the sums, or takes it away (sign -1).
+func (g *environmentGauges) add(e envGauge, sign int) {
+	g.status[e.status] += sign
+	switch e.status {
+	case preview.StatusReady:
+		g.parity[e.verdict] += sign
+	case preview.StatusFailed:
+		g.failing[e.phase] += sign
+	}
+	if !e.priced {
+		return
+	}
+	s := g.spend[e.repo]
+	if s == nil {
+		s = &repoSpend{}
+		g.spend[e.repo] = s
+	}
+	f := float64(sign)
+	s.envs += sign
+	s.currency = e.currency
+	s.hours += f * e.hours
+	s.cost += f * e.hours * e.rate
+	if e.live {
+		s.live += sign
+		s.liveRate += f * e.rate
+		s.liveSince += f * e.since
+		s.liveRateSince += f * e.since * e.rate
+	}
+	if s.envs == 0 {
+		delete(g.spend, e.repo)
+	}
+}
+
+// sum adds every environment up again.
+func (g *environmentGauges) sum() {
+	clear(g.status)
+	clear(g.parity)
+	clear(g.failing)
+	clear(g.spend)
+	for _, e := range g.envs {
+		g.add(e, 1)
+	}
+}
+
+// roll moves the sums to the month now falls in, if they are of another:
+// no environment has hours in it yet, and the live ones count from its
+// start.
+func (g *environmentGauges) roll(now time.Time) {
+	now = now.UTC()
+	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if month.Equal(g.month) {
+		return
+	}
+	g.month = month
+	for name, e := range g.envs {
+		e.hours, e.since = 0, 0
+		g.envs[name] = e
+	}
+	g.sum()
+}
+
+func (g *environmentGauges) Describe(ch chan<- *prometheus.Desc) {
+	ch <- g.statusDesc
+	ch <- g.parityDesc
+	ch <- g.failingDesc
+	ch <- g.hoursDesc
+	ch <- g.spentDesc
+}
+
+// Collect reports the sums, adding the hours live environments have spent
+// since they were taken.
+func (g *environmentGauges) Collect(ch chan<- prometheus.Metric) {
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.roll(now)
 	for _, s := range preview.Statuses {
-		ch <- prometheus.MustNewConstMetric(c.status, prometheus.GaugeValue, float64(counts[s]), string(s))
+		ch <- prometheus.MustNewConstMetric(g.statusDesc, prometheus.GaugeValue, float64(g.status[s]), string(s))
 	}
 	for _, v := range []string{"ok", "drift", "error", "unchecked"} {
-		ch <- prometheus.MustNewConstMetric(c.parity, prometheus.GaugeValue, float64(verdicts[v]), v)
+		ch <- prometheus.MustNewConstMetric(g.parityDesc, prometheus.GaugeValue, float64(g.parity[v]), v)
 	}
 	for _, p := range []preview.Phase{preview.PhaseApply, preview.PhaseDestroy} {
-		ch <- prometheus.MustNewConstMetric(c.failing, prometheus.GaugeValue, float64(failing[p]), string(p))
+		ch <- prometheus.MustNewConstMetric(g.failingDesc, prometheus.GaugeValue, float64(g.failing[p]), string(p))
 	}
-	for repo, s := range spending {
-		ch <- prometheus.MustNewConstMetric(c.hours, prometheus.GaugeValue, s.hours, repo)
-		ch <- prometheus.MustNewConstMetric(c.spent, prometheus.GaugeValue, s.cost, repo, s.currency)
+	elapsed := now.Sub(g.month).Hours()
+	for repo, s := range g.spend {
+		hours := s.hours + float64(s.live)*elapsed - s.liveSince
+		cost := s.cost + s.liveRate*elapsed - s.liveRateSince
+		ch <- prometheus.MustNewConstMetric(g.hoursDesc, prometheus.GaugeValue, round2(hours), repo)
+		ch <- prometheus.MustNewConstMetric(g.spentDesc, prometheus.GaugeValue, round2(cost), repo, s.currency)
 	}
+}
+
+// observedStore is the service's store, telling the environment gauges of
+// every environment it writes.
+type observedStore struct {
+	serviceStore
+	gauges *environmentGauges
+}
+
+func (s observedStore) UpdateEnvironment(ctx context.Context, name string, fn func(*preview.Environment) error) (preview.Environment, error) {
+	env, err := s.serviceStore.UpdateEnvironment(ctx, name, fn)
+	if err == nil {
+		s.gauges.observe(env)
+	}
+	return env, err
+}
+
+func (s observedStore) RecordPullRequest(ctx context.Context, delivery string, pr preview.PullRequest) (preview.RecordResult, error) {
+	res, err := s.serviceStore.RecordPullRequest(ctx, delivery, pr)
+	if err == nil {
+		s.gauges.observe(res.Environment)
+	}
+	return res, err
 }
 
 // controllerMetrics is the controller's measurements as Prometheus metrics.

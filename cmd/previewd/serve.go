@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -62,12 +60,16 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		EnvPassthrough: cfg.Terraform.EnvPassthrough,
 		Env:            cfg.Terraform.Env,
 		Modules:        cfg.module,
+		WaitDelay:      stopDelay(cfg),
 		Logger:         logger,
 	})
 	if err != nil {
 		return err
 	}
-	links, logLink := logLinks(cfg)
+	links, logLink, err := logLinks(ctx, cfg, db)
+	if err != nil {
+		return err
+	}
 	gh, err := newGitHub(cfg, logger, logLink)
 	if err != nil {
 		return err
@@ -80,7 +82,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(newEnvironmentCollector(db, cfg.costOf))
+	gauges := newEnvironmentGauges(cfg.costOf, time.Now)
+	if err := gauges.load(ctx, db); err != nil {
+		return fmt.Errorf("read environments for metrics: %w", err)
+	}
+	reg.MustRegister(gauges)
 
 	ctrlCfg := controller.Config{
 		MaxConcurrentRuns:   cfg.MaxConcurrentRuns,
@@ -106,7 +112,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 	if replicated { // leases, and logs every replica serves
 		ctrlCfg.Leases, ctrlCfg.Logs, logs = pg, pg, pg
 	}
-	intake := webhooks.NewIntake([]byte(cfg.WebhookSecret), db, cfg.serves)
+	observed := observedStore{serviceStore: db, gauges: gauges} // what this process writes moves the gauges
+	intake := webhooks.NewIntake([]byte(cfg.WebhookSecret), observed, cfg.serves)
 	ctrlCfg.Allowed = cfg.serves
 	ctrlCfg.Commands = gh
 	ctrlCfg.Checker = newChecker(&cfg, prov)
@@ -119,7 +126,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 			ctrlCfg.Redeliveries = client
 		}
 	}
-	ctrl := controller.New(db, provisionerAdapter{p: prov, cfg: &cfg}, gh, ctrlCfg)
+	ctrl := controller.New(observed, provisionerAdapter{p: prov, cfg: &cfg}, gh, ctrlCfg)
 	registerQueueMetrics(reg, ctrl)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "previewd_leader",
@@ -135,7 +142,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		AdminToken:  cfg.AdminToken,
 		TTL:         cfg.TTL,
 		Operate:     preview.OperateRules{TTL: cfg.TTL, MaxKeep: cfg.MaxKeep, MaxAttempts: cfg.MaxAttempts},
-		Store:       db,
+		Store:       observed,
 		Deliveries:  intake,
 		Controller:  ctrl,
 		Registry:    reg,
@@ -148,11 +155,21 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		Logs:        logs,
 		Cost:        cfg.costOf,
 		Logger:      logger,
+
+		MetricsToken: cfg.MetricsToken,
+		MetricsAddr:  cfg.MetricsListenAddr,
 	})
 	if l == nil {
 		if l, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
 			return fmt.Errorf("listen_addr: %w", err)
 		}
+	}
+	var scrapes net.Listener // /metrics alone, with metrics_listen_addr
+	if cfg.MetricsListenAddr != "" {
+		if scrapes, err = net.Listen("tcp", cfg.MetricsListenAddr); err != nil {
+			return fmt.Errorf("metrics_listen_addr: %w", err)
+		}
+		logger.Info("metrics listening", "addr", scrapes.Addr().String(), "token", cfg.MetricsToken != "")
 	}
 	logger.Info("previewd listening", "addr", l.Addr().String(), "data_dir", dataDir, "terraform", tfBin,
 		"github", githubMode(cfg), "version", version)
@@ -163,15 +180,20 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 	go func() { ctrlDone <- ctrl.Run(ctrlCtx) }()
 	if replicated { // other replicas' webhooks and commands wake this one too
 		go pg.Listen(ctrlCtx, ctrl.Nudge)
+		go gauges.reloadEvery(ctrlCtx, db, cfg.LeaseTTL, logger) // and what they write reaches this one's gauges
 		logger.Info("sharing the database with any other replicas", "holder", pg.Holder(), "lease_ttl", cfg.LeaseTTL)
 	}
-	srvDone := make(chan error, 1)
+	srvDone := make(chan error, 2)
 	go func() { srvDone <- srv.Serve(l) }()
+	if scrapes != nil {
+		go func() { srvDone <- srv.ServeMetrics(scrapes) }()
+	}
 
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	case err := <-srvDone:
+		shutdownHTTP(srv, logger) // the other listener
 		stopCtrl()
 		<-ctrlDone
 		return fmt.Errorf("http server: %w", err)
@@ -239,15 +261,17 @@ func githubMode(cfg Config) string {
 // logLinks returns how runs' logs are linked from GitHub: signed, expiring
 // links served at /logs/ (log_links: signed, the default), or the admin
 // API's log route, which needs the admin token (log_links: admin). Without a
-// public_url there are no links.
-func logLinks(cfg Config) (*server.LogLinks, func(string) string) {
+// public_url there are no links. Signed links take their key from keys.
+func logLinks(ctx context.Context, cfg Config, keys server.Keys) (*server.LogLinks, func(string) string, error) {
 	if cfg.LogLinks != "signed" {
-		return nil, func(runID string) string { return github.LogURL(cfg.PublicURL, runID) }
+		return nil, func(runID string) string { return github.LogURL(cfg.PublicURL, runID) }, nil
 	}
-	m := hmac.New(sha256.New, []byte(cfg.WebhookSecret))
-	m.Write([]byte("previewd log links v1"))
-	links := server.NewLogLinks(m.Sum(nil), cfg.PublicURL, cfg.LogLinkTTL)
-	return links, links.Link
+	key, err := server.LogLinkKey(ctx, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	links := server.NewLogLinks(key, cfg.PublicURL, cfg.LogLinkTTL)
+	return links, links.Link, nil
 }
 
 // gitHub is what previewd needs of GitHub, online or offline.
@@ -315,7 +339,19 @@ type serviceStore interface {
 	controller.Store
 	server.Store
 	webhooks.Recorder
+	server.Keys
 	Close() error
+}
+
+// stopDelay is how long an interrupted Terraform may take to stop before
+// its process group is killed: with replicas, short enough that it has
+// stopped before its lease can pass to another replica; alone, the
+// provisioner's default.
+func stopDelay(cfg Config) time.Duration {
+	if cfg.Store.Driver != "postgres" {
+		return 0
+	}
+	return controller.StopDelay(cfg.LeaseTTL)
 }
 
 // openStore opens the store cfg names: bbolt in dataDir (one process per

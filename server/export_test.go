@@ -1,0 +1,4 @@
+package server
+
+// UnknownStep is how many bytes a body of unknown length reserves first.
+const UnknownStep = unknownStep
