@@ -21,6 +21,7 @@ import (
 	"time"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/modules"
 	"github.com/previewd/previewd/parity"
 	"github.com/previewd/previewd/provisioner"
 	"gopkg.in/yaml.v3"
@@ -104,9 +105,9 @@ type Config struct {
 	State StateConfig  `yaml:"state"`
 	Repos []RepoConfig `yaml:"repos"`
 
-	// sources keeps the current checkout of each module_source (serve and
-	// previewd parity set it).
-	sources *moduleSources
+	// modules resolves each repository's module (serve and previewd parity
+	// set it).
+	modules *modules.Resolver
 }
 
 // StoreConfig chooses previewd's store.
@@ -590,11 +591,11 @@ func (c *Config) validate(needSecret bool) error {
 		return bad("module_source", "set module_dir or module_source, not both")
 	}
 	if c.ModuleSource != "" {
-		if err := validSource(c.ModuleSource); err != nil {
+		if err := modules.ValidSource(c.ModuleSource); err != nil {
 			return bad("module_source", "%v", err)
 		}
 	}
-	if _, ok := baseDir(c.ModuleSource); ok && !c.namesBaseRepos() {
+	if _, ok := modules.BaseDir(c.ModuleSource); ok && !c.namesBaseRepos() {
 		return bad("module_source", "%q takes the module from each pull request's own repository, so it would trust every repository the App is installed on: "+
 			"name the repositories it serves in allowed_repos (owner/name, not owner/*) or repos", c.ModuleSource)
 	}
@@ -699,7 +700,7 @@ func (r RepoConfig) validate(haveDefault bool) error {
 		return fmt.Errorf("module_source: set module_dir or module_source, not both")
 	}
 	if r.ModuleSource != "" {
-		if err := validSource(r.ModuleSource); err != nil {
+		if err := modules.ValidSource(r.ModuleSource); err != nil {
 			return fmt.Errorf("module_source: %v", err)
 		}
 	}
@@ -781,7 +782,7 @@ func (c *Config) repo(name string) (RepoConfig, bool) {
 	if c.ModuleDir == "" && c.ModuleSource == "" {
 		return RepoConfig{}, false
 	}
-	if _, ok := baseDir(c.ModuleSource); ok && !slices.ContainsFunc(c.AllowedRepos, func(p string) bool { return strings.EqualFold(p, name) }) {
+	if _, ok := modules.BaseDir(c.ModuleSource); ok && !slices.ContainsFunc(c.AllowedRepos, func(p string) bool { return strings.EqualFold(p, name) }) {
 		return RepoConfig{}, false // a repository base serves is named (see namesBaseRepos)
 	}
 	return RepoConfig{Name: name, ModuleDir: c.ModuleDir, ModuleSource: c.ModuleSource, URLOutput: c.URLOutput,
@@ -790,40 +791,24 @@ func (c *Config) repo(name string) (RepoConfig, bool) {
 		}}, true
 }
 
-// repoFor is repo for env's repository, with the module env gets as
-// ModuleDir. For a module_source that is the commit env.Module names (the
-// one it was applied with, or the one an apply resolved just before), so
-// a destroy or a check runs the module that made the environment; an
-// environment with none yet gets the source's current commit, resolved
-// first if need be.
+// repoFor is repo for env's repository, with the module env gets (see
+// modules.Resolver.Resolve) as ModuleDir.
 func (c *Config) repoFor(ctx context.Context, env preview.Environment) (RepoConfig, bool, error) {
 	r, ok := c.repo(env.Repo)
-	if !ok || r.ModuleSource == "" || c.sources == nil {
+	if !ok || r.ModuleSource == "" || c.modules == nil {
 		return r, ok, nil
 	}
-	source := c.sourceFor(r, env)
-	commit := ""
-	if env.Module.Source == source {
-		commit = env.Module.Commit
-	}
-	co, err := c.sources.at(ctx, source, commit)
+	m, err := c.modules.Resolve(ctx, env, r.moduleSetting())
 	if err != nil {
-		return r, true, fmt.Errorf("module of %s: %w", env.Repo, err)
+		return r, true, err
 	}
-	r.ModuleDir, r.moduleRoot, r.moduleVersion = co.dir, co.root, co.version
+	r.ModuleDir, r.moduleRoot, r.moduleVersion = m.Dir, m.Root, m.Version
 	return r, true, nil
 }
 
-// baseSource is the module_source taking the module from the pull
-// request's own repository at its base branch; "base//DIR" names the
-// module's directory in it.
-const baseSource = "base"
-
-// baseDir returns the "//DIR" part of a base source; ok is false for any
-// other source.
-func baseDir(source string) (rest string, ok bool) {
-	rest, ok = strings.CutPrefix(source, baseSource)
-	return rest, ok && (rest == "" || strings.HasPrefix(rest, "//"))
+// moduleSetting is r's module as configured.
+func (r RepoConfig) moduleSetting() modules.Setting {
+	return modules.Setting{Dir: r.ModuleDir, Source: r.ModuleSource}
 }
 
 // namesBaseRepos reports whether a top-level base module_source serves
@@ -836,35 +821,6 @@ func baseDir(source string) (rest string, ok bool) {
 func (c *Config) namesBaseRepos() bool {
 	return slices.ContainsFunc(c.Repos, func(r RepoConfig) bool { return r.ModuleDir == "" && r.ModuleSource == "" }) ||
 		slices.ContainsFunc(c.AllowedRepos, repoName.MatchString)
-}
-
-// sourceFor is the module source env follows: r's module_source, or for
-// "base" the pull request's own repository on GitHub at its default branch
-// (what production runs): never the pull request's head, nor another base
-// branch it names, which its author chooses. A pull request must not
-// change the module that runs with previewd's credentials.
-func (c *Config) sourceFor(r RepoConfig, env preview.Environment) string {
-	rest, ok := baseDir(r.ModuleSource)
-	if !ok {
-		return r.ModuleSource
-	}
-	scheme := "https"
-	if u, err := url.Parse(c.GitHub.APIURL); err == nil && u.Scheme != "" {
-		scheme = u.Scheme
-	}
-	return "git::" + scheme + "://" + gitHost(c.GitHub.APIURL) + "/" + env.Repo + ".git" + rest // no ref: the default branch
-}
-
-// validSource checks a module_source setting: a git source, or base.
-func validSource(s string) error {
-	if rest, ok := baseDir(s); ok {
-		if strings.Contains(rest, "?") || slices.Contains(strings.Split(rest, "/"), "..") {
-			return fmt.Errorf("%q: base takes a directory inside the repository (base//infra/shop) and no arguments", s)
-		}
-		return nil
-	}
-	_, err := provisioner.ParseSource(s)
-	return err
 }
 
 // serves reports whether previewd acts on repository repo: only when it

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/modules"
 	"github.com/previewd/previewd/parity"
 	"github.com/previewd/previewd/provisioner"
 )
@@ -157,9 +158,9 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 		if t := cfg.GitHub.Token; t != "" {
 			token = func(context.Context, string) (string, error) { return t, nil }
 		}
-		cfg.sources = newModuleSources(dataDir, cfg.GitHub.APIURL, token)
+		cfg.modules = modules.NewResolver(dataDir, cfg.GitHub.APIURL, token)
 		scratch := preview.Environment{Repo: f.repo}
-		if _, err := cfg.sources.refresh(ctx, cfg.sourceFor(r, scratch)); err != nil {
+		if _, err := cfg.modules.Follow(ctx, scratch, r.moduleSetting()); err != nil {
 			return preview.ParityReport{}, err
 		}
 		if r, _, err = cfg.repoFor(ctx, scratch); err != nil {

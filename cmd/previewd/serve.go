@@ -19,6 +19,7 @@ import (
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/controller"
 	"github.com/previewd/previewd/github"
+	"github.com/previewd/previewd/modules"
 	"github.com/previewd/previewd/parity"
 	"github.com/previewd/previewd/provisioner"
 	"github.com/previewd/previewd/server"
@@ -78,7 +79,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 	if client, ok := gh.(*github.Client); ok {
 		gitToken = client.GitToken
 	}
-	cfg.sources = newModuleSources(dataDir, cfg.GitHub.APIURL, gitToken)
+	cfg.modules = modules.NewResolver(dataDir, cfg.GitHub.APIURL, gitToken)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -471,6 +472,21 @@ func (c *Config) parityRepository(r RepoConfig) parity.Repository {
 		Engine: r.Production.TerraformVersion, Differences: r.Differences, Settings: r.Parity, Where: where}
 }
 
+// moduleVersions tells the controller which version of its production
+// module each repository's environments must run.
+type moduleVersions struct{ cfg *Config }
+
+// Current resolves the module source env follows now (and makes that
+// commit the current checkout); the zero version for a module directory.
+func (m moduleVersions) Current(ctx context.Context, env preview.Environment) (preview.ModuleVersion, error) {
+	r, ok := m.cfg.repo(env.Repo)
+	if !ok || r.ModuleSource == "" || m.cfg.modules == nil {
+		return preview.ModuleVersion{}, nil
+	}
+	mod, err := m.cfg.modules.Follow(ctx, env, r.moduleSetting())
+	return mod.Version, err
+}
+
 // provisionerAdapter fits the provisioner to the controller's interface.
 type provisionerAdapter struct {
 	p   *provisioner.Provisioner
@@ -481,12 +497,12 @@ type provisionerAdapter struct {
 // which the run is pinned to (a resolve meanwhile changes nothing of it).
 func (a provisionerAdapter) Apply(ctx context.Context, env preview.Environment, log io.Writer) (preview.Applied, error) {
 	if r, ok := a.cfg.repo(env.Repo); ok && r.ModuleSource != "" {
-		co, err := a.cfg.sources.refresh(ctx, a.cfg.sourceFor(r, env))
+		m, err := a.cfg.modules.Follow(ctx, env, r.moduleSetting())
 		if err != nil {
 			return preview.Applied{}, fmt.Errorf("apply %s: module: %w", env.Name, err)
 		}
-		fmt.Fprintf(log, "# previewd: module %s at commit %s\n", co.version.Source, co.version.Commit)
-		env.Module = co.version
+		fmt.Fprintf(log, "# previewd: module %s at commit %s\n", m.Version.Source, m.Version.Commit)
+		env.Module = m.Version
 	}
 	res, err := a.p.Apply(ctx, env, log)
 	return preview.Applied{URL: res.URL, Outputs: res.Outputs, Module: res.Module}, err

@@ -1,4 +1,4 @@
-package provisioner
+package modules
 
 import (
 	"context"
@@ -238,4 +238,19 @@ func TestFetcherOverSmartHTTPWithAToken(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// writeTree writes files (slash paths relative to root, and their
+// contents) under root.
+func writeTree(t testing.TB, root string, files map[string]string) {
+	t.Helper()
+	for rel, content := range files {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

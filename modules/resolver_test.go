@@ -1,4 +1,4 @@
-package main
+package modules
 
 import (
 	"context"
@@ -20,7 +20,7 @@ func TestModuleTokenGoesToGitHubOverHTTPSOnly(t *testing.T) {
 		{"http://ghe.internal/api/v3/", "https://github.com/acme/infra.git", ""},
 	}
 	for _, tt := range tests {
-		m := newModuleSources(t.TempDir(), tt.api, token)
+		m := NewResolver(t.TempDir(), tt.api, token)
 		if got, err := m.fetcher.Token(context.Background(), tt.url); err != nil || got != tt.want {
 			t.Errorf("API %s, repository %s: token %q, %v; want %q", tt.api, tt.url, got, err, tt.want)
 		}

@@ -1,4 +1,4 @@
-package provisioner
+package modules
 
 import (
 	"bytes"
