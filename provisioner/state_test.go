@@ -7,7 +7,7 @@ import (
 	preview "github.com/previewd/previewd"
 )
 
-// TestBackendSettings is the table the README's state section shows: what
+// TestBackendSettings is the table docs/terraform.md's state section shows: what
 // previewd writes for each backend (the backend configuration file init
 // reads, and the override's backend block), and the settings it refuses.
 func TestBackendSettings(t *testing.T) {

@@ -38,7 +38,7 @@ func (c *Config) terraformStoreProblem(getenv func(string) (string, bool)) (sett
 		}
 		same, err := postgres.SameRole(c.Store.URL, cand.value)
 		if err != nil || same {
-			return cand.setting, "connects as previewd's own store user to its database, which would let every module read and change previewd's records: give Terraform's state a database and a role of its own (README: running several replicas)"
+			return cand.setting, "connects as previewd's own store user to its database, which would let every module read and change previewd's records: give Terraform's state a database and a role of its own (docs/install.md, Running several replicas)"
 		}
 	}
 	return "", ""

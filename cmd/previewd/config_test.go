@@ -336,16 +336,17 @@ func TestBadVariableValuesAreRefusedByName(t *testing.T) {
 	}
 }
 
-// TestReadmeDocumentsEveryVariable keeps README.md's configuration table in
-// step with the settings: each variable is on the row of its setting.
-func TestReadmeDocumentsEveryVariable(t *testing.T) {
-	data, err := os.ReadFile("../../README.md")
+// TestDocsDocumentEveryVariable keeps docs/configuration.md's settings
+// table in step with the settings: each variable is on the row of its
+// setting.
+func TestDocsDocumentEveryVariable(t *testing.T) {
+	data, err := os.ReadFile("../../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, table, ok := strings.Cut(string(data), "| YAML key | variable |")
 	if !ok {
-		t.Fatal("README.md has no configuration table")
+		t.Fatal("docs/configuration.md has no settings table")
 	}
 	table, _, _ = strings.Cut(table, "\n\n")
 	rows := strings.Split(table, "\n")
@@ -358,7 +359,7 @@ func TestReadmeDocumentsEveryVariable(t *testing.T) {
 			}
 		}
 		if !found {
-			t.Errorf("README.md's configuration table has no row with `%s` and `%s`", s.Key, s.Var)
+			t.Errorf("docs/configuration.md's settings table has no row with `%s` and `%s`", s.Key, s.Var)
 		}
 	}
 }

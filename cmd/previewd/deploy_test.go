@@ -265,7 +265,7 @@ func TestKubernetesManifests(t *testing.T) {
 		name, _ := get(e, "name").(string)
 		value, _ := get(e, "value").(string)
 		if ref := get(e, "valueFrom", "secretKeyRef", "name"); ref != nil {
-			// What the README's Secret holds under each key: the store's
+			// What docs/install.md's Secret holds under each key: the store's
 			// and the state's connections are two roles and databases.
 			key, _ := get(e, "valueFrom", "secretKeyRef", "key").(string)
 			value = map[string]string{

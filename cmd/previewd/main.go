@@ -70,7 +70,7 @@ Usage:
   previewd version                 print the version
 
 Every setting can be set in the YAML file or by a PREVIEWD_* environment
-variable, which wins. See the README for the reference.
+variable, which wins. See docs/configuration.md for the reference.
 `)
 }
 

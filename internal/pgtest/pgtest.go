@@ -81,7 +81,7 @@ func Database(t testing.TB) (string, *pgx.Conn) {
 }
 
 // StateDatabase creates a database for Terraform's pg backend, owned by a
-// login role of its own, as the README tells operators to set it up:
+// login role of its own, as docs/install.md tells operators to set it up:
 // previewd refuses to hand Terraform its own store's user. It returns the
 // database's URL with that role as its user, and an administrator's
 // connection to it (to look at the states); both go when the test ends.
