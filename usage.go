@@ -47,26 +47,51 @@ func (e *Environment) Destroyed(now time.Time) {
 	}
 }
 
+// Metered is what pricing reads of an environment (see Pricing.Cost): its
+// repository, its outputs (one may hold its own price), and its hours.
+// Pricing reads nothing else, so a Metered kept apart from the environment
+// (a cache) prices it as the environment itself would.
+type Metered struct {
+	Repo      string
+	Outputs   map[string]string
+	LiveSince time.Time          // see Environment.LiveSince
+	ExpiresAt time.Time          // a live environment's hours go on until then
+	Usage     map[string]float64 // see Environment.Usage
+}
+
+// Metered returns what pricing reads of e; it shares e's maps.
+func (e Environment) Metered() Metered {
+	return Metered{Repo: e.Repo, Outputs: e.Outputs, LiveSince: e.LiveSince, ExpiresAt: e.ExpiresAt, Usage: e.Usage}
+}
+
 // Hours returns the environment's hours up to now: of every kept month,
 // and of the life it is in.
-func (e Environment) Hours(now time.Time) float64 {
+func (e Environment) Hours(now time.Time) float64 { return e.Metered().Hours(now) }
+
+// HoursIn returns the environment's hours in the month now falls in, up to
+// now.
+func (e Environment) HoursIn(now time.Time) float64 { return e.Metered().HoursIn(now) }
+
+// Hours returns the environment's hours up to now: of every kept month,
+// and of the life it is in.
+func (m Metered) Hours(now time.Time) float64 {
 	h := 0.0
-	for _, v := range e.Usage {
+	for _, v := range m.Usage {
 		h += v
 	}
-	if !e.LiveSince.IsZero() && now.After(e.LiveSince) {
-		h += now.Sub(e.LiveSince).Hours()
+	if !m.LiveSince.IsZero() && now.After(m.LiveSince) {
+		h += now.Sub(m.LiveSince).Hours()
 	}
 	return h
 }
 
 // HoursIn returns the environment's hours in the month now falls in, up to
 // now.
-func (e Environment) HoursIn(now time.Time) float64 {
-	m := month(now)
-	h := e.Usage[m]
-	if !e.LiveSince.IsZero() {
-		h += spanHours(e.LiveSince, now)[m]
+func (m Metered) HoursIn(now time.Time) float64 {
+	mo := month(now)
+	h := m.Usage[mo]
+	if !m.LiveSince.IsZero() {
+		h += spanHours(m.LiveSince, now)[mo]
 	}
 	return h
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 
 	preview "github.com/previewd/previewd"
 )
@@ -30,6 +31,46 @@ type Budget struct {
 // take the last slot.
 const budgetLease = "previewd:budget"
 
+// admission is the service that keeps environments within their budgets:
+// an environment that holds nothing is built only when its budget has room
+// (admit, called by the run loop), waits in line otherwise, and may have
+// the environment idle longest torn down to make room. When a destroy
+// makes room, its loop queues those in line, first in line first. With no
+// Budgets everything is admitted and it is not started.
+type admission struct {
+	*core
+	caps        Budgets // nil: no caps
+	maxAttempts int
+
+	mu    sync.Mutex    // one admission at a time (see admit)
+	freed chan struct{} // roomMade's signal to run
+}
+
+// run queues the environments in line each time a destroy made room,
+// until ctx ends.
+func (a *admission) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.freed:
+			a.wakeWaiting(ctx)
+		}
+	}
+}
+
+// roomMade tells the service that a destroy made room. It never blocks;
+// signals that come while it looks are folded into one more look.
+func (a *admission) roomMade() {
+	if a.caps == nil {
+		return
+	}
+	select {
+	case a.freed <- struct{}{}:
+	default:
+	}
+}
+
 // admit decides whether env, which holds no resources yet, may be built
 // now. When it may, it returns a release to call once the apply's first
 // transition is stored (the environment then counts as provisioning).
@@ -37,22 +78,22 @@ const budgetLease = "previewd:budget"
 // line, and, when eviction is allowed and nothing is being torn down in
 // the full scope already, tears down the environment idle longest that
 // eviction may take there (see Budget).
-func (c *Controller) admit(ctx context.Context, env preview.Environment) (release func(), ok bool) {
-	if c.cfg.Budgets == nil || env.HoldsResources() {
+func (a *admission) admit(ctx context.Context, env preview.Environment) (release func(), ok bool) {
+	if a.caps == nil || env.HoldsResources() {
 		return func() {}, true
 	}
-	budget := c.cfg.Budgets.Budget(env.Repo)
+	budget := a.caps.Budget(env.Repo)
 	if budget.RepoMax <= 0 && budget.TotalMax <= 0 {
 		return func() {}, true
 	}
-	unlock, ok := c.lockBudgets(ctx, env.Name)
+	unlock, ok := a.lock(ctx, env.Name)
 	if !ok {
 		return nil, false
 	}
-	live, err := c.store.FindEnvironments(ctx, preview.EnvironmentFilter{LiveOnly: true})
+	live, err := a.store.FindEnvironments(ctx, preview.EnvironmentFilter{LiveOnly: true})
 	if err != nil {
 		unlock()
-		c.log.Error("budget: load environments", "err", err)
+		a.log.Error("budget: load environments", "err", err)
 		return nil, false
 	}
 	for _, b := range []struct {
@@ -62,40 +103,40 @@ func (c *Controller) admit(ctx context.Context, env preview.Environment) (releas
 		if b.max <= 0 {
 			continue
 		}
-		r := c.room(env, b.scope, live)
+		r := a.measure(env, b.scope, live)
 		if r.holding+r.ahead < b.max {
 			continue
 		}
 		unlock()
-		c.wait(ctx, env, b.scope, r.holding, b.max, r.waiting)
+		a.wait(ctx, env, b.scope, r.holding, b.max, r.waiting)
 		if budget.Evict && r.freeing == 0 {
-			c.evict(ctx, evictable(r.idle, env.Repo, b.scope == "all" && budget.EvictAcrossRepos), b.scope, b.max)
+			a.evict(ctx, evictable(r.idle, env.Repo, b.scope == "all" && budget.EvictAcrossRepos), b.scope, b.max)
 		}
 		return nil, false
 	}
 	return unlock, true
 }
 
-// lockBudgets takes the right to admit, for the environment named name:
+// lock takes the right to admit, for the environment named name:
 // one admission at a time in this process, and across replicas while it
 // holds the budget lease. It returns false, with name queued to look again
 // soon, when another replica admits now.
-func (c *Controller) lockBudgets(ctx context.Context, name string) (unlock func(), ok bool) {
-	c.budgetMu.Lock()
-	if c.cfg.Leases == nil {
-		return c.budgetMu.Unlock, true
+func (a *admission) lock(ctx context.Context, name string) (unlock func(), ok bool) {
+	a.mu.Lock()
+	if a.leases.db == nil {
+		return a.mu.Unlock, true
 	}
-	lease, held, err := c.cfg.Leases.AcquireLease(ctx, budgetLease, c.cfg.LeaseTTL)
+	lease, held, err := a.leases.db.AcquireLease(ctx, budgetLease, a.leases.ttl)
 	if err != nil || !held {
-		c.budgetMu.Unlock()
-		c.runs.addAfter(ctx, name, c.cfg.LeaseTTL/3)
+		a.mu.Unlock()
+		a.runs.addAfter(ctx, name, a.leases.ttl/3)
 		return nil, false
 	}
 	return func() {
-		if _, err := c.cfg.Leases.ReleaseLease(context.WithoutCancel(ctx), lease); err != nil {
-			c.log.Warn("release the budget lease (it will expire)", "err", err)
+		if _, err := a.leases.db.ReleaseLease(context.WithoutCancel(ctx), lease); err != nil {
+			a.log.Warn("release the budget lease (it will expire)", "err", err)
 		}
-		c.budgetMu.Unlock()
+		a.mu.Unlock()
 	}, true
 }
 
@@ -108,13 +149,13 @@ type room struct {
 	idle    []preview.Environment // ready and not kept: what eviction may take
 }
 
-// room measures scope (a repository, or "all") among live for env. Over
+// measure measures scope (a repository, or "all") among live for env. Over
 // all, only the environments their own repository has room for are in
 // line: one waiting for its repository's cap does not hold up another
 // repository's.
-func (c *Controller) room(env preview.Environment, scope string, live []preview.Environment) room {
+func (a *admission) measure(env preview.Environment, scope string, live []preview.Environment) room {
 	var r room
-	now := c.cfg.Now()
+	now := a.now()
 	for _, e := range live {
 		if e.Name == env.Name || scope != "all" && !strings.EqualFold(e.Repo, scope) {
 			continue
@@ -122,7 +163,7 @@ func (c *Controller) room(env preview.Environment, scope string, live []preview.
 		switch {
 		case e.HoldsResources():
 			r.holding++
-			if !e.Desired.Present && (e.Status == preview.StatusDestroying || e.NextAction(now, c.cfg.MaxAttempts) == preview.ActionDestroy) {
+			if !e.Desired.Present && (e.Status == preview.StatusDestroying || e.NextAction(now, a.maxAttempts) == preview.ActionDestroy) {
 				r.freeing++ // a destroy under way or to be retried; one that gave up frees nothing
 			} else if e.Desired.Present && e.Status == preview.StatusReady && !e.Kept() {
 				r.idle = append(r.idle, e)
@@ -132,7 +173,7 @@ func (c *Controller) room(env preview.Environment, scope string, live []preview.
 		}
 	}
 	if scope == "all" {
-		r.waiting = c.pastRepoCaps(live, r.waiting)
+		r.waiting = a.pastRepoCaps(live, r.waiting)
 	}
 	for _, e := range r.waiting {
 		if env.Budget == nil || waitsBefore(e, env) {
@@ -145,7 +186,7 @@ func (c *Controller) room(env preview.Environment, scope string, live []preview.
 // pastRepoCaps keeps, of waiting, the environments whose own repository
 // has room for them, first in line first: the others wait for their
 // repository, not for room over all.
-func (c *Controller) pastRepoCaps(live, waiting []preview.Environment) []preview.Environment {
+func (a *admission) pastRepoCaps(live, waiting []preview.Environment) []preview.Environment {
 	taken := map[string]int{} // by repository: slots held, then promised to those in line
 	for _, e := range live {
 		if e.HoldsResources() {
@@ -156,7 +197,7 @@ func (c *Controller) pastRepoCaps(live, waiting []preview.Environment) []preview
 	var past []preview.Environment
 	for _, e := range waiting {
 		repo := strings.ToLower(e.Repo)
-		if max := c.cfg.Budgets.Budget(e.Repo).RepoMax; max <= 0 || taken[repo] < max {
+		if max := a.caps.Budget(e.Repo).RepoMax; max <= 0 || taken[repo] < max {
 			past = append(past, e)
 		}
 		taken[repo]++
@@ -175,8 +216,8 @@ func evictable(idle []preview.Environment, repo string, across bool) []preview.E
 
 // wait records that env waits for room in scope, its place in line among
 // those waiting there before it, and shows it on the pull request.
-func (c *Controller) wait(ctx context.Context, env preview.Environment, scope string, live, max int, waiting []preview.Environment) {
-	since := c.cfg.Now().UTC()
+func (a *admission) wait(ctx context.Context, env preview.Environment, scope string, live, max int, waiting []preview.Environment) {
+	since := a.now().UTC()
 	if env.Budget != nil {
 		since = env.Budget.Since
 	}
@@ -192,7 +233,7 @@ func (c *Controller) wait(ctx context.Context, env preview.Environment, scope st
 	if env.Budget != nil && *env.Budget == want {
 		return
 	}
-	_, err := c.store.UpdateEnvironment(ctx, env.Name, func(e *preview.Environment) error {
+	_, err := a.store.UpdateEnvironment(ctx, env.Name, func(e *preview.Environment) error {
 		if e.HoldsResources() || !e.Desired.Present {
 			return errMoved
 		}
@@ -202,21 +243,21 @@ func (c *Controller) wait(ctx context.Context, env preview.Environment, scope st
 	if err != nil {
 		return
 	}
-	c.log.Info("waiting for room within the budget", "environment", env.Name, "scope", scope, "live", live, "max", max, "position", position)
-	c.notices.add(env.Name)
+	a.log.Info("waiting for room within the budget", "environment", env.Name, "scope", scope, "live", live, "max", max, "position", position)
+	a.notices.add(env.Name)
 }
 
 // evict tears down the environment idle longest (its last activity the
 // oldest) among idle, to make room in scope, and says why on its pull
 // request.
-func (c *Controller) evict(ctx context.Context, idle []preview.Environment, scope string, max int) {
+func (a *admission) evict(ctx context.Context, idle []preview.Environment, scope string, max int) {
 	if len(idle) == 0 {
 		return
 	}
-	victim := slices.MinFunc(idle, func(a, b preview.Environment) int {
-		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), strings.Compare(a.Name, b.Name))
+	victim := slices.MinFunc(idle, func(x, y preview.Environment) int {
+		return cmp.Or(x.ExpiresAt.Compare(y.ExpiresAt), strings.Compare(x.Name, y.Name))
 	})
-	_, err := c.store.UpdateEnvironment(ctx, victim.Name, func(e *preview.Environment) error {
+	_, err := a.store.UpdateEnvironment(ctx, victim.Name, func(e *preview.Environment) error {
 		if !e.Desired.Present || e.Kept() {
 			return errMoved
 		}
@@ -226,8 +267,8 @@ func (c *Controller) evict(ctx context.Context, idle []preview.Environment, scop
 	if err != nil {
 		return
 	}
-	c.log.Info("evicted the environment idle longest to make room", "environment", victim.Name, "scope", scope, "max", max)
-	c.Nudge(victim.Name)
+	a.log.Info("evicted the environment idle longest to make room", "environment", victim.Name, "scope", scope, "max", max)
+	a.runs.add(victim.Name)
 }
 
 // inLine reports whether e waits for room within a budget: it was
@@ -250,11 +291,11 @@ func waitsBefore(a, b preview.Environment) bool { return lineOrder(a, b) < 0 }
 
 // wakeWaiting queues the environments waiting for room, first in line
 // first: a destroy just made some.
-func (c *Controller) wakeWaiting(ctx context.Context) {
-	if c.cfg.Budgets == nil {
+func (a *admission) wakeWaiting(ctx context.Context) {
+	if a.caps == nil {
 		return
 	}
-	live, err := c.store.FindEnvironments(ctx, preview.EnvironmentFilter{LiveOnly: true})
+	live, err := a.store.FindEnvironments(ctx, preview.EnvironmentFilter{LiveOnly: true})
 	if err != nil {
 		return
 	}
@@ -266,6 +307,6 @@ func (c *Controller) wakeWaiting(ctx context.Context) {
 	}
 	slices.SortFunc(waiting, lineOrder)
 	for _, e := range waiting {
-		c.runs.add(e.Name)
+		a.runs.add(e.Name)
 	}
 }

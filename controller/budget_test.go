@@ -132,7 +132,7 @@ func passingChecks(shas ...string) *fakeChecks {
 func TestFailedChecksTakeNoRoom(t *testing.T) {
 	checks := passingChecks("ok2", "ok3", "broken", "ok5")
 	h := startWith(t, applyAtOnce(), nil, func(c *controller.Config) {
-		c.Budgets, c.RequiredChecks = fakeBudgets{total: 2}, checks
+		c.Budgets, c.Checks.Required = fakeBudgets{total: 2}, checks
 	})
 	t0 := time.Now().Add(-time.Hour)
 	failing := h.openIn("acme/shop", 1, "bad", t0)
@@ -159,7 +159,7 @@ func TestFailedChecksTakeNoRoom(t *testing.T) {
 func TestFailedChecksLeaveTheLine(t *testing.T) {
 	checks := passingChecks("ok1", "ok2", "ok3")
 	h := startWith(t, applyAtOnce(), nil, func(c *controller.Config) {
-		c.Budgets, c.RequiredChecks = fakeBudgets{total: 1}, checks
+		c.Budgets, c.Checks.Required = fakeBudgets{total: 1}, checks
 	})
 	t0 := time.Now().Add(-time.Hour)
 	first := h.openIn("acme/shop", 1, "ok1", t0)

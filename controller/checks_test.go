@@ -62,7 +62,7 @@ func TestHeadWaitsForRequiredChecks(t *testing.T) {
 		applies.Add(1)
 		return "https://" + env.Name + ".test/" + env.HeadSHA, nil
 	}}
-	h := startWith(t, prov, nil, func(c *controller.Config) { c.RequiredChecks = checks })
+	h := startWith(t, prov, nil, func(c *controller.Config) { c.Checks.Required = checks })
 	t0 := time.Now().Add(-time.Hour)
 	name := h.open(1, "sha1", t0)
 	env := h.waitFor(name, "waiting for both checks", func(e preview.Environment) bool {
@@ -113,7 +113,7 @@ func TestWaitForChecksTimesOut(t *testing.T) {
 	h := startWith(t, &fakeProvisioner{apply: func(context.Context, preview.Environment) (string, error) {
 		t.Error("applied without its checks")
 		return "", nil
-	}}, nil, func(c *controller.Config) { c.RequiredChecks = checks })
+	}}, nil, func(c *controller.Config) { c.Checks.Required = checks })
 	name := h.open(1, "sha1", time.Now().Add(-time.Hour))
 	h.waitFor(name, "waiting", func(e preview.Environment) bool { return len(e.Checks.Waiting) == 2 })
 	later := time.Now().Add(30 * time.Minute) // past the timeout, within the TTL
@@ -122,4 +122,20 @@ func TestWaitForChecksTimesOut(t *testing.T) {
 	if !env.Checks.TimedOut || !strings.Contains(env.LastError, "did not pass on sha1 within 10m0s") {
 		t.Errorf("got %+v", env)
 	}
+}
+
+// TestACheckEventAppliesAWaitingHead: with no poll and no sweep due, the
+// head is applied once an event says its checks changed (NudgeChecks).
+func TestACheckEventAppliesAWaitingHead(t *testing.T) {
+	checks := &fakeChecks{states: map[string]map[string]preview.CheckState{}, timeout: time.Hour}
+	h := startWith(t, applyAtOnce(), nil, func(c *controller.Config) {
+		c.Checks = controller.ChecksConfig{Required: checks, PollInterval: time.Hour}
+		c.SweepInterval = time.Hour
+	})
+	name := h.open(1, "sha1", time.Now().Add(-time.Hour))
+	h.waitFor(name, "waiting for both checks", func(e preview.Environment) bool { return len(e.Checks.Waiting) == 2 })
+	checks.set("sha1", "build-image", preview.CheckSuccess)
+	checks.set("sha1", "test", preview.CheckSuccess)
+	h.ctrl.NudgeChecks(preview.Commit{Repo: "acme/shop", SHA: "sha1"})
+	h.waitFor(name, "ready at sha1", readyAt("sha1"))
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	preview "github.com/previewd/previewd"
 )
@@ -33,41 +35,75 @@ type errRefused struct{ reply string }
 
 func (e *errRefused) Error() string { return e.reply }
 
-// NudgeCommands asks for queued commands to be carried out. It never blocks.
-func (c *Controller) NudgeCommands() { c.commands.add("commands") }
+// commands is the service that carries out comment commands (and the
+// fork-approval label): its worker serves one queue entry standing for
+// every queued command, holding the commands lease so one replica answers
+// each command once. Commands left behind (a failed GitHub call, or a
+// replica that died holding them) are looked for every sweep. With no
+// Commander it is not started.
+type commands struct {
+	*core
+	commander Commander
+	rules     preview.OperateRules // what the commands change, as every operator action
+	retry     time.Duration        // how soon a command that could not be carried out is tried again
+	every     time.Duration        // how often commands left behind are looked for
+	queue     *workQueue           // holds the one name "commands" while commands wait
+}
+
+// run carries out the queued commands until ctx ends: those queued before
+// a stop at once, then each time it is nudged and every sweep.
+func (cm *commands) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { cm.queue.serve(ctx, cm.runCommands) })
+	cm.nudge()
+	t := time.NewTicker(cm.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-t.C:
+			cm.nudge()
+		}
+	}
+}
+
+// nudge asks for queued commands to be carried out. It never blocks.
+func (cm *commands) nudge() { cm.queue.add("commands") }
 
 // runCommands carries out every queued command, oldest first. A command whose
 // permission check fails on a GitHub error stays queued for the next pass.
 // One replica carries them out at a time, so none is answered twice.
-func (c *Controller) runCommands(ctx context.Context, _ string) {
-	c.leased(ctx, commandsLease, c.NudgeCommands, c.carryOutCommands)
+func (cm *commands) runCommands(ctx context.Context, _ string) {
+	cm.leases.leased(ctx, commandsLease, cm.nudge, cm.carryOutCommands)
 }
 
-func (c *Controller) carryOutCommands(ctx context.Context) {
-	cmds, err := c.store.FindCommands(ctx)
+func (cm *commands) carryOutCommands(ctx context.Context) {
+	cmds, err := cm.store.FindCommands(ctx)
 	if err != nil {
-		c.log.Error("commands: load", "err", err)
+		cm.log.Error("commands: load", "err", err)
 		return
 	}
 	for _, cmd := range cmds {
 		if ctx.Err() != nil {
 			return
 		}
-		if !c.runCommand(ctx, cmd) {
-			c.commands.addAfter(ctx, "commands", c.cfg.RetryBase/4)
+		if !cm.runCommand(ctx, cmd) {
+			cm.queue.addAfter(ctx, "commands", cm.retry)
 			continue
 		}
-		if err := c.store.DeleteCommand(ctx, cmd.ID); err != nil {
-			c.log.Error("commands: delete", "command", cmd.ID, "err", err)
+		if err := cm.store.DeleteCommand(ctx, cmd.ID); err != nil {
+			cm.log.Error("commands: delete", "command", cmd.ID, "err", err)
 		}
 	}
 }
 
 // runCommand checks the user's access, carries the command out and answers
 // on the pull request. It returns false when it should be tried again.
-func (c *Controller) runCommand(ctx context.Context, cmd preview.Command) bool {
-	log := c.log.With("repo", cmd.Repo, "pr", cmd.Number, "user", cmd.User, "command", cmd.Verb)
-	perm, err := c.cfg.Commands.Permission(ctx, cmd.Repo, cmd.User)
+func (cm *commands) runCommand(ctx context.Context, cmd preview.Command) bool {
+	log := cm.log.With("repo", cmd.Repo, "pr", cmd.Number, "user", cmd.User, "command", cmd.Verb)
+	perm, err := cm.commander.Permission(ctx, cmd.Repo, cmd.User)
 	if code := preview.ErrorCode(err); code == preview.EINVALID || code == preview.ENOTFOUND {
 		log.Warn("commands: permission cannot be checked; refused", "err", err)
 		perm = "none"
@@ -78,54 +114,54 @@ func (c *Controller) runCommand(ctx context.Context, cmd preview.Command) bool {
 	if perm != "admin" && perm != "maintain" && perm != "write" {
 		log.Info("commands: refused: no write access", "permission", perm)
 		if cmd.Verb != "approve" { // a label needs no answer
-			c.reply(ctx, cmd, fmt.Sprintf("@%s `/preview %s` needs write access to %s; nothing was done.", cmd.User, cmd.Verb, cmd.Repo))
+			cm.reply(ctx, cmd, fmt.Sprintf("@%s `/preview %s` needs write access to %s; nothing was done.", cmd.User, cmd.Verb, cmd.Repo))
 		}
 		return true
 	}
 	if cmd.Verb == "help" {
-		c.reply(ctx, cmd, HelpText)
-		c.react(ctx, cmd)
+		cm.reply(ctx, cmd, HelpText)
+		cm.react(ctx, cmd)
 		return true
 	}
-	env, err := c.store.FindEnvironmentByPullRequest(ctx, cmd.Repo, cmd.Number)
+	env, err := cm.store.FindEnvironmentByPullRequest(ctx, cmd.Repo, cmd.Number)
 	if preview.ErrorCode(err) == preview.ENOTFOUND {
-		c.reply(ctx, cmd, fmt.Sprintf("@%s this pull request has no preview environment yet.", cmd.User))
+		cm.reply(ctx, cmd, fmt.Sprintf("@%s this pull request has no preview environment yet.", cmd.User))
 		return true
 	} else if err != nil {
 		log.Error("commands: load environment", "err", err)
 		return false
 	}
-	_, err = c.store.UpdateEnvironment(ctx, env.Name, func(e *preview.Environment) error {
-		return c.applyCommand(e, cmd)
+	_, err = cm.store.UpdateEnvironment(ctx, env.Name, func(e *preview.Environment) error {
+		return cm.applyCommand(e, cmd)
 	})
 	var refused *errRefused
 	if errors.As(err, &refused) {
-		c.reply(ctx, cmd, fmt.Sprintf("@%s %s", cmd.User, refused.reply))
+		cm.reply(ctx, cmd, fmt.Sprintf("@%s %s", cmd.User, refused.reply))
 		return true
 	} else if err != nil {
 		log.Error("commands: update environment", "err", err)
 		return false
 	}
 	log.Info("commands: carried out", "environment", env.Name)
-	c.react(ctx, cmd)
-	c.Nudge(env.Name)
-	c.notices.add(env.Name)
+	cm.react(ctx, cmd)
+	cm.runs.add(env.Name)
+	cm.notices.add(env.Name)
 	return true
 }
 
 // applyCommand changes desired state as cmd asks, by the rules every
 // operator action follows (preview.Environment.Operate); it does no I/O.
-func (c *Controller) applyCommand(e *preview.Environment, cmd preview.Command) error {
-	now := c.cfg.Now().UTC()
+func (cm *commands) applyCommand(e *preview.Environment, cmd preview.Command) error {
+	now := cm.now().UTC()
 	op := preview.Operation{Verb: cmd.Verb, Reason: preview.ReasonCommand}
 	switch cmd.Verb {
 	case "approve": // a command's own: the label's equivalent
 		e.Desired.ApprovedSHA = cmd.HeadSHA
 		if e.Desired.PROpen && e.HeadSHA == cmd.HeadSHA {
 			e.Desired.Present, e.Desired.Reason = true, preview.ReasonApproved
-			e.ExpiresAt = now.Add(c.cfg.TTL)
+			e.ExpiresAt = now.Add(cm.rules.TTL)
 		}
-		e.Requeue(now, c.cfg.MaxAttempts)
+		e.Requeue(now, cm.rules.MaxAttempts)
 		return nil
 	case preview.VerbExtend:
 		d, err := preview.ParseDuration(cmd.Arg)
@@ -134,7 +170,7 @@ func (c *Controller) applyCommand(e *preview.Environment, cmd preview.Command) e
 		}
 		op.Duration = d
 	}
-	switch err := e.Operate(op, now, preview.OperateRules{TTL: c.cfg.TTL, MaxKeep: c.cfg.MaxKeep, MaxAttempts: c.cfg.MaxAttempts}); {
+	switch err := e.Operate(op, now, cm.rules); {
 	case errors.Is(err, preview.ErrPullRequestClosed):
 		return &errRefused{"the pull request is closed; nothing to redeploy."}
 	case errors.Is(err, preview.ErrForkNotApproved):
@@ -146,17 +182,17 @@ func (c *Controller) applyCommand(e *preview.Environment, cmd preview.Command) e
 	}
 }
 
-func (c *Controller) reply(ctx context.Context, cmd preview.Command, body string) {
-	if err := c.cfg.Commands.Reply(ctx, cmd.Repo, cmd.Number, body); err != nil {
-		c.log.Warn("commands: reply", "repo", cmd.Repo, "pr", cmd.Number, "err", err)
+func (cm *commands) reply(ctx context.Context, cmd preview.Command, body string) {
+	if err := cm.commander.Reply(ctx, cmd.Repo, cmd.Number, body); err != nil {
+		cm.log.Warn("commands: reply", "repo", cmd.Repo, "pr", cmd.Number, "err", err)
 	}
 }
 
-func (c *Controller) react(ctx context.Context, cmd preview.Command) {
+func (cm *commands) react(ctx context.Context, cmd preview.Command) {
 	if cmd.CommentID == 0 {
 		return
 	}
-	if err := c.cfg.Commands.React(ctx, cmd.Repo, cmd.CommentID, "+1"); err != nil {
-		c.log.Warn("commands: react", "repo", cmd.Repo, "comment", cmd.CommentID, "err", err)
+	if err := cm.commander.React(ctx, cmd.Repo, cmd.CommentID, "+1"); err != nil {
+		cm.log.Warn("commands: react", "repo", cmd.Repo, "comment", cmd.CommentID, "err", err)
 	}
 }

@@ -81,7 +81,9 @@ func startCommands(t *testing.T) *commandHarness {
 		return "http://x/", nil
 	}}
 	h.ctrl = controller.New(db, prov, &fakeGitHub{}, controller.Config{
-		LogDir: t.TempDir(), Commands: h.gh, RetryBase: 40 * time.Millisecond, TTL: time.Hour, MaxKeep: 10 * 24 * time.Hour,
+		Runs:     controller.RunsConfig{LogDir: t.TempDir(), RetryBase: 40 * time.Millisecond},
+		Expiry:   controller.ExpiryConfig{TTL: time.Hour, MaxKeep: 10 * 24 * time.Hour},
+		Commands: h.gh,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

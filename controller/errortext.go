@@ -50,9 +50,3 @@ func onThisMachine(path string) bool {
 	}
 	return false
 }
-
-// errorText is the text of err as the environment, its runs and the pull
-// request show it: paths made public, the tail kept.
-func (c *Controller) errorText(err error) string {
-	return tail(publicPaths(err.Error(), c.cfg.DataDir))
-}

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -36,14 +37,31 @@ const (
 	commandsLease = "previewd:commands"
 )
 
+// leaser holds the leases of this process's work, renewing each while it
+// is used; with no Leases, this process holds everything.
+type leaser struct {
+	db  Leases // nil: this process holds everything
+	ttl time.Duration
+	log *slog.Logger
+
+	mu        sync.Mutex
+	held      map[string]*heldLease    // leases this process holds, by name
+	acquiring map[string]chan struct{} // names being asked of the database, closed when answered
+}
+
+func newLeaser(db Leases, ttl time.Duration, log *slog.Logger) *leaser {
+	return &leaser{db: db, ttl: ttl, log: log, held: map[string]*heldLease{}, acquiring: map[string]chan struct{}{}}
+}
+
 // heldLease is a lease this process holds, shared by its workers that use
 // the same name at once (a run and the comment it changes).
 type heldLease struct {
 	lease preview.Lease
 	refs  int
-	lost  chan struct{} // closed when the lease could not be renewed
-	stop  chan struct{} // closed to stop renewing
-	done  chan struct{} // closed when renewing stopped
+	lost  context.Context    // done when the lease could not be renewed
+	lose  context.CancelFunc // ends lost
+	stop  chan struct{}      // closed to stop renewing
+	done  chan struct{}      // closed when renewing stopped
 }
 
 // leased runs fn holding name's lease, with a context that carries the
@@ -51,16 +69,16 @@ type heldLease struct {
 // lost. It returns false without running fn when another replica holds the
 // name: that replica is told someone asked, and calls again when it lets
 // go.
-func (c *Controller) leased(ctx context.Context, name string, again func(), fn func(context.Context)) bool {
-	if c.cfg.Leases == nil {
+func (l *leaser) leased(ctx context.Context, name string, again func(), fn func(context.Context)) bool {
+	if l.db == nil {
 		fn(ctx)
 		return true
 	}
-	h, err := c.hold(ctx, name)
+	h, err := l.hold(ctx, name)
 	if err != nil {
 		if ctx.Err() == nil {
-			c.log.Error("acquire lease; trying again", "name", name, "err", err)
-			time.AfterFunc(c.cfg.LeaseTTL/3, again)
+			l.log.Error("acquire lease; trying again", "name", name, "err", err)
+			time.AfterFunc(l.ttl/3, again)
 		}
 		return false
 	}
@@ -68,16 +86,11 @@ func (c *Controller) leased(ctx context.Context, name string, again func(), fn f
 		return false // another replica has it
 	}
 	lctx, cancel := context.WithCancel(preview.WithLease(ctx, h.lease))
-	go func() {
-		select {
-		case <-h.lost:
-			cancel()
-		case <-lctx.Done():
-		}
-	}()
+	stopWatching := context.AfterFunc(h.lost, cancel)
 	fn(lctx)
+	stopWatching()
 	cancel()
-	c.unhold(ctx, h, again)
+	l.unhold(ctx, h, again)
 	return true
 }
 
@@ -86,16 +99,16 @@ func (c *Controller) leased(ctx context.Context, name string, again func(), fn f
 // asked without the process's lease lock held: one slow acquisition does
 // not hold up the others, and workers asking for the same name meanwhile
 // wait for its outcome.
-func (c *Controller) hold(ctx context.Context, name string) (*heldLease, error) {
+func (l *leaser) hold(ctx context.Context, name string) (*heldLease, error) {
 	for {
-		c.leasesMu.Lock()
-		if h := c.held[name]; h != nil {
+		l.mu.Lock()
+		if h := l.held[name]; h != nil {
 			h.refs++
-			c.leasesMu.Unlock()
+			l.mu.Unlock()
 			return h, nil
 		}
-		if wait, busy := c.acquiring[name]; busy {
-			c.leasesMu.Unlock()
+		if wait, busy := l.acquiring[name]; busy {
+			l.mu.Unlock()
 			select {
 			case <-wait:
 				continue
@@ -104,52 +117,58 @@ func (c *Controller) hold(ctx context.Context, name string) (*heldLease, error) 
 			}
 		}
 		done := make(chan struct{})
-		c.acquiring[name] = done
-		c.leasesMu.Unlock()
-
-		sent := time.Now()
-		actx, cancel := context.WithTimeout(ctx, c.cfg.LeaseTTL/3)
-		lease, ok, err := c.cfg.Leases.AcquireLease(actx, name, c.cfg.LeaseTTL)
-		cancel()
-		var h *heldLease
-		if err == nil && ok {
-			h = &heldLease{lease: lease, refs: 1, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
-			for _, r := range lease.Interrupted {
-				c.log.Warn("took over an environment whose replica stopped renewing its lease", "environment", name, "run", r.ID, "phase", r.Phase)
-			}
-		}
-		c.leasesMu.Lock()
-		delete(c.acquiring, name)
+		l.acquiring[name] = done
+		l.mu.Unlock()
+		h, err := l.acquire(ctx, name)
+		l.mu.Lock()
+		delete(l.acquiring, name)
 		if h != nil {
-			c.held[name] = h
+			l.held[name] = h
 		}
-		c.leasesMu.Unlock()
+		l.mu.Unlock()
 		close(done)
-		if h != nil {
-			go c.renew(h, sent)
-		}
 		return h, err
 	}
 }
 
+// acquire asks the database for name's lease and, when it is granted,
+// starts renewing it; unhold stops the renewal and waits for it.
+func (l *leaser) acquire(ctx context.Context, name string) (*heldLease, error) {
+	sent := time.Now()
+	actx, cancel := context.WithTimeout(ctx, l.ttl/3)
+	lease, ok, err := l.db.AcquireLease(actx, name, l.ttl)
+	cancel()
+	if err != nil || !ok {
+		return nil, err
+	}
+	lost, lose := context.WithCancel(context.Background()) // a signal alone: no work runs under it
+	h := &heldLease{lease: lease, refs: 1, lost: lost, lose: lose, stop: make(chan struct{}), done: make(chan struct{})}
+	for _, r := range lease.Interrupted {
+		l.log.Warn("took over an environment whose replica stopped renewing its lease", "environment", name, "run", r.ID, "phase", r.Phase)
+	}
+	go l.renew(h, sent) // unhold waits for it (h.done)
+	return h, nil
+}
+
 // unhold lets go of a shared lease; the last user releases it, and looks
 // at the name again (again) when someone asked for it meanwhile.
-func (c *Controller) unhold(ctx context.Context, h *heldLease, again func()) {
-	c.leasesMu.Lock()
+func (l *leaser) unhold(ctx context.Context, h *heldLease, again func()) {
+	l.mu.Lock()
 	h.refs--
 	last := h.refs == 0
 	if last {
-		delete(c.held, h.lease.Name)
+		delete(l.held, h.lease.Name)
 	}
-	c.leasesMu.Unlock()
+	l.mu.Unlock()
 	if !last {
 		return
 	}
 	close(h.stop)
 	<-h.done
-	asked, err := c.cfg.Leases.ReleaseLease(context.WithoutCancel(ctx), h.lease)
+	h.lose()
+	asked, err := l.db.ReleaseLease(context.WithoutCancel(ctx), h.lease)
 	if err != nil {
-		c.log.Warn("release lease (it will expire)", "name", h.lease.Name, "err", err)
+		l.log.Warn("release lease (it will expire)", "name", h.lease.Name, "err", err)
 	}
 	if (asked || err != nil) && ctx.Err() == nil {
 		again()
@@ -164,45 +183,44 @@ func (c *Controller) unhold(ctx context.Context, h *heldLease, again func()) {
 // with two thirds of a lease to spare: a run's Terraform is interrupted at
 // once and its process group killed LeaseTTL/3 later (see StopDelay),
 // before another replica may take the lease over.
-func (c *Controller) renew(h *heldLease, acquired time.Time) {
+func (l *leaser) renew(h *heldLease, acquired time.Time) {
 	defer close(h.done)
-	ttl := c.cfg.LeaseTTL
-	t := time.NewTicker(ttl / 6)
+	t := time.NewTicker(l.ttl / 6)
 	defer t.Stop()
 	lastSent := acquired // the sending of the last acquisition or renewal that succeeded
 	for {
-		giveUp := lastSent.Add(ttl / 3)
+		giveUp := lastSent.Add(l.ttl / 3)
 		wait := time.NewTimer(time.Until(giveUp))
 		select {
 		case <-h.stop:
 			wait.Stop()
 			return
 		case <-wait.C:
-			c.giveUp(h, "lease not renewed in time")
+			l.giveUp(h, "lease not renewed in time")
 			return
 		case <-t.C:
 			wait.Stop()
 		}
 		sent := time.Now()
 		ctx, cancel := context.WithDeadline(context.Background(), giveUp)
-		err := c.cfg.Leases.RenewLease(ctx, h.lease, ttl)
+		err := l.db.RenewLease(ctx, h.lease, l.ttl)
 		cancel()
 		switch {
 		case err == nil:
 			lastSent = sent
 		case errors.Is(err, preview.ErrLeaseLost), !time.Now().Before(giveUp):
-			c.giveUp(h, err.Error())
+			l.giveUp(h, err.Error())
 			return
 		default:
-			c.log.Warn("renew lease", "name", h.lease.Name, "err", err)
+			l.log.Warn("renew lease", "name", h.lease.Name, "err", err)
 		}
 	}
 }
 
 // giveUp tells h's users the lease is lost, and waits for them to stop.
-func (c *Controller) giveUp(h *heldLease, why string) {
-	c.log.Warn("lease lost: stopping its work", "name", h.lease.Name, "why", why)
-	close(h.lost)
+func (l *leaser) giveUp(h *heldLease, why string) {
+	l.log.Warn("lease lost: stopping its work", "name", h.lease.Name, "why", why)
+	h.lose()
 	<-h.stop
 }
 
@@ -215,87 +233,4 @@ func StopDelay(leaseTTL time.Duration) time.Duration { return leaseTTL / 3 }
 func replica(ctx context.Context) string {
 	lease, _ := preview.LeaseFrom(ctx)
 	return lease.Holder
-}
-
-// leadership tells the loops that must run once whether this replica runs
-// them now.
-type leadership struct {
-	mu      sync.Mutex
-	leading bool
-	gained  chan struct{} // closed when this replica becomes the leader
-}
-
-func newLeadership(leading bool) *leadership {
-	return &leadership{leading: leading, gained: make(chan struct{})}
-}
-
-func (l *leadership) set(leading bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if leading && !l.leading {
-		close(l.gained)
-		l.gained = make(chan struct{})
-	}
-	l.leading = leading
-}
-
-// state returns whether this replica leads, and a channel closed when it
-// next becomes the leader.
-func (l *leadership) state() (bool, <-chan struct{}) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.leading, l.gained
-}
-
-// Leading reports whether this replica runs the loops that must run once.
-func (c *Controller) Leading() bool {
-	leading, _ := c.leader.state()
-	return leading
-}
-
-// leaderLoop keeps trying to become the leader, and while it is, keeps the
-// lease; another replica takes over within LeaseTTL of this one dying.
-func (c *Controller) leaderLoop(ctx context.Context) {
-	for {
-		c.leased(ctx, leaderLease, func() {}, func(lctx context.Context) {
-			c.log.Info("leading: resync, module polling, drift schedule and redelivery run here")
-			c.leader.set(true)
-			<-lctx.Done()
-			c.leader.set(false)
-			if ctx.Err() == nil {
-				c.log.Warn("lost the leader lease")
-			}
-		})
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(c.cfg.LeaseTTL / 3):
-		}
-	}
-}
-
-// elected runs fn every interval, and at once when this replica becomes
-// the leader (at start, for a lone previewd), while this replica leads.
-// Each extra signal runs it too, leader or not: a push received here.
-func (c *Controller) elected(ctx context.Context, interval time.Duration, atStart bool, fn func(context.Context), extra <-chan struct{}) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	leading, gained := c.leader.state()
-	if atStart && leading {
-		fn(ctx)
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-gained:
-		case <-extra:
-			fn(ctx)
-			continue
-		}
-		if leading, gained = c.leader.state(); leading {
-			fn(ctx)
-		}
-	}
 }

@@ -21,17 +21,11 @@ type Metrics interface {
 
 // RunQueue returns how many environments wait for a run worker of this
 // process, and how long the oldest has waited.
-func (c *Controller) RunQueue() (int, time.Duration) { return c.runs.stats() }
+func (c *Controller) RunQueue() (int, time.Duration) { return c.core.runs.stats() }
 
 // GitHubPending returns how many environments wait for their pull request
 // to be written (comment, deployment, statuses).
 func (c *Controller) GitHubPending() int {
-	n, _ := c.notices.stats()
+	n, _ := c.core.notices.stats()
 	return n
-}
-
-func (c *Controller) runFinished(run preview.Run) {
-	if c.cfg.Metrics != nil {
-		c.cfg.Metrics.RunFinished(run.Phase, run.State, run.FinishedAt.Sub(run.StartedAt))
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"time"
 
 	preview "github.com/previewd/previewd"
 )
@@ -16,32 +17,42 @@ type ModuleVersions interface {
 	Current(ctx context.Context, env preview.Environment) (preview.ModuleVersion, error)
 }
 
-// NudgeModules has the module loop look at production's modules now (a
-// push to a repository came), instead of at its next poll. Nudges that
-// come while it looks are folded into one more look.
-func (c *Controller) NudgeModules() {
+// moduleFollower is the service that keeps environments on production's
+// module when it comes from git: every PollInterval on the leader, and on
+// any replica a push reached, it re-applies the environments built from an
+// older module commit. With no ModuleVersions it is not started.
+type moduleFollower struct {
+	*core
+	versions ModuleVersions
+	poll     time.Duration
+	due      chan struct{} // pushed's signal to run
+}
+
+// run follows production's modules until ctx ends.
+func (m *moduleFollower) run(ctx context.Context) {
+	m.leader.every(ctx, m.poll, false, m.follow, m.due)
+}
+
+// pushed has the service look at production's modules now (a push to a
+// repository came), instead of at its next poll. It never blocks; pushes
+// that come while it looks are folded into one more look.
+func (m *moduleFollower) pushed() {
 	select {
-	case c.modulesDue <- struct{}{}:
+	case m.due <- struct{}{}:
 	default:
 	}
 }
 
-// moduleLoop follows production's modules: every ModulePollInterval on the
-// leader, and on any replica a push reached.
-func (c *Controller) moduleLoop(ctx context.Context) {
-	c.elected(ctx, c.cfg.ModulePollInterval, false, c.followModules, c.modulesDue)
-}
-
-// followModules re-applies every live environment built from a module
+// follow re-applies every live environment built from a module
 // commit older than the one its repository's ref names now: its desired
 // generation moves (as a redeploy does), newest activity first, and the
 // run queue's slots bound how many run at once. An environment whose
 // module is a directory, or that was never applied, is left alone; a
 // repository whose module cannot be resolved now is tried again next time.
-func (c *Controller) followModules(ctx context.Context) {
-	envs, err := c.store.FindEnvironments(ctx, preview.EnvironmentFilter{LiveOnly: true})
+func (m *moduleFollower) follow(ctx context.Context) {
+	envs, err := m.store.FindEnvironments(ctx, preview.EnvironmentFilter{LiveOnly: true})
 	if err != nil {
-		c.log.Error("follow modules: load environments", "err", err)
+		m.log.Error("follow modules: load environments", "err", err)
 		return
 	}
 	current := map[string]preview.ModuleVersion{} // by repository: its environments follow one module
@@ -53,8 +64,8 @@ func (c *Controller) followModules(ctx context.Context) {
 		}
 		v, ok := current[env.Repo]
 		if !ok {
-			if v, err = c.cfg.ModuleVersions.Current(ctx, env); err != nil {
-				c.log.Warn("follow modules: resolve", "repo", env.Repo, "err", err)
+			if v, err = m.versions.Current(ctx, env); err != nil {
+				m.log.Warn("follow modules: resolve", "repo", env.Repo, "err", err)
 				failed[env.Repo] = true
 				continue
 			}
@@ -69,7 +80,7 @@ func (c *Controller) followModules(ctx context.Context) {
 	})
 	for _, env := range stale {
 		moved := false
-		_, err := c.store.UpdateEnvironment(ctx, env.Name, func(e *preview.Environment) error {
+		_, err := m.store.UpdateEnvironment(ctx, env.Name, func(e *preview.Environment) error {
 			// Not again while a run for an earlier move (or a redeploy) is
 			// still due: that run gets the newest module anyway. A failed
 			// one is tried again with the new module.
@@ -81,12 +92,12 @@ func (c *Controller) followModules(ctx context.Context) {
 			return nil
 		})
 		if err != nil {
-			c.log.Error("follow modules: re-apply", "environment", env.Name, "err", err)
+			m.log.Error("follow modules: re-apply", "environment", env.Name, "err", err)
 			continue
 		}
 		if moved {
-			c.log.Info("production's module moved: re-applying", "environment", env.Name, "from", preview.ShortSHA(env.Module.Commit), "to", preview.ShortSHA(current[env.Repo].Commit))
-			c.runs.add(env.Name)
+			m.log.Info("production's module moved: re-applying", "environment", env.Name, "from", preview.ShortSHA(env.Module.Commit), "to", preview.ShortSHA(current[env.Repo].Commit))
+			m.runs.add(env.Name)
 		}
 	}
 }

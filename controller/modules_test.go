@@ -43,9 +43,8 @@ func TestEnvironmentsFollowProductionsModule(t *testing.T) {
 	}
 	poll := 24 * time.Hour
 	h := startWith(t, prov, nil, func(c *controller.Config) {
-		c.MaxConcurrentRuns = 1 // the order is the queue's
-		c.ModuleVersions = modules
-		c.ModulePollInterval = poll
+		c.Runs.MaxConcurrent = 1 // the order is the queue's
+		c.Modules = controller.ModulesConfig{Versions: modules, PollInterval: poll}
 	})
 	t0 := time.Now().Add(-time.Hour)
 	var names []string
@@ -78,8 +77,7 @@ func TestModulesArePolled(t *testing.T) {
 	modules.commit.Store("c1")
 	prov := &fakeProvisioner{apply: func(context.Context, preview.Environment) (string, error) { return "https://x.test/", nil }, module: modules.version}
 	h := startWith(t, prov, nil, func(c *controller.Config) {
-		c.ModuleVersions = modules
-		c.ModulePollInterval = 20 * time.Millisecond
+		c.Modules = controller.ModulesConfig{Versions: modules, PollInterval: 20 * time.Millisecond}
 	})
 	name := h.open(1, "sha", time.Now().Add(-time.Hour))
 	h.waitFor(name, "ready at c1", func(e preview.Environment) bool { return readyAt("sha")(e) && e.Module.Commit == "c1" })

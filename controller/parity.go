@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	preview "github.com/previewd/previewd"
@@ -29,22 +30,94 @@ type Checker interface {
 	PreDestroy(ctx context.Context, env preview.Environment, log io.Writer) error
 }
 
-// afterApply checks the applied environment's parity, appending to the
-// run's log, and records the report on the environment.
-func (c *Controller) afterApply(ctx context.Context, env preview.Environment, log io.Writer) {
-	if c.cfg.Checker == nil {
+// parity is the service that checks applied environments' parity with
+// production, beside the run loop's workers and after them: its own
+// workers serve the queue of environments applied but not checked. With no
+// Checker it is not started, and adds nothing.
+type parity struct {
+	*core
+	journal *journal
+	checker Checker // nil: no parity checks
+	workers int
+	metrics Metrics
+	queue   *workQueue // applied environments whose parity is to be checked
+}
+
+// run serves the queue until ctx ends, and returns once every check has
+// stopped.
+func (p *parity) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range p.workers {
+		wg.Go(func() { p.queue.serve(ctx, p.checkParity) })
+	}
+	wg.Wait()
+}
+
+// add queues a parity check of the named environment, just applied.
+func (p *parity) add(name string) {
+	if p.checker != nil {
+		p.queue.add(name)
+	}
+}
+
+// addUnchecked queues a parity check of env if it is ready and not
+// checked as it is applied now (a stop came before its check, or another
+// replica's check was refused).
+func (p *parity) addUnchecked(env preview.Environment) {
+	if env.Status == preview.StatusReady && !parityCurrent(env) {
+		p.add(env.Name)
+	}
+}
+
+// parityCurrent reports whether env's parity report is about what is
+// applied now.
+func parityCurrent(env preview.Environment) bool {
+	return env.Parity.SHA == env.AppliedSHA && env.Parity.Generation == env.AppliedGeneration
+}
+
+// checkParity checks the named environment's parity as it is applied now,
+// appending to its newest run's log. The provisioner serialises it with any
+// run of the same environment.
+//
+// Applies come first: a check waits while environments wait for a run
+// worker, so a burst of pull requests is ready sooner and checked after.
+func (p *parity) checkParity(ctx context.Context, name string) {
+	p.runs.waitDrained(ctx)
+	p.leases.leased(ctx, name, func() { p.runs.add(name) }, func(ctx context.Context) { p.checkApplied(ctx, name) })
+}
+
+func (p *parity) checkApplied(ctx context.Context, name string) {
+	env, err := p.store.FindEnvironmentByName(ctx, name)
+	if err != nil || env.Status != preview.StatusReady || parityCurrent(env) {
+		return // gone, moving, or already checked at this head
+	}
+	run, err := p.store.FindRunByID(ctx, env.LastRunID)
+	if err != nil {
+		p.log.Error("parity: find the run's log", "environment", name, "err", err)
 		return
 	}
+	log, err := p.journal.openLog(ctx, run)
+	if err != nil {
+		p.log.Error("parity: open the run's log", "run", run.ID, "err", err)
+		return
+	}
+	defer log.Close()
+	p.afterApply(ctx, env, log)
+}
+
+// afterApply checks the applied environment's parity, appending to the
+// run's log, and records the report on the environment.
+func (p *parity) afterApply(ctx context.Context, env preview.Environment, log io.Writer) {
 	fmt.Fprintf(log, "\n# previewd: checking parity with production\n")
-	report, err := c.cfg.Checker.Check(ctx, env, log)
+	report, err := p.checker.Check(ctx, env, log)
 	if ctx.Err() != nil {
 		return // cut short by a stop: the next start checks again
 	}
 	if err != nil {
-		report = preview.ParityReport{CheckedAt: c.cfg.Now().UTC(), Error: c.errorText(err)}
+		report = preview.ParityReport{CheckedAt: p.now().UTC(), Error: p.journal.errorText(err)}
 	}
 	report.SHA, report.Generation = env.AppliedSHA, env.AppliedGeneration
-	_, err = c.store.UpdateEnvironment(context.WithoutCancel(ctx), env.Name, func(e *preview.Environment) error {
+	_, err = p.store.UpdateEnvironment(context.WithoutCancel(ctx), env.Name, func(e *preview.Environment) error {
 		if e.Status != preview.StatusReady || e.AppliedSHA != env.AppliedSHA || e.AppliedGeneration != env.AppliedGeneration {
 			return errMoved // applied again or torn down meanwhile: this report is about nothing live
 		}
@@ -62,120 +135,16 @@ func (c *Controller) afterApply(ctx context.Context, env preview.Environment, lo
 	if errors.Is(err, errMoved) {
 		return
 	} else if err != nil {
-		c.log.Error("store parity report", "environment", env.Name, "err", err)
+		p.log.Error("store parity report", "environment", env.Name, "err", err)
 		return
 	}
-	c.notices.add(env.Name)
-	c.log.Info("parity checked", "environment", env.Name, "status", report.Status, "findings", len(report.Findings), "error", report.Error)
-	if c.cfg.Metrics != nil {
+	p.notices.add(env.Name)
+	p.log.Info("parity checked", "environment", env.Name, "status", report.Status, "findings", len(report.Findings), "error", report.Error)
+	if p.metrics != nil {
 		verdict := string(report.Status)
 		if report.Error != "" {
 			verdict = "error"
 		}
-		c.cfg.Metrics.ParityChecked(verdict)
-	}
-}
-
-// driftLoop checks ready environments for changes made outside Terraform,
-// each repository at its own interval.
-func (c *Controller) driftLoop(ctx context.Context) {
-	last := map[string]time.Time{} // environment → last drift check
-	c.elected(ctx, c.cfg.SweepInterval, false, func(ctx context.Context) {
-		envs, err := c.store.FindEnvironments(ctx, preview.EnvironmentFilter{LiveOnly: true})
-		if err != nil {
-			c.log.Error("drift: list environments", "err", err)
-			return
-		}
-		now := c.cfg.Now()
-		for _, env := range envs {
-			interval, _ := c.cfg.Checker.DriftPolicy(env.Repo)
-			if interval <= 0 || env.Status != preview.StatusReady || now.Sub(last[env.Name]) < interval {
-				continue
-			}
-			last[env.Name] = now
-			c.CheckDrift(env.Name) // in a run worker: never beside an apply
-		}
-	}, nil)
-}
-
-// CheckDrift queues a drift check of the named environment now, whatever
-// its repository's interval: a refresh-only plan run by a run worker once
-// no other run of it is going. An environment that is not ready by then is
-// not checked. Without a Checker it does nothing.
-func (c *Controller) CheckDrift(name string) {
-	if c.cfg.Checker == nil {
-		return
-	}
-	c.driftMu.Lock()
-	c.driftDue[name] = true
-	c.driftMu.Unlock()
-	c.runs.add(name)
-}
-
-// driftPending reports whether a drift check of name waits, without
-// taking it.
-func (c *Controller) driftPending(name string) bool {
-	c.driftMu.Lock()
-	defer c.driftMu.Unlock()
-	return c.driftDue[name]
-}
-
-// takeDriftDue reports whether a drift check of name is due, and clears it.
-func (c *Controller) takeDriftDue(name string) bool {
-	c.driftMu.Lock()
-	defer c.driftMu.Unlock()
-	due := c.driftDue[name]
-	delete(c.driftDue, name)
-	return due
-}
-
-// checkDrift runs one refresh-only plan on a ready environment, from a run
-// worker so it never overlaps an apply, and records what changed.
-func (c *Controller) checkDrift(ctx context.Context, name string) {
-	env, err := c.store.FindEnvironmentByName(ctx, name)
-	if err != nil || env.Status != preview.StatusReady {
-		return
-	}
-	run, log, err := c.startRun(ctx, env, preview.PhaseDrift)
-	if err != nil {
-		c.log.Error("drift", "environment", name, "err", err)
-		return
-	}
-	changes, runErr := c.cfg.Checker.DetectDrift(ctx, env, log)
-	if runErr = c.finishRun(ctx, run, log, runErr); runErr != nil {
-		return
-	}
-	_, reapply := c.cfg.Checker.DriftPolicy(env.Repo)
-	_, err = c.transition(context.WithoutCancel(ctx), name, func(e *preview.Environment) {
-		findings := make([]preview.Finding, 0, len(e.Parity.Findings)+len(changes))
-		for _, f := range e.Parity.Findings {
-			if f.Kind != preview.FindingLiveDrift {
-				findings = append(findings, f)
-			}
-		}
-		for _, ch := range changes {
-			findings = append(findings, preview.Finding{Kind: preview.FindingLiveDrift, Subject: ch,
-				Production: "as last applied", Preview: "changed outside Terraform", Reason: "changed outside Terraform"})
-		}
-		e.Parity.Findings = findings
-		e.Parity.CheckedAt = c.cfg.Now().UTC()
-		if e.Parity.Error == "" {
-			e.Parity.Status = preview.Verdict(findings)
-		}
-		e.Drifted = len(changes) > 0
-		if e.Drifted && reapply {
-			e.Desired.Generation++ // apply the module again over the changes
-			e.Status = preview.StatusQueued
-		}
-	})
-	if err != nil {
-		c.log.Error("drift: store", "environment", name, "err", err)
-		return
-	}
-	if len(changes) > 0 {
-		c.log.Warn("environment drifted", "environment", name, "changes", len(changes), "reapply", reapply)
-		if reapply {
-			c.Nudge(name)
-		}
+		p.metrics.ParityChecked(verdict)
 	}
 }

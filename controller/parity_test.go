@@ -68,7 +68,9 @@ func startChecked(t *testing.T, chk *fakeChecker) (*harness, *atomic.Int32) {
 	now := time.Now()
 	h.now.Store(&now)
 	h.ctrl = controller.New(db, prov, h.gh, controller.Config{
-		LogDir: t.TempDir(), Checker: chk, SweepInterval: 10 * time.Millisecond, RetryBase: 20 * time.Millisecond,
+		Runs:          controller.RunsConfig{LogDir: t.TempDir(), RetryBase: 20 * time.Millisecond},
+		Parity:        controller.ParityConfig{Checker: chk},
+		SweepInterval: 10 * time.Millisecond,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -99,29 +101,6 @@ func TestParityCheckedAfterEveryApplyAndSeededOnce(t *testing.T) {
 	if chk.preDestroys.Load() != 1 {
 		t.Errorf("pre-destroy hook runs: got %d, want 1", chk.preDestroys.Load())
 	}
-}
-
-func TestLiveDriftIsReportedAndOptionallyApplied(t *testing.T) {
-	chk := &fakeChecker{reapply: true}
-	h, applies := startChecked(t, chk)
-	name := h.open(1, "a", time.Now())
-	h.waitFor(name, "checked", func(e preview.Environment) bool { return e.Parity.SHA == "a" && e.Status == preview.StatusReady })
-	chk.mu.Lock()
-	chk.drift = []string{"terraform_data.web[0]: input"}
-	chk.mu.Unlock()
-	env := h.waitFor(name, "drift recorded", func(e preview.Environment) bool { return e.Drifted })
-	found := false
-	for _, f := range env.Parity.Findings {
-		found = found || f.Kind == preview.FindingLiveDrift && f.Subject == "terraform_data.web[0]: input" && !f.Declared
-	}
-	if !found || env.Parity.Status != preview.ParityDrift {
-		t.Errorf("report: got %+v, want an undeclared live_drift finding and drift", env.Parity)
-	}
-	chk.mu.Lock()
-	chk.drift = nil
-	chk.mu.Unlock()
-	waitUntil(t, "re-applied over the drift", func() bool { return applies.Load() >= 2 })
-	h.waitFor(name, "drift cleared", func(e preview.Environment) bool { return !e.Drifted && e.Status == preview.StatusReady })
 }
 
 func TestARebuildAfterDestroyIsSeededAndCheckedAgain(t *testing.T) {

@@ -20,10 +20,19 @@ type Redeliveries interface {
 // its delivery log, and redelivers, for three days.
 const redeliveryWindow = 72 * time.Hour
 
-// redeliveryLoop heals what GitHub dropped, every RedeliveryInterval: GitHub
-// does not redeliver a failed delivery by itself.
-func (c *Controller) redeliveryLoop(ctx context.Context) {
-	c.elected(ctx, c.cfg.RedeliveryInterval, true, c.redeliver, nil)
+// redelivery is the service that heals what GitHub dropped: on the
+// leader, at start-up and every Interval, it asks GitHub to deliver again
+// the deliveries that failed (GitHub does not redeliver a failed delivery
+// by itself). With no Redeliveries it is not started.
+type redelivery struct {
+	*core
+	deliveries Redeliveries
+	every      time.Duration
+}
+
+// run redelivers while this replica leads, until ctx ends.
+func (r *redelivery) run(ctx context.Context) {
+	r.leader.every(ctx, r.every, true, r.redeliver, nil)
 }
 
 // redeliver asks GitHub to deliver again, once, every delivery of the last
@@ -31,26 +40,26 @@ func (c *Controller) redeliveryLoop(ctx context.Context) {
 // that was not redelivered already (a redelivery is an attempt of the same
 // delivery in GitHub's log, so no state of previewd's is needed to ask
 // only once). Resync stays the last line of defence.
-func (c *Controller) redeliver(ctx context.Context) {
-	attempts, err := c.cfg.Redeliveries.HookDeliveries(ctx, c.cfg.Now().Add(-redeliveryWindow))
+func (r *redelivery) redeliver(ctx context.Context) {
+	attempts, err := r.deliveries.HookDeliveries(ctx, r.now().Add(-redeliveryWindow))
 	if err != nil {
-		c.log.Warn("redelivery: list deliveries", "err", err)
+		r.log.Warn("redelivery: list deliveries", "err", err)
 		return
 	}
 	for _, d := range failedDeliveries(attempts) {
-		recorded, err := c.store.DeliveryRecorded(ctx, d.GUID)
+		recorded, err := r.store.DeliveryRecorded(ctx, d.GUID)
 		if err != nil {
-			c.log.Error("redelivery: look up delivery", "delivery", d.GUID, "err", err)
+			r.log.Error("redelivery: look up delivery", "delivery", d.GUID, "err", err)
 			return
 		}
 		if recorded {
 			continue // its change is durable; only the answer was lost
 		}
-		if err := c.cfg.Redeliveries.Redeliver(ctx, d.ID); err != nil {
-			c.log.Warn("redelivery: ask", "delivery", d.GUID, "attempt", d.ID, "err", err)
+		if err := r.deliveries.Redeliver(ctx, d.ID); err != nil {
+			r.log.Warn("redelivery: ask", "delivery", d.GUID, "attempt", d.ID, "err", err)
 			continue
 		}
-		c.log.Info("asked GitHub to redeliver a failed delivery", "delivery", d.GUID, "event", d.Event, "status_code", d.StatusCode, "delivered_at", d.DeliveredAt)
+		r.log.Info("asked GitHub to redeliver a failed delivery", "delivery", d.GUID, "event", d.Event, "status_code", d.StatusCode, "delivered_at", d.DeliveredAt)
 	}
 }
 

@@ -79,8 +79,7 @@ func TestFailedDeliveriesAreRedeliveredOnce(t *testing.T) {
 	}}
 	h := startWith(t, &fakeProvisioner{apply: func(context.Context, preview.Environment) (string, error) { return "https://x.test/", nil }}, db,
 		func(c *controller.Config) {
-			c.Redeliveries = log
-			c.RedeliveryInterval = 20 * time.Millisecond
+			c.Redelivery = controller.RedeliveryConfig{Deliveries: log, Interval: 20 * time.Millisecond}
 		})
 	_ = h
 	waitUntil(t, "the failed delivery redelivered", func() bool { return len(log.asked()) > 0 })

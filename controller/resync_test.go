@@ -76,8 +76,9 @@ func startResync(t *testing.T, gh *fakePullRequests, known ...preview.PullReques
 	}
 	prov := &fakeProvisioner{apply: func(ctx context.Context, env preview.Environment) (string, error) { return "http://x/", nil }}
 	ctrl := controller.New(db, prov, &fakeGitHub{}, controller.Config{
-		LogDir: t.TempDir(), Resync: gh, ResyncInterval: 30 * time.Millisecond, MaxResyncDestroys: 2,
-		ResyncRepos: func(context.Context) ([]string, error) { return []string{"acme/shop"}, nil },
+		Runs: controller.RunsConfig{LogDir: t.TempDir()},
+		Resync: controller.ResyncConfig{PullRequests: gh, Interval: 30 * time.Millisecond, MaxDestroys: 2,
+			Repos: func(context.Context) ([]string, error) { return []string{"acme/shop"}, nil }},
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -168,9 +169,10 @@ func TestResyncSkipsRepositoriesOutsideTheAllowlist(t *testing.T) {
 	defer db.Close()
 	prov := &fakeProvisioner{apply: func(ctx context.Context, env preview.Environment) (string, error) { return "http://x/", nil }}
 	ctrl := controller.New(db, prov, &fakeGitHub{}, controller.Config{
-		LogDir: t.TempDir(), Resync: gh, ResyncInterval: 20 * time.Millisecond,
-		ResyncRepos: func(context.Context) ([]string, error) { return []string{"acme/shop"}, nil },
-		Allowed:     func(repo string) bool { return repo == "acme/other" },
+		Runs: controller.RunsConfig{LogDir: t.TempDir()},
+		Resync: controller.ResyncConfig{PullRequests: gh, Interval: 20 * time.Millisecond,
+			Repos:   func(context.Context) ([]string, error) { return []string{"acme/shop"}, nil },
+			Allowed: func(repo string) bool { return repo == "acme/other" }},
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -5,8 +5,9 @@
 // repositories for the resync loop. It speaks to api.github.com or a GitHub
 // Enterprise Server through go-github, authenticated with a token or as a
 // GitHub App (installation tokens through ghinstallation), rides out rate
-// limits as GitHub documents them, and knows nothing of how a comment is
-// worded: the caller injects a Render function.
+// limits as GitHub documents them. CommentData says what the comment shows
+// of an environment; how it is worded is the templates package's, and the
+// caller injects the Render function that words it.
 package github
 
 import (

@@ -35,13 +35,13 @@ func (s *Server) handleListEnvironments(c echo.Context) error {
 	body := []byte{'['}
 	now := s.cfg.Now().UTC()
 	next, err := s.cfg.Store.ScanEnvironments(c.Request().Context(), filter, func(name string, data []byte) error {
-		view, env, err := s.views.of(name, data, s.cfg.Cost)
+		view, metered, err := s.views.of(name, data, s.cfg.Pricing)
 		if err != nil {
 			return err
 		}
-		if env != nil {
-			if cost, ok := s.cfg.Cost(*env, now); ok {
-				if view, err = withCost(view, cost); err != nil {
+		if metered != nil {
+			if cost, ok := s.cfg.Pricing.Cost(*metered, now); ok {
+				if view, err = withCost(view, costOf(cost)); err != nil {
 					return err
 				}
 			}
@@ -97,10 +97,9 @@ func (s *Server) handleGetEnvironment(c echo.Context) error {
 // environment is env as the API shows it now, its cost included.
 func (s *Server) environment(env preview.Environment) Environment {
 	out := environmentOf(env)
-	if s.cfg.Cost != nil {
-		if cost, ok := s.cfg.Cost(env, s.cfg.Now().UTC()); ok {
-			out.Cost = &cost
-		}
+	if cost, ok := s.cfg.Pricing.Cost(env.Metered(), s.cfg.Now().UTC()); ok {
+		c := costOf(cost)
+		out.Cost = &c
 	}
 	return out
 }

@@ -180,22 +180,22 @@ type views struct {
 }
 
 type view struct {
-	sum  uint64
-	json []byte
-	env  *preview.Environment // what its cost is computed from; nil without a price
+	sum     uint64
+	json    []byte
+	metered *preview.Metered // what its cost is computed from; nil without a price
 }
 
 func newViews() *views { return &views{seed: maphash.MakeSeed(), cache: map[string]view{}} }
 
 // of returns the API encoding of the environment stored as data, without
-// its cost, and the environment when cost (nil: no prices) prices it.
-func (v *views) of(name string, data []byte, cost CostFunc) ([]byte, *preview.Environment, error) {
+// its cost, and what pricing reads of it when pricing prices it.
+func (v *views) of(name string, data []byte, pricing preview.Pricing) ([]byte, *preview.Metered, error) {
 	sum := maphash.Bytes(v.seed, data)
 	v.mu.Lock()
 	cached, ok := v.cache[name]
 	v.mu.Unlock()
 	if ok && cached.sum == sum {
-		return cached.json, cached.env, nil
+		return cached.json, cached.metered, nil
 	}
 	var env preview.Environment
 	if err := json.Unmarshal(data, &env); err != nil {
@@ -206,21 +206,20 @@ func (v *views) of(name string, data []byte, cost CostFunc) ([]byte, *preview.En
 		return nil, nil, err
 	}
 	cached = view{sum: sum, json: out}
-	if cost != nil {
-		if _, priced := cost(env, env.UpdatedAt); priced {
-			cached.env = &preview.Environment{Repo: env.Repo, Status: env.Status, Outputs: env.Outputs,
-				LiveSince: env.LiveSince, Usage: env.Usage, ExpiresAt: env.ExpiresAt}
-		}
+	if m := env.Metered(); pricing.Priced(m) {
+		cached.metered = &m
 	}
 	v.mu.Lock()
 	v.cache[name] = cached
 	v.mu.Unlock()
-	return cached.json, cached.env, nil
+	return cached.json, cached.metered, nil
 }
 
-// CostFunc estimates an environment's cost at a time; false when its
-// repository has no price.
-type CostFunc func(env preview.Environment, now time.Time) (Cost, bool)
+// costOf is c as the API shows it.
+func costOf(c preview.Cost) Cost {
+	return Cost{Currency: c.Currency, Hourly: c.Hourly, Hours: c.Hours, SoFar: c.SoFar,
+		MonthHours: c.MonthHours, Month: c.Month, UntilExpiry: c.UntilExpiry}
+}
 
 // withCost appends "cost" to an environment's encoded view.
 func withCost(view []byte, c Cost) ([]byte, error) {

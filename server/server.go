@@ -103,8 +103,8 @@ type Config struct {
 	// PublicURL is previewd's external URL: an https one marks session
 	// cookies Secure.
 	PublicURL string
-	// Cost estimates an environment's cost (nil: no prices).
-	Cost CostFunc
+	// Pricing prices environments (the zero Pricing prices none).
+	Pricing preview.Pricing
 	// Logs reads run logs kept in the store (several replicas); nil reads
 	// the file at each run's LogPath.
 	Logs   RunLogs

@@ -749,15 +749,8 @@ func checkDir(dir string) error {
 }
 
 // repo returns the configuration of repository name, falling back to the
-// default module. ok is false when previewd has no module for it.
-// defaultCost is the top-level cost, nil when it prices nothing.
-func (c *Config) defaultCost() *CostConfig {
-	if c.Cost == (CostConfig{}) {
-		return nil
-	}
-	return &c.Cost
-}
-
+// default module. ok is false when previewd has no module for it. Its Cost
+// is its own (see pricing).
 func (c *Config) repo(name string) (RepoConfig, bool) {
 	for _, r := range c.Repos {
 		if strings.EqualFold(r.Name, name) {
@@ -773,9 +766,6 @@ func (c *Config) repo(name string) (RepoConfig, bool) {
 			if r.WaitForChecks == nil {
 				r.WaitForChecks = c.WaitForChecks
 			}
-			if r.Cost == nil {
-				r.Cost = c.defaultCost()
-			}
 			return r, true
 		}
 	}
@@ -786,7 +776,7 @@ func (c *Config) repo(name string) (RepoConfig, bool) {
 		return RepoConfig{}, false // a repository base serves is named (see namesBaseRepos)
 	}
 	return RepoConfig{Name: name, ModuleDir: c.ModuleDir, ModuleSource: c.ModuleSource, URLOutput: c.URLOutput,
-		State: &c.State, WaitForChecks: c.WaitForChecks, Cost: c.defaultCost(), Production: ProductionConfig{
+		State: &c.State, WaitForChecks: c.WaitForChecks, Production: ProductionConfig{
 			VarFiles: c.ProductionVarFiles, TerraformVersion: c.ProductionTerraformVersion,
 		}}, true
 }

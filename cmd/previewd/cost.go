@@ -3,17 +3,13 @@ package main
 import (
 	"math"
 	"regexp"
-	"strconv"
 	"strings"
-	"time"
 
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/controller"
-	"github.com/previewd/previewd/server"
 )
 
-// CostConfig prices a repository's previews: what they cost is why they
-// are torn down at all.
+// CostConfig is a price of previews as configured (see preview.Price).
 type CostConfig struct {
 	// Hourly is what one environment costs an hour.
 	Hourly float64 `yaml:"hourly"`
@@ -39,43 +35,22 @@ func (c CostConfig) problem() string {
 	return ""
 }
 
-// costOf estimates env's cost at now: its hourly price (the module's
-// cost.output, else cost.hourly), its environment-hours and what they
-// cost, in all and this month, and what it will have cost if it lives
-// until its expiry. ok is false when its repository has no price.
-func (c *Config) costOf(env preview.Environment, now time.Time) (server.Cost, bool) {
-	r, ok := c.repo(env.Repo)
-	if !ok || r.Cost == nil {
-		return server.Cost{}, false
-	}
-	rate, known := r.Cost.Hourly, r.Cost.Hourly > 0
-	if r.Cost.Output != "" {
-		if v, err := strconv.ParseFloat(env.Outputs[r.Cost.Output], 64); err == nil && v >= 0 && !math.IsInf(v, 0) {
-			rate, known = v, true
-		}
-	}
-	if !known {
-		return server.Cost{}, false
-	}
-	currency := r.Cost.Currency
-	if currency == "" {
-		currency = "$"
-	}
-	hours := env.Hours(now)
-	until := hours
-	if !env.LiveSince.IsZero() && env.ExpiresAt.After(now) {
-		until += env.ExpiresAt.Sub(now).Hours()
-	}
-	month := env.HoursIn(now)
-	return server.Cost{
-		Currency: currency, Hourly: rate,
-		Hours: round2(hours), SoFar: round2(hours * rate),
-		MonthHours: round2(month), Month: round2(month * rate),
-		UntilExpiry: round2(until * rate),
-	}, true
+// price is c as a price.
+func (c CostConfig) price() preview.Price {
+	return preview.Price{Hourly: c.Hourly, Output: c.Output, Currency: c.Currency}
 }
 
-func round2(v float64) float64 { return math.Round(v*100) / 100 }
+// pricing is what the configuration prices previews at: cost, and the
+// cost of each repos entry that has its own.
+func (c *Config) pricing() preview.Pricing {
+	p := preview.Pricing{Default: c.Cost.price(), Repos: map[string]preview.Price{}}
+	for _, r := range c.Repos {
+		if r.Cost != nil {
+			p.Repos[r.Name] = r.Cost.price()
+		}
+	}
+	return p
+}
 
 // budgets gives the controller the caps on live environments.
 type budgets struct{ cfg *Config }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -13,34 +14,20 @@ import (
 	preview "github.com/previewd/previewd"
 )
 
-// TestCostOf prices an environment from the module's own output when it
-// has one, else from the repository's hourly price, over its lives; a
-// repository without a price has no cost; bad prices are refused.
-func TestCostOf(t *testing.T) {
+// TestPricingFromConfig: the top-level cost prices every repository
+// without a cost of its own, a repos entry's cost prices its repository
+// (an empty one prices nothing); bad prices are refused. What a price
+// makes an environment cost is preview.Pricing's (pricing_test.go).
+func TestPricingFromConfig(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.ModuleDir = "/modules/shop"
 	cfg.Cost = CostConfig{Hourly: 0.5, Output: "hourly_cost"}
-	cfg.Repos = []RepoConfig{{Name: "acme/free", ModuleDir: "/modules/free", Cost: &CostConfig{}}, {Name: "acme/eu", ModuleDir: "/m", Cost: &CostConfig{Hourly: 2, Currency: "€"}}}
-	now := time.Date(2026, 12, 10, 12, 0, 0, 0, time.UTC)
-	env := preview.Environment{Repo: "acme/shop", LiveSince: now.Add(-10 * time.Hour), ExpiresAt: now.Add(6 * time.Hour),
-		Usage: map[string]float64{"2026-11": 4}}
-	c, ok := cfg.costOf(env, now)
-	if !ok || c.Currency != "$" || c.Hourly != 0.5 || c.Hours != 14 || c.SoFar != 7 || c.MonthHours != 10 || c.Month != 5 || c.UntilExpiry != 10 {
-		t.Errorf("hourly price: %+v %v", c, ok)
-	}
-	env.Outputs = map[string]string{"hourly_cost": "1.25"}
-	if c, _ := cfg.costOf(env, now); c.Hourly != 1.25 || c.SoFar != 17.5 {
-		t.Errorf("the module's own price: %+v", c)
-	}
-	env.Outputs = map[string]string{"hourly_cost": "cheap"}
-	if c, _ := cfg.costOf(env, now); c.Hourly != 0.5 {
-		t.Errorf("a price output that is no number: %+v, want the hourly price", c)
-	}
-	if _, ok := cfg.costOf(preview.Environment{Repo: "acme/free"}, now); ok {
-		t.Error("a repository without a price has a cost")
-	}
-	if c, _ := cfg.costOf(preview.Environment{Repo: "acme/eu", LiveSince: now.Add(-time.Hour)}, now); c.Currency != "€" || c.SoFar != 2 {
-		t.Errorf("a repository's own price: %+v", c)
+	cfg.Repos = []RepoConfig{{Name: "acme/free", ModuleDir: "/modules/free", Cost: &CostConfig{}}, {Name: "acme/eu", ModuleDir: "/m", Cost: &CostConfig{Hourly: 2, Currency: "€"}},
+		{Name: "acme/blog", ModuleDir: "/m"}}
+	want := preview.Pricing{Default: preview.Price{Hourly: 0.5, Output: "hourly_cost"},
+		Repos: map[string]preview.Price{"acme/free": {}, "acme/eu": {Hourly: 2, Currency: "€"}}}
+	if got := cfg.pricing(); !reflect.DeepEqual(got, want) {
+		t.Errorf("pricing: got %+v, want %+v", got, want)
 	}
 	for _, bad := range []string{"cost:\n  hourly: -1\n", "cost:\n  output: \"a b\"\n", "cost:\n  currency: dollarsdollars\n"} {
 		path := filepath.Join(t.TempDir(), "previewd.yaml")

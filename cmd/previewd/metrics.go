@@ -8,7 +8,6 @@ import (
 
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/controller"
-	"github.com/previewd/previewd/server"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -25,8 +24,8 @@ import (
 // hours since then. When the month turns, every environment's hours start
 // again from zero, in memory.
 type environmentGauges struct {
-	cost server.CostFunc
-	now  func() time.Time
+	pricing preview.Pricing
+	now     func() time.Time
 
 	mu      sync.Mutex
 	seq     uint64              // observations so far
@@ -67,9 +66,9 @@ type repoSpend struct {
 	liveRateSince float64 // and sinces times prices
 }
 
-func newEnvironmentGauges(cost server.CostFunc, now func() time.Time) *environmentGauges {
+func newEnvironmentGauges(pricing preview.Pricing, now func() time.Time) *environmentGauges {
 	return &environmentGauges{
-		cost: cost, now: now, envs: map[string]envGauge{},
+		pricing: pricing, now: now, envs: map[string]envGauge{},
 		status: map[preview.Status]int{}, parity: map[string]int{}, failing: map[preview.Phase]int{}, spend: map[string]*repoSpend{},
 		hoursDesc: prometheus.NewDesc("previewd_environment_hours", "Environment-hours this month (UTC) by repository, of the repositories with a price.",
 			[]string{"repo"}, nil),
@@ -165,7 +164,7 @@ func (g *environmentGauges) gaugeOf(env preview.Environment, now time.Time) envG
 	case preview.StatusFailed:
 		e.phase = env.LastPhase
 	}
-	cost, ok := g.cost(env, now)
+	cost, ok := g.pricing.Cost(env.Metered(), now)
 	if !ok {
 		return e
 	}
@@ -267,8 +266,8 @@ func (g *environmentGauges) Collect(ch chan<- prometheus.Metric) {
 	for repo, s := range g.spend {
 		hours := s.hours + float64(s.live)*elapsed - s.liveSince
 		cost := s.cost + s.liveRate*elapsed - s.liveRateSince
-		ch <- prometheus.MustNewConstMetric(g.hoursDesc, prometheus.GaugeValue, round2(hours), repo)
-		ch <- prometheus.MustNewConstMetric(g.spentDesc, prometheus.GaugeValue, round2(cost), repo, s.currency)
+		ch <- prometheus.MustNewConstMetric(g.hoursDesc, prometheus.GaugeValue, preview.Hundredths(hours), repo)
+		ch <- prometheus.MustNewConstMetric(g.spentDesc, prometheus.GaugeValue, preview.Hundredths(cost), repo, s.currency)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	preview "github.com/previewd/previewd"
-	"github.com/previewd/previewd/server"
 	"github.com/previewd/previewd/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -68,9 +67,7 @@ func TestEnvironmentGaugesFollowWrites(t *testing.T) {
 	}
 	defer db.Close()
 	counted := &readCountingStore{serviceStore: db}
-	priced := func(env preview.Environment, now time.Time) (server.Cost, bool) {
-		return server.Cost{Currency: "€", Hourly: 2}, env.Repo == "acme/shop"
-	}
+	priced := preview.Pricing{Repos: map[string]preview.Price{"acme/shop": {Hourly: 2, Currency: "€"}}}
 	record := func(s serviceStore, repo string, number int) string {
 		t.Helper()
 		res, err := s.RecordPullRequest(ctx, "", preview.PullRequest{Repo: repo, Number: number, Open: true,

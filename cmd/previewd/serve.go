@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -83,48 +82,49 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gauges := newEnvironmentGauges(cfg.costOf, time.Now)
+	pricing := cfg.pricing()
+	gauges := newEnvironmentGauges(pricing, time.Now)
 	if err := gauges.load(ctx, db); err != nil {
 		return fmt.Errorf("read environments for metrics: %w", err)
 	}
 	reg.MustRegister(gauges)
 
 	ctrlCfg := controller.Config{
-		MaxConcurrentRuns:   cfg.MaxConcurrentRuns,
-		MaxConcurrentChecks: cfg.MaxConcurrentChecks,
-		LogDir:              filepath.Join(dataDir, "logs"),
-		DataDir:             dataDir,
-		TTL:                 cfg.TTL,
-		MaxKeep:             cfg.MaxKeep,
-		RetryBase:           cfg.RetryBase,
-		MaxAttempts:         cfg.MaxAttempts,
-		ResyncInterval:      cfg.ResyncInterval,
-		ChecksPollInterval:  cfg.CheckPollInterval,
-		ModulePollInterval:  cfg.ModulePollInterval,
-		RedeliveryInterval:  cfg.RedeliveryInterval,
-		MaxResyncDestroys:   cfg.MaxResyncDestroys,
-		LeaseTTL:            cfg.LeaseTTL,
-		Metrics:             newControllerMetrics(reg),
-		Budgets:             budgets{&cfg},
-		Logger:              logger,
+		Runs: controller.RunsConfig{
+			MaxConcurrent: cfg.MaxConcurrentRuns,
+			MaxAttempts:   cfg.MaxAttempts,
+			RetryBase:     cfg.RetryBase,
+			LogDir:        filepath.Join(dataDir, "logs"),
+			DataDir:       dataDir,
+		},
+		Expiry:     controller.ExpiryConfig{TTL: cfg.TTL, MaxKeep: cfg.MaxKeep},
+		Checks:     controller.ChecksConfig{PollInterval: cfg.CheckPollInterval},
+		Parity:     controller.ParityConfig{MaxConcurrent: cfg.MaxConcurrentChecks},
+		Resync:     controller.ResyncConfig{Interval: cfg.ResyncInterval, MaxDestroys: cfg.MaxResyncDestroys},
+		Redelivery: controller.RedeliveryConfig{Interval: cfg.RedeliveryInterval},
+		Modules:    controller.ModulesConfig{PollInterval: cfg.ModulePollInterval},
+		LeaseTTL:   cfg.LeaseTTL,
+		Metrics:    newControllerMetrics(reg),
+		Budgets:    budgets{&cfg},
+		Logger:     logger,
 	}
 	pg, replicated := db.(*postgres.DB)
 	var logs server.RunLogs
 	if replicated { // leases, and logs every replica serves
-		ctrlCfg.Leases, ctrlCfg.Logs, logs = pg, pg, pg
+		ctrlCfg.Leases, ctrlCfg.Runs.Logs, logs = pg, pg, pg
 	}
 	observed := observedStore{serviceStore: db, gauges: gauges} // what this process writes moves the gauges
 	intake := webhooks.NewIntake([]byte(cfg.WebhookSecret), observed, cfg.serves)
-	ctrlCfg.Allowed = cfg.serves
+	ctrlCfg.Resync.Allowed = cfg.serves
 	ctrlCfg.Commands = gh
-	ctrlCfg.Checker = newChecker(&cfg, prov)
-	ctrlCfg.ModuleVersions = moduleVersions{&cfg}
+	ctrlCfg.Parity.Checker = newChecker(&cfg, prov)
+	ctrlCfg.Modules.Versions = moduleVersions{&cfg}
 	if client, ok := gh.(*github.Client); ok { // offline mode has no pull requests to read
-		ctrlCfg.Resync = client
-		ctrlCfg.ResyncRepos = resyncRepos(cfg, client)
-		ctrlCfg.RequiredChecks = requiredChecks{cfg: &cfg, client: client}
+		ctrlCfg.Resync.PullRequests = client
+		ctrlCfg.Resync.Repos = resyncRepos(cfg, client)
+		ctrlCfg.Checks.Required = requiredChecks{cfg: &cfg, client: client}
 		if githubMode(cfg) == "app" { // the delivery log is the App's
-			ctrlCfg.Redeliveries = client
+			ctrlCfg.Redelivery.Deliveries = client
 		}
 	}
 	ctrl := controller.New(observed, provisionerAdapter{p: prov, cfg: &cfg}, gh, ctrlCfg)
@@ -138,6 +138,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		}
 		return 0
 	}))
+	pages := server.Pages{Pricing: pricing, GitHubAPIURL: cfg.GitHub.APIURL, Modules: pageModules{&cfg}}
 	srv := server.New(server.Config{
 		Addr:        cfg.ListenAddr,
 		AdminToken:  cfg.AdminToken,
@@ -147,14 +148,14 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		Deliveries:  intake,
 		Controller:  ctrl,
 		Registry:    reg,
-		Dashboard:   cfg.dashboard,
-		Environment: cfg.environmentPage,
+		Dashboard:   pages.Dashboard,
+		Environment: pages.Environment,
 		Login:       templates.RenderLogin,
 		Stylesheets: templates.Stylesheets(),
 		PublicURL:   cfg.PublicURL,
 		LogLinks:    links,
 		Logs:        logs,
-		Cost:        cfg.costOf,
+		Pricing:     pricing,
 		Logger:      logger,
 
 		MetricsToken: cfg.MetricsToken,
@@ -284,8 +285,9 @@ type gitHub interface {
 // newGitHub returns the App-mode or token-mode client, or offline mode when
 // neither is configured.
 func newGitHub(cfg Config, logger *slog.Logger, logLink func(string) string) (gitHub, error) {
+	pricing := cfg.pricing()
 	render := func(env preview.Environment) (string, error) {
-		return templates.RenderComment(commentData(env, logLink, cfg.costOf))
+		return templates.RenderComment(github.CommentData(env, logLink, pricing))
 	}
 	ua := "previewd/" + version
 	switch {
@@ -302,23 +304,6 @@ func newGitHub(cfg Config, logger *slog.Logger, logLink func(string) string) (gi
 	default:
 		return github.NewOffline(render, logger), nil
 	}
-}
-
-// parityView is what the comment shows of a parity report; nil before the
-// first check.
-func parityView(r preview.ParityReport) *templates.ParityView {
-	if r.CheckedAt.IsZero() {
-		return nil
-	}
-	v := &templates.ParityView{OK: r.Status == preview.ParityOK, Error: r.Error}
-	for _, f := range r.WithoutIdentity().Findings {
-		if !f.Declared {
-			v.Undeclared++
-		}
-		v.Findings = append(v.Findings, templates.FindingRow{Kind: string(f.Kind), Subject: f.Subject,
-			Production: f.Production, Preview: f.Preview, Reason: f.Reason, Declared: f.Declared, Location: f.Location})
-	}
-	return v
 }
 
 // resyncRepos lists the repositories resync reads: the configured ones, and
@@ -388,34 +373,6 @@ func (r requiredChecks) Required(repo string) ([]string, time.Duration) {
 
 func (r requiredChecks) Read(ctx context.Context, env preview.Environment) (map[string]preview.CheckState, error) {
 	return r.client.Checks(ctx, env)
-}
-
-// commentData is what the comment template shows of env.
-func commentData(env preview.Environment, logLink func(string) string, cost server.CostFunc) templates.CommentData {
-	d := templates.CommentData{
-		Name: env.Name, Repo: env.Repo, PR: env.PR, Branch: env.Branch,
-		Status: string(env.Status), URL: env.URL, HeadSHA: env.HeadSHA, AppliedSHA: env.AppliedSHA,
-		LastError: env.LastError, ExpiresAt: env.ExpiresAt, UpdatedAt: env.UpdatedAt,
-		Destroyed: env.Status == preview.StatusDestroyed,
-		LogURL:    logLink(env.LastRunID),
-		Reason:    string(env.Desired.Reason),
-		Parity:    parityView(env.Parity),
-		Now:       time.Now(),
-	}
-	if env.Checks.SHA == env.HeadSHA {
-		d.WaitingFor = env.Checks.Waiting
-	}
-	d.ModuleCommit = env.Module.Commit
-	if b := env.Budget; b != nil {
-		d.Budget = &templates.BudgetView{Scope: b.Scope, Live: b.Live, Max: b.Max, Position: b.Position}
-	}
-	if c, ok := cost(env, d.Now); ok && (!env.LiveSince.IsZero() || len(env.Usage) > 0) {
-		// Whole hours so far: the body changes at most hourly. Until
-		// expiry it is the same all along (an hour passed is an hour
-		// less to go) until the environment sees activity.
-		d.Cost = &templates.CostView{Currency: c.Currency, SoFar: math.Floor(env.Hours(d.Now)) * c.Hourly, UntilExpiry: c.UntilExpiry}
-	}
-	return d
 }
 
 // module resolves the module and the preview's inputs for repo, composed

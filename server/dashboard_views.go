@@ -1,0 +1,232 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/templates"
+)
+
+// What the dashboard's pages show of the environments: the list and an
+// environment's page, as views the templates render.
+
+// Pages renders the dashboard's pages. Its Dashboard and Environment are
+// Config.Dashboard and Config.Environment.
+type Pages struct {
+	// Pricing prices the environments shown.
+	Pricing preview.Pricing
+	// GitHubAPIURL is GitHub's REST base URL; pull requests link to its
+	// web site (github.com, or the GitHub Enterprise Server's host).
+	GitHubAPIURL string
+	// Modules tells an environment's page what its module receives; nil
+	// shows no inputs.
+	Modules Modules
+}
+
+// Modules tells environments' pages what their modules receive.
+type Modules interface {
+	// Inputs returns what env's module receives; an error leaves the page
+	// without inputs.
+	Inputs(env preview.Environment) (ModuleInputs, error)
+}
+
+// ModuleInputs is what an environment's module receives.
+type ModuleInputs struct {
+	Vars     []Input  // by name, as an apply passes them
+	VarFiles []string // in order
+	// Secrets are the values its runs redact: an input holding one is
+	// hidden (see preview.Hidden).
+	Secrets []string
+}
+
+// Input is one variable an environment's module receives.
+type Input struct {
+	Name      string
+	Value     any
+	Sensitive bool // the module declares it sensitive
+}
+
+// Dashboard renders the dashboard's list: the environments q selects,
+// each with its cost and a link to its pull request, and this month's
+// cost by repository (over every environment, destroyed ones included).
+func (p Pages) Dashboard(w io.Writer, envs []preview.Environment, q ListQuery) error {
+	d := templates.DashboardData{ShowAll: q.ShowAll, Now: time.Now().UTC(), CSRF: q.CSRF,
+		Repo: q.Repo, Status: q.Status, Parity: q.Parity, Search: q.Search}
+	repos := map[string]bool{}
+	for _, e := range envs {
+		repos[e.Repo] = true
+		if e.Status.Live() {
+			d.Live++
+		}
+		if !listed(e, q) {
+			continue
+		}
+		row := templates.DashboardRow{
+			Name: e.Name, Repo: e.Repo, Branch: e.Branch, Status: string(e.Status), PR: e.PR,
+			ShortSHA: preview.ShortSHA(e.HeadSHA), AppliedShortSHA: preview.ShortSHA(e.AppliedSHA),
+			URL: e.URL, ExpiresAt: e.ExpiresAt, LastError: e.LastError,
+			Drifted: e.Drifted, Parity: string(e.Parity.Status), PRURL: p.pullRequestURL(e),
+		}
+		if cost, priced := p.Pricing.Cost(e.Metered(), d.Now); priced {
+			row.Cost = &templates.CostView{Currency: cost.Currency, SoFar: cost.SoFar, UntilExpiry: cost.UntilExpiry}
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	for _, m := range p.Pricing.Month(envs, d.Now) {
+		d.Costs = append(d.Costs, templates.RepoCost{Repo: m.Repo, Currency: m.Currency, Hours: m.Hours, Cost: m.Cost})
+	}
+	for r := range repos {
+		d.Repos = append(d.Repos, r)
+	}
+	slices.Sort(d.Repos)
+	return templates.RenderDashboard(w, d)
+}
+
+// listed reports whether the list shows e, as q asks.
+func listed(e preview.Environment, q ListQuery) bool {
+	switch {
+	case !q.ShowAll && !e.Status.Live() && q.Status != string(preview.StatusDestroyed):
+		return false
+	case q.Repo != "" && !strings.EqualFold(e.Repo, q.Repo):
+		return false
+	case q.Status != "" && string(e.Status) != q.Status:
+		return false
+	case q.Parity != "" && e.ParityVerdict() != q.Parity:
+		return false
+	}
+	if s := strings.ToLower(strings.TrimPrefix(q.Search, "#")); s != "" {
+		n, err := strconv.Atoi(s)
+		return strings.Contains(e.Name, s) || strings.Contains(strings.ToLower(e.Branch), s) || err == nil && e.PR == n
+	}
+	return true
+}
+
+// pullRequestURL is e's pull request on GitHub's web site: github.com, or
+// the GitHub Enterprise Server host of GitHubAPIURL.
+func (p Pages) pullRequestURL(e preview.Environment) string {
+	base := "https://github.com"
+	if u, err := url.Parse(p.GitHubAPIURL); err == nil && u.Host != "" && u.Host != "api.github.com" {
+		base = u.Scheme + "://" + u.Host
+	}
+	return fmt.Sprintf("%s/%s/pull/%d", base, e.Repo, e.PR)
+}
+
+// Environment renders an environment's page: its state, cost, budget,
+// module and inputs (sensitive values hidden), parity report, runs, and
+// the run in progress with how long such runs usually take.
+func (p Pages) Environment(w io.Writer, env preview.Environment, runs []preview.Run, st PageState) error {
+	now := time.Now().UTC()
+	page := templates.EnvironmentPage{
+		Name: env.Name, Repo: env.Repo, Branch: env.Branch, Status: string(env.Status), Reason: string(env.Desired.Reason),
+		PR: env.PR, PRURL: p.pullRequestURL(env), HeadSHA: env.HeadSHA, AppliedSHA: env.AppliedSHA, URL: env.URL,
+		CreatedAt: env.CreatedAt, UpdatedAt: env.UpdatedAt, ExpiresAt: env.ExpiresAt, LastError: env.LastError,
+		Pinned: env.Kept(), CSRF: st.CSRF, Message: st.Message, Error: st.Error, LogTail: st.LogTail, Now: now,
+	}
+	for _, h := range slices.Backward(env.History) {
+		page.History = append(page.History, templates.HistoryRow{At: h.At, Status: string(h.Status), Reason: string(h.Reason), Error: h.Error})
+	}
+	if m := env.Module; m.Commit != "" {
+		page.Module = fmt.Sprintf("%s (ref %s) at %s", m.Source, m.Ref, m.Commit)
+	}
+	if cost, ok := p.Pricing.Cost(env.Metered(), now); ok {
+		page.Cost = &templates.CostView{Currency: cost.Currency, SoFar: cost.SoFar, UntilExpiry: cost.UntilExpiry}
+	}
+	if b := env.Budget; b != nil {
+		page.Budget = &templates.BudgetView{Scope: b.Scope, Live: b.Live, Max: b.Max, Position: b.Position}
+	}
+	if env.Status == preview.StatusFailed && !env.RetryAt.IsZero() {
+		page.Retry = fmt.Sprintf("%s again at %s (attempt %d)", env.LastPhase, env.RetryAt.UTC().Format("2006-01-02 15:04 UTC"), env.Attempts+1)
+	}
+	if !env.Parity.CheckedAt.IsZero() {
+		page.Parity = &templates.ParityPage{Status: string(env.Parity.Status), Error: env.Parity.Error, CheckedAt: env.Parity.CheckedAt}
+		for _, f := range env.Parity.Findings {
+			page.Parity.Findings = append(page.Parity.Findings, templates.FindingRow{
+				Kind: string(f.Kind), Subject: f.Subject, Production: f.Production, Preview: f.Preview,
+				Declared: f.Declared, Reason: f.Reason, Location: f.Location,
+			})
+		}
+	}
+	page.Inputs = p.inputs(env)
+	page.Runs, page.Running = runRows(env, runs, st.LogTail, now)
+	return templates.RenderEnvironment(w, page)
+}
+
+// inputs are the rows of env's inputs: its module's variables, each shown
+// in clear unless preview.Hidden hides it, then its var files.
+func (p Pages) inputs(env preview.Environment) []templates.Input {
+	if p.Modules == nil {
+		return nil
+	}
+	mod, err := p.Modules.Inputs(env)
+	if err != nil {
+		return nil
+	}
+	var rows []templates.Input
+	for _, in := range mod.Vars {
+		row := templates.Input{Name: in.Name, Sensitive: preview.Hidden(in.Value, in.Sensitive, mod.Secrets)}
+		if !row.Sensitive {
+			row.Value = fmt.Sprint(in.Value)
+		}
+		rows = append(rows, row)
+	}
+	for _, f := range mod.VarFiles {
+		rows = append(rows, templates.Input{Name: "var file", Value: f})
+	}
+	return rows
+}
+
+// runRows are env's runs, newest first, and the run in progress with how
+// long such runs usually take.
+func runRows(env preview.Environment, runs []preview.Run, logTail string, now time.Time) ([]templates.RunRow, *templates.RunningView) {
+	var rows []templates.RunRow
+	typical := map[preview.Phase][]time.Duration{}
+	for _, r := range runs {
+		row := templates.RunRow{ID: r.ID, Phase: string(r.Phase), State: string(r.State), Error: r.Error, StartedAt: r.StartedAt,
+			LogURL: "/dashboard/environments/" + url.PathEscape(env.Name) + "/runs/" + r.ID[strings.LastIndexByte(r.ID, '/')+1:] + "/log"}
+		if !r.FinishedAt.IsZero() {
+			took := r.FinishedAt.Sub(r.StartedAt)
+			row.Duration = took.Round(100 * time.Millisecond).String()
+			if r.State == preview.RunSucceeded {
+				typical[r.Phase] = append(typical[r.Phase], took)
+			}
+		}
+		rows = append([]templates.RunRow{row}, rows...) // newest first
+	}
+	n := len(runs)
+	if n == 0 || runs[n-1].State != preview.RunRunning {
+		return rows, nil
+	}
+	r := runs[n-1]
+	v := &templates.RunningView{Phase: string(r.Phase), Elapsed: now.Sub(r.StartedAt), Step: terraformStep(logTail),
+		LogURL: rows[0].LogURL}
+	v.ElapsedText = v.Elapsed.Round(time.Second).String()
+	if past := typical[r.Phase]; len(past) > 0 {
+		slices.Sort(past)
+		v.Typical = past[len(past)/2]
+		v.TypicalText = v.Typical.Round(100 * time.Millisecond).String()
+		v.Percent = min(99, max(1, int(100*v.Elapsed/v.Typical)))
+	}
+	return rows, v
+}
+
+// terraformStep is the Terraform command a run's log says it runs now:
+// the last one previewd echoed ("$ terraform plan …").
+func terraformStep(log string) string {
+	step := ""
+	for line := range strings.Lines(log) {
+		for _, engine := range []string{"$ terraform ", "$ tofu "} {
+			if rest, ok := strings.CutPrefix(line, engine); ok {
+				if f := strings.Fields(rest); len(f) > 0 {
+					step = f[0]
+				}
+			}
+		}
+	}
+	return step
+}
