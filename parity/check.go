@@ -35,7 +35,7 @@ type Plan struct {
 type Planner interface {
 	// ModuleVariables reads what env's module (its repository's, at the
 	// version env follows) declares of its variables.
-	ModuleVariables(env preview.Environment) (ModuleVariables, error)
+	ModuleVariables(ctx context.Context, env preview.Environment) (ModuleVariables, error)
 	// PlanPreview plans env as an apply would apply it.
 	PlanPreview(ctx context.Context, env preview.Environment, log io.Writer) (Plan, error)
 	// PlanApplied returns the plan of env as applied; env must exist.
@@ -86,7 +86,7 @@ type CheckOptions struct {
 // requires an input production's configuration does not give is an error
 // naming it. Other errors say which check could not run.
 func (c *Checker) Check(ctx context.Context, r Repository, opts CheckOptions, log io.Writer) (preview.ParityReport, error) {
-	vars, err := c.planner.ModuleVariables(opts.Env)
+	vars, err := c.planner.ModuleVariables(ctx, opts.Env)
 	if err != nil {
 		return preview.ParityReport{}, err
 	}

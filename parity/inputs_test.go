@@ -73,7 +73,7 @@ type fakePlanner struct {
 	plan func(name string) (Plan, error)
 }
 
-func (f fakePlanner) ModuleVariables(preview.Environment) (ModuleVariables, error) {
+func (f fakePlanner) ModuleVariables(context.Context, preview.Environment) (ModuleVariables, error) {
 	return f.vars, nil
 }
 func (f fakePlanner) PlanPreview(context.Context, preview.Environment, io.Writer) (Plan, error) {

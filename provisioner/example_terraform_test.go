@@ -44,7 +44,7 @@ func TestExampleModule(t *testing.T) {
 	p, err := New(Config{
 		TerraformBin: tfBin,
 		DataDir:      t.TempDir(),
-		Modules:      func(preview.Environment) (Module, error) { return mod, nil },
+		Modules:      func(context.Context, preview.Environment) (Module, error) { return mod, nil },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -85,7 +85,7 @@ func (p *Provisioner) appliedPlan(ctx context.Context, env preview.Environment, 
 		return PlanResult{}, false, nil
 	}
 	defer os.Remove(path)
-	mod, err := p.module(env)
+	mod, err := p.module(ctx, env)
 	if err != nil {
 		return PlanResult{}, false, err
 	}
@@ -105,7 +105,7 @@ func (p *Provisioner) planPreview(ctx context.Context, env preview.Environment, 
 		return PlanResult{}, err
 	}
 	defer unlock()
-	mod, err := p.module(env)
+	mod, err := p.module(ctx, env)
 	if err != nil {
 		return PlanResult{}, err
 	}
@@ -151,7 +151,7 @@ func (p *Provisioner) PlanProduction(ctx context.Context, env preview.Environmen
 }
 
 func (p *Provisioner) planProduction(ctx context.Context, env preview.Environment, vars map[string]any, log io.Writer) (PlanResult, error) {
-	mod, err := p.module(env)
+	mod, err := p.module(ctx, env)
 	if err != nil {
 		return PlanResult{}, err
 	}
@@ -289,7 +289,7 @@ func (p *Provisioner) detectDrift(ctx context.Context, env preview.Environment, 
 	}
 	defer unlock()
 	ws := p.workspace(env.Name)
-	mod, err := p.module(env)
+	mod, err := p.module(ctx, env)
 	if err != nil {
 		return false, nil, err
 	}
@@ -370,8 +370,8 @@ type Variables struct {
 // ModuleVariables returns the variables env's module declares, read with
 // terraform-config-inspect from the production module without running
 // Terraform.
-func (p *Provisioner) ModuleVariables(env preview.Environment) (Variables, error) {
-	mod, err := p.module(env)
+func (p *Provisioner) ModuleVariables(ctx context.Context, env preview.Environment) (Variables, error) {
+	mod, err := p.module(ctx, env)
 	if err != nil {
 		return Variables{}, err
 	}

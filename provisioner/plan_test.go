@@ -83,11 +83,11 @@ func TestModuleVariablesSensitive(t *testing.T) {
 	exe := filepath.Join(dir, "terraform")
 	os.WriteFile(exe, []byte("#!/bin/sh\nexit 1\n"), 0o755)
 	mod := fixture("parity-scale")
-	p, err := New(Config{TerraformBin: exe, DataDir: dir, Modules: func(preview.Environment) (Module, error) { return mod, nil }})
+	p, err := New(Config{TerraformBin: exe, DataDir: dir, Modules: func(context.Context, preview.Environment) (Module, error) { return mod, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	vars, err := p.ModuleVariables(preview.Environment{Repo: "acme/shop"})
+	vars, err := p.ModuleVariables(context.Background(), preview.Environment{Repo: "acme/shop"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestDetectDriftWithoutStateRunsNothing(t *testing.T) {
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "terraform")
 	os.WriteFile(exe, []byte("#!/bin/sh\nexit 1\n"), 0o755) // fails if run
-	p, err := New(Config{TerraformBin: exe, DataDir: dir, Modules: func(preview.Environment) (Module, error) { return Module{Dir: dir}, nil }})
+	p, err := New(Config{TerraformBin: exe, DataDir: dir, Modules: func(context.Context, preview.Environment) (Module, error) { return Module{Dir: dir}, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func TestProviderFromMirror(t *testing.T) {
 				c.TerraformBin = bin
 				c.CLIConfigFile = enginetest.MirrorConfig(t, mirror)
 				c.PluginCacheDir = t.TempDir()
-				c.Modules = func(env preview.Environment) (Module, error) { return modules[env.Repo], nil }
+				c.Modules = func(_ context.Context, env preview.Environment) (Module, error) { return modules[env.Repo], nil }
 			})
 			ctx := context.Background()
 

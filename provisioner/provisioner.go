@@ -45,8 +45,9 @@ type Config struct {
 	Env map[string]string
 	// Modules returns the module for an environment: its repository's
 	// ("owner/name"), as that environment gets it (a module from git at
-	// the version it follows).
-	Modules func(env preview.Environment) (Module, error)
+	// the version it follows). ctx is the run's: a checkout not on disk
+	// yet is fetched with it.
+	Modules func(ctx context.Context, env preview.Environment) (Module, error)
 	// WaitDelay is how long Terraform gets to stop after the SIGINT sent when
 	// a run's context ends, before it is killed (default 60s).
 	WaitDelay time.Duration
@@ -260,7 +261,7 @@ func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log 
 	defer unlock()
 	p.takeAppliedPlan(env.Name)
 	ws := p.workspace(env.Name)
-	mod, err := p.module(env)
+	mod, err := p.module(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -359,7 +360,7 @@ func (p *Provisioner) ready(ctx context.Context, env preview.Environment, log io
 // stateOf returns env's state, nil when it has none: the local file, or,
 // from a remote backend, through a ready run. The caller holds env's lock.
 func (p *Provisioner) stateOf(ctx context.Context, env preview.Environment) ([]byte, error) {
-	mod, err := p.module(env)
+	mod, err := p.module(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -403,7 +404,7 @@ func (p *Provisioner) prepare(ctx context.Context, env preview.Environment, log 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	mod, err := p.module(env)
+	mod, err := p.module(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -496,9 +497,9 @@ func writeVariables(mod Module, workDir string, ws workspace, values func(declar
 
 // module returns the module for env with its paths made absolute and its
 // defaults filled in.
-func (p *Provisioner) module(env preview.Environment) (Module, error) {
+func (p *Provisioner) module(ctx context.Context, env preview.Environment) (Module, error) {
 	repo := env.Repo
-	mod, err := p.cfg.Modules(env)
+	mod, err := p.cfg.Modules(ctx, env)
 	if err != nil {
 		return Module{}, fmt.Errorf("module for %s: %w", repo, err)
 	}

@@ -49,7 +49,7 @@ func newTestProvisioner(t testing.TB, mod Module, configure ...func(*Config)) (*
 	cfg := Config{
 		TerraformBin: terraformBin(t),
 		DataDir:      dataDir,
-		Modules:      func(preview.Environment) (Module, error) { return mod, nil },
+		Modules:      func(context.Context, preview.Environment) (Module, error) { return mod, nil },
 		WaitDelay:    10 * time.Second,
 	}
 	for _, c := range configure {

@@ -16,7 +16,7 @@ func TestNewValidates(t *testing.T) {
 	os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755)
 	notExe := filepath.Join(dir, "not-executable")
 	os.WriteFile(notExe, nil, 0o644)
-	modules := func(preview.Environment) (Module, error) { return Module{}, nil }
+	modules := func(context.Context, preview.Environment) (Module, error) { return Module{}, nil }
 	valid := Config{TerraformBin: exe, DataDir: filepath.Join(dir, "data"), Modules: modules}
 
 	tests := []struct {
@@ -50,7 +50,7 @@ func TestInvalidEnvironmentName(t *testing.T) {
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "terraform")
 	os.WriteFile(exe, []byte("#!/bin/sh\nexit 1\n"), 0o755)
-	p, err := New(Config{TerraformBin: exe, DataDir: dir, Modules: func(preview.Environment) (Module, error) { return Module{Dir: dir}, nil }})
+	p, err := New(Config{TerraformBin: exe, DataDir: dir, Modules: func(context.Context, preview.Environment) (Module, error) { return Module{Dir: dir}, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

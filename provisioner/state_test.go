@@ -1,6 +1,7 @@
 package provisioner
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -108,11 +109,11 @@ func TestOverrideFilesMayNotSetABackend(t *testing.T) {
 	for _, tt := range tests {
 		dir := t.TempDir()
 		writeTree(t, dir, map[string]string{"main.tf": "variable \"environment\" {}\noutput \"url\" {\n  value = \"x\"\n}\n", tt.file: tt.body})
-		p, err := New(Config{TerraformBin: "/bin/sh", DataDir: t.TempDir(), Modules: func(preview.Environment) (Module, error) { return Module{Dir: dir}, nil }})
+		p, err := New(Config{TerraformBin: "/bin/sh", DataDir: t.TempDir(), Modules: func(context.Context, preview.Environment) (Module, error) { return Module{Dir: dir}, nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = p.module(preview.Environment{Repo: "acme/shop"})
+		_, err = p.module(context.Background(), preview.Environment{Repo: "acme/shop"})
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: %v, want it accepted", tt.file, err)

@@ -238,7 +238,7 @@ func (s *Server) environmentPage(c echo.Context, status int, st PageState) error
 	if len(runs) > 0 {
 		st.LogTail = s.logTail(ctx, runs[len(runs)-1])
 	}
-	return s.page(c, status, func(w io.Writer) error { return s.cfg.Environment(w, env, runs, st) })
+	return s.page(c, status, func(w io.Writer) error { return s.cfg.Environment(c.Request().Context(), w, env, runs, st) })
 }
 
 // logTail returns the end of run's log as stored so far, "" when it has

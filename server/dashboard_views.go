@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/url"
@@ -33,7 +34,7 @@ type Pages struct {
 type Modules interface {
 	// Inputs returns what env's module receives; an error leaves the page
 	// without inputs.
-	Inputs(env preview.Environment) (ModuleInputs, error)
+	Inputs(ctx context.Context, env preview.Environment) (ModuleInputs, error)
 }
 
 // ModuleInputs is what an environment's module receives.
@@ -120,7 +121,7 @@ func (p Pages) pullRequestURL(e preview.Environment) string {
 // Environment renders an environment's page: its state, cost, budget,
 // module and inputs (sensitive values hidden), parity report, runs, and
 // the run in progress with how long such runs usually take.
-func (p Pages) Environment(w io.Writer, env preview.Environment, runs []preview.Run, st PageState) error {
+func (p Pages) Environment(ctx context.Context, w io.Writer, env preview.Environment, runs []preview.Run, st PageState) error {
 	now := time.Now().UTC()
 	page := templates.EnvironmentPage{
 		Name: env.Name, Repo: env.Repo, Branch: env.Branch, Status: string(env.Status), Reason: string(env.Desired.Reason),
@@ -152,18 +153,18 @@ func (p Pages) Environment(w io.Writer, env preview.Environment, runs []preview.
 			})
 		}
 	}
-	page.Inputs = p.inputs(env)
+	page.Inputs = p.inputs(ctx, env)
 	page.Runs, page.Running = runRows(env, runs, st.LogTail, now)
 	return templates.RenderEnvironment(w, page)
 }
 
 // inputs are the rows of env's inputs: its module's variables, each shown
 // in clear unless preview.Hidden hides it, then its var files.
-func (p Pages) inputs(env preview.Environment) []templates.Input {
+func (p Pages) inputs(ctx context.Context, env preview.Environment) []templates.Input {
 	if p.Modules == nil {
 		return nil
 	}
-	mod, err := p.Modules.Inputs(env)
+	mod, err := p.Modules.Inputs(ctx, env)
 	if err != nil {
 		return nil
 	}

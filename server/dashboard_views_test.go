@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -17,7 +18,9 @@ type fakeModules struct {
 	err    error
 }
 
-func (f fakeModules) Inputs(preview.Environment) (server.ModuleInputs, error) { return f.inputs, f.err }
+func (f fakeModules) Inputs(context.Context, preview.Environment) (server.ModuleInputs, error) {
+	return f.inputs, f.err
+}
 
 // TestEnvironmentPageHidesSensitiveInputs renders an environment's page
 // for a module with sensitive map and list variables, and plain variables
@@ -43,7 +46,7 @@ func TestEnvironmentPageHidesSensitiveInputs(t *testing.T) {
 	}}}
 	env := preview.Environment{Name: "hidden", Repo: "acme/shop", PR: 7, Branch: "hidden", Status: preview.StatusReady}
 	var page bytes.Buffer
-	if err := pages.Environment(&page, env, nil, server.PageState{}); err != nil {
+	if err := pages.Environment(context.Background(), &page, env, nil, server.PageState{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"credentials", "api_tokens", "database_url", "fallback_tokens"} {
@@ -74,7 +77,7 @@ func TestEnvironmentPageWithoutInputs(t *testing.T) {
 		err:    errors.New("no module"),
 	}}
 	var page bytes.Buffer
-	if err := pages.Environment(&page, preview.Environment{Name: "gone", Repo: "acme/shop", PR: 1}, nil, server.PageState{}); err != nil {
+	if err := pages.Environment(context.Background(), &page, preview.Environment{Name: "gone", Repo: "acme/shop", PR: 1}, nil, server.PageState{}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(page.String(), "production.tfvars") {

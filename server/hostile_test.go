@@ -92,7 +92,7 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 			_, err := fmt.Fprintf(w, "<p>%d</p>", len(envs))
 			return err
 		},
-		Environment: func(w io.Writer, env preview.Environment, _ []preview.Run, _ server.PageState) error {
+		Environment: func(_ context.Context, w io.Writer, env preview.Environment, _ []preview.Run, _ server.PageState) error {
 			_, err := fmt.Fprintf(w, "<p>%s</p>", env.Name)
 			return err
 		},

@@ -95,7 +95,7 @@ type Config struct {
 	// one environment's page, Login the login form; without them the
 	// dashboard is the list alone.
 	Dashboard   func(w io.Writer, envs []preview.Environment, q ListQuery) error
-	Environment func(w io.Writer, env preview.Environment, runs []preview.Run, st PageState) error
+	Environment func(ctx context.Context, w io.Writer, env preview.Environment, runs []preview.Run, st PageState) error
 	Login       func(w io.Writer, failed bool) error
 	// Stylesheets are the pages' stylesheets by file name, served at
 	// /assets/NAME to anyone (the login page needs them).

@@ -72,7 +72,7 @@ func (k *checker) hook(ctx context.Context, env preview.Environment, log io.Writ
 	if !ok || len(argv(r.Parity)) == 0 {
 		return nil
 	}
-	mod, err := k.cfg.module(env)
+	mod, err := k.cfg.module(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -98,8 +98,8 @@ func (k *checker) hook(ctx context.Context, env preview.Environment, log io.Writ
 // planner fits the provisioner to what parity checks need of Terraform.
 type planner struct{ p *provisioner.Provisioner }
 
-func (a planner) ModuleVariables(env preview.Environment) (parity.ModuleVariables, error) {
-	v, err := a.p.ModuleVariables(env)
+func (a planner) ModuleVariables(ctx context.Context, env preview.Environment) (parity.ModuleVariables, error) {
+	v, err := a.p.ModuleVariables(ctx, env)
 	return parity.ModuleVariables{Declared: v.Declared, Sensitive: v.Sensitive, Required: v.Required}, err
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -454,7 +455,7 @@ func TestStateSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	for repo, want := range map[string]string{"acme/shop": "s3 shop-state", "acme/web": "pg postgres://db/previews", "acme/other": "pg postgres://db/previews"} {
-		mod, err := cfg.module(preview.Environment{Repo: repo})
+		mod, err := cfg.module(context.Background(), preview.Environment{Repo: repo})
 		if err != nil {
 			t.Fatalf("%s: %v", repo, err)
 		}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/provisioner"
 	"github.com/previewd/previewd/server"
@@ -13,8 +15,8 @@ type pageModules struct{ cfg *Config }
 // Inputs resolves env's module and the variables it receives, as an apply
 // passes them. When the variables cannot be read, the var files and
 // secrets come alone.
-func (m pageModules) Inputs(env preview.Environment) (server.ModuleInputs, error) {
-	mod, err := m.cfg.module(env)
+func (m pageModules) Inputs(ctx context.Context, env preview.Environment) (server.ModuleInputs, error) {
+	mod, err := m.cfg.module(ctx, env)
 	if err != nil {
 		return server.ModuleInputs{}, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -41,7 +42,7 @@ func TestPageInputsHideSecretsOfTheConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := preview.Environment{Name: "hidden", Repo: "acme/shop", PR: 7, Branch: "hidden", Status: preview.StatusReady}
-	mod, err := pageModules{&cfg}.Inputs(env)
+	mod, err := pageModules{&cfg}.Inputs(context.Background(), env)
 	if err != nil {
 		t.Fatal(err)
 	}

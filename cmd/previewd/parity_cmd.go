@@ -178,7 +178,9 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 		CLIConfigFile:  cfg.Terraform.CLIConfig,
 		EnvPassthrough: cfg.Terraform.EnvPassthrough,
 		Env:            cfg.Terraform.Env,
-		Modules:        func(env preview.Environment) (provisioner.Module, error) { return cfg.moduleWith(env, extra) },
+		Modules: func(ctx context.Context, env preview.Environment) (provisioner.Module, error) {
+			return cfg.moduleWith(ctx, env, extra)
+		},
 	})
 	if err != nil {
 		return preview.ParityReport{}, err

@@ -379,18 +379,14 @@ func (r requiredChecks) Read(ctx context.Context, env preview.Environment) (map[
 // by parity.ResolveInputs (production's var files and vars, the declared
 // differences, the preview tier of the toggles), and the secrets its runs
 // redact.
-func (c *Config) module(env preview.Environment) (provisioner.Module, error) {
-	return c.moduleWith(env, nil)
+func (c *Config) module(ctx context.Context, env preview.Environment) (provisioner.Module, error) {
+	return c.moduleWith(ctx, env, nil)
 }
 
 // moduleWith is module with extra inputs on top (previewd parity's
 // --preview-var).
-func (c *Config) moduleWith(env preview.Environment, extra map[string]any) (provisioner.Module, error) {
+func (c *Config) moduleWith(ctx context.Context, env preview.Environment, extra map[string]any) (provisioner.Module, error) {
 	repo := env.Repo
-	// The provisioner's lookup has no context of its own: a fetch (only
-	// when the checkout is not on disk yet) gets a bounded one.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
 	r, ok, err := c.repoFor(ctx, env)
 	if err != nil {
 		return provisioner.Module{}, err
