@@ -133,6 +133,7 @@ func newFakeGitHub(t *testing.T, prefix string) *fakeGitHub {
 	t.Cleanup(func() {
 		f.server.Close()
 		checkConformance(t, prefix, f.recorded())
+		checkPermissions(t, prefix, f.recorded())
 	})
 	return f
 }

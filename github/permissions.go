@@ -1,0 +1,194 @@
+package github
+
+import (
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Access is the level of an App permission: "read" or "write" (write
+// includes read).
+type Access string
+
+// Access levels.
+const (
+	Read  Access = "read"
+	Write Access = "write"
+)
+
+// Grant is a set of App permissions, as a manifest's default_permissions
+// and an installation's permissions name them ("pull_requests": "write").
+type Grant map[string]Access
+
+// Allows reports whether g holds each permission of need at its level or
+// above.
+func (g Grant) Allows(need Grant) bool {
+	for name, level := range need {
+		if have, ok := g[name]; !ok || (level == Write && have != Write) {
+			return false
+		}
+	}
+	return true
+}
+
+// operationGrants are, for each REST operation previewd calls with an
+// installation's token (by GitHub's OpenAPI operationId), the permission
+// sets that allow it: any one of them will do. From GitHub's "Permissions
+// required for GitHub Apps"; metadata is granted to every App. Calls made
+// with the App's JWT (installations, tokens, the delivery log) need no
+// installation permission and are not listed.
+var operationGrants = map[string][]Grant{
+	"pulls/list":                                 {{"pull_requests": Read}},
+	"pulls/get":                                  {{"pull_requests": Read}},
+	"issues/list-comments":                       {{"issues": Read}, {"pull_requests": Read}},
+	"issues/create-comment":                      {{"issues": Write}, {"pull_requests": Write}},
+	"issues/update-comment":                      {{"issues": Write}, {"pull_requests": Write}},
+	"reactions/create-for-issue-comment":         {{"issues": Write}, {"pull_requests": Write}},
+	"repos/get-collaborator-permission-level":    {{"metadata": Read}},
+	"repos/create-deployment":                    {{"deployments": Write}},
+	"repos/create-deployment-status":             {{"deployments": Write}},
+	"repos/list-deployments":                     {{"deployments": Read}},
+	"repos/create-commit-status":                 {{"statuses": Write}},
+	"repos/get-combined-status-for-ref":          {{"statuses": Read}},
+	"repos/list-commit-statuses-for-ref":         {{"statuses": Read}},
+	"checks/list-for-ref":                        {{"checks": Read}},
+	"checks/list-suites-for-ref":                 {{"checks": Read}},
+	"apps/list-repos-accessible-to-installation": {{"metadata": Read}},
+}
+
+// OperationGrants returns the permission sets that allow the REST
+// operation id (any one of them), and whether previewd knows it.
+func OperationGrants(id string) ([]Grant, bool) {
+	g, ok := operationGrants[id]
+	return g, ok
+}
+
+// eventGrants are the permission each webhook event previewd takes needs
+// for an App to subscribe to it.
+var eventGrants = map[string]Grant{
+	"pull_request":  {"pull_requests": Read},
+	"issue_comment": {"issues": Read},
+	"push":          {"contents": Read},
+	"check_run":     {"checks": Read},
+	"check_suite":   {"checks": Read},
+	"status":        {"statuses": Read},
+}
+
+// Features are what a configuration uses that needs more of GitHub than
+// the pull request's comment, deployment and status.
+type Features struct {
+	// ModulesOnGitHub: a module_source on GitHub (base//DIR, or a git
+	// source on GitHub's host) is fetched with the installation's token,
+	// and a push event says when production's module moved.
+	ModulesOnGitHub bool
+	// WaitForChecks: heads wait for check runs and commit statuses, and
+	// their events say when those changed.
+	WaitForChecks bool
+}
+
+// Requirement is one permission or event the App needs, and why.
+type Requirement struct {
+	Name   string // "pull_requests", or an event's name
+	Access Access // "" for an event
+	Why    string
+}
+
+// AppPermissions returns the least permissions an App needs for f, each
+// with why. Comments, their reactions and replies go through the pull
+// request's permission (pull_requests: write allows them on a pull
+// request), so issues is read only: GitHub delivers issue_comment
+// events, the /preview commands, only to Apps that may read issues.
+func AppPermissions(f Features) []Requirement {
+	req := []Requirement{
+		{"metadata", Read, "collaborators' permissions, for commands and approvals (every App has it)"},
+		{"pull_requests", Write, "the comment, replies and reactions to commands; resync lists open pull requests"},
+		{"issues", Read, "issue_comment events: the /preview commands"},
+		{"deployments", Write, `the "View deployment" button and its statuses`},
+		{"statuses", Write, "the previewd and previewd/parity commit statuses"},
+	}
+	if f.WaitForChecks {
+		req = append(req, Requirement{"checks", Read, "wait_for_checks: the check runs of a head, and their events"})
+	}
+	if f.ModulesOnGitHub {
+		req = append(req, Requirement{"contents", Read, "module_source on GitHub: fetching the module with the installation's token, and push events"})
+	}
+	return req
+}
+
+// Events returns the webhook events an App needs for f, each with why.
+func Events(f Features) []Requirement {
+	ev := []Requirement{
+		{Name: "pull_request", Why: "open, push, close, labels"},
+		{Name: "issue_comment", Why: "/preview commands"},
+	}
+	if f.ModulesOnGitHub {
+		ev = append(ev, Requirement{Name: "push", Why: "production's module moved (else polled every module_poll_interval)"})
+	}
+	if f.WaitForChecks {
+		ev = append(ev, Requirement{Name: "check_run", Why: "a head's checks changed"},
+			Requirement{Name: "check_suite", Why: "a head's checks changed"},
+			Requirement{Name: "status", Why: "a head's commit statuses changed"})
+	}
+	return ev
+}
+
+// GrantOf returns requirements as a Grant.
+func GrantOf(req []Requirement) Grant {
+	g := Grant{}
+	for _, r := range req {
+		g[r.Name] = r.Access
+	}
+	return g
+}
+
+// Manifest is a GitHub App manifest, for registering the App from it
+// (POST /app-manifests/{code}/conversions exchanges what GitHub returns).
+type Manifest struct {
+	Name               string            `json:"name"`
+	URL                string            `json:"url"`
+	HookAttributes     map[string]any    `json:"hook_attributes"`
+	RedirectURL        string            `json:"redirect_url,omitempty"`
+	Public             bool              `json:"public"`
+	DefaultPermissions map[string]string `json:"default_permissions"`
+	DefaultEvents      []string          `json:"default_events"`
+}
+
+// NewManifest returns the manifest of a previewd App named name, served
+// at publicURL, for a configuration using f.
+func NewManifest(name, publicURL string, f Features) Manifest {
+	base := strings.TrimRight(publicURL, "/")
+	m := Manifest{Name: name, URL: base, HookAttributes: map[string]any{"url": base + "/webhooks/github", "active": true},
+		DefaultPermissions: map[string]string{}}
+	for _, p := range AppPermissions(f) {
+		m.DefaultPermissions[p.Name] = string(p.Access)
+	}
+	for _, e := range Events(f) {
+		m.DefaultEvents = append(m.DefaultEvents, e.Name)
+	}
+	return m
+}
+
+// MissingForEvents returns the events of f that grant g does not let an
+// App subscribe to, sorted.
+func MissingForEvents(g Grant, f Features) []string {
+	var missing []string
+	for _, e := range Events(f) {
+		if !g.Allows(eventGrants[e.Name]) {
+			missing = append(missing, e.Name)
+		}
+	}
+	return slices.Sorted(slices.Values(missing))
+}
+
+// Missing returns the permissions of f that grant g lacks ("checks: read"),
+// sorted.
+func Missing(g Grant, f Features) []string {
+	need := GrantOf(AppPermissions(f))
+	var missing []string
+	for _, name := range slices.Sorted(maps.Keys(need)) {
+		if !g.Allows(Grant{name: need[name]}) {
+			missing = append(missing, name+": "+string(need[name]))
+		}
+	}
+	return missing
+}

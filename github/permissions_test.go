@@ -1,0 +1,140 @@
+package github
+
+import (
+	"encoding/json"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// allFeatures is every feature that needs more of GitHub.
+var allFeatures = Features{ModulesOnGitHub: true, WaitForChecks: true}
+
+// checkPermissions reports, as test errors, every request in reqs made with
+// an installation's (or a token's) credentials that the App's permissions
+// for every feature would not allow: the manifest previewd derives must
+// cover every call the client makes. An operation previewd does not know
+// the permission of is an error too.
+func checkPermissions(t *testing.T, prefix string, reqs []recordedRequest) {
+	t.Helper()
+	s := loadSpec(t)
+	granted := GrantOf(AppPermissions(allFeatures))
+	for _, r := range reqs {
+		op, err := s.findOperation(r.Method, strings.TrimPrefix(r.Path, prefix))
+		if err != nil || r.Auth == "jwt" {
+			continue // the conformance check reports unknown operations
+		}
+		id, _ := op.op["operationId"].(string)
+		alternatives, ok := OperationGrants(id)
+		if !ok {
+			if strings.HasPrefix(id, "apps/") {
+				continue // the App's own, with its JWT
+			}
+			t.Errorf("permissions: %s %s (%s): previewd does not know which permission it needs: add it to operationGrants", r.Method, r.Path, id)
+			continue
+		}
+		if !slices.ContainsFunc(alternatives, granted.Allows) {
+			t.Errorf("permissions: %s %s (%s) needs one of %v, the App's permissions %v allow none", r.Method, r.Path, id, alternatives, granted)
+		}
+	}
+}
+
+// TestEveryPermissionIsNeeded takes each permission away from the App's
+// (or lowers write to read): some operation previewd calls or some event
+// it takes then fails. The manifest asks for no more than works.
+func TestEveryPermissionIsNeeded(t *testing.T) {
+	full := GrantOf(AppPermissions(allFeatures))
+	breaks := func(g Grant) bool {
+		for _, alternatives := range operationGrants {
+			if !slices.ContainsFunc(alternatives, g.Allows) {
+				return true
+			}
+		}
+		return len(MissingForEvents(g, allFeatures)) > 0
+	}
+	if breaks(full) {
+		t.Fatalf("the App's permissions %v do not allow everything previewd does", full)
+	}
+	for name, level := range full {
+		if name == "metadata" {
+			continue // every App has it
+		}
+		less := Grant{}
+		for k, v := range full {
+			if k != name {
+				less[k] = v
+			}
+		}
+		if !breaks(less) {
+			t.Errorf("%s: nothing previewd does needs it", name)
+		}
+		if level == Write {
+			less[name] = Read
+			if !breaks(less) {
+				t.Errorf("%s: read would do, the App asks for write", name)
+			}
+		}
+	}
+}
+
+// TestManifestFollowsTheFeatures: the default configuration's App asks for
+// no contents and no checks; modules on GitHub add contents and push,
+// waiting for checks adds checks and their events. Comments go through
+// pull_requests: write, and issues stays read (for issue_comment events).
+func TestManifestFollowsTheFeatures(t *testing.T) {
+	tests := []struct {
+		f      Features
+		perms  map[string]string
+		events []string
+	}{
+		{Features{}, map[string]string{"metadata": "read", "pull_requests": "write", "issues": "read", "deployments": "write", "statuses": "write"},
+			[]string{"pull_request", "issue_comment"}},
+		{Features{ModulesOnGitHub: true}, map[string]string{"metadata": "read", "pull_requests": "write", "issues": "read", "deployments": "write", "statuses": "write", "contents": "read"},
+			[]string{"pull_request", "issue_comment", "push"}},
+		{allFeatures, map[string]string{"metadata": "read", "pull_requests": "write", "issues": "read", "deployments": "write", "statuses": "write", "contents": "read", "checks": "read"},
+			[]string{"pull_request", "issue_comment", "push", "check_run", "check_suite", "status"}},
+	}
+	for _, tt := range tests {
+		m := NewManifest("previewd", "https://previewd.example.com/", tt.f)
+		got, _ := json.Marshal(m.DefaultPermissions)
+		want, _ := json.Marshal(tt.perms)
+		if string(got) != string(want) || !slices.Equal(m.DefaultEvents, tt.events) {
+			t.Errorf("%+v: permissions %s events %v; want %s %v", tt.f, got, m.DefaultEvents, want, tt.events)
+		}
+		if m.HookAttributes["url"] != "https://previewd.example.com/webhooks/github" {
+			t.Errorf("hook url %v", m.HookAttributes["url"])
+		}
+		if missing := MissingForEvents(GrantOf(AppPermissions(tt.f)), tt.f); len(missing) > 0 {
+			t.Errorf("%+v: events %v cannot be subscribed to with the manifest's permissions", tt.f, missing)
+		}
+	}
+	installed := Grant{"metadata": Read, "pull_requests": Write, "issues": Write, "deployments": Write, "statuses": Write}
+	if got := Missing(installed, allFeatures); !slices.Equal(got, []string{"checks: read", "contents: read"}) {
+		t.Errorf("missing: %v", got)
+	}
+}
+
+// TestInstallDocsShowTheManifest keeps the manifest in docs/install.md the
+// one previewd derives for every feature.
+func TestInstallDocsShowTheManifest(t *testing.T) {
+	data, err := os.ReadFile("../docs/install.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(data), "```json\n{\n  \"name\": \"previewd\",")
+	if !ok {
+		t.Fatal("docs/install.md shows no manifest")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	var shown, want map[string]any
+	if err := json.Unmarshal([]byte("{\"name\": \"previewd\","+block), &shown); err != nil {
+		t.Fatalf("the manifest in docs/install.md: %v", err)
+	}
+	b, _ := json.Marshal(NewManifest("previewd", "https://previewd.example.com", allFeatures))
+	json.Unmarshal(b, &want)
+	if !reflect.DeepEqual(shown, want) {
+		t.Errorf("docs/install.md's manifest:\n%v\nwant:\n%v", shown, want)
+	}
+}
