@@ -13,8 +13,11 @@ import (
 // PullRequestRules are the settings the desired-state rules read.
 type PullRequestRules struct {
 	// TTL is the idle time after which an environment expires; activity
-	// moves ExpiresAt to now+TTL.
+	// moves ExpiresAt to now+TTL (see Touch).
 	TTL time.Duration
+	// MaxKeep is the idle time after which a kept environment expires;
+	// activity moves KeepUntil to now+MaxKeep.
+	MaxKeep time.Duration
 	// Drafts builds environments for draft pull requests too.
 	Drafts bool
 }
@@ -56,7 +59,7 @@ func ClassifyPullRequest(env Environment, found bool, pr PullRequest, rules Pull
 // is untrusted and gets an environment only at an approved head.
 func wanted(env Environment, pr PullRequest, rules PullRequestRules) (want, untrusted bool) {
 	want = pr.Open && (!pr.Draft || rules.Drafts)
-	untrusted = want && pr.Fork && env.Desired.ApprovedSHA != pr.HeadSHA
+	untrusted = want && !env.Desired.trusts(pr.Fork, pr.HeadSHA)
 	return want && !untrusted, untrusted
 }
 
@@ -78,7 +81,7 @@ func ApplyPullRequest(env *Environment, created bool, pr PullRequest, now time.T
 	}
 	if env.HeadSHA != pr.HeadSHA || env.Desired.Present != want || env.Branch != pr.Branch || env.Desired.PROpen != pr.Open {
 		changed = true
-		env.ExpiresAt = now.Add(rules.TTL)
+		env.Touch(now, rules.TTL, rules.MaxKeep)
 	}
 	switch {
 	case untrusted:
@@ -169,20 +172,43 @@ var (
 
 // Redeploy asks for env to be built again at its head, for reason
 // (ReasonRedeploy from the admin API, ReasonCommand from a comment), and
-// moves its expiry to now+ttl. It refuses a closed pull request
+// counts as activity (Touch). It refuses a closed pull request
 // (ErrPullRequestClosed) and a fork's head nobody approved
 // (ErrForkNotApproved), changing nothing.
-func (e *Environment) Redeploy(reason Reason, now time.Time, ttl time.Duration) error {
+func (e *Environment) Redeploy(reason Reason, now time.Time, ttl, maxKeep time.Duration) error {
 	if !e.Desired.PROpen {
 		return ErrPullRequestClosed
 	}
-	if e.Desired.Fork && e.Desired.ApprovedSHA != e.HeadSHA {
+	if !e.Desired.trusts(e.Desired.Fork, e.HeadSHA) {
 		return ErrForkNotApproved
 	}
 	e.Desired.Present, e.Desired.Reason = true, reason
 	e.Desired.Generation++
-	e.ExpiresAt = now.Add(ttl)
+	e.Touch(now, ttl, maxKeep)
 	return nil
+}
+
+// ApprovalLabel is the label a user with write access adds to a fork's pull
+// request to build its current head.
+const ApprovalLabel = "preview:approved"
+
+// trusts reports whether a pull request's head may be built: any head of
+// a branch of the repository itself, and of a fork's only the head a user
+// with write access approved (ApprovedSHA).
+func (d Desired) trusts(fork bool, head string) bool {
+	return !fork || d.ApprovedSHA == head
+}
+
+// Approve records that a user with write access approved head of env's
+// fork pull request (the ApprovalLabel): while the pull request is open
+// and head is still its head, env is wanted again, for reason
+// (ReasonApproved), and that counts as activity (Touch).
+func (e *Environment) Approve(head string, reason Reason, now time.Time, ttl, maxKeep time.Duration) {
+	e.Desired.ApprovedSHA = head
+	if e.Desired.PROpen && e.HeadSHA == head {
+		e.Desired.Present, e.Desired.Reason = true, reason
+		e.Touch(now, ttl, maxKeep)
+	}
 }
 
 // Destroy asks for env to be torn down, for reason (ReasonAdmin,
@@ -202,6 +228,14 @@ func (e *Environment) Requeue(now time.Time, maxAttempts int) {
 	if e.Desired.Present && !busy(e.Status) && e.NextAction(now, maxAttempts) == ActionApply {
 		e.Status = StatusQueued
 	}
+}
+
+// RecordResult says what recording a pull request's state did.
+type RecordResult struct {
+	Environment Environment // the environment after the update (zero if none)
+	Duplicate   bool        // the delivery was seen before; nothing changed
+	Stale       bool        // older than what is stored; nothing changed
+	Changed     bool        // desired state changed: the controller has work
 }
 
 // RecordPullRequest is the whole of what recording pr does to env, the

@@ -72,7 +72,7 @@ func TestPullRequestRules(t *testing.T) {
 func TestRedeployAndDestroy(t *testing.T) {
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	env := Environment{HeadSHA: "a", Status: StatusReady, AppliedSHA: "a", Desired: Desired{Present: true, PROpen: true}}
-	if err := env.Redeploy(ReasonCommand, now, time.Hour); err != nil || env.Desired.Generation != 1 || env.Desired.Reason != ReasonCommand || !env.ExpiresAt.Equal(now.Add(time.Hour)) {
+	if err := env.Redeploy(ReasonCommand, now, time.Hour, 3*time.Hour); err != nil || env.Desired.Generation != 1 || env.Desired.Reason != ReasonCommand || !env.ExpiresAt.Equal(now.Add(time.Hour)) {
 		t.Errorf("redeploy: %v, %+v", err, env)
 	}
 	env.Requeue(now, 3)
@@ -80,11 +80,11 @@ func TestRedeployAndDestroy(t *testing.T) {
 		t.Errorf("after a redeploy the environment shows %s, want queued", env.Status)
 	}
 	closed := Environment{Desired: Desired{PROpen: false}}
-	if err := closed.Redeploy(ReasonRedeploy, now, time.Hour); err != ErrPullRequestClosed || closed.Desired.Generation != 0 {
+	if err := closed.Redeploy(ReasonRedeploy, now, time.Hour, 3*time.Hour); err != ErrPullRequestClosed || closed.Desired.Generation != 0 {
 		t.Errorf("a closed pull request: %v, %+v", err, closed)
 	}
 	fork := Environment{HeadSHA: "b", Desired: Desired{PROpen: true, Fork: true, ApprovedSHA: "a"}}
-	if err := fork.Redeploy(ReasonRedeploy, now, time.Hour); err != ErrForkNotApproved || fork.Desired.Present {
+	if err := fork.Redeploy(ReasonRedeploy, now, time.Hour, 3*time.Hour); err != ErrForkNotApproved || fork.Desired.Present {
 		t.Errorf("a fork's unapproved head: %v, %+v", err, fork)
 	}
 	gaveUp := Environment{Status: StatusFailed, LastPhase: PhaseDestroy, Attempts: 5, RetryAt: now.Add(time.Hour), Desired: Desired{Present: false}}

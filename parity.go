@@ -51,14 +51,46 @@ type Finding struct {
 	Identity bool `json:"identity,omitempty"`
 }
 
-// ParityStatus is the verdict of a parity check.
+// ParityStatus is the verdict of a parity check (ok or drift), and what is
+// known of an environment's parity (ParityVerdict: also error or
+// unchecked).
 type ParityStatus string
 
 // The verdicts.
 const (
 	ParityOK    ParityStatus = "ok"
 	ParityDrift ParityStatus = "drift"
+	// ParityError: the check could not run (ParityReport.Error says why).
+	ParityError ParityStatus = "error"
+	// ParityUnchecked: no check at the environment's applied head yet.
+	ParityUnchecked ParityStatus = "unchecked"
 )
+
+// ParityVerdicts lists every verdict ParityVerdict returns.
+var ParityVerdicts = []ParityStatus{ParityOK, ParityDrift, ParityError, ParityUnchecked}
+
+// ParityVerdict is what is known of a ready environment's parity at its
+// applied head: ParityOK, ParityDrift, ParityError (the check could not
+// run), or ParityUnchecked (no check at this head yet).
+func (e Environment) ParityVerdict() ParityStatus {
+	if e.Parity.CheckedAt.IsZero() || e.Parity.SHA != e.AppliedSHA || e.Parity.Generation != e.AppliedGeneration {
+		return ParityUnchecked
+	}
+	return e.Parity.Verdict()
+}
+
+// Verdict is what the check said: ParityError when it could not run,
+// ParityDrift when it found drift, ParityOK otherwise.
+func (r ParityReport) Verdict() ParityStatus {
+	switch {
+	case r.Error != "":
+		return ParityError
+	case r.Status == ParityDrift:
+		return ParityDrift
+	default:
+		return ParityOK
+	}
+}
 
 // ParityReport is the result of comparing a preview with production.
 type ParityReport struct {

@@ -69,6 +69,9 @@ type Environment struct {
 	UpdatedAt time.Time `json:"updated_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 	LastError string    `json:"last_error"`
+	// KeepUntil is the longest a kept environment lives: MaxKeep after its
+	// last activity (see Touch).
+	KeepUntil time.Time `json:"keep_until,omitzero"`
 
 	// Desired state.
 	Desired Desired `json:"desired"`
@@ -150,18 +153,6 @@ type Desired struct {
 	Pinned bool `json:"pinned,omitempty"`
 }
 
-// ApprovalLabel is the label a user with write access adds to a fork's pull
-// request to build its current head.
-const ApprovalLabel = "preview:approved"
-
-// Comment is previewd's one comment on the pull request. In offline mode ID
-// stays zero and Body is what would have been written.
-type Comment struct {
-	ID        int64     `json:"id,omitempty"`
-	Body      string    `json:"body,omitempty"`
-	UpdatedAt time.Time `json:"updated_at,omitzero"`
-}
-
 // Action is what the controller must do next for an environment.
 type Action string
 
@@ -171,20 +162,6 @@ const (
 	ActionApply   Action = "apply"
 	ActionDestroy Action = "destroy"
 )
-
-// Deployment is previewd's GitHub deployment for an environment's head and
-// the last state posted on it.
-type Deployment struct {
-	ID    int64  `json:"id,omitempty"`
-	SHA   string `json:"sha,omitempty"`
-	State string `json:"state,omitempty"` // in_progress, success, failure, inactive
-}
-
-// CommitStatus is the last "previewd" commit status posted.
-type CommitStatus struct {
-	SHA   string `json:"sha,omitempty"`
-	State string `json:"state,omitempty"` // pending, success, failure, error
-}
 
 // NextAction returns what converges the environment at time now. A failed
 // apply waits for the head or the generation to move, unless its failure was
@@ -229,26 +206,11 @@ type EnvironmentFilter struct {
 	Limit int
 }
 
-// Match reports whether env passes the filter's Repo and Status.
+// Match reports whether env passes the filter's LiveOnly, Repo and
+// Status (a store may apply LiveOnly through an index first).
 func (f EnvironmentFilter) Match(env Environment) bool {
-	return (f.Repo == "" || strings.EqualFold(env.Repo, f.Repo)) && (f.Status == "" || env.Status == f.Status)
-}
-
-// RecordResult says what recording a pull request's state did.
-type RecordResult struct {
-	Environment Environment // the environment after the update (zero if none)
-	Duplicate   bool        // the delivery was seen before; nothing changed
-	Stale       bool        // older than what is stored; nothing changed
-	Changed     bool        // desired state changed: the controller has work
-	// CommandQueued says a command (or an approval) waits for the
-	// controller to check the user's access and carry it out.
-	CommandQueued bool
-	// ChecksOf is the commit whose checks or statuses changed: the
-	// environments waiting on it read them again. Nothing is recorded.
-	ChecksOf Commit
-	// Pushed is a push to a branch of a repository (maybe production's
-	// module's): modules from git are resolved again. Nothing is recorded.
-	Pushed Commit
+	return (!f.LiveOnly || env.Status.Live()) &&
+		(f.Repo == "" || strings.EqualFold(env.Repo, f.Repo)) && (f.Status == "" || env.Status == f.Status)
 }
 
 // ModuleVersion is a version of a production module kept in git.
@@ -268,44 +230,4 @@ type Applied struct {
 	URL     string            // the module's URL output
 	Outputs map[string]string // every output but the sensitive ones
 	Module  ModuleVersion     // the module's version, when it comes from git
-}
-
-// HookDelivery is one attempt GitHub made at delivering a webhook to
-// previewd, as its delivery log records it.
-type HookDelivery struct {
-	ID          int64     // the attempt, which a redelivery names
-	GUID        string    // the delivery (X-GitHub-Delivery), shared by its attempts
-	Event       string    // X-GitHub-Event
-	StatusCode  int       // what previewd answered; 0 when nothing answered
-	DeliveredAt time.Time // when GitHub sent it
-	Redelivery  bool      // the attempt is a redelivery
-}
-
-// Commit is one commit of a repository.
-type Commit struct {
-	Repo string // owner/name
-	SHA  string
-}
-
-// Delivery is one webhook delivery as GitHub sent it.
-type Delivery struct {
-	ID        string // X-GitHub-Delivery
-	Event     string // X-GitHub-Event
-	Signature string // X-Hub-Signature-256
-	Body      []byte
-}
-
-// Command is a "/preview …" command from a pull-request comment, or an
-// approval ("approve": the preview:approved label on a fork's pull request).
-// It runs only after GitHub confirms User has write access.
-type Command struct {
-	ID             string `json:"id"`                 // set when stored
-	HeadSHA        string `json:"head_sha,omitempty"` // for approve: the head the label was given on
-	Repo           string `json:"repo"`
-	Number         int    `json:"number"`
-	User           string `json:"user"`
-	CommentID      int64  `json:"comment_id"`
-	Verb           string `json:"verb"` // redeploy, destroy, extend, keep, help, approve
-	Arg            string `json:"arg,omitempty"`
-	InstallationID int64  `json:"installation_id,omitempty"`
 }

@@ -8,7 +8,7 @@ import (
 func TestParityVerdictAndKept(t *testing.T) {
 	at := time.Unix(1, 0)
 	applied := Environment{AppliedSHA: "a", AppliedGeneration: 2}
-	for want, p := range map[string]ParityReport{
+	for want, p := range map[ParityStatus]ParityReport{
 		"unchecked": {},
 		"ok":        {Status: ParityOK, CheckedAt: at, SHA: "a", Generation: 2},
 		"drift":     {Status: ParityDrift, CheckedAt: at, SHA: "a", Generation: 2},

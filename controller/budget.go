@@ -34,20 +34,21 @@ const budgetLease = "previewd:budget"
 // admission is the service that keeps environments within their budgets:
 // an environment that holds nothing is built only when its budget has room
 // (admit, called by the run loop), waits in line otherwise, and may have
-// the environment idle longest torn down to make room. When a destroy
-// makes room, its loop queues those in line, first in line first. With no
-// Budgets everything is admitted and it is not started.
+// the environment idle longest torn down to make room. When the line
+// moves (a destroy makes room, or the one in line is admitted), its loop
+// queues those in line, first in line first, so each learns its new place
+// at once. With no Budgets everything is admitted and it is not started.
 type admission struct {
 	*core
 	caps        Budgets // nil: no caps
 	maxAttempts int
 
 	mu    sync.Mutex    // one admission at a time (see admit)
-	freed chan struct{} // roomMade's signal to run
+	freed chan struct{} // roomMade's and lineMoved's signal to run
 }
 
-// run queues the environments in line each time a destroy made room,
-// until ctx ends.
+// run queues the environments in line each time the line moved, until
+// ctx ends.
 func (a *admission) run(ctx context.Context) {
 	for {
 		select {
@@ -61,7 +62,13 @@ func (a *admission) run(ctx context.Context) {
 
 // roomMade tells the service that a destroy made room. It never blocks;
 // signals that come while it looks are folded into one more look.
-func (a *admission) roomMade() {
+func (a *admission) roomMade() { a.lineMoved() }
+
+// lineMoved tells the service that the line for room moved: room was
+// made, or an environment in line was admitted and those behind it moved
+// up. It never blocks; signals that come while it looks are folded into
+// one more look.
+func (a *admission) lineMoved() {
 	if a.caps == nil {
 		return
 	}
@@ -73,7 +80,9 @@ func (a *admission) roomMade() {
 
 // admit decides whether env, which holds no resources yet, may be built
 // now. When it may, it returns a release to call once the apply's first
-// transition is stored (the environment then counts as provisioning).
+// transition is stored (the environment then counts as provisioning, and
+// out of the line: those that were behind it are queued to learn their
+// new place).
 // When it may not, it records on env that it waits, with its place in
 // line, and, when eviction is allowed and nothing is being torn down in
 // the full scope already, tears down the environment idle longest that
@@ -114,7 +123,13 @@ func (a *admission) admit(ctx context.Context, env preview.Environment) (release
 		}
 		return nil, false
 	}
-	return unlock, true
+	if env.Budget == nil {
+		return unlock, true
+	}
+	return func() {
+		unlock()
+		a.lineMoved() // after the apply's first transition: it counts as holding, no longer in line
+	}, true
 }
 
 // lock takes the right to admit, for the environment named name:

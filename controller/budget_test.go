@@ -181,6 +181,47 @@ func TestFailedChecksLeaveTheLine(t *testing.T) {
 	h.waitFor(third, "built once shop-1 was torn down", readyAt("ok3"))
 }
 
+// TestAdmissionMovesTheLineUp: when the first in line is admitted, the
+// one behind it learns at once that it is first now, without waiting for
+// a sweep (an hour here). Here the room is made while the first in line
+// still waits for its checks, so the second has already been told it is
+// second when the first's checks pass and it alone is queued.
+func TestAdmissionMovesTheLineUp(t *testing.T) {
+	checks := passingChecks("ok1", "ok2", "ok3") // any other head waits for its checks
+	h := startWith(t, applyAtOnce(), nil, func(c *controller.Config) {
+		c.Budgets = fakeBudgets{total: 1}
+		c.Checks = controller.ChecksConfig{Required: checks, PollInterval: time.Hour}
+		c.SweepInterval = time.Hour
+	})
+	t0 := time.Now().Add(-time.Hour)
+	first := h.openIn("acme/shop", 1, "ok1", t0)
+	h.waitFor(first, "ready", readyAt("ok1"))
+	h.tick(time.Second)
+	second := h.openIn("acme/shop", 2, "ok2", t0)
+	h.waitFor(second, "1st in line", func(e preview.Environment) bool { return waitingIn("all")(e) && e.Budget.Position == 1 })
+	h.tick(time.Second)
+	third := h.openIn("acme/shop", 3, "ok3", t0)
+	h.waitFor(third, "2nd in line", func(e preview.Environment) bool { return waitingIn("all")(e) && e.Budget.Position == 2 })
+
+	h.openIn("acme/shop", 2, "slow", t0.Add(time.Minute)) // its checks are pending: it keeps its place
+	h.waitFor(second, "waiting for the checks of its new head", func(e preview.Environment) bool {
+		return waitingIn("all")(e) && e.Checks.SHA == "slow" && len(e.Checks.Waiting) == 2
+	})
+	h.closeIn("acme/shop", 1, t0.Add(time.Minute))
+	h.waitFor(third, "told of the room made, and still 2nd: shop-2 is ahead", func(e preview.Environment) bool {
+		return waitingIn("all")(e) && e.Budget.Live == 0 && e.Budget.Position == 2
+	})
+
+	checks.set("slow", "build-image", preview.CheckSuccess)
+	checks.set("slow", "test", preview.CheckSuccess)
+	h.ctrl.NudgeChecks(preview.Commit{Repo: "acme/shop", SHA: "slow"})
+	h.waitFor(second, "built once its checks passed", readyAt("slow"))
+	env := h.waitFor(third, "1st in line now", func(e preview.Environment) bool { return waitingIn("all")(e) && e.Budget.Position == 1 })
+	if env.Budget.Live != 1 || env.Budget.Max != 1 {
+		t.Errorf("shop-3's wait: got %+v, want 1 live of 1", *env.Budget)
+	}
+}
+
 // TestEvictionStaysInTheAskingRepository: with a cap over all and
 // eviction, a new environment of acme/a evicts acme/a's idlest, although
 // acme/b's has been idle longer, unless evict_across_repos; either way the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,16 +20,26 @@ type Commander interface {
 	Reply(ctx context.Context, repo string, number int, body string) error
 }
 
-// HelpText lists the comment commands.
-const HelpText = "previewd commands, for people with write access to this repository:\n\n" +
-	"| command | what it does |\n|---|---|\n" +
-	"| `/preview redeploy` | run Terraform again for the current commit |\n" +
-	"| `/preview destroy` | tear the environment down now (the next push builds it again) |\n" +
-	"| `/preview extend <duration>` | push the expiry back, e.g. `/preview extend 48h` or `/preview extend 3d` |\n" +
-	"| `/preview keep` | keep the environment while the pull request is open (up to the configured maximum) |\n" +
-	"| `/preview unkeep` | let it expire after the usual idle time again |\n" +
-	"| `/preview help` | show this |\n\n" +
-	"On a pull request from a fork, a maintainer adds the label `preview:approved` to build the current commit."
+// HelpText lists the comment commands, as the verbs table says them.
+var HelpText = helpText()
+
+func helpText() string {
+	var b strings.Builder
+	b.WriteString("previewd commands, for people with write access to this repository:\n\n")
+	b.WriteString("| command | what it does |\n|---|---|\n")
+	for _, v := range preview.Verbs() {
+		if !v.Comment {
+			continue
+		}
+		usage := "/preview " + v.Name
+		if v.Arg != "" {
+			usage += " <" + v.Arg + ">"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s |\n", usage, v.Summary)
+	}
+	fmt.Fprintf(&b, "\nOn a pull request from a fork, a maintainer adds the label `%s` to build the current commit.", preview.ApprovalLabel)
+	return b.String()
+}
 
 // errRefused is a command previewd answers but does not carry out.
 type errRefused struct{ reply string }
@@ -113,12 +124,12 @@ func (cm *commands) runCommand(ctx context.Context, cmd preview.Command) bool {
 	}
 	if perm != "admin" && perm != "maintain" && perm != "write" {
 		log.Info("commands: refused: no write access", "permission", perm)
-		if cmd.Verb != "approve" { // a label needs no answer
+		if cmd.Verb != preview.VerbApprove { // a label needs no answer
 			cm.reply(ctx, cmd, fmt.Sprintf("@%s `/preview %s` needs write access to %s; nothing was done.", cmd.User, cmd.Verb, cmd.Repo))
 		}
 		return true
 	}
-	if cmd.Verb == "help" {
+	if cmd.Verb == preview.VerbHelp {
 		cm.reply(ctx, cmd, HelpText)
 		cm.react(ctx, cmd)
 		return true
@@ -152,29 +163,14 @@ func (cm *commands) runCommand(ctx context.Context, cmd preview.Command) bool {
 // applyCommand changes desired state as cmd asks, by the rules every
 // operator action follows (preview.Environment.Operate); it does no I/O.
 func (cm *commands) applyCommand(e *preview.Environment, cmd preview.Command) error {
-	now := cm.now().UTC()
-	op := preview.Operation{Verb: cmd.Verb, Reason: preview.ReasonCommand}
-	switch cmd.Verb {
-	case "approve": // a command's own: the label's equivalent
-		e.Desired.ApprovedSHA = cmd.HeadSHA
-		if e.Desired.PROpen && e.HeadSHA == cmd.HeadSHA {
-			e.Desired.Present, e.Desired.Reason = true, preview.ReasonApproved
-			e.ExpiresAt = now.Add(cm.rules.TTL)
-		}
-		e.Requeue(now, cm.rules.MaxAttempts)
-		return nil
-	case preview.VerbExtend:
-		d, err := preview.ParseDuration(cmd.Arg)
-		if err != nil || d <= 0 {
-			return &errRefused{"`/preview extend` takes a duration such as `48h` or `3d`."}
-		}
-		op.Duration = d
-	}
-	switch err := e.Operate(op, now, cm.rules); {
+	var bad *preview.ArgumentError
+	switch err := e.Operate(cmd.Operation(), cm.now().UTC(), cm.rules); {
 	case errors.Is(err, preview.ErrPullRequestClosed):
 		return &errRefused{"the pull request is closed; nothing to redeploy."}
 	case errors.Is(err, preview.ErrForkNotApproved):
-		return &errRefused{"this pull request comes from a fork: add the label `preview:approved` to build its current commit."}
+		return &errRefused{"this pull request comes from a fork: add the label `" + preview.ApprovalLabel + "` to build its current commit."}
+	case errors.As(err, &bad):
+		return &errRefused{fmt.Sprintf("`/preview %s` takes %s.", bad.Verb.Name, bad.Verb.ArgHint)}
 	case errors.Is(err, preview.ErrBadOperation):
 		return &errRefused{"unknown command; `/preview help` lists them."}
 	default:

@@ -31,6 +31,13 @@ type Config struct {
 	Metrics       Metrics       // what operators alert on; nil: nothing measured
 	Logger        *slog.Logger
 	Now           func() time.Time
+
+	// Passed, when set, is called each time a service finishes a pass
+	// over the store on its schedule, with the service's name: "runs" (a
+	// sweep), "expiry" or "resync". Tests wait on it for proof that the
+	// controller looked and let something be; it runs on the service's
+	// goroutine and holds up the service's next pass until it returns.
+	Passed func(service string)
 }
 
 // RunsConfig tunes the run loop.
@@ -43,10 +50,12 @@ type RunsConfig struct {
 	Logs          RunLogs       // where run logs go; nil: files under LogDir
 }
 
-// ExpiryConfig tunes expiry.
+// ExpiryConfig tunes expiry. Each environment records when it expires
+// (preview.Environment.Touch): TTL and MaxKeep are what a command's
+// activity (a redeploy, an approval, an extension) gives it.
 type ExpiryConfig struct {
-	TTL               time.Duration // idle time before expiry; ExpiresAt is last activity + TTL
-	MaxKeep           time.Duration // a pinned environment expires this long after its last activity (default 30 days)
+	TTL               time.Duration // idle time before expiry
+	MaxKeep           time.Duration // idle time before a kept environment expires (default 30 days)
 	DeliveryRetention time.Duration // how long delivery IDs are kept for de-duplication (default 72h)
 }
 

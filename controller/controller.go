@@ -116,7 +116,7 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 		{"budgets", cfg.Budgets != nil, adm},
 		{"checks", cfg.Checks.Required != nil, c.checks},
 		{"commands", cfg.Commands != nil, c.commands},
-		{"expiry", true, &expiry{core: core, ttl: cfg.Expiry.TTL, maxKeep: cfg.Expiry.MaxKeep, retention: cfg.Expiry.DeliveryRetention, every: cfg.SweepInterval}},
+		{"expiry", true, &expiry{core: core, retention: cfg.Expiry.DeliveryRetention, every: cfg.SweepInterval, ttl: cfg.Expiry.TTL, maxKeep: cfg.Expiry.MaxKeep}},
 		{"drift", checker != nil, c.drift},
 		{"resync", cfg.Resync.PullRequests != nil, &resync{core: core, cfg: cfg.Resync}},
 		{"redelivery", cfg.Redelivery.Deliveries != nil, &redelivery{core: core, deliveries: cfg.Redelivery.Deliveries, every: cfg.Redelivery.Interval}},

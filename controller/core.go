@@ -22,6 +22,7 @@ type core struct {
 	notices *workQueue // environments whose pull request must be written
 	leases  *leaser
 	leader  *leadership
+	passed  func(service string) // Config.Passed; nil: nobody is told
 }
 
 func newCore(store Store, cfg Config) *core {
@@ -34,6 +35,15 @@ func newCore(store Store, cfg Config) *core {
 		notices: newWorkQueue(),
 		leases:  newLeaser(cfg.Leases, cfg.LeaseTTL, log),
 		leader:  newLeadership(cfg.Leases == nil),
+		passed:  cfg.Passed,
+	}
+}
+
+// finishedPass tells Config.Passed, if set, that service finished a
+// scheduled pass.
+func (c *core) finishedPass(service string) {
+	if c.passed != nil {
+		c.passed(service)
 	}
 }
 

@@ -9,20 +9,23 @@ import (
 )
 
 // expiry is the service that tears down idle environments: on the leader,
-// every sweep, an environment idle past its TTL (a pinned one past
-// MaxKeep) is no longer wanted. The same pass forgets old delivery IDs and
-// expired leases.
+// every sweep, an environment idle too long (preview.Environment.Expired)
+// is no longer wanted. The same pass forgets old delivery IDs and expired
+// leases.
 type expiry struct {
 	*core
-	ttl       time.Duration
-	maxKeep   time.Duration
 	retention time.Duration // how long delivery IDs are kept
 	every     time.Duration
+	ttl       time.Duration // for records without KeepUntil (BackfillKeepUntil)
+	maxKeep   time.Duration
 }
 
 // run expires environments while this replica leads, until ctx ends.
 func (x *expiry) run(ctx context.Context) {
-	x.leader.every(ctx, x.every, true, x.sweep, nil)
+	x.leader.every(ctx, x.every, true, func(ctx context.Context) {
+		x.sweep(ctx)
+		x.finishedPass("expiry")
+	}, nil)
 }
 
 // sweep expires idle environments, and prunes delivery IDs and leases.
@@ -34,7 +37,8 @@ func (x *expiry) sweep(ctx context.Context) {
 		return
 	}
 	for _, env := range envs {
-		if env.Desired.Present && x.expired(env, now) {
+		env.BackfillKeepUntil(x.ttl, x.maxKeep)
+		if env.Desired.Present && env.Expired(now) {
 			x.expire(ctx, env.Name)
 		}
 	}
@@ -48,25 +52,12 @@ func (x *expiry) sweep(ctx context.Context) {
 	}
 }
 
-// expired reports whether env has been idle too long at now. A pinned
-// environment (label preview:keep) lasts MaxKeep from its last activity
-// instead of TTL.
-func (x *expiry) expired(env preview.Environment, now time.Time) bool {
-	if env.ExpiresAt.IsZero() || !now.After(env.ExpiresAt) {
-		return false
-	}
-	if !env.Kept() {
-		return true
-	}
-	lastActivity := env.ExpiresAt.Add(-x.ttl)
-	return now.After(lastActivity.Add(x.maxKeep))
-}
-
 var errUnchanged = errors.New("unchanged")
 
 func (x *expiry) expire(ctx context.Context, name string) {
 	_, err := x.store.UpdateEnvironment(ctx, name, func(e *preview.Environment) error {
-		if !e.Desired.Present || !x.expired(*e, x.now()) {
+		e.BackfillKeepUntil(x.ttl, x.maxKeep)
+		if !e.Desired.Present || !e.Expired(x.now()) {
 			return errUnchanged
 		}
 		e.Desired.Present = false

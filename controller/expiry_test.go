@@ -36,7 +36,7 @@ func TestPinnedEnvironmentLastsUntilMaxKeep(t *testing.T) {
 	h.waitFor("keep", "ready", readyAt("a"))
 	later := t0.Add(2 * time.Hour) // past the 1h TTL, within the 3h max keep
 	h.now.Store(&later)
-	time.Sleep(100 * time.Millisecond) // several sweeps
+	h.waitPasses("expiry", 2) // one looked at it at 2h
 	if env, _ := h.db.FindEnvironmentByName(context.Background(), "keep"); !env.Desired.Present {
 		t.Fatalf("pinned environment expired after 2h; want it kept until 3h")
 	}

@@ -141,10 +141,6 @@ func (p *parity) afterApply(ctx context.Context, env preview.Environment, log io
 	p.notices.add(env.Name)
 	p.log.Info("parity checked", "environment", env.Name, "status", report.Status, "findings", len(report.Findings), "error", report.Error)
 	if p.metrics != nil {
-		verdict := string(report.Status)
-		if report.Error != "" {
-			verdict = "error"
-		}
-		p.metrics.ParityChecked(verdict)
+		p.metrics.ParityChecked(string(report.Verdict()))
 	}
 }

@@ -35,6 +35,11 @@ func newWorkQueue() *workQueue {
 func (q *workQueue) add(name string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.push(name)
+}
+
+// push is add with q.mu held.
+func (q *workQueue) push(name string) {
 	switch {
 	case q.held[name]:
 		q.again[name] = true
@@ -132,15 +137,15 @@ func (q *workQueue) waitDrained(ctx context.Context) {
 	}
 }
 
-// done releases name and queues it again if it was added while held.
+// done releases name and queues it again if it was added while held, in
+// one step: the queue never looks idle in between.
 func (q *workQueue) done(name string) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	delete(q.held, name)
-	again := q.again[name]
-	delete(q.again, name)
-	q.mu.Unlock()
-	if again {
-		q.add(name)
+	if q.again[name] {
+		delete(q.again, name)
+		q.push(name)
 	}
 }
 

@@ -23,7 +23,10 @@ type resync struct {
 
 // run resyncs while this replica leads, until ctx ends.
 func (r *resync) run(ctx context.Context) {
-	r.leader.every(ctx, r.cfg.Interval, true, r.pass, nil)
+	r.leader.every(ctx, r.cfg.Interval, true, func(ctx context.Context) {
+		r.pass(ctx)
+		r.finishedPass("resync")
+	}, nil)
 }
 
 // pass records every open pull request (building those opened while

@@ -48,6 +48,7 @@ func (r *runLoop) sweepLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		r.sweep(ctx)
+		r.finishedPass("runs")
 		select {
 		case <-ctx.Done():
 			return

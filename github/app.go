@@ -18,39 +18,6 @@ import (
 	preview "github.com/previewd/previewd"
 )
 
-// AppConfig configures a Client in GitHub App mode.
-type AppConfig struct {
-	// BaseURL is the REST base URL: DefaultBaseURL when empty, or a GitHub
-	// Enterprise Server's, e.g. https://ghe.example.com/api/v3/. App JWT
-	// calls and installation tokens use it too.
-	BaseURL string
-	// AppID is the App's numeric ID (its JWT's issuer). Required.
-	AppID int64
-	// PrivateKeyPEM is the App's RSA private key in PEM, as GitHub issues
-	// it. When empty, PrivateKeyFile is read instead.
-	PrivateKeyPEM []byte
-	// PrivateKeyFile is the path of the PEM file, read once by NewApp.
-	PrivateKeyFile string
-	// HTTPClient sends the requests; a client with a 30 s timeout when nil.
-	// It is copied, never modified; its Transport is shared by every
-	// installation.
-	HTTPClient *http.Client
-	// Render turns an environment into the comment body; see ClientConfig.
-	// Required.
-	Render func(preview.Environment) (string, error)
-	// Logger receives debug logs of what was sent; nothing when nil.
-	Logger *slog.Logger
-	// UserAgent is sent with every request; "previewd" when empty.
-	UserAgent string
-	// PublicURL is previewd's external base URL; see ClientConfig.
-	PublicURL string
-	// LogLink is as in ClientConfig.
-	LogLink func(runID string) string
-	// Retry says how rate limits and errors are retried; the zero value
-	// means the defaults. Each installation has its own limits.
-	Retry RetryPolicy
-}
-
 // appAuth is the App mode of a Client: the App's JWT for /app and
 // installation look-ups, and one endpoint per installation whose
 // ghinstallation transport caches its token and refreshes it a minute
@@ -74,8 +41,9 @@ type appAuth struct {
 // an RS256 JWT for the App's own calls and an installation token for each
 // call on a repository. It returns an error when AppID is not positive, the
 // key cannot be read or parsed (the error never quotes the key), Render is
-// nil, or BaseURL is not an absolute http(s) URL. It sends no request.
-func NewApp(cfg AppConfig) (*Client, error) {
+// nil, or BaseURL is not an absolute http(s) URL. Token is not read. It
+// sends no request.
+func NewApp(cfg Config) (*Client, error) {
 	if cfg.Render == nil {
 		return nil, errors.New("new github app: Render is required")
 	}

@@ -43,7 +43,7 @@ func newTestApp(t *testing.T, f *fakeGitHub, installations map[int64][]string, c
 	t.Helper()
 	key, keyPEM := testAppKey(t)
 	f.enableApp(testAppID, &key.PublicKey, installations)
-	c, err := NewApp(AppConfig{
+	c, err := NewApp(Config{
 		BaseURL: f.URL(), AppID: testAppID, PrivateKeyPEM: keyPEM, Render: render,
 		PublicURL: "https://previewd.example.com/", Retry: clock.policy(), UserAgent: "previewd-test",
 	})
@@ -274,7 +274,7 @@ func TestAppErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrong, err := NewApp(AppConfig{BaseURL: f.URL(), AppID: testAppID, Render: render, Retry: newFakeClock().policy(),
+	wrong, err := NewApp(Config{BaseURL: f.URL(), AppID: testAppID, Render: render, Retry: newFakeClock().policy(),
 		PrivateKeyPEM: pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)})})
 	if err != nil {
 		t.Fatal(err)
@@ -294,18 +294,18 @@ func TestNewAppConfig(t *testing.T) {
 	notAKey := []byte("-----BEGIN RSA PRIVATE KEY-----\nc2VjcmV0LW1hdGVyaWFs\n-----END RSA PRIVATE KEY-----\n")
 	tests := []struct {
 		name    string
-		cfg     AppConfig
+		cfg     Config
 		wantErr string
 	}{
-		{"PEM", AppConfig{AppID: 1, PrivateKeyPEM: keyPEM, Render: render}, ""},
-		{"key file", AppConfig{AppID: 1, PrivateKeyFile: keyFile, Render: render}, ""},
-		{"GHES", AppConfig{AppID: 1, PrivateKeyPEM: keyPEM, Render: render, BaseURL: "https://ghe.example.com/api/v3"}, ""},
-		{"no render", AppConfig{AppID: 1, PrivateKeyPEM: keyPEM}, "Render is required"},
-		{"no app ID", AppConfig{PrivateKeyPEM: keyPEM, Render: render}, "app ID must be positive"},
-		{"no key", AppConfig{AppID: 1, Render: render}, "private key (PEM or file) is required"},
-		{"missing key file", AppConfig{AppID: 1, PrivateKeyFile: filepath.Join(dir, "nope.pem"), Render: render}, "read private key"},
-		{"not a key", AppConfig{AppID: 1, PrivateKeyPEM: notAKey, Render: render}, "private key"},
-		{"bad base URL", AppConfig{AppID: 1, PrivateKeyPEM: keyPEM, Render: render, BaseURL: "ghe.example.com"}, "absolute http or https"},
+		{"PEM", Config{AppID: 1, PrivateKeyPEM: keyPEM, Render: render}, ""},
+		{"key file", Config{AppID: 1, PrivateKeyFile: keyFile, Render: render}, ""},
+		{"GHES", Config{AppID: 1, PrivateKeyPEM: keyPEM, Render: render, BaseURL: "https://ghe.example.com/api/v3"}, ""},
+		{"no render", Config{AppID: 1, PrivateKeyPEM: keyPEM}, "Render is required"},
+		{"no app ID", Config{PrivateKeyPEM: keyPEM, Render: render}, "app ID must be positive"},
+		{"no key", Config{AppID: 1, Render: render}, "private key (PEM or file) is required"},
+		{"missing key file", Config{AppID: 1, PrivateKeyFile: filepath.Join(dir, "nope.pem"), Render: render}, "read private key"},
+		{"not a key", Config{AppID: 1, PrivateKeyPEM: notAKey, Render: render}, "private key"},
+		{"bad base URL", Config{AppID: 1, PrivateKeyPEM: keyPEM, Render: render, BaseURL: "ghe.example.com"}, "absolute http or https"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,18 +38,33 @@ const MaxCommentLength = 65536
 // defaultTimeout bounds one HTTP exchange when the caller gives no client.
 const defaultTimeout = 30 * time.Second
 
-// ClientConfig configures a Client in token mode.
-type ClientConfig struct {
+// Config configures a Client: in token mode (NewClient), which reads
+// Token, or in GitHub App mode (NewApp), which reads AppID and the key;
+// both read the rest.
+type Config struct {
 	// BaseURL is the REST base URL: DefaultBaseURL when empty, or a GitHub
 	// Enterprise Server's, e.g. https://ghe.example.com/api/v3/. A missing
-	// trailing slash is added.
+	// trailing slash is added. In App mode, App JWT calls and installation
+	// tokens use it too.
 	BaseURL string
-	// Token, when set, is sent as "Authorization: Bearer <token>". Leave it
-	// empty when HTTPClient authenticates by itself.
+
+	// Token (token mode), when set, is sent as "Authorization: Bearer
+	// <token>". Leave it empty when HTTPClient authenticates by itself.
 	Token string
+
+	// AppID (App mode) is the App's numeric ID (its JWT's issuer).
+	AppID int64
+	// PrivateKeyPEM (App mode) is the App's RSA private key in PEM, as
+	// GitHub issues it. When empty, PrivateKeyFile is read instead.
+	PrivateKeyPEM []byte
+	// PrivateKeyFile (App mode) is the path of the PEM file, read once by
+	// NewApp.
+	PrivateKeyFile string
+
 	// HTTPClient sends the requests; a client with a 30 s timeout when nil.
 	// Its Timeout bounds one request, not the waits between retries. It is
-	// copied, never modified.
+	// copied, never modified; in App mode its Transport is shared by every
+	// installation.
 	HTTPClient *http.Client
 	// Render turns an environment into the comment body. The body's first
 	// line must be a hidden marker (<!-- … -->) unique to the environment:
@@ -67,7 +82,8 @@ type ClientConfig struct {
 	// instead of LogURL(PublicURL, …): previewd passes signed links.
 	LogLink func(runID string) string
 	// Retry says how rate limits, 5xx answers and network errors are
-	// retried; the zero value means the defaults.
+	// retried; the zero value means the defaults. In App mode each
+	// installation has its own limits.
 	Retry RetryPolicy
 }
 
@@ -101,10 +117,10 @@ func (e *endpoint) do(ctx context.Context, kind callKind, fn func(ctx context.Co
 	return e.limits.do(ctx, kind, func(ctx context.Context) error { return fn(ctx, e.api()) })
 }
 
-// NewClient returns a Client in token mode for cfg. It returns an error when
-// Render is nil or BaseURL is not an absolute http(s) URL. It sends no
-// request.
-func NewClient(cfg ClientConfig) (*Client, error) {
+// NewClient returns a Client in token mode for cfg (App fields are not
+// read). It returns an error when Render is nil or BaseURL is not an
+// absolute http(s) URL. It sends no request.
+func NewClient(cfg Config) (*Client, error) {
 	if cfg.Render == nil {
 		return nil, errors.New("new github client: Render is required")
 	}

@@ -34,7 +34,7 @@ func newTestClient(t *testing.T, f *fakeGitHub, logs *bytes.Buffer) *Client {
 	if logs == nil {
 		logs = &bytes.Buffer{}
 	}
-	c, err := NewClient(ClientConfig{
+	c, err := NewClient(Config{
 		BaseURL: f.URL(),
 		Token:   testToken,
 		Render:  render,
@@ -267,7 +267,7 @@ func TestSyncCommentRefusesBadBodies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeGitHub(t, "")
-			c, err := NewClient(ClientConfig{BaseURL: f.URL(), Token: testToken, Render: tt.render})
+			c, err := NewClient(Config{BaseURL: f.URL(), Token: testToken, Render: tt.render})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -296,7 +296,7 @@ func TestClientHeadersAndBaseURL(t *testing.T) {
 			if tt.trim {
 				base = strings.TrimSuffix(base, "/")
 			}
-			c, err := NewClient(ClientConfig{BaseURL: base, Token: " " + testToken + "\n", Render: render, UserAgent: "previewd-test"})
+			c, err := NewClient(Config{BaseURL: base, Token: " " + testToken + "\n", Render: render, UserAgent: "previewd-test"})
 			if err != nil {
 				t.Fatalf("NewClient: %v", err)
 			}
@@ -326,15 +326,15 @@ func TestClientHeadersAndBaseURL(t *testing.T) {
 func TestNewClientConfig(t *testing.T) {
 	tests := []struct {
 		name    string
-		cfg     ClientConfig
+		cfg     Config
 		wantErr string
 		wantURL string
 	}{
-		{"default base URL", ClientConfig{Render: render}, "", DefaultBaseURL},
-		{"GHES", ClientConfig{Render: render, BaseURL: "https://ghe.example.com/api/v3"}, "", "https://ghe.example.com/api/v3/"},
-		{"no render", ClientConfig{}, "Render is required", ""},
-		{"relative URL", ClientConfig{Render: render, BaseURL: "ghe.example.com/api/v3/"}, "absolute http or https", ""},
-		{"bad scheme", ClientConfig{Render: render, BaseURL: "ftp://ghe.example.com/"}, "absolute http or https", ""},
+		{"default base URL", Config{Render: render}, "", DefaultBaseURL},
+		{"GHES", Config{Render: render, BaseURL: "https://ghe.example.com/api/v3"}, "", "https://ghe.example.com/api/v3/"},
+		{"no render", Config{}, "Render is required", ""},
+		{"relative URL", Config{Render: render, BaseURL: "ghe.example.com/api/v3/"}, "absolute http or https", ""},
+		{"bad scheme", Config{Render: render, BaseURL: "ftp://ghe.example.com/"}, "absolute http or https", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -357,7 +357,7 @@ func TestNewClientConfig(t *testing.T) {
 
 func TestNewClientLeavesHTTPClientAlone(t *testing.T) {
 	hc := &http.Client{}
-	if _, err := NewClient(ClientConfig{Render: render, Token: testToken, HTTPClient: hc}); err != nil {
+	if _, err := NewClient(Config{Render: render, Token: testToken, HTTPClient: hc}); err != nil {
 		t.Fatal(err)
 	}
 	if hc.Transport != nil {

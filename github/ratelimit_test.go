@@ -138,7 +138,7 @@ func TestRateLimitRules(t *testing.T) {
 			if tt.policy != nil {
 				policy = tt.policy(policy)
 			}
-			c, err := NewClient(ClientConfig{BaseURL: f.URL(), Token: testToken, Render: render, Retry: policy})
+			c, err := NewClient(Config{BaseURL: f.URL(), Token: testToken, Render: render, Retry: policy})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -215,7 +215,7 @@ func TestRateLimitHoldsTheInstallation(t *testing.T) {
 	reset := clock.Now().Add(40 * time.Minute)
 	f.respond("GET", "/repos/acme/shop/pulls/2", fakeResponse{Status: 403, Message: "API rate limit exceeded",
 		Header: map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": epoch(reset)}})
-	c, err := NewClient(ClientConfig{BaseURL: f.URL(), Token: testToken, Render: render, Retry: clock.policy()})
+	c, err := NewClient(Config{BaseURL: f.URL(), Token: testToken, Render: render, Retry: clock.policy()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestRateLimitHoldsTheInstallation(t *testing.T) {
 func TestRateLimitWaitEndsWithContext(t *testing.T) {
 	f := newFakeGitHub(t, "")
 	f.respond("GET", "/repos/acme/shop/pulls/2", fakeResponse{Status: 429, Header: map[string]string{"Retry-After": "30"}})
-	c, err := NewClient(ClientConfig{BaseURL: f.URL(), Token: testToken, Render: render}) // the real clock
+	c, err := NewClient(Config{BaseURL: f.URL(), Token: testToken, Render: render}) // the real clock
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestNetworkErrors(t *testing.T) {
 				return nil
 			}}
 			clock := newFakeClock()
-			c, err := NewClient(ClientConfig{BaseURL: f.URL(), Token: testToken, Render: render, Retry: clock.policy(),
+			c, err := NewClient(Config{BaseURL: f.URL(), Token: testToken, Render: render, Retry: clock.policy(),
 				HTTPClient: &http.Client{Transport: flaky}})
 			if err != nil {
 				t.Fatal(err)
@@ -336,7 +336,7 @@ func TestCreateRetriedAfterRateLimit(t *testing.T) {
 	f := newFakeGitHub(t, "")
 	f.respond("POST", "/repos/acme/shop/issues/2/comments", fakeResponse{Status: 403, Message: secondaryMessage})
 	clock := newFakeClock()
-	c, err := NewClient(ClientConfig{BaseURL: f.URL(), Token: testToken, Render: render, Retry: clock.policy()})
+	c, err := NewClient(Config{BaseURL: f.URL(), Token: testToken, Render: render, Retry: clock.policy()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func TestWritesAreSerialised(t *testing.T) {
 	}}
 	f := newFakeGitHub(t, "")
 	f.addPull(2, "open", "feature/a", "aaa111", "alice", "acme/shop", "acme/shop")
-	c, err := NewClient(ClientConfig{BaseURL: f.URL(), Token: testToken, Render: render, HTTPClient: &http.Client{Transport: slow}})
+	c, err := NewClient(Config{BaseURL: f.URL(), Token: testToken, Render: render, HTTPClient: &http.Client{Transport: slow}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,24 +108,21 @@ func (s *Server) environment(env preview.Environment) Environment {
 // and count it as activity. An environment whose pull request is closed
 // cannot be redeployed (409).
 func (s *Server) handleRedeploy(c echo.Context) error {
-	return s.operateAnswer(c, preview.Operation{Verb: preview.VerbRedeploy, Reason: preview.ReasonRedeploy})
+	return s.operateAnswer(c, preview.Operation{Verb: preview.VerbRedeploy, By: preview.ByOperator})
 }
 
 // handleDestroy answers DELETE …/{name}: tear the environment down. It stays
 // in the store as destroyed; the next push to its pull request or a redeploy
 // builds it again. An operator's destroy retries one that gave up, too.
 func (s *Server) handleDestroy(c echo.Context) error {
-	return s.operateAnswer(c, preview.Operation{Verb: preview.VerbDestroy, Reason: preview.ReasonAdmin})
+	return s.operateAnswer(c, preview.Operation{Verb: preview.VerbDestroy, By: preview.ByOperator})
 }
 
 // handleExtend answers POST …/extend?by=48h: push the expiry back (up to
-// the maximum a kept environment lives).
+// the maximum a kept environment lives). A by that is not a positive
+// duration is refused (400).
 func (s *Server) handleExtend(c echo.Context) error {
-	d, err := preview.ParseDuration(c.QueryParam("by"))
-	if err != nil || d <= 0 {
-		return preview.Errorf(preview.EINVALID, "by must be a duration such as 48h or 3d, got %q", c.QueryParam("by"))
-	}
-	return s.operateAnswer(c, preview.Operation{Verb: preview.VerbExtend, Duration: d})
+	return s.operateAnswer(c, preview.Operation{Verb: preview.VerbExtend, By: preview.ByOperator, Arg: c.QueryParam("by")})
 }
 
 // handleKeep answers POST …/keep and …/unkeep.
@@ -134,7 +131,9 @@ func (s *Server) handleKeep(keep bool) echo.HandlerFunc {
 	if keep {
 		verb = preview.VerbKeep
 	}
-	return func(c echo.Context) error { return s.operateAnswer(c, preview.Operation{Verb: verb}) }
+	return func(c echo.Context) error {
+		return s.operateAnswer(c, preview.Operation{Verb: verb, By: preview.ByOperator})
+	}
 }
 
 // operateAnswer carries out op on the named environment and answers 202
@@ -158,7 +157,7 @@ func (s *Server) operate(ctx context.Context, name string, op preview.Operation)
 		case errors.Is(err, preview.ErrForkNotApproved):
 			return preview.Errorf(preview.ECONFLICT, "pull request %s#%d comes from a fork and its head is not approved: add the label %s", e.Repo, e.PR, preview.ApprovalLabel)
 		case errors.Is(err, preview.ErrBadOperation):
-			return preview.Errorf(preview.EINVALID, "%v", err)
+			return errors.Join(preview.Errorf(preview.EINVALID, "%v", err), err) // the dashboard reads an *ArgumentError
 		default:
 			return err
 		}
@@ -251,6 +250,17 @@ func (s *Server) handleListRuns(c echo.Context) error {
 
 // runSeq is the part of a run's ID after the slash.
 var runSeq = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+// paddedSeq writes a run's sequence as its ID does, 16 hexadecimal digits,
+// so a run is found by its short number ("1", "a") as well as by the
+// padded one. Anything else is returned as it is, and names no run.
+func paddedSeq(seq string) string {
+	n, err := strconv.ParseUint(seq, 16, 64)
+	if err != nil {
+		return seq
+	}
+	return fmt.Sprintf("%016x", n)
+}
 
 // pageLimit reads ?limit=, 0 when absent.
 func pageLimit(c echo.Context) (int, error) {
@@ -370,7 +380,7 @@ func (s *Server) openLog(ctx context.Context, run preview.Run) (io.ReadCloser, e
 // to the pull request now holding the name; otherwise, as when either is
 // missing, an ENOTFOUND error that does not say which.
 func (s *Server) findEnvironmentRun(ctx context.Context, name, seq string) (preview.Run, error) {
-	id := name + "/" + seq
+	id := name + "/" + paddedSeq(seq)
 	env, err := s.cfg.Store.FindEnvironmentByName(ctx, name)
 	if preview.ErrorCode(err) == preview.ENOTFOUND {
 		return preview.Run{}, preview.Errorf(preview.ENOTFOUND, "run %q not found", id)

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -284,23 +285,16 @@ var pageMessages = map[string]string{
 // the same code as the admin API, and goes back to the environment's page.
 func (s *Server) handleAction(c echo.Context) error {
 	verb := c.Param("verb")
-	op := preview.Operation{Verb: verb}
-	switch verb {
-	case preview.VerbRedeploy:
-		op.Reason = preview.ReasonRedeploy
-	case preview.VerbDestroy:
-		op.Reason = preview.ReasonAdmin
-	case preview.VerbExtend:
-		d, err := preview.ParseDuration(c.FormValue("by"))
-		if err != nil || d <= 0 {
-			return s.environmentPage(c, http.StatusBadRequest, PageState{CSRF: c.Get("csrf").(string), Error: "Extend by a duration such as 48h or 3d."})
-		}
-		op.Duration = d
-	case preview.VerbKeep, preview.VerbUnkeep:
-	default:
+	if v, ok := preview.LookupVerb(verb); !ok || !v.UsableBy(preview.ByOperator) {
 		return preview.Errorf(preview.ENOTFOUND, "no action %q", verb)
 	}
+	op := preview.Operation{Verb: verb, By: preview.ByOperator, Arg: c.FormValue("by")}
 	if _, err := s.operate(c.Request().Context(), c.Param("name"), op); err != nil {
+		var bad *preview.ArgumentError
+		if errors.As(err, &bad) { // the form's field is "by"
+			msg := fmt.Sprintf("%s by %s.", strings.ToUpper(verb[:1])+verb[1:], bad.Verb.ArgHint)
+			return s.environmentPage(c, http.StatusBadRequest, PageState{CSRF: c.Get("csrf").(string), Error: msg})
+		}
 		if code := preview.ErrorCode(err); code == preview.ECONFLICT || code == preview.EINVALID {
 			return s.environmentPage(c, codes[code], PageState{CSRF: c.Get("csrf").(string), Error: preview.ErrorMessage(err)})
 		}

@@ -59,6 +59,12 @@ type Input struct {
 func (p Pages) Dashboard(w io.Writer, envs []preview.Environment, q ListQuery) error {
 	d := templates.DashboardData{ShowAll: q.ShowAll, Now: time.Now().UTC(), CSRF: q.CSRF,
 		Repo: q.Repo, Status: q.Status, Parity: q.Parity, Search: q.Search}
+	for _, s := range preview.Statuses {
+		d.Statuses = append(d.Statuses, string(s))
+	}
+	for _, v := range preview.ParityVerdicts {
+		d.Parities = append(d.Parities, string(v))
+	}
 	repos := map[string]bool{}
 	for _, e := range envs {
 		repos[e.Repo] = true
@@ -72,7 +78,7 @@ func (p Pages) Dashboard(w io.Writer, envs []preview.Environment, q ListQuery) e
 			Name: e.Name, Repo: e.Repo, Branch: e.Branch, Status: string(e.Status), PR: e.PR,
 			ShortSHA: preview.ShortSHA(e.HeadSHA), AppliedShortSHA: preview.ShortSHA(e.AppliedSHA),
 			URL: e.URL, ExpiresAt: e.ExpiresAt, LastError: e.LastError,
-			Drifted: e.Drifted, Parity: string(e.Parity.Status), PRURL: p.pullRequestURL(e),
+			Drifted: e.Drifted, Parity: string(e.ParityVerdict()), PRURL: p.pullRequestURL(e),
 		}
 		if cost, priced := p.Pricing.Cost(e.Metered(), d.Now); priced {
 			row.Cost = &templates.CostView{Currency: cost.Currency, SoFar: cost.SoFar, UntilExpiry: cost.UntilExpiry}
@@ -89,16 +95,20 @@ func (p Pages) Dashboard(w io.Writer, envs []preview.Environment, q ListQuery) e
 	return templates.RenderDashboard(w, d)
 }
 
+// filter is what q selects of the environments' records: the live ones
+// unless q shows all or asks for the destroyed ones, of q's repository
+// and status.
+func (q ListQuery) filter() preview.EnvironmentFilter {
+	status := preview.Status(q.Status)
+	return preview.EnvironmentFilter{LiveOnly: !q.ShowAll && status != preview.StatusDestroyed, Repo: q.Repo, Status: status}
+}
+
 // listed reports whether the list shows e, as q asks.
 func listed(e preview.Environment, q ListQuery) bool {
 	switch {
-	case !q.ShowAll && !e.Status.Live() && q.Status != string(preview.StatusDestroyed):
+	case !q.filter().Match(e):
 		return false
-	case q.Repo != "" && !strings.EqualFold(e.Repo, q.Repo):
-		return false
-	case q.Status != "" && string(e.Status) != q.Status:
-		return false
-	case q.Parity != "" && e.ParityVerdict() != q.Parity:
+	case q.Parity != "" && e.ParityVerdict() != preview.ParityStatus(q.Parity):
 		return false
 	}
 	if s := strings.ToLower(strings.TrimPrefix(q.Search, "#")); s != "" {

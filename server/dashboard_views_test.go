@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +106,48 @@ func TestDashboardCosts(t *testing.T) {
 	for _, want := range []string{"€36.00 by expiry", "Estimated cost this month", "https://ghe.example.com/acme/shop/pull/3"} {
 		if !strings.Contains(page.String(), want) {
 			t.Errorf("the list does not show %q:\n%s", want, page.String())
+		}
+	}
+}
+
+// TestDashboardFilters: the list selects by the stores' rule
+// (preview.EnvironmentFilter: live ones, repository, status), then by
+// parity verdict and search; its filters offer every status and verdict.
+func TestDashboardFilters(t *testing.T) {
+	at := time.Unix(1, 0)
+	envs := []preview.Environment{
+		{Name: "shop-ok", Repo: "acme/shop", PR: 1, Status: preview.StatusReady, AppliedSHA: "a",
+			Parity: preview.ParityReport{Status: preview.ParityOK, CheckedAt: at, SHA: "a"}},
+		{Name: "shop-drift", Repo: "acme/shop", PR: 2, Status: preview.StatusReady, AppliedSHA: "a",
+			Parity: preview.ParityReport{Status: preview.ParityDrift, CheckedAt: at, SHA: "a"}},
+		{Name: "shop-gone", Repo: "acme/shop", PR: 3, Status: preview.StatusDestroyed},
+		{Name: "blog-new", Repo: "acme/blog", PR: 4, Status: preview.StatusQueued},
+	}
+	for _, tt := range []struct {
+		q    server.ListQuery
+		want []string
+	}{
+		{server.ListQuery{}, []string{"shop-ok", "shop-drift", "blog-new"}},
+		{server.ListQuery{ShowAll: true}, []string{"shop-ok", "shop-drift", "shop-gone", "blog-new"}},
+		{server.ListQuery{Status: "destroyed"}, []string{"shop-gone"}},
+		{server.ListQuery{Repo: "ACME/Shop"}, []string{"shop-ok", "shop-drift"}},
+		{server.ListQuery{Parity: "drift"}, []string{"shop-drift"}},
+		{server.ListQuery{Parity: "unchecked"}, []string{"blog-new"}},
+		{server.ListQuery{Search: "#4"}, []string{"blog-new"}},
+	} {
+		var page bytes.Buffer
+		if err := (server.Pages{}).Dashboard(&page, envs, tt.q); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range envs {
+			if shown := strings.Contains(page.String(), ">"+e.Name+"<"); shown != slices.Contains(tt.want, e.Name) {
+				t.Errorf("%+v: %s shown %v, want only %v", tt.q, e.Name, shown, tt.want)
+			}
+		}
+		for _, option := range []string{">destroyed</option>", ">unchecked</option>", ">error</option>"} {
+			if !strings.Contains(page.String(), option) {
+				t.Errorf("%+v: the filters do not offer %s", tt.q, option)
+			}
 		}
 	}
 }

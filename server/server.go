@@ -53,7 +53,7 @@ type Deliveries interface {
 	// body is read: EUNAUTHORIZED for a signature that cannot be right,
 	// EINVALID for a delivery ID that is not GitHub's.
 	CheckHeaders(d preview.Delivery) error
-	Receive(ctx context.Context, d preview.Delivery) (preview.RecordResult, error)
+	Receive(ctx context.Context, d preview.Delivery) (preview.Receipt, error)
 }
 
 // Controller is told about changed environments and queued commands.

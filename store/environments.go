@@ -50,7 +50,7 @@ func (db *DB) recordPullRequest(tx *bolt.Tx, pr preview.PullRequest, now time.Ti
 			return err
 		}
 	}
-	rules := preview.PullRequestRules{TTL: db.opts.TTL, Drafts: db.opts.Drafts}
+	rules := preview.PullRequestRules{TTL: db.opts.TTL, MaxKeep: db.opts.MaxKeep, Drafts: db.opts.Drafts}
 	env, result, write, err := preview.RecordPullRequest(env, found, pr, now, rules, func() (string, error) {
 		return deriveName(envs, prs, pr, db.opts.NameMax)
 	})

@@ -140,6 +140,9 @@ type Options struct {
 	// TTL is the idle time after which an environment expires; activity (a
 	// push, reopening) moves ExpiresAt to now+TTL.
 	TTL time.Duration
+	// MaxKeep is the idle time after which a kept environment expires;
+	// activity moves KeepUntil to now+MaxKeep.
+	MaxKeep time.Duration
 	// Drafts builds environments for draft pull requests too.
 	Drafts bool
 	// ReadOnly opens the file for reading only, without migrating it (for

@@ -13,10 +13,6 @@ var dashboardSource string
 
 var dashboardTemplate = template.Must(template.New("dashboard.html.tmpl").Funcs(template.FuncMap{
 	"money": money,
-	"statuses": func() []string {
-		return []string{"queued", "provisioning", "ready", "failed", "destroying", "destroyed"}
-	},
-	"parities": func() []string { return []string{"ok", "drift", "error", "unchecked"} },
 }).Parse(dashboardSource))
 
 // DashboardRow is one environment on the dashboard.
@@ -28,7 +24,7 @@ type DashboardRow struct {
 	ExpiresAt                  time.Time
 	LastError                  string
 	Drifted                    bool   // changed outside Terraform since the last apply
-	Parity                     string // ok, drift, or "" before a check
+	Parity                     string // its parity verdict: ok, drift, error or unchecked
 	Cost                       *CostView
 	PRURL                      string // the pull request on GitHub
 }
@@ -44,9 +40,9 @@ type RepoCost struct {
 type DashboardData struct {
 	Rows  []DashboardRow
 	Costs []RepoCost // this month, by repository
-	// The list's filters, as asked, and the repositories to filter by.
+	// The list's filters, as asked, and what each may be set to.
 	Repo, Status, Parity, Search string
-	Repos                        []string
+	Repos, Statuses, Parities    []string
 	CSRF                         string // the session's token, for logging out; "" without a session
 	Live                         int
 	ShowAll                      bool

@@ -50,20 +50,20 @@ func (in *Intake) CheckHeaders(d preview.Delivery) error { return CheckHeaders(d
 // are queued: their users' access is checked later, off this path. It returns only after the change is durable; a store
 // failure is returned wrapped (the caller answers 5xx so GitHub may
 // redeliver). Ignored events return a zero result.
-func (in *Intake) Receive(ctx context.Context, d preview.Delivery) (preview.RecordResult, error) {
+func (in *Intake) Receive(ctx context.Context, d preview.Delivery) (preview.Receipt, error) {
 	if err := CheckHeaders(d); err != nil {
-		return preview.RecordResult{}, err
+		return preview.Receipt{}, err
 	}
 	if err := VerifySignature(in.secret, d.Body, d.Signature); errors.Is(err, ErrNoSecret) {
-		return preview.RecordResult{}, preview.Errorf(preview.EUNAUTHORIZED, "no webhook secret is configured")
+		return preview.Receipt{}, preview.Errorf(preview.EUNAUTHORIZED, "no webhook secret is configured")
 	} else if err != nil {
-		return preview.RecordResult{}, err
+		return preview.Receipt{}, err
 	}
 	ev, err := Parse(d.Event, d.Body)
 	if err != nil {
-		return preview.RecordResult{}, err
+		return preview.Receipt{}, err
 	}
-	var res preview.RecordResult
+	var res preview.Receipt
 	switch {
 	case ev.Kind == KindPullRequest && in.served(ev.PullRequest.Repo):
 		res, err = in.pullRequest(ctx, d.ID, ev)
@@ -85,9 +85,11 @@ func (in *Intake) Receive(ctx context.Context, d preview.Delivery) (preview.Reco
 
 // pullRequest records a pull request's state and, when the approval label
 // was just added to a fork's pull request, queues the approval of its head.
-func (in *Intake) pullRequest(ctx context.Context, delivery string, ev Event) (preview.RecordResult, error) {
+func (in *Intake) pullRequest(ctx context.Context, delivery string, ev Event) (preview.Receipt, error) {
 	pr := ev.PullRequest
-	res, err := in.recorder.RecordPullRequest(ctx, delivery, pr)
+	var res preview.Receipt
+	var err error
+	res.RecordResult, err = in.recorder.RecordPullRequest(ctx, delivery, pr)
 	if err != nil || ev.Action != "labeled" || ev.Label != preview.ApprovalLabel || !pr.Fork {
 		return res, err
 	}
@@ -98,7 +100,7 @@ func (in *Intake) pullRequest(ctx context.Context, delivery string, ev Event) (p
 		key = delivery + "/approve"
 	}
 	res.CommandQueued, err = in.recorder.RecordCommand(ctx, key, preview.Command{
-		Repo: pr.Repo, Number: pr.Number, User: ev.Sender, Verb: "approve", HeadSHA: pr.HeadSHA, InstallationID: pr.InstallationID,
+		Repo: pr.Repo, Number: pr.Number, User: ev.Sender, Verb: preview.VerbApprove, HeadSHA: pr.HeadSHA, InstallationID: pr.InstallationID,
 	})
 	return res, err
 }

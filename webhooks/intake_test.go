@@ -111,7 +111,7 @@ func TestIntakeIgnoresUnservedRepositories(t *testing.T) {
 			serves := func(repo string) bool { asked = append(asked, repo); return false }
 			body := tt.body(t)
 			res, err := NewIntake(secret, rec, serves).Receive(context.Background(), preview.Delivery{ID: "d-3", Event: tt.event, Signature: Signature(secret, body), Body: body})
-			if err != nil || !reflect.DeepEqual(res, preview.RecordResult{}) {
+			if err != nil || !reflect.DeepEqual(res, preview.Receipt{}) {
 				t.Errorf("got %+v, %v; want a zero result and no error", res, err)
 			}
 			if len(rec.prs) != 0 || len(rec.cmds) != 0 {

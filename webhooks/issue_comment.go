@@ -12,9 +12,19 @@ import (
 // CommandPrefix starts the first line of every comment command.
 const CommandPrefix = "/preview"
 
-// Verbs are the command verbs previewd knows. Any other verb, or none,
-// parses as "help".
-var Verbs = []string{"redeploy", "destroy", "extend", "keep", "unkeep", "help"}
+// Verbs are the verbs a comment may name (preview.Verb.Comment). Any
+// other verb, or none, parses as "help".
+var Verbs = commentVerbs()
+
+func commentVerbs() []string {
+	var names []string
+	for _, v := range preview.Verbs() {
+		if v.Comment {
+			names = append(names, v.Name)
+		}
+	}
+	return names
+}
 
 // maxArgLength bounds Command.Arg, in bytes.
 const maxArgLength = 100
@@ -142,15 +152,11 @@ func (p *issueCommentPayload) command(rest string) (preview.Command, error) {
 func parseVerb(rest string) (verb, arg string) {
 	fields := strings.Fields(rest)
 	if len(fields) == 0 {
-		return "help", ""
+		return preview.VerbHelp, ""
 	}
 	verb = strings.ToLower(fields[0])
-	known := false
-	for _, v := range Verbs {
-		known = known || v == verb
-	}
-	if !known {
-		return "help", ""
+	if v, ok := preview.LookupVerb(verb); !ok || !v.Comment {
+		return preview.VerbHelp, ""
 	}
 	arg = strings.Join(fields[1:], " ")
 	if len(arg) > maxArgLength {

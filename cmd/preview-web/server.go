@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/previewd/previewd/internal/atomicfile"
 )
 
 // options are the flags start takes and hands on to serve.
@@ -202,10 +204,10 @@ func serve(args []string) error {
 	}
 	url := "http://" + ln.Addr().String() + "/"
 	pid := strconv.Itoa(os.Getpid())
-	if err := writeFileAtomic(filepath.Join(o.dir, "pid"), pid+"\n"); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(o.dir, "pid"), []byte(pid+"\n"), 0o600); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(o.dir, "url"), url+"\n"); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(o.dir, "url"), []byte(url+"\n"), 0o600); err != nil {
 		return err
 	}
 	log.Printf("serving environment %q commit %s at %s (pid %s)", o.environment, o.commit, url, pid)
@@ -232,22 +234,4 @@ func serve(args []string) error {
 		os.Remove(filepath.Join(o.dir, "pid"))
 	}
 	return err
-}
-
-// writeFileAtomic writes data to path through a temporary file renamed into
-// place, so a reader never sees half a file.
-func writeFileAtomic(path, data string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.WriteString(tmp, data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/previewd/previewd/internal/atomicfile"
 	"github.com/previewd/previewd/store"
 )
 
@@ -21,20 +21,20 @@ import (
 // stopped one. The copy is written to a temporary file, fsynced and renamed,
 // so --out is either the old file or a whole new backup.
 func backupCommand(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("backup", "previewd backup --out FILE [--url URL | --data-dir DIR]",
+		"Copies previewd's database to FILE: from a running previewd through its admin API (--url),\nor from the data directory of a stopped one.", stderr)
 	out := fs.String("out", "", "write the backup to this `file` (required)")
 	url := fs.String("url", "", "base `URL` of a running previewd, e.g. http://127.0.0.1:8080 (authorised by $PREVIEWD_ADMIN_TOKEN)")
 	dataDir := fs.String("data-dir", envOr("PREVIEWD_DATA_DIR", "./.previewd"), "data `directory` of a stopped previewd")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return flagsExit(err)
 	}
 	if *out == "" {
 		fmt.Fprintln(stderr, "previewd backup: --out is required")
 		return 2
 	}
 	var n int64
-	err := writeAtomically(*out, func(w io.Writer) (err error) {
+	err := atomicfile.Write(*out, 0o600, func(w io.Writer) (err error) {
 		if *url != "" {
 			n, err = backupOnline(*url, os.Getenv("PREVIEWD_ADMIN_TOKEN"), w)
 		} else {
@@ -81,28 +81,6 @@ func backupOnline(base, token string, w io.Writer) (int64, error) {
 		return 0, fmt.Errorf("GET /api/v1/backup: %s: %s%s", resp.Status, strings.TrimSpace(string(msg)), hint)
 	}
 	return io.Copy(w, resp.Body)
-}
-
-// writeAtomically writes path through a temporary file in the same
-// directory, fsynced and renamed into place.
-func writeAtomically(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".previewd-backup-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 func envOr(name, def string) string {

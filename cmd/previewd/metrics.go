@@ -160,7 +160,7 @@ func (g *environmentGauges) gaugeOf(env preview.Environment, now time.Time) envG
 	e := envGauge{repo: env.Repo, status: env.Status, updated: env.UpdatedAt}
 	switch env.Status {
 	case preview.StatusReady:
-		e.verdict = env.ParityVerdict()
+		e.verdict = string(env.ParityVerdict())
 	case preview.StatusFailed:
 		e.phase = env.LastPhase
 	}
@@ -256,8 +256,8 @@ func (g *environmentGauges) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range preview.Statuses {
 		ch <- prometheus.MustNewConstMetric(g.statusDesc, prometheus.GaugeValue, float64(g.status[s]), string(s))
 	}
-	for _, v := range []string{"ok", "drift", "error", "unchecked"} {
-		ch <- prometheus.MustNewConstMetric(g.parityDesc, prometheus.GaugeValue, float64(g.parity[v]), v)
+	for _, v := range preview.ParityVerdicts {
+		ch <- prometheus.MustNewConstMetric(g.parityDesc, prometheus.GaugeValue, float64(g.parity[string(v)]), string(v))
 	}
 	for _, p := range []preview.Phase{preview.PhaseApply, preview.PhaseDestroy} {
 		ch <- prometheus.MustNewConstMetric(g.failingDesc, prometheus.GaugeValue, float64(g.failing[p]), string(p))

@@ -289,18 +289,15 @@ func newGitHub(cfg Config, logger *slog.Logger, logLink func(string) string) (gi
 	render := func(env preview.Environment) (string, error) {
 		return templates.RenderComment(github.CommentData(env, logLink, pricing))
 	}
-	ua := "previewd/" + version
+	gc := github.Config{
+		BaseURL: cfg.GitHub.APIURL, Token: cfg.GitHub.Token, AppID: cfg.GitHub.AppID, PrivateKeyFile: cfg.GitHub.AppPrivateKeyFile,
+		Render: render, Logger: logger, UserAgent: "previewd/" + version, PublicURL: cfg.PublicURL, LogLink: logLink,
+	}
 	switch {
 	case cfg.GitHub.AppID != 0:
-		return github.NewApp(github.AppConfig{
-			BaseURL: cfg.GitHub.APIURL, AppID: cfg.GitHub.AppID, PrivateKeyFile: cfg.GitHub.AppPrivateKeyFile,
-			Render: render, Logger: logger, UserAgent: ua, PublicURL: cfg.PublicURL, LogLink: logLink,
-		})
+		return github.NewApp(gc)
 	case cfg.GitHub.Token != "":
-		return github.NewClient(github.ClientConfig{
-			BaseURL: cfg.GitHub.APIURL, Token: cfg.GitHub.Token,
-			Render: render, Logger: logger, UserAgent: ua, PublicURL: cfg.PublicURL, LogLink: logLink,
-		})
+		return github.NewClient(gc)
 	default:
 		return github.NewOffline(render, logger), nil
 	}
@@ -346,10 +343,10 @@ func stopDelay(cfg Config) time.Duration {
 func openStore(ctx context.Context, cfg Config, dataDir string) (serviceStore, error) {
 	if cfg.Store.Driver != "postgres" {
 		return store.Open(filepath.Join(dataDir, "previewd.db"), store.Options{
-			NameMax: cfg.NameMaxLength, TTL: cfg.TTL, Drafts: cfg.Drafts,
+			NameMax: cfg.NameMaxLength, TTL: cfg.TTL, MaxKeep: cfg.MaxKeep, Drafts: cfg.Drafts,
 		})
 	}
-	db, err := postgres.Open(ctx, cfg.Store.URL, postgres.Options{NameMax: cfg.NameMaxLength, TTL: cfg.TTL, Drafts: cfg.Drafts})
+	db, err := postgres.Open(ctx, cfg.Store.URL, postgres.Options{NameMax: cfg.NameMaxLength, TTL: cfg.TTL, MaxKeep: cfg.MaxKeep, Drafts: cfg.Drafts})
 	if err != nil {
 		return nil, err
 	}

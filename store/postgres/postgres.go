@@ -24,6 +24,8 @@ type Options struct {
 	NameMax int
 	// TTL is the idle time after which an environment expires.
 	TTL time.Duration
+	// MaxKeep is the idle time after which a kept environment expires.
+	MaxKeep time.Duration
 	// Drafts builds environments for draft pull requests too.
 	Drafts bool
 	// Now is the clock (default time.Now); tests set it. Leases expire by
@@ -303,7 +305,7 @@ func (db *DB) recordPullRequest(ctx context.Context, delivery string, pr preview
 		if !found && !naming {
 			return errNeedsNaming
 		}
-		rules := preview.PullRequestRules{TTL: db.opts.TTL, Drafts: db.opts.Drafts}
+		rules := preview.PullRequestRules{TTL: db.opts.TTL, MaxKeep: db.opts.MaxKeep, Drafts: db.opts.Drafts}
 		env, result, write, err := preview.RecordPullRequest(env, found, pr, now, rules, func() (string, error) {
 			return deriveName(ctx, tx, pr, db.opts.NameMax)
 		})
