@@ -70,7 +70,8 @@ func (l *LogLinks) Link(runID string) string {
 
 func (l *LogLinks) sign(name, seq, expires string) string {
 	m := hmac.New(sha256.New, l.key)
-	m.Write([]byte(name + "/" + seq + "\x00" + expires))
+	// A link names its run by the short number or the padded one alike.
+	m.Write([]byte(name + "/" + paddedSeq(seq) + "\x00" + expires))
 	return hex.EncodeToString(m.Sum(nil))
 }
 

@@ -10,13 +10,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -35,7 +38,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "serve":
-		return serveCommand(args[1:], stderr)
+		return serveCommand(args[1:], stdout, stderr)
 	case "parity":
 		return parityCommand(args[1:], stdout, stderr)
 	case "backup":
@@ -43,9 +46,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "store":
 		return storeCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "previewd", version)
-		return 0
+		return versionCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
+		if len(args) > 1 && args[1] != "help" && !strings.HasPrefix(args[1], "-") { // previewd help serve
+			return run([]string{args[1], "--help"}, stdout, stderr)
+		}
 		usage(stdout)
 		return 0
 	default:
@@ -69,17 +74,70 @@ Usage:
                                    copy a stopped previewd's bbolt store into PostgreSQL
   previewd version                 print the version
 
+previewd COMMAND --help (or previewd help COMMAND) lists a command's flags.
 Every setting can be set in the YAML file or by a PREVIEWD_* environment
 variable, which wins. See docs/configuration.md for the reference.
 `)
 }
 
-func serveCommand(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+// newFlags returns the flag set of a subcommand, whose usage starts with
+// usage and what the command does, then lists its flags.
+func newFlags(name, usage, what string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", os.Getenv("PREVIEWD_CONFIG"), "YAML configuration `file`")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\n%s\n", usage, what)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprint(fs.Output(), "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parseFlags parses a subcommand's args. -h or --help prints the usage
+// and the flags to stdout and returns flag.ErrHelp, which the command
+// answers with exit status 0; any other problem is printed with the usage
+// to the flag set's output (stderr) and returned.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	errOut := fs.Output()
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	err := fs.Parse(args)
+	fs.SetOutput(errOut)
+	if errors.Is(err, flag.ErrHelp) {
+		errOut = stdout
+	}
+	errOut.Write(out.Bytes())
+	return err
+}
+
+// flagsExit is the exit status of a command whose flags did not parse:
+// 0 when help was asked for, else 2.
+func flagsExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
+func versionCommand(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("version", "previewd version", "Prints previewd's version.", stderr)
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return flagsExit(err)
+	}
+	fmt.Fprintln(stdout, "previewd", version)
+	return 0
+}
+
+func serveCommand(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("serve", "previewd serve [--config FILE]",
+		"Runs the service. Every setting comes from the YAML file or a PREVIEWD_* variable,\nwhich wins; see docs/configuration.md.", stderr)
+	configPath := fs.String("config", os.Getenv("PREVIEWD_CONFIG"), "YAML configuration `file` (default $PREVIEWD_CONFIG)")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return flagsExit(err)
 	}
 	cfg, err := LoadConfig(*configPath, os.LookupEnv)
 	if err != nil {

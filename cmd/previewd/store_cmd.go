@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -19,16 +18,21 @@ import (
 // idempotently, refusing a target that holds different data. Run logs
 // stay files under DATA_DIR/logs.
 func storeCommand(args []string, stdout, stderr io.Writer) int {
+	const usage = "previewd store migrate --from DATA_DIR --to postgres://…"
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		fmt.Fprintf(stdout, "Usage: %s\n\nCommands:\n  migrate  copy a stopped previewd's bbolt store into PostgreSQL (previewd store migrate --help)\n", usage)
+		return 0
+	}
 	if len(args) == 0 || args[0] != "migrate" {
-		fmt.Fprintln(stderr, "usage: previewd store migrate --from DATA_DIR --to postgres://…")
+		fmt.Fprintln(stderr, "usage:", usage)
 		return 2
 	}
-	fs := flag.NewFlagSet("store migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("store migrate", usage,
+		"Copies a stopped previewd's bbolt store into PostgreSQL: environments, pull requests,\ndeliveries, queued commands and the run journal, with the run logs.", stderr)
 	from := fs.String("from", envOr("PREVIEWD_DATA_DIR", "./.previewd"), "data `directory` of a stopped previewd (its previewd.db)")
 	to := fs.String("to", envOr("PREVIEWD_DATABASE_URL", ""), "PostgreSQL `URL` to copy into")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+	if err := parseFlags(fs, args[1:], stdout); err != nil {
+		return flagsExit(err)
 	}
 	if *to == "" {
 		fmt.Fprintln(stderr, "previewd store migrate: --to (or PREVIEWD_DATABASE_URL) is required")
