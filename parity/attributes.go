@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	tfjson "github.com/hashicorp/terraform-json"
 	preview "github.com/previewd/previewd"
 )
@@ -75,11 +76,11 @@ func CompareAttributes(production, pv *tfjson.Plan, in AttributeInputs) ([]previ
 			continue
 		}
 		c.subject = func(path []string) string { return "output." + name + pathText(path) }
-		c.origin = func([]string) origin {
+		c.origin = func(path []string) origin {
 			if src == nil {
 				return origin{untraced: []string{"output." + name}}
 			}
-			return src.outputOrigin(name)
+			return src.outputOrigin(name, path)
 		}
 		c.compare(outputChanges(production)[name], q, nil)
 	}
@@ -164,7 +165,51 @@ func (c *attrComparison) compare(p, q side, path []string) {
 	if reflect.DeepEqual(p.value, q.value) {
 		return
 	}
+	if pj, qj, ok := jsonDocuments(p.value, q.value); ok && !c.identity.matches(valueText(p.value), valueText(q.value)) {
+		// Two JSON documents (jsonencode's, most often): compared key by
+		// key, as the maps they encode, unless they differ only by who
+		// the environment is (keys named after it included). Neither side
+		// is marked: a marker on the string returned above.
+		c.compare(side{value: pj}, side{value: qj}, path)
+		return
+	}
 	c.difference(p, q, path)
+}
+
+// jsonDocuments decodes two differing strings that each hold a JSON object,
+// or each a JSON array, as jsonencode writes them. ok is false for anything
+// else, and for two documents that decode alike (differing only in spaces,
+// key order or duplicate keys): those are compared as the strings they are,
+// so no difference goes unreported.
+func jsonDocuments(p, q any) (pj, qj any, ok bool) {
+	ps, pOK := p.(string)
+	qs, qOK := q.(string)
+	if !pOK || !qOK {
+		return nil, nil, false
+	}
+	pj, qj = jsonContainer(ps), jsonContainer(qs)
+	_, pMap := pj.(map[string]any)
+	_, qMap := qj.(map[string]any)
+	_, pList := pj.([]any)
+	_, qList := qj.([]any)
+	if !(pMap && qMap || pList && qList) || reflect.DeepEqual(pj, qj) {
+		return nil, nil, false
+	}
+	return pj, qj, true
+}
+
+// jsonContainer returns s decoded when it is a JSON object or array, nil
+// otherwise.
+func jsonContainer(s string) any {
+	t := strings.TrimSpace(s)
+	if !strings.HasPrefix(t, "{") && !strings.HasPrefix(t, "[") {
+		return nil
+	}
+	v, err := decodeJSON([]byte(t))
+	if err != nil {
+		return nil
+	}
+	return v
 }
 
 // difference classifies one differing value.
@@ -173,8 +218,6 @@ func (c *attrComparison) difference(p, q side, path []string) {
 	f := preview.Finding{Kind: preview.FindingAttribute, Subject: c.subject(path), Production: pt, Preview: qt}
 	if containsMark(p.sensitive) || containsMark(q.sensitive) {
 		f.Production, f.Preview = Sensitive, Sensitive
-	} else {
-		f.Production, f.Preview = show(p.value), show(q.value)
 	}
 	o := c.origin(path)
 	f.Location = o.location
@@ -242,14 +285,18 @@ func containsMark(marker any) bool {
 	return false
 }
 
-// pathText renders an attribute path: .input.engine_version, .tags[0].
+// pathText renders an attribute path: .input.engine_version, .tags[0],
+// and a key that is not a name quoted, .labels["app.kubernetes.io/name"].
 func pathText(path []string) string {
 	var b strings.Builder
 	for _, p := range path {
-		if isIndex(p) {
+		switch {
+		case isIndex(p):
 			b.WriteString("[" + p + "]")
-		} else {
+		case hclsyntax.ValidIdentifier(p):
 			b.WriteString("." + p)
+		default:
+			b.WriteString("[" + strconv.Quote(p) + "]")
 		}
 	}
 	return b.String()

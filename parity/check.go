@@ -11,6 +11,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 
 	tfjson "github.com/hashicorp/terraform-json"
@@ -72,11 +74,36 @@ type CheckOptions struct {
 	Env preview.Environment
 	// Applied says Env is live: its plan as applied is compared.
 	Applied bool
-	// SkipPlans leaves Terraform out: inputs, config keys and toggles only.
+	// SkipPlans leaves Terraform out: inputs, config keys and toggles only;
+	// PlanChecks are not run.
 	SkipPlans bool
 	// Extra are inputs the preview passes on top of its own (the CLI's
 	// --preview-var); the Planner's preview must pass them too.
 	Extra map[string]any
+}
+
+// PlanChecks name the checks that need Terraform, which
+// CheckOptions.SkipPlans leaves out.
+var PlanChecks = []string{"plan comparison", "attribute values", "provider versions", "engine version"}
+
+// Skipped names the checks a report leaves out, and why.
+type Skipped struct {
+	Checks []string `json:"checks"`
+	// Because says why, as a flag ("--plan=false") or a short sentence.
+	Because string `json:"because"`
+}
+
+// String lists the checks, the reason beside the first: "plan comparison
+// (--plan=false), attribute values, …"; "" when none is skipped.
+func (s Skipped) String() string {
+	if len(s.Checks) == 0 {
+		return ""
+	}
+	checks := slices.Clone(s.Checks)
+	if s.Because != "" {
+		checks[0] += " (" + s.Because + ")"
+	}
+	return strings.Join(checks, ", ")
 }
 
 // Check compares the preview with production: variables, config keys and

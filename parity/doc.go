@@ -37,9 +37,12 @@
 //
 // # Reading a finding
 //
-// Production and Preview hold values as text: strings as they are, anything
-// else as compact JSON, "(sensitive)" for a sensitive variable, "(not set)"
-// for a variable one side does not set. A declared finding's Reason is the
+// Production and Preview hold values as text, whole: strings as they are,
+// anything else as compact JSON, "(sensitive)" for a sensitive value,
+// "(not set)" for a variable one side does not set. Cutting a long value is
+// for displays (RenderText, the comment), never for the report. An
+// attribute holding a JSON document on both sides is compared key by key,
+// its Subject naming the key (".input.settings.feature_flags.new_checkout"). A declared finding's Reason is the
 // reason of the declaration that explains it (or, for a toggle, the tier its
 // preview value comes from); an undeclared finding's Reason says why it is
 // drift ("not declared", "stale declaration: …", …).

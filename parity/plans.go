@@ -71,7 +71,7 @@ func (r *planResource) describe() string {
 	}
 	s := fmt.Sprintf("%d instances", n)
 	if keys := r.keys(); !numericKeys(keys) {
-		s += ": " + show(strings.Join(keys, ", "))
+		s += ": " + strings.Join(keys, ", ")
 	}
 	return s
 }

@@ -3,10 +3,12 @@ package parity
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	preview "github.com/previewd/previewd"
 )
@@ -52,7 +54,7 @@ func TestRenderText(t *testing.T) {
 		want   string
 	}{
 		{"ok", preview.ParityReport{Status: preview.ParityOK, CheckedAt: at, Findings: []preview.Finding{}},
-			"parity: ok, the preview differs from production only where declared (0 declared; checked 2026-11-01T12:00:00Z)\n"},
+			"parity: ok, differs from production only where declared (0 declared; checked 2026-11-01T12:00:00Z)\n"},
 		{"drift", preview.ParityReport{Status: preview.ParityDrift, CheckedAt: at, Findings: []preview.Finding{
 			{Kind: preview.FindingVariable, Subject: "database_engine_version", Production: "15.4", Preview: "13", Reason: "not declared"},
 			{Kind: preview.FindingVariable, Subject: "instance_count", Production: "3", Preview: "1", Declared: true, Reason: "scale"},
@@ -68,12 +70,70 @@ DRIFT  variable  banner                   a\nb        ""       not declared
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := RenderText(&b, tt.report); err != nil {
+			if err := RenderText(&b, tt.report, TextOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			if b.String() != tt.want {
 				t.Errorf("got\n%s\nwant\n%s", b.String(), tt.want)
 			}
 		})
+	}
+}
+
+// TestRenderTextFitsWidth renders findings too wide for a table at 100
+// columns: each is stacked, wrapped, and no line is wider than 100.
+func TestRenderTextFitsWidth(t *testing.T) {
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	long := `{"gift_cards":{"enabled":true,"limits":[` + strings.Repeat(`{"max":100,"currency":"EUR"},`, 25) + `{}]}}`
+	subject := "module.shop.module.payments.terraform_data.gateway[\"eu-west-1\"].input.settings.feature_flags.new_checkout_for_returning_customers"
+	report := preview.ParityReport{Status: preview.ParityDrift, CheckedAt: at, IdentityDifferences: 12, UnknownValues: 40, Findings: []preview.Finding{
+		{Kind: preview.FindingAttribute, Subject: subject, Production: "false", Preview: "true",
+			Reason: "follows var.environment other than by the environment's name", Location: "modules/payments/main.tf:12"},
+		{Kind: preview.FindingAttribute, Subject: "terraform_data.app.input.settings", Production: long, Preview: strings.ReplaceAll(long, "EUR", "USD"),
+			Reason: "follows var.currency, var.region, var.environment, which parity cannot trace to a declared difference", Location: "main.tf:3"},
+		{Kind: preview.FindingVariable, Subject: "banner", Production: "a\tb\x1b[31m", Preview: "", Declared: true, Reason: "data"},
+	}}
+	var b bytes.Buffer
+	if err := RenderText(&b, report, TextOptions{Width: 100, Skipped: Skipped{Checks: PlanChecks, Because: "the state backend \"s3\" refused terraform: are its credentials missing?"}}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, line := range strings.Split(out, "\n") {
+		if n := utf8.RuneCountInString(line); n > 100 {
+			t.Errorf("a line of %d columns, wider than 100: %q", n, line)
+		}
+	}
+	for _, w := range []string{
+		"parity: DRIFT, 2 undeclared differences (1 declared; checked 2026-11-01T12:00:00Z)\n",
+		"skipped: plan comparison (the state backend \"s3\" refused terraform: are its credentials missing?),\n  attribute values, provider versions, engine version\n",
+		"12 values differ only by the environment's name (--all lists them); 40 values unknown until apply,\n  not compared\n",
+		"\nDRIFT attribute module.shop.module.payments.terraform_data.gateway[\"eu-west-1\"].input.settings.\n    feature_flags.new_checkout_for_returning_customers\n" +
+			"    production: false\n    preview:    true\n" +
+			"    why:        follows var.environment other than by the environment's name\n    where:      modules/payments/main.tf:12\n",
+		"    production: {\"gift_cards\":{\"enabled\":true,\"limits\":[{\"max\":100,\"currency\":\"EUR\"},{\"max\":100,\n                ",
+		fmt.Sprintf("… (%d characters in all)\n", len(long)),
+		"    why:        follows var.currency, var.region, var.environment, which parity cannot trace to a\n                declared difference\n",
+		"\nok    variable banner\n    production: a b\uFFFD[31m\n    preview:    \"\"\n    why:        declared: data\n",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, long) {
+		t.Errorf("a value of %d characters is shown whole:\n%s", len(long), out)
+	}
+}
+
+func TestRenderTextError(t *testing.T) {
+	report := preview.ParityReport{Status: preview.ParityError, CheckedAt: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC), Findings: []preview.Finding{},
+		Error: "the plans could not run: terraform init: exit status 1:\nError: no valid credential sources for S3 Backend found."}
+	var b bytes.Buffer
+	if err := RenderText(&b, report, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := "parity: ERROR, the check could not run in full (0 declared; checked 2026-11-01T12:00:00Z)\n" +
+		"  the plans could not run: terraform init: exit status 1:\n  Error: no valid credential sources for S3 Backend found.\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }

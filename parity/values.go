@@ -8,7 +8,6 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // Texts shown in place of a value.
@@ -16,9 +15,6 @@ const (
 	Sensitive = "(sensitive)"
 	NotSet    = "(not set)"
 )
-
-// maxShown is the longest value a finding shows, in runes.
-const maxShown = 120
 
 // normalize returns v as JSON would decode it, numbers as json.Number: maps
 // become map[string]any, slices []any, whatever Go type v had.
@@ -103,7 +99,8 @@ func scalar(v any) (string, bool) {
 }
 
 // valueText is a value as text: a string as it is, anything else as
-// compact JSON, maps with sorted keys.
+// compact JSON, maps with sorted keys. It is what a finding holds, whole:
+// a renderer that has little room (a terminal, a comment) cuts it.
 func valueText(v any) string {
 	if s, ok := v.(string); ok {
 		return s
@@ -116,17 +113,6 @@ func valueText(v any) string {
 	return string(b)
 }
 
-// show returns a value as a finding shows it: a string as it is, anything
-// else as compact JSON, cut to maxShown runes.
-func show(v any) string {
-	s := valueText(v)
-	if utf8.RuneCountInString(s) > maxShown {
-		r := []rune(s)
-		s = string(r[:maxShown-1]) + "…"
-	}
-	return s
-}
-
 // showVar returns how a finding shows variable name's value v: Sensitive
 // when the variable is sensitive, NotSet when !ok.
 func showVar(v any, ok, sensitive bool) string {
@@ -136,7 +122,7 @@ func showVar(v any, ok, sensitive bool) string {
 	case sensitive:
 		return Sensitive
 	}
-	return show(v)
+	return valueText(v)
 }
 
 // decodeJSON decodes data into any with numbers kept exact.

@@ -212,7 +212,9 @@ func TestEqualValues(t *testing.T) {
 	}
 }
 
-func TestShow(t *testing.T) {
+// TestValueText wants a finding's values whole, however long: the JSON
+// of the API and of --json shows them all; renderers cut them.
+func TestValueText(t *testing.T) {
 	tests := []struct {
 		v    any
 		want string
@@ -222,11 +224,12 @@ func TestShow(t *testing.T) {
 		{2.50, "2.5"},
 		{true, "true"},
 		{map[string]any{"b": 1, "a": []any{"x"}}, `{"a":["x"],"b":1}`},
-		{strings.Repeat("x", 200), strings.Repeat("x", maxShown-1) + "…"},
+		{strings.Repeat("x", 200), strings.Repeat("x", 200)},
+		{map[string]any{"k": strings.Repeat("y", 300)}, `{"k":"` + strings.Repeat("y", 300) + `"}`},
 	}
 	for _, tt := range tests {
-		if got := show(tt.v); got != tt.want {
-			t.Errorf("show(%#v): got %q, want %q", tt.v, got, tt.want)
+		if got := valueText(tt.v); got != tt.want {
+			t.Errorf("valueText(%#v): got %q, want %q", tt.v, got, tt.want)
 		}
 	}
 }

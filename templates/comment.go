@@ -73,6 +73,7 @@ var commentTemplate = template.Must(template.New("comment.md.tmpl").Funcs(templa
 	"expiry":       expiry,
 	"errorBlock":   errorBlock,
 	"cell":         tableCell,
+	"subject":      subjectCell,
 	"word":         word,
 	"moreFindings": moreFindings,
 	"money":        money,
@@ -324,6 +325,24 @@ func tableCell(s string) string {
 		return "—"
 	}
 	return strings.ReplaceAll(inlineCode(s), "|", "\\|")
+}
+
+// subjectCell shows a finding's subject as a table cell. One too long for
+// a cell loses its middle, not its end: the end names the key that
+// differs (….input.settings.feature_flags.new_checkout).
+// Like inert, it reads little more of s than it keeps.
+func subjectCell(s string) string {
+	if inert(s, maxCellLength) == inert(s, maxCellLength+1) {
+		return tableCell(s) // not cut: it fits
+	}
+	head := inert(s, maxCellLength/3) // ends in "…"
+	start := max(0, len(s)-4*maxCellLength)
+	for start < len(s) && !utf8.RuneStart(s[start]) {
+		start++
+	}
+	tail := []rune(inert(s[start:], -1))
+	tail = tail[max(0, len(tail)-(maxCellLength-utf8.RuneCountInString(head))):]
+	return tableCell(head + string(tail))
 }
 
 var plainWord = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,39}$`)

@@ -319,6 +319,29 @@ func TestTableCell(t *testing.T) {
 	}
 }
 
+// TestSubjectCell: a subject too long for a cell keeps its end, which
+// names the key that differs.
+func TestSubjectCell(t *testing.T) {
+	long := "module.shop.module.payments.terraform_data.gateway[\"eu-west-1\"].input.settings.limits.feature_flags.new_checkout_for_returning_customers"
+	tests := []struct{ in, want string }{
+		{"terraform_data.app.input.settings.feature_flags.new_checkout", "`terraform_data.app.input.settings.feature_flags.new_checkout`"},
+		{long, "`" + long[:39] + "…" + long[len(long)-80:] + "`"},
+		{"a|b", "`a\\|b`"},
+	}
+	for _, tt := range tests {
+		got := subjectCell(tt.in)
+		if got != tt.want {
+			t.Errorf("subjectCell(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if n := utf8.RuneCountInString(strings.Trim(got, "`")); n > maxCellLength {
+			t.Errorf("subjectCell(%q) is %d characters, more than %d", tt.in, n, maxCellLength)
+		}
+	}
+	if !strings.HasSuffix(subjectCell(long), ".feature_flags.new_checkout_for_returning_customers`") {
+		t.Errorf("subjectCell cut the key: %s", subjectCell(long))
+	}
+}
+
 func TestWord(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"variable", "variable"},

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -57,7 +58,7 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-func parseParityFlags(args []string, stderr io.Writer, getenv func(string) (string, bool)) (parityFlags, error) {
+func parseParityFlags(args []string, stdout, stderr io.Writer, getenv func(string) (string, bool)) (parityFlags, error) {
 	var f parityFlags
 	fs := flag.NewFlagSet("parity", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -66,7 +67,7 @@ func parseParityFlags(args []string, stderr io.Writer, getenv func(string) (stri
 	fs.StringVar(&f.repo, "repo", "", "repository to check, `owner/name`")
 	fs.BoolVar(&f.json, "json", false, `print {"status","checked_at","findings"} as the API does`)
 	fs.BoolVar(&f.all, "all", false, "list the values that differ only by the environment's name too")
-	fs.BoolVar(&f.plan, "plan", true, "compare the plans of a scratch preview and of production's shape (runs terraform)")
+	fs.BoolVar(&f.plan, "plan", true, "compare a scratch preview's plan with production's (runs terraform)")
 	fs.IntVar(&f.pr, "pr", 0, "pull request `number` the scratch preview is planned for")
 	fs.StringVar(&f.branch, "branch", "", "`branch` the scratch preview is planned for")
 	fs.StringVar(&f.headSHA, "head-sha", "", "commit the scratch preview is planned for")
@@ -78,7 +79,7 @@ func parseParityFlags(args []string, stderr io.Writer, getenv func(string) (stri
 			"Exit status: 0 parity, 1 undeclared drift, 2 error.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return f, err
 	}
 	switch {
@@ -92,7 +93,7 @@ func parseParityFlags(args []string, stderr io.Writer, getenv func(string) (stri
 
 // runParity is parityCommand with its context and environment given.
 func runParity(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) (string, bool)) int {
-	f, err := parseParityFlags(args, stderr, getenv)
+	f, err := parseParityFlags(args, stdout, stderr, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitParity
 	} else if err != nil {
@@ -100,7 +101,7 @@ func runParity(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return exitError
 	}
 	var tfLog bytes.Buffer
-	report, err := checkParity(ctx, f, getenv, &tfLog)
+	out, err := checkParity(ctx, f, getenv, &tfLog)
 	if err != nil {
 		if tfLog.Len() > 0 {
 			fmt.Fprintf(stderr, "terraform's output:\n%s\n", tfLog.Bytes())
@@ -109,46 +110,81 @@ func runParity(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return exitError
 	}
 	if !f.all {
-		report = report.WithoutIdentity()
+		out.ParityReport = out.WithoutIdentity()
 	}
-	if err := printReport(stdout, report, f.json); err != nil {
+	if out.plans != nil {
+		fmt.Fprintln(stderr, "previewd parity: the plans could not run:", out.plans)
+	}
+	if err := printReport(stdout, out, f.json, terminalWidth(getenv)); err != nil {
 		fmt.Fprintln(stderr, "previewd parity:", err)
 		return exitError
 	}
-	if report.Status == preview.ParityDrift {
+	switch out.Status {
+	case preview.ParityDrift:
 		return exitDrift
+	case preview.ParityError:
+		return exitError
 	}
 	return exitParity
 }
 
-func printReport(w io.Writer, report preview.ParityReport, asJSON bool) error {
+// parityOutput is what `previewd parity` prints: the API's report, and the
+// checks it skipped.
+type parityOutput struct {
+	preview.ParityReport
+	Skipped *parity.Skipped `json:"skipped,omitempty"`
+	// plans is why the plans could not run, when the report does not say
+	// it (its status is drift, not an error).
+	plans error
+}
+
+// terminalWidth is the width the text report fits: $COLUMNS, else
+// parity.DefaultWidth.
+func terminalWidth(getenv func(string) (string, bool)) int {
+	if v, ok := getenv("COLUMNS"); ok {
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+			return n
+		}
+	}
+	return parity.DefaultWidth
+}
+
+func printReport(w io.Writer, out parityOutput, asJSON bool, width int) error {
 	if !asJSON {
-		return parity.RenderText(w, report)
+		opts := parity.TextOptions{Width: width}
+		if out.Skipped != nil {
+			opts.Skipped = *out.Skipped
+		}
+		return parity.RenderText(w, out.ParityReport, opts)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(report)
+	return enc.Encode(out)
 }
 
 // checkParity runs every check for f.repo with a provisioner of its own
-// in a temporary directory, and returns the report. Terraform's output goes
-// to tfLog.
-func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string, bool), tfLog io.Writer) (preview.ParityReport, error) {
+// in a temporary directory, and returns the report and the checks it
+// skipped: the plans' with --plan=false, or when the state backend refuses
+// Terraform (see backendRefused). Then the report is of the other checks,
+// and, unless they found drift, its status is an error: parity is not
+// judged without the plans unless asked to be. Terraform's output goes to
+// tfLog.
+func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string, bool), tfLog *bytes.Buffer) (parityOutput, error) {
 	cfg, err := loadConfig(f.config, getenv, false)
 	if err != nil {
-		return preview.ParityReport{}, err
+		return parityOutput{}, err
 	}
 	r, ok := cfg.repo(f.repo)
 	if !ok {
-		return preview.ParityReport{}, fmt.Errorf("no module is configured for %s: set module_dir or add it to repos", f.repo)
+		return parityOutput{}, fmt.Errorf("no module is configured for %s: set module_dir or add it to repos", f.repo)
 	}
 	extra, err := extraInputs(f.varFiles, f.vars)
 	if err != nil {
-		return preview.ParityReport{}, err
+		return parityOutput{}, err
 	}
 	dataDir, err := os.MkdirTemp("", "previewd-parity-")
 	if err != nil {
-		return preview.ParityReport{}, err
+		return parityOutput{}, err
 	}
 	defer os.RemoveAll(dataDir)
 	if r.ModuleSource != "" {
@@ -161,15 +197,15 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 		cfg.modules = modules.NewResolver(dataDir, cfg.GitHub.APIURL, token)
 		scratch := preview.Environment{Repo: f.repo}
 		if _, err := cfg.modules.Follow(ctx, scratch, r.moduleSetting()); err != nil {
-			return preview.ParityReport{}, err
+			return parityOutput{}, err
 		}
 		if r, _, err = cfg.repoFor(ctx, scratch); err != nil {
-			return preview.ParityReport{}, err
+			return parityOutput{}, err
 		}
 	}
 	bin, err := terraformBinary(cfg.Terraform.Bin)
 	if err != nil {
-		return preview.ParityReport{}, err
+		return parityOutput{}, err
 	}
 	prov, err := provisioner.New(provisioner.Config{
 		TerraformBin:   bin,
@@ -183,12 +219,59 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 		},
 	})
 	if err != nil {
-		return preview.ParityReport{}, err
+		return parityOutput{}, err
 	}
-	env := preview.Environment{Name: parityCheckEnvironment, Repo: f.repo, PR: f.pr, Branch: f.branch, HeadSHA: f.headSHA}
-	return parity.NewChecker(planner{prov}).Check(ctx, cfg.parityRepository(r), parity.CheckOptions{
-		Env: env, SkipPlans: !f.plan, Extra: extra,
-	}, tfLog)
+	checker := parity.NewChecker(planner{prov})
+	repo := cfg.parityRepository(r)
+	opts := parity.CheckOptions{
+		Env:       preview.Environment{Name: parityCheckEnvironment, Repo: f.repo, PR: f.pr, Branch: f.branch, HeadSHA: f.headSHA},
+		SkipPlans: !f.plan, Extra: extra,
+	}
+	report, err := checker.Check(ctx, repo, opts, tfLog)
+	if !f.plan {
+		return parityOutput{ParityReport: report, Skipped: &parity.Skipped{Checks: parity.PlanChecks, Because: "--plan=false"}}, err
+	}
+	var state provisioner.State
+	if r.State != nil {
+		state = r.State.provisioner()
+	}
+	if err == nil || !backendRefused(state, err, tfLog.String()) {
+		return parityOutput{ParityReport: report}, err
+	}
+	opts.SkipPlans = true
+	report, inputErr := checker.Check(ctx, repo, opts, io.Discard)
+	if inputErr != nil {
+		return parityOutput{}, errors.Join(err, inputErr)
+	}
+	out := parityOutput{ParityReport: report, Skipped: &parity.Skipped{Checks: parity.PlanChecks,
+		Because: fmt.Sprintf("the state backend %q refused terraform: are its credentials missing?", state.Backend)}}
+	if report.Status == preview.ParityDrift {
+		out.plans = err
+	} else {
+		out.Status, out.Error = preview.ParityError, "the plans could not run: "+err.Error()
+	}
+	return out, nil
+}
+
+// backendRefused reports whether a plan failed at a remote state backend
+// rather than at the module: terraform init stopped while initialising the
+// backend (most often for want of its credentials), or the state could not
+// be read. tfLog is what Terraform printed.
+func backendRefused(state provisioner.State, err error, tfLog string) bool {
+	if !state.Remote() {
+		return false
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "terraform state pull: "):
+		return true
+	case strings.Contains(msg, "terraform init: "):
+		// init initialises the backend before the providers, and stops at
+		// the backend when that fails.
+		i := strings.LastIndex(tfLog, "Initializing the backend...")
+		return i >= 0 && !strings.Contains(tfLog[i:], "Initializing provider plugins...")
+	}
+	return false
 }
 
 // extraInputs reads --preview-var-file and --preview-var. A --preview-var

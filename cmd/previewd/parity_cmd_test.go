@@ -43,10 +43,18 @@ func TestParityCommand(t *testing.T) {
 	// built-ins) is not the one production runs with.
 	lockedModule := absFixture(t, "../../provisioner/testdata/locked")
 
-	// Attribute findings are compared without their values (long JSON).
-	inputsAttribute := func(instance int, declared bool, reason string) preview.Finding {
-		return preview.Finding{Kind: "attribute", Subject: fmt.Sprintf("terraform_data.web[%d].triggers_replace.inputs", instance),
-			Declared: declared, Reason: reason, Location: "main.tf:37"}
+	// Attribute findings are compared without their values. The example's
+	// triggers_replace.inputs is jsonencode(local.inputs): each key that
+	// differs is a finding of its own, located at its line in local.inputs
+	// and declared or not by the variable it follows.
+	inputsKey := func(instance int, key string, line int, declared bool, reason string) preview.Finding {
+		return preview.Finding{Kind: "attribute", Subject: fmt.Sprintf("terraform_data.web[%d].triggers_replace.inputs.%s", instance, key),
+			Declared: declared, Reason: reason, Location: fmt.Sprintf("main.tf:%d", line)}
+	}
+	declaredInputs := []preview.Finding{
+		inputsKey(0, "external_api_url", 22, true, "external-integration"),
+		inputsKey(0, "feature_flags.new_checkout", 23, true, "toggles"),
+		inputsKey(0, "instance_count", 20, true, "scale"),
 	}
 	// The example declares a smaller database, which reaches an attribute.
 	instanceClass := preview.Finding{Kind: "attribute", Subject: "terraform_data.web[0].input.database_instance_class",
@@ -76,16 +84,16 @@ func TestParityCommand(t *testing.T) {
 			name:   "the example is at parity",
 			config: absFixture(t, "../../examples/previewd.yaml"),
 			args:   []string{"--pr", "7", "--branch", "feat/x", "--head-sha", "abc123"},
-			want:   exampleFindings(instanceClass, inputsAttribute(0, true, "external-integration, scale, toggles")),
+			want:   exampleFindings(append([]preview.Finding{instanceClass}, declaredInputs...)...),
 		},
 		{
 			name:     "undeclared version difference",
 			config:   absFixture(t, "../../examples/previewd.yaml"),
 			args:     []string{"--preview-var", "database_engine_version=13.2"},
 			wantCode: exitDrift,
-			want: slices.Insert(exampleFindings(instanceClass), 0,
+			want: slices.Insert(exampleFindings(append([]preview.Finding{instanceClass}, declaredInputs...)...), 0,
 				preview.Finding{Kind: "variable", Subject: "database_engine_version", Production: "15.4", Preview: "13.2", Reason: "not declared"},
-				inputsAttribute(0, false, "follows var.database_engine_version, not a declared difference")),
+				inputsKey(0, "database_engine_version", 21, false, "follows var.database_engine_version, not a declared difference")),
 		},
 		{
 			name: "stale declaration",
@@ -137,7 +145,9 @@ func TestParityCommand(t *testing.T) {
 			config: parityConfig(t, example, "    production:\n      var_files: [production.tfvars]\n"+
 				"    parity:\n      toggles_file: "+toggles+"\n"),
 			want: []preview.Finding{
-				inputsAttribute(0, true, "toggles"), inputsAttribute(1, true, "toggles"), inputsAttribute(2, true, "toggles"),
+				inputsKey(0, "feature_flags.fast_cart", 23, true, "toggles"), inputsKey(0, "feature_flags.new_checkout", 23, true, "toggles"),
+				inputsKey(1, "feature_flags.fast_cart", 23, true, "toggles"), inputsKey(1, "feature_flags.new_checkout", 23, true, "toggles"),
+				inputsKey(2, "feature_flags.fast_cart", 23, true, "toggles"), inputsKey(2, "feature_flags.new_checkout", 23, true, "toggles"),
 				{Kind: "toggle", Subject: "fast_cart", Production: "true", Preview: "false", Declared: true, Reason: "toggle: preview tier"},
 				{Kind: "toggle", Subject: "new_checkout", Production: "false", Preview: "true", Declared: true, Reason: "toggle: staging tier"},
 			},
@@ -203,24 +213,40 @@ func TestParityCommandText(t *testing.T) {
 	tests := []struct {
 		name     string
 		args     []string
+		columns  string // $COLUMNS; "" leaves the default, 100
 		wantCode int
 		want     []string
 	}{
-		{"parity", nil, exitParity, []string{
-			"parity: ok, the preview differs from production only where declared (7 declared; checked ",
-			"4 values differ only by the environment's name (--all lists them); 3 values unknown until apply, not compared",
-			"row: ok attribute terraform_data.web[0].triggers_replace.inputs",
+		{"parity", nil, "", exitParity, []string{
+			"parity: ok, differs from production only where declared (9 declared; checked ",
+			"4 values differ only by the environment's name (--all lists them); 3 values unknown until apply,",
+			// The table would be wider than 100 columns: stacked.
+			"ok    attribute terraform_data.web[0].triggers_replace.inputs.feature_flags.new_checkout\n" +
+				"    production: false\n    preview:    true\n    why:        declared: toggles\n    where:      main.tf:23\n",
+			"ok    variable instance_count\n    production: 3\n    preview:    1\n    why:        declared: scale\n",
+		}},
+		{"drift", []string{"--preview-var", "database_engine_version=13.2"}, "", exitDrift, []string{
+			"parity: DRIFT, 2 undeclared differences (9 declared; checked ",
+			"DRIFT variable database_engine_version\n    production: 15.4\n    preview:    13.2\n    why:        not declared\n",
+			"DRIFT attribute terraform_data.web[0].triggers_replace.inputs.database_engine_version\n" +
+				"    production: 15.4\n    preview:    13.2\n" +
+				"    why:        follows var.database_engine_version, not a declared difference\n    where:      main.tf:21\n",
+		}},
+		{"a wide terminal gets a table", nil, "250", exitParity, []string{
+			"row: ok attribute terraform_data.web[0].triggers_replace.inputs.feature_flags.new_checkout false true declared: toggles main.tf:23",
 			"row: ok variable instance_count 3 1 declared: scale -",
 		}},
-		{"drift", []string{"--preview-var", "database_engine_version=13.2"}, exitDrift, []string{
-			"parity: DRIFT, 2 undeclared differences (6 declared; checked ",
-			"row: DRIFT variable database_engine_version 15.4 13.2 not declared -",
-			"row: DRIFT attribute terraform_data.web[0].triggers_replace.inputs",
+		{"no plans", []string{"--plan=false"}, "", exitParity, []string{
+			"parity: ok in the checks that ran, differs from production only where declared (4 declared; checked\n  20",
+			"skipped: plan comparison (--plan=false), attribute values, provider versions, engine version\n",
 		}},
-		{"help", []string{"--help"}, exitParity, nil},
+		{"help", []string{"--help"}, "", exitParity, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.columns != "" {
+				t.Setenv("COLUMNS", tt.columns)
+			}
 			var stdout, stderr bytes.Buffer
 			args := append([]string{"--config", "../../examples/previewd.yaml", "--repo", "acme/shop"}, tt.args...)
 			if code := parityCommand(args, &stdout, &stderr); code != tt.wantCode {
@@ -229,6 +255,162 @@ func TestParityCommandText(t *testing.T) {
 			for _, w := range tt.want {
 				if !containsLine(stdout.String(), w) {
 					t.Errorf("output does not contain %q:\n%s", w, stdout.String())
+				}
+			}
+			if tt.columns == "" {
+				for _, line := range strings.Split(stdout.String(), "\n") {
+					if n := columns(line); n > 100 {
+						t.Errorf("a line of %d columns, wider than 100: %q", n, line)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestParityCommandJSONDocuments checks a module whose attributes hold
+// jsonencode's documents: each differing key is a finding of its own, at
+// the line of its expression, in the JSON with its values whole, and the
+// text fits 100 columns.
+func TestParityCommandJSONDocuments(t *testing.T) {
+	t.Parallel()
+	module := absFixture(t, "../../parity/testdata/jsonencode")
+	config := parityConfig(t, module, "    production:\n      vars: {max_items: 100}\n"+
+		"    differences:\n      - {variable: max_items, value: 5, reason: scale}\n")
+	env := envFrom(map[string]string{"PREVIEWD_TERRAFORM_BIN": terraformForTests(t)})
+	run := func(args ...string) (int, string) {
+		var stdout, stderr bytes.Buffer
+		code := runParity(context.Background(), append([]string{"--config", config, "--repo", "acme/shop"}, args...), &stdout, &stderr, env)
+		if code != exitDrift {
+			t.Fatalf("%v: got exit %d, want %d\n%s%s", args, code, exitDrift, stdout.String(), stderr.String())
+		}
+		return code, stdout.String()
+	}
+	_, out := run("--json")
+	var report preview.ParityReport
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	got := map[string]preview.Finding{}
+	for _, f := range report.Findings {
+		got[f.Subject] = f
+	}
+	for _, want := range []preview.Finding{
+		{Kind: "attribute", Subject: "terraform_data.app.input.settings.feature_flags.new_checkout", Production: "false", Preview: "true",
+			Reason: "follows var.environment other than by the environment's name", Location: "main.tf:32"},
+		{Kind: "attribute", Subject: "terraform_data.app.input.settings.limits.max_items", Production: "100", Preview: "5",
+			Declared: true, Reason: "scale", Location: "main.tf:22"},
+	} {
+		if got[want.Subject] != want {
+			t.Errorf("%s:\ngot  %+v\nwant %+v", want.Subject, got[want.Subject], want)
+		}
+	}
+	if _, ok := got["terraform_data.app.input.settings"]; ok {
+		t.Errorf("the whole document is a finding too:\n%s", out)
+	}
+	_, text := run()
+	for _, w := range []string{
+		"DRIFT attribute terraform_data.app.input.settings.feature_flags.new_checkout\n    production: false\n    preview:    true\n",
+		"    where:      main.tf:32\n",
+	} {
+		if !strings.Contains(text, w) {
+			t.Errorf("text lacks %q:\n%s", w, text)
+		}
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if n := columns(line); n > 100 {
+			t.Errorf("a line of %d columns, wider than 100: %q", n, line)
+		}
+	}
+}
+
+// TestParityCommandSaysWhatItSkipped: without plans, asked for or because
+// the state backend refuses Terraform (no credentials), the command names
+// the checks it skipped; and a backend refusing is never parity.
+func TestParityCommandSaysWhatItSkipped(t *testing.T) {
+	t.Parallel()
+	module := absFixture(t, "../../parity/testdata/jsonencode")
+	settings := "    production:\n      vars: {max_items: 100}\n" +
+		"    differences:\n      - {variable: max_items, value: 5, reason: scale}\n"
+	// An s3 backend with no credentials anywhere Terraform looks: none
+	// is passed through, and the shared files do not exist.
+	noCredentials := settings + "    state:\n      backend: s3\n      config: {bucket: acme-previews, key: shop.tfstate, region: eu-west-1, " +
+		"workspace_key_prefix: previews, skip_metadata_api_check: \"true\"}\n"
+	missing := filepath.Join(t.TempDir(), "missing")
+	awsFiles := "terraform:\n  env: {AWS_SHARED_CREDENTIALS_FILE: " + missing + ", AWS_CONFIG_FILE: " + missing + "}\n"
+	allPlanChecks := []string{"plan comparison", "attribute values", "provider versions", "engine version"}
+	tests := []struct {
+		name, config string
+		args         []string
+		wantCode     int
+		wantStatus   preview.ParityStatus
+		wantBecause  string
+		wantText     []string
+		wantStderr   string
+	}{
+		{
+			name: "--plan=false", config: parityConfig(t, module, settings), args: []string{"--plan=false"},
+			wantCode: exitParity, wantStatus: preview.ParityOK, wantBecause: "--plan=false",
+			wantText: []string{
+				"parity: ok in the checks that ran, ",
+				"skipped: plan comparison (--plan=false), attribute values, provider versions, engine version\n",
+			},
+		},
+		{
+			name: "no credentials for the state backend", config: writeConfig(t, awsFiles+"repos:\n  - name: acme/shop\n    module_dir: "+module+"\n"+noCredentials),
+			wantCode: exitError, wantStatus: preview.ParityError, wantBecause: `the state backend "s3" refused terraform: are its credentials missing?`,
+			wantText: []string{
+				"parity: ERROR, the check could not run in full (1 declared; checked ",
+				"  Error: error configuring S3 Backend: no valid credential sources for S3 Backend found.\n",
+				`skipped: plan comparison (the state backend "s3" refused terraform: are its credentials missing?),` + "\n" +
+					"  attribute values, provider versions, engine version\n",
+				"ok  variable  max_items  100         5        declared: scale\n",
+			},
+		},
+		{
+			name: "no credentials, drift in the other checks", config: writeConfig(t, awsFiles+"repos:\n  - name: acme/shop\n    module_dir: "+module+"\n"+noCredentials),
+			args:     []string{"--preview-var", "max_items=7"},
+			wantCode: exitDrift, wantStatus: preview.ParityDrift, wantBecause: `the state backend "s3" refused terraform: are its credentials missing?`,
+			wantText: []string{
+				"parity: DRIFT, 1 undeclared difference (0 declared; checked ",
+				`skipped: plan comparison (the state backend "s3" refused terraform: are its credentials missing?),`,
+			},
+			wantStderr: "previewd parity: the plans could not run: plan parity-check: terraform init: ",
+		},
+	}
+	env := envFrom(map[string]string{"PREVIEWD_TERRAFORM_BIN": terraformForTests(t)})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			run := func(args ...string) string {
+				var stdout, stderr bytes.Buffer
+				code := runParity(context.Background(), append([]string{"--config", tt.config, "--repo", "acme/shop"}, append(tt.args, args...)...), &stdout, &stderr, env)
+				if code != tt.wantCode {
+					t.Fatalf("got exit %d, want %d\n%s%s", code, tt.wantCode, stdout.String(), stderr.String())
+				}
+				if !strings.Contains(stderr.String(), tt.wantStderr) {
+					t.Errorf("stderr lacks %q:\n%s", tt.wantStderr, stderr.String())
+				}
+				return stdout.String()
+			}
+			out := run("--json")
+			var got struct {
+				preview.ParityReport
+				Skipped struct {
+					Checks  []string `json:"checks"`
+					Because string   `json:"because"`
+				} `json:"skipped"`
+			}
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if got.Status != tt.wantStatus || !slices.Equal(got.Skipped.Checks, allPlanChecks) || got.Skipped.Because != tt.wantBecause {
+				t.Errorf("got status %q, skipped %+v; want %q, %v because %q\n%s", got.Status, got.Skipped, tt.wantStatus, allPlanChecks, tt.wantBecause, out)
+			}
+			text := run()
+			for _, w := range tt.wantText {
+				if !strings.Contains(text, w) {
+					t.Errorf("text lacks %q:\n%s", w, text)
 				}
 			}
 		})
@@ -275,6 +457,20 @@ func TestLoadConfigForCLI(t *testing.T) {
 			tt.check(t, cfg)
 		})
 	}
+}
+
+// columns is how many columns a line takes in a terminal, tabs stopping
+// every 8.
+func columns(line string) int {
+	n := 0
+	for _, r := range line {
+		if r == '\t' {
+			n += 8 - n%8
+		} else {
+			n++
+		}
+	}
+	return n
 }
 
 // containsLine reports whether out contains want, or, for "row: a b c", a
