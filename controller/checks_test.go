@@ -11,6 +11,7 @@ import (
 
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/controller"
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 // fakeChecks is GitHub's checks of each commit, by name; the GitHub client
@@ -100,7 +101,7 @@ func TestHeadWaitsForRequiredChecks(t *testing.T) {
 	checks.mu.Unlock()
 	h.open(1, "sha3", t0.Add(2*time.Minute))
 	before := checks.reads.Load()
-	waitUntil(t, "two more reads", func() bool { return checks.reads.Load() >= before+2 })
+	waittest.For(t, "two more reads", checks.reads.Load, func(n int64) bool { return n >= before+2 })
 	if env := h.waitFor(name, "sha2 still applied", func(e preview.Environment) bool { return e.AppliedSHA == "sha2" }); applies.Load() != 2 || env.HeadSHA != "sha3" {
 		t.Errorf("applied while the checks could not be read: %+v", env)
 	}

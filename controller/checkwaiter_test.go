@@ -4,9 +4,9 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"time"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 // scanStore answers FindEnvironments with envs, recording each call; any
@@ -55,13 +55,14 @@ func TestNudgeChecksReadsNothingOnTheCallersPath(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { c.checks.run(ctx); close(done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for n, _ := c.core.runs.stats(); n == 0; n, _ = c.core.runs.stats() {
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing queued after the check event; scans %+v", store.scanned())
-		}
-		time.Sleep(5 * time.Millisecond)
+	type progress struct {
+		Queued int
+		Scans  []scan
 	}
+	waittest.For(t, "an environment queued after the check event", func() progress {
+		n, _ := c.core.runs.stats()
+		return progress{n, store.scanned()}
+	}, func(p progress) bool { return p.Queued > 0 })
 	cancel()
 	<-done
 

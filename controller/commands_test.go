@@ -12,6 +12,7 @@ import (
 
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/controller"
+	"github.com/previewd/previewd/internal/waittest"
 	"github.com/previewd/previewd/store"
 )
 
@@ -50,6 +51,11 @@ func (f *fakeCommander) Reply(ctx context.Context, repo string, number int, body
 	defer f.mu.Unlock()
 	f.replies = append(f.replies, body)
 	return nil
+}
+
+func (f *fakeCommander) replied() []string {
+	r, _ := f.said()
+	return r
 }
 
 func (f *fakeCommander) said() ([]string, []int64) {
@@ -107,6 +113,23 @@ func (h *commandHarness) env() preview.Environment {
 	return env
 }
 
+// waitEnv reads the pull request's environment until cond holds of it.
+func (h *commandHarness) waitEnv(what string, cond func(preview.Environment) bool) preview.Environment {
+	h.t.Helper()
+	return waittest.For(h.t, what, h.env, cond)
+}
+
+// waitHandled waits until every recorded command was handled (none is
+// left in the store) and the run loop served whatever they queued.
+func (h *commandHarness) waitHandled() {
+	h.t.Helper()
+	waittest.For(h.t, "every command handled", func() []preview.Command {
+		cmds, _ := h.db.FindCommands(context.Background())
+		return cmds
+	}, func(cmds []preview.Command) bool { return len(cmds) == 0 })
+	waittest.Until(h.t, "the run loop idle", h.ctrl.RunsIdle)
+}
+
 func (h *commandHarness) open(fork bool, sha string) {
 	h.t.Helper()
 	res, err := h.db.RecordPullRequest(context.Background(), "", preview.PullRequest{
@@ -121,9 +144,9 @@ func (h *commandHarness) open(fork bool, sha string) {
 func TestCommandsNeedWriteAccess(t *testing.T) {
 	h := startCommands(t)
 	h.open(false, "a")
-	waitUntil(t, "ready", func() bool { return h.env().Status == preview.StatusReady })
+	h.waitEnv("ready", isReady)
 	h.command(preview.Command{Verb: "destroy", User: "reader", CommentID: 7})
-	waitUntil(t, "a refusal", func() bool { r, _ := h.gh.said(); return len(r) == 1 })
+	waittest.For(t, "a refusal", h.gh.replied, func(r []string) bool { return len(r) == 1 })
 	replies, reactions := h.gh.said()
 	if !strings.Contains(replies[0], "needs write access") || len(reactions) != 0 {
 		t.Errorf("reader: replies %q reactions %v", replies, reactions)
@@ -136,22 +159,23 @@ func TestCommandsNeedWriteAccess(t *testing.T) {
 func TestCommandsCarriedOut(t *testing.T) {
 	h := startCommands(t)
 	h.open(false, "a")
-	waitUntil(t, "ready", func() bool { return h.env().Status == preview.StatusReady })
+	h.waitEnv("ready", isReady)
 
 	h.command(preview.Command{Verb: "redeploy", User: "maintainer", CommentID: 1})
-	waitUntil(t, "a second apply", func() bool { return h.runs.Load() == 2 && h.env().Status == preview.StatusReady })
+	waittest.For(t, "a second apply", h.runs.Load, func(n int32) bool { return n == 2 })
+	h.waitEnv("ready again", isReady)
 
 	before := h.env().ExpiresAt
 	h.command(preview.Command{Verb: "extend", Arg: "3d", User: "admin", CommentID: 2})
-	waitUntil(t, "extended", func() bool { return h.env().ExpiresAt.Sub(before) > 70*time.Hour })
+	h.waitEnv("extended", func(e preview.Environment) bool { return e.ExpiresAt.Sub(before) > 70*time.Hour })
 
 	h.command(preview.Command{Verb: "keep", User: "maintainer", CommentID: 3})
-	waitUntil(t, "pinned", func() bool { return h.env().Desired.Pinned })
+	h.waitEnv("pinned", isPinned)
 
 	h.command(preview.Command{Verb: "extend", Arg: "soon", User: "maintainer", CommentID: 4})
 	h.command(preview.Command{Verb: "help", User: "maintainer", CommentID: 5})
 	h.command(preview.Command{Verb: "destroy", User: "maintainer", CommentID: 6})
-	waitUntil(t, "destroyed", func() bool { return h.env().Status == preview.StatusDestroyed })
+	h.waitEnv("destroyed", isDestroyed)
 	replies, reactions := h.gh.said()
 	if len(replies) != 2 || !strings.Contains(replies[0], "takes a duration") || !strings.Contains(replies[1], "/preview redeploy") {
 		t.Errorf("replies: got %q, want the extend usage and the help", replies)
@@ -164,40 +188,37 @@ func TestCommandsCarriedOut(t *testing.T) {
 func TestForkApprovalBuildsOnlyTheApprovedHead(t *testing.T) {
 	h := startCommands(t)
 	h.open(true, "a")
-	time.Sleep(50 * time.Millisecond)
+	waittest.Until(t, "the run loop idle", h.ctrl.RunsIdle) // it looked at the fork
 	if h.runs.Load() != 0 {
 		t.Fatalf("an unapproved fork was built")
 	}
 	h.command(preview.Command{Verb: "approve", User: "reader", HeadSHA: "a"})
-	time.Sleep(80 * time.Millisecond)
-	if h.runs.Load() != 0 || len(func() []string { r, _ := h.gh.said(); return r }()) != 0 {
+	h.waitHandled()
+	if h.runs.Load() != 0 || len(h.gh.replied()) != 0 {
 		t.Fatalf("a reader's approval built the fork or was answered")
 	}
 	h.command(preview.Command{Verb: "approve", User: "maintainer", HeadSHA: "a"})
-	waitUntil(t, "approved head built", func() bool { return h.env().Status == preview.StatusReady })
+	h.waitEnv("approved head built", isReady)
 	h.open(true, "b") // a new push needs a new approval
-	waitUntil(t, "torn down until approved again", func() bool { return h.env().Status == preview.StatusDestroyed })
+	h.waitEnv("torn down until approved again", isDestroyed)
 }
 
 func TestCommandsSurviveAGitHubOutage(t *testing.T) {
 	h := startCommands(t)
 	h.open(false, "a")
-	waitUntil(t, "ready", func() bool { return h.env().Status == preview.StatusReady })
+	h.waitEnv("ready", isReady)
 	h.gh.failPerms.Store(3)
 	h.command(preview.Command{Verb: "keep", User: "maintainer", CommentID: 9})
-	waitUntil(t, "pinned after the outage", func() bool { return h.env().Desired.Pinned })
-	waitUntil(t, "the queue empty", func() bool {
-		cmds, _ := h.db.FindCommands(context.Background())
-		return len(cmds) == 0
-	})
+	h.waitEnv("pinned after the outage", isPinned)
+	h.waitHandled()
 }
 
 func TestCommandsFromAnUncheckableUserAreRefusedNotRetried(t *testing.T) {
 	h := startCommands(t)
 	h.open(false, "a")
-	waitUntil(t, "ready", func() bool { return h.env().Status == preview.StatusReady })
+	h.waitEnv("ready", isReady)
 	h.command(preview.Command{Verb: "destroy", User: "bad login!", CommentID: 3})
-	waitUntil(t, "the queue empty", func() bool { cmds, _ := h.db.FindCommands(context.Background()); return len(cmds) == 0 })
+	h.waitHandled()
 	replies, _ := h.gh.said()
 	if env := h.env(); !env.Desired.Present || len(replies) != 1 || !strings.Contains(replies[0], "needs write access") {
 		t.Errorf("uncheckable user: present %v, replies %q; want the environment kept and one refusal", env.Desired.Present, replies)

@@ -12,6 +12,7 @@ import (
 
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/controller"
+	"github.com/previewd/previewd/internal/waittest"
 	"github.com/previewd/previewd/store"
 )
 
@@ -78,12 +79,35 @@ func (f *fakeGitHub) last(name string) preview.Status {
 const testDataDir = "/srv/previewd"
 
 type harness struct {
-	t    *testing.T
-	db   *store.DB
-	ctrl *controller.Controller
-	gh   *fakeGitHub
-	stop func()
-	now  atomic.Pointer[time.Time]
+	t      *testing.T
+	db     *store.DB
+	ctrl   *controller.Controller
+	gh     *fakeGitHub
+	stop   func()
+	now    atomic.Pointer[time.Time]
+	passes passCounter
+}
+
+// passCounter counts the scheduled passes each service finished
+// (controller.Config.Passed).
+type passCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (p *passCounter) passed(service string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n == nil {
+		p.n = map[string]int{}
+	}
+	p.n[service]++
+}
+
+func (p *passCounter) count(service string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n[service]
 }
 
 func start(t *testing.T, prov *fakeProvisioner, db *store.DB) *harness {
@@ -97,7 +121,7 @@ func startWith(t *testing.T, prov *fakeProvisioner, db *store.DB, configure func
 	h := &harness{t: t, gh: &fakeGitHub{}}
 	if db == nil {
 		var err error
-		db, err = store.Open(filepath.Join(t.TempDir(), "previewd.db"), store.Options{TTL: time.Hour})
+		db, err = store.Open(filepath.Join(t.TempDir(), "previewd.db"), store.Options{TTL: time.Hour, MaxKeep: 3 * time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,6 +141,7 @@ func startWith(t *testing.T, prov *fakeProvisioner, db *store.DB, configure func
 		Expiry:        controller.ExpiryConfig{TTL: time.Hour, MaxKeep: 3 * time.Hour},
 		SweepInterval: 20 * time.Millisecond,
 		Now:           func() time.Time { return *h.now.Load() },
+		Passed:        h.passes.passed,
 	}
 	if configure != nil {
 		configure(&cfg)
@@ -162,25 +187,50 @@ func (h *harness) close(number int, at time.Time) {
 	h.ctrl.Nudge(res.Environment.Name)
 }
 
-// waitFor polls the environment until cond holds, or fails after 10s.
+// found is an environment as read from the store, or why it could not be.
+type found struct {
+	Env preview.Environment
+	Err error
+}
+
+// waitFor reads the environment until cond holds of it, and returns it.
 func (h *harness) waitFor(name string, what string, cond func(preview.Environment) bool) preview.Environment {
 	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	read := func() found {
 		env, err := h.db.FindEnvironmentByName(context.Background(), name)
-		if err == nil && cond(env) {
-			return env
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("%s: timed out waiting for %s; last state %+v (err %v)", name, what, env, err)
-		}
-		time.Sleep(5 * time.Millisecond)
+		return found{env, err}
 	}
+	return waittest.For(h.t, name+": "+what, read, func(f found) bool { return f.Err == nil && cond(f.Env) }).Env
+}
+
+// waitPasses waits until service has finished n more scheduled passes:
+// with n of 2 or more, one of them started after the call.
+func (h *harness) waitPasses(service string, n int) {
+	h.t.Helper()
+	from := h.passes.count(service)
+	waittest.For(h.t, fmt.Sprintf("%d more %s passes", n, service), func() int { return h.passes.count(service) - from },
+		func(done int) bool { return done >= n })
+}
+
+// settle waits for proof that the run loop moved past what the store held
+// at the call: a sweep that started after it finished, and every
+// environment it (or anything else) queued was served. A run the
+// controller would have started by then has started.
+func (h *harness) settle() {
+	h.t.Helper()
+	h.waitPasses("runs", 2)
+	waittest.Until(h.t, "the run loop idle", h.ctrl.RunsIdle)
 }
 
 func readyAt(sha string) func(preview.Environment) bool {
 	return func(e preview.Environment) bool { return e.Status == preview.StatusReady && e.AppliedSHA == sha }
 }
+
+func isReady(e preview.Environment) bool { return e.Status == preview.StatusReady }
+
+func isDestroyed(e preview.Environment) bool { return e.Status == preview.StatusDestroyed }
+
+func isPinned(e preview.Environment) bool { return e.Desired.Pinned }
 
 func TestLifecycle(t *testing.T) {
 	prov := &fakeProvisioner{apply: func(ctx context.Context, env preview.Environment) (string, error) {
@@ -204,7 +254,7 @@ func TestLifecycle(t *testing.T) {
 	if len(runs) != 3 || runs[2].Phase != preview.PhaseDestroy || runs[2].State != preview.RunSucceeded {
 		t.Errorf("journal: got %+v, want apply, apply, destroy all succeeded", runs)
 	}
-	waitUntil(t, "comment shows destroyed", func() bool { return h.gh.last(name) == preview.StatusDestroyed })
+	waittest.For(t, "comment shows destroyed", func() preview.Status { return h.gh.last(name) }, func(s preview.Status) bool { return s == preview.StatusDestroyed })
 }
 
 func TestShutdownInterruptsAndRestartResumes(t *testing.T) {
@@ -253,16 +303,5 @@ func TestRecoverMarksRunsLeftRunningInterrupted(t *testing.T) {
 	got, _ := db.FindRunByID(ctx, crashed.ID)
 	if got.State != preview.RunInterrupted {
 		t.Errorf("crashed run: got %s want interrupted", got.State)
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

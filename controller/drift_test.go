@@ -5,6 +5,7 @@ import (
 	"time"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 func TestLiveDriftIsReportedAndOptionallyApplied(t *testing.T) {
@@ -26,6 +27,6 @@ func TestLiveDriftIsReportedAndOptionallyApplied(t *testing.T) {
 	chk.mu.Lock()
 	chk.drift = nil
 	chk.mu.Unlock()
-	waitUntil(t, "re-applied over the drift", func() bool { return applies.Load() >= 2 })
+	waittest.For(t, "re-applied over the drift", applies.Load, func(n int32) bool { return n >= 2 })
 	h.waitFor(name, "drift cleared", func(e preview.Environment) bool { return !e.Drifted && e.Status == preview.StatusReady })
 }

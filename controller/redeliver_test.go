@@ -9,6 +9,7 @@ import (
 
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/controller"
+	"github.com/previewd/previewd/internal/waittest"
 	"github.com/previewd/previewd/store"
 )
 
@@ -82,10 +83,10 @@ func TestFailedDeliveriesAreRedeliveredOnce(t *testing.T) {
 			c.Redelivery = controller.RedeliveryConfig{Deliveries: log, Interval: 20 * time.Millisecond}
 		})
 	_ = h
-	waitUntil(t, "the failed delivery redelivered", func() bool { return len(log.asked()) > 0 })
+	waittest.For(t, "the failed delivery redelivered", log.asked, func(ids []int64) bool { return len(ids) > 0 })
 	// Three more passes see the redelivery in the log and ask nothing more.
 	after := log.passes()
-	waitUntil(t, "three more passes", func() bool { return log.passes() >= after+3 })
+	waittest.For(t, "three more passes", log.passes, func(n int) bool { return n >= after+3 })
 	if got := log.asked(); !slices.Equal(got, []int64{1}) {
 		t.Errorf("redelivered attempts %v, want [1] once", got)
 	}

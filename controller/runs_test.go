@@ -12,6 +12,7 @@ import (
 	"time"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 func TestRunsCarryTheirPullRequest(t *testing.T) {
@@ -44,13 +45,13 @@ func TestBurstOfPushesCostsAtMostOneExtraApply(t *testing.T) {
 	h := start(t, prov, nil)
 	t0 := time.Now()
 	name := h.open(1, "sha0", t0)
-	waitUntil(t, "first apply started", func() bool { return applies.Load() == 1 })
+	waittest.For(t, "first apply started", applies.Load, func(n int32) bool { return n == 1 })
 	for i := 1; i <= 10; i++ {
 		h.open(1, fmt.Sprintf("sha%d", i), t0.Add(time.Duration(i)*time.Second))
 	}
 	close(release)
 	h.waitFor(name, "ready at newest head", readyAt("sha10"))
-	time.Sleep(100 * time.Millisecond)
+	h.settle() // the pushes that came during the first apply are served
 	if got := applies.Load(); got != 2 {
 		t.Errorf("applies: got %d, want 2 (the first and one for the newest head)", got)
 	}
@@ -58,6 +59,7 @@ func TestBurstOfPushesCostsAtMostOneExtraApply(t *testing.T) {
 
 func TestOneRunPerEnvironmentAtATime(t *testing.T) {
 	var running, maxRunning atomic.Int32
+	pushed := make(chan struct{}) // closed once every push is in
 	prov := &fakeProvisioner{apply: func(ctx context.Context, env preview.Environment) (string, error) {
 		n := running.Add(1)
 		defer running.Add(-1)
@@ -67,16 +69,18 @@ func TestOneRunPerEnvironmentAtATime(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		<-pushed // a second run of the environment would start meanwhile
 		return "http://x/", nil
 	}}
 	h := start(t, prov, nil)
 	t0 := time.Now()
 	name := h.open(1, "s0", t0)
+	waittest.For(t, "the first apply running", running.Load, func(n int32) bool { return n == 1 })
 	for i := 1; i < 30; i++ {
 		h.open(1, fmt.Sprintf("s%d", i), t0.Add(time.Duration(i)*time.Second))
 		h.ctrl.Nudge(name)
 	}
+	close(pushed)
 	h.waitFor(name, "ready at s29", readyAt("s29"))
 	if got := maxRunning.Load(); got != 1 {
 		t.Errorf("concurrent runs of one environment: got %d, want 1", got)
@@ -99,7 +103,7 @@ func TestFailedApplyWaitsForANewPush(t *testing.T) {
 	if env.LastError == "" {
 		t.Error("failed environment has no last_error")
 	}
-	time.Sleep(100 * time.Millisecond) // several sweeps
+	h.settle() // several sweeps
 	if got := applies.Load(); got != 1 {
 		t.Errorf("applies after a failure: got %d, want 1 (no retry loop)", got)
 	}
@@ -143,14 +147,10 @@ func TestFailedDestroyIsRetriedWithBackoffAndKept(t *testing.T) {
 	name := h.open(1, "a", t0)
 	h.waitFor(name, "ready", readyAt("a"))
 	h.close(1, t0.Add(time.Second))
-	// Move the clock so retries come due.
-	go func() {
-		for i := 0; i < 200 && destroys.Load() < 3; i++ {
-			next := h.now.Load().Add(time.Second)
-			h.now.Store(&next)
-			time.Sleep(10 * time.Millisecond)
-		}
-	}()
+	for n := 1; n <= 2; n++ {
+		h.waitFor(name, fmt.Sprintf("destroy attempt %d failed", n), failedAttempts(n))
+		h.tick(time.Second) // its retry comes due
+	}
 	h.waitFor(name, "destroyed after two failures", func(e preview.Environment) bool { return e.Status == preview.StatusDestroyed })
 	if got := destroys.Load(); got != 3 {
 		t.Errorf("destroy attempts: got %d want 3", got)
@@ -167,15 +167,13 @@ func TestDestroyGivesUpAfterMaxAttemptsButKeepsTheEnvironment(t *testing.T) {
 	name := h.open(1, "a", t0)
 	h.waitFor(name, "ready", readyAt("a"))
 	h.close(1, t0.Add(time.Second))
-	go func() {
-		for range 100 {
-			next := h.now.Load().Add(time.Hour)
-			h.now.Store(&next)
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
+	for n := 1; n <= 2; n++ {
+		h.waitFor(name, fmt.Sprintf("destroy attempt %d failed", n), failedAttempts(n))
+		h.tick(time.Hour) // its retry comes due
+	}
 	env := h.waitFor(name, "three failed attempts", func(e preview.Environment) bool { return e.Attempts == 3 })
-	time.Sleep(150 * time.Millisecond)
+	h.tick(time.Hour) // a fourth attempt would be due
+	h.settle()
 	env = h.waitFor(name, "still failed", func(e preview.Environment) bool { return e.Status == preview.StatusFailed })
 	if env.Attempts != 3 || env.LastError != "permission denied" {
 		t.Errorf("got attempts %d error %q, want 3 and the error", env.Attempts, env.LastError)
@@ -192,15 +190,18 @@ func TestTransientApplyFailureIsRetried(t *testing.T) {
 	}}
 	h := start(t, prov, nil)
 	name := h.open(1, "a", time.Now())
-	go func() {
-		for i := 0; i < 200 && applies.Load() < 3; i++ {
-			next := h.now.Load().Add(time.Second)
-			h.now.Store(&next)
-			time.Sleep(10 * time.Millisecond)
-		}
-	}()
+	for n := 1; n <= 2; n++ {
+		h.waitFor(name, fmt.Sprintf("apply %d failed", n), failedAttempts(n))
+		h.tick(time.Second) // its retry comes due
+	}
 	env := h.waitFor(name, "ready after two transient failures", readyAt("a"))
 	if env.Attempts != 0 || env.Transient || env.LastError != "" {
 		t.Errorf("after success: attempts %d transient %v error %q, want all cleared", env.Attempts, env.Transient, env.LastError)
 	}
+}
+
+// failedAttempts holds of an environment whose run failed for the nth
+// time in a row.
+func failedAttempts(n int) func(preview.Environment) bool {
+	return func(e preview.Environment) bool { return e.Status == preview.StatusFailed && e.Attempts == n }
 }
