@@ -29,6 +29,8 @@ type fakeApp struct {
 	tokens    map[string]fakeToken // issued tokens by value
 	issued    map[int64]int        // tokens issued per installation
 	jwts      []jwtClaims          // every JWT accepted
+	grants    map[int64]Grant      // an installation's permissions; every one previewd may ask for when unset
+	events    map[int64][]string   // an installation's events; every one previewd may take when unset
 }
 
 type fakeToken struct {
@@ -200,11 +202,37 @@ func (f *fakeGitHub) installationJSON(id int64) map[string]any {
 		"account":           map[string]any{"login": owner, "id": id, "type": "Organization"},
 		"access_tokens_url": fmt.Sprintf("%s%s/app/installations/%d/access_tokens", f.server.URL, f.prefix, id),
 		"suspended_at":      nil,
+		"permissions":       GrantOf(AppPermissions(allFeatures)),
+		"events":            eventNames(Events(allFeatures)),
+	}
+	if g, ok := f.app.grants[id]; ok {
+		inst["permissions"] = g
+	}
+	if e, ok := f.app.events[id]; ok {
+		inst["events"] = e
 	}
 	if f.app.suspended[id] {
 		inst["suspended_at"] = "2025-02-01T00:00:00Z"
 	}
 	return inst
+}
+
+func eventNames(req []Requirement) []string {
+	names := []string{}
+	for _, r := range req {
+		names = append(names, r.Name)
+	}
+	return names
+}
+
+// getApp answers GET /app: the App the JWT names.
+func (f *fakeGitHub) getApp(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"id": f.app.id, "slug": "previewd", "name": "previewd", "node_id": "A_1",
+		"owner": map[string]any{"login": "acme"}, "description": nil, "external_url": "https://previewd.example",
+		"html_url": "https://github.com/apps/previewd", "created_at": "2025-01-01T00:00:00Z", "updated_at": "2025-01-01T00:00:00Z",
+		"permissions": GrantOf(AppPermissions(allFeatures)), "events": eventNames(Events(allFeatures))})
 }
 
 func (f *fakeGitHub) getRepoInstallation(w http.ResponseWriter, r *http.Request) {

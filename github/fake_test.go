@@ -42,6 +42,7 @@ type fakeGitHub struct {
 	commitStatuses     map[string][]map[string]any // by SHA: the newest status per context
 	hookDeliveries     []map[string]any            // the App's delivery log, newest first
 	redeliveries       []int64                     // attempts asked to be delivered again
+	manifestCodes      map[string]map[string]any   // App manifest codes → the App their conversion returns, once
 
 	app *fakeApp // App mode when set: see fake_app_test.go
 }
@@ -95,6 +96,7 @@ func newFakeGitHub(t *testing.T, prefix string) *fakeGitHub {
 	mux.HandleFunc("GET /repos/{owner}/{repo}/collaborators/{user}/permission", f.getPermission)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/issues/comments/{id}/reactions", f.createReaction)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/installation", f.getRepoInstallation)
+	mux.HandleFunc("GET /app", f.getApp)
 	mux.HandleFunc("GET /app/installations", f.listInstallations)
 	mux.HandleFunc("POST /app/installations/{id}/access_tokens", f.createToken)
 	mux.HandleFunc("GET /installation/repositories", f.listInstallationRepos)
@@ -102,6 +104,7 @@ func newFakeGitHub(t *testing.T, prefix string) *fakeGitHub {
 	mux.HandleFunc("GET /app/hook/deliveries", f.listHookDeliveries)
 	mux.HandleFunc("POST /app/hook/deliveries/{id}/attempts", f.redeliver)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/commits/{ref}/status", f.combinedStatus)
+	mux.HandleFunc("POST /app-manifests/{code}/conversions", f.convertManifest)
 	api := http.StripPrefix(prefix, mux)
 	f.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

@@ -4,8 +4,10 @@
 // Usage:
 //
 //	previewd serve [--config FILE]    run the service
+//	previewd check [--config FILE]    check what previews need, before they do
 //	previewd backup --out FILE        copy the database (--url for a running one)
 //	previewd store migrate            copy a bbolt store into PostgreSQL
+//	previewd setup                    register the GitHub App from a manifest
 //	previewd version                  print the version
 package main
 
@@ -41,10 +43,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serveCommand(args[1:], stdout, stderr)
 	case "parity":
 		return parityCommand(args[1:], stdout, stderr)
+	case "check":
+		return checkCommand(args[1:], stdout, stderr)
 	case "backup":
 		return backupCommand(args[1:], stdout, stderr)
 	case "store":
 		return storeCommand(args[1:], stdout, stderr)
+	case "setup":
+		return setupCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		return versionCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -68,10 +74,15 @@ Usage:
   previewd parity --config FILE --repo owner/name [--json]
                                    check that previews differ from production only where declared
                                    (exit 0 parity, 1 undeclared drift, 2 error)
+  previewd check [--config FILE] [--json] [--timeout DURATION]
+                                   check the App, installations, modules, state backends, engine
+                                   and store before the first pull request (exit 0 ok, 1 failed, 2 error)
   previewd backup --out FILE [--url URL | --data-dir DIR]
                                    copy the database, online (admin API) or offline
   previewd store migrate --from DATA_DIR --to postgres://…
                                    copy a stopped previewd's bbolt store into PostgreSQL
+  previewd setup [--org ORG] [--out DIR | --kubernetes]
+                                   register the GitHub App from a manifest, in one click
   previewd version                 print the version
 
 previewd COMMAND --help (or previewd help COMMAND) lists a command's flags.
