@@ -30,11 +30,29 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
+// service is previewd's running pieces, as serve builds them.
+type service struct {
+	cfg      *Config
+	logger   *slog.Logger
+	dataDir  string
+	tfBin    string
+	db       serviceStore
+	pg       *postgres.DB // the store, when replicas share it
+	prov     *provisioner.Provisioner
+	gh       gitHub
+	reg      *prometheus.Registry
+	gauges   *environmentGauges
+	ctrl     *controller.Controller
+	srv      *server.Server
+	observed observedStore
+}
+
 // serve runs previewd until ctx is cancelled, then stops in order: no new
 // HTTP requests, running Terraform interrupted and waited for (bounded by
 // the shutdown timeout), the store closed. It serves on l, or listens on
 // cfg.ListenAddr when l is nil.
 func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener) error {
+	s := &service{cfg: &cfg, logger: logger}
 	dataDir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return fmt.Errorf("data_dir: %w", err)
@@ -42,125 +60,15 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
-	db, err := openStore(ctx, cfg, dataDir)
-	if err != nil {
+	s.dataDir = dataDir
+	if s.db, err = openStore(ctx, cfg, dataDir); err != nil {
 		return err
 	}
-	defer db.Close()
-
-	tfBin, err := terraformBinary(cfg.Terraform.Bin)
-	if err != nil {
+	defer s.db.Close()
+	s.pg, _ = s.db.(*postgres.DB)
+	if err := s.build(ctx); err != nil {
 		return err
 	}
-	prov, err := provisioner.New(provisioner.Config{
-		TerraformBin:   tfBin,
-		DataDir:        dataDir,
-		PluginCacheDir: cfg.Terraform.PluginCacheDir,
-		CLIConfigFile:  cfg.Terraform.CLIConfig,
-		EnvPassthrough: cfg.Terraform.EnvPassthrough,
-		Env:            cfg.Terraform.Env,
-		Modules:        cfg.module,
-		WaitDelay:      stopDelay(cfg),
-		Logger:         logger,
-	})
-	if err != nil {
-		return err
-	}
-	links, logLink, err := logLinks(ctx, cfg, db)
-	if err != nil {
-		return err
-	}
-	gh, err := newGitHub(cfg, logger, logLink)
-	if err != nil {
-		return err
-	}
-	var gitToken func(ctx context.Context, repo string) (string, error)
-	if client, ok := gh.(*github.Client); ok {
-		gitToken = client.GitToken
-	}
-	cfg.modules = modules.NewResolver(dataDir, cfg.GitHub.APIURL, gitToken)
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	pricing := cfg.pricing()
-	gauges := newEnvironmentGauges(pricing, time.Now)
-	if err := gauges.load(ctx, db); err != nil {
-		return fmt.Errorf("read environments for metrics: %w", err)
-	}
-	reg.MustRegister(gauges)
-
-	ctrlCfg := controller.Config{
-		Runs: controller.RunsConfig{
-			MaxConcurrent: cfg.MaxConcurrentRuns,
-			MaxAttempts:   cfg.MaxAttempts,
-			RetryBase:     cfg.RetryBase,
-			LogDir:        filepath.Join(dataDir, "logs"),
-			DataDir:       dataDir,
-		},
-		Expiry:     controller.ExpiryConfig{TTL: cfg.TTL, MaxKeep: cfg.MaxKeep},
-		Checks:     controller.ChecksConfig{PollInterval: cfg.CheckPollInterval},
-		Parity:     controller.ParityConfig{MaxConcurrent: cfg.MaxConcurrentChecks},
-		Resync:     controller.ResyncConfig{Interval: cfg.ResyncInterval, MaxDestroys: cfg.MaxResyncDestroys},
-		Redelivery: controller.RedeliveryConfig{Interval: cfg.RedeliveryInterval},
-		Modules:    controller.ModulesConfig{PollInterval: cfg.ModulePollInterval},
-		LeaseTTL:   cfg.LeaseTTL,
-		Metrics:    newControllerMetrics(reg),
-		Budgets:    budgets{&cfg},
-		Logger:     logger,
-	}
-	pg, replicated := db.(*postgres.DB)
-	var logs server.RunLogs
-	if replicated { // leases, and logs every replica serves
-		ctrlCfg.Leases, ctrlCfg.Runs.Logs, logs = pg, pg, pg
-	}
-	observed := observedStore{serviceStore: db, gauges: gauges} // what this process writes moves the gauges
-	intake := webhooks.NewIntake([]byte(cfg.WebhookSecret), observed, cfg.serves)
-	ctrlCfg.Resync.Allowed = cfg.serves
-	ctrlCfg.Commands = gh
-	ctrlCfg.Parity.Checker = newChecker(&cfg, prov)
-	ctrlCfg.Modules.Versions = moduleVersions{&cfg}
-	if client, ok := gh.(*github.Client); ok { // offline mode has no pull requests to read
-		ctrlCfg.Resync.PullRequests = client
-		ctrlCfg.Resync.Repos = resyncRepos(cfg, client)
-		ctrlCfg.Checks.Required = requiredChecks{cfg: &cfg, client: client}
-		if githubMode(cfg) == "app" { // the delivery log is the App's
-			ctrlCfg.Redelivery.Deliveries = client
-		}
-	}
-	ctrl := controller.New(observed, provisionerAdapter{p: prov, cfg: &cfg}, gh, ctrlCfg)
-	registerQueueMetrics(reg, ctrl)
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "previewd_leader",
-		Help: "1 on the replica running the loops that run once (resync, module polling, drift schedule, redelivery), else 0.",
-	}, func() float64 {
-		if ctrl.Leading() {
-			return 1
-		}
-		return 0
-	}))
-	pages := server.Pages{Pricing: pricing, GitHubAPIURL: cfg.GitHub.APIURL, Modules: pageModules{&cfg}}
-	srv := server.New(server.Config{
-		Addr:        cfg.ListenAddr,
-		AdminToken:  cfg.AdminToken,
-		TTL:         cfg.TTL,
-		Operate:     preview.OperateRules{TTL: cfg.TTL, MaxKeep: cfg.MaxKeep, MaxAttempts: cfg.MaxAttempts},
-		Store:       observed,
-		Deliveries:  intake,
-		Controller:  ctrl,
-		Registry:    reg,
-		Dashboard:   pages.Dashboard,
-		Environment: pages.Environment,
-		Login:       templates.RenderLogin,
-		Stylesheets: templates.Stylesheets(),
-		PublicURL:   cfg.PublicURL,
-		LogLinks:    links,
-		Logs:        logs,
-		Pricing:     pricing,
-		Logger:      logger,
-
-		MetricsToken: cfg.MetricsToken,
-		MetricsAddr:  cfg.MetricsListenAddr,
-	})
 	if l == nil {
 		if l, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
 			return fmt.Errorf("listen_addr: %w", err)
@@ -173,48 +81,179 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener)
 		}
 		logger.Info("metrics listening", "addr", scrapes.Addr().String(), "token", cfg.MetricsToken != "")
 	}
-	logger.Info("previewd listening", "addr", l.Addr().String(), "data_dir", dataDir, "terraform", tfBin,
+	logger.Info("previewd listening", "addr", l.Addr().String(), "data_dir", dataDir, "terraform", s.tfBin,
 		"github", githubMode(cfg), "version", version)
+	return s.run(ctx, l, scrapes)
+}
 
+// build constructs the pieces over the open store: the provisioner, the
+// GitHub client, the module resolver, the metrics, the controller and the
+// HTTP server.
+func (s *service) build(ctx context.Context) error {
+	cfg := s.cfg
+	var err error
+	if s.tfBin, err = terraformBinary(cfg.Terraform.Bin); err != nil {
+		return err
+	}
+	if s.prov, err = provisioner.New(provisioner.Config{
+		TerraformBin:   s.tfBin,
+		DataDir:        s.dataDir,
+		PluginCacheDir: cfg.Terraform.PluginCacheDir,
+		CLIConfigFile:  cfg.Terraform.CLIConfig,
+		EnvPassthrough: cfg.Terraform.EnvPassthrough,
+		Env:            cfg.Terraform.Env,
+		Modules:        cfg.module,
+		WaitDelay:      stopDelay(*cfg),
+		Logger:         s.logger,
+	}); err != nil {
+		return err
+	}
+	links, logLink, err := logLinks(ctx, *cfg, s.db)
+	if err != nil {
+		return err
+	}
+	if s.gh, err = newGitHub(*cfg, s.logger, logLink); err != nil {
+		return err
+	}
+	var gitToken func(ctx context.Context, repo string) (string, error)
+	if client, ok := s.gh.(*github.Client); ok {
+		gitToken = client.GitToken
+	}
+	cfg.modules = modules.NewResolver(s.dataDir, cfg.GitHub.APIURL, gitToken)
+
+	s.reg = prometheus.NewRegistry()
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pricing := cfg.pricing()
+	s.gauges = newEnvironmentGauges(pricing, time.Now)
+	if err := s.gauges.load(ctx, s.db); err != nil {
+		return fmt.Errorf("read environments for metrics: %w", err)
+	}
+	s.reg.MustRegister(s.gauges)
+	s.observed = observedStore{serviceStore: s.db, gauges: s.gauges} // what this process writes moves the gauges
+	s.ctrl = controller.New(s.observed, provisionerAdapter{p: s.prov, cfg: cfg}, s.gh, s.controllerConfig())
+	registerQueueMetrics(s.reg, s.ctrl)
+	s.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "previewd_leader",
+		Help: "1 on the replica running the loops that run once (resync, module polling, drift schedule, redelivery), else 0.",
+	}, func() float64 {
+		if s.ctrl.Leading() {
+			return 1
+		}
+		return 0
+	}))
+	s.srv = server.New(s.serverConfig(pricing, links))
+	return nil
+}
+
+// controllerConfig is the controller's configuration from previewd's.
+func (s *service) controllerConfig() controller.Config {
+	cfg := s.cfg
+	ctrlCfg := controller.Config{
+		Runs: controller.RunsConfig{
+			MaxConcurrent: cfg.MaxConcurrentRuns,
+			MaxAttempts:   cfg.MaxAttempts,
+			RetryBase:     cfg.RetryBase,
+			LogDir:        filepath.Join(s.dataDir, "logs"),
+			DataDir:       s.dataDir,
+		},
+		Expiry:     controller.ExpiryConfig{TTL: cfg.TTL, MaxKeep: cfg.MaxKeep},
+		Checks:     controller.ChecksConfig{PollInterval: cfg.CheckPollInterval},
+		Parity:     controller.ParityConfig{MaxConcurrent: cfg.MaxConcurrentChecks, Checker: newChecker(cfg, s.prov)},
+		Resync:     controller.ResyncConfig{Interval: cfg.ResyncInterval, MaxDestroys: cfg.MaxResyncDestroys, Allowed: cfg.serves},
+		Redelivery: controller.RedeliveryConfig{Interval: cfg.RedeliveryInterval},
+		Modules:    controller.ModulesConfig{PollInterval: cfg.ModulePollInterval, Versions: moduleVersions{cfg}},
+		LeaseTTL:   cfg.LeaseTTL,
+		Metrics:    newControllerMetrics(s.reg),
+		Budgets:    budgets{cfg},
+		Commands:   s.gh,
+		Logger:     s.logger,
+	}
+	if s.pg != nil { // leases, and logs every replica serves
+		ctrlCfg.Leases, ctrlCfg.Runs.Logs = s.pg, s.pg
+	}
+	if client, ok := s.gh.(*github.Client); ok { // offline mode has no pull requests to read
+		ctrlCfg.Resync.PullRequests = client
+		ctrlCfg.Resync.Repos = resyncRepos(*cfg, client)
+		ctrlCfg.Checks.Required = requiredChecks{cfg: cfg, client: client}
+		if githubMode(*cfg) == "app" { // the delivery log is the App's
+			ctrlCfg.Redelivery.Deliveries = client
+		}
+	}
+	return ctrlCfg
+}
+
+// serverConfig is the HTTP server's configuration from previewd's.
+func (s *service) serverConfig(pricing preview.Pricing, links *server.LogLinks) server.Config {
+	cfg := s.cfg
+	pages := server.Pages{Pricing: pricing, GitHubAPIURL: cfg.GitHub.APIURL, Modules: pageModules{cfg}}
+	sc := server.Config{
+		Addr:         cfg.ListenAddr,
+		AdminToken:   cfg.AdminToken,
+		TTL:          cfg.TTL,
+		Operate:      preview.OperateRules{TTL: cfg.TTL, MaxKeep: cfg.MaxKeep, MaxAttempts: cfg.MaxAttempts},
+		Store:        s.observed,
+		Deliveries:   webhooks.NewIntake([]byte(cfg.WebhookSecret), s.observed, cfg.serves),
+		Controller:   s.ctrl,
+		Registry:     s.reg,
+		Dashboard:    pages.Dashboard,
+		Environment:  pages.Environment,
+		Login:        templates.RenderLogin,
+		Stylesheets:  templates.Stylesheets(),
+		PublicURL:    cfg.PublicURL,
+		LogLinks:     links,
+		Pricing:      pricing,
+		Logger:       s.logger,
+		MetricsToken: cfg.MetricsToken,
+		MetricsAddr:  cfg.MetricsListenAddr,
+	}
+	if s.pg != nil {
+		sc.Logs = s.pg
+	}
+	return sc
+}
+
+// run serves on l (and /metrics on scrapes, if any) and runs the
+// controller until ctx ends or either stops, then shuts down in order.
+func (s *service) run(ctx context.Context, l, scrapes net.Listener) error {
+	logger := s.logger
 	ctrlCtx, stopCtrl := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopCtrl()
 	ctrlDone := make(chan error, 1)
-	go func() { ctrlDone <- ctrl.Run(ctrlCtx) }()
-	if replicated { // other replicas' webhooks and commands wake this one too
-		go pg.Listen(ctrlCtx, ctrl.Nudge)
-		go gauges.reloadEvery(ctrlCtx, db, cfg.LeaseTTL, logger) // and what they write reaches this one's gauges
-		logger.Info("sharing the database with any other replicas", "holder", pg.Holder(), "lease_ttl", cfg.LeaseTTL)
+	go func() { ctrlDone <- s.ctrl.Run(ctrlCtx) }()
+	if s.pg != nil { // other replicas' webhooks and commands wake this one too
+		go s.pg.Listen(ctrlCtx, s.ctrl.Nudge)
+		go s.gauges.reloadEvery(ctrlCtx, s.db, s.cfg.LeaseTTL, logger) // and what they write reaches this one's gauges
+		logger.Info("sharing the database with any other replicas", "holder", s.pg.Holder(), "lease_ttl", s.cfg.LeaseTTL)
 	}
 	srvDone := make(chan error, 2)
-	go func() { srvDone <- srv.Serve(l) }()
+	go func() { srvDone <- s.srv.Serve(l) }()
 	if scrapes != nil {
-		go func() { srvDone <- srv.ServeMetrics(scrapes) }()
+		go func() { srvDone <- s.srv.ServeMetrics(scrapes) }()
 	}
-
 	select {
 	case <-ctx.Done():
-		logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+		logger.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
 	case err := <-srvDone:
-		shutdownHTTP(srv, logger) // the other listener
+		shutdownHTTP(s.srv, logger) // the other listener
 		stopCtrl()
 		<-ctrlDone
 		return fmt.Errorf("http server: %w", err)
 	case err := <-ctrlDone:
-		shutdownHTTP(srv, logger)
+		shutdownHTTP(s.srv, logger)
 		if err == nil {
 			err = errors.New("controller stopped")
 		}
 		return err
 	}
-	shutdownHTTP(srv, logger)
+	shutdownHTTP(s.srv, logger)
 	stopCtrl()
 	select {
 	case err := <-ctrlDone:
 		if err != nil {
 			return err
 		}
-	case <-time.After(cfg.ShutdownTimeout):
-		return fmt.Errorf("runs did not stop within %s", cfg.ShutdownTimeout)
+	case <-time.After(s.cfg.ShutdownTimeout):
+		return fmt.Errorf("runs did not stop within %s", s.cfg.ShutdownTimeout)
 	}
 	logger.Info("stopped cleanly")
 	return nil
