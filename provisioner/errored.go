@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/previewd/previewd/internal/atomicfile"
 )
 
 // erroredState is the file Terraform writes into its working directory when
@@ -37,7 +39,7 @@ func (p *Provisioner) recoverErroredState(ctx context.Context, r *run, name stri
 	if err != nil {
 		return fmt.Errorf("keep %s: %w", erroredState, err)
 	}
-	if err := writeFileAtomic(keep, data, 0o600); err != nil {
+	if err := atomicfile.WriteFile(keep, data, 0o600); err != nil {
 		return fmt.Errorf("keep %s: %w", erroredState, err)
 	}
 	fmt.Fprintf(logOrDiscard(log), "# previewd: found %s from an earlier run; kept at %s; pushing it as the state\n", erroredState, keep)

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/previewd/previewd/internal/atomicfile"
+
 	"github.com/hashicorp/terraform-exec/tfexec"
 	preview "github.com/previewd/previewd"
 )
@@ -463,7 +465,7 @@ func syncWorkspace(mod Module, ws workspace, state State) (workDir, digest strin
 	}
 	workDir = ws.workDir(mod)
 	if state.Remote() {
-		if err := writeFileAtomic(ws.backendConfigPath(), backendFile(state), 0o600); err != nil {
+		if err := atomicfile.WriteFile(ws.backendConfigPath(), backendFile(state), 0o600); err != nil {
 			return "", "", err
 		}
 	}
@@ -605,7 +607,7 @@ func (p *Provisioner) init(ctx context.Context, r *run) error {
 		} else if restored {
 			r.restoredInit = p.inits.entry(key)
 			fmt.Fprintf(r.log, "# previewd: this module was initialised for another environment; copied that init instead of running terraform init\n")
-			return writeFileAtomic(r.ws.initDigestPath(), []byte(key), 0o600)
+			return atomicfile.WriteFile(r.ws.initDigestPath(), []byte(key), 0o600)
 		}
 	}
 	if p.initSem != nil {
@@ -625,7 +627,7 @@ func (p *Provisioner) init(ctx context.Context, r *run) error {
 	if err := p.inits.keep(key, r); err != nil {
 		p.logger.Warn("could not keep an init for other environments", "dir", r.ws.root, "err", err)
 	}
-	return writeFileAtomic(r.ws.initDigestPath(), []byte(key), 0o600)
+	return atomicfile.WriteFile(r.ws.initDigestPath(), []byte(key), 0o600)
 }
 
 // initKey is what an init's result depends on: the module copy, where in it
@@ -733,7 +735,7 @@ func writeBackendOverride(workDir, statePath string, state State) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(workDir, overrideFile), append(b, '\n'), 0o644)
+	return atomicfile.WriteFile(filepath.Join(workDir, overrideFile), append(b, '\n'), 0o644)
 }
 
 // workspace is one environment's directory, DataDir/envs/<name>.

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/previewd/previewd/internal/atomicfile"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -147,7 +149,7 @@ func (r *run) selectWorkspace(name string) error {
 	if !r.state.Remote() {
 		return nil
 	}
-	return writeFileAtomic(filepath.Join(r.ws.dataDir(), workspaceFile), []byte(WorkspacePrefix+name), 0o600)
+	return atomicfile.WriteFile(filepath.Join(r.ws.dataDir(), workspaceFile), []byte(WorkspacePrefix+name), 0o600)
 }
 
 // unselectWorkspace leaves the default workspace selected, for init.

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/previewd/previewd/internal/atomicfile"
 )
 
 // skipSource reports whether a source entry named name is never copied into
@@ -251,32 +253,11 @@ func writeManifest(path string, paths []string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, b, 0o600)
+	return atomicfile.WriteFile(path, b, 0o600)
 }
 
 func union(a, b []string) []string {
 	u := slices.Concat(a, b)
 	slices.Sort(u)
 	return slices.Compact(u)
-}
-
-// writeFileAtomic writes data to path through a temporary file renamed into
-// place, so a reader never sees half a file.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), perm); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/previewd/previewd/internal/atomicfile"
+
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
 	preview "github.com/previewd/previewd"
 )
@@ -68,7 +70,7 @@ func writeVarFile(path string, vars map[string]any) error {
 	if err != nil {
 		return fmt.Errorf("encode variables: %w", err)
 	}
-	return writeFileAtomic(path, append(b, '\n'), 0o600)
+	return atomicfile.WriteFile(path, append(b, '\n'), 0o600)
 }
 
 // varFilePaths resolves the module's var files for Terraform running in the
