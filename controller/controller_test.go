@@ -272,7 +272,7 @@ func TestShutdownInterruptsAndRestartResumes(t *testing.T) {
 	defer db.Close()
 	h := start(t, slow, db)
 	name := h.open(1, "a", time.Now())
-	<-started
+	waittest.Recv(t, "the apply started", started)
 	h.stop()
 	env, _ := db.FindEnvironmentByName(context.Background(), name)
 	runs, _ := db.FindRuns(context.Background(), preview.RunsOf(env))

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/internal/waittest"
 	"github.com/previewd/previewd/server"
 	"github.com/previewd/previewd/store"
 	"github.com/previewd/previewd/webhooks"
@@ -36,25 +37,8 @@ type hostileFixture struct {
 	s   *server.Server
 	db  *store.DB
 	reg *prometheus.Registry
-	log *syncBuffer
+	log *waittest.Buffer
 	now *fakeClock
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 type fakeClock struct {
@@ -81,7 +65,7 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	f := &hostileFixture{db: db, reg: prometheus.NewRegistry(), log: &syncBuffer{}, now: &fakeClock{t: time.Now()}}
+	f := &hostileFixture{db: db, reg: prometheus.NewRegistry(), log: &waittest.Buffer{}, now: &fakeClock{t: time.Now()}}
 	f.s = server.New(server.Config{
 		AdminToken: token, TTL: time.Hour, Store: db, Deliveries: webhooks.NewIntake([]byte(secret), db, nil),
 		Controller: &fakeController{ready: true}, Registry: f.reg, Now: f.now.Now,
@@ -133,6 +117,13 @@ func (f *hostileFixture) gauge(t *testing.T, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// waitReserved reads the bytes reserved for webhook bodies until done
+// holds of them.
+func (f *hostileFixture) waitReserved(t *testing.T, what string, done func(float64) bool) {
+	t.Helper()
+	waittest.For(t, what, func() float64 { return f.gauge(t, "previewd_webhook_body_bytes_reserved") }, done)
 }
 
 // readFlag is a body that records whether anyone read it.
@@ -242,13 +233,7 @@ func TestWebhookFloodOfLargeBodiesLeavesRoomForSignedDeliveries(t *testing.T) {
 			}
 		}()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for f.gauge(t, "previewd_webhook_body_bytes_reserved") < 2*server.MaxWebhookBody {
-		if time.Now().After(deadline) {
-			t.Fatalf("the two large bodies never reserved their bytes: %v reserved", f.gauge(t, "previewd_webhook_body_bytes_reserved"))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	f.waitReserved(t, "the two large bodies' bytes reserved", func(n float64) bool { return n >= 2*server.MaxWebhookBody })
 
 	big := bytes.Repeat([]byte("x"), server.MaxWebhookBody)
 	resp, out := deliverTo(t, f.url, "pull_request", "third", big, "sha256="+strings.Repeat("0", 64), -1)
@@ -278,11 +263,7 @@ func TestWebhookFloodOfLargeBodiesLeavesRoomForSignedDeliveries(t *testing.T) {
 		t.Errorf("a signed delivery of unknown length during the flood: got %d %v, want 202", resp.StatusCode, out)
 	}
 	endFlood()
-	for deadline := time.Now().Add(10 * time.Second); f.gauge(t, "previewd_webhook_body_bytes_reserved") != 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("reserved once every delivery ended: got %v, want 0", f.gauge(t, "previewd_webhook_body_bytes_reserved"))
-		}
-	}
+	f.waitReserved(t, "nothing reserved once every delivery ended", func(n float64) bool { return n == 0 })
 	if resp, out := deliverTo(t, f.url, "pull_request", "chunked-2", unknownLength, sign(unknownLength), 0); resp.StatusCode != http.StatusAccepted {
 		t.Errorf("a signed delivery of unknown length after the flood: got %d %v, want 202", resp.StatusCode, out)
 	}
@@ -338,16 +319,14 @@ func TestChunkedDeliveriesShareTheSmallPool(t *testing.T) {
 			answers <- fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(out))
 		})
 	}
-	for deadline := time.Now().Add(10 * time.Second); f.gauge(t, "previewd_webhook_body_bytes_reserved") < deliveries*server.UnknownStep; time.Sleep(5 * time.Millisecond) {
+	f.waitReserved(t, fmt.Sprintf("the %d deliveries read at once", deliveries), func(n float64) bool {
 		select {
 		case answer := <-answers:
 			t.Fatalf("a delivery was answered before its body ended: %s", answer)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the %d deliveries were never read at once: %v bytes reserved", deliveries, f.gauge(t, "previewd_webhook_body_bytes_reserved"))
-		}
-	}
+		return n >= deliveries*server.UnknownStep
+	})
 	releaseAll()
 	for range deliveries {
 		if answer := <-answers; !strings.HasPrefix(answer, "202 ") {
@@ -490,20 +469,12 @@ func TestSlowSendersLoseTheirReservation(t *testing.T) {
 			}
 		})
 	}
-	for deadline := time.Now().Add(10 * time.Second); f.gauge(t, "previewd_webhook_body_bytes_reserved") < senders<<20; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the slow senders never held the pool: %v reserved", f.gauge(t, "previewd_webhook_body_bytes_reserved"))
-		}
-	}
+	f.waitReserved(t, "the slow senders holding the pool", func(n float64) bool { return n >= senders<<20 })
 	body := prPayload("opened", 1, "feature/slow", "abc", time.Now())
 	if resp, _ := deliverTo(t, f.url, "pull_request", "while-held", body, sign(body), -1); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("while slow senders hold the pool: got %d, want 503", resp.StatusCode)
 	}
-	for deadline := time.Now().Add(10 * time.Second); f.gauge(t, "previewd_webhook_body_bytes_reserved") != 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the read deadline never freed the pool: %v reserved", f.gauge(t, "previewd_webhook_body_bytes_reserved"))
-		}
-	}
+	f.waitReserved(t, "the read deadline freeing the pool", func(n float64) bool { return n == 0 })
 	if resp, out := deliverTo(t, f.url, "pull_request", "after-deadline", body, sign(body), -1); resp.StatusCode != http.StatusAccepted {
 		t.Errorf("after the deadline: got %d %s, want 202", resp.StatusCode, out)
 	}

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 // appGitHub wraps the end-to-end fake GitHub with what a GitHub App needs:
@@ -110,7 +112,7 @@ func TestAppModeLifecycle(t *testing.T) {
 	sha := strings.Repeat("c", 40)
 	p.send(prEvent{"opened", "app/mode", sha, 1, time.Now().Add(-time.Hour)})
 	p.waitFor("app-mode", "ready", readyAt(sha))
-	waitUntil(t, "a comment and a successful deployment", func() bool {
+	waittest.Until(t, "a comment and a successful deployment", func() bool {
 		bodies, _, _ := gh.snapshot()
 		_, depStatuses, _, _ := gh.github()
 		return len(bodies) == 1 && strings.Contains(bodies[0], "is ready") && len(depStatuses) > 0 && depStatuses[len(depStatuses)-1] == "1 success"

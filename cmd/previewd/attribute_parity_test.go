@@ -11,6 +11,7 @@ import (
 	"time"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 // TestEnvironmentConditionalFailsParityUntilDeclared runs a module whose
@@ -44,7 +45,7 @@ func TestEnvironmentConditionalFailsParityUntilDeclared(t *testing.T) {
 	waitChecked := func(sha string) {
 		t.Helper()
 		p.waitFor("engine", "checked at "+sha[:7], func(e apiEnvironment) bool { return e.Parity.SHA == sha })
-		waitUntil(t, "the parity status at "+sha[:7], func() bool {
+		waittest.Until(t, "the parity status at "+sha[:7], func() bool {
 			got = env{}
 			p.get("/api/v1/environments/engine", &got)
 			// The status of this very head: the one of the previous head

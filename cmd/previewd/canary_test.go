@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 // The secrets of TestSecretsAppearNowherePreviewdWrites: production's and
@@ -74,7 +76,7 @@ func TestSecretsAppearNowherePreviewdWrites(t *testing.T) {
 			t.Errorf("%s: drift check: got %d, want 202", name, code)
 		}
 	}
-	waitUntil(t, "both drift checks", func() bool {
+	waittest.Until(t, "both drift checks", func() bool {
 		return strings.Count(p.logs.String(), "drift checked") >= 2
 	})
 

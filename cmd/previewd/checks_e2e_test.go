@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 // TestHeadsWaitForRequiredChecks runs wait_for_checks against the fake
@@ -61,22 +63,22 @@ func TestHeadsWaitForRequiredChecks(t *testing.T) {
 
 	check(sha2, "success") // re-run; the event is lost
 	p.waitFor("feature-wait", "ready at sha2 without an event", readyAt(sha2))
-	var statuses []string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	// previewd's statuses, joined: pending then success on each head, and
+	// failure on the second before its success.
+	statuses := func() string {
 		gh.mu.Lock()
-		statuses = statuses[:0]
+		defer gh.mu.Unlock()
+		var own []string
 		for _, s := range gh.statuses {
 			if !strings.Contains(s, "previewd/parity") {
-				statuses = append(statuses, s)
+				own = append(own, s)
 			}
 		}
-		gh.mu.Unlock()
-		joined := strings.Join(statuses, ",")
-		failure, success := strings.Index(joined, "2222222 failure"), strings.LastIndex(joined, "2222222 success")
-		if strings.HasPrefix(joined, "1111111 pending,1111111 success,") && failure > 0 && success > failure &&
-			strings.HasSuffix(joined, "2222222 success") && !strings.Contains(joined[:failure], "2222222 success") {
-			return
-		}
+		return strings.Join(own, ",")
 	}
-	t.Errorf("previewd statuses: %v; want pending then success on each head, and failure on the second before its success", statuses)
+	waittest.For(t, "previewd's statuses: pending then success on each head, failure on the second before its success", statuses, func(joined string) bool {
+		failure, success := strings.Index(joined, "2222222 failure"), strings.LastIndex(joined, "2222222 success")
+		return strings.HasPrefix(joined, "1111111 pending,1111111 success,") && failure > 0 && success > failure &&
+			strings.HasSuffix(joined, "2222222 success") && !strings.Contains(joined[:failure], "2222222 success")
+	})
 }

@@ -162,9 +162,18 @@ func TestBudgetEvictsTheIdlest(t *testing.T) {
 	t0 := time.Now().Add(-time.Hour)
 	p.send(prEvent{"opened", "oldest", "sha1", 1, t0})
 	p.waitFor("oldest", "ready", readyAt("sha1"))
-	time.Sleep(1100 * time.Millisecond) // its last activity is the oldest by a second
 	p.send(prEvent{"opened", "newer", "sha1", 2, t0})
 	p.waitFor("newer", "ready", readyAt("sha1"))
+	// newer was opened once oldest was ready: oldest's last activity is the
+	// older, by the length of an apply.
+	var oldest, newer struct {
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	p.get("/api/v1/environments/oldest", &oldest)
+	p.get("/api/v1/environments/newer", &newer)
+	if !newer.ExpiresAt.After(oldest.ExpiresAt) {
+		t.Fatalf("newer's last activity (expiring %s) is not after oldest's (%s)", newer.ExpiresAt, oldest.ExpiresAt)
+	}
 	p.send(prEvent{"opened", "newest", "sha1", 3, t0})
 	v := p.waitBudget("oldest", "evicted", func(v budgetView) bool {
 		return v.Status == "destroyed" && strings.Contains(v.Comment.Body, "make room")

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 // browser is an HTTP client that keeps cookies and does not follow
@@ -190,15 +192,14 @@ func TestFollowARunningLog(t *testing.T) {
 	module, _ := filepath.Abs("testdata/slow")
 	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": module})
 	p.send(prEvent{"opened", "follow", "sha1", 1, time.Now().Add(-time.Hour)})
-	var runs []struct{ ID, State string }
-	for deadline := time.Now().Add(time.Minute); len(runs) == 0 || runs[0].State != "running"; {
-		if time.Now().After(deadline) {
-			t.Fatal("no run started")
-		}
-		runs = nil
+	type run struct{ ID, State string }
+	runs := waittest.ForWithin(t, time.Minute, "a run started, its log begun", func() []run {
+		var runs []run
 		p.get("/api/v1/environments/follow/runs", &runs)
-		time.Sleep(20 * time.Millisecond)
-	}
+		return runs
+	}, func(runs []run) bool {
+		return len(runs) > 0 && runs[0].State == "running" && p.runLog(runs[0].ID).Code == 200
+	})
 	seq := runs[0].ID[strings.LastIndexByte(runs[0].ID, '/')+1:]
 	req, _ := http.NewRequest("GET", p.base+"/api/v1/environments/follow/runs/"+seq+"/log?follow=true", nil)
 	req.Header.Set("Authorization", "Bearer "+testToken)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/previewd/previewd/internal/waittest"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -124,21 +125,16 @@ func TestDeployMonitoringUsesExportedMetrics(t *testing.T) {
 	// and outcome, its parity check by verdict.
 	p.send(prEvent{"opened", "metrics", "sha1", 1, time.Now().Add(-time.Hour)})
 	p.waitFor("metrics", "parity-checked", func(e apiEnvironment) bool { return e.Status == "ready" && e.Parity.SHA == "sha1" })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		families = scrape(t, p)
-		applied := sample(families, "previewd_run_duration_seconds", map[string]string{"phase": "apply", "outcome": "succeeded"})
-		checked := sample(families, "previewd_parity_checks_total", map[string]string{"verdict": "ok"}) +
-			sample(families, "previewd_parity_checks_total", map[string]string{"verdict": "drift"})
-		ready := sample(families, "previewd_environments", map[string]string{"status": "ready"})
-		if applied == 1 && checked == 1 && ready == 1 {
-			break
+	type measured struct{ Applies, Checks, Ready float64 }
+	waittest.For(t, "one apply, its check and one ready environment measured", func() measured {
+		families := scrape(t, p)
+		return measured{
+			Applies: sample(families, "previewd_run_duration_seconds", map[string]string{"phase": "apply", "outcome": "succeeded"}),
+			Checks: sample(families, "previewd_parity_checks_total", map[string]string{"verdict": "ok"}) +
+				sample(families, "previewd_parity_checks_total", map[string]string{"verdict": "drift"}),
+			Ready: sample(families, "previewd_environments", map[string]string{"status": "ready"}),
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after one apply and its check: applies %v, checks %v, ready %v", applied, checked, ready)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	}, func(m measured) bool { return m == measured{1, 1, 1} })
 }
 
 func scrape(t *testing.T, p *previewd) map[string]*dto.MetricFamily {

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/previewd/previewd/internal/gittest"
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 // The tests' webhook secret and admin token, as long as previewd requires
@@ -62,7 +63,7 @@ type previewd struct {
 	t       testing.TB
 	base    string
 	dataDir string
-	logs    *syncBuffer
+	logs    *waittest.Buffer
 	stop    func() error
 }
 
@@ -92,7 +93,7 @@ func startPreviewd(t testing.TB, env map[string]string) *previewd {
 	if _, ok := vars["PREVIEWD_PUBLIC_URL"]; !ok {
 		cfg.PublicURL = "http://" + l.Addr().String() // links in comments point back here
 	}
-	logs := &syncBuffer{}
+	logs := &waittest.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -119,20 +120,7 @@ func startPreviewd(t testing.TB, env map[string]string) *previewd {
 
 func (p *previewd) waitReady() {
 	p.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(p.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("previewd not ready: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitHTTP(p.t, p.base+"/readyz")
 }
 
 type prEvent struct {
@@ -233,21 +221,23 @@ func (p *previewd) waitFor(name, what string, cond func(apiEnvironment) bool) ap
 	return waitForAs(p, name, what, cond)
 }
 
+// answer is what the admin API answered: its status code and body.
+type answer[T any] struct {
+	Code int
+	Body T
+}
+
 // waitForAs reads the named environment from the admin API into a T until
-// cond holds, for up to two minutes, and returns it.
+// cond holds, for up to two minutes (Terraform runs under the race
+// detector), and returns it.
 func waitForAs[T any](p *previewd, name, what string, cond func(T) bool) T {
 	p.t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	read := func() answer[T] {
 		var env T
-		if p.get("/api/v1/environments/"+name, &env) == 200 && cond(env) {
-			return env
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%s: timed out waiting for %s; last %+v", name, what, env)
-		}
-		time.Sleep(50 * time.Millisecond)
+		code := p.get("/api/v1/environments/"+name, &env)
+		return answer[T]{code, env}
 	}
+	return waittest.ForWithin(p.t, 2*time.Minute, name+": "+what, read, func(a answer[T]) bool { return a.Code == 200 && cond(a.Body) }).Body
 }
 
 func readyAt(sha string) func(apiEnvironment) bool {
@@ -451,6 +441,28 @@ func (f *fakeGitHub) github() (deployments, depStatuses, statuses, reactions []s
 	return slices.Clone(f.deployments), slices.Clone(f.depStatuses), slices.Clone(f.statuses), slices.Clone(f.reactions)
 }
 
+// commentBodies, deploymentStatuses, commitStatuses and reacted are
+// what snapshot and github return, one at a time, for waits.
+func (f *fakeGitHub) commentBodies() []string {
+	bodies, _, _ := f.snapshot()
+	return bodies
+}
+
+func (f *fakeGitHub) deploymentStatuses() []string {
+	_, s, _, _ := f.github()
+	return s
+}
+
+func (f *fakeGitHub) commitStatuses() []string {
+	_, _, s, _ := f.github()
+	return s
+}
+
+func (f *fakeGitHub) reacted() []string {
+	_, _, _, r := f.github()
+	return r
+}
+
 func (f *fakeGitHub) snapshot() (bodies []string, creates, edits int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -509,8 +521,7 @@ repos:
 		t.Fatalf("synchronize: got %d", code)
 	}
 	p.waitFor("feature-checkout", "ready at the new head", readyAt(sha2))
-	waitUntil(t, "comment shows the new commit, ready", func() bool {
-		bodies, _, _ := gh.snapshot()
+	waittest.For(t, "comment shows the new commit, ready", gh.commentBodies, func(bodies []string) bool {
 		return len(bodies) == 1 && strings.Contains(bodies[0], "Deployed commit `bbbbbbb`")
 	})
 	// The comment's log link opens the run's log without the admin token.
@@ -528,8 +539,7 @@ repos:
 	if env.URL != "" {
 		t.Errorf("destroyed environment still has url %q", env.URL)
 	}
-	waitUntil(t, "comment says destroyed", func() bool {
-		bodies, _, _ := gh.snapshot()
+	waittest.For(t, "comment says destroyed", gh.commentBodies, func(bodies []string) bool {
 		return len(bodies) == 1 && strings.Contains(bodies[0], "destroyed")
 	})
 	bodies, creates, edits := gh.snapshot()
@@ -541,8 +551,7 @@ repos:
 			t.Errorf("Authorization header: got %q", a)
 		}
 	}
-	waitUntil(t, "deployments inactive after destroy", func() bool {
-		_, ds, _, _ := gh.github()
+	waittest.For(t, "deployments inactive after destroy", gh.deploymentStatuses, func(ds []string) bool {
 		return len(ds) > 0 && ds[len(ds)-1] == "2 inactive"
 	})
 	deployments, depStatuses, statuses, _ := gh.github()
@@ -714,15 +723,22 @@ func logOf(t *testing.T, p *previewd, name string, i int) string {
 	if len(runs) <= i {
 		t.Fatalf("no run %d for %s", i, name)
 	}
-	req, _ := http.NewRequest("GET", p.base+"/api/v1/environments/"+runs[i].ID[:strings.Index(runs[i].ID, "/")]+"/runs/"+runs[i].ID[strings.Index(runs[i].ID, "/")+1:]+"/log", nil)
+	return p.runLog(runs[i].ID).Body
+}
+
+// runLog reads the log of the run id ("<environment>/<seq>") so far.
+func (p *previewd) runLog(id string) answer[string] {
+	p.t.Helper()
+	name, seq, _ := strings.Cut(id, "/")
+	req, _ := http.NewRequest("GET", p.base+"/api/v1/environments/"+name+"/runs/"+seq+"/log", nil)
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		p.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return answer[string]{resp.StatusCode, string(b)}
 }
 
 func fetch(t *testing.T, url string) string {
@@ -734,17 +750,6 @@ func fetch(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // treeDigest hashes every path, mode and content under dir.
@@ -763,23 +768,6 @@ func treeDigest(t *testing.T, dir string) string {
 		return nil
 	})
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // sendComment sends a signed issue_comment delivery for a comment on pull
@@ -820,15 +808,15 @@ func TestCommentCommands(t *testing.T) {
 	if code, out := p.sendComment(1, 501, "maintainer", "/preview redeploy"); code != 202 || out["result"] != "queued" {
 		t.Fatalf("command: got %d %v, want 202 queued", code, out)
 	}
-	waitUntil(t, "a second apply", func() bool {
+	waittest.Until(t, "a second apply", func() bool {
 		var runs []struct{ Phase, State string }
 		p.get("/api/v1/environments/cmds/runs", &runs)
 		return len(runs) == 2 && runs[1].State == "succeeded"
 	})
-	waitUntil(t, "a reaction", func() bool { _, _, _, r := gh.github(); return slices.Contains(r, "501 +1") })
+	waittest.For(t, "a reaction", gh.reacted, func(r []string) bool { return slices.Contains(r, "501 +1") })
 
 	p.sendComment(1, 502, "visitor", "/preview destroy")
-	waitUntil(t, "a reply to the visitor", func() bool {
+	waittest.Until(t, "a reply to the visitor", func() bool {
 		bodies, _, _ := gh.snapshot()
 		for _, b := range bodies {
 			if strings.Contains(b, "@visitor") && strings.Contains(b, "needs write access") {
@@ -876,8 +864,7 @@ func TestUndeclaredDriftFailsTheParityStatusUntilDeclared(t *testing.T) {
 	sha1, sha2 := strings.Repeat("1", 40), strings.Repeat("2", 40)
 	p.send(prEvent{"opened", "keys", sha1, 1, t0})
 	p.waitFor("keys", "checked", func(e apiEnvironment) bool { return e.Parity.SHA == sha1 })
-	waitUntil(t, "a failing previewd/parity status", func() bool {
-		_, _, statuses, _ := gh.github()
+	waittest.For(t, "a failing previewd/parity status", gh.commitStatuses, func(statuses []string) bool {
 		return slices.Contains(statuses, "1111111 failure previewd/parity")
 	})
 	var report struct {
@@ -891,8 +878,7 @@ func TestUndeclaredDriftFailsTheParityStatusUntilDeclared(t *testing.T) {
 	if report.Status != "drift" || len(report.Findings) != 1 || report.Findings[0].Kind != "config_key" || report.Findings[0].Declared {
 		t.Errorf("API report: got %+v, want one undeclared config_key finding", report)
 	}
-	waitUntil(t, "the finding in the comment", func() bool {
-		bodies, _, _ := gh.snapshot()
+	waittest.For(t, "the finding in the comment", gh.commentBodies, func(bodies []string) bool {
 		return len(bodies) == 1 && strings.Contains(bodies[0], "undeclared difference") && strings.Contains(bodies[0], "RATE_LIMIT_PER_MINUTE")
 	})
 	if err := p.stop(); err != nil {
@@ -903,8 +889,7 @@ func TestUndeclaredDriftFailsTheParityStatusUntilDeclared(t *testing.T) {
 	p2 := startPreviewd(t, env)
 	p2.send(prEvent{"synchronize", "keys", sha2, 1, t0.Add(time.Minute)})
 	p2.waitFor("keys", "checked at the new head", func(e apiEnvironment) bool { return e.Parity.SHA == sha2 && e.Parity.Status == "ok" })
-	waitUntil(t, "a green previewd/parity status", func() bool {
-		_, _, statuses, _ := gh.github()
+	waittest.For(t, "a green previewd/parity status", gh.commitStatuses, func(statuses []string) bool {
 		return slices.Contains(statuses, "2222222 success previewd/parity")
 	})
 }

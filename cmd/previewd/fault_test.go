@@ -7,11 +7,14 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/previewd/previewd/internal/apitest"
 	"github.com/previewd/previewd/internal/pgtest"
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 var (
@@ -103,7 +107,7 @@ func processesUnder(dir string) []string {
 type process struct {
 	*previewd
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *waittest.Buffer
 	done chan error
 }
 
@@ -139,7 +143,7 @@ func startProcessAt(t testing.TB, addr, dataDir string, extra ...string) *proces
 		"PREVIEWD_LISTEN_ADDR="+addr,
 	)
 	cmd.Env = append(cmd.Env, extra...)
-	out := &syncBuffer{}
+	out := &waittest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -157,22 +161,58 @@ func startProcessAt(t testing.TB, addr, dataDir string, extra ...string) *proces
 	return p
 }
 
-// waitRunning waits until the environment's newest run is in progress.
+// newestRun is the newest run of an environment as the admin API shows
+// it, with its log so far.
+type newestRun struct {
+	ID, Phase, State string
+	Log              string
+}
+
+// waitRunning waits until the environment's newest run is a run of phase
+// whose Terraform is inside it: its log shows the slow module's
+// local-exec provisioner running, with the state locked and the resource
+// half made.
 func (p *process) waitRunning(name, phase string) {
 	p.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		var runs []struct{ Phase, State string }
-		if p.get("/api/v1/environments/"+name+"/runs", &runs) == 200 && len(runs) > 0 {
-			last := runs[len(runs)-1]
-			if last.Phase == phase && last.State == "running" {
-				time.Sleep(700 * time.Millisecond) // let terraform get into the apply
-				return
+	read := func() newestRun {
+		var runs []newestRun
+		if p.get("/api/v1/environments/"+name+"/runs", &runs) != 200 || len(runs) == 0 {
+			return newestRun{}
+		}
+		last := runs[len(runs)-1]
+		last.Log = p.runLog(last.ID).Body
+		return last
+	}
+	waittest.ForWithin(p.t, time.Minute, fmt.Sprintf("%s: Terraform inside a %s", name, phase), read, func(r newestRun) bool {
+		return r.Phase == phase && r.State == "running" && strings.Contains(r.Log, "(local-exec): Executing:")
+	})
+}
+
+// waitRunsDrained waits until no environment waits for a run worker
+// (previewd_run_queue_depth is 0) and no run of name is running: what
+// the deliveries so far asked of the run loop has been served.
+func (p *process) waitRunsDrained(name string) {
+	p.t.Helper()
+	type drained struct {
+		Depth string
+		Runs  []string
+	}
+	read := func() drained {
+		depth := "unknown"
+		if resp, err := http.Get(p.base + "/metrics"); err == nil {
+			metrics, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for line := range strings.Lines(string(metrics)) {
+				if v, ok := strings.CutPrefix(line, "previewd_run_queue_depth "); ok {
+					depth = strings.TrimSpace(v)
+				}
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		return drained{depth, runStates(p.previewd, name)}
 	}
-	p.t.Fatalf("%s: no %s run started", name, phase)
+	waittest.For(p.t, "the run queue drained", read, func(d drained) bool {
+		return d.Depth == "0" && !slices.ContainsFunc(d.Runs, func(r string) bool { return strings.HasSuffix(r, ":running") })
+	})
 }
 
 // killGroup kills previewd and every Terraform it runs at once, as a
@@ -319,7 +359,7 @@ func TestOlderDeliveryAfterANewerOneNeverWins(t *testing.T) {
 		t.Errorf("older delivery: got %d %v, want 202 stale", code, out)
 	}
 	p.waitFor("order", "ready at the newest head", readyAt("s3"))
-	time.Sleep(300 * time.Millisecond)
+	p.waitRunsDrained("order") // a run the older delivery caused would have started
 	var env apiEnvironment
 	p.get("/api/v1/environments/order", &env)
 	if env.HeadSHA != "s3" || env.AppliedSHA != "s3" {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/previewd/previewd/internal/waittest"
 	"github.com/previewd/previewd/server"
 )
 
@@ -127,17 +128,12 @@ func rss(tb testing.TB, pid int, field string) float64 {
 // waitHTTP waits until url answers 200.
 func waitHTTP(tb testing.TB, url string) {
 	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+	waittest.For(tb, url+" to answer 200", func() string {
+		resp, err := http.Get(url)
+		if err != nil {
+			return err.Error()
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s never answered 200", url)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.Status
+	}, func(status string) bool { return strings.HasPrefix(status, "200 ") })
 }

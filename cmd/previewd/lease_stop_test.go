@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/internal/pgtest"
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 // TestTerraformStopsBeforeItsLeaseCanPass blocks the database connection
@@ -56,7 +57,7 @@ func TestTerraformStopsBeforeItsLeaseCanPass(t *testing.T) {
 	nodes[0].send(prEvent{"opened", "stubborn", "sha1", 1, time.Now().Add(-time.Hour)})
 
 	var terraform, child int
-	waitUntil(t, "the apply's local-exec to start", func() bool {
+	waittest.Until(t, "the apply's local-exec to start", func() bool {
 		terraform, child = readPID(pids, "terraform.pid"), readPID(pids, "child.pid")
 		return terraform > 0 && child > 0
 	})
@@ -102,7 +103,7 @@ func TestTerraformStopsBeforeItsLeaseCanPass(t *testing.T) {
 func stubbornRuns(t *testing.T, conn *pgx.Conn) []preview.Run {
 	t.Helper()
 	var runs []preview.Run
-	waitUntil(t, "a run of stubborn", func() bool {
+	waittest.Until(t, "a run of stubborn", func() bool {
 		rows, err := conn.Query(context.Background(), "SELECT data FROM runs WHERE environment = 'stubborn' ORDER BY seq")
 		if err != nil {
 			t.Fatal(err)

@@ -12,6 +12,13 @@ import (
 	"github.com/previewd/previewd/internal/gittest"
 )
 
+// moduleEnvironment is an environment as the admin API shows it, with
+// the module it was applied with.
+type moduleEnvironment struct {
+	apiEnvironment
+	Module struct{ Source, Ref, Commit string } `json:"module"`
+}
+
 // infraRepo is a git repository holding the test module at stacks/shop,
 // pushed to a bare repository root/acme/infra.git.
 type infraRepo struct {
@@ -63,17 +70,9 @@ func TestModuleFromGitAtProductionsRef(t *testing.T) {
 	sha1 := strings.Repeat("a", 40)
 
 	p.send(prEvent{"opened", "feature/git", sha1, 1, t0})
-	var env struct {
-		apiEnvironment
-		Module struct{ Source, Ref, Commit string } `json:"module"`
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for p.get("/api/v1/environments/feature-git", &env); env.Status != "ready" || !strings.Contains(env.Comment.Body, "production's module at"); p.get("/api/v1/environments/feature-git", &env) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready with its module: %+v\n%s", env, p.logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	env := waitForAs(p, "feature-git", "ready with its module", func(e moduleEnvironment) bool {
+		return e.Status == "ready" && strings.Contains(e.Comment.Body, "production's module at")
+	})
 	if env.Module.Commit != first || env.Module.Ref != "main" || env.Module.Source != source {
 		t.Errorf("module: %+v, want %s at %s", env.Module, source, first)
 	}
@@ -92,13 +91,9 @@ func TestModuleFromGitAtProductionsRef(t *testing.T) {
 	}
 	waitModule := func(commit, output string) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for p.get("/api/v1/environments/feature-git", &env); env.Module.Commit != commit || env.Status != "ready"; p.get("/api/v1/environments/feature-git", &env) {
-			if time.Now().After(deadline) {
-				t.Fatalf("not re-applied at module commit %s: %+v", commit, env)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		env := waitForAs(p, "feature-git", "re-applied at module commit "+commit, func(e moduleEnvironment) bool {
+			return e.Module.Commit == commit && e.Status == "ready"
+		})
 		if env.AppliedSHA != sha1 || env.Outputs["module_version"] != output {
 			t.Errorf("at module commit %s: applied %s, outputs %v; want head %s and module_version %q", commit, env.AppliedSHA, env.Outputs, sha1, output)
 		}
@@ -158,17 +153,7 @@ func TestModuleFromThePullRequestsBaseBranch(t *testing.T) {
 	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_SOURCE": "base//infra/shop", "PREVIEWD_ALLOWED_REPOS": "acme/shop",
 		"PREVIEWD_GITHUB_TOKEN": "ghs_e2etoken", "PREVIEWD_GITHUB_API_URL": srv.URL + "/"})
 	p.send(prEvent{"opened", "feature/sneaky", head, 3, time.Now().Add(-time.Hour)})
-	var env struct {
-		apiEnvironment
-		Module struct{ Source, Ref, Commit string } `json:"module"`
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for p.get("/api/v1/environments/feature-sneaky", &env); env.Status != "ready"; p.get("/api/v1/environments/feature-sneaky", &env) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready: %+v\n%s", env, p.logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	env := waitForAs(p, "feature-sneaky", "ready", func(e moduleEnvironment) bool { return e.Status == "ready" })
 	if env.Outputs["module_version"] != "base" || env.Module.Commit != base || env.Module.Ref != "" || !strings.HasSuffix(env.Module.Source, "/acme/shop.git//infra/shop") {
 		t.Errorf("module %+v, module_version %q; want main's (%s), never the head's", env.Module, env.Outputs["module_version"], base)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/internal/waittest"
 	"github.com/previewd/previewd/store"
 )
 
@@ -21,7 +22,7 @@ import (
 type benchProcess struct {
 	cmd     *exec.Cmd
 	base    string
-	logs    *syncBuffer
+	logs    *waittest.Buffer
 	started time.Time
 }
 
@@ -55,7 +56,7 @@ func startBenchProcess(b *testing.B, bin, dataDir string, env ...string) *benchP
 		"PREVIEWD_DATA_DIR="+dataDir, "PREVIEWD_MODULE_DIR="+module, "PREVIEWD_TERRAFORM_BIN="+terraformForTests(b),
 		"PREVIEWD_LISTEN_ADDR="+addr, "PREVIEWD_LOG_LEVEL=warn")
 	cmd.Env = append(cmd.Env, env...)
-	p := &benchProcess{cmd: cmd, base: "http://" + addr, logs: &syncBuffer{}}
+	p := &benchProcess{cmd: cmd, base: "http://" + addr, logs: &waittest.Buffer{}}
 	cmd.Stderr = p.logs
 	p.started = time.Now()
 	if err := cmd.Start(); err != nil {

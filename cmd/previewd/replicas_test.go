@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/internal/pgtest"
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 // cluster is several previewd processes sharing one PostgreSQL database,
@@ -382,7 +383,9 @@ func TestPausedReplicaIsFencedOff(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(700 * time.Millisecond) // into the apply
+	waittest.ForWithin(t, time.Minute, "its Terraform inside the apply", func() string { return c.any().runLog(first.ID).Body }, func(log string) bool {
+		return strings.Contains(log, "(local-exec): Executing:")
+	})
 	var holder, other *process
 	for _, p := range c.nodes {
 		if p.cmd.Process.Pid == first.PID {
@@ -411,7 +414,11 @@ func TestPausedReplicaIsFencedOff(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(ttl)
+	waittest.For(t, "the new holder's run", func() int {
+		var running int
+		conn.QueryRow(ctx, "SELECT count(*) FROM runs WHERE environment = 'paused' AND running AND id <> $1", first.ID).Scan(&running)
+		return running
+	}, func(running int) bool { return running > 0 })
 	if err := syscall.Kill(-holder.cmd.Process.Pid, syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/internal/pgtest"
+	"github.com/previewd/previewd/internal/waittest"
 	"github.com/previewd/previewd/store/postgres"
 	"github.com/previewd/previewd/store/storetest"
 )
@@ -175,14 +176,7 @@ func TestListenHearsDesiredStateChanges(t *testing.T) {
 	defer cancel()
 	heard := make(chan string, 10)
 	go b.Listen(ctx, func(name string) { heard <- name })
-	next := func() string {
-		select {
-		case n := <-heard:
-			return n
-		case <-time.After(10 * time.Second):
-			return ""
-		}
-	}
+	next := func() string { return waittest.Recv(t, "a notification", heard) }
 	// The listener may start after the first notification: record until
 	// it is heard.
 	var env preview.Environment
@@ -195,10 +189,10 @@ func TestListenHearsDesiredStateChanges(t *testing.T) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
-	for len(heard) > 0 {
-		<-heard
-	}
+	// Notifications come in the order of their writes: once a pull
+	// request recorded now is heard, every one before it has been.
+	other := record(t, a, 1000, "sha1")
+	waittest.For(t, "the notification of "+other.Name, next, func(n string) bool { return n == other.Name })
 	if _, err := a.UpdateEnvironment(ctx, env.Name, func(e *preview.Environment) error { e.Status = preview.StatusReady; return nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -208,9 +202,12 @@ func TestListenHearsDesiredStateChanges(t *testing.T) {
 	if got := next(); got != env.Name {
 		t.Fatalf("heard %q after a redeploy, want %q", got, env.Name)
 	}
-	select {
-	case n := <-heard:
+	// A later redeploy of another environment is heard next: nothing
+	// came between.
+	if _, err := a.UpdateEnvironment(ctx, other.Name, func(e *preview.Environment) error { e.Desired.Generation++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n := next(); n != other.Name {
 		t.Errorf("heard %q for a write that changed no desired state", n)
-	case <-time.After(300 * time.Millisecond):
 	}
 }
