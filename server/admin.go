@@ -399,13 +399,37 @@ func (s *Server) findEnvironmentRun(ctx context.Context, name, seq string) (prev
 
 // handleBackup streams a consistent copy of the database.
 func (s *Server) handleBackup(c echo.Context) error {
-	res := c.Response()
-	res.Header().Set(echo.HeaderContentType, echo.MIMEOctetStream)
-	res.Header().Set(echo.HeaderContentDisposition, `attachment; filename="previewd.db"`)
-	res.WriteHeader(http.StatusOK)
-	_, err := s.cfg.Store.Backup(context.WithoutCancel(c.Request().Context()), res)
-	if err != nil {
+	w := &backupWriter{res: c.Response()}
+	_, err := s.cfg.Store.Backup(context.WithoutCancel(c.Request().Context()), w)
+	switch {
+	case err != nil && !w.started:
+		return err // refused before a byte: an error answer, not an empty 200
+	case err != nil:
 		s.log.Error("backup interrupted", "err", err)
+	case !w.started:
+		w.start()
 	}
 	return nil
+}
+
+// backupWriter answers 200 with the backup's headers only when the first
+// byte of the backup is written, so a store that refuses at once gets an
+// error answer.
+type backupWriter struct {
+	res     *echo.Response
+	started bool
+}
+
+func (w *backupWriter) start() {
+	w.started = true
+	w.res.Header().Set(echo.HeaderContentType, echo.MIMEOctetStream)
+	w.res.Header().Set(echo.HeaderContentDisposition, `attachment; filename="previewd.db"`)
+	w.res.WriteHeader(http.StatusOK)
+}
+
+func (w *backupWriter) Write(p []byte) (int, error) {
+	if !w.started {
+		w.start()
+	}
+	return w.res.Write(p)
 }

@@ -23,8 +23,10 @@ import (
 
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/internal/apitest"
+	"github.com/previewd/previewd/internal/pgtest"
 	"github.com/previewd/previewd/server"
 	"github.com/previewd/previewd/store"
+	"github.com/previewd/previewd/store/postgres"
 	"github.com/previewd/previewd/webhooks"
 )
 
@@ -413,6 +415,20 @@ func TestBackupEndpoint(t *testing.T) {
 	resp, raw := f.api(t, "GET", "/api/v1/backup", token)
 	if resp.StatusCode != 200 || len(raw) < 4096 {
 		t.Errorf("backup: got %d, %d bytes", resp.StatusCode, len(raw))
+	}
+	// The PostgreSQL store, backed up with PostgreSQL's own tools, refuses
+	// before a byte: an error answer, not an empty 200.
+	url, _ := pgtest.Database(t)
+	pg, err := postgres.Open(context.Background(), url, postgres.Options{TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+	f.server = server.New(server.Config{AdminToken: token, TTL: time.Hour, Store: pg, Deliveries: webhooks.NewIntake([]byte(secret), pg, nil), Controller: f.ctrl})
+	f.srv.Config.Handler = f.server.Handler()
+	resp, raw = f.api(t, "GET", "/api/v1/backup", token)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(raw), "pg_dump") {
+		t.Errorf("a backup the store refuses: got %d %q, want 400 saying why", resp.StatusCode, raw)
 	}
 }
 
