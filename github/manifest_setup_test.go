@@ -15,13 +15,12 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/previewd/previewd/appsetup"
+	"github.com/previewd/previewd/internal/waittest"
+	"gopkg.in/yaml.v3"
 )
 
 // This file runs previewd setup's whole exchange: a real setup server
@@ -33,26 +32,9 @@ type setupRun struct {
 	fake    *fakeGitHub
 	base    string // the setup server's URL
 	h       *appsetup.Handler
-	stdout  *lockedBuffer
+	stdout  *waittest.Buffer
 	served  chan error
 	webBase string
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var setupManifest = NewManifest("previewd-acme", "https://previewd.example.com", Features{WaitForChecks: true})
@@ -65,7 +47,7 @@ func startSetup(t *testing.T, f *fakeGitHub, org string, out appsetup.Output) *s
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &setupRun{t: t, fake: f, base: "http://" + ln.Addr().String(), stdout: &lockedBuffer{}, served: make(chan error, 1)}
+	s := &setupRun{t: t, fake: f, base: "http://" + ln.Addr().String(), stdout: &waittest.Buffer{}, served: make(chan error, 1)}
 	m := setupManifest
 	m.RedirectURL = s.base + appsetup.CallbackPath
 	newApp, err := NewAppURL(f.URL(), org)

@@ -14,25 +14,8 @@ import (
 
 	tfjson "github.com/hashicorp/terraform-json"
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/internal/enginetest"
 )
-
-// terraformBin returns the Terraform binary the tests run:
-// $PREVIEWD_TERRAFORM_BIN, else bin/terraform at the repository's root. It
-// fails the test when there is none.
-func terraformBin(t testing.TB) string {
-	t.Helper()
-	if bin := os.Getenv("PREVIEWD_TERRAFORM_BIN"); bin != "" {
-		return bin
-	}
-	bin, err := filepath.Abs(filepath.Join("..", "bin", "terraform"))
-	if err == nil {
-		_, err = os.Stat(bin)
-	}
-	if err != nil {
-		t.Fatalf("no terraform binary: set PREVIEWD_TERRAFORM_BIN, or build one into bin/ (make terraform): %v", err)
-	}
-	return bin
-}
 
 // terraformPlan plans a copy of testdata/module with vars from empty state
 // and returns `terraform show -json` of the plan.
@@ -52,7 +35,7 @@ func terraformPlan(t *testing.T, module string, vars map[string]string) *tfjson.
 			t.Fatal(err)
 		}
 	}
-	bin := terraformBin(t)
+	bin := enginetest.Terraform(t, "..")
 	run := func(args ...string) []byte {
 		t.Helper()
 		cmd := exec.Command(bin, args...)

@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/previewd/previewd/internal/enginetest"
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 // engines are the binaries the lifecycle runs on: Terraform and OpenTofu,
 // by the name each prints in a run's log.
 func engines(t *testing.T) map[string]string {
-	return map[string]string{"terraform": terraformBin(t), "tofu": enginetest.Tofu(t, "..")}
+	return map[string]string{"terraform": enginetest.Terraform(t, ".."), "tofu": enginetest.Tofu(t, "..")}
 }
 
 // TestLifecycleOnEachEngine runs an environment's whole life on Terraform
@@ -32,7 +33,7 @@ func TestLifecycleOnEachEngine(t *testing.T) {
 				t.Fatalf("banner %q, %v; want %s", banner, err, want)
 			}
 			env := testEnv("life-"+engine, "sha1")
-			var log lockedBuffer
+			var log waittest.Buffer
 			res, err := p.Apply(ctx, env, &log)
 			if err != nil {
 				t.Fatalf("apply: %v\n%s", err, log.String())
@@ -61,7 +62,7 @@ func TestLifecycleOnEachEngine(t *testing.T) {
 				t.Errorf("sensitive outputs: %v, %v", outputs, err)
 			}
 			second := testEnv("second-"+engine, "sha2")
-			log = lockedBuffer{}
+			log = waittest.Buffer{}
 			if _, err := p.Apply(ctx, second, &log); err != nil || !strings.Contains(log.String(), "copied that init") {
 				t.Errorf("second environment: %v; want it to copy the first one's init:\n%s", err, log.String())
 			}

@@ -18,10 +18,11 @@ import (
 	"time"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/internal/enginetest"
 )
 
 func TestExampleModule(t *testing.T) {
-	tfBin := terraformBin(t)
+	tfBin := enginetest.Terraform(t, "..")
 	binDir := t.TempDir()
 	build := exec.Command("go", "build", "-o", filepath.Join(binDir, "preview-web"), "../cmd/preview-web")
 	if out, err := build.CombinedOutput(); err != nil {

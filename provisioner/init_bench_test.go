@@ -21,7 +21,7 @@ import (
 // plugin cache required). Goal: previewd within 1.5 × the floor.
 func BenchmarkParallelInit(b *testing.B) {
 	mirror := enginetest.ProviderMirror(b, "..")
-	bin := terraformBin(b)
+	bin := enginetest.Terraform(b, "..")
 	module := b.TempDir()
 	copyModuleTree(b, filepath.Join("testdata", "time"), module)
 	enginetest.LockProviders(b, bin, module, mirror)

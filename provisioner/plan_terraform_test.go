@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/previewd/previewd/internal/enginetest"
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 var instanceKey = regexp.MustCompile(`\[[^\]]*\]`)
@@ -134,7 +136,7 @@ resource "terraform_data" "app" {
   input = var.environment
 }
 `})
-	bin := terraformBin(t)
+	bin := enginetest.Terraform(t, "..")
 	for _, args := range [][]string{{"init", "-input=false"}, {"apply", "-auto-approve", "-input=false", "-var", "environment=production"}} {
 		cmd := exec.Command(bin, args...)
 		cmd.Dir = dir
@@ -262,7 +264,7 @@ func TestApplyAppliesTheSavedPlanAndKeepsIt(t *testing.T) {
 	p, _ := newTestProvisioner(t, fixture("basic"))
 	ctx := context.Background()
 	env := testEnv("saved", "sha1")
-	var log lockedBuffer
+	var log waittest.Buffer
 	if _, err := p.Apply(ctx, env, &log); err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
@@ -275,7 +277,7 @@ func TestApplyAppliesTheSavedPlanAndKeepsIt(t *testing.T) {
 	if strings.Contains(applyLog[strings.Index(applyLog, "$ terraform apply "):], "-var-file") {
 		t.Errorf("the saved plan was applied with var files:\n%s", applyLog)
 	}
-	var checkLog lockedBuffer
+	var checkLog waittest.Buffer
 	res, err := p.PlanApplied(ctx, env, &checkLog)
 	if err != nil || res.Plan == nil || !strings.Contains(checkLog.String(), "comparing the plan this environment's apply applied") || strings.Contains(checkLog.String(), "$ terraform plan") {
 		t.Errorf("first PlanApplied: got %v, log %q; want the kept plan shown, no new plan", err, checkLog.String())
@@ -287,7 +289,7 @@ func TestApplyAppliesTheSavedPlanAndKeepsIt(t *testing.T) {
 	if commands := strings.Count(checkLog.String(), "$ terraform "); commands != 1 || !strings.Contains(checkLog.String(), "$ terraform show -json -no-color envs/saved/applied.tfplan   # output read by previewd, not logged") {
 		t.Errorf("first PlanApplied ran %d commands; want show alone:\n%s", commands, checkLog.String())
 	}
-	var again lockedBuffer
+	var again waittest.Buffer
 	if _, err := p.PlanApplied(ctx, env, &again); err != nil || !strings.Contains(again.String(), "$ terraform plan ") {
 		t.Errorf("second PlanApplied: got %v, log %q; want a plan of its own", err, again.String())
 	}

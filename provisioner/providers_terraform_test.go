@@ -10,6 +10,7 @@ import (
 
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/internal/enginetest"
+	"github.com/previewd/previewd/internal/waittest"
 	"github.com/previewd/previewd/parity"
 )
 
@@ -45,7 +46,7 @@ func TestProviderFromMirror(t *testing.T) {
 
 			envs := []string{"time-a", "time-b", "time-c", "time-d"}
 			var wg sync.WaitGroup
-			logs := make([]lockedBuffer, len(envs))
+			logs := make([]waittest.Buffer, len(envs))
 			errs := make([]error, len(envs))
 			for i, name := range envs {
 				wg.Go(func() {
@@ -78,7 +79,7 @@ func TestProviderFromMirror(t *testing.T) {
 
 			other := testEnv("time-unlocked", "sha1")
 			other.Repo = "acme/unlocked"
-			var log lockedBuffer
+			var log waittest.Buffer
 			if _, err := p.Apply(ctx, other, &log); err != nil {
 				t.Fatalf("apply without production's lock file: %v\n%s", err, log.String())
 			}

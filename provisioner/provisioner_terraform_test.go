@@ -20,26 +20,9 @@ import (
 	"time"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/internal/enginetest"
+	"github.com/previewd/previewd/internal/waittest"
 )
-
-// terraformBin returns the Terraform binary the tests run:
-// $PREVIEWD_TERRAFORM_BIN, else bin/terraform at the repository's root. It
-// fails the test when there is none.
-func terraformBin(t testing.TB) string {
-	t.Helper()
-	if bin := os.Getenv("PREVIEWD_TERRAFORM_BIN"); bin != "" {
-		return bin
-	}
-	bin, err := filepath.Abs(filepath.Join("..", "bin", "terraform"))
-	if err == nil {
-		_, err = os.Stat(bin)
-	}
-	if err != nil {
-		t.Fatalf("no terraform binary: set PREVIEWD_TERRAFORM_BIN, or build one into bin/ "+
-			"(GOBIN=$PWD/bin go install github.com/hashicorp/terraform@v1.5.7): %v", err)
-	}
-	return bin
-}
 
 // newTestProvisioner returns a Provisioner with its own data directory that
 // gives every repository mod.
@@ -47,7 +30,7 @@ func newTestProvisioner(t testing.TB, mod Module, configure ...func(*Config)) (*
 	t.Helper()
 	dataDir := t.TempDir()
 	cfg := Config{
-		TerraformBin: terraformBin(t),
+		TerraformBin: enginetest.Terraform(t, ".."),
 		DataDir:      dataDir,
 		Modules:      func(context.Context, preview.Environment) (Module, error) { return mod, nil },
 		WaitDelay:    10 * time.Second,
@@ -69,24 +52,6 @@ func fixture(name string) Module {
 
 func testEnv(name, sha string) preview.Environment {
 	return preview.Environment{Name: name, Repo: "acme/shop", PR: 42, Branch: "feat/" + name, HeadSHA: sha}
-}
-
-// lockedBuffer is a log the test may read while Terraform writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func TestApplyReapplyDestroy(t *testing.T) {
@@ -227,7 +192,7 @@ func TestOverrideFilesCannotMoveTheStateOnEitherEngine(t *testing.T) {
 				}
 				writeTree(t, module, files)
 				p, _ := newTestProvisioner(t, Module{Dir: module}, func(c *Config) { c.TerraformBin = bin })
-				var log lockedBuffer
+				var log waittest.Buffer
 				_, err := p.Apply(context.Background(), testEnv("moved", "sha1"), &log)
 				if preview.ErrorCode(err) != preview.EINVALID || !strings.Contains(err.Error(), file) {
 					t.Errorf("apply: %v; want EINVALID naming %s\n%s", err, file, log.String())
@@ -401,7 +366,7 @@ func TestApplyCancel(t *testing.T) {
 	p, _ := newTestProvisioner(t, fixture("slow"))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	log := &lockedBuffer{}
+	log := &waittest.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		_, err := p.Apply(ctx, testEnv("feat-slow", "sha1"), log)
@@ -514,7 +479,7 @@ func TestInitRunsOnlyWhenTheModuleChanged(t *testing.T) {
 	ctx := context.Background()
 	apply := func(sha string) string {
 		t.Helper()
-		var log lockedBuffer
+		var log waittest.Buffer
 		if _, err := p.Apply(ctx, testEnv("init-once", sha), &log); err != nil {
 			t.Fatalf("%v\n%s", err, log.String())
 		}
@@ -546,7 +511,7 @@ func TestEnvironmentsOfAModuleInitOnce(t *testing.T) {
 	ctx := context.Background()
 	apply := func(name string) (string, error) {
 		t.Helper()
-		var log lockedBuffer
+		var log waittest.Buffer
 		_, err := p.Apply(ctx, testEnv(name, "sha-"+name), &log)
 		return log.String(), err
 	}

@@ -6,6 +6,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 // TestSensitiveValuesStayOutOfRunLogs runs every kind of run on a module
@@ -20,7 +22,7 @@ func TestSensitiveValuesStayOutOfRunLogs(t *testing.T) {
 	p, _ := newTestProvisioner(t, mod)
 	ctx := context.Background()
 	env := testEnv("canary", "sha1")
-	var log lockedBuffer
+	var log waittest.Buffer
 
 	res, err := p.Apply(ctx, env, &log)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/previewd/previewd/internal/pgtest"
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 // TestStateInPostgres runs two environments' lifecycle with Terraform's pg
@@ -37,7 +38,7 @@ func testStateInPostgres(t *testing.T, bin string) {
 	p, dataDir := newTestProvisioner(t, mod, func(c *Config) { c.TerraformBin = bin })
 	ctx := context.Background()
 	for _, name := range []string{"pg-a", "pg-b"} {
-		var log lockedBuffer
+		var log waittest.Buffer
 		res, err := p.Apply(ctx, testEnv(name, "sha-"+name), &log)
 		if err != nil {
 			t.Fatalf("apply %s: %v\n%s", name, err, log.String())
@@ -78,7 +79,7 @@ func testStateInPostgres(t *testing.T, bin string) {
 	}
 
 	for _, name := range []string{"pg-a", "pg-b"} {
-		var log lockedBuffer
+		var log waittest.Buffer
 		if err := p.Destroy(ctx, testEnv(name, "sha-"+name), &log); err != nil {
 			t.Fatalf("destroy %s: %v\n%s", name, err, log.String())
 		}
@@ -114,7 +115,7 @@ func TestManyFirstAppliesAtOnceInPostgres(t *testing.T) {
 	errs := make(chan error, n)
 	for i := range n {
 		go func() {
-			var log lockedBuffer
+			var log waittest.Buffer
 			_, err := p.Apply(ctx, testEnv(fmt.Sprintf("many-%d", i), "sha"), &log)
 			errs <- err
 		}()

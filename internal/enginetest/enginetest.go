@@ -1,5 +1,5 @@
 // Package enginetest finds what the tests that run real engines and
-// providers need beside Terraform: the OpenTofu binary and the provider
+// providers need: the Terraform and OpenTofu binaries and the provider
 // mirror, which `make test` builds into ./bin and ./.cache/providers.
 package enginetest
 
@@ -12,21 +12,34 @@ import (
 	"testing"
 )
 
+// Terraform returns the Terraform binary: PREVIEWD_TERRAFORM_BIN, or
+// bin/terraform under root, as Tofu finds OpenTofu.
+func Terraform(t testing.TB, root string) string {
+	t.Helper()
+	return engine(t, root, "PREVIEWD_TERRAFORM_BIN", "terraform", "no terraform binary", "`make terraform` builds one into bin/, or set PREVIEWD_TERRAFORM_BIN")
+}
+
 // Tofu returns the OpenTofu binary: PREVIEWD_TOFU_BIN, or bin/tofu under
 // root, the repository's root as the test's directory reaches it ("..",
 // "../.."). Without one the test fails under CI (make test builds it) and
 // is skipped elsewhere, saying how to get one.
 func Tofu(t testing.TB, root string) string {
 	t.Helper()
-	bin := os.Getenv("PREVIEWD_TOFU_BIN")
+	return engine(t, root, "PREVIEWD_TOFU_BIN", "tofu", "no OpenTofu binary", "`make tofu` builds one into bin/, or set PREVIEWD_TOFU_BIN")
+}
+
+// engine returns the binary the variable names, or bin/name under root.
+func engine(t testing.TB, root, variable, name, missing, how string) string {
+	t.Helper()
+	bin := os.Getenv(variable)
 	if bin == "" {
-		bin = filepath.Join(root, "bin", "tofu")
+		bin = filepath.Join(root, "bin", name)
 	}
 	abs, err := filepath.Abs(bin)
 	if err == nil {
 		_, err = os.Stat(abs)
 	}
-	need(t, err, "no OpenTofu binary", "`make tofu` builds one into bin/, or set PREVIEWD_TOFU_BIN")
+	need(t, err, missing, how)
 	return abs
 }
 
