@@ -176,42 +176,6 @@ func (c *attrComparison) compare(p, q side, path []string) {
 	c.difference(p, q, path)
 }
 
-// jsonDocuments decodes two differing strings that each hold a JSON object,
-// or each a JSON array, as jsonencode writes them. ok is false for anything
-// else, and for two documents that decode alike (differing only in spaces,
-// key order or duplicate keys): those are compared as the strings they are,
-// so no difference goes unreported.
-func jsonDocuments(p, q any) (pj, qj any, ok bool) {
-	ps, pOK := p.(string)
-	qs, qOK := q.(string)
-	if !pOK || !qOK {
-		return nil, nil, false
-	}
-	pj, qj = jsonContainer(ps), jsonContainer(qs)
-	_, pMap := pj.(map[string]any)
-	_, qMap := qj.(map[string]any)
-	_, pList := pj.([]any)
-	_, qList := qj.([]any)
-	if !(pMap && qMap || pList && qList) || reflect.DeepEqual(pj, qj) {
-		return nil, nil, false
-	}
-	return pj, qj, true
-}
-
-// jsonContainer returns s decoded when it is a JSON object or array, nil
-// otherwise.
-func jsonContainer(s string) any {
-	t := strings.TrimSpace(s)
-	if !strings.HasPrefix(t, "{") && !strings.HasPrefix(t, "[") {
-		return nil
-	}
-	v, err := decodeJSON([]byte(t))
-	if err != nil {
-		return nil
-	}
-	return v
-}
-
 // difference classifies one differing value.
 func (c *attrComparison) difference(p, q side, path []string) {
 	pt, qt := valueText(p.value), valueText(q.value)
