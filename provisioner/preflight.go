@@ -27,6 +27,17 @@ const PreflightWorkspacePrefix = WorkspacePrefix + "preflight-"
 // setting values redacted, is Terraform's (init, workspace new or delete).
 // It blocks until Terraform is done.
 func (p *Provisioner) CheckState(ctx context.Context, s State) error {
+	return p.checkState(ctx, s, true)
+}
+
+// InitState is CheckState without the scratch workspace: it writes
+// nothing to the backend, so a process killed meanwhile leaves nothing
+// behind (serve's start-up checks, which every replica runs as it starts).
+func (p *Provisioner) InitState(ctx context.Context, s State) error {
+	return p.checkState(ctx, s, false)
+}
+
+func (p *Provisioner) checkState(ctx context.Context, s State, scratchWorkspace bool) error {
 	if !s.Remote() {
 		return nil
 	}
@@ -66,17 +77,20 @@ func (p *Provisioner) CheckState(ctx context.Context, s State) error {
 	if err != nil {
 		return err
 	}
-	return checkWorkspace(ctx, cmds, ws.backendConfigPath(), secrets)
+	return checkWorkspace(ctx, cmds, ws.backendConfigPath(), secrets, scratchWorkspace)
 }
 
-// checkWorkspace runs init, then creates a scratch workspace and deletes
-// it with the default one selected.
-func checkWorkspace(ctx context.Context, cmds commandRunner, backendConfig string, secrets preview.Secrets) error {
+// checkWorkspace runs init, then, with scratch, creates a scratch
+// workspace and deletes it with the default one selected.
+func checkWorkspace(ctx context.Context, cmds commandRunner, backendConfig string, secrets preview.Secrets, scratch bool) error {
 	fail := func(command string, err error) error {
 		return fmt.Errorf("terraform %s: %s", command, secrets.Redact(errorTail(err.Error())))
 	}
 	if err := retryContended(ctx, func() error { return cmds.init(ctx, false, backendConfig) }); err != nil {
 		return fail("init", err)
+	}
+	if !scratch {
+		return nil
 	}
 	name, err := preflightWorkspace()
 	if err != nil {

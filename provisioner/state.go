@@ -304,3 +304,24 @@ func overrideBackend(dir string) (string, error) {
 	}
 	return "", nil
 }
+
+// Refused reports whether a plan failed at s, a remote state backend,
+// rather than at the module: terraform init stopped while initialising the
+// backend (most often for want of its credentials), or the state could not
+// be read. tfLog is what Terraform printed.
+func (s State) Refused(err error, tfLog string) bool {
+	if !s.Remote() {
+		return false
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "terraform state pull: "):
+		return true
+	case strings.Contains(msg, "terraform init: "):
+		// init initialises the backend before the providers, and stops at
+		// the backend when that fails.
+		i := strings.LastIndex(tfLog, "Initializing the backend...")
+		return i >= 0 && !strings.Contains(tfLog[i:], "Initializing provider plugins...")
+	}
+	return false
+}

@@ -81,7 +81,10 @@ type Config struct {
 	Store      Store
 	Deliveries Deliveries
 	Controller Controller
-	Registry   *prometheus.Registry // served at /metrics; nil serves an empty registry
+	// Preflight, when set, is what /readyz reports of the start-up checks
+	// (those of previewd check): ran is false until they have finished.
+	Preflight func() (results []PreflightResult, ran bool)
+	Registry  *prometheus.Registry // served at /metrics; nil serves an empty registry
 	// MetricsToken, when set, is the bearer token a scrape of /metrics
 	// must present.
 	MetricsToken string
@@ -451,5 +454,31 @@ func (s *Server) handleReadyz(c echo.Context) error {
 	if !s.cfg.Controller.Ready() {
 		return preview.Errorf(preview.EUNAVAILABLE, "reconciler is not running")
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]any{"status": "ready"}
+	if s.cfg.Preflight != nil {
+		results, ran := s.cfg.Preflight()
+		failed := []PreflightResult{}
+		for _, r := range results {
+			if r.Status == "fail" {
+				failed = append(failed, r)
+			}
+		}
+		body["preflight"] = map[string]any{"ran": ran, "checks": len(results), "failed": failed}
+		if len(failed) > 0 {
+			// Still ready: webhooks are taken and kept, and what the
+			// failed checks name fails only the environments that need it.
+			body["status"] = "degraded"
+		}
+	}
+	return c.JSON(http.StatusOK, body)
+}
+
+// PreflightResult is one start-up check's outcome as /readyz reports it:
+// what was checked, ok, warn or fail, the setting at fault and the fix.
+type PreflightResult struct {
+	Check   string `json:"check"`
+	Status  string `json:"status"`
+	Setting string `json:"setting,omitempty"`
+	Detail  string `json:"detail,omitempty"`
+	Fix     string `json:"fix,omitempty"`
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/internal/config"
 	"github.com/previewd/previewd/internal/waittest"
 )
 
@@ -24,12 +25,12 @@ func TestEnvironmentConditionalFailsParityUntilDeclared(t *testing.T) {
 	module := t.TempDir()
 	copyTree(t, "testdata/conditional", module)
 	dir := t.TempDir()
-	config := filepath.Join(dir, "previewd.yaml")
+	configFile := filepath.Join(dir, "previewd.yaml")
 	writeConfig := func(differences string) {
-		os.WriteFile(config, []byte("repos:\n  - name: acme/shop\n    module_dir: "+module+"\n"+differences), 0o600)
+		os.WriteFile(configFile, []byte("repos:\n  - name: acme/shop\n    module_dir: "+module+"\n"+differences), 0o600)
 	}
 	writeConfig("")
-	p := startPreviewd(t, map[string]string{"PREVIEWD_CONFIG": config})
+	p := startPreviewd(t, map[string]string{"PREVIEWD_CONFIG": configFile})
 	t0 := time.Now().Add(-time.Hour)
 	sha1, sha2 := strings.Repeat("1", 40), strings.Repeat("2", 40)
 
@@ -75,8 +76,8 @@ func TestEnvironmentConditionalFailsParityUntilDeclared(t *testing.T) {
 	}
 	cli := func() (int, string) {
 		var stdout, stderr bytes.Buffer
-		code := runParity(context.Background(), []string{"--config", config, "--repo", "acme/shop", "--json"}, &stdout, &stderr,
-			envFrom(map[string]string{"PREVIEWD_TERRAFORM_BIN": terraformForTests(t)}))
+		code := runParity(context.Background(), []string{"--config", configFile, "--repo", "acme/shop", "--json"}, &stdout, &stderr,
+			config.MapEnv(map[string]string{"PREVIEWD_TERRAFORM_BIN": terraformForTests(t)}))
 		return code, stdout.String() + stderr.String()
 	}
 	if code, out := cli(); code != exitDrift || !strings.Contains(out, `"location": "main.tf:15"`) {
@@ -94,7 +95,7 @@ func TestEnvironmentConditionalFailsParityUntilDeclared(t *testing.T) {
 	if err := p.stop(); err != nil {
 		t.Fatal(err)
 	}
-	p = startPreviewd(t, map[string]string{"PREVIEWD_CONFIG": config, "PREVIEWD_DATA_DIR": p.dataDir})
+	p = startPreviewd(t, map[string]string{"PREVIEWD_CONFIG": configFile, "PREVIEWD_DATA_DIR": p.dataDir})
 	p.send(prEvent{"synchronize", "engine", sha2, 1, t0.Add(time.Minute)})
 	waitChecked(sha2)
 	report = preview.ParityReport{}

@@ -34,7 +34,7 @@ func TestSecretsAppearNowherePreviewdWrites(t *testing.T) {
 	module, _ := filepath.Abs("testdata/canary")
 	hooks := t.TempDir()
 	dir := t.TempDir()
-	config := filepath.Join(dir, "previewd.yaml")
+	configFile := filepath.Join(dir, "previewd.yaml")
 	// The hooks of the repository allowed to see sensitive outputs print
 	// them and fail: their output and errors must be redacted.
 	repo := func(name, hookFile string, allow bool) string {
@@ -55,10 +55,10 @@ func TestSecretsAppearNowherePreviewdWrites(t *testing.T) {
       pre_destroy_command: [sh, -c, 'env > %s.predestroy; echo pre-destroy ran%s']
 `, name, module, productionSecret, previewSecret, allow, hookFile, leak, hookFile, leak)
 	}
-	os.WriteFile(config, []byte("repos:\n"+
+	os.WriteFile(configFile, []byte("repos:\n"+
 		repo("acme/shop", filepath.Join(hooks, "shop"), false)+
 		repo("acme/ops", filepath.Join(hooks, "ops"), true)), 0o600)
-	p := startPreviewd(t, map[string]string{"PREVIEWD_CONFIG": config})
+	p := startPreviewd(t, map[string]string{"PREVIEWD_CONFIG": configFile})
 	sha := strings.Repeat("c", 40)
 	t0 := time.Now().Add(-time.Hour)
 

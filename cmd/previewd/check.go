@@ -2,23 +2,22 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/github"
+	"github.com/previewd/previewd/internal/config"
 	"github.com/previewd/previewd/modules"
 	"github.com/previewd/previewd/parity"
 	"github.com/previewd/previewd/preflight"
 	"github.com/previewd/previewd/provisioner"
+	"github.com/previewd/previewd/server"
 )
 
 // checkCommand runs the preflight checks once and prints their results:
@@ -39,7 +38,7 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "previewd check: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	cfg, err := LoadConfig(*configPath, os.LookupEnv)
+	cfg, err := config.Load(*configPath, os.LookupEnv)
 	if err != nil {
 		fmt.Fprintln(stderr, "previewd:", err)
 		return 2
@@ -52,35 +51,18 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	checks.Timeout = *timeout
 	results := checks.Run(context.Background())
-	printResults(stdout, results, *asJSON)
+	preflight.Print(stdout, results, *asJSON)
 	if preflight.Failed(results) {
 		return 1
 	}
 	return 0
 }
 
-// printResults prints one line per check and a summary, or JSON.
-func printResults(w io.Writer, results []preflight.Result, asJSON bool) {
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(map[string]any{"checks": results, "failed": preflight.Failed(results)})
-		return
-	}
-	n := map[preflight.Status]int{}
-	for _, r := range results {
-		n[r.Status]++
-		fmt.Fprintf(w, "%-4s  %s: %s\n", r.Status, r.Check, strings.Join(strings.Fields(r.Detail), " "))
-		if r.Fix != "" {
-			fmt.Fprintf(w, "      fix (%s): %s\n", r.Setting, r.Fix)
-		}
-	}
-	fmt.Fprintf(w, "%d checks: %d ok, %d warnings, %d failed\n", len(results), n[preflight.OK], n[preflight.Warn], n[preflight.Fail])
-}
-
-// preflightChecks wires the checks of cfg. withStore adds the store check,
-// which opens the store for a moment (previewd check; serve checks its own).
-func preflightChecks(cfg Config, logger *slog.Logger, withStore bool) (preflight.Checks, error) {
+// preflightChecks wires the checks of cfg. cli is previewd check's: it
+// adds the store check, which opens the store for a moment (serve checks
+// its own), and the state check writes a scratch workspace (serve's only
+// initialises the backend: see provisioner.Provisioner.InitState).
+func preflightChecks(cfg config.Config, logger *slog.Logger, cli bool) (preflight.Checks, error) {
 	dataDir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return preflight.Checks{}, fmt.Errorf("data_dir: %w", err)
@@ -92,7 +74,7 @@ func preflightChecks(cfg Config, logger *slog.Logger, withStore bool) (preflight
 	if cfg.Store.Driver == "postgres" {
 		checks.StoreSetting = "store.url"
 	}
-	if withStore {
+	if cli {
 		checks.Store = openingStore{cfg: cfg, dataDir: dataDir}
 	}
 	var client *github.Client
@@ -108,11 +90,11 @@ func preflightChecks(cfg Config, logger *slog.Logger, withStore bool) (preflight
 		gitToken = client.GitToken
 	}
 	resolver := modules.NewResolver(dataDir, cfg.GitHub.APIURL, gitToken)
-	targets := preflightTargets(&cfg)
-	checks.Sources, checks.Backends, checks.Productions = moduleSources(targets), stateBackends(targets), productions(targets)
+	plan := cfg.Preflight(resolver)
+	checks.Sources, checks.Backends, checks.Productions = plan.Sources, plan.Backends, plan.Productions
 	checks.Modules = resolvingModules{resolver}
 	if githubMode(cfg) == "app" {
-		checks.App = appInstallations{client: client, features: appFeatures(targets, resolver)}
+		checks.App = appInstallations{client: client, features: plan.Features}
 	}
 	tfBin, err := terraformBinary(cfg.Terraform.Bin)
 	if err != nil {
@@ -120,93 +102,12 @@ func preflightChecks(cfg Config, logger *slog.Logger, withStore bool) (preflight
 	}
 	prov, err := provisioner.New(provisioner.Config{TerraformBin: tfBin, DataDir: dataDir, PluginCacheDir: cfg.Terraform.PluginCacheDir,
 		CLIConfigFile: cfg.Terraform.CLIConfig, EnvPassthrough: cfg.Terraform.EnvPassthrough, Env: cfg.Terraform.Env, Logger: logger,
-		Modules: cfg.module})
+		Modules: cfg.Module})
 	if err != nil {
 		return preflight.Checks{}, err
 	}
-	checks.States, checks.Engine = provisionerStates{prov}, provisionerEngine{prov}
+	checks.States, checks.Engine = provisionerStates{p: prov, scratch: cli}, provisionerEngine{prov}
 	return checks, nil
-}
-
-// preflightTarget is one repository's configuration and the settings
-// naming its parts.
-type preflightTarget struct {
-	repo                                 RepoConfig
-	moduleSetting, stateSetting, version string
-}
-
-// preflightTargets lists the configured repositories, then the default
-// module when one is set without a repos entry.
-func preflightTargets(cfg *Config) []preflightTarget {
-	var out []preflightTarget
-	for _, entry := range cfg.Repos {
-		r, ok := cfg.repo(entry.Name)
-		if !ok {
-			continue
-		}
-		t := preflightTarget{repo: r, moduleSetting: "module_source", stateSetting: "state", version: "repos[" + r.Name + "].production.terraform_version"}
-		if entry.ModuleSource != "" {
-			t.moduleSetting = "repos[" + r.Name + "].module_source"
-		}
-		if entry.State != nil {
-			t.stateSetting = "repos[" + r.Name + "].state"
-		}
-		out = append(out, t)
-	}
-	if len(cfg.Repos) == 0 && (cfg.ModuleDir != "" || cfg.ModuleSource != "") {
-		r := RepoConfig{Name: "default", ModuleDir: cfg.ModuleDir, ModuleSource: cfg.ModuleSource, State: &cfg.State,
-			WaitForChecks: cfg.WaitForChecks, Production: ProductionConfig{TerraformVersion: cfg.ProductionTerraformVersion}}
-		out = append(out, preflightTarget{repo: r, moduleSetting: "module_source", stateSetting: "state", version: "production_terraform_version"})
-	}
-	return out
-}
-
-func moduleSources(targets []preflightTarget) []preflight.ModuleSource {
-	var out []preflight.ModuleSource
-	for _, t := range targets {
-		if _, base := modules.BaseDir(t.repo.ModuleSource); t.repo.ModuleSource == "" || (base && t.repo.Name == "default") {
-			continue
-		}
-		out = append(out, preflight.ModuleSource{Repo: t.repo.Name, Source: t.repo.ModuleSource, Setting: t.moduleSetting})
-	}
-	return out
-}
-
-// stateBackends lists each distinct remote backend once, with the
-// repositories using it.
-func stateBackends(targets []preflightTarget) []preflight.Backend {
-	var out []preflight.Backend
-	for _, t := range targets {
-		s := t.repo.State
-		if s == nil || !s.provisioner().Remote() {
-			continue
-		}
-		i := slices.IndexFunc(out, func(b preflight.Backend) bool { return b.Type == s.Backend && maps.Equal(b.Config, s.Config) })
-		if i < 0 {
-			out = append(out, preflight.Backend{Type: s.Backend, Config: s.Config, Setting: t.stateSetting})
-			i = len(out) - 1
-		}
-		out[i].Repos = append(out[i].Repos, t.repo.Name)
-	}
-	return out
-}
-
-func productions(targets []preflightTarget) []preflight.Production {
-	var out []preflight.Production
-	for _, t := range targets {
-		out = append(out, preflight.Production{Repo: t.repo.Name, Version: t.repo.Production.TerraformVersion, Setting: t.version})
-	}
-	return out
-}
-
-// appFeatures is what the configured repositories use of GitHub.
-func appFeatures(targets []preflightTarget, resolver *modules.Resolver) github.Features {
-	var f github.Features
-	for _, t := range targets {
-		f.WaitForChecks = f.WaitForChecks || len(t.repo.WaitForChecks) > 0
-		f.ModulesOnGitHub = f.ModulesOnGitHub || resolver.OnGitHub(preview.Environment{Repo: t.repo.Name}, t.repo.moduleSetting())
-	}
-	return f
 }
 
 // appInstallations fits the GitHub client to preflight.App.
@@ -241,10 +142,17 @@ func (m resolvingModules) ResolveModule(ctx context.Context, s preflight.ModuleS
 	return err
 }
 
-type provisionerStates struct{ p *provisioner.Provisioner }
+type provisionerStates struct {
+	p       *provisioner.Provisioner
+	scratch bool // a scratch workspace too
+}
 
 func (s provisionerStates) CheckState(ctx context.Context, b preflight.Backend) error {
-	return s.p.CheckState(ctx, provisioner.State{Backend: b.Type, Config: b.Config})
+	state := provisioner.State{Backend: b.Type, Config: b.Config}
+	if s.scratch {
+		return s.p.CheckState(ctx, state)
+	}
+	return s.p.InitState(ctx, state)
 }
 
 type provisionerEngine struct{ p *provisioner.Provisioner }
@@ -268,7 +176,7 @@ func (e provisionerEngine) CompareEngine(banner, production string) ([]preview.F
 // openingStore opens the store for each Ping and closes it again: a
 // bbolt store held by a running previewd serve cannot be opened.
 type openingStore struct {
-	cfg     Config
+	cfg     config.Config
 	dataDir string
 }
 
@@ -282,4 +190,16 @@ func (s openingStore) Ping(ctx context.Context) error {
 	}
 	defer db.Close()
 	return db.Ping(ctx)
+}
+
+// startupReport is what /readyz shows of serve's start-up checks.
+func startupReport(c *preflight.Startup) func() ([]server.PreflightResult, bool) {
+	return func() ([]server.PreflightResult, bool) {
+		results, ran := c.Results()
+		out := make([]server.PreflightResult, len(results))
+		for i, r := range results {
+			out[i] = server.PreflightResult{Check: r.Check, Status: string(r.Status), Setting: r.Setting, Detail: r.Detail, Fix: r.Fix}
+		}
+		return out, ran
+	}
 }

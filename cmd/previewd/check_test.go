@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/previewd/previewd/internal/pgtest"
+	"github.com/previewd/previewd/internal/waittest"
 )
 
 // checkApp is a GitHub that knows one App by its public key: GET /app and
@@ -84,14 +85,14 @@ func runCheck(t *testing.T, yaml string, args ...string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	config := filepath.Join(dir, "previewd.yaml")
+	configFile := filepath.Join(dir, "previewd.yaml")
 	full := "webhook_secret: 0123456789abcdef0123456789abcdef\ndata_dir: " + filepath.Join(dir, "data") + "\nterraform:\n  bin: " + terraformForTests(t) + "\n" +
 		strings.ReplaceAll(yaml, "MODULE", module)
-	if err := os.WriteFile(config, []byte(full), 0o600); err != nil {
+	if err := os.WriteFile(configFile, []byte(full), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var out, errOut strings.Builder
-	code := run(append([]string{"check", "--config", config, "--timeout", "2m"}, args...), &out, &errOut)
+	code := run(append([]string{"check", "--config", configFile, "--timeout", "2m"}, args...), &out, &errOut)
 	if errOut.Len() > 0 {
 		t.Logf("stderr: %s", errOut.String())
 	}
@@ -196,5 +197,55 @@ func TestCheckHelpAndUsage(t *testing.T) {
 	t.Setenv("PREVIEWD_CONFIG", "")
 	if code := run([]string{"check", "--config", filepath.Join(t.TempDir(), "missing.yaml")}, &out, &errOut); code != 2 {
 		t.Errorf("a missing configuration: exit %d, want 2", code)
+	}
+}
+
+// TestServeRunsTheChecksAtStartup: serve runs previewd check's checks as
+// it starts (startup_checks): a module source that cannot be resolved is
+// logged with its setting and fix and listed by /readyz, which still
+// answers 200 (deliveries are still taken); with every check passing,
+// /readyz says ready.
+func TestServeRunsTheChecksAtStartup(t *testing.T) {
+	type readyz struct {
+		Status    string
+		Preflight *struct {
+			Ran    bool
+			Checks int
+			Failed []struct{ Check, Status, Setting, Detail, Fix string }
+		}
+	}
+	read := func(p *previewd) func() readyz {
+		return func() readyz {
+			var r readyz
+			if code := p.get("/readyz", &r); code != http.StatusOK {
+				t.Errorf("/readyz: %d, want 200", code)
+			}
+			return r
+		}
+	}
+	ran := func(r readyz) bool { return r.Preflight != nil && r.Preflight.Ran }
+
+	missing := "git::file://" + filepath.Join(t.TempDir(), "nowhere.git") + "?ref=main"
+	p := startPreviewd(t, map[string]string{"PREVIEWD_STARTUP_CHECKS": "true",
+		"PREVIEWD_CONFIG": writeConfig(t, "repos:\n  - name: acme/shop\n    module_source: "+missing+"\n")})
+	r := waittest.For(t, "the start-up checks in /readyz", read(p), ran)
+	if r.Status != "degraded" || len(r.Preflight.Failed) != 1 || r.Preflight.Failed[0].Check != "module acme/shop" ||
+		r.Preflight.Failed[0].Setting != "repos[acme/shop].module_source" || r.Preflight.Failed[0].Fix == "" {
+		t.Errorf("/readyz: %+v, want degraded with the module acme/shop check failing, its setting and fix", r)
+	}
+	logs := p.logs.String()
+	if !strings.Contains(logs, `msg="preflight check failed" check="module acme/shop" setting=repos[acme/shop].module_source`) ||
+		!strings.Contains(logs, `msg="preflight checks done"`) {
+		t.Errorf("the log does not name the failed check and its setting:\n%s", logs)
+	}
+
+	module, err := filepath.Abs("testdata/module")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = startPreviewd(t, map[string]string{"PREVIEWD_STARTUP_CHECKS": "true", "PREVIEWD_MODULE_DIR": module})
+	r = waittest.For(t, "the start-up checks in /readyz", read(p), ran)
+	if r.Status != "ready" || r.Preflight.Checks == 0 || len(r.Preflight.Failed) != 0 {
+		t.Errorf("/readyz: %+v, want ready with every check passing", r)
 	}
 }

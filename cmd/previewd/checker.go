@@ -9,6 +9,7 @@ import (
 	"time"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/internal/config"
 	"github.com/previewd/previewd/parity"
 	"github.com/previewd/previewd/provisioner"
 )
@@ -17,25 +18,25 @@ import (
 // parity`, run on a live environment with the service's provisioner, plus
 // the drift check and the data hooks of each repository's parity settings.
 type checker struct {
-	cfg    *Config
+	cfg    *config.Config
 	prov   *provisioner.Provisioner
 	parity *parity.Checker
 }
 
-func newChecker(cfg *Config, prov *provisioner.Provisioner) *checker {
+func newChecker(cfg *config.Config, prov *provisioner.Provisioner) *checker {
 	return &checker{cfg: cfg, prov: prov, parity: parity.NewChecker(planner{prov})}
 }
 
 // Check compares env, as applied, with production.
 func (k *checker) Check(ctx context.Context, env preview.Environment, log io.Writer) (preview.ParityReport, error) {
-	r, ok, err := k.cfg.repoFor(ctx, env)
+	r, ok, err := k.cfg.RepoFor(ctx, env)
 	if err != nil {
 		return preview.ParityReport{}, err
 	}
 	if !ok {
 		return preview.ParityReport{}, fmt.Errorf("no module is configured for %s", env.Repo)
 	}
-	return k.parity.Check(ctx, k.cfg.parityRepository(r), parity.CheckOptions{Env: env, Applied: true}, log)
+	return k.parity.Check(ctx, k.cfg.ParityRepository(r), parity.CheckOptions{Env: env, Applied: true}, log)
 }
 
 // DetectDrift lists what changed outside Terraform in env.
@@ -46,7 +47,7 @@ func (k *checker) DetectDrift(ctx context.Context, env preview.Environment, log 
 
 // DriftPolicy returns the repository's drift_check_interval and drift_reapply.
 func (k *checker) DriftPolicy(repo string) (time.Duration, bool) {
-	r, ok := k.cfg.repo(repo)
+	r, ok := k.cfg.Repo(repo)
 	if !ok {
 		return 0, false
 	}
@@ -68,11 +69,11 @@ func (k *checker) PreDestroy(ctx context.Context, env preview.Environment, log i
 // read from its state, and kept nowhere, only when the repository's
 // hook_sensitive_outputs allows it.
 func (k *checker) hook(ctx context.Context, env preview.Environment, log io.Writer, argv func(parity.Config) []string) error {
-	r, ok := k.cfg.repo(env.Repo)
+	r, ok := k.cfg.Repo(env.Repo)
 	if !ok || len(argv(r.Parity)) == 0 {
 		return nil
 	}
-	mod, err := k.cfg.module(ctx, env)
+	mod, err := k.cfg.Module(ctx, env)
 	if err != nil {
 		return err
 	}

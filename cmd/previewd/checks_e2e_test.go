@@ -22,9 +22,9 @@ func TestHeadsWaitForRequiredChecks(t *testing.T) {
 	srv := httptest.NewServer(gh.handler())
 	defer srv.Close()
 	module, _ := filepath.Abs("testdata/module")
-	config := filepath.Join(t.TempDir(), "previewd.yaml")
-	os.WriteFile(config, fmt.Appendf(nil, "repos:\n  - name: acme/shop\n    module_dir: %s\n    wait_for_checks: [build-image]\ncheck_poll_interval: 1s\n", module), 0o600)
-	p := startPreviewd(t, map[string]string{"PREVIEWD_CONFIG": config, "PREVIEWD_GITHUB_TOKEN": "ghs_e2etoken", "PREVIEWD_GITHUB_API_URL": srv.URL + "/"})
+	configFile := filepath.Join(t.TempDir(), "previewd.yaml")
+	os.WriteFile(configFile, fmt.Appendf(nil, "repos:\n  - name: acme/shop\n    module_dir: %s\n    wait_for_checks: [build-image]\ncheck_poll_interval: 1s\n", module), 0o600)
+	p := startPreviewd(t, map[string]string{"PREVIEWD_CONFIG": configFile, "PREVIEWD_GITHUB_TOKEN": "ghs_e2etoken", "PREVIEWD_GITHUB_API_URL": srv.URL + "/"})
 	check := func(sha, conclusion string) {
 		gh.mu.Lock()
 		defer gh.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/previewd/previewd/internal/config"
 	"github.com/previewd/previewd/internal/waittest"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -238,8 +239,8 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Errorf("liveness probe: %v", p)
 	}
 	grace, _ := get(pod, "terminationGracePeriodSeconds").(int)
-	if grace*int(time.Second) <= int(DefaultConfig().ShutdownTimeout) {
-		t.Errorf("terminationGracePeriodSeconds %d: not longer than the shutdown timeout %s", grace, DefaultConfig().ShutdownTimeout)
+	if grace*int(time.Second) <= int(config.Default().ShutdownTimeout) {
+		t.Errorf("terminationGracePeriodSeconds %d: not longer than the shutdown timeout %s", grace, config.Default().ShutdownTimeout)
 	}
 	if get(objects["PodDisruptionBudget"], "spec", "maxUnavailable") != 1 {
 		t.Errorf("PodDisruptionBudget: %v", get(objects["PodDisruptionBudget"], "spec"))
@@ -252,7 +253,7 @@ func TestKubernetesManifests(t *testing.T) {
 	// Every variable is one previewd reads; secrets come from the Secret;
 	// the configuration loads.
 	known := map[string]bool{"PREVIEWD_CONFIG": true, "PREVIEWD_DATABASE_URL": true}
-	for _, s := range envSettings() {
+	for _, s := range config.EnvSettings() {
 		known[s.Var] = true
 	}
 	vars := map[string]string{}
@@ -281,12 +282,12 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 		vars[name] = value
 	}
-	config := filepath.Join(t.TempDir(), "previewd.yaml")
+	configFile := filepath.Join(t.TempDir(), "previewd.yaml")
 	body, _ := get(objects["ConfigMap"], "data", "previewd.yaml").(string)
-	if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
+	if err := os.WriteFile(configFile, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	vars["PREVIEWD_CONFIG"] = config
+	vars["PREVIEWD_CONFIG"] = configFile
 	// The App's key is where the Secret's volume puts it; here, a key of
 	// the test's own.
 	var keyPath string
@@ -310,7 +311,7 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	vars["PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE"] = filepath.Join(t.TempDir(), "app.pem")
 	os.WriteFile(vars["PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE"], pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
-	cfg, err := loadConfig(config, func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, true)
+	cfg, err := config.Read(configFile, func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, true)
 	if err != nil {
 		t.Fatalf("the ConfigMap's configuration: %v", err)
 	}

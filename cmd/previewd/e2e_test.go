@@ -29,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/previewd/previewd/internal/config"
 	"github.com/previewd/previewd/internal/gittest"
 	"github.com/previewd/previewd/internal/waittest"
 )
@@ -78,11 +79,13 @@ func startPreviewd(t testing.TB, env map[string]string) *previewd {
 		"PREVIEWD_DATA_DIR":       dataDir,
 		"PREVIEWD_TERRAFORM_BIN":  terraformForTests(t),
 		"PREVIEWD_LOG_LEVEL":      "debug",
+		// Tests of the start-up checks ask for them.
+		"PREVIEWD_STARTUP_CHECKS": "false",
 	}
 	for k, v := range env {
 		vars[k] = v
 	}
-	cfg, err := LoadConfig(vars["PREVIEWD_CONFIG"], func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+	cfg, err := config.Load(vars["PREVIEWD_CONFIG"], func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -480,8 +483,8 @@ func TestLifecycleTokenMode(t *testing.T) {
 	defer ghSrv.Close()
 	moduleDir, _ := filepath.Abs("testdata/module")
 	before := treeDigest(t, moduleDir)
-	config := filepath.Join(t.TempDir(), "previewd.yaml")
-	os.WriteFile(config, fmt.Appendf(nil, `
+	configFile := filepath.Join(t.TempDir(), "previewd.yaml")
+	os.WriteFile(configFile, fmt.Appendf(nil, `
 repos:
   - name: acme/shop
     module_dir: %s
@@ -493,7 +496,7 @@ repos:
         reason: scale
 `, moduleDir), 0o600)
 	p := startPreviewd(t, map[string]string{
-		"PREVIEWD_CONFIG":         config,
+		"PREVIEWD_CONFIG":         configFile,
 		"PREVIEWD_GITHUB_TOKEN":   "ghs_e2etoken",
 		"PREVIEWD_GITHUB_API_URL": ghSrv.URL + "/",
 	})
@@ -702,7 +705,7 @@ func TestSecondProcessOnTheSameDataDirExits(t *testing.T) {
 	moduleDir, _ := filepath.Abs("testdata/module")
 	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": moduleDir})
 	vars := map[string]string{"PREVIEWD_WEBHOOK_SECRET": testSecret, "PREVIEWD_DATA_DIR": p.dataDir, "PREVIEWD_MODULE_DIR": moduleDir, "PREVIEWD_TERRAFORM_BIN": terraformForTests(t)}
-	cfg, err := LoadConfig("", func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -844,7 +847,7 @@ func TestUndeclaredDriftFailsTheParityStatusUntilDeclared(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "production.env"), []byte("DATABASE_URL=x\nRATE_LIMIT_PER_MINUTE=600\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "preview.env"), []byte("DATABASE_URL=y\n"), 0o600)
-	config := func(declared string) string {
+	configFile := func(declared string) string {
 		path := filepath.Join(dir, "previewd.yaml")
 		os.WriteFile(path, fmt.Appendf(nil, `repos:
   - name: acme/shop
@@ -858,7 +861,7 @@ func TestUndeclaredDriftFailsTheParityStatusUntilDeclared(t *testing.T) {
 		return path
 	}
 	dataDir := t.TempDir()
-	env := map[string]string{"PREVIEWD_CONFIG": config(""), "PREVIEWD_DATA_DIR": dataDir, "PREVIEWD_GITHUB_TOKEN": "ghs_parity", "PREVIEWD_GITHUB_API_URL": ghSrv.URL + "/"}
+	env := map[string]string{"PREVIEWD_CONFIG": configFile(""), "PREVIEWD_DATA_DIR": dataDir, "PREVIEWD_GITHUB_TOKEN": "ghs_parity", "PREVIEWD_GITHUB_API_URL": ghSrv.URL + "/"}
 	p := startPreviewd(t, env)
 	t0 := time.Now().Add(-time.Hour)
 	sha1, sha2 := strings.Repeat("1", 40), strings.Repeat("2", 40)
@@ -885,7 +888,7 @@ func TestUndeclaredDriftFailsTheParityStatusUntilDeclared(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	config("          differences:\n            - {key: RATE_LIMIT_PER_MINUTE, reason: external-integration}\n")
+	configFile("          differences:\n            - {key: RATE_LIMIT_PER_MINUTE, reason: external-integration}\n")
 	p2 := startPreviewd(t, env)
 	p2.send(prEvent{"synchronize", "keys", sha2, 1, t0.Add(time.Minute)})
 	p2.waitFor("keys", "checked at the new head", func(e apiEnvironment) bool { return e.Parity.SHA == sha2 && e.Parity.Status == "ok" })

@@ -375,10 +375,10 @@ func TestRestartWithAPullRequestClosedBehindPreviewdsBack(t *testing.T) {
 	srv := httptest.NewServer(gh.handler())
 	defer srv.Close()
 	module, _ := filepath.Abs("testdata/module")
-	config := filepath.Join(t.TempDir(), "previewd.yaml")
-	os.WriteFile(config, fmt.Appendf(nil, "repos:\n  - name: acme/shop\n    module_dir: %s\n", module), 0o600)
+	configFile := filepath.Join(t.TempDir(), "previewd.yaml")
+	os.WriteFile(configFile, fmt.Appendf(nil, "repos:\n  - name: acme/shop\n    module_dir: %s\n", module), 0o600)
 	dataDir := t.TempDir()
-	extra := []string{"PREVIEWD_CONFIG=" + config, "PREVIEWD_MODULE_DIR=", "PREVIEWD_GITHUB_TOKEN=ghs_fault", "PREVIEWD_GITHUB_API_URL=" + srv.URL + "/"}
+	extra := []string{"PREVIEWD_CONFIG=" + configFile, "PREVIEWD_MODULE_DIR=", "PREVIEWD_GITHUB_TOKEN=ghs_fault", "PREVIEWD_GITHUB_API_URL=" + srv.URL + "/"}
 	p := startProcess(t, dataDir, extra...)
 	t0 := time.Now().Add(-time.Hour)
 	p.send(prEvent{"opened", "behind", "s1", 1, t0})
@@ -426,10 +426,10 @@ func slowModule(t testing.TB, seconds int, everyApply bool) string {
 // administrator's connection to the state database.
 func pgStateConfig(t testing.TB) (string, *pgx.Conn) {
 	t.Helper()
-	config := filepath.Join(t.TempDir(), "previewd.yaml")
+	configFile := filepath.Join(t.TempDir(), "previewd.yaml")
 	state, conn := pgtest.StateDatabase(t)
-	if err := os.WriteFile(config, []byte("state:\n  backend: pg\n  config:\n    conn_str: "+state+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(configFile, []byte("state:\n  backend: pg\n  config:\n    conn_str: "+state+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return config, conn
+	return configFile, conn
 }

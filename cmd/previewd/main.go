@@ -23,6 +23,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/previewd/previewd/internal/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -150,7 +152,7 @@ func serveCommand(args []string, stdout, stderr io.Writer) int {
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return flagsExit(err)
 	}
-	cfg, err := LoadConfig(*configPath, os.LookupEnv)
+	cfg, err := config.Load(*configPath, os.LookupEnv)
 	if err != nil {
 		fmt.Fprintln(stderr, "previewd:", err)
 		return 2
@@ -165,7 +167,7 @@ func serveCommand(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func newLogger(cfg Config, w io.Writer) *slog.Logger {
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		level = slog.LevelInfo

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/server"
 	"github.com/previewd/previewd/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -99,8 +100,8 @@ func TestEnvironmentGaugesFollowWrites(t *testing.T) {
 	failed := record(db, "acme/blog", 3)
 	update(db, failed, func(e *preview.Environment) { e.Status, e.LastPhase = preview.StatusFailed, preview.PhaseApply })
 
-	gauges := newEnvironmentGauges(priced, clock.Now)
-	if err := gauges.load(ctx, counted); err != nil {
+	gauges := server.NewEnvironmentGauges(priced, clock.Now)
+	if err := gauges.Load(ctx, counted); err != nil {
 		t.Fatal(err)
 	}
 	observed := observedStore{serviceStore: counted, gauges: gauges}

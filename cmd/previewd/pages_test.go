@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/internal/config"
 )
 
 // TestPageInputsHideSecretsOfTheConfiguration resolves what an
@@ -37,7 +38,7 @@ func TestPageInputsHideSecretsOfTheConfiguration(t *testing.T) {
       - {variable: fallback_tokens, value: [prev-token-cccc], reason: security}
       - {variable: replicas, value: 1, reason: scale}
 `, module))
-	cfg, err := loadConfig(path, envFrom(nil), false)
+	cfg, err := config.Read(path, config.MapEnv(nil), false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/internal/config"
 	"github.com/previewd/previewd/modules"
 	"github.com/previewd/previewd/parity"
 	"github.com/previewd/previewd/provisioner"
@@ -85,7 +86,7 @@ func parseParityFlags(args []string, stdout, stderr io.Writer, getenv func(strin
 	switch {
 	case fs.NArg() > 0:
 		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case !repoName.MatchString(f.repo):
+	case !config.RepoName.MatchString(f.repo):
 		return f, fmt.Errorf("--repo: %q is not owner/name", f.repo)
 	}
 	return f, nil
@@ -165,16 +166,16 @@ func printReport(w io.Writer, out parityOutput, asJSON bool, width int) error {
 // checkParity runs every check for f.repo with a provisioner of its own
 // in a temporary directory, and returns the report and the checks it
 // skipped: the plans' with --plan=false, or when the state backend refuses
-// Terraform (see backendRefused). Then the report is of the other checks,
+// Terraform (see provisioner.State.Refused). Then the report is of the other checks,
 // and, unless they found drift, its status is an error: parity is not
 // judged without the plans unless asked to be. Terraform's output goes to
 // tfLog.
 func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string, bool), tfLog *bytes.Buffer) (parityOutput, error) {
-	cfg, err := loadConfig(f.config, getenv, false)
+	cfg, err := config.Read(f.config, getenv, false)
 	if err != nil {
 		return parityOutput{}, err
 	}
-	r, ok := cfg.repo(f.repo)
+	r, ok := cfg.Repo(f.repo)
 	if !ok {
 		return parityOutput{}, fmt.Errorf("no module is configured for %s: set module_dir or add it to repos", f.repo)
 	}
@@ -194,12 +195,12 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 		if t := cfg.GitHub.Token; t != "" {
 			token = func(context.Context, string) (string, error) { return t, nil }
 		}
-		cfg.modules = modules.NewResolver(dataDir, cfg.GitHub.APIURL, token)
+		cfg.UseResolver(modules.NewResolver(dataDir, cfg.GitHub.APIURL, token))
 		scratch := preview.Environment{Repo: f.repo}
-		if _, err := cfg.modules.Follow(ctx, scratch, r.moduleSetting()); err != nil {
+		if _, _, err := cfg.Follow(ctx, scratch); err != nil {
 			return parityOutput{}, err
 		}
-		if r, _, err = cfg.repoFor(ctx, scratch); err != nil {
+		if r, _, err = cfg.RepoFor(ctx, scratch); err != nil {
 			return parityOutput{}, err
 		}
 	}
@@ -215,14 +216,14 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 		EnvPassthrough: cfg.Terraform.EnvPassthrough,
 		Env:            cfg.Terraform.Env,
 		Modules: func(ctx context.Context, env preview.Environment) (provisioner.Module, error) {
-			return cfg.moduleWith(ctx, env, extra)
+			return cfg.ModuleWith(ctx, env, extra)
 		},
 	})
 	if err != nil {
 		return parityOutput{}, err
 	}
 	checker := parity.NewChecker(planner{prov})
-	repo := cfg.parityRepository(r)
+	repo := cfg.ParityRepository(r)
 	opts := parity.CheckOptions{
 		Env:       preview.Environment{Name: parityCheckEnvironment, Repo: f.repo, PR: f.pr, Branch: f.branch, HeadSHA: f.headSHA},
 		SkipPlans: !f.plan, Extra: extra,
@@ -233,9 +234,9 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 	}
 	var state provisioner.State
 	if r.State != nil {
-		state = r.State.provisioner()
+		state = r.State.Provisioner()
 	}
-	if err == nil || !backendRefused(state, err, tfLog.String()) {
+	if err == nil || !state.Refused(err, tfLog.String()) {
 		return parityOutput{ParityReport: report}, err
 	}
 	opts.SkipPlans = true
@@ -251,27 +252,6 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 		out.Status, out.Error = preview.ParityError, "the plans could not run: "+err.Error()
 	}
 	return out, nil
-}
-
-// backendRefused reports whether a plan failed at a remote state backend
-// rather than at the module: terraform init stopped while initialising the
-// backend (most often for want of its credentials), or the state could not
-// be read. tfLog is what Terraform printed.
-func backendRefused(state provisioner.State, err error, tfLog string) bool {
-	if !state.Remote() {
-		return false
-	}
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "terraform state pull: "):
-		return true
-	case strings.Contains(msg, "terraform init: "):
-		// init initialises the backend before the providers, and stops at
-		// the backend when that fails.
-		i := strings.LastIndex(tfLog, "Initializing the backend...")
-		return i >= 0 && !strings.Contains(tfLog[i:], "Initializing provider plugins...")
-	}
-	return false
 }
 
 // extraInputs reads --preview-var-file and --preview-var. A --preview-var

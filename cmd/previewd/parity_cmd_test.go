@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/internal/config"
 )
 
 // absFixture returns the absolute path of a fixture elsewhere in the tree.
@@ -73,31 +74,31 @@ func TestParityCommand(t *testing.T) {
 		"    differences:\n      - {variable: instance_count, value: 1, reason: scale}\n"
 
 	tests := []struct {
-		name     string
-		config   string // a path, or a function of the test's fixtures
-		args     []string
-		wantCode int
-		want     []preview.Finding // exactly, in order
-		wantErr  string
+		name       string
+		configFile string // a path, or a function of the test's fixtures
+		args       []string
+		wantCode   int
+		want       []preview.Finding // exactly, in order
+		wantErr    string
 	}{
 		{
-			name:   "the example is at parity",
-			config: absFixture(t, "../../examples/previewd.yaml"),
-			args:   []string{"--pr", "7", "--branch", "feat/x", "--head-sha", "abc123"},
-			want:   exampleFindings(append([]preview.Finding{instanceClass}, declaredInputs...)...),
+			name:       "the example is at parity",
+			configFile: absFixture(t, "../../examples/previewd.yaml"),
+			args:       []string{"--pr", "7", "--branch", "feat/x", "--head-sha", "abc123"},
+			want:       exampleFindings(append([]preview.Finding{instanceClass}, declaredInputs...)...),
 		},
 		{
-			name:     "undeclared version difference",
-			config:   absFixture(t, "../../examples/previewd.yaml"),
-			args:     []string{"--preview-var", "database_engine_version=13.2"},
-			wantCode: exitDrift,
+			name:       "undeclared version difference",
+			configFile: absFixture(t, "../../examples/previewd.yaml"),
+			args:       []string{"--preview-var", "database_engine_version=13.2"},
+			wantCode:   exitDrift,
 			want: slices.Insert(exampleFindings(append([]preview.Finding{instanceClass}, declaredInputs...)...), 0,
 				preview.Finding{Kind: "variable", Subject: "database_engine_version", Production: "15.4", Preview: "13.2", Reason: "not declared"},
 				inputsKey(0, "database_engine_version", 21, false, "follows var.database_engine_version, not a declared difference")),
 		},
 		{
 			name: "stale declaration",
-			config: parityConfig(t, example, "    production:\n      var_files: [production.tfvars]\n"+
+			configFile: parityConfig(t, example, "    production:\n      var_files: [production.tfvars]\n"+
 				"    differences:\n      - {variable: database_engine_version, value: \"15.4\", reason: cost}\n"),
 			wantCode: exitDrift,
 			want: []preview.Finding{
@@ -106,7 +107,7 @@ func TestParityCommand(t *testing.T) {
 		},
 		{
 			name: "missing config key, values never shown",
-			config: parityConfig(t, example, "    production:\n      var_files: [production.tfvars]\n"+
+			configFile: parityConfig(t, example, "    production:\n      var_files: [production.tfvars]\n"+
 				"    parity:\n      config_keys:\n        - name: app-env\n"+
 				"          production: {env_file: "+filepath.Join(keys, "production.env")+"}\n"+
 				"          preview: {env_file: "+filepath.Join(keys, "preview.env")+"}\n"+
@@ -119,10 +120,10 @@ func TestParityCommand(t *testing.T) {
 			},
 		},
 		{
-			name:     "sensitive value, resource only in the preview",
-			config:   parityConfig(t, scale, scaleSettings),
-			args:     []string{"--preview-var", "database_password=hunter2-preview"},
-			wantCode: exitDrift,
+			name:       "sensitive value, resource only in the preview",
+			configFile: parityConfig(t, scale, scaleSettings),
+			args:       []string{"--preview-var", "database_password=hunter2-preview"},
+			wantCode:   exitDrift,
 			want: []preview.Finding{
 				{Kind: "variable", Subject: "database_password", Production: "(sensitive)", Preview: "(sensitive)", Reason: "not declared"},
 				{Kind: "resource", Subject: "terraform_data.debug", Production: "absent", Preview: "1 instance", Reason: "count or for_each follows var.environment, not a declared difference"},
@@ -132,9 +133,9 @@ func TestParityCommand(t *testing.T) {
 			},
 		},
 		{
-			name:     "provider version mismatch",
-			config:   parityConfig(t, lockedModule, "    parity:\n      production_lock_file: "+filepath.Join(locks, "production.lock.hcl")+"\n"),
-			wantCode: exitDrift,
+			name:       "provider version mismatch",
+			configFile: parityConfig(t, lockedModule, "    parity:\n      production_lock_file: "+filepath.Join(locks, "production.lock.hcl")+"\n"),
+			wantCode:   exitDrift,
 			want: []preview.Finding{
 				{Kind: "provider_version", Subject: "registry.terraform.io/hashicorp/aws", Production: "5.31.0", Preview: "not locked", Reason: "locked only by production"},
 				{Kind: "provider_version", Subject: "registry.terraform.io/hashicorp/random", Production: "3.6.0", Preview: "not locked", Reason: "locked only by production"},
@@ -142,7 +143,7 @@ func TestParityCommand(t *testing.T) {
 		},
 		{
 			name: "toggles differ by tier, declared",
-			config: parityConfig(t, example, "    production:\n      var_files: [production.tfvars]\n"+
+			configFile: parityConfig(t, example, "    production:\n      var_files: [production.tfvars]\n"+
 				"    parity:\n      toggles_file: "+toggles+"\n"),
 			want: []preview.Finding{
 				inputsKey(0, "feature_flags.fast_cart", 23, true, "toggles"), inputsKey(0, "feature_flags.new_checkout", 23, true, "toggles"),
@@ -153,26 +154,26 @@ func TestParityCommand(t *testing.T) {
 			},
 		},
 		{
-			name:     "declaration naming an unknown variable",
-			config:   parityConfig(t, example, "    production:\n      var_files: [production.tfvars]\n    differences:\n      - {variable: replicas, value: 1, reason: scale}\n"),
-			wantCode: exitDrift,
+			name:       "declaration naming an unknown variable",
+			configFile: parityConfig(t, example, "    production:\n      var_files: [production.tfvars]\n    differences:\n      - {variable: replicas, value: 1, reason: scale}\n"),
+			wantCode:   exitDrift,
 			want: []preview.Finding{
 				{Kind: "variable", Subject: "replicas", Production: "(not set)", Preview: "1", Reason: "declared for a variable the module does not declare"},
 			},
 		},
-		{name: "no --repo", config: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--repo="}, wantCode: exitError, wantErr: `--repo: "" is not owner/name`},
-		{name: "unknown repo", config: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--repo", "acme/other"}, wantCode: exitError, wantErr: "no module is configured for acme/other"},
-		{name: "missing config", config: "/nonexistent/previewd.yaml", wantCode: exitError, wantErr: "no such file"},
-		{name: "bad parity block", config: parityConfig(t, example, "    parity:\n      drift_check_interval: 5s\n"), wantCode: exitError, wantErr: "repos[0]: parity.drift_check_interval: 5s is shorter than 1m0s"},
-		{name: "unknown parity setting", config: parityConfig(t, example, "    parity:\n      toggles: x\n"), wantCode: exitError, wantErr: "repos[0].parity.toggles: field toggles not found"},
-		{name: "unknown setting elsewhere", config: parityConfig(t, example, "    modul_dir: x\n"), wantCode: exitError, wantErr: "field modul_dir not found"},
-		{name: "bad preview var", config: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--preview-var", "novalue"}, wantCode: exitError, wantErr: `--preview-var "novalue": not name=value`},
+		{name: "no --repo", configFile: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--repo="}, wantCode: exitError, wantErr: `--repo: "" is not owner/name`},
+		{name: "unknown repo", configFile: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--repo", "acme/other"}, wantCode: exitError, wantErr: "no module is configured for acme/other"},
+		{name: "missing config", configFile: "/nonexistent/previewd.yaml", wantCode: exitError, wantErr: "no such file"},
+		{name: "bad parity block", configFile: parityConfig(t, example, "    parity:\n      drift_check_interval: 5s\n"), wantCode: exitError, wantErr: "repos[0]: parity.drift_check_interval: 5s is shorter than 1m0s"},
+		{name: "unknown parity setting", configFile: parityConfig(t, example, "    parity:\n      toggles: x\n"), wantCode: exitError, wantErr: "repos[0].parity.toggles: field toggles not found"},
+		{name: "unknown setting elsewhere", configFile: parityConfig(t, example, "    modul_dir: x\n"), wantCode: exitError, wantErr: "field modul_dir not found"},
+		{name: "bad preview var", configFile: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--preview-var", "novalue"}, wantCode: exitError, wantErr: `--preview-var "novalue": not name=value`},
 	}
-	env := envFrom(map[string]string{"PREVIEWD_TERRAFORM_BIN": terraformForTests(t)})
+	env := config.MapEnv(map[string]string{"PREVIEWD_TERRAFORM_BIN": terraformForTests(t)})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			args := append([]string{"--config", tt.config, "--repo", "acme/shop", "--json"}, tt.args...)
+			args := append([]string{"--config", tt.configFile, "--repo", "acme/shop", "--json"}, tt.args...)
 			var stdout, stderr bytes.Buffer
 			code := runParity(context.Background(), args, &stdout, &stderr, env)
 			if code != tt.wantCode {
@@ -275,12 +276,12 @@ func TestParityCommandText(t *testing.T) {
 func TestParityCommandJSONDocuments(t *testing.T) {
 	t.Parallel()
 	module := absFixture(t, "../../parity/testdata/jsonencode")
-	config := parityConfig(t, module, "    production:\n      vars: {max_items: 100}\n"+
+	configFile := parityConfig(t, module, "    production:\n      vars: {max_items: 100}\n"+
 		"    differences:\n      - {variable: max_items, value: 5, reason: scale}\n")
-	env := envFrom(map[string]string{"PREVIEWD_TERRAFORM_BIN": terraformForTests(t)})
+	env := config.MapEnv(map[string]string{"PREVIEWD_TERRAFORM_BIN": terraformForTests(t)})
 	run := func(args ...string) (int, string) {
 		var stdout, stderr bytes.Buffer
-		code := runParity(context.Background(), append([]string{"--config", config, "--repo", "acme/shop"}, args...), &stdout, &stderr, env)
+		code := runParity(context.Background(), append([]string{"--config", configFile, "--repo", "acme/shop"}, args...), &stdout, &stderr, env)
 		if code != exitDrift {
 			t.Fatalf("%v: got exit %d, want %d\n%s%s", args, code, exitDrift, stdout.String(), stderr.String())
 		}
@@ -340,16 +341,16 @@ func TestParityCommandSaysWhatItSkipped(t *testing.T) {
 	awsFiles := "terraform:\n  env: {AWS_SHARED_CREDENTIALS_FILE: " + missing + ", AWS_CONFIG_FILE: " + missing + "}\n"
 	allPlanChecks := []string{"plan comparison", "attribute values", "provider versions", "engine version"}
 	tests := []struct {
-		name, config string
-		args         []string
-		wantCode     int
-		wantStatus   preview.ParityStatus
-		wantBecause  string
-		wantText     []string
-		wantStderr   string
+		name, configFile string
+		args             []string
+		wantCode         int
+		wantStatus       preview.ParityStatus
+		wantBecause      string
+		wantText         []string
+		wantStderr       string
 	}{
 		{
-			name: "--plan=false", config: parityConfig(t, module, settings), args: []string{"--plan=false"},
+			name: "--plan=false", configFile: parityConfig(t, module, settings), args: []string{"--plan=false"},
 			wantCode: exitParity, wantStatus: preview.ParityOK, wantBecause: "--plan=false",
 			wantText: []string{
 				"parity: ok in the checks that ran, ",
@@ -357,7 +358,7 @@ func TestParityCommandSaysWhatItSkipped(t *testing.T) {
 			},
 		},
 		{
-			name: "no credentials for the state backend", config: writeConfig(t, awsFiles+"repos:\n  - name: acme/shop\n    module_dir: "+module+"\n"+noCredentials),
+			name: "no credentials for the state backend", configFile: writeConfig(t, awsFiles+"repos:\n  - name: acme/shop\n    module_dir: "+module+"\n"+noCredentials),
 			wantCode: exitError, wantStatus: preview.ParityError, wantBecause: `the state backend "s3" refused terraform: are its credentials missing?`,
 			wantText: []string{
 				"parity: ERROR, the check could not run in full (1 declared; checked ",
@@ -368,7 +369,7 @@ func TestParityCommandSaysWhatItSkipped(t *testing.T) {
 			},
 		},
 		{
-			name: "no credentials, drift in the other checks", config: writeConfig(t, awsFiles+"repos:\n  - name: acme/shop\n    module_dir: "+module+"\n"+noCredentials),
+			name: "no credentials, drift in the other checks", configFile: writeConfig(t, awsFiles+"repos:\n  - name: acme/shop\n    module_dir: "+module+"\n"+noCredentials),
 			args:     []string{"--preview-var", "max_items=7"},
 			wantCode: exitDrift, wantStatus: preview.ParityDrift, wantBecause: `the state backend "s3" refused terraform: are its credentials missing?`,
 			wantText: []string{
@@ -378,13 +379,13 @@ func TestParityCommandSaysWhatItSkipped(t *testing.T) {
 			wantStderr: "previewd parity: the plans could not run: plan parity-check: terraform init: ",
 		},
 	}
-	env := envFrom(map[string]string{"PREVIEWD_TERRAFORM_BIN": terraformForTests(t)})
+	env := config.MapEnv(map[string]string{"PREVIEWD_TERRAFORM_BIN": terraformForTests(t)})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			run := func(args ...string) string {
 				var stdout, stderr bytes.Buffer
-				code := runParity(context.Background(), append([]string{"--config", tt.config, "--repo", "acme/shop"}, append(tt.args, args...)...), &stdout, &stderr, env)
+				code := runParity(context.Background(), append([]string{"--config", tt.configFile, "--repo", "acme/shop"}, append(tt.args, args...)...), &stdout, &stderr, env)
 				if code != tt.wantCode {
 					t.Fatalf("got exit %d, want %d\n%s%s", code, tt.wantCode, stdout.String(), stderr.String())
 				}
@@ -423,12 +424,12 @@ func TestLoadConfigForCLI(t *testing.T) {
 		name, body string
 		env        map[string]string
 		wantErr    string
-		check      func(t *testing.T, cfg Config)
+		check      func(t *testing.T, cfg config.Config)
 	}{
 		{
 			name: "no webhook secret needed; parity block read and resolved",
 			body: "repos:\n  - name: Acme/Shop\n    module_dir: " + module + "\n    parity:\n      toggles_file: toggles.json\n      drift_check_interval: 1h\n",
-			check: func(t *testing.T, cfg Config) {
+			check: func(t *testing.T, cfg config.Config) {
 				s := cfg.Repos[0].Parity
 				if !filepath.IsAbs(s.TogglesFile) || filepath.Base(s.TogglesFile) != "toggles.json" || s.DriftCheckInterval.Hours() != 1 {
 					t.Errorf("got parity settings %+v", s)
@@ -444,7 +445,7 @@ func TestLoadConfigForCLI(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := loadConfig(writeConfig(t, tt.body), envFrom(tt.env), false)
+			cfg, err := config.Read(writeConfig(t, tt.body), config.MapEnv(tt.env), false)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("got %v, want %q", err, tt.wantErr)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/internal/config"
 )
 
 // TestParityNeedsProductionsRealInputs runs the parity command with the
@@ -17,12 +18,12 @@ import (
 func TestParityNeedsProductionsRealInputs(t *testing.T) {
 	t.Parallel()
 	example := absFixture(t, "../../examples/preview-web-module")
-	env := envFrom(map[string]string{"PREVIEWD_TERRAFORM_BIN": terraformForTests(t)})
+	env := config.MapEnv(map[string]string{"PREVIEWD_TERRAFORM_BIN": terraformForTests(t)})
 	tests := []struct {
-		name     string
-		config   string
-		wantCode int
-		wantOut  string
+		name       string
+		configFile string
+		wantCode   int
+		wantOut    string
 	}{
 		{"module_dir alone", "module_dir: " + example + "\n", exitError,
 			"production's inputs do not set database_engine_version, database_instance_class, external_api_url, which the module requires: give production's values in production_var_files (PREVIEWD_PRODUCTION_VAR_FILES)"},
@@ -34,7 +35,7 @@ func TestParityNeedsProductionsRealInputs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
-			code := runParity(context.Background(), []string{"--config", writeConfig(t, tt.config), "--repo", "acme/shop", "--json"}, &stdout, &stderr, env)
+			code := runParity(context.Background(), []string{"--config", writeConfig(t, tt.configFile), "--repo", "acme/shop", "--json"}, &stdout, &stderr, env)
 			if out := stdout.String() + stderr.String(); code != tt.wantCode || !strings.Contains(out, tt.wantOut) {
 				t.Errorf("got exit %d, want %d with %q:\n%s", code, tt.wantCode, tt.wantOut, out)
 			}
@@ -47,7 +48,7 @@ func TestParityNeedsProductionsRealInputs(t *testing.T) {
 func TestParityComparesTheEngine(t *testing.T) {
 	t.Parallel()
 	example := absFixture(t, "../../examples/preview-web-module")
-	env := envFrom(map[string]string{"PREVIEWD_TERRAFORM_BIN": terraformForTests(t)})
+	env := config.MapEnv(map[string]string{"PREVIEWD_TERRAFORM_BIN": terraformForTests(t)})
 	base := "module_dir: " + example + "\nproduction_var_files: [production.tfvars]\n"
 	tests := []struct {
 		name, setting string

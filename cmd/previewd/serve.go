@@ -14,7 +14,9 @@ import (
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/controller"
 	"github.com/previewd/previewd/github"
+	"github.com/previewd/previewd/internal/config"
 	"github.com/previewd/previewd/modules"
+	"github.com/previewd/previewd/preflight"
 	"github.com/previewd/previewd/provisioner"
 	"github.com/previewd/previewd/server"
 	"github.com/previewd/previewd/store"
@@ -27,7 +29,7 @@ import (
 
 // service is previewd's running pieces, as serve builds them.
 type service struct {
-	cfg      *Config
+	cfg      *config.Config
 	logger   *slog.Logger
 	dataDir  string
 	tfBin    string
@@ -36,17 +38,20 @@ type service struct {
 	prov     *provisioner.Provisioner
 	gh       gitHub
 	reg      *prometheus.Registry
-	gauges   *environmentGauges
+	gauges   *server.EnvironmentGauges
 	ctrl     *controller.Controller
 	srv      *server.Server
 	observed observedStore
+	// startup, with startup_checks, runs previewd check's checks once.
+	startup       *preflight.Startup
+	startupChecks preflight.Checks
 }
 
 // serve runs previewd until ctx is cancelled, then stops in order: no new
 // HTTP requests, running Terraform interrupted and waited for (bounded by
 // the shutdown timeout), the store closed. It serves on l, or listens on
 // cfg.ListenAddr when l is nil.
-func serve(ctx context.Context, cfg Config, logger *slog.Logger, l net.Listener) error {
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, l net.Listener) error {
 	s := &service{cfg: &cfg, logger: logger}
 	dataDir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -97,7 +102,7 @@ func (s *service) build(ctx context.Context) error {
 		CLIConfigFile:  cfg.Terraform.CLIConfig,
 		EnvPassthrough: cfg.Terraform.EnvPassthrough,
 		Env:            cfg.Terraform.Env,
-		Modules:        cfg.module,
+		Modules:        cfg.Module,
 		WaitDelay:      stopDelay(*cfg),
 		Logger:         s.logger,
 	}); err != nil {
@@ -114,19 +119,19 @@ func (s *service) build(ctx context.Context) error {
 	if client, ok := s.gh.(*github.Client); ok {
 		gitToken = client.GitToken
 	}
-	cfg.modules = modules.NewResolver(s.dataDir, cfg.GitHub.APIURL, gitToken)
+	cfg.UseResolver(modules.NewResolver(s.dataDir, cfg.GitHub.APIURL, gitToken))
 
 	s.reg = prometheus.NewRegistry()
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	pricing := cfg.pricing()
-	s.gauges = newEnvironmentGauges(pricing, time.Now)
-	if err := s.gauges.load(ctx, s.db); err != nil {
+	pricing := cfg.Pricing()
+	s.gauges = server.NewEnvironmentGauges(pricing, time.Now)
+	if err := s.gauges.Load(ctx, s.db); err != nil {
 		return fmt.Errorf("read environments for metrics: %w", err)
 	}
 	s.reg.MustRegister(s.gauges)
 	s.observed = observedStore{serviceStore: s.db, gauges: s.gauges} // what this process writes moves the gauges
 	s.ctrl = controller.New(s.observed, provisionerAdapter{p: s.prov, cfg: cfg}, s.gh, s.controllerConfig())
-	registerQueueMetrics(s.reg, s.ctrl)
+	server.RegisterQueueMetrics(s.reg, s.ctrl)
 	s.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "previewd_leader",
 		Help: "1 on the replica running the loops that run once (resync, module polling, drift schedule, redelivery), else 0.",
@@ -136,6 +141,13 @@ func (s *service) build(ctx context.Context) error {
 		}
 		return 0
 	}))
+	if cfg.StartupChecks {
+		if s.startupChecks, err = preflightChecks(*cfg, s.logger, false); err != nil {
+			return err
+		}
+		s.startupChecks.Timeout = time.Minute
+		s.startup = &preflight.Startup{}
+	}
 	s.srv = server.New(s.serverConfig(pricing, links))
 	return nil
 }
@@ -154,11 +166,11 @@ func (s *service) controllerConfig() controller.Config {
 		Expiry:     controller.ExpiryConfig{TTL: cfg.TTL, MaxKeep: cfg.MaxKeep},
 		Checks:     controller.ChecksConfig{PollInterval: cfg.CheckPollInterval},
 		Parity:     controller.ParityConfig{MaxConcurrent: cfg.MaxConcurrentChecks, Checker: newChecker(cfg, s.prov)},
-		Resync:     controller.ResyncConfig{Interval: cfg.ResyncInterval, MaxDestroys: cfg.MaxResyncDestroys, Allowed: cfg.serves},
+		Resync:     controller.ResyncConfig{Interval: cfg.ResyncInterval, MaxDestroys: cfg.MaxResyncDestroys, Allowed: cfg.Serves},
 		Redelivery: controller.RedeliveryConfig{Interval: cfg.RedeliveryInterval},
 		Modules:    controller.ModulesConfig{PollInterval: cfg.ModulePollInterval, Versions: moduleVersions{cfg}},
 		LeaseTTL:   cfg.LeaseTTL,
-		Metrics:    newControllerMetrics(s.reg),
+		Metrics:    server.NewRunMetrics(s.reg),
 		Budgets:    budgets{cfg},
 		Commands:   s.gh,
 		Logger:     s.logger,
@@ -187,7 +199,7 @@ func (s *service) serverConfig(pricing preview.Pricing, links *server.LogLinks) 
 		TTL:          cfg.TTL,
 		Operate:      preview.OperateRules{TTL: cfg.TTL, MaxKeep: cfg.MaxKeep, MaxAttempts: cfg.MaxAttempts},
 		Store:        s.observed,
-		Deliveries:   webhooks.NewIntake([]byte(cfg.WebhookSecret), s.observed, cfg.serves),
+		Deliveries:   webhooks.NewIntake([]byte(cfg.WebhookSecret), s.observed, cfg.Serves),
 		Controller:   s.ctrl,
 		Registry:     s.reg,
 		Dashboard:    pages.Dashboard,
@@ -204,6 +216,9 @@ func (s *service) serverConfig(pricing preview.Pricing, links *server.LogLinks) 
 	if s.pg != nil {
 		sc.Logs = s.pg
 	}
+	if s.startup != nil {
+		sc.Preflight = startupReport(s.startup)
+	}
 	return sc
 }
 
@@ -215,9 +230,12 @@ func (s *service) run(ctx context.Context, l, scrapes net.Listener) error {
 	defer stopCtrl()
 	ctrlDone := make(chan error, 1)
 	go func() { ctrlDone <- s.ctrl.Run(ctrlCtx) }()
+	if s.startup != nil {
+		go s.startup.Run(ctrlCtx, s.startupChecks, logger)
+	}
 	if s.pg != nil { // other replicas' webhooks and commands wake this one too
 		go s.pg.Listen(ctrlCtx, s.ctrl.Nudge)
-		go s.gauges.reloadEvery(ctrlCtx, s.db, s.cfg.LeaseTTL, logger) // and what they write reaches this one's gauges
+		go s.gauges.ReloadEvery(ctrlCtx, s.db, s.cfg.LeaseTTL, logger) // and what they write reaches this one's gauges
 		logger.Info("sharing the database with any other replicas", "holder", s.pg.Holder(), "lease_ttl", s.cfg.LeaseTTL)
 	}
 	srvDone := make(chan error, 2)
@@ -284,7 +302,7 @@ func terraformBinary(configured string) (string, error) {
 	return p, nil
 }
 
-func githubMode(cfg Config) string {
+func githubMode(cfg config.Config) string {
 	switch {
 	case cfg.GitHub.AppID != 0:
 		return "app"
@@ -298,7 +316,7 @@ func githubMode(cfg Config) string {
 // links served at /logs/ (log_links: signed, the default), or the admin
 // API's log route, which needs the admin token (log_links: admin). Without a
 // public_url there are no links. Signed links take their key from keys.
-func logLinks(ctx context.Context, cfg Config, keys server.Keys) (*server.LogLinks, func(string) string, error) {
+func logLinks(ctx context.Context, cfg config.Config, keys server.Keys) (*server.LogLinks, func(string) string, error) {
 	if cfg.LogLinks != "signed" {
 		return nil, func(runID string) string { return github.LogURL(cfg.PublicURL, runID) }, nil
 	}
@@ -318,8 +336,8 @@ type gitHub interface {
 
 // newGitHub returns the App-mode or token-mode client, or offline mode when
 // neither is configured.
-func newGitHub(cfg Config, logger *slog.Logger, logLink func(string) string) (gitHub, error) {
-	pricing := cfg.pricing()
+func newGitHub(cfg config.Config, logger *slog.Logger, logLink func(string) string) (gitHub, error) {
+	pricing := cfg.Pricing()
 	render := func(env preview.Environment) (string, error) {
 		return templates.RenderComment(github.CommentData(env, logLink, pricing))
 	}
@@ -339,9 +357,9 @@ func newGitHub(cfg Config, logger *slog.Logger, logLink func(string) string) (gi
 
 // resyncRepos lists the repositories resync reads: the configured ones, and
 // in App mode every repository of every installation.
-func resyncRepos(cfg Config, client *github.Client) func(context.Context) ([]string, error) {
+func resyncRepos(cfg config.Config, client *github.Client) func(context.Context) ([]string, error) {
 	return func(ctx context.Context) ([]string, error) {
-		names := cfg.repoNames()
+		names := cfg.RepoNames()
 		if cfg.GitHub.AppID == 0 {
 			return names, nil
 		}
@@ -364,7 +382,7 @@ type serviceStore interface {
 // its process group is killed: with replicas, short enough that it has
 // stopped before its lease can pass to another replica; alone, the
 // provisioner's default.
-func stopDelay(cfg Config) time.Duration {
+func stopDelay(cfg config.Config) time.Duration {
 	if cfg.Store.Driver != "postgres" {
 		return 0
 	}
@@ -374,7 +392,7 @@ func stopDelay(cfg Config) time.Duration {
 // openStore opens the store cfg names: bbolt in dataDir (one process per
 // file), or PostgreSQL, held by this process alone until environments are
 // leased to replicas.
-func openStore(ctx context.Context, cfg Config, dataDir string) (serviceStore, error) {
+func openStore(ctx context.Context, cfg config.Config, dataDir string) (serviceStore, error) {
 	if cfg.Store.Driver != "postgres" {
 		return store.Open(filepath.Join(dataDir, "previewd.db"), store.Options{
 			NameMax: cfg.NameMaxLength, TTL: cfg.TTL, MaxKeep: cfg.MaxKeep, Drafts: cfg.Drafts,
@@ -390,12 +408,12 @@ func openStore(ctx context.Context, cfg Config, dataDir string) (serviceStore, e
 // requiredChecks gives the controller each repository's wait_for_checks
 // and reads them from GitHub.
 type requiredChecks struct {
-	cfg    *Config
+	cfg    *config.Config
 	client *github.Client
 }
 
 func (r requiredChecks) Required(repo string) ([]string, time.Duration) {
-	rc, ok := r.cfg.repo(repo)
+	rc, ok := r.cfg.Repo(repo)
 	if !ok {
 		return nil, 0
 	}

@@ -11,12 +11,13 @@ import (
 
 	"github.com/previewd/previewd/appsetup"
 	"github.com/previewd/previewd/github"
+	"github.com/previewd/previewd/internal/config"
 	"github.com/previewd/previewd/modules"
 )
 
 func setupCommand(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("setup", "previewd setup [--org ORG] [--out DIR | --kubernetes] [--public-url URL] [--config FILE]",
-		"Registers previewd's GitHub App from a manifest: open the page it serves, confirm on GitHub,\n"+
+		"Registers previewd's GitHub App from a manifest: open the page it Serves, confirm on GitHub,\n"+
 			"and the App's ID, private key and webhook secret are written where previewd serve reads them.\n"+
 			"The App's permissions follow the configuration; see docs/install.md.", stderr)
 	configPath := fs.String("config", os.Getenv("PREVIEWD_CONFIG"), "YAML configuration `file` (default $PREVIEWD_CONFIG)")
@@ -62,7 +63,7 @@ type setupOptions struct {
 
 // runSetup wires the setup page to GitHub and serves it until the App is
 // registered or ctx is done.
-func runSetup(ctx context.Context, cfg Config, o setupOptions, stdout, stderr io.Writer) error {
+func runSetup(ctx context.Context, cfg config.Config, o setupOptions, stdout, stderr io.Writer) error {
 	if err := o.output.Check(); err != nil {
 		return fmt.Errorf("%w (--force writes over it)", err)
 	}
@@ -79,7 +80,7 @@ func runSetup(ctx context.Context, cfg Config, o setupOptions, stdout, stderr io
 		return err
 	}
 	base := "http://" + ln.Addr().String()
-	features := appFeatures(preflightTargets(&cfg), modules.NewResolver(cfg.DataDir, cfg.GitHub.APIURL, nil))
+	features := cfg.Preflight(modules.NewResolver(cfg.DataDir, cfg.GitHub.APIURL, nil)).Features
 	manifest := github.NewManifest(o.name, o.publicURL, features)
 	manifest.RedirectURL = base + appsetup.CallbackPath
 	h, err := appsetup.New(appsetup.Options{Manifest: manifest, NewAppURL: newApp, Output: o.output, Stdout: stdout,
@@ -98,11 +99,11 @@ func runSetup(ctx context.Context, cfg Config, o setupOptions, stdout, stderr io
 // setupConfig loads the configuration file, checked as previewd parity
 // checks it; without a file (setup comes first) the defaults and the
 // PREVIEWD_* variables.
-func setupConfig(path string) (Config, error) {
+func setupConfig(path string) (config.Config, error) {
 	if path != "" {
-		return loadConfig(path, os.LookupEnv, false)
+		return config.Read(path, os.LookupEnv, false)
 	}
-	cfg := DefaultConfig()
-	err := cfg.applyEnv(os.LookupEnv)
+	cfg := config.Default()
+	err := cfg.ApplyEnv(os.LookupEnv)
 	return cfg, err
 }

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"strings"
@@ -43,7 +43,7 @@ func TestConfigKeepsTerraformOffTheStore(t *testing.T) {
 			if tt.yaml != "" {
 				path = writeConfig(t, tt.yaml)
 			}
-			_, err := LoadConfig(path, envFrom(base))
+			_, err := Load(path, MapEnv(base))
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("got %v, want it to load", err)
@@ -55,7 +55,7 @@ func TestConfigKeepsTerraformOffTheStore(t *testing.T) {
 		})
 	}
 	// bbolt, one process: local state stays the default.
-	if _, err := LoadConfig("", envFrom(map[string]string{"PREVIEWD_WEBHOOK_SECRET": strings.Repeat("s", 32), "PREVIEWD_MODULE_DIR": module})); err != nil {
+	if _, err := Load("", MapEnv(map[string]string{"PREVIEWD_WEBHOOK_SECRET": strings.Repeat("s", 32), "PREVIEWD_MODULE_DIR": module})); err != nil {
 		t.Errorf("bbolt with local state: %v", err)
 	}
 }

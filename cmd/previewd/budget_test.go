@@ -6,46 +6,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
-
-	preview "github.com/previewd/previewd"
 )
-
-// TestPricingFromConfig: the top-level cost prices every repository
-// without a cost of its own, a repos entry's cost prices its repository
-// (an empty one prices nothing); bad prices are refused. What a price
-// makes an environment cost is preview.Pricing's (pricing_test.go).
-func TestPricingFromConfig(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.ModuleDir = "/modules/shop"
-	cfg.Cost = CostConfig{Hourly: 0.5, Output: "hourly_cost"}
-	cfg.Repos = []RepoConfig{{Name: "acme/free", ModuleDir: "/modules/free", Cost: &CostConfig{}}, {Name: "acme/eu", ModuleDir: "/m", Cost: &CostConfig{Hourly: 2, Currency: "€"}},
-		{Name: "acme/blog", ModuleDir: "/m"}}
-	want := preview.Pricing{Default: preview.Price{Hourly: 0.5, Output: "hourly_cost"},
-		Repos: map[string]preview.Price{"acme/free": {}, "acme/eu": {Hourly: 2, Currency: "€"}}}
-	if got := cfg.pricing(); !reflect.DeepEqual(got, want) {
-		t.Errorf("pricing: got %+v, want %+v", got, want)
-	}
-	for _, bad := range []string{"cost:\n  hourly: -1\n", "cost:\n  output: \"a b\"\n", "cost:\n  currency: dollarsdollars\n"} {
-		path := filepath.Join(t.TempDir(), "previewd.yaml")
-		os.WriteFile(path, []byte("module_dir: .\n"+bad), 0o600)
-		if _, err := LoadConfig(path, envFrom(map[string]string{"PREVIEWD_WEBHOOK_SECRET": testSecret})); err == nil || !strings.Contains(err.Error(), "cost") {
-			t.Errorf("%q: %v, want it refused naming cost", bad, err)
-		}
-	}
-}
 
 // TestCostIsShown: with a price, an environment's cost is in the API (list
 // and one), on its pull request's comment, on the dashboard and in the
 // metrics; once destroyed, the comment says what it cost in all.
 func TestCostIsShown(t *testing.T) {
 	module, _ := filepath.Abs("testdata/module")
-	config := filepath.Join(t.TempDir(), "previewd.yaml")
-	os.WriteFile(config, []byte("cost:\n  hourly: 0.5\n  currency: €\n"), 0o600)
-	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": module, "PREVIEWD_CONFIG": config})
+	configFile := filepath.Join(t.TempDir(), "previewd.yaml")
+	os.WriteFile(configFile, []byte("cost:\n  hourly: 0.5\n  currency: €\n"), 0o600)
+	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": module, "PREVIEWD_CONFIG": configFile})
 	t0 := time.Now().Add(-time.Hour)
 	p.send(prEvent{"opened", "costly", "sha1", 1, t0})
 	p.waitFor("costly", "ready", readyAt("sha1"))
@@ -93,36 +66,15 @@ func TestCostIsShown(t *testing.T) {
 	})
 }
 
-type budgetView struct {
-	Status string `json:"status"`
-	Budget *struct {
-		Scope    string `json:"scope"`
-		Live     int    `json:"live"`
-		Max      int    `json:"max"`
-		Position int    `json:"position"`
-	} `json:"budget"`
-	Desired struct {
-		Reason string `json:"reason"`
-	} `json:"desired"`
-	Comment struct {
-		Body string `json:"body"`
-	} `json:"comment"`
-}
-
-func (p *previewd) waitBudget(name, what string, cond func(budgetView) bool) budgetView {
-	p.t.Helper()
-	return waitForAs(p, name, what, cond)
-}
-
 // TestBudgetMakesNewEnvironmentsWait: with max_live_environments 2, the
 // third and fourth pull requests wait as queued, in line, saying so on the
 // pull request; when one is closed and torn down, the first in line is
 // built and the next moves up. Nothing is destroyed to make room.
 func TestBudgetMakesNewEnvironmentsWait(t *testing.T) {
 	module, _ := filepath.Abs("testdata/module")
-	config := filepath.Join(t.TempDir(), "previewd.yaml")
-	os.WriteFile(config, []byte("max_live_environments: 2\n"), 0o600)
-	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": module, "PREVIEWD_CONFIG": config})
+	configFile := filepath.Join(t.TempDir(), "previewd.yaml")
+	os.WriteFile(configFile, []byte("max_live_environments: 2\n"), 0o600)
+	p := startPreviewd(t, map[string]string{"PREVIEWD_MODULE_DIR": module, "PREVIEWD_CONFIG": configFile})
 	t0 := time.Now().Add(-time.Hour)
 	for i, name := range []string{"b1", "b2", "b3", "b4"} {
 		p.send(prEvent{"opened", name, "sha1", i + 1, t0})
@@ -156,9 +108,9 @@ func TestBudgetMakesNewEnvironmentsWait(t *testing.T) {
 // place.
 func TestBudgetEvictsTheIdlest(t *testing.T) {
 	module, _ := filepath.Abs("testdata/module")
-	config := filepath.Join(t.TempDir(), "previewd.yaml")
-	os.WriteFile(config, []byte("evict_idle_over_budget: true\nrepos:\n  - name: acme/shop\n    module_dir: "+module+"\n    max_live_environments: 2\n"), 0o600)
-	p := startPreviewd(t, map[string]string{"PREVIEWD_CONFIG": config})
+	configFile := filepath.Join(t.TempDir(), "previewd.yaml")
+	os.WriteFile(configFile, []byte("evict_idle_over_budget: true\nrepos:\n  - name: acme/shop\n    module_dir: "+module+"\n    max_live_environments: 2\n"), 0o600)
+	p := startPreviewd(t, map[string]string{"PREVIEWD_CONFIG": configFile})
 	t0 := time.Now().Add(-time.Hour)
 	p.send(prEvent{"opened", "oldest", "sha1", 1, t0})
 	p.waitFor("oldest", "ready", readyAt("sha1"))
@@ -185,4 +137,25 @@ func TestBudgetEvictsTheIdlest(t *testing.T) {
 	if v := p.waitBudget("newer", "", func(budgetView) bool { return true }); v.Status != "ready" {
 		t.Errorf("newer: %s, want it left alone", v.Status)
 	}
+}
+
+type budgetView struct {
+	Status string `json:"status"`
+	Budget *struct {
+		Scope    string `json:"scope"`
+		Live     int    `json:"live"`
+		Max      int    `json:"max"`
+		Position int    `json:"position"`
+	} `json:"budget"`
+	Desired struct {
+		Reason string `json:"reason"`
+	} `json:"desired"`
+	Comment struct {
+		Body string `json:"body"`
+	} `json:"comment"`
+}
+
+func (p *previewd) waitBudget(name, what string, cond func(budgetView) bool) budgetView {
+	p.t.Helper()
+	return waitForAs(p, name, what, cond)
 }

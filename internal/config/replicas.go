@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"fmt"
@@ -70,11 +70,11 @@ type namedState struct {
 func (c *Config) states() []namedState {
 	var out []namedState
 	if len(c.Repos) == 0 || slices.ContainsFunc(c.Repos, func(r RepoConfig) bool { return r.State == nil }) {
-		out = append(out, namedState{"state", c.State.provisioner()})
+		out = append(out, namedState{"state", c.State.Provisioner()})
 	}
 	for _, r := range c.Repos {
 		if r.State != nil {
-			out = append(out, namedState{fmt.Sprintf("repos[%s].state", r.Name), r.State.provisioner()})
+			out = append(out, namedState{fmt.Sprintf("repos[%s].state", r.Name), r.State.Provisioner()})
 		}
 	}
 	return out

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"flag"
@@ -46,7 +46,7 @@ func settingsReference() string {
 // TestDocsConfigurationTable keeps docs/configuration.md's settings table
 // the settings table's rendering. With -update it rewrites the table:
 //
-//	go test ./cmd/previewd -run TestDocsConfigurationTable -update
+//	go test ./internal/config -run TestDocsConfigurationTable -update
 func TestDocsConfigurationTable(t *testing.T) {
 	data, err := os.ReadFile(configurationDoc)
 	if err != nil {
@@ -71,7 +71,7 @@ func TestDocsConfigurationTable(t *testing.T) {
 	}
 	if got := doc[start:end]; got != want {
 		t.Errorf("docs/configuration.md's settings table is not the settings table's (-file +table); "+
-			"run go test ./cmd/previewd -run TestDocsConfigurationTable -update:\n%s", lineDiff(got, want))
+			"run go test ./internal/config -run TestDocsConfigurationTable -update:\n%s", lineDiff(got, want))
 	}
 }
 
@@ -118,10 +118,10 @@ func TestDefaultConfigIsTheTable(t *testing.T) {
 		URLOutput: "url", TTL: 72 * time.Hour, MaxConcurrentRuns: 4, NameMaxLength: 63, LogLevel: "info", LogFormat: "text",
 		ShutdownTimeout: 90 * time.Second, MaxKeep: 30 * 24 * time.Hour, RetryBase: time.Minute, CheckTimeout: time.Hour,
 		CheckPollInterval: 30 * time.Second, ModulePollInterval: 5 * time.Minute, RedeliveryInterval: 5 * time.Minute,
-		LeaseTTL: 30 * time.Second, MaxAttempts: 5, ResyncInterval: 10 * time.Minute, MaxResyncDestroys: 5,
+		LeaseTTL: 30 * time.Second, MaxAttempts: 5, ResyncInterval: 10 * time.Minute, MaxResyncDestroys: 5, StartupChecks: true,
 		GitHub: GitHubConfig{APIURL: "https://api.github.com/"},
 	}
-	cfg := DefaultConfig()
+	cfg := Default()
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("DefaultConfig:\n got %+v\nwant %+v", cfg, want)
 	}
@@ -194,7 +194,7 @@ func TestDurationsTakeDays(t *testing.T) {
 	env := map[string]string{"PREVIEWD_WEBHOOK_SECRET": testSecret, "PREVIEWD_MAX_KEEP": "1d12h"}
 	path := writeConfig(t, "module_dir: "+module+"\nttl: 1d\nlog_link_ttl: 7d\ncheck_timeout: 0\n"+
 		"repos:\n  - name: acme/shop\n    parity: {drift_check_interval: 2d}\n")
-	cfg, err := LoadConfig(path, envFrom(env))
+	cfg, err := Load(path, MapEnv(env))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestDurationsTakeDays(t *testing.T) {
 		if b.env != "" {
 			e["PREVIEWD_TTL"] = b.env
 		}
-		_, err := LoadConfig(writeConfig(t, "module_dir: "+module+"\n"+b.yaml), envFrom(e))
+		_, err := Load(writeConfig(t, "module_dir: "+module+"\n"+b.yaml), MapEnv(e))
 		if err == nil || !strings.Contains(err.Error(), b.want) {
 			t.Errorf("%q %q: got %v, want an error containing %q", b.yaml, b.env, err, b.want)
 		}
@@ -300,12 +300,12 @@ func TestBaseWithOneSlashSuggestsTwo(t *testing.T) {
 		{"repos:\n  - name: acme/shop\n    module_source: base/infra\n", `config: repos[0]: module_source: "base/infra": base's directory follows two slashes`},
 	}
 	for _, tt := range tests {
-		_, err := LoadConfig(writeConfig(t, tt.yaml), envFrom(env))
+		_, err := Load(writeConfig(t, tt.yaml), MapEnv(env))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%q: got %v, want %q", tt.yaml, err, tt.want)
 		}
 	}
-	if _, err := LoadConfig(writeConfig(t, "module_source: base//infra\n"), envFrom(env)); err != nil {
+	if _, err := Load(writeConfig(t, "module_source: base//infra\n"), MapEnv(env)); err != nil {
 		t.Errorf("base//infra: %v", err)
 	}
 }

@@ -1,12 +1,10 @@
-package main
+package config
 
 import (
 	"math"
 	"regexp"
-	"strings"
 
 	preview "github.com/previewd/previewd"
-	"github.com/previewd/previewd/controller"
 )
 
 // CostConfig is a price of previews as configured (see preview.Price).
@@ -40,9 +38,9 @@ func (c CostConfig) price() preview.Price {
 	return preview.Price{Hourly: c.Hourly, Output: c.Output, Currency: c.Currency}
 }
 
-// pricing is what the configuration prices previews at: cost, and the
+// Pricing is what the configuration prices previews at: cost, and the
 // cost of each repos entry that has its own.
-func (c *Config) pricing() preview.Pricing {
+func (c *Config) Pricing() preview.Pricing {
 	p := preview.Pricing{Default: c.Cost.price(), Repos: map[string]preview.Price{}}
 	for _, r := range c.Repos {
 		if r.Cost != nil {
@@ -50,20 +48,4 @@ func (c *Config) pricing() preview.Pricing {
 		}
 	}
 	return p
-}
-
-// budgets gives the controller the caps on live environments.
-type budgets struct{ cfg *Config }
-
-func (b budgets) Budget(repo string) controller.Budget {
-	budget := controller.Budget{
-		TotalMax: b.cfg.MaxLiveEnvironments,
-		Evict:    b.cfg.EvictIdleOverBudget, EvictAcrossRepos: b.cfg.EvictAcrossRepos,
-	}
-	for _, r := range b.cfg.Repos {
-		if strings.EqualFold(r.Name, repo) {
-			budget.RepoMax = r.MaxLiveEnvironments
-		}
-	}
-	return budget
 }

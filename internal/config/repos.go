@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"context"
@@ -14,14 +14,14 @@ import (
 	"github.com/previewd/previewd/provisioner"
 )
 
-// repoName is a repository's owner/name.
-var repoName = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+// RepoName matches a repository's owner/name.
+var RepoName = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 
 // validate checks one repos entry; an error starts with the key at fault
 // within it ("module_source: …"). haveDefault says a top-level module
 // serves an entry without its own.
 func (r RepoConfig) validate(haveDefault bool) error {
-	if !repoName.MatchString(r.Name) {
+	if !RepoName.MatchString(r.Name) {
 		return fmt.Errorf("name: %q is not owner/name", r.Name)
 	}
 	if r.ModuleDir == "" && r.ModuleSource == "" && !haveDefault {
@@ -45,7 +45,7 @@ func (r RepoConfig) validate(haveDefault bool) error {
 		return fmt.Errorf("production.terraform_version: %v", err)
 	}
 	if r.State != nil {
-		if problem := provisioner.StateProblem(r.State.provisioner()); problem != "" {
+		if problem := provisioner.StateProblem(r.State.Provisioner()); problem != "" {
 			return fmt.Errorf("state: %s", problem)
 		}
 	}
@@ -74,7 +74,7 @@ func differencesProblem(differences []DifferenceConfig) error {
 // repo returns the configuration of repository name, falling back to the
 // default module. ok is false when previewd has no module for it. Its Cost
 // is its own (see pricing).
-func (c *Config) repo(name string) (RepoConfig, bool) {
+func (c *Config) Repo(name string) (RepoConfig, bool) {
 	for _, r := range c.Repos {
 		if strings.EqualFold(r.Name, name) {
 			if r.ModuleDir == "" && r.ModuleSource == "" {
@@ -106,12 +106,12 @@ func (c *Config) repo(name string) (RepoConfig, bool) {
 
 // repoFor is repo for env's repository, with the module env gets (see
 // modules.Resolver.Resolve) as ModuleDir.
-func (c *Config) repoFor(ctx context.Context, env preview.Environment) (RepoConfig, bool, error) {
-	r, ok := c.repo(env.Repo)
+func (c *Config) RepoFor(ctx context.Context, env preview.Environment) (RepoConfig, bool, error) {
+	r, ok := c.Repo(env.Repo)
 	if !ok || r.ModuleSource == "" || c.modules == nil {
 		return r, ok, nil
 	}
-	m, err := c.modules.Resolve(ctx, env, r.moduleSetting())
+	m, err := c.modules.Resolve(ctx, env, r.ModuleSetting())
 	if err != nil {
 		return r, true, err
 	}
@@ -120,7 +120,7 @@ func (c *Config) repoFor(ctx context.Context, env preview.Environment) (RepoConf
 }
 
 // moduleSetting is r's module as configured.
-func (r RepoConfig) moduleSetting() modules.Setting {
+func (r RepoConfig) ModuleSetting() modules.Setting {
 	return modules.Setting{Dir: r.ModuleDir, Source: r.ModuleSource}
 }
 
@@ -133,7 +133,7 @@ func (r RepoConfig) moduleSetting() modules.Setting {
 // previewd's credentials.
 func (c *Config) namesBaseRepos() bool {
 	return slices.ContainsFunc(c.Repos, func(r RepoConfig) bool { return r.ModuleDir == "" && r.ModuleSource == "" }) ||
-		slices.ContainsFunc(c.AllowedRepos, repoName.MatchString)
+		slices.ContainsFunc(c.AllowedRepos, RepoName.MatchString)
 }
 
 // serves reports whether previewd acts on repository repo: only when it
@@ -142,8 +142,8 @@ func (c *Config) namesBaseRepos() bool {
 // namesBaseRepos) and, when
 // allowed_repos is set, repo matches one of its patterns (case-insensitive).
 // With repos and no module_dir, that is exactly the repositories listed.
-func (c *Config) serves(repo string) bool {
-	if _, ok := c.repo(repo); !ok {
+func (c *Config) Serves(repo string) bool {
+	if _, ok := c.Repo(repo); !ok {
 		return false
 	}
 	if len(c.AllowedRepos) == 0 {
@@ -158,10 +158,27 @@ func (c *Config) serves(repo string) bool {
 }
 
 // repoNames lists the repositories configured by name.
-func (c *Config) repoNames() []string {
+func (c *Config) RepoNames() []string {
 	names := make([]string, len(c.Repos))
 	for i, r := range c.Repos {
 		names[i] = r.Name
 	}
 	return names
+}
+
+// UseResolver makes r resolve the module sources of c's repositories
+// (serve and previewd parity set it; without it, a module_source is
+// used as configured).
+func (c *Config) UseResolver(r *modules.Resolver) { c.modules = r }
+
+// Follow resolves the module source env's repository follows now, and
+// makes that commit the current checkout; ok is false for a module
+// directory (or without a resolver).
+func (c *Config) Follow(ctx context.Context, env preview.Environment) (m modules.Module, ok bool, err error) {
+	r, served := c.Repo(env.Repo)
+	if !served || r.ModuleSource == "" || c.modules == nil {
+		return modules.Module{}, false, nil
+	}
+	m, err = c.modules.Follow(ctx, env, r.ModuleSetting())
+	return m, true, err
 }

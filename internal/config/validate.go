@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"encoding/pem"
@@ -135,7 +135,7 @@ func (c *Config) productionProblem() error {
 		return nil
 	}
 	for _, f := range c.ProductionVarFiles {
-		if _, err := os.Stat(absPath(c.ModuleDir, f)); err != nil {
+		if _, err := os.Stat(AbsPath(c.ModuleDir, f)); err != nil {
 			return badSetting("production_var_files", "%v", err)
 		}
 	}
@@ -145,7 +145,7 @@ func (c *Config) productionProblem() error {
 // stateProblem checks the default state block as a whole: its backend and
 // its settings go together.
 func (c *Config) stateProblem() error {
-	if problem := provisioner.StateProblem(c.State.provisioner()); problem != "" {
+	if problem := provisioner.StateProblem(c.State.Provisioner()); problem != "" {
 		return badSetting("state", "%s", problem)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -7,11 +7,10 @@ import (
 	"time"
 
 	preview "github.com/previewd/previewd"
-	"github.com/previewd/previewd/controller"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// environmentGauges reports the environments: by status, the ready ones'
+// EnvironmentGauges reports the environments: by status, the ready ones'
 // parity verdicts, the failed ones by the phase that failed, and this
 // month's environment-hours and estimated cost by repository. It reads
 // every environment once (load), then keeps its sums up to date as
@@ -23,7 +22,7 @@ import (
 // when this month (hours from the month's start): a scrape adds their
 // hours since then. When the month turns, every environment's hours start
 // again from zero, in memory.
-type environmentGauges struct {
+type EnvironmentGauges struct {
 	pricing preview.Pricing
 	now     func() time.Time
 
@@ -66,8 +65,8 @@ type repoSpend struct {
 	liveRateSince float64 // and sinces times prices
 }
 
-func newEnvironmentGauges(pricing preview.Pricing, now func() time.Time) *environmentGauges {
-	return &environmentGauges{
+func NewEnvironmentGauges(pricing preview.Pricing, now func() time.Time) *EnvironmentGauges {
+	return &EnvironmentGauges{
 		pricing: pricing, now: now, envs: map[string]envGauge{},
 		status: map[preview.Status]int{}, parity: map[string]int{}, failing: map[preview.Phase]int{}, spend: map[string]*repoSpend{},
 		hoursDesc: prometheus.NewDesc("previewd_environment_hours", "Environment-hours this month (UTC) by repository, of the repositories with a price.",
@@ -81,10 +80,10 @@ func newEnvironmentGauges(pricing preview.Pricing, now func() time.Time) *enviro
 	}
 }
 
-// load reads every environment from db and makes the gauges theirs,
+// Load reads every environment from db and makes the gauges theirs,
 // keeping what was observed meanwhile when it is newer than what was
 // read.
-func (g *environmentGauges) load(ctx context.Context, db interface {
+func (g *EnvironmentGauges) Load(ctx context.Context, db interface {
 	FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error)
 }) error {
 	g.mu.Lock()
@@ -112,9 +111,9 @@ func (g *environmentGauges) load(ctx context.Context, db interface {
 	return nil
 }
 
-// reloadEvery loads the gauges again every interval until ctx ends: with
+// ReloadEvery loads the gauges again every interval until ctx ends: with
 // several replicas, what the others write reaches this one's gauges so.
-func (g *environmentGauges) reloadEvery(ctx context.Context, db interface {
+func (g *EnvironmentGauges) ReloadEvery(ctx context.Context, db interface {
 	FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error)
 }, interval time.Duration, logger *slog.Logger) {
 	t := time.NewTicker(interval)
@@ -125,15 +124,15 @@ func (g *environmentGauges) reloadEvery(ctx context.Context, db interface {
 			return
 		case <-t.C:
 		}
-		if err := g.load(ctx, db); err != nil && ctx.Err() == nil {
+		if err := g.Load(ctx, db); err != nil && ctx.Err() == nil {
 			logger.Warn("reload environment metrics", "err", err)
 		}
 	}
 }
 
-// observe makes env's stored state count, unless an older one of it
+// Observe makes env's stored state count, unless an older one of it
 // arrives after a newer.
-func (g *environmentGauges) observe(env preview.Environment) {
+func (g *EnvironmentGauges) Observe(env preview.Environment) {
 	if env.Name == "" {
 		return
 	}
@@ -156,7 +155,7 @@ func (g *environmentGauges) observe(env preview.Environment) {
 }
 
 // gaugeOf is what env adds to the gauges at now.
-func (g *environmentGauges) gaugeOf(env preview.Environment, now time.Time) envGauge {
+func (g *EnvironmentGauges) gaugeOf(env preview.Environment, now time.Time) envGauge {
 	e := envGauge{repo: env.Repo, status: env.Status, updated: env.UpdatedAt}
 	switch env.Status {
 	case preview.StatusReady:
@@ -178,7 +177,7 @@ func (g *environmentGauges) gaugeOf(env preview.Environment, now time.Time) envG
 }
 
 // add adds e to the sums, or takes it away (sign -1).
-func (g *environmentGauges) add(e envGauge, sign int) {
+func (g *EnvironmentGauges) add(e envGauge, sign int) {
 	g.status[e.status] += sign
 	switch e.status {
 	case preview.StatusReady:
@@ -211,7 +210,7 @@ func (g *environmentGauges) add(e envGauge, sign int) {
 }
 
 // sum adds every environment up again.
-func (g *environmentGauges) sum() {
+func (g *EnvironmentGauges) sum() {
 	clear(g.status)
 	clear(g.parity)
 	clear(g.failing)
@@ -224,7 +223,7 @@ func (g *environmentGauges) sum() {
 // roll moves the sums to the month now falls in, if they are of another:
 // no environment has hours in it yet, and the live ones count from its
 // start.
-func (g *environmentGauges) roll(now time.Time) {
+func (g *EnvironmentGauges) roll(now time.Time) {
 	now = now.UTC()
 	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
 	if month.Equal(g.month) {
@@ -238,7 +237,7 @@ func (g *environmentGauges) roll(now time.Time) {
 	g.sum()
 }
 
-func (g *environmentGauges) Describe(ch chan<- *prometheus.Desc) {
+func (g *EnvironmentGauges) Describe(ch chan<- *prometheus.Desc) {
 	ch <- g.statusDesc
 	ch <- g.parityDesc
 	ch <- g.failingDesc
@@ -248,7 +247,7 @@ func (g *environmentGauges) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect reports the sums, adding the hours live environments have spent
 // since they were taken.
-func (g *environmentGauges) Collect(ch chan<- prometheus.Metric) {
+func (g *EnvironmentGauges) Collect(ch chan<- prometheus.Metric) {
 	now := g.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -271,38 +270,15 @@ func (g *environmentGauges) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// observedStore is the service's store, telling the environment gauges of
-// every environment it writes.
-type observedStore struct {
-	serviceStore
-	gauges *environmentGauges
-}
-
-func (s observedStore) UpdateEnvironment(ctx context.Context, name string, fn func(*preview.Environment) error) (preview.Environment, error) {
-	env, err := s.serviceStore.UpdateEnvironment(ctx, name, fn)
-	if err == nil {
-		s.gauges.observe(env)
-	}
-	return env, err
-}
-
-func (s observedStore) RecordPullRequest(ctx context.Context, delivery string, pr preview.PullRequest) (preview.RecordResult, error) {
-	res, err := s.serviceStore.RecordPullRequest(ctx, delivery, pr)
-	if err == nil {
-		s.gauges.observe(res.Environment)
-	}
-	return res, err
-}
-
-// controllerMetrics is the controller's measurements as Prometheus metrics.
-type controllerMetrics struct {
+// RunMetrics is the controller's measurements as Prometheus metrics.
+type RunMetrics struct {
 	runs         *prometheus.HistogramVec
 	githubFailed prometheus.Counter
 	parity       *prometheus.CounterVec
 }
 
-func newControllerMetrics(reg prometheus.Registerer) *controllerMetrics {
-	m := &controllerMetrics{
+func NewRunMetrics(reg prometheus.Registerer) *RunMetrics {
+	m := &RunMetrics{
 		runs: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "previewd_run_duration_seconds",
 			Help:    "Terraform runs by phase (apply, destroy, drift) and outcome (succeeded, failed, interrupted), and how long they took.",
@@ -331,17 +307,20 @@ func newControllerMetrics(reg prometheus.Registerer) *controllerMetrics {
 	return m
 }
 
-func (m *controllerMetrics) RunFinished(phase preview.Phase, state preview.RunState, took time.Duration) {
+func (m *RunMetrics) RunFinished(phase preview.Phase, state preview.RunState, took time.Duration) {
 	m.runs.WithLabelValues(string(phase), string(state)).Observe(took.Seconds())
 }
 
-func (m *controllerMetrics) GitHubSyncFailed() { m.githubFailed.Inc() }
+func (m *RunMetrics) GitHubSyncFailed() { m.githubFailed.Inc() }
 
-func (m *controllerMetrics) ParityChecked(verdict string) { m.parity.WithLabelValues(verdict).Inc() }
+func (m *RunMetrics) ParityChecked(verdict string) { m.parity.WithLabelValues(verdict).Inc() }
 
-// registerQueueMetrics exports the controller's queues, read at scrape
+// RegisterQueueMetrics exports the controller's queues, read at scrape
 // time.
-func registerQueueMetrics(reg prometheus.Registerer, ctrl *controller.Controller) {
+func RegisterQueueMetrics(reg prometheus.Registerer, ctrl interface {
+	RunQueue() (int, time.Duration)
+	GitHubPending() int
+}) {
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "previewd_run_queue_depth",

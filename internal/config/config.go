@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"fmt"
@@ -66,15 +66,17 @@ type Config struct {
 	MaxConcurrentChecks        int           `yaml:"max_concurrent_checks"` // parity checks at once, beside the runs; 0: as many as runs
 	NameMaxLength              int           `yaml:"name_max_length"`
 	Drafts                     bool          `yaml:"drafts"`
-	LogLevel                   string        `yaml:"log_level"`
-	LogFormat                  string        `yaml:"log_format"`
-	ShutdownTimeout            time.Duration `yaml:"shutdown_timeout"`
-	RetryBase                  time.Duration `yaml:"retry_base"`          // first retry delay of a failed destroy or transient apply failure, doubled each time
-	MaxAttempts                int           `yaml:"max_attempts"`        // failed runs of the same target before previewd stops retrying
-	MaxKeep                    time.Duration `yaml:"max_keep"`            // how long a preview:keep label can hold an idle environment
-	ResyncInterval             time.Duration `yaml:"resync_interval"`     // how often GitHub's open pull requests are compared with the store
-	MaxResyncDestroys          int           `yaml:"max_resync_destroys"` // destroys one resync pass may start
-	AllowedRepos               []string      `yaml:"allowed_repos"`       // owner/* or owner/name; empty allows every repository previewd has a module for
+	// StartupChecks runs previewd check's checks as serve starts.
+	StartupChecks     bool          `yaml:"startup_checks"`
+	LogLevel          string        `yaml:"log_level"`
+	LogFormat         string        `yaml:"log_format"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	RetryBase         time.Duration `yaml:"retry_base"`          // first retry delay of a failed destroy or transient apply failure, doubled each time
+	MaxAttempts       int           `yaml:"max_attempts"`        // failed runs of the same target before previewd stops retrying
+	MaxKeep           time.Duration `yaml:"max_keep"`            // how long a preview:keep label can hold an idle environment
+	ResyncInterval    time.Duration `yaml:"resync_interval"`     // how often GitHub's open pull requests are compared with the store
+	MaxResyncDestroys int           `yaml:"max_resync_destroys"` // destroys one resync pass may start
+	AllowedRepos      []string      `yaml:"allowed_repos"`       // owner/* or owner/name; empty allows every repository previewd has a module for
 	// WaitForChecks names the check runs or commit statuses a head must
 	// pass before it is applied, for every repository without its own.
 	WaitForChecks []string      `yaml:"wait_for_checks"`
@@ -111,7 +113,7 @@ type StateConfig struct {
 	Config  map[string]string `yaml:"config"`
 }
 
-func (s StateConfig) provisioner() provisioner.State {
+func (s StateConfig) Provisioner() provisioner.State {
 	return provisioner.State{Backend: s.Backend, Config: s.Config}
 }
 
@@ -156,7 +158,7 @@ type RepoConfig struct {
 	MaxLiveEnvironments int `yaml:"max_live_environments"`
 
 	// With a module_source, the checkout an environment gets (see
-	// repoFor).
+	// RepoFor).
 	moduleRoot    string
 	moduleVersion preview.ModuleVersion
 }
@@ -177,14 +179,14 @@ type DifferenceConfig = preview.Difference
 // LoadConfig reads the YAML file at path (none if empty) over the defaults,
 // applies the environment (getenv), and validates the result. Every error
 // names the setting at fault.
-func LoadConfig(path string, getenv func(string) (string, bool)) (Config, error) {
-	return loadConfig(path, getenv, true)
+func Load(path string, getenv func(string) (string, bool)) (Config, error) {
+	return Read(path, getenv, true)
 }
 
 // loadConfig is LoadConfig; commands that receive no webhooks and serve no
 // admin API (parity) pass needSecret false.
-func loadConfig(path string, getenv func(string) (string, bool), needSecret bool) (Config, error) {
-	cfg := DefaultConfig()
+func Read(path string, getenv func(string) (string, bool), needSecret bool) (Config, error) {
+	cfg := Default()
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -199,7 +201,7 @@ func loadConfig(path string, getenv func(string) (string, bool), needSecret bool
 		}
 		cfg.resolvePaths(dir)
 	}
-	if err := cfg.applyEnv(getenv); err != nil {
+	if err := cfg.ApplyEnv(getenv); err != nil {
 		return cfg, err
 	}
 	if err := cfg.validate(needSecret); err != nil {
@@ -215,23 +217,28 @@ func loadConfig(path string, getenv func(string) (string, bool), needSecret bool
 // file's own directory, so a config file works from any working directory.
 func (c *Config) resolvePaths(dir string) {
 	if c.Terraform.CLIConfig != "" {
-		c.Terraform.CLIConfig = absPath(dir, c.Terraform.CLIConfig)
+		c.Terraform.CLIConfig = AbsPath(dir, c.Terraform.CLIConfig)
 	}
 	if c.ModuleDir != "" {
-		c.ModuleDir = absPath(dir, c.ModuleDir)
+		c.ModuleDir = AbsPath(dir, c.ModuleDir)
 	}
 	for i := range c.Repos {
 		if c.Repos[i].ModuleDir != "" {
-			c.Repos[i].ModuleDir = absPath(dir, c.Repos[i].ModuleDir)
+			c.Repos[i].ModuleDir = AbsPath(dir, c.Repos[i].ModuleDir)
 		}
 		c.Repos[i].Parity.ResolvePaths(dir)
 	}
 }
 
 // absPath makes p absolute relative to base unless it already is.
-func absPath(base, p string) string {
+func AbsPath(base, p string) string {
 	if filepath.IsAbs(p) {
 		return p
 	}
 	return filepath.Join(base, p)
+}
+
+// MapEnv looks variables up in m, as Load's getenv.
+func MapEnv(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 
 // setting is one row of the settings table: everything previewd knows
 // about one setting. The table is the one source of the defaults
-// (DefaultConfig), of the PREVIEWD_* variables (applyEnv), of each
+// (Default), of the PREVIEWD_* variables (ApplyEnv), of each
 // setting's own check (validate) and of docs/configuration.md's reference.
 // Rules between settings are named functions of their own (validate).
 type setting struct {
@@ -86,6 +86,8 @@ var settingRows = []setting{
 	{Key: "ttl", def: "72h", doc: "idle time before an environment is destroyed", check: positive},
 	{Key: "max_keep", def: "30d", doc: "how long a `preview:keep` label can hold an idle environment (at least `ttl`)"},
 	{Key: "drafts", def: "false", doc: "build draft pull requests too"},
+	{Key: "startup_checks", def: "true",
+		doc: "run `previewd check`'s checks (the App's permissions, module sources, state backends, the engine) once as `serve` starts, in the background: each failure is logged with its setting and fix, and `/readyz` lists them (see [Checking before the first pull request](operating.md#checking-before-the-first-pull-request))"},
 	{Key: "max_concurrent_runs", def: "4", doc: "Terraform runs at once (1–256)", check: between(1, 256)},
 	{Key: "max_concurrent_checks", shown: "`max_concurrent_runs`", check: between(1, 256),
 		doc: "parity checks at once (1–256), beside the Terraform runs; a check starts only when no run is waiting for a slot, and after an apply it reads the plan that apply applied (one `terraform show`)"},
@@ -144,7 +146,7 @@ func completeSettings(out []setting) []setting {
 // order. The name comes from the YAML path: github.app_id is
 // PREVIEWD_GITHUB_APP_ID. Maps and lists of records (terraform.env, repos)
 // are set only in the file.
-func envSettings() []setting {
+func EnvSettings() []setting {
 	var out []setting
 	for _, s := range settings() {
 		if s.Var != "" {
@@ -289,7 +291,7 @@ func (s setting) set(c *Config, v string) error {
 
 // DefaultConfig returns the embedded defaults: each setting's default in
 // the settings table.
-func DefaultConfig() Config {
+func Default() Config {
 	var c Config
 	for _, s := range settings() {
 		if s.def == "" {
@@ -304,8 +306,8 @@ func DefaultConfig() Config {
 
 // applyEnv overrides settings from PREVIEWD_* variables that are set. An
 // error names the variable.
-func (c *Config) applyEnv(getenv func(string) (string, bool)) error {
-	for _, s := range envSettings() {
+func (c *Config) ApplyEnv(getenv func(string) (string, bool)) error {
+	for _, s := range EnvSettings() {
 		if v, ok := getenv(s.Var); ok {
 			if err := s.set(c, v); err != nil {
 				return fmt.Errorf("config: %s: %w", s.Var, err)

@@ -1,14 +1,7 @@
-package main
+package config
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -20,9 +13,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-func envFrom(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-}
+// testSecret is a webhook secret given in the environment.
+const testSecret = "config-webhook-secret-5f1d8c2a9b3e7f6041d2c8a7e9b0"
 
 // fileSecret is a webhook secret given in a configuration file.
 const fileSecret = "webhook-secret-from-the-file-7d3a9c1e5b2f8d4a6c0e"
@@ -39,7 +31,7 @@ func writeConfig(t *testing.T, body string) string {
 func TestLoadConfigDefaultsAndOverrides(t *testing.T) {
 	module := t.TempDir()
 	path := writeConfig(t, "webhook_secret: "+fileSecret+"\nttl: 24h\nmax_concurrent_runs: 2\nmodule_dir: "+module+"\n")
-	cfg, err := LoadConfig(path, envFrom(map[string]string{"PREVIEWD_TTL": "36h", "PREVIEWD_LISTEN_ADDR": "0.0.0.0:9000"}))
+	cfg, err := Load(path, MapEnv(map[string]string{"PREVIEWD_TTL": "36h", "PREVIEWD_LISTEN_ADDR": "0.0.0.0:9000"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +145,7 @@ func TestLoadConfigErrors(t *testing.T) {
 			if tt.yaml != "" {
 				path = writeConfig(t, tt.yaml)
 			}
-			_, err := LoadConfig(path, envFrom(env))
+			_, err := Load(path, MapEnv(env))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got error %v, want one containing %q", err, tt.want)
 			}
@@ -162,24 +154,9 @@ func TestLoadConfigErrors(t *testing.T) {
 }
 
 func TestLoadConfigMissingFile(t *testing.T) {
-	_, err := LoadConfig("/nonexistent/previewd.yaml", envFrom(nil))
+	_, err := Load("/nonexistent/previewd.yaml", MapEnv(nil))
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/previewd.yaml") {
 		t.Errorf("got %v, want an error naming the file", err)
-	}
-}
-
-func TestRunExitCodes(t *testing.T) {
-	var out, errOut strings.Builder
-	if code := run([]string{"version"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "previewd") {
-		t.Errorf("version: got %d %q", code, out.String())
-	}
-	if code := run([]string{"bogus"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "unknown command") {
-		t.Errorf("unknown command: got %d %q", code, errOut.String())
-	}
-	t.Setenv("PREVIEWD_WEBHOOK_SECRET", "")
-	errOut.Reset()
-	if code := run([]string{"serve"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "webhook_secret") {
-		t.Errorf("serve without a secret: got %d %q", code, errOut.String())
 	}
 }
 
@@ -188,7 +165,7 @@ func TestLoadConfigRelativePathsFromARelativeFile(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "conf", "module"), 0o755)
 	os.WriteFile(filepath.Join(dir, "conf", "previewd.yaml"), []byte("webhook_secret: "+fileSecret+"\nrepos:\n  - name: acme/shop\n    module_dir: module\n"), 0o600)
 	t.Chdir(dir)
-	cfg, err := LoadConfig("conf/previewd.yaml", envFrom(nil))
+	cfg, err := Load("conf/previewd.yaml", MapEnv(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +185,7 @@ func TestEnvSettingsKeepTheirNames(t *testing.T) {
 		"PREVIEWD_RESYNC_INTERVAL", "PREVIEWD_RETRY_BASE", "PREVIEWD_MAX_CONCURRENT_RUNS", "PREVIEWD_NAME_MAX_LENGTH",
 	}
 	vars := map[string]bool{}
-	for _, s := range envSettings() {
+	for _, s := range EnvSettings() {
 		if want := "PREVIEWD_" + strings.ToUpper(strings.ReplaceAll(s.Key, ".", "_")); s.Var != want {
 			t.Errorf("%s: got variable %s, want %s", s.Key, s.Var, want)
 		}
@@ -226,7 +203,7 @@ func TestEnvSettingsKeepTheirNames(t *testing.T) {
 // field of a type envSettings cannot parse fails here, not silently.
 func TestEveryScalarSettingHasAVariable(t *testing.T) {
 	vars := map[string]string{}
-	for _, s := range envSettings() {
+	for _, s := range EnvSettings() {
 		vars[s.Key] = s.Var
 	}
 	var walk func(t reflect.Type, prefix string)
@@ -291,15 +268,15 @@ func TestEachVariableSetsExactlyItsSetting(t *testing.T) {
 		"float":    {"0.42", 0.42},
 		"list":     {"acme/shop, acme/*,", []any{"acme/shop", "acme/*"}},
 	}
-	before := flatSettings(t, DefaultConfig())
-	for _, s := range envSettings() {
+	before := flatSettings(t, Default())
+	for _, s := range EnvSettings() {
 		t.Run(s.Var, func(t *testing.T) {
 			v, ok := valid[s.Kind]
 			if !ok {
 				t.Fatalf("kind %q has no valid value in this test", s.Kind)
 			}
-			cfg := DefaultConfig()
-			if err := cfg.applyEnv(envFrom(map[string]string{s.Var: v.value})); err != nil {
+			cfg := Default()
+			if err := cfg.ApplyEnv(MapEnv(map[string]string{s.Var: v.value})); err != nil {
 				t.Fatalf("%s=%q: %v", s.Var, v.value, err)
 			}
 			after := flatSettings(t, cfg)
@@ -322,14 +299,14 @@ func TestBadVariableValuesAreRefusedByName(t *testing.T) {
 		"duration": {"3 days", `"3 days" is not a duration (use e.g. 72h or 30m)`},
 		"float":    {"cheap", `"cheap" is not a number`},
 	}
-	for _, s := range envSettings() {
+	for _, s := range EnvSettings() {
 		b, ok := bad[s.Kind]
 		if !ok {
 			continue // any string is a string, any list a list
 		}
 		t.Run(s.Var, func(t *testing.T) {
-			cfg := DefaultConfig()
-			err := cfg.applyEnv(envFrom(map[string]string{s.Var: b.value}))
+			cfg := Default()
+			err := cfg.ApplyEnv(MapEnv(map[string]string{s.Var: b.value}))
 			if want := "config: " + s.Var + ": " + b.want; err == nil || err.Error() != want {
 				t.Errorf("got %v, want %q", err, want)
 			}
@@ -351,7 +328,7 @@ func TestDocsDocumentEveryVariable(t *testing.T) {
 	}
 	table, _, _ = strings.Cut(table, "\n\n")
 	rows := strings.Split(table, "\n")
-	for _, s := range envSettings() {
+	for _, s := range EnvSettings() {
 		found := false
 		for _, row := range rows {
 			cells := strings.Split(row, "|")
@@ -393,55 +370,11 @@ func TestConfigServes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.cfg.serves(tt.repo); got != tt.want {
-				t.Errorf("serves(%q) = %v, want %v", tt.repo, got, tt.want)
+			if got := tt.cfg.Serves(tt.repo); got != tt.want {
+				t.Errorf("Serves(%q) = %v, want %v", tt.repo, got, tt.want)
 			}
 		})
 	}
-}
-
-// TestUnservedRepositoryIsAcknowledgedAndNotRecorded sends a signed delivery
-// for a repository previewd has no module for, then one for a listed
-// repository: both are acknowledged, and only the second has an environment.
-func TestUnservedRepositoryIsAcknowledgedAndNotRecorded(t *testing.T) {
-	moduleDir, _ := filepath.Abs("testdata/module")
-	config := filepath.Join(t.TempDir(), "previewd.yaml")
-	os.WriteFile(config, fmt.Appendf(nil, "repos:\n  - name: acme/shop\n    module_dir: %s\n", moduleDir), 0o600)
-	p := startPreviewd(t, map[string]string{"PREVIEWD_CONFIG": config})
-
-	t0 := time.Now().Add(-time.Hour)
-	stranger := bytes.ReplaceAll(prEvent{"opened", "stranger/pr", "s1", 3, t0}.payload(), []byte("acme/shop"), []byte("stranger/shop"))
-	if code, out := postDelivery(t, p, "pull_request", stranger); code != 202 || out["result"] != "ignored" || out["environment"] != "" {
-		t.Fatalf("unserved repository: got %d %v, want 202 ignored with no environment", code, out)
-	}
-	if code, out := p.send(prEvent{"opened", "served", "s2", 4, t0}); code != 202 || out["environment"] != "served" {
-		t.Fatalf("served repository: got %d %v", code, out)
-	}
-	var envs []apiEnvironment
-	if code := p.get("/api/v1/environments", &envs); code != 200 || len(envs) != 1 || envs[0].Repo != "acme/shop" {
-		t.Errorf("environments: got %d %+v, want only acme/shop's", code, envs)
-	}
-	p.waitFor("served", "ready", readyAt("s2"))
-}
-
-// postDelivery sends body as a signed delivery of event and returns the
-// status and the decoded answer.
-func postDelivery(t *testing.T, p *previewd, event string, body []byte) (int, map[string]string) {
-	t.Helper()
-	mac := hmac.New(sha256.New, []byte(testSecret))
-	mac.Write(body)
-	req, _ := http.NewRequest("POST", p.base+"/webhooks/github", bytes.NewReader(body))
-	req.Header.Set("X-GitHub-Event", event)
-	req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("unserved-%d", time.Now().UnixNano()))
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out := map[string]string{}
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
 }
 
 // TestStateSettings gives the default state to every repository without
@@ -450,12 +383,12 @@ func TestStateSettings(t *testing.T) {
 	module := t.TempDir()
 	os.WriteFile(filepath.Join(module, "main.tf"), []byte("variable \"environment\" {}\n"), 0o600)
 	path := writeConfig(t, "module_dir: "+module+"\nstate:\n  backend: pg\n  config: {conn_str: \"postgres://db/previews\"}\nrepos:\n  - name: acme/shop\n    state: {backend: s3, config: {bucket: shop-state, key: shop.tfstate}}\n  - name: acme/web\n")
-	cfg, err := LoadConfig(path, envFrom(map[string]string{"PREVIEWD_WEBHOOK_SECRET": testSecret}))
+	cfg, err := Load(path, MapEnv(map[string]string{"PREVIEWD_WEBHOOK_SECRET": testSecret}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for repo, want := range map[string]string{"acme/shop": "s3 shop-state", "acme/web": "pg postgres://db/previews", "acme/other": "pg postgres://db/previews"} {
-		mod, err := cfg.module(context.Background(), preview.Environment{Repo: repo})
+		mod, err := cfg.Module(context.Background(), preview.Environment{Repo: repo})
 		if err != nil {
 			t.Fatalf("%s: %v", repo, err)
 		}
@@ -463,7 +396,7 @@ func TestStateSettings(t *testing.T) {
 			t.Errorf("%s: state %q, want %q", repo, got, want)
 		}
 	}
-	cfg, err = LoadConfig(path, envFrom(map[string]string{"PREVIEWD_WEBHOOK_SECRET": testSecret, "PREVIEWD_STATE_BACKEND": "local"}))
+	cfg, err = Load(path, MapEnv(map[string]string{"PREVIEWD_WEBHOOK_SECRET": testSecret, "PREVIEWD_STATE_BACKEND": "local"}))
 	if err == nil || !strings.Contains(err.Error(), "the local backend takes no settings") {
 		t.Errorf("local backend by variable over the file's pg settings: %v, want the settings refused", err)
 	}

@@ -1,0 +1,66 @@
+package config
+
+// What an environment's module receives, as the provisioner, the parity
+// check and the dashboard ask for it: one owner for its module, its
+// variables and its state backend.
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/terraform-config-inspect/tfconfig"
+	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/parity"
+	"github.com/previewd/previewd/provisioner"
+)
+
+// module resolves the module and the preview's inputs for repo, composed
+// by parity.ResolveInputs (production's var files and vars, the declared
+// differences, the preview tier of the toggles), and the secrets its runs
+// redact.
+func (c *Config) Module(ctx context.Context, env preview.Environment) (provisioner.Module, error) {
+	return c.ModuleWith(ctx, env, nil)
+}
+
+// moduleWith is module with extra inputs on top (previewd parity's
+// --preview-var).
+func (c *Config) ModuleWith(ctx context.Context, env preview.Environment, extra map[string]any) (provisioner.Module, error) {
+	repo := env.Repo
+	r, ok, err := c.RepoFor(ctx, env)
+	if err != nil {
+		return provisioner.Module{}, err
+	}
+	if !ok {
+		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "no module is configured for %s: set module_dir or add it to repos", repo)
+	}
+	inspected, diags := tfconfig.LoadModule(r.ModuleDir)
+	if diags.HasErrors() {
+		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "read module %s: %v", r.ModuleDir, diags.Err())
+	}
+	declared, sensitive := map[string]bool{}, map[string]bool{}
+	for name, v := range inspected.Variables {
+		declared[name], sensitive[name] = true, v.Sensitive
+	}
+	pr := c.ParityRepository(r)
+	in, err := parity.ResolveInputs(pr, declared, extra)
+	if err != nil {
+		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "repos %s: %v", repo, err)
+	}
+	return provisioner.Module{Dir: r.ModuleDir, Root: r.moduleRoot, VarFiles: pr.VarFiles, Vars: in.PreviewVars, URLOutput: r.URLOutput,
+		Secrets: in.SensitiveValues(sensitive), State: r.State.Provisioner(), Version: r.moduleVersion}, nil
+}
+
+// parityRepository is what parity needs of r.
+func (c *Config) ParityRepository(r RepoConfig) parity.Repository {
+	files := make([]string, len(r.Production.VarFiles))
+	for i, f := range r.Production.VarFiles {
+		files[i] = AbsPath(r.ModuleDir, f)
+	}
+	where := "production.var_files or production.vars of its repos entry"
+	if !slices.ContainsFunc(c.Repos, func(e RepoConfig) bool { return strings.EqualFold(e.Name, r.Name) }) {
+		where = "production_var_files (PREVIEWD_PRODUCTION_VAR_FILES), or a repos entry with production.vars"
+	}
+	return parity.Repository{Name: r.Name, ModuleDir: r.ModuleDir, VarFiles: files, Vars: r.Production.Vars,
+		Engine: r.Production.TerraformVersion, Differences: r.Differences, Settings: r.Parity, Where: where}
+}
