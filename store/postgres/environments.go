@@ -1,0 +1,187 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/jackc/pgx/v5"
+	preview "github.com/previewd/previewd"
+)
+
+func notFound(name string) error {
+	return preview.Errorf(preview.ENOTFOUND, "environment %q not found", name)
+}
+
+// environment reads the named environment in tx, locking its row when
+// forUpdate; ok is false when there is none.
+func environment(ctx context.Context, tx pgx.Tx, name string, forUpdate bool) (env preview.Environment, ok bool, err error) {
+	q := "SELECT data FROM environments WHERE name = $1"
+	if forUpdate {
+		q += " FOR UPDATE"
+	}
+	var data string
+	err = tx.QueryRow(ctx, q, name).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return preview.Environment{}, false, nil
+	} else if err != nil {
+		return preview.Environment{}, false, err
+	}
+	if err := json.Unmarshal([]byte(data), &env); err != nil {
+		return preview.Environment{}, true, fmt.Errorf("decode %q: %w", name, err)
+	}
+	return env, true, nil
+}
+
+func putEnvironment(ctx context.Context, tx pgx.Tx, env *preview.Environment) error {
+	data, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO environments (name, repo, pr, live, data) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (name) DO UPDATE SET repo = $2, pr = $3, live = $4, data = $5`,
+		env.Name, env.Repo, env.PR, env.Status.Live(), string(data))
+	return err
+}
+
+// FindEnvironmentByName returns the named environment, or ENOTFOUND.
+func (db *DB) FindEnvironmentByName(ctx context.Context, name string) (preview.Environment, error) {
+	var data string
+	err := db.pool.QueryRow(ctx, "SELECT data FROM environments WHERE name = $1", name).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return preview.Environment{}, notFound(name)
+	} else if err != nil {
+		return preview.Environment{}, err
+	}
+	var env preview.Environment
+	return env, json.Unmarshal([]byte(data), &env)
+}
+
+// FindEnvironmentByPullRequest returns the environment of pull request
+// number in repo, or ENOTFOUND.
+func (db *DB) FindEnvironmentByPullRequest(ctx context.Context, repo string, number int) (preview.Environment, error) {
+	key := preview.PullRequestKey(repo, number)
+	var data string
+	err := db.pool.QueryRow(ctx, "SELECT e.data FROM pull_requests p JOIN environments e ON e.name = p.name WHERE p.key = $1", key).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return preview.Environment{}, preview.Errorf(preview.ENOTFOUND, "no environment for %s", key)
+	} else if err != nil {
+		return preview.Environment{}, err
+	}
+	var env preview.Environment
+	return env, json.Unmarshal([]byte(data), &env)
+}
+
+// environments calls fn with each environment filter selects, by name, its
+// stored JSON and the decoded environment; fn says whether it kept it.
+func (db *DB) environments(ctx context.Context, filter preview.EnvironmentFilter, fn func(data string, env preview.Environment) bool) error {
+	q := "SELECT data FROM environments WHERE name > $1"
+	if filter.LiveOnly {
+		q += " AND live"
+	}
+	args := []any{filter.After}
+	if filter.Repo != "" {
+		q += " AND lower(repo) = lower($2)"
+		args = append(args, filter.Repo)
+	}
+	q += " ORDER BY name"
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	kept := 0
+	for rows.Next() {
+		var data string
+		if err := rows.Scan(&data); err != nil {
+			return err
+		}
+		var env preview.Environment
+		if err := json.Unmarshal([]byte(data), &env); err != nil {
+			return fmt.Errorf("decode: %w", err)
+		}
+		if !filter.Match(env) || !fn(data, env) {
+			continue
+		}
+		if kept++; filter.Limit > 0 && kept == filter.Limit {
+			break
+		}
+	}
+	return rows.Err()
+}
+
+// FindEnvironments returns the environments that match filter, by name.
+func (db *DB) FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error) {
+	var out []preview.Environment
+	err := db.environments(ctx, filter, func(_ string, env preview.Environment) bool {
+		out = append(out, env)
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find environments: %w", err)
+	}
+	return out, nil
+}
+
+// ScanEnvironments calls fn with the name and stored encoding of each
+// environment filter selects, by name; next is the name to start the
+// following page after, "" when this page is the last.
+func (db *DB) ScanEnvironments(ctx context.Context, filter preview.EnvironmentFilter, fn func(name string, data []byte) error) (string, error) {
+	n, next := 0, ""
+	var ferr error
+	err := db.environments(ctx, filter, func(data string, env preview.Environment) bool {
+		if ferr != nil {
+			return false
+		}
+		if ferr = fn(env.Name, []byte(data)); ferr != nil {
+			return false
+		}
+		if n++; filter.Limit > 0 && n == filter.Limit {
+			next = env.Name
+		}
+		return true
+	})
+	if err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return "", fmt.Errorf("find environments: %w", err)
+	}
+	return next, nil
+}
+
+// UpdateEnvironment applies fn to the named environment and stores the
+// result in one transaction, the row locked meanwhile; fn must not do I/O.
+// If fn returns an error nothing is written. It returns the stored
+// environment, or ENOTFOUND.
+func (db *DB) UpdateEnvironment(ctx context.Context, name string, fn func(*preview.Environment) error) (preview.Environment, error) {
+	var env preview.Environment
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var ok bool
+		var err error
+		if err := fence(ctx, tx, name); err != nil {
+			return err
+		}
+		if env, ok, err = environment(ctx, tx, name, true); err != nil {
+			return err
+		} else if !ok {
+			return notFound(name)
+		}
+		before, status := env.Desired, env.Status
+		if err := fn(&env); err != nil {
+			return err
+		}
+		env.UpdatedAt = db.now()
+		preview.NoteStatus(status, &env, env.UpdatedAt)
+		if err := putEnvironment(ctx, tx, &env); err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(before, env.Desired) {
+			return notifyWork(ctx, tx, name)
+		}
+		return nil
+	})
+	return env, err
+}
