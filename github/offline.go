@@ -134,3 +134,22 @@ func (o *Offline) Repositories(context.Context) ([]string, error) {
 
 var errOfflineRepositories = preview.Errorf(preview.EINVALID,
 	"offline mode: GitHub cannot say which repositories previewd serves: list them in the configuration (repos)")
+
+// The modes previewd reaches GitHub in (see Mode).
+const (
+	ModeApp     = "app"     // a GitHub App: an installation token per repository
+	ModeToken   = "token"   // one token for every repository
+	ModeOffline = "offline" // nothing sent: each write is logged
+)
+
+// Mode is the mode an App ID and a token select: the App wins, and with
+// neither previewd runs offline.
+func Mode(appID int64, token string) string {
+	switch {
+	case appID != 0:
+		return ModeApp
+	case token != "":
+		return ModeToken
+	}
+	return ModeOffline
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 )
 
@@ -31,4 +32,26 @@ func (p *Provisioner) EngineBanner(ctx context.Context) (string, error) {
 	line, _, _ := strings.Cut(strings.TrimSpace(out.String()), "\n")
 	p.engine = line
 	return line, nil
+}
+
+// FindTerraform resolves the configured binary, then ./bin/terraform, then
+// terraform on PATH.
+func FindTerraform(configured string) (string, error) {
+	if configured != "" {
+		p, err := exec.LookPath(configured)
+		if err != nil {
+			return "", fmt.Errorf("terraform.bin (PREVIEWD_TERRAFORM_BIN): %w", err)
+		}
+		return filepath.Abs(p)
+	}
+	if p, err := filepath.Abs(filepath.Join("bin", "terraform")); err == nil {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("terraform")
+	if err != nil {
+		return "", fmt.Errorf("terraform.bin (PREVIEWD_TERRAFORM_BIN): no terraform in ./bin or on PATH; run `make terraform`")
+	}
+	return p, nil
 }

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/internal/enginetest"
 )
 
@@ -42,14 +41,11 @@ func TestExampleModule(t *testing.T) {
 			"feature_flags":    map[string]bool{"new_checkout": true},
 		},
 	}
-	p, err := New(Config{
-		TerraformBin: tfBin,
-		DataDir:      t.TempDir(),
-		Modules:      func(context.Context, preview.Environment) (Module, error) { return mod, nil },
-	})
+	prov, err := New(Config{TerraformBin: tfBin, DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := testProvisioner{Provisioner: prov, modules: fixed(mod)}
 	ctx := context.Background()
 	env := testEnv("feat-web", "1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
 	var log bytes.Buffer

@@ -59,7 +59,7 @@ func BenchmarkParallelInit(b *testing.B) {
 			wg.Go(func() {
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				if _, err := p.ready(context.Background(), testEnv(fmt.Sprintf("init-%d", i), "sha1"), nil); err != nil {
+				if _, err := p.ready(context.Background(), testEnv(fmt.Sprintf("init-%d", i), "sha1"), Module{Dir: module}, nil); err != nil {
 					b.Error(err)
 				}
 			})

@@ -46,9 +46,9 @@ type PlanResult struct {
 // applied; the environment's state is only read (and locked while
 // planning). It blocks like Apply, waiting for any other run of env, and
 // returns errors as Apply does.
-func (p *Provisioner) PlanPreview(ctx context.Context, env preview.Environment, log io.Writer) (PlanResult, error) {
+func (p *Provisioner) PlanPreview(ctx context.Context, env preview.Environment, mod Module, log io.Writer) (PlanResult, error) {
 	start := time.Now()
-	res, err := p.planPreview(ctx, env, log, false)
+	res, err := p.planPreview(ctx, env, mod, log, false)
 	if err != nil {
 		return PlanResult{}, fmt.Errorf("plan %s: %w", env.Name, err)
 	}
@@ -60,12 +60,12 @@ func (p *Provisioner) PlanPreview(ctx context.Context, env preview.Environment, 
 // apply applied, which it hands out once, or else (after a restart) a plan
 // like PlanPreview's. An environment with no state (destroyed while the
 // caller waited) is an ENOTFOUND error, and nothing is created.
-func (p *Provisioner) PlanApplied(ctx context.Context, env preview.Environment, log io.Writer) (PlanResult, error) {
-	res, ok, err := p.appliedPlan(ctx, env, log)
+func (p *Provisioner) PlanApplied(ctx context.Context, env preview.Environment, mod Module, log io.Writer) (PlanResult, error) {
+	res, ok, err := p.appliedPlan(ctx, env, mod, log)
 	if err != nil || ok {
 		return res, err
 	}
-	res, err = p.planPreview(ctx, env, log, true)
+	res, err = p.planPreview(ctx, env, mod, log, true)
 	if err != nil {
 		return PlanResult{}, fmt.Errorf("plan %s: %w", env.Name, err)
 	}
@@ -74,7 +74,7 @@ func (p *Provisioner) PlanApplied(ctx context.Context, env preview.Environment, 
 
 // appliedPlan shows the plan env's last apply applied, if it kept one, and
 // removes it: ok is false when there is none.
-func (p *Provisioner) appliedPlan(ctx context.Context, env preview.Environment, log io.Writer) (res PlanResult, ok bool, err error) {
+func (p *Provisioner) appliedPlan(ctx context.Context, env preview.Environment, mod Module, log io.Writer) (res PlanResult, ok bool, err error) {
 	unlock, err := p.lock(ctx, env.Name)
 	if err != nil {
 		return PlanResult{}, false, err
@@ -85,7 +85,7 @@ func (p *Provisioner) appliedPlan(ctx context.Context, env preview.Environment, 
 		return PlanResult{}, false, nil
 	}
 	defer os.Remove(path)
-	mod, err := p.module(ctx, env)
+	mod, err = checkModule(mod, env)
 	if err != nil {
 		return PlanResult{}, false, err
 	}
@@ -99,13 +99,13 @@ func (p *Provisioner) appliedPlan(ctx context.Context, env preview.Environment, 
 	return res, err == nil, err
 }
 
-func (p *Provisioner) planPreview(ctx context.Context, env preview.Environment, log io.Writer, mustExist bool) (PlanResult, error) {
+func (p *Provisioner) planPreview(ctx context.Context, env preview.Environment, mod Module, log io.Writer, mustExist bool) (PlanResult, error) {
 	unlock, err := p.lock(ctx, env.Name)
 	if err != nil {
 		return PlanResult{}, err
 	}
 	defer unlock()
-	mod, err := p.module(ctx, env)
+	mod, err = checkModule(mod, env)
 	if err != nil {
 		return PlanResult{}, err
 	}
@@ -113,7 +113,7 @@ func (p *Provisioner) planPreview(ctx context.Context, env preview.Environment, 
 	if _, err := os.Stat(p.workspace(env.Name).statePath()); mustExist && !mod.State.Remote() && err != nil {
 		return PlanResult{}, gone
 	}
-	r, err := p.ready(ctx, env, log)
+	r, err := p.ready(ctx, env, mod, log)
 	if err != nil {
 		return PlanResult{}, err
 	}
@@ -139,10 +139,10 @@ func (p *Provisioner) planPreview(ctx context.Context, env preview.Environment, 
 // hold the previews' declared differences too. The scratch directory is
 // removed before PlanProduction returns. It blocks until Terraform is done;
 // plans for the same repo may run at once.
-func (p *Provisioner) PlanProduction(ctx context.Context, env preview.Environment, vars map[string]any, log io.Writer) (PlanResult, error) {
+func (p *Provisioner) PlanProduction(ctx context.Context, env preview.Environment, mod Module, vars map[string]any, log io.Writer) (PlanResult, error) {
 	start := time.Now()
 	repo := env.Repo
-	res, err := p.planProduction(ctx, env, vars, log)
+	res, err := p.planProduction(ctx, env, mod, vars, log)
 	if err != nil {
 		return PlanResult{}, fmt.Errorf("plan production of %s: %w", repo, err)
 	}
@@ -150,8 +150,8 @@ func (p *Provisioner) PlanProduction(ctx context.Context, env preview.Environmen
 	return res, nil
 }
 
-func (p *Provisioner) planProduction(ctx context.Context, env preview.Environment, vars map[string]any, log io.Writer) (PlanResult, error) {
-	mod, err := p.module(ctx, env)
+func (p *Provisioner) planProduction(ctx context.Context, env preview.Environment, mod Module, vars map[string]any, log io.Writer) (PlanResult, error) {
+	mod, err := checkModule(mod, env)
 	if err != nil {
 		return PlanResult{}, err
 	}
@@ -273,8 +273,8 @@ func showPlan(ctx context.Context, r *run, path string) (res PlanResult, err err
 // synced first, as for any run, so an output whose configuration changed in
 // production's module since the last apply is listed too: the preview no
 // longer matches it either.
-func (p *Provisioner) DetectDrift(ctx context.Context, env preview.Environment, log io.Writer) (changed bool, changes []string, err error) {
-	changed, changes, err = p.detectDrift(ctx, env, log)
+func (p *Provisioner) DetectDrift(ctx context.Context, env preview.Environment, mod Module, log io.Writer) (changed bool, changes []string, err error) {
+	changed, changes, err = p.detectDrift(ctx, env, mod, log)
 	if err != nil {
 		return false, nil, fmt.Errorf("drift check %s: %w", env.Name, err)
 	}
@@ -282,21 +282,21 @@ func (p *Provisioner) DetectDrift(ctx context.Context, env preview.Environment, 
 	return changed, changes, nil
 }
 
-func (p *Provisioner) detectDrift(ctx context.Context, env preview.Environment, log io.Writer) (bool, []string, error) {
+func (p *Provisioner) detectDrift(ctx context.Context, env preview.Environment, mod Module, log io.Writer) (bool, []string, error) {
 	unlock, err := p.lock(ctx, env.Name)
 	if err != nil {
 		return false, nil, err
 	}
 	defer unlock()
 	ws := p.workspace(env.Name)
-	mod, err := p.module(ctx, env)
+	mod, err = checkModule(mod, env)
 	if err != nil {
 		return false, nil, err
 	}
 	if none, err := noLocalState(mod, ws); err != nil || none {
 		return false, nil, err
 	}
-	r, err := p.ready(ctx, env, log)
+	r, err := p.ready(ctx, env, mod, log)
 	if err != nil {
 		return false, nil, err
 	}
@@ -370,8 +370,8 @@ type Variables struct {
 // ModuleVariables returns the variables env's module declares, read with
 // terraform-config-inspect from the production module without running
 // Terraform.
-func (p *Provisioner) ModuleVariables(ctx context.Context, env preview.Environment) (Variables, error) {
-	mod, err := p.module(ctx, env)
+func (p *Provisioner) ModuleVariables(ctx context.Context, env preview.Environment, mod Module) (Variables, error) {
+	mod, err := checkModule(mod, env)
 	if err != nil {
 		return Variables{}, err
 	}

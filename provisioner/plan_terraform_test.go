@@ -177,12 +177,12 @@ func TestPlanLockFile(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name string
-		plan func(p *Provisioner, log *bytes.Buffer) (PlanResult, error)
+		plan func(p testProvisioner, log *bytes.Buffer) (PlanResult, error)
 	}{
-		{"preview", func(p *Provisioner, log *bytes.Buffer) (PlanResult, error) {
+		{"preview", func(p testProvisioner, log *bytes.Buffer) (PlanResult, error) {
 			return p.PlanPreview(ctx, testEnv("feat-lock", "sha1"), log)
 		}},
-		{"production", func(p *Provisioner, log *bytes.Buffer) (PlanResult, error) {
+		{"production", func(p testProvisioner, log *bytes.Buffer) (PlanResult, error) {
 			return p.PlanProduction(ctx, testEnv("production", ""), nil, log)
 		}},
 	}

@@ -83,10 +83,11 @@ func TestModuleVariablesSensitive(t *testing.T) {
 	exe := filepath.Join(dir, "terraform")
 	os.WriteFile(exe, []byte("#!/bin/sh\nexit 1\n"), 0o755)
 	mod := fixture("parity-scale")
-	p, err := New(Config{TerraformBin: exe, DataDir: dir, Modules: func(context.Context, preview.Environment) (Module, error) { return mod, nil }})
+	prov, err := New(Config{TerraformBin: exe, DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := testProvisioner{Provisioner: prov, modules: fixed(mod)}
 	vars, err := p.ModuleVariables(context.Background(), preview.Environment{Repo: "acme/shop"})
 	if err != nil {
 		t.Fatal(err)
@@ -105,10 +106,11 @@ func TestDetectDriftWithoutStateRunsNothing(t *testing.T) {
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "terraform")
 	os.WriteFile(exe, []byte("#!/bin/sh\nexit 1\n"), 0o755) // fails if run
-	p, err := New(Config{TerraformBin: exe, DataDir: dir, Modules: func(context.Context, preview.Environment) (Module, error) { return Module{Dir: dir}, nil }})
+	prov, err := New(Config{TerraformBin: exe, DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := testProvisioner{Provisioner: prov, modules: fixed(Module{Dir: dir})}
 	changed, changes, err := p.DetectDrift(context.Background(), preview.Environment{Name: "never-applied"}, nil)
 	if changed || changes != nil || err != nil {
 		t.Errorf("got %v %v %v, want no drift and no error", changed, changes, err)

@@ -40,8 +40,8 @@ func TestProviderFromMirror(t *testing.T) {
 				c.TerraformBin = bin
 				c.CLIConfigFile = enginetest.MirrorConfig(t, mirror)
 				c.PluginCacheDir = t.TempDir()
-				c.Modules = func(_ context.Context, env preview.Environment) (Module, error) { return modules[env.Repo], nil }
 			})
+			p.modules = func(_ context.Context, env preview.Environment) (Module, error) { return modules[env.Repo], nil }
 			ctx := context.Background()
 
 			envs := []string{"time-a", "time-b", "time-c", "time-d"}

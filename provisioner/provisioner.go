@@ -2,8 +2,6 @@ package provisioner
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,14 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/previewd/previewd/internal/atomicfile"
-
-	"github.com/hashicorp/terraform-exec/tfexec"
 	preview "github.com/previewd/previewd"
 )
 
@@ -45,44 +38,11 @@ type Config struct {
 	EnvPassthrough []string
 	// Env holds fixed variables added to Terraform's environment.
 	Env map[string]string
-	// Modules returns the module for an environment: its repository's
-	// ("owner/name"), as that environment gets it (a module from git at
-	// the version it follows). ctx is the run's: a checkout not on disk
-	// yet is fetched with it.
-	Modules func(ctx context.Context, env preview.Environment) (Module, error)
 	// WaitDelay is how long Terraform gets to stop after the SIGINT sent when
 	// a run's context ends, before it is killed (default 60s).
 	WaitDelay time.Duration
 	// Logger receives one line per finished run (default: discard).
 	Logger *slog.Logger
-}
-
-// Module is a repository's production module and the variables a preview
-// gets.
-type Module struct {
-	// Dir is the production module directory. It is never written to.
-	Dir string
-	// Root is the directory copied for each environment, when Dir calls
-	// local modules outside itself (source = "../modules/web"): a directory
-	// holding Dir and every module it calls. Default Dir.
-	Root string
-	// VarFiles are var files, absolute or relative to Dir, passed in order.
-	VarFiles []string
-	// Vars are passed after the var files and win over them; each must be a
-	// variable the module declares.
-	Vars map[string]any
-	// URLOutput is the output holding the environment's URL (default "url").
-	URLOutput string
-	// Secrets are values that must never show in a run's log or error:
-	// those of the module's sensitive variables, production's included.
-	// Each is shown as preview.Redacted instead.
-	Secrets []string
-	// State is where each environment's state lives (default: a local
-	// file under DataDir).
-	State State
-	// Version is the module's version when it comes from git: Dir and
-	// Root are then in its read-only checkout. An apply reports it.
-	Version preview.ModuleVersion
 }
 
 // Provisioner applies and destroys environments with Terraform. It is safe
@@ -105,7 +65,7 @@ type Provisioner struct {
 }
 
 // New returns a Provisioner. It returns an error when the Terraform binary is
-// missing or not executable, DataDir or Modules is unset, or the environment
+// missing or not executable, DataDir is unset, or the environment
 // configuration would pass a forbidden variable.
 func New(cfg Config) (*Provisioner, error) {
 	if cfg.TerraformBin == "" {
@@ -120,9 +80,6 @@ func New(cfg Config) (*Provisioner, error) {
 	}
 	if cfg.DataDir == "" {
 		return nil, errors.New("provisioner: no data directory configured")
-	}
-	if cfg.Modules == nil {
-		return nil, errors.New("provisioner: no module lookup configured")
 	}
 	if err := validatePassthrough(cfg.EnvPassthrough); err != nil {
 		return nil, fmt.Errorf("provisioner: %w", err)
@@ -173,9 +130,9 @@ func New(cfg Config) (*Provisioner, error) {
 // "environment", an undeclared var, no URL output) are EINVALID
 // *preview.Errors; a failed command's error carries the tail of Terraform's
 // stderr.
-func (p *Provisioner) Apply(ctx context.Context, env preview.Environment, log io.Writer) (Result, error) {
+func (p *Provisioner) Apply(ctx context.Context, env preview.Environment, mod Module, log io.Writer) (Result, error) {
 	start := time.Now()
-	res, err := p.apply(ctx, env, log)
+	res, err := p.apply(ctx, env, mod, log)
 	if err != nil {
 		return Result{}, fmt.Errorf("apply %s: %w", env.Name, err)
 	}
@@ -183,13 +140,13 @@ func (p *Provisioner) Apply(ctx context.Context, env preview.Environment, log io
 	return res, nil
 }
 
-func (p *Provisioner) apply(ctx context.Context, env preview.Environment, log io.Writer) (Result, error) {
+func (p *Provisioner) apply(ctx context.Context, env preview.Environment, mod Module, log io.Writer) (Result, error) {
 	unlock, err := p.lock(ctx, env.Name)
 	if err != nil {
 		return Result{}, err
 	}
 	defer unlock()
-	r, err := p.ready(ctx, env, log)
+	r, err := p.ready(ctx, env, mod, log)
 	if err != nil {
 		return Result{}, err
 	}
@@ -246,16 +203,16 @@ func (p *Provisioner) takeAppliedPlan(name string) (string, bool) {
 // directory once its state is empty. An environment without state (never
 // applied, or already destroyed) is done without running Terraform, and its
 // directory, if any, removed. It blocks like Apply.
-func (p *Provisioner) Destroy(ctx context.Context, env preview.Environment, log io.Writer) error {
+func (p *Provisioner) Destroy(ctx context.Context, env preview.Environment, mod Module, log io.Writer) error {
 	start := time.Now()
-	if err := p.destroy(ctx, env, log); err != nil {
+	if err := p.destroy(ctx, env, mod, log); err != nil {
 		return fmt.Errorf("destroy %s: %w", env.Name, err)
 	}
 	p.logger.Info("destroyed", "environment", env.Name, "duration", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log io.Writer) error {
+func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, mod Module, log io.Writer) error {
 	unlock, err := p.lock(ctx, env.Name)
 	if err != nil {
 		return err
@@ -263,7 +220,7 @@ func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log 
 	defer unlock()
 	p.takeAppliedPlan(env.Name)
 	ws := p.workspace(env.Name)
-	mod, err := p.module(ctx, env)
+	mod, err = checkModule(mod, env)
 	if err != nil {
 		return err
 	}
@@ -273,7 +230,7 @@ func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log 
 		}
 		return os.RemoveAll(ws.root)
 	}
-	r, err := p.ready(ctx, env, log)
+	r, err := p.ready(ctx, env, mod, log)
 	if err != nil {
 		return err
 	}
@@ -300,13 +257,13 @@ func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, log 
 // allowed to see them. They are read from the environment's state, and
 // nothing is kept; an environment without state has none. It blocks like
 // Apply, waiting for any other run of env.
-func (p *Provisioner) SensitiveOutputs(ctx context.Context, env preview.Environment) (map[string]string, error) {
+func (p *Provisioner) SensitiveOutputs(ctx context.Context, env preview.Environment, mod Module) (map[string]string, error) {
 	unlock, err := p.lock(ctx, env.Name)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	b, err := p.stateOf(ctx, env)
+	b, err := p.stateOf(ctx, env, mod)
 	if err != nil {
 		return nil, fmt.Errorf("outputs of %s: %w", env.Name, err)
 	}
@@ -324,348 +281,6 @@ func (p *Provisioner) SensitiveOutputs(ctx context.Context, env preview.Environm
 		}
 	}
 	return sensitive, nil
-}
-
-// ready prepares env's working directory, runs init, and recovers an
-// errored.tfstate an earlier run left: every run of an environment starts
-// here, holding the environment's lock.
-func (p *Provisioner) ready(ctx context.Context, env preview.Environment, log io.Writer) (*run, error) {
-	r, err := p.prepare(ctx, env, log)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.init(ctx, r); err != nil {
-		return nil, err
-	}
-	if err := r.selectWorkspace(env.Name); err != nil {
-		return nil, err
-	}
-	if r.state.Remote() {
-		// What a plan or a destroy may print of the sensitive outputs is
-		// redacted too (newRun reads them from a local state file).
-		b, err := r.readState(ctx)
-		if err != nil {
-			return nil, err
-		}
-		doc, err := parseState(b)
-		if err != nil {
-			return nil, err
-		}
-		r.addSecrets(doc.secrets()...)
-	}
-	if err := p.recoverErroredState(ctx, r, env.Name, log); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
-// stateOf returns env's state, nil when it has none: the local file, or,
-// from a remote backend, through a ready run. The caller holds env's lock.
-func (p *Provisioner) stateOf(ctx context.Context, env preview.Environment) ([]byte, error) {
-	mod, err := p.module(ctx, env)
-	if err != nil {
-		return nil, err
-	}
-	if !mod.State.Remote() {
-		return readLocalState(p.workspace(env.Name))
-	}
-	r, err := p.ready(ctx, env, nil)
-	if err != nil {
-		return nil, err
-	}
-	return r.readState(ctx)
-}
-
-// run is everything one Terraform run of one environment needs.
-type run struct {
-	tf       *tfexec.Terraform
-	cmds     commandRunner
-	module   Module // normalised: absolute Dir and Root, URLOutput set
-	ws       workspace
-	log      io.Writer // the run's log, for previewd's own lines
-	varFiles []string
-	locked   bool            // the module has a .terraform.lock.hcl
-	secrets  preview.Secrets // redacted from the run's log and errors
-	// secretValues are the values secrets redacts.
-	secretValues []string
-	// state is where the run's state lives: the module's, or a local
-	// scratch state for a plan of production.
-	state State
-	// moduleDigest is the digest of the module copy the run synced; ""
-	// when it synced none.
-	moduleDigest string
-	// restoredInit is the initCache entry the run's init was copied from,
-	// if it was: dropped when a command of the run fails.
-	restoredInit string
-}
-
-// prepare syncs the module into the environment's directory, checks its
-// variables, writes the var file and the backend override, and returns a
-// fresh *tfexec.Terraform for the copy.
-func (p *Provisioner) prepare(ctx context.Context, env preview.Environment, log io.Writer) (*run, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	mod, err := p.module(ctx, env)
-	if err != nil {
-		return nil, err
-	}
-	ws := p.workspace(env.Name)
-	if err := os.MkdirAll(ws.root, 0o700); err != nil {
-		return nil, err
-	}
-	workDir, digest, err := syncWorkspace(mod, ws, mod.State)
-	if err != nil {
-		return nil, err
-	}
-	varFiles, err := writeVariables(mod, workDir, ws, func(declared map[string]bool) (map[string]any, error) {
-		return moduleVariables(declared, mod.Dir, mod.Vars, env)
-	})
-	if err != nil {
-		return nil, err
-	}
-	r, err := p.newRun(mod, workDir, ws, varFiles, log)
-	if r != nil {
-		r.moduleDigest, r.state = digest, mod.State
-	}
-	return r, err
-}
-
-// newRun returns a run of mod in workDir: a fresh *tfexec.Terraform whose
-// log and errors redact the module's secrets and the sensitive outputs ws's
-// state holds.
-func (p *Provisioner) newRun(mod Module, workDir string, ws workspace, varFiles []string, log io.Writer) (*run, error) {
-	values := append(slices.Clone(mod.Secrets), stateSecrets(ws)...)
-	secrets := preview.NewSecrets(values...)
-	tf, cmds, err := p.terraform(workDir, ws, log, secrets)
-	if err != nil {
-		return nil, err
-	}
-	_, lockErr := os.Stat(filepath.Join(mod.Dir, ".terraform.lock.hcl"))
-	return &run{tf: tf, cmds: cmds, module: mod, ws: ws, log: logOrDiscard(log), varFiles: varFiles, locked: lockErr == nil,
-		secrets: secrets, secretValues: values}, nil
-}
-
-// addSecrets adds values to what the run's log and errors redact.
-func (r *run) addSecrets(values ...string) {
-	if len(values) == 0 {
-		return
-	}
-	r.secretValues = append(r.secretValues, values...)
-	r.secrets = preview.NewSecrets(r.secretValues...)
-	r.cmds.log.setSecrets(r.secrets)
-}
-
-// syncWorkspace copies the module tree into ws and pins the backend to
-// state (ws's own local state file, or state's backend with the backend
-// configuration file); it returns the directory Terraform runs in.
-func syncWorkspace(mod Module, ws workspace, state State) (workDir, digest string, err error) {
-	if digest, err = syncTree(mod.Root, ws.copyRoot(), ws.manifestPath()); err != nil {
-		return "", "", fmt.Errorf("sync module %s: %w", mod.Root, err)
-	}
-	workDir = ws.workDir(mod)
-	if state.Remote() {
-		if err := atomicfile.WriteFile(ws.backendConfigPath(), backendFile(state), 0o600); err != nil {
-			return "", "", err
-		}
-	}
-	return workDir, digest, writeBackendOverride(workDir, ws.statePath(), state)
-}
-
-// writeVariables checks the module's variables, writes the generated var
-// file with the values values picks for the declared ones, and returns
-// every var file to pass, in order.
-func writeVariables(mod Module, workDir string, ws workspace, values func(declared map[string]bool) (map[string]any, error)) ([]string, error) {
-	inspected, err := inspectModule(workDir, mod.Dir)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkLocalModuleCalls(inspected, mod.Dir, mod.Root); err != nil {
-		return nil, err
-	}
-	vars, err := values(declaredVariables(inspected))
-	if err != nil {
-		return nil, err
-	}
-	if err := writeVarFile(ws.varFilePath(), vars); err != nil {
-		return nil, err
-	}
-	files, err := varFilePaths(mod.VarFiles, mod.Dir, mod.Root, ws.copyRoot())
-	if err != nil {
-		return nil, err
-	}
-	return append(files, ws.varFilePath()), nil
-}
-
-// module returns the module for env with its paths made absolute and its
-// defaults filled in.
-func (p *Provisioner) module(ctx context.Context, env preview.Environment) (Module, error) {
-	repo := env.Repo
-	mod, err := p.cfg.Modules(ctx, env)
-	if err != nil {
-		return Module{}, fmt.Errorf("module for %s: %w", repo, err)
-	}
-	if mod.Dir == "" {
-		return Module{}, preview.Errorf(preview.EINVALID, "no module directory configured for %s", repo)
-	}
-	if mod.Dir, err = filepath.Abs(mod.Dir); err != nil {
-		return Module{}, err
-	}
-	if mod.Root == "" {
-		mod.Root = mod.Dir
-	}
-	if mod.Root, err = filepath.Abs(mod.Root); err != nil {
-		return Module{}, err
-	}
-	if _, ok := within(mod.Root, mod.Dir); !ok {
-		return Module{}, preview.Errorf(preview.EINVALID, "module directory %s is not inside its root %s", mod.Dir, mod.Root)
-	}
-	if info, err := os.Stat(mod.Dir); err != nil || !info.IsDir() {
-		return Module{}, preview.Errorf(preview.EINVALID, "module directory %s does not exist", mod.Dir)
-	}
-	if problem := StateProblem(mod.State); problem != "" {
-		return Module{}, preview.Errorf(preview.EINVALID, "state of %s: %s", repo, problem)
-	}
-	own, _ := configName(overrideFile)
-	for _, ext := range configExtensions {
-		if _, err := os.Lstat(filepath.Join(mod.Dir, own+ext)); err == nil {
-			return Module{}, preview.Errorf(preview.EINVALID, "module %s has a file named %s: the name is previewd's, for the override it writes (%s)", mod.Dir, own+ext, overrideFile)
-		}
-	}
-	if name, err := overrideBackend(mod.Dir); err != nil {
-		return Module{}, preview.Errorf(preview.EINVALID, "module %s: %v", mod.Dir, err)
-	} else if name != "" {
-		return Module{}, preview.Errorf(preview.EINVALID, "module %s: %s sets a backend in an override file, which would win over the state previewd gives each environment: keep backends in the module's own files", mod.Dir, name)
-	}
-	if mod.URLOutput == "" {
-		mod.URLOutput = "url"
-	}
-	return mod, nil
-}
-
-// terraform returns a *tfexec.Terraform for one run in workDir, with the
-// allowlisted environment, its output streamed to log, and the command
-// runner for what terraform-exec runs at a higher price (see commandRunner).
-func (p *Provisioner) terraform(workDir string, ws workspace, log io.Writer, secrets preview.Secrets) (*tfexec.Terraform, commandRunner, error) {
-	tf, err := tfexec.NewTerraform(workDir, p.bin)
-	if err != nil {
-		return nil, commandRunner{}, err
-	}
-	own := map[string]string{"TF_DATA_DIR": ws.dataDir()}
-	if p.cfg.PluginCacheDir != "" {
-		own["TF_PLUGIN_CACHE_DIR"] = p.cfg.PluginCacheDir
-	}
-	if p.cfg.CLIConfigFile != "" {
-		own["TF_CLI_CONFIG_FILE"] = p.cfg.CLIConfigFile
-	}
-	env := terraformEnv(os.Environ(), p.cfg.EnvPassthrough, p.cfg.Env, own)
-	if err := tf.SetEnv(env); err != nil {
-		return nil, commandRunner{}, err
-	}
-	if err := tf.SetWaitDelay(p.cfg.WaitDelay); err != nil {
-		return nil, commandRunner{}, err
-	}
-	if log == nil {
-		log = io.Discard
-	}
-	l := &runLog{w: log, secrets: secrets}
-	echo := commandEcho{log: l, bin: p.bin, dataDir: p.dataDir}
-	tf.SetStdout(l.stdout())
-	tf.SetStderr(l)
-	tf.SetLogger(echo)
-	return tf, commandRunner{bin: p.bin, dir: workDir, env: env, waitDelay: p.cfg.WaitDelay, log: l, echo: echo}, nil
-}
-
-// init runs terraform init, one environment at a time when a plugin cache is
-// shared. With a dependency lock file in the module, init may not change it
-// (-lockfile=readonly): a preview runs the providers production runs. The
-// backend is always the one previewd writes (-reconfigure: no state is ever
-// migrated).
-//
-// An environment whose module copy, binary and settings are those of its
-// last successful init is not initialised again: init would do nothing
-// but cost a Terraform process. One whose module another environment initialised takes a copy of
-// that init's result (see initCache).
-func (p *Provisioner) init(ctx context.Context, r *run) error {
-	key := p.initKey(r)
-	if key != "" {
-		if done, err := os.ReadFile(r.ws.initDigestPath()); err == nil && string(done) == key {
-			if _, err := os.Stat(r.ws.dataDir()); err == nil {
-				fmt.Fprintf(r.log, "# previewd: the module and its providers are as the last init left them; not running terraform init\n")
-				return nil
-			}
-		}
-	}
-	os.Remove(r.ws.initDigestPath()) // an init cut short leaves nothing to trust
-	if err := r.unselectWorkspace(); err != nil {
-		return err
-	}
-	if key != "" {
-		restored, err := p.inits.restore(key, r)
-		if err != nil {
-			p.logger.Warn("could not copy a kept init; running terraform init", "dir", r.ws.root, "err", err)
-		} else if restored {
-			r.restoredInit = p.inits.entry(key)
-			fmt.Fprintf(r.log, "# previewd: this module was initialised for another environment; copied that init instead of running terraform init\n")
-			return atomicfile.WriteFile(r.ws.initDigestPath(), []byte(key), 0o600)
-		}
-	}
-	if p.initSem != nil {
-		select {
-		case p.initSem <- struct{}{}:
-			defer func() { <-p.initSem }()
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if err := retryContended(ctx, func() error { return r.cmds.init(ctx, r.locked, r.backendConfigArg()) }); err != nil {
-		return r.commandError(ctx, "init", err)
-	}
-	if key == "" {
-		return nil
-	}
-	if err := p.inits.keep(key, r); err != nil {
-		p.logger.Warn("could not keep an init for other environments", "dir", r.ws.root, "err", err)
-	}
-	return atomicfile.WriteFile(r.ws.initDigestPath(), []byte(key), 0o600)
-}
-
-// initKey is what an init's result depends on: the module copy, where in it
-// Terraform runs, the binary, the plugin cache, the CLI configuration (where
-// providers come from), the backend's settings and whether the lock file is
-// read-only; "" when the run synced no module. The environment is not part
-// of it: the backend's path is relative (see backendOverride).
-func (p *Provisioner) initKey(r *run) string {
-	if r.moduleDigest == "" {
-		return ""
-	}
-	rel, _ := filepath.Rel(r.ws.root, r.tf.WorkingDir())
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\n", r.state.Backend)
-	h.Write(backendFile(r.state))
-	if p.cfg.CLIConfigFile != "" {
-		cli, err := os.ReadFile(p.cfg.CLIConfigFile)
-		if err != nil {
-			return "" // init, and keep nothing
-		}
-		fmt.Fprintf(h, "\n%s\n", p.cfg.CLIConfigFile)
-		h.Write(cli)
-	}
-	return fmt.Sprintf("v3 %s %s %s %s %t %x", r.moduleDigest, rel, p.bin, p.cfg.PluginCacheDir, r.locked, h.Sum(nil)[:12])
-}
-
-// backendConfigArg is the backend configuration file as init's
-// -backend-config takes it (relative to the working directory, like the
-// local state's path, so every environment inits alike), or "".
-func (r *run) backendConfigArg() string {
-	if !r.state.Remote() {
-		return ""
-	}
-	rel, err := filepath.Rel(r.tf.WorkingDir(), r.ws.backendConfigPath())
-	if err != nil {
-		return r.ws.backendConfigPath()
-	}
-	return rel
 }
 
 // lock waits until no other run of the environment name is going, or ctx
@@ -688,85 +303,3 @@ func (p *Provisioner) lock(ctx context.Context, name string) (func(), error) {
 		return nil, ctx.Err()
 	}
 }
-
-// overrideFile is written into the copy of the module to give each
-// environment its own local state. Terraform applies override files in
-// lexical order, so the name sorts late.
-const overrideFile = "zz_previewd_override.tf.json"
-
-// configExtensions end the names of configuration files: Terraform's, and
-// OpenTofu's own, which OpenTofu reads instead of a .tf or .tf.json file
-// of the same name (zz_previewd_override.tofu.json instead of
-// overrideFile).
-var configExtensions = []string{".tf", ".tf.json", ".tofu", ".tofu.json"}
-
-// configName returns name without its configuration file extension; ok is
-// false when name is no configuration file of either engine.
-func configName(name string) (base string, ok bool) {
-	for _, ext := range configExtensions {
-		if base, ok := strings.CutSuffix(name, ext); ok {
-			return base, true
-		}
-	}
-	return name, false
-}
-
-// backendOverride returns the override file forcing a local backend with
-// its state at statePath, whatever backend or cloud block the module has.
-// writeBackendOverride gives statePath relative to the working directory,
-// so every environment of a module has the same backend settings.
-func backendOverride(statePath string) ([]byte, error) {
-	// Strings in .tf.json are templates: escape ${ and %{.
-	path := strings.NewReplacer("${", "$${", "%{", "%%{").Replace(statePath)
-	return json.MarshalIndent(map[string]any{
-		"//": "Written by previewd: this environment's own state. Do not edit.",
-		"terraform": map[string]any{
-			"backend": map[string]any{"local": map[string]any{"path": path}},
-		},
-	}, "", "  ")
-}
-
-func writeBackendOverride(workDir, statePath string, state State) error {
-	rel, err := filepath.Rel(workDir, statePath)
-	if err != nil {
-		return err
-	}
-	b, err := backendOverrideFor(state, rel)
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(filepath.Join(workDir, overrideFile), append(b, '\n'), 0o644)
-}
-
-// workspace is one environment's directory, DataDir/envs/<name>.
-type workspace struct{ root string }
-
-func (p *Provisioner) workspace(name string) workspace {
-	return workspace{root: filepath.Join(p.dataDir, "envs", name)}
-}
-
-func (w workspace) copyRoot() string { return filepath.Join(w.root, "module") }
-
-// workDir is where Terraform runs for mod: mod.Dir's place in the copy.
-func (w workspace) workDir(mod Module) string {
-	rel, _ := within(mod.Root, mod.Dir)
-	return filepath.Join(w.copyRoot(), rel)
-}
-func (w workspace) manifestPath() string { return filepath.Join(w.root, "module.manifest.json") }
-func (w workspace) dataDir() string      { return filepath.Join(w.root, ".terraform") }
-func (w workspace) statePath() string    { return filepath.Join(w.root, "terraform.tfstate") }
-func (w workspace) varFilePath() string  { return filepath.Join(w.root, "previewd.tfvars.json") }
-
-// backendConfigPath is the backend configuration file init reads when the
-// state is remote.
-func (w workspace) backendConfigPath() string {
-	return filepath.Join(w.root, "previewd.tfbackend")
-}
-
-// initDigestPath records what the environment's last successful init was
-// run on (see initKey).
-func (w workspace) initDigestPath() string { return filepath.Join(w.root, "init.digest") }
-
-// appliedPlanPath is the plan file an apply applied, kept for the parity
-// check; it holds sensitive values, like the state beside it.
-func (w workspace) appliedPlanPath() string { return filepath.Join(w.root, "applied.tfplan") }

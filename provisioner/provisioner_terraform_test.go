@@ -26,13 +26,12 @@ import (
 
 // newTestProvisioner returns a Provisioner with its own data directory that
 // gives every repository mod.
-func newTestProvisioner(t testing.TB, mod Module, configure ...func(*Config)) (*Provisioner, string) {
+func newTestProvisioner(t testing.TB, mod Module, configure ...func(*Config)) (testProvisioner, string) {
 	t.Helper()
 	dataDir := t.TempDir()
 	cfg := Config{
 		TerraformBin: enginetest.Terraform(t, ".."),
 		DataDir:      dataDir,
-		Modules:      func(context.Context, preview.Environment) (Module, error) { return mod, nil },
 		WaitDelay:    10 * time.Second,
 	}
 	for _, c := range configure {
@@ -42,7 +41,7 @@ func newTestProvisioner(t testing.TB, mod Module, configure ...func(*Config)) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p, dataDir
+	return testProvisioner{Provisioner: p, modules: fixed(mod)}, dataDir
 }
 
 func fixture(name string) Module {

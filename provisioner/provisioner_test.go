@@ -16,8 +16,7 @@ func TestNewValidates(t *testing.T) {
 	os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755)
 	notExe := filepath.Join(dir, "not-executable")
 	os.WriteFile(notExe, nil, 0o644)
-	modules := func(context.Context, preview.Environment) (Module, error) { return Module{}, nil }
-	valid := Config{TerraformBin: exe, DataDir: filepath.Join(dir, "data"), Modules: modules}
+	valid := Config{TerraformBin: exe, DataDir: filepath.Join(dir, "data")}
 
 	tests := []struct {
 		name   string
@@ -29,7 +28,6 @@ func TestNewValidates(t *testing.T) {
 		{"missing binary", func(c *Config) { c.TerraformBin = filepath.Join(dir, "missing") }, "terraform binary"},
 		{"binary not executable", func(c *Config) { c.TerraformBin = notExe }, "terraform binary"},
 		{"no data dir", func(c *Config) { c.DataDir = "" }, "no data directory"},
-		{"no modules", func(c *Config) { c.Modules = nil }, "no module lookup"},
 		{"PREVIEWD_ passthrough", func(c *Config) { c.EnvPassthrough = []string{"AWS_*", "PREVIEWD_ADMIN_TOKEN"} }, "never passed"},
 		{"GITHUB_ passthrough", func(c *Config) { c.EnvPassthrough = []string{"GITHUB_*"} }, "never passed"},
 		{"GITHUB_ fixed env", func(c *Config) { c.Env = map[string]string{"GITHUB_TOKEN": "x"} }, "never passed"},
@@ -50,10 +48,11 @@ func TestInvalidEnvironmentName(t *testing.T) {
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "terraform")
 	os.WriteFile(exe, []byte("#!/bin/sh\nexit 1\n"), 0o755)
-	p, err := New(Config{TerraformBin: exe, DataDir: dir, Modules: func(context.Context, preview.Environment) (Module, error) { return Module{Dir: dir}, nil }})
+	prov, err := New(Config{TerraformBin: exe, DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := testProvisioner{Provisioner: prov, modules: fixed(Module{Dir: dir})}
 	for _, name := range []string{"", "../escape", "Upper", "a/b"} {
 		if _, err := p.Apply(context.Background(), preview.Environment{Name: name}, nil); preview.ErrorCode(err) != preview.EINVALID {
 			t.Errorf("Apply(%q): got %v, want EINVALID", name, err)

@@ -1,7 +1,6 @@
 package provisioner
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -109,11 +108,7 @@ func TestOverrideFilesMayNotSetABackend(t *testing.T) {
 	for _, tt := range tests {
 		dir := t.TempDir()
 		writeTree(t, dir, map[string]string{"main.tf": "variable \"environment\" {}\noutput \"url\" {\n  value = \"x\"\n}\n", tt.file: tt.body})
-		p, err := New(Config{TerraformBin: "/bin/sh", DataDir: t.TempDir(), Modules: func(context.Context, preview.Environment) (Module, error) { return Module{Dir: dir}, nil }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = p.module(context.Background(), preview.Environment{Repo: "acme/shop"})
+		_, err := checkModule(Module{Dir: dir}, preview.Environment{Repo: "acme/shop"})
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: %v, want it accepted", tt.file, err)

@@ -42,13 +42,34 @@ func (a provisionerAdapter) Apply(ctx context.Context, env preview.Environment, 
 		fmt.Fprintf(log, "# previewd: module %s at commit %s\n", m.Version.Source, m.Version.Commit)
 		env.Module = m.Version
 	}
-	res, err := a.p.Apply(ctx, env, log)
+	mod, err := moduleOf(a.cfg)(ctx, env)
+	if err != nil {
+		return preview.Applied{}, err
+	}
+	res, err := a.p.Apply(ctx, env, mod, log)
 	return preview.Applied{URL: res.URL, Outputs: res.Outputs, Module: res.Module}, err
 }
 
 // Destroy destroys env, with the module commit it was applied with.
 func (a provisionerAdapter) Destroy(ctx context.Context, env preview.Environment, log io.Writer) error {
-	return a.p.Destroy(ctx, env, log)
+	mod, err := moduleOf(a.cfg)(ctx, env)
+	if err != nil {
+		return err
+	}
+	return a.p.Destroy(ctx, env, mod, log)
+}
+
+// moduleOf resolves what an environment's module receives (see
+// config.Config.Module) before each call to the provisioner, which takes
+// the module as given.
+func moduleOf(cfg *config.Config) func(context.Context, preview.Environment) (provisioner.Module, error) {
+	return func(ctx context.Context, env preview.Environment) (provisioner.Module, error) {
+		mod, err := cfg.Module(ctx, env)
+		if err != nil {
+			return provisioner.Module{}, fmt.Errorf("module for %s: %w", env.Repo, err)
+		}
+		return mod, nil
+	}
 }
 
 // budgets gives the controller the caps on live environments.

@@ -78,7 +78,7 @@ func preflightChecks(cfg config.Config, logger *slog.Logger, cli bool) (prefligh
 		checks.Store = openingStore{cfg: cfg, dataDir: dataDir}
 	}
 	var client *github.Client
-	if githubMode(cfg) != "offline" {
+	if github.Mode(cfg.GitHub.AppID, cfg.GitHub.Token) != github.ModeOffline {
 		gh, err := newGitHub(cfg, logger, func(string) string { return "" })
 		if err != nil {
 			return preflight.Checks{}, err
@@ -93,16 +93,15 @@ func preflightChecks(cfg config.Config, logger *slog.Logger, cli bool) (prefligh
 	plan := cfg.Preflight(resolver)
 	checks.Sources, checks.Backends, checks.Productions = plan.Sources, plan.Backends, plan.Productions
 	checks.Modules = resolvingModules{resolver}
-	if githubMode(cfg) == "app" {
+	if cfg.GitHub.AppID != 0 {
 		checks.App = appInstallations{client: client, features: plan.Features}
 	}
-	tfBin, err := terraformBinary(cfg.Terraform.Bin)
+	tfBin, err := provisioner.FindTerraform(cfg.Terraform.Bin)
 	if err != nil {
 		return preflight.Checks{}, err
 	}
 	prov, err := provisioner.New(provisioner.Config{TerraformBin: tfBin, DataDir: dataDir, PluginCacheDir: cfg.Terraform.PluginCacheDir,
-		CLIConfigFile: cfg.Terraform.CLIConfig, EnvPassthrough: cfg.Terraform.EnvPassthrough, Env: cfg.Terraform.Env, Logger: logger,
-		Modules: cfg.Module})
+		CLIConfigFile: cfg.Terraform.CLIConfig, EnvPassthrough: cfg.Terraform.EnvPassthrough, Env: cfg.Terraform.Env, Logger: logger})
 	if err != nil {
 		return preflight.Checks{}, err
 	}

@@ -24,7 +24,7 @@ type checker struct {
 }
 
 func newChecker(cfg *config.Config, prov *provisioner.Provisioner) *checker {
-	return &checker{cfg: cfg, prov: prov, parity: parity.NewChecker(planner{prov})}
+	return &checker{cfg: cfg, prov: prov, parity: parity.NewChecker(planner{p: prov, module: moduleOf(cfg)})}
 }
 
 // Check compares env, as applied, with production.
@@ -41,7 +41,11 @@ func (k *checker) Check(ctx context.Context, env preview.Environment, log io.Wri
 
 // DetectDrift lists what changed outside Terraform in env.
 func (k *checker) DetectDrift(ctx context.Context, env preview.Environment, log io.Writer) ([]string, error) {
-	_, changes, err := k.prov.DetectDrift(ctx, env, log)
+	mod, err := moduleOf(k.cfg)(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	_, changes, err := k.prov.DetectDrift(ctx, env, mod, log)
 	return changes, err
 }
 
@@ -80,7 +84,7 @@ func (k *checker) hook(ctx context.Context, env preview.Environment, log io.Writ
 	secrets := mod.Secrets
 	outputs := env.Outputs
 	if r.Parity.HookSensitiveOutputs {
-		sensitive, err := k.prov.SensitiveOutputs(ctx, env)
+		sensitive, err := k.prov.SensitiveOutputs(ctx, env, mod)
 		if err != nil {
 			return err
 		}
@@ -96,28 +100,48 @@ func (k *checker) hook(ctx context.Context, env preview.Environment, log io.Writ
 	return parity.RunHook(ctx, argv(r.Parity), env, outputs, opts, log)
 }
 
-// planner fits the provisioner to what parity checks need of Terraform.
-type planner struct{ p *provisioner.Provisioner }
+// planner fits the provisioner to what parity checks need of Terraform:
+// each call's module is resolved first (module).
+type planner struct {
+	p      *provisioner.Provisioner
+	module func(context.Context, preview.Environment) (provisioner.Module, error)
+}
 
 func (a planner) ModuleVariables(ctx context.Context, env preview.Environment) (parity.ModuleVariables, error) {
-	v, err := a.p.ModuleVariables(ctx, env)
+	mod, err := a.module(ctx, env)
+	if err != nil {
+		return parity.ModuleVariables{}, err
+	}
+	v, err := a.p.ModuleVariables(ctx, env, mod)
 	return parity.ModuleVariables{Declared: v.Declared, Sensitive: v.Sensitive, Required: v.Required}, err
 }
 
 func (a planner) PlanPreview(ctx context.Context, env preview.Environment, log io.Writer) (parity.Plan, error) {
-	return plan(a.p.PlanPreview(ctx, env, log))
+	return a.plan(ctx, env, func(mod provisioner.Module) (provisioner.PlanResult, error) {
+		return a.p.PlanPreview(ctx, env, mod, log)
+	})
 }
 
 func (a planner) PlanApplied(ctx context.Context, env preview.Environment, log io.Writer) (parity.Plan, error) {
-	return plan(a.p.PlanApplied(ctx, env, log))
+	return a.plan(ctx, env, func(mod provisioner.Module) (provisioner.PlanResult, error) {
+		return a.p.PlanApplied(ctx, env, mod, log)
+	})
 }
 
 func (a planner) PlanProduction(ctx context.Context, env preview.Environment, vars map[string]any, log io.Writer) (parity.Plan, error) {
-	return plan(a.p.PlanProduction(ctx, env, vars, log))
+	return a.plan(ctx, env, func(mod provisioner.Module) (provisioner.PlanResult, error) {
+		return a.p.PlanProduction(ctx, env, mod, vars, log)
+	})
 }
 
 func (a planner) EngineBanner(ctx context.Context) (string, error) { return a.p.EngineBanner(ctx) }
 
-func plan(res provisioner.PlanResult, err error) (parity.Plan, error) {
+// plan resolves env's module and plans it with run.
+func (a planner) plan(ctx context.Context, env preview.Environment, run func(provisioner.Module) (provisioner.PlanResult, error)) (parity.Plan, error) {
+	mod, err := a.module(ctx, env)
+	if err != nil {
+		return parity.Plan{}, err
+	}
+	res, err := run(mod)
 	return parity.Plan{Plan: res.Plan, LockFile: res.LockFile, WorkDir: res.WorkDir}, err
 }

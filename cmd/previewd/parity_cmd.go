@@ -165,11 +165,11 @@ func printReport(w io.Writer, out parityOutput, asJSON bool, width int) error {
 
 // checkParity runs every check for f.repo with a provisioner of its own
 // in a temporary directory, and returns the report and the checks it
-// skipped: the plans' with --plan=false, or when the state backend refuses
-// Terraform (see provisioner.State.Refused). Then the report is of the other checks,
-// and, unless they found drift, its status is an error: parity is not
-// judged without the plans unless asked to be. Terraform's output goes to
-// tfLog.
+// skipped: the plans' with --plan=false, or when the state backend
+// refuses Terraform (see provisioner.State.Refused). Then the report is of
+// the other checks, and, unless they found drift, its status is an error:
+// parity is not judged without the plans unless asked to be. Terraform's
+// output goes to tfLog.
 func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string, bool), tfLog *bytes.Buffer) (parityOutput, error) {
 	cfg, err := config.Read(f.config, getenv, false)
 	if err != nil {
@@ -189,22 +189,11 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 	}
 	defer os.RemoveAll(dataDir)
 	if r.ModuleSource != "" {
-		// The CLI reads public, file and token-mode repositories: an App's
-		// installation token needs the service.
-		var token func(context.Context, string) (string, error)
-		if t := cfg.GitHub.Token; t != "" {
-			token = func(context.Context, string) (string, error) { return t, nil }
-		}
-		cfg.UseResolver(modules.NewResolver(dataDir, cfg.GitHub.APIURL, token))
-		scratch := preview.Environment{Repo: f.repo}
-		if _, _, err := cfg.Follow(ctx, scratch); err != nil {
-			return parityOutput{}, err
-		}
-		if r, _, err = cfg.RepoFor(ctx, scratch); err != nil {
+		if r, err = followForCLI(ctx, &cfg, f.repo, dataDir); err != nil {
 			return parityOutput{}, err
 		}
 	}
-	bin, err := terraformBinary(cfg.Terraform.Bin)
+	bin, err := provisioner.FindTerraform(cfg.Terraform.Bin)
 	if err != nil {
 		return parityOutput{}, err
 	}
@@ -215,14 +204,13 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 		CLIConfigFile:  cfg.Terraform.CLIConfig,
 		EnvPassthrough: cfg.Terraform.EnvPassthrough,
 		Env:            cfg.Terraform.Env,
-		Modules: func(ctx context.Context, env preview.Environment) (provisioner.Module, error) {
-			return cfg.ModuleWith(ctx, env, extra)
-		},
 	})
 	if err != nil {
 		return parityOutput{}, err
 	}
-	checker := parity.NewChecker(planner{prov})
+	checker := parity.NewChecker(planner{p: prov, module: func(ctx context.Context, env preview.Environment) (provisioner.Module, error) {
+		return cfg.ModuleWith(ctx, env, extra)
+	}})
 	repo := cfg.ParityRepository(r)
 	opts := parity.CheckOptions{
 		Env:       preview.Environment{Name: parityCheckEnvironment, Repo: f.repo, PR: f.pr, Branch: f.branch, HeadSHA: f.headSHA},
@@ -252,6 +240,23 @@ func checkParity(ctx context.Context, f parityFlags, getenv func(string) (string
 		out.Status, out.Error = preview.ParityError, "the plans could not run: "+err.Error()
 	}
 	return out, nil
+}
+
+// followForCLI resolves repo's module source now into dataDir and returns
+// its settings with that checkout. The CLI reads public, file and
+// token-mode repositories: an App's installation token needs the service.
+func followForCLI(ctx context.Context, cfg *config.Config, repo, dataDir string) (config.RepoConfig, error) {
+	var token func(context.Context, string) (string, error)
+	if t := cfg.GitHub.Token; t != "" {
+		token = func(context.Context, string) (string, error) { return t, nil }
+	}
+	cfg.UseResolver(modules.NewResolver(dataDir, cfg.GitHub.APIURL, token))
+	scratch := preview.Environment{Repo: repo}
+	if _, _, err := cfg.Follow(ctx, scratch); err != nil {
+		return config.RepoConfig{}, err
+	}
+	r, _, err := cfg.RepoFor(ctx, scratch)
+	return r, err
 }
 
 // extraInputs reads --preview-var-file and --preview-var. A --preview-var

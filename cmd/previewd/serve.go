@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -82,7 +81,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, l net.Li
 		logger.Info("metrics listening", "addr", scrapes.Addr().String(), "token", cfg.MetricsToken != "")
 	}
 	logger.Info("previewd listening", "addr", l.Addr().String(), "data_dir", dataDir, "terraform", s.tfBin,
-		"github", githubMode(cfg), "version", version)
+		"github", github.Mode(cfg.GitHub.AppID, cfg.GitHub.Token), "version", version)
 	return s.run(ctx, l, scrapes)
 }
 
@@ -92,7 +91,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, l net.Li
 func (s *service) build(ctx context.Context) error {
 	cfg := s.cfg
 	var err error
-	if s.tfBin, err = terraformBinary(cfg.Terraform.Bin); err != nil {
+	if s.tfBin, err = provisioner.FindTerraform(cfg.Terraform.Bin); err != nil {
 		return err
 	}
 	if s.prov, err = provisioner.New(provisioner.Config{
@@ -102,7 +101,6 @@ func (s *service) build(ctx context.Context) error {
 		CLIConfigFile:  cfg.Terraform.CLIConfig,
 		EnvPassthrough: cfg.Terraform.EnvPassthrough,
 		Env:            cfg.Terraform.Env,
-		Modules:        cfg.Module,
 		WaitDelay:      stopDelay(*cfg),
 		Logger:         s.logger,
 	}); err != nil {
@@ -182,7 +180,7 @@ func (s *service) controllerConfig() controller.Config {
 		ctrlCfg.Resync.PullRequests = client
 		ctrlCfg.Resync.Repos = resyncRepos(*cfg, client)
 		ctrlCfg.Checks.Required = requiredChecks{cfg: cfg, client: client}
-		if githubMode(*cfg) == "app" { // the delivery log is the App's
+		if cfg.GitHub.AppID != 0 { // the delivery log is the App's
 			ctrlCfg.Redelivery.Deliveries = client
 		}
 	}
@@ -280,38 +278,6 @@ func shutdownHTTP(srv *server.Server, logger *slog.Logger) {
 	}
 }
 
-// terraformBinary resolves the configured binary, then ./bin/terraform, then
-// terraform on PATH.
-func terraformBinary(configured string) (string, error) {
-	if configured != "" {
-		p, err := exec.LookPath(configured)
-		if err != nil {
-			return "", fmt.Errorf("terraform.bin (PREVIEWD_TERRAFORM_BIN): %w", err)
-		}
-		return filepath.Abs(p)
-	}
-	if p, err := filepath.Abs(filepath.Join("bin", "terraform")); err == nil {
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p, nil
-		}
-	}
-	p, err := exec.LookPath("terraform")
-	if err != nil {
-		return "", fmt.Errorf("terraform.bin (PREVIEWD_TERRAFORM_BIN): no terraform in ./bin or on PATH; run `make terraform`")
-	}
-	return p, nil
-}
-
-func githubMode(cfg config.Config) string {
-	switch {
-	case cfg.GitHub.AppID != 0:
-		return "app"
-	case cfg.GitHub.Token != "":
-		return "token"
-	}
-	return "offline"
-}
-
 // logLinks returns how runs' logs are linked from GitHub: signed, expiring
 // links served at /logs/ (log_links: signed, the default), or the admin
 // API's log route, which needs the admin token (log_links: admin). Without a
@@ -345,10 +311,10 @@ func newGitHub(cfg config.Config, logger *slog.Logger, logLink func(string) stri
 		BaseURL: cfg.GitHub.APIURL, Token: cfg.GitHub.Token, AppID: cfg.GitHub.AppID, PrivateKeyFile: cfg.GitHub.AppPrivateKeyFile,
 		Render: render, Logger: logger, UserAgent: "previewd/" + version, PublicURL: cfg.PublicURL, LogLink: logLink,
 	}
-	switch {
-	case cfg.GitHub.AppID != 0:
+	switch github.Mode(cfg.GitHub.AppID, cfg.GitHub.Token) {
+	case github.ModeApp:
 		return github.NewApp(gc)
-	case cfg.GitHub.Token != "":
+	case github.ModeToken:
 		return github.NewClient(gc)
 	default:
 		return github.NewOffline(render, logger), nil
