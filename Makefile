@@ -25,8 +25,9 @@ export PREVIEWD_TERRAFORM_BIN ?= $(BIN)/terraform
 export PREVIEWD_TOFU_BIN ?= $(BIN)/tofu
 export PREVIEWD_TEST_PROVIDER_MIRROR ?= $(PROVIDER_MIRROR)
 export PREVIEWD_OPENAPI_SPEC ?= $(OPENAPI_SPEC)
+export PREVIEWD_HELM_BIN ?= $(BIN)/helm
 
-.PHONY: all build demo test vet check-tracked fuzz bench deps terraform tofu providers postgres chromium clean
+.PHONY: all build demo test vet check-tracked fuzz bench deps terraform tofu providers postgres chromium helm clean
 
 all: build
 
@@ -87,6 +88,11 @@ postgres:
 chromium:
 	./scripts/chromium.sh
 
+# Helm, for the chart's test, built from the Go module proxy into ./bin
+# (once).
+helm:
+	./scripts/helm.sh
+
 demo: build
 	./scripts/demo.sh
 
@@ -103,7 +109,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzVerifySignature$$' -fuzztime=$(FUZZTIME) ./webhooks/
 	$(GO) test -run='^$$' -fuzz='^FuzzEnvironmentName$$' -fuzztime=$(FUZZTIME) .
 
-test: check-tracked deps build vet postgres chromium
+test: check-tracked deps build vet postgres chromium helm
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 
