@@ -21,8 +21,16 @@ type Deployment struct {
 	State string `json:"state,omitempty"` // in_progress, success, failure, inactive
 }
 
-// CommitStatus is the last "previewd" commit status posted.
+// CommitStatus is the last "previewd" commit status posted, or in App
+// mode the check run of that name: State is then the run's conclusion once
+// completed (success, failure, neutral, cancelled), else its status
+// (queued, in_progress).
 type CommitStatus struct {
 	SHA   string `json:"sha,omitempty"`
 	State string `json:"state,omitempty"` // pending, success, failure, error
+	// CheckRunID and URL are the check run's, in App mode; Digest is a
+	// hash of what it shows, so the same verdict is not sent twice.
+	CheckRunID int64  `json:"check_run_id,omitempty"`
+	URL        string `json:"url,omitempty"`
+	Digest     string `json:"digest,omitempty"`
 }

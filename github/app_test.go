@@ -132,14 +132,22 @@ func TestAppEndToEnd(t *testing.T) {
 	if !reflect.DeepEqual(deploymentStatuses, wantStatuses) {
 		t.Errorf("deployment statuses =\n%v\nwant\n%v", deploymentStatuses, wantStatuses)
 	}
-	wantCommit := []map[string]any{
-		{"sha": shaA, "state": "pending", "context": "previewd", "description": "Preview of aaaa111 is queued"},
-		{"sha": shaA, "state": "success", "context": "previewd", "description": "Preview of aaaa111 is ready at " + url, "target_url": log1},
-		{"sha": shaB, "state": "pending", "context": "previewd", "description": "Preview of bbbb222 is queued"},
-		{"sha": shaB, "state": "success", "context": "previewd", "description": "Preview of bbbb222 is ready at " + url, "target_url": log2},
+	// In App mode the verdict is a check run, one per commit, updated in
+	// place from queued to in progress to its conclusion; no commit status.
+	if len(statuses) != 0 {
+		t.Errorf("commit statuses = %v, want none in App mode", statuses)
 	}
-	if !reflect.DeepEqual(statuses, wantCommit) {
-		t.Errorf("commit statuses =\n%v\nwant\n%v", statuses, wantCommit)
+	for _, sha := range []string{shaA, shaB} {
+		runs := f.runsOf(sha)
+		want := "Preview of " + sha[:7] + " is ready at " + url
+		if len(runs) != 1 || runs[0].Name != "previewd" || runs[0].Status != "completed" || runs[0].Conclusion != "success" ||
+			runs[0].Title != want || runs[0].Writes != 3 || !strings.Contains(runs[0].Summary, url) {
+			t.Errorf("check runs on %s = %+v, want one previewd run, written 3 times (queued, in progress, completed), success: %q", sha[:7], runs, want)
+		}
+	}
+	if runs := f.runsOf(shaB); len(runs) == 1 && (env.CommitStatus.CheckRunID != runs[0].ID || env.CommitStatus.State != "success" ||
+		env.CommitStatus.URL == "" || env.CommitStatus.SHA != shaB) {
+		t.Errorf("env.CommitStatus = %+v, want check run %d, success on %s", env.CommitStatus, runs[0].ID, shaB[:7])
 	}
 	if want := (preview.Deployment{ID: dep2.(int64), SHA: shaB, State: "inactive"}); env.Deployment != want {
 		t.Errorf("env.Deployment = %+v, want %+v", env.Deployment, want)
@@ -352,9 +360,10 @@ func TestAppInstallationsConcurrently(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	_, _, statuses, _ := f.snapshot()
-	if len(statuses) != 6 {
-		t.Errorf("%d statuses recorded, want 6", len(statuses))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.ownRuns) != 6 {
+		t.Errorf("%d check runs created, want 6", len(f.ownRuns))
 	}
 }
 

@@ -19,7 +19,7 @@ func CommentData(env preview.Environment, logLink func(string) string, pricing p
 		Destroyed: env.Status == preview.StatusDestroyed,
 		LogURL:    logLink(env.LastRunID),
 		Reason:    string(env.Desired.Reason),
-		Parity:    parityView(env.Parity),
+		Parity:    parityView(env.Parity, env.ParityStatus),
 		Now:       time.Now(),
 	}
 	if env.Checks.SHA == env.HeadSHA {
@@ -38,13 +38,16 @@ func CommentData(env preview.Environment, logLink func(string) string, pricing p
 	return d
 }
 
-// parityView is what the comment shows of a parity report; nil before the
-// first check.
-func parityView(r preview.ParityReport) *templates.ParityView {
+// parityView is what the comment shows of a parity report, with the
+// check run that shows it (shown); nil before the first check.
+func parityView(r preview.ParityReport, shown preview.CommitStatus) *templates.ParityView {
 	if r.CheckedAt.IsZero() {
 		return nil
 	}
 	v := &templates.ParityView{OK: r.Status == preview.ParityOK, Error: r.Error}
+	if shown.SHA == r.SHA && shown.CheckRunID != 0 {
+		v.CheckRunURL = shown.URL
+	}
 	for _, f := range r.WithoutIdentity().Findings {
 		if !f.Declared {
 			v.Undeclared++

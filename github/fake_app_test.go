@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -410,4 +411,40 @@ func (f *fakeGitHub) snapshot() (deployments, deploymentStatuses, statuses, reac
 	defer f.mu.Unlock()
 	return append([]map[string]any(nil), f.deployments...), append([]map[string]any(nil), f.deploymentStatuses...),
 		append([]map[string]any(nil), f.statuses...), append([]map[string]any(nil), f.reactions...)
+}
+
+// installationGrant is the permissions of the installation whose token
+// authenticated a request (auth "installation:<id>:<n>"), when the test
+// set them.
+func (f *fakeGitHub) installationGrant(auth string) (Grant, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.app == nil {
+		return nil, false
+	}
+	rest, ok := strings.CutPrefix(auth, "installation:")
+	if !ok {
+		return nil, false
+	}
+	idText, _, _ := strings.Cut(rest, ":")
+	id, _ := strconv.ParseInt(idText, 10, 64)
+	g, ok := f.app.grants[id]
+	return g, ok
+}
+
+// refused reports whether GitHub would refuse the request for want of a
+// permission the installation was not granted (403 "Resource not
+// accessible by integration").
+func (f *fakeGitHub) refused(method, path, auth string) bool {
+	g, ok := f.installationGrant(auth)
+	if !ok {
+		return false
+	}
+	op, err := loadSpec(f.t).findOperation(method, path)
+	if err != nil {
+		return false
+	}
+	id, _ := op.op["operationId"].(string)
+	alternatives, known := OperationGrants(id)
+	return known && !slices.ContainsFunc(alternatives, g.Allows)
 }

@@ -43,6 +43,7 @@ type fakeGitHub struct {
 	hookDeliveries     []map[string]any            // the App's delivery log, newest first
 	redeliveries       []int64                     // attempts asked to be delivered again
 	manifestCodes      map[string]map[string]any   // App manifest codes → the App their conversion returns, once
+	ownRuns            map[int64]*fakeCheckRun     // the check runs previewd wrote, by id (fake_checkruns_test.go)
 
 	app *fakeApp // App mode when set: see fake_app_test.go
 }
@@ -61,6 +62,9 @@ type recordedRequest struct {
 	Header http.Header
 	Body   []byte
 	Auth   string // App mode: "jwt", "installation:<id>:<n>" (the n-th token issued), or "" when refused
+	// Refused: the installation was not granted the permission it needs
+	// (403), as the test set up.
+	Refused bool
 }
 
 type fakeComment struct {
@@ -101,6 +105,8 @@ func newFakeGitHub(t *testing.T, prefix string) *fakeGitHub {
 	mux.HandleFunc("POST /app/installations/{id}/access_tokens", f.createToken)
 	mux.HandleFunc("GET /installation/repositories", f.listInstallationRepos)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", f.listCheckRuns)
+	mux.HandleFunc("POST /repos/{owner}/{repo}/check-runs", f.createCheckRun)
+	mux.HandleFunc("PATCH /repos/{owner}/{repo}/check-runs/{id}", f.updateCheckRun)
 	mux.HandleFunc("GET /app/hook/deliveries", f.listHookDeliveries)
 	mux.HandleFunc("POST /app/hook/deliveries/{id}/attempts", f.redeliver)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/commits/{ref}/status", f.combinedStatus)
@@ -112,7 +118,7 @@ func newFakeGitHub(t *testing.T, prefix string) *fakeGitHub {
 		path := strings.TrimPrefix(r.URL.Path, prefix)
 		f.mu.Lock()
 		auth, authErr := f.authenticate(r.Method, path, r.Header.Get("Authorization"))
-		f.requests = append(f.requests, recordedRequest{r.Method, r.URL.Path, r.URL.Query(), r.Header.Clone(), body, auth})
+		f.requests = append(f.requests, recordedRequest{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body, Auth: auth})
 		key := r.Method + " " + path
 		var scripted *fakeResponse
 		if queue := f.script[key]; len(queue) > 0 {
@@ -131,12 +137,24 @@ func newFakeGitHub(t *testing.T, prefix string) *fakeGitHub {
 			writeScripted(w, *scripted)
 			return
 		}
+		if f.refused(r.Method, path, auth) {
+			f.mu.Lock()
+			for i := len(f.requests) - 1; i >= 0; i-- {
+				if f.requests[i].Method == r.Method && f.requests[i].Path == r.URL.Path {
+					f.requests[i].Refused = true
+					break
+				}
+			}
+			f.mu.Unlock()
+			writeJSON(w, http.StatusForbidden, map[string]any{"message": "Resource not accessible by integration"})
+			return
+		}
 		api.ServeHTTP(w, r)
 	}))
 	t.Cleanup(func() {
 		f.server.Close()
 		checkConformance(t, prefix, f.recorded())
-		checkPermissions(t, prefix, f.recorded())
+		checkPermissions(t, prefix, f.recorded(), f.installationGrant)
 	})
 	return f
 }

@@ -37,7 +37,7 @@ func TestAppNameAndInstallations(t *testing.T) {
 	if got := Missing(insts[0].Permissions, allFeatures); len(got) != 0 {
 		t.Errorf("acme lacks %v, want nothing", got)
 	}
-	if got, want := Missing(insts[1].Permissions, allFeatures), []string{"checks: read", "contents: read"}; !slices.Equal(got, want) {
+	if got, want := Missing(insts[1].Permissions, allFeatures), []string{"checks: write", "contents: read"}; !slices.Equal(got, want) {
 		t.Errorf("globex lacks %v, want %v", got, want)
 	}
 	if got, want := insts[1].Events, []string{"issue_comment", "pull_request"}; !slices.Equal(got, want) {

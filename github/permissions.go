@@ -52,9 +52,18 @@ var operationGrants = map[string][]Grant{
 	"repos/get-combined-status-for-ref":          {{"statuses": Read}},
 	"repos/list-commit-statuses-for-ref":         {{"statuses": Read}},
 	"checks/list-for-ref":                        {{"checks": Read}},
+	"checks/create":                              {{"checks": Write}},
+	"checks/update":                              {{"checks": Write}},
 	"checks/list-suites-for-ref":                 {{"checks": Read}},
 	"apps/list-repos-accessible-to-installation": {{"metadata": Read}},
 }
+
+// tokenOnly are the operations only token mode calls: a token cannot
+// write check runs, so previewd writes commit statuses with it.
+var tokenOnly = map[string]bool{"repos/create-commit-status": true}
+
+// appOnly are the operations only App mode calls.
+var appOnly = map[string]bool{"checks/create": true, "checks/update": true}
 
 // OperationGrants returns the permission sets that allow the REST
 // operation id (any one of them), and whether previewd knows it.
@@ -104,13 +113,30 @@ func AppPermissions(f Features) []Requirement {
 		{"pull_requests", Write, "the comment, replies and reactions to commands; resync lists open pull requests"},
 		{"issues", Read, "issue_comment events: the /preview commands"},
 		{"deployments", Write, `the "View deployment" button and its statuses`},
-		{"statuses", Write, "the previewd and previewd/parity commit statuses"},
+		{"checks", Write, "the previewd and previewd/parity check runs (wait_for_checks reads the head's others)"},
 	}
 	if f.WaitForChecks {
-		req = append(req, Requirement{"checks", Read, "wait_for_checks: the check runs of a head, and their events"})
+		req = append(req, Requirement{"statuses", Read, "wait_for_checks: the commit statuses of a head, and their events"})
 	}
 	if f.ModulesOnGitHub {
 		req = append(req, Requirement{"contents", Read, "module_source on GitHub: fetching the module with the installation's token, and push events"})
+	}
+	return req
+}
+
+// TokenPermissions returns the least permissions a token needs for f (a
+// fine-grained token, or an installation's): the App's, with commit
+// statuses written instead of check runs.
+func TokenPermissions(f Features) []Requirement {
+	var req []Requirement
+	for _, r := range AppPermissions(f) {
+		switch r.Name {
+		case "checks":
+			r = Requirement{"statuses", Write, "the previewd and previewd/parity commit statuses; wait_for_checks: a head's commit statuses"}
+		case "statuses":
+			r = Requirement{"checks", Read, "wait_for_checks: the check runs of a head, and their events"}
+		}
+		req = append(req, r)
 	}
 	return req
 }

@@ -64,8 +64,19 @@ func planCommitStatus(env preview.Environment) (commitStatusPlan, bool) {
 // one); the description stays under 140 characters. It blocks for one
 // request; on error it returns env.CommitStatus. A SHA that is not hex is
 // an invalid error.
+//
+// In App mode it writes the "previewd" check run instead (see
+// planEnvironmentCheckRun and syncCheckRun): a token cannot write check
+// runs, an App can, and a check run carries the error and the module's
+// lines.
 func (c *Client) SyncCommitStatus(ctx context.Context, env preview.Environment) (preview.CommitStatus, error) {
 	plan, ok := planCommitStatus(env)
+	if c.app != nil {
+		run, runOK := planEnvironmentCheckRun(env)
+		if shown, err := c.syncCheckRun(ctx, env, run, runOK, env.CommitStatus); !c.checksRefused(env, err) {
+			return shown, err
+		}
+	}
 	return c.syncStatus(ctx, env, StatusContext, plan, ok, env.CommitStatus)
 }
 
@@ -103,9 +114,30 @@ func planParityStatus(env preview.Environment) (commitStatusPlan, bool) {
 // env's parity verdict (see planParityStatus) and returns the status now
 // shown; like SyncCommitStatus it sends nothing when env.ParityStatus
 // already shows it, and on error returns env.ParityStatus.
+// In App mode it writes the "previewd/parity" check run instead (see
+// planParityCheckRun).
 func (c *Client) SyncParityStatus(ctx context.Context, env preview.Environment) (preview.CommitStatus, error) {
 	plan, ok := planParityStatus(env)
+	if c.app != nil {
+		run, runOK := planParityCheckRun(env)
+		if shown, err := c.syncCheckRun(ctx, env, run, runOK, env.ParityStatus); !c.checksRefused(env, err) {
+			return shown, err
+		}
+	}
 	return c.syncStatus(ctx, env, ParityStatusContext, plan, ok, env.ParityStatus)
+}
+
+// checksRefused reports whether GitHub refused a check run for want of
+// the checks permission: an installation from before previewd wrote check
+// runs, which has commit statuses instead. previewd then posts the commit
+// status, and says what to grant.
+func (c *Client) checksRefused(env preview.Environment, err error) bool {
+	if err == nil || preview.ErrorCode(err) != preview.EUNAUTHORIZED {
+		return false
+	}
+	c.logger.Warn("the installation may not write check runs: posting a commit status instead; grant checks: write in the App's settings (previewd check names what each installation lacks)",
+		"repo", env.Repo, "environment", env.Name, "error", err)
+	return true
 }
 
 // syncStatus posts plan as the commit status named statusContext unless it

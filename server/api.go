@@ -103,10 +103,17 @@ type Deployment struct {
 	State string `json:"state,omitempty"`
 }
 
-// CommitStatus is a commit status previewd posted.
+// CommitStatus is a commit status previewd posted, or in App mode the
+// check run of that name: its id and page.
 type CommitStatus struct {
-	SHA   string `json:"sha,omitempty"`
-	State string `json:"state,omitempty"`
+	SHA        string `json:"sha,omitempty"`
+	State      string `json:"state,omitempty"`
+	CheckRunID int64  `json:"check_run_id,omitempty"`
+	URL        string `json:"url,omitempty"`
+}
+
+func commitStatus(s preview.CommitStatus) CommitStatus {
+	return CommitStatus{SHA: s.SHA, State: s.State, CheckRunID: s.CheckRunID, URL: s.URL}
 }
 
 //go:embed openapi.json
@@ -132,8 +139,8 @@ func environmentOf(env preview.Environment) Environment {
 		Module: env.Module, Parity: env.Parity, Budget: env.Budget, History: env.History, Drifted: env.Drifted, Seeded: env.Seeded, Checks: env.Checks,
 		Comment:      Comment{ID: env.Comment.ID, Body: env.Comment.Body, UpdatedAt: env.Comment.UpdatedAt},
 		Deployment:   Deployment{ID: env.Deployment.ID, SHA: env.Deployment.SHA, State: env.Deployment.State},
-		CommitStatus: CommitStatus{SHA: env.CommitStatus.SHA, State: env.CommitStatus.State},
-		ParityStatus: CommitStatus{SHA: env.ParityStatus.SHA, State: env.ParityStatus.State},
+		CommitStatus: commitStatus(env.CommitStatus),
+		ParityStatus: commitStatus(env.ParityStatus),
 	}
 	if p := out.Parity; p.Findings == nil && (!p.CheckedAt.IsZero() || p.Status != "" || p.SHA != "" || p.Error != "") {
 		out.Parity.Findings = []preview.Finding{}

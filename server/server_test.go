@@ -678,3 +678,25 @@ func TestOperatorActions(t *testing.T) {
 		t.Errorf("keep an unknown environment: %d", resp.StatusCode)
 	}
 }
+
+// TestEnvironmentShowsItsCheckRuns: in App mode the environment's
+// verdicts are check runs; the API gives their ids and pages.
+func TestEnvironmentShowsItsCheckRuns(t *testing.T) {
+	f := newFixture(t, nil)
+	body := prPayload("opened", 4, "parity/x", "abc", time.Now())
+	f.deliver(t, "pull_request", "p1", body, sign(body))
+	f.db.UpdateEnvironment(context.Background(), "parity-x", func(e *preview.Environment) error {
+		e.ParityStatus = preview.CommitStatus{SHA: "abc", State: "failure", CheckRunID: 77, URL: "https://github.com/acme/shop/runs/77", Digest: "d"}
+		return nil
+	})
+	resp, raw := f.api(t, "GET", "/api/v1/environments/parity-x", token)
+	var got struct {
+		ParityStatus map[string]any `json:"parity_status"`
+	}
+	if err := json.Unmarshal(raw, &got); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("got %d %s", resp.StatusCode, raw)
+	}
+	if p := got.ParityStatus; p["check_run_id"] != float64(77) || p["url"] != "https://github.com/acme/shop/runs/77" || p["state"] != "failure" || p["digest"] != nil {
+		t.Errorf("parity_status = %v, want the check run's id, page and state (and nothing of previewd's bookkeeping)", p)
+	}
+}

@@ -142,6 +142,9 @@ type ParityView struct {
 	Error      string // the check could not run
 	Undeclared int
 	Findings   []FindingRow // undeclared first
+	// CheckRunURL is the previewd/parity check run of the verdict (App
+	// mode), with the findings at the module's lines.
+	CheckRunURL string
 }
 
 // FindingRow is one parity finding. Values never hold secrets: sensitive

@@ -14,6 +14,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -112,11 +114,20 @@ func TestAppModeLifecycle(t *testing.T) {
 	sha := strings.Repeat("c", 40)
 	p.send(prEvent{"opened", "app/mode", sha, 1, time.Now().Add(-time.Hour)})
 	p.waitFor("app-mode", "ready", readyAt(sha))
-	waittest.Until(t, "a comment and a successful deployment", func() bool {
+	waittest.Until(t, "a comment, a successful deployment and check run", func() bool {
 		bodies, _, _ := gh.snapshot()
 		_, depStatuses, _, _ := gh.github()
-		return len(bodies) == 1 && strings.Contains(bodies[0], "is ready") && len(depStatuses) > 0 && depStatuses[len(depStatuses)-1] == "1 success"
+		runs := gh.runs()
+		return len(bodies) == 1 && strings.Contains(bodies[0], "is ready") && len(depStatuses) > 0 && depStatuses[len(depStatuses)-1] == "1 success" &&
+			len(runs) > 0 && runs[0].Conclusion == "success"
 	})
+	// The verdict is a check run, written in place; no commit status.
+	if _, _, statuses, _ := gh.github(); len(statuses) != 0 {
+		t.Errorf("commit statuses %v, want none in App mode", statuses)
+	}
+	if runs := gh.runs(); runs[0].SHA != sha || runs[0].Name != "previewd" || !strings.Contains(runs[0].Title, "is ready") {
+		t.Errorf("check runs %+v, want the previewd run on %s, ready", runs, sha[:7])
+	}
 	gh.mu.Lock()
 	defer gh.mu.Unlock()
 	if len(gh.auth) == 0 {
@@ -132,4 +143,70 @@ func TestAppModeLifecycle(t *testing.T) {
 			}
 		}
 	}
+}
+
+// fakeOwnRun is a check run previewd wrote in App mode.
+type fakeOwnRun struct {
+	SHA, Name, Status, Conclusion, Title string
+	Annotations                          int
+}
+
+// writeCheckRun creates a check run (POST) or updates one (PATCH
+// …/check-runs/{id}) as GitHub does.
+func (f *fakeGitHub) writeCheckRun(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Name       string `json:"name"`
+		HeadSHA    string `json:"head_sha"`
+		Status     string `json:"status"`
+		Conclusion string `json:"conclusion"`
+		Output     *struct {
+			Title       string `json:"title"`
+			Annotations []any  `json:"annotations"`
+		} `json:"output"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var run *fakeOwnRun
+	if id := r.PathValue("id"); id != "" {
+		n, _ := strconv.Atoi(id)
+		if n < 1 || n > len(f.ownRuns) {
+			http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
+			return
+		}
+		run = &f.ownRuns[n-1]
+	} else {
+		f.ownRuns = append(f.ownRuns, fakeOwnRun{SHA: in.HeadSHA, Name: in.Name, Status: "queued"})
+		run = &f.ownRuns[len(f.ownRuns)-1]
+	}
+	if in.Status != "" {
+		run.Status = in.Status
+	}
+	if in.Conclusion != "" {
+		run.Status, run.Conclusion = "completed", in.Conclusion
+	}
+	if in.Output != nil {
+		run.Title = in.Output.Title
+		run.Annotations += len(in.Output.Annotations)
+	}
+	id := len(f.ownRuns)
+	if r.PathValue("id") != "" {
+		id, _ = strconv.Atoi(r.PathValue("id"))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if r.Method == http.MethodPost {
+		w.WriteHeader(http.StatusCreated)
+	}
+	json.NewEncoder(w).Encode(map[string]any{"id": id, "head_sha": run.SHA, "name": run.Name, "status": run.Status,
+		"html_url": fmt.Sprintf("https://github.com/acme/shop/runs/%d", id)})
+}
+
+// runs returns copies of the check runs previewd wrote.
+func (f *fakeGitHub) runs() []fakeOwnRun {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.ownRuns)
 }

@@ -58,7 +58,7 @@ func checkApp(t *testing.T, key *rsa.PublicKey, permissions map[string]string, e
 	return srv.URL + "/"
 }
 
-var fullGrant = map[string]string{"metadata": "read", "pull_requests": "write", "issues": "read", "deployments": "write", "statuses": "write", "checks": "read"}
+var fullGrant = map[string]string{"metadata": "read", "pull_requests": "write", "issues": "read", "deployments": "write", "statuses": "read", "checks": "write"}
 
 // writeKey writes a fresh App key and returns it and its file.
 func writeKey(t *testing.T) (*rsa.PrivateKey, string) {
@@ -101,7 +101,9 @@ func runCheck(t *testing.T, yaml string, args ...string) (int, string) {
 
 func TestCheckAppPermissions(t *testing.T) {
 	key, keyFile := writeKey(t)
+	// An App from before check runs: commit statuses, no checks.
 	lacking := map[string]string{"metadata": "read", "pull_requests": "write", "issues": "read", "deployments": "write", "statuses": "write"}
+	noStatuses := map[string]string{"metadata": "read", "pull_requests": "write", "issues": "read", "deployments": "write", "checks": "write"}
 	events := []string{"pull_request", "issue_comment", "check_run", "check_suite", "status"}
 	app := func(api string) string {
 		return "module_dir: MODULE\nwait_for_checks: [ci]\ngithub:\n  api_url: " + api + "\n  app_id: 7\n  app_private_key_file: " + keyFile + "\n"
@@ -113,12 +115,24 @@ func TestCheckAppPermissions(t *testing.T) {
 			t.Errorf("exit %d, want 0 and every check ok:\n%s", code, out)
 		}
 	})
-	t.Run("lacks checks: read", func(t *testing.T) {
+	t.Run("lacks checks: write", func(t *testing.T) {
 		code, out := runCheck(t, app(checkApp(t, &key.PublicKey, lacking, events)))
 		if code != 1 {
 			t.Errorf("exit %d, want 1:\n%s", code, out)
 		}
-		for _, want := range []string{"fail  github installation acme", "the installation on acme lacks checks: read, which wait_for_checks needs",
+		for _, want := range []string{"fail  github installation acme", "the installation on acme lacks checks: write, which github.app_id needs",
+			"fix (github.app_id): grant it in the App's settings → Permissions"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("lacks statuses: read", func(t *testing.T) {
+		code, out := runCheck(t, app(checkApp(t, &key.PublicKey, noStatuses, events)))
+		if code != 1 {
+			t.Errorf("exit %d, want 1:\n%s", code, out)
+		}
+		for _, want := range []string{"fail  github installation acme", "the installation on acme lacks statuses: read, which wait_for_checks needs",
 			"fix (wait_for_checks): grant it in the App's settings → Permissions"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)

@@ -260,6 +260,7 @@ type fakeGitHub struct {
 	pulls       map[int]fakePull  // for resync
 	comments    map[int64]string
 	checkRuns   map[string]map[string]string // sha → check run name → conclusion ("" while in progress)
+	ownRuns     []fakeOwnRun                 // the check runs previewd wrote (App mode), by id - 1
 	gitRoot     string                       // when set, serves the git repositories under it over smart HTTP, to the token's bearer
 	creates     int
 	edits       int
@@ -357,6 +358,8 @@ func (f *fakeGitHub) handler() http.Handler {
 		f.mu.Unlock()
 		created(w, map[string]any{"id": 1, "state": in.State})
 	})
+	mux.HandleFunc("POST /repos/acme/shop/check-runs", f.writeCheckRun)
+	mux.HandleFunc("PATCH /repos/acme/shop/check-runs/{id}", f.writeCheckRun)
 	mux.HandleFunc("POST /repos/acme/shop/statuses/{sha}", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ State, Context string }
 		json.NewDecoder(r.Body).Decode(&in)

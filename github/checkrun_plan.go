@@ -1,0 +1,303 @@
+package github
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	gh "github.com/google/go-github/v60/github"
+
+	preview "github.com/previewd/previewd"
+)
+
+// GitHub's limits on a check run's output.
+const (
+	maxCheckText       = 65535 // summary and text, each
+	maxAnnotationTitle = 255
+	maxAnnotationBody  = 64 * 1024
+	annotationsPerCall = 50 // a request takes at most this many; more go in further updates
+)
+
+// checkRunPlan is the check run that shows a verdict on a commit.
+type checkRunPlan struct {
+	name, sha     string
+	status        string // queued, in_progress, completed
+	conclusion    string // once completed: success, failure, neutral
+	title         string
+	summary, text string
+	annotations   []*gh.CheckRunAnnotation
+}
+
+// state is what CommitStatus.State records of the run.
+func (p checkRunPlan) state() string {
+	if p.status == "completed" {
+		return p.conclusion
+	}
+	return p.status
+}
+
+// digest identifies what the run shows, so an unchanged verdict is not
+// sent again.
+func (p checkRunPlan) digest() string {
+	b, _ := json.Marshal([]any{p.name, p.sha, p.status, p.conclusion, p.title, p.summary, p.text, p.annotations})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// planEnvironmentCheckRun is the "previewd" check run that shows env, on
+// the commit its commit status would be on (see planCommitStatus): queued
+// (and what it waits for), in progress while it is built, success with
+// its URL, failure with Terraform's error, annotated at the module's lines
+// it names.
+func planEnvironmentCheckRun(env preview.Environment) (checkRunPlan, bool) {
+	status, ok := planCommitStatus(env)
+	if !ok {
+		return checkRunPlan{}, false
+	}
+	p := checkRunPlan{name: StatusContext, sha: status.sha, title: status.description}
+	short := preview.ShortSHA(status.sha)
+	switch env.Status {
+	case preview.StatusQueued:
+		p.status = "queued"
+		p.summary = "The preview of " + short + " is queued."
+		if len(env.Checks.Waiting) > 0 && env.Checks.SHA == status.sha {
+			p.summary = "The preview of " + short + " waits for these checks to pass: " + strings.Join(env.Checks.Waiting, ", ") + "."
+		}
+		if b := env.Budget; b != nil {
+			p.title = truncateRunes(fmt.Sprintf("Waiting for a budget slot (%d of %d live)", b.Live, b.Max), maxAnnotationTitle)
+			p.summary = fmt.Sprintf("The preview waits for a slot in the budget of %s: %d of %d environments hold resources; it is number %d in line.", b.Scope, b.Live, b.Max, b.Position)
+		}
+	case preview.StatusProvisioning:
+		p.status, p.summary = "in_progress", "Terraform is applying the preview of "+short+"."
+	case preview.StatusReady:
+		p.status, p.conclusion = "completed", "success"
+		p.summary = "The preview of " + short + " is ready."
+		if env.URL != "" {
+			p.summary = "The preview of " + short + " is ready at " + env.URL + "."
+		}
+	case preview.StatusFailed:
+		p.status, p.conclusion = "completed", "failure"
+		p.title = "Failed to deploy the preview of " + short
+		p.summary = "Terraform failed; its error is below, and the run's log has the rest."
+		p.text = fencedBlock(env.LastError)
+		p.annotations = diagnosticAnnotations(env, env.LastError)
+	}
+	return p, true
+}
+
+// planParityCheckRun is the "previewd/parity" check run that shows env's
+// parity verdict on the applied commit: success when the preview is
+// production's, neutral when it differs only where declared, failure on
+// undeclared drift (annotated at the module's lines) or when the check
+// could not run. None is due before a check, or once the pull request is
+// closed.
+func planParityCheckRun(env preview.Environment) (checkRunPlan, bool) {
+	r := env.Parity
+	if !env.Desired.PROpen || r.SHA == "" {
+		return checkRunPlan{}, false
+	}
+	p := checkRunPlan{name: ParityStatusContext, sha: r.SHA, status: "completed"}
+	undeclared, declared := 0, 0
+	for _, f := range r.Findings {
+		if f.Declared {
+			declared++
+		} else {
+			undeclared++
+		}
+	}
+	switch {
+	case r.Error != "":
+		p.conclusion, p.title = "failure", "The parity check could not run"
+		p.summary = "previewd could not compare this preview with production, so nothing is known of its parity."
+		p.text = fencedBlock(r.Error)
+		return p, true
+	case r.Status == preview.ParityDrift:
+		p.conclusion = "failure"
+		p.title = fmt.Sprintf("%d undeclared difference(s) from production", undeclared)
+	case r.Status == preview.ParityOK && declared > 0:
+		p.conclusion = "neutral"
+		p.title = fmt.Sprintf("Differs from production only where declared (%d declared)", declared)
+	case r.Status == preview.ParityOK:
+		p.conclusion, p.title = "success", "The same as production"
+	default:
+		return checkRunPlan{}, false
+	}
+	p.summary = findingsSummary(env, r.Findings)
+	for _, f := range r.Findings {
+		if f.Declared {
+			continue
+		}
+		if a := findingAnnotation(env, f); a != nil {
+			p.annotations = append(p.annotations, a)
+		}
+	}
+	return p, true
+}
+
+// findingsSummary is a Markdown table of findings, undeclared first, cut
+// to fit GitHub's limit with the count of what was cut.
+func findingsSummary(env preview.Environment, findings []preview.Finding) string {
+	var b strings.Builder
+	b.WriteString("| | kind | subject | production | preview | where, or why declared |\n|---|---|---|---|---|---|\n")
+	ordered := make([]preview.Finding, 0, len(findings))
+	for _, declared := range []bool{false, true} {
+		for _, f := range findings {
+			if f.Declared == declared {
+				ordered = append(ordered, f)
+			}
+		}
+	}
+	const room = maxCheckText - 200 // for the line saying what was cut
+	for i, f := range ordered {
+		mark, where := "✗", locationCell(env, f.Location)
+		if f.Declared {
+			mark, where = "✓", "declared: "+cell(f.Reason, 200)
+		}
+		row := fmt.Sprintf("| %s | %s | %s | %s | %s | %s |\n", mark, f.Kind, cell(f.Subject, 300), cell(f.Production, 300), cell(f.Preview, 300), where)
+		if b.Len()+len(row) > room {
+			fmt.Fprintf(&b, "\n%d more finding(s) are not shown here: the environment's page and `GET /api/v1/environments/%s` have every one.\n", len(ordered)-i, env.Name)
+			break
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// cell is s as a Markdown table cell: code, on one line, at most n
+// characters.
+func cell(s string, n int) string {
+	if s == "" {
+		return "—"
+	}
+	s = strings.NewReplacer("\r", " ", "\n", " ", "|", "\\|", "`", "'").Replace(s)
+	return "`" + truncateRunes(s, n) + "`"
+}
+
+// locationCell says where a finding's value is written: a link to the
+// file at the module's commit, or the file and line.
+func locationCell(env preview.Environment, location string) string {
+	file, line, ok := splitLocation(location)
+	if !ok {
+		return "—"
+	}
+	path, link := moduleFile(env, file, line)
+	if link != "" {
+		return "[" + path + ":" + strconv.Itoa(line) + "](" + link + ")"
+	}
+	return "`" + strings.ReplaceAll(path, "`", "'") + ":" + strconv.Itoa(line) + "`"
+}
+
+// findingAnnotation is the annotation of an undeclared finding at the
+// module's line, when the module is in the pull request's repository.
+func findingAnnotation(env preview.Environment, f preview.Finding) *gh.CheckRunAnnotation {
+	file, line, ok := splitLocation(f.Location)
+	if !ok {
+		return nil
+	}
+	path, inRepo := repoPath(env, file)
+	if !inRepo {
+		return nil
+	}
+	msg := fmt.Sprintf("production: %s\npreview:    %s\n\nDeclare the difference (differences: in previewd's configuration) if it is meant, or make the preview match production.", f.Production, f.Preview)
+	return annotation(path, line, "failure", string(f.Kind)+" "+f.Subject+" differs from production", msg)
+}
+
+func annotation(path string, line int, level, title, message string) *gh.CheckRunAnnotation {
+	return &gh.CheckRunAnnotation{Path: ptr(path), StartLine: ptr(line), EndLine: ptr(line), AnnotationLevel: ptr(level),
+		Title: ptr(truncateRunes(title, maxAnnotationTitle)), Message: ptr(truncateBytes(message, maxAnnotationBody))}
+}
+
+// diagnostic matches where a Terraform diagnostic points ("on main.tf line
+// 20, in resource …").
+var diagnostic = regexp.MustCompile(`^\s*on (\S+) line (\d+)`)
+
+// diagnosticAnnotations are the Terraform errors in log that name a file
+// and line of a module in the pull request's repository.
+func diagnosticAnnotations(env preview.Environment, log string) []*gh.CheckRunAnnotation {
+	var out []*gh.CheckRunAnnotation
+	summary := "Terraform error"
+	for _, l := range strings.Split(log, "\n") {
+		if s, ok := strings.CutPrefix(strings.TrimSpace(l), "Error: "); ok {
+			summary = s
+		}
+		m := diagnostic.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		line, _ := strconv.Atoi(m[2])
+		path, inRepo := repoPath(env, m[1])
+		if !inRepo || line < 1 {
+			continue
+		}
+		out = append(out, annotation(path, line, "failure", summary, log))
+	}
+	return out
+}
+
+// splitLocation splits "main.tf:15".
+func splitLocation(location string) (file string, line int, ok bool) {
+	i := strings.LastIndexByte(location, ':')
+	if i <= 0 {
+		return "", 0, false
+	}
+	line, err := strconv.Atoi(location[i+1:])
+	return location[:i], line, err == nil && line > 0
+}
+
+// moduleSourcePath parses a module source on a git host
+// ("git::https://github.com/acme/infra.git//stacks/shop?ref=v2") into the
+// repository and the module's directory in it.
+var moduleSourcePath = regexp.MustCompile(`^(?:git::)?(https://[^/]+)/([^/]+/[^/?]+?)(?:\.git)?(?://([^?]*))?(?:\?.*)?$`)
+
+// repoPath is file's path in the pull request's repository, when env's
+// module is kept there (base//DIR: DIR/file).
+func repoPath(env preview.Environment, file string) (string, bool) {
+	m := moduleSourcePath.FindStringSubmatch(env.Module.Source)
+	if m == nil || !strings.EqualFold(m[2], env.Repo) || strings.Contains(file, "..") {
+		return "", false
+	}
+	return strings.Trim(strings.Trim(m[3], "/")+"/"+file, "/"), true
+}
+
+// moduleFile names file of env's module: its path in the module's
+// repository with a link to its line at the module's commit, on the host
+// the module comes from, or, for a module directory, the file alone.
+func moduleFile(env preview.Environment, file string, line int) (path, link string) {
+	m := moduleSourcePath.FindStringSubmatch(env.Module.Source)
+	if m == nil || !commitSHA.MatchString(env.Module.Commit) {
+		return file, ""
+	}
+	path = strings.Trim(strings.Trim(m[3], "/")+"/"+file, "/")
+	return path, fmt.Sprintf("%s/%s/blob/%s/%s#L%d", m[1], m[2], env.Module.Commit, path, line)
+}
+
+// fencedBlock is s in a Markdown code block that s cannot close.
+func fencedBlock(s string) string {
+	if s == "" {
+		return ""
+	}
+	fence := "```"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	return fence + "\n" + truncateBytes(s, maxCheckText-2*len(fence)-2) + "\n" + fence
+}
+
+// truncateBytes shortens s to at most n bytes on a rune boundary, marking
+// a cut with "…".
+func truncateBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
