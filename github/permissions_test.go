@@ -148,3 +148,21 @@ func TestInstallDocsShowTheManifest(t *testing.T) {
 		t.Errorf("docs/install.md's manifest:\n%v\nwant:\n%v", shown, want)
 	}
 }
+
+// TestTokenPermissionsAllowTokenMode: a token with TokenPermissions may
+// call everything token mode calls; the check runs only an App writes are
+// not among them.
+func TestTokenPermissionsAllowTokenMode(t *testing.T) {
+	g := GrantOf(TokenPermissions(allFeatures))
+	for id, alternatives := range operationGrants {
+		if appOnly[id] {
+			if slices.ContainsFunc(alternatives, g.Allows) {
+				t.Errorf("%s: a token's permissions allow it, but only an App writes check runs", id)
+			}
+			continue
+		}
+		if !slices.ContainsFunc(alternatives, g.Allows) {
+			t.Errorf("%s needs one of %v, a token's permissions %v allow none", id, alternatives, g)
+		}
+	}
+}
