@@ -16,6 +16,7 @@ import (
 // The verbs' names.
 const (
 	VerbRedeploy = "redeploy" // build again at the head, even unchanged; counts as activity
+	VerbRecheck  = "recheck"  // check parity with production again, applying nothing
 	VerbDestroy  = "destroy"  // tear down; stays down until something new happens
 	VerbExtend   = "extend"   // push the expiry back by a duration
 	VerbKeep     = "keep"     // keep past the TTL (up to the maximum)
@@ -73,6 +74,9 @@ var verbs = []Verb{
 		do: func(e *Environment, a action) error {
 			return e.Redeploy(a.reason, a.now, a.rules.TTL, a.rules.MaxKeep)
 		}},
+	{Name: VerbRecheck, Comment: true, Summary: "check parity with production again, without applying anything",
+		reasons: map[Source]Reason{ByCommand: ""},
+		do:      func(e *Environment, a action) error { return e.Recheck() }},
 	{Name: VerbDestroy, Comment: true, Summary: "tear the environment down now (the next push builds it again)",
 		reasons: map[Source]Reason{ByOperator: ReasonAdmin, ByCommand: ReasonCommand},
 		do:      func(e *Environment, a action) error { e.Destroy(a.reason); return nil }},
@@ -206,6 +210,10 @@ type Command struct {
 	Verb           string `json:"verb"` // a Verb's Name
 	Arg            string `json:"arg,omitempty"`
 	InstallationID int64  `json:"installation_id,omitempty"`
+	// CheckRun and CheckRunID are, for a button or a re-run asked on one
+	// of previewd's check runs, that run: a refusal is answered there.
+	CheckRun   string `json:"check_run,omitempty"`
+	CheckRunID int64  `json:"check_run_id,omitempty"`
 }
 
 // Operation is what cmd asks of its environment.

@@ -97,7 +97,7 @@ func TestVerbs(t *testing.T) {
 			comment = append(comment, v.Name)
 		}
 	}
-	if want := []string{"redeploy", "destroy", "extend", "keep", "unkeep", "help"}; !slices.Equal(comment, want) {
+	if want := []string{"redeploy", "recheck", "destroy", "extend", "keep", "unkeep", "help"}; !slices.Equal(comment, want) {
 		t.Errorf("a comment's verbs: %v, want %v (approve comes from a label)", comment, want)
 	}
 
@@ -153,5 +153,29 @@ func TestForkTrust(t *testing.T) {
 		if got := d.trusts(tt.fork, tt.head); got != tt.want {
 			t.Errorf("fork %v at %q: trusted %v, want %v", tt.fork, tt.head, got, tt.want)
 		}
+	}
+}
+
+// TestRecheck forgets a ready environment's verdict so its applied commit
+// is checked again, and refuses when nothing is applied.
+func TestRecheck(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	e := Environment{Status: StatusReady, HeadSHA: "abc", AppliedSHA: "abc", AppliedGeneration: 3, Desired: Desired{Present: true, PROpen: true, Generation: 3},
+		Parity: ParityReport{Status: ParityDrift, SHA: "abc", Generation: 3, CheckedAt: now}}
+	if e.ParityVerdict() != ParityDrift {
+		t.Fatalf("verdict %s before", e.ParityVerdict())
+	}
+	if err := e.Operate(Operation{Verb: VerbRecheck, By: ByCommand}, now, OperateRules{TTL: time.Hour, MaxKeep: 2 * time.Hour, MaxAttempts: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if e.ParityVerdict() != ParityUnchecked || e.Status != StatusReady || e.Desired.Reason != "" {
+		t.Errorf("after a re-check: verdict %s, status %s, reason %q; want unchecked, still ready, nothing else changed", e.ParityVerdict(), e.Status, e.Desired.Reason)
+	}
+	e.Status = StatusProvisioning
+	if err := e.Operate(Operation{Verb: VerbRecheck, By: ByCommand}, now, OperateRules{}); !errors.Is(err, ErrNothingApplied) {
+		t.Errorf("a re-check while provisioning: %v, want ErrNothingApplied", err)
+	}
+	if err := e.Operate(Operation{Verb: VerbRecheck, By: ByOperator}, now, OperateRules{}); !errors.Is(err, ErrBadOperation) {
+		t.Errorf("a re-check by an operator: %v, want it refused (comments and check runs ask for it)", err)
 	}
 }

@@ -1,6 +1,9 @@
 package preview
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // FindingKind says what a parity finding compares.
 type FindingKind string
@@ -77,6 +80,20 @@ func (e Environment) ParityVerdict() ParityStatus {
 		return ParityUnchecked
 	}
 	return e.Parity.Verdict()
+}
+
+// ErrNothingApplied is a re-check of an environment that is not ready:
+// there is nothing applied to compare with production.
+var ErrNothingApplied = errors.New("nothing is applied to check")
+
+// Recheck makes the parity check of the applied commit due again (its
+// verdict forgotten), without applying anything.
+func (e *Environment) Recheck() error {
+	if e.Status != StatusReady || e.AppliedSHA == "" {
+		return ErrNothingApplied
+	}
+	e.Parity = ParityReport{}
+	return nil
 }
 
 // Verdict is what the check said: ParityError when it could not run,

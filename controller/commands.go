@@ -18,6 +18,9 @@ type Commander interface {
 	Permission(ctx context.Context, repo, user string) (string, error)
 	React(ctx context.Context, repo string, commentID int64, content string) error
 	Reply(ctx context.Context, repo string, number int, body string) error
+	// AnswerCheckRun answers a command asked on one of previewd's check
+	// runs (cmd.CheckRun, cmd.CheckRunID) there, with note.
+	AnswerCheckRun(ctx context.Context, cmd preview.Command, note string) error
 }
 
 // HelpText lists the comment commands, as the verbs table says them.
@@ -178,7 +181,15 @@ func (cm *commands) applyCommand(e *preview.Environment, cmd preview.Command) er
 	}
 }
 
+// reply answers cmd where it was asked: on the pull request, or on the
+// check run whose button or re-run asked for it.
 func (cm *commands) reply(ctx context.Context, cmd preview.Command, body string) {
+	if cmd.CheckRunID != 0 {
+		if err := cm.commander.AnswerCheckRun(ctx, cmd, body); err != nil {
+			cm.log.Warn("commands: answer on the check run", "repo", cmd.Repo, "check_run", cmd.CheckRunID, "err", err)
+		}
+		return
+	}
 	if err := cm.commander.Reply(ctx, cmd.Repo, cmd.Number, body); err != nil {
 		cm.log.Warn("commands: reply", "repo", cmd.Repo, "pr", cmd.Number, "err", err)
 	}

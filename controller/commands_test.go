@@ -3,6 +3,7 @@ package controller_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ type fakeCommander struct {
 	failPerms atomic.Int32 // this many permission checks fail first
 	replies   []string
 	reactions []int64
+	answers   []string // "check run id: note"
 }
 
 func (f *fakeCommander) Permission(ctx context.Context, repo, user string) (string, error) {
@@ -53,6 +55,19 @@ func (f *fakeCommander) Reply(ctx context.Context, repo string, number int, body
 	return nil
 }
 
+func (f *fakeCommander) AnswerCheckRun(ctx context.Context, cmd preview.Command, note string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.answers = append(f.answers, fmt.Sprintf("%d: %s", cmd.CheckRunID, note))
+	return nil
+}
+
+func (f *fakeCommander) answered() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.answers...)
+}
+
 func (f *fakeCommander) replied() []string {
 	r, _ := f.said()
 	return r
@@ -73,7 +88,9 @@ type commandHarness struct {
 	delID int
 }
 
-func startCommands(t *testing.T) *commandHarness {
+// startCommands starts a controller carrying out commands; with a
+// checker, parity checks too.
+func startCommands(t *testing.T, checker ...*fakeChecker) *commandHarness {
 	t.Helper()
 	h := &commandHarness{t: t, gh: &fakeCommander{perms: map[string]string{"maintainer": "write", "admin": "admin", "reader": "read"}}}
 	db, err := store.Open(filepath.Join(t.TempDir(), "previewd.db"), store.Options{TTL: time.Hour})
@@ -86,11 +103,15 @@ func startCommands(t *testing.T) *commandHarness {
 		h.runs.Add(1)
 		return "http://x/", nil
 	}}
-	h.ctrl = controller.New(db, prov, &fakeGitHub{}, controller.Config{
+	cfg := controller.Config{
 		Runs:     controller.RunsConfig{LogDir: t.TempDir(), RetryBase: 40 * time.Millisecond},
 		Expiry:   controller.ExpiryConfig{TTL: time.Hour, MaxKeep: 10 * 24 * time.Hour},
 		Commands: h.gh,
-	})
+	}
+	if len(checker) > 0 {
+		cfg.Parity = controller.ParityConfig{Checker: checker[0]}
+	}
+	h.ctrl = controller.New(db, prov, &fakeGitHub{}, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { h.ctrl.Run(ctx); close(done) }()
@@ -222,5 +243,34 @@ func TestCommandsFromAnUncheckableUserAreRefusedNotRetried(t *testing.T) {
 	replies, _ := h.gh.said()
 	if env := h.env(); !env.Desired.Present || len(replies) != 1 || !strings.Contains(replies[0], "needs write access") {
 		t.Errorf("uncheckable user: present %v, replies %q; want the environment kept and one refusal", env.Desired.Present, replies)
+	}
+}
+
+// TestRecheckFromACheckRun: Re-check on the previewd/parity check run runs
+// the parity check of the applied commit again, applying nothing; from a
+// reader it is refused, and the refusal is answered on that check run, not
+// on the pull request.
+func TestRecheckFromACheckRun(t *testing.T) {
+	chk := &fakeChecker{}
+	h := startCommands(t, chk)
+	h.open(false, "a")
+	h.waitEnv("ready and checked", func(e preview.Environment) bool { return isReady(e) && e.Parity.SHA == "a" })
+	h.command(preview.Command{Verb: preview.VerbRecheck, User: "reader", CheckRun: "previewd/parity", CheckRunID: 55})
+	h.waitHandled()
+	if answers := h.gh.answered(); len(answers) != 1 || !strings.HasPrefix(answers[0], "55: @reader `/preview recheck` needs write access") {
+		t.Errorf("answers on the check run: %q, want the refusal on run 55", answers)
+	}
+	if r := h.gh.replied(); len(r) != 0 {
+		t.Errorf("replies on the pull request: %q, want none", r)
+	}
+	if chk.checks.Load() != 1 {
+		t.Errorf("a reader's re-check ran the check (%d checks)", chk.checks.Load())
+	}
+
+	h.command(preview.Command{Verb: preview.VerbRecheck, User: "maintainer", CheckRun: "previewd/parity", CheckRunID: 55})
+	waittest.Until(t, "a second parity check", func() bool { return chk.checks.Load() == 2 })
+	env := h.waitEnv("checked again", func(e preview.Environment) bool { return e.Parity.SHA == "a" })
+	if !isReady(env) || h.runs.Load() != 1 {
+		t.Errorf("after a re-check: status %s, %d applies; want still ready, applied once", env.Status, h.runs.Load())
 	}
 }

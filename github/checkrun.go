@@ -94,7 +94,7 @@ func (p checkRunPlan) output(annotations []*gh.CheckRunAnnotation) *gh.CheckRunO
 
 func (c *Client) createCheckRun(ctx context.Context, ep *endpoint, owner, repo string, env preview.Environment, plan checkRunPlan, annotations []*gh.CheckRunAnnotation) (*gh.CheckRun, error) {
 	opts := gh.CreateCheckRunOptions{Name: plan.name, HeadSHA: plan.sha, Status: ptr(plan.status), ExternalID: ptr(env.Name),
-		Output: plan.output(annotations)}
+		Output: plan.output(annotations), Actions: plan.actions}
 	if log := runLogURL(c.logLink, env); log != "" && strings.HasPrefix(log, "http") {
 		opts.DetailsURL = ptr(log)
 	}
@@ -114,7 +114,7 @@ func (c *Client) createCheckRun(ctx context.Context, ep *endpoint, owner, repo s
 }
 
 func (c *Client) updateCheckRun(ctx context.Context, ep *endpoint, owner, repo string, id int64, plan checkRunPlan, annotations []*gh.CheckRunAnnotation) (*gh.CheckRun, error) {
-	opts := gh.UpdateCheckRunOptions{Name: plan.name, Status: ptr(plan.status), Output: plan.output(annotations)}
+	opts := gh.UpdateCheckRunOptions{Name: plan.name, Status: ptr(plan.status), Output: plan.output(annotations), Actions: plan.actions}
 	if plan.status == "completed" {
 		opts.Conclusion, opts.CompletedAt = ptr(plan.conclusion), &gh.Timestamp{Time: time.Now()}
 	}
@@ -143,6 +143,41 @@ func (c *Client) supersede(ctx context.Context, ep *endpoint, owner, repo, name 
 	})
 	if err != nil && preview.ErrorCode(classify(err)) != preview.ENOTFOUND {
 		return fmt.Errorf("complete superseded %s check run %d of %s/%s: %w", name, id, owner, repo, classify(err))
+	}
+	return nil
+}
+
+// AnswerCheckRun answers a command asked on one of previewd's check runs
+// (a button, or a re-run refused) on that run: note goes above its
+// summary, and its verdict, conclusion and annotations stay as they are.
+func (c *Client) AnswerCheckRun(ctx context.Context, cmd preview.Command, note string) error {
+	owner, repo, err := splitRepo(cmd.Repo)
+	if err != nil {
+		return fmt.Errorf("answer on check run %d: %w", cmd.CheckRunID, err)
+	}
+	ep, err := c.endpointFor(ctx, cmd.Repo, cmd.InstallationID)
+	if err != nil {
+		return fmt.Errorf("answer on check run %d of %s: %w", cmd.CheckRunID, cmd.Repo, err)
+	}
+	var run *gh.CheckRun
+	err = ep.do(ctx, read, func(ctx context.Context, api *gh.Client) error {
+		var err error
+		run, _, err = api.Checks.GetCheckRun(ctx, owner, repo, cmd.CheckRunID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("read check run %d of %s: %w", cmd.CheckRunID, cmd.Repo, classify(err))
+	}
+	out := run.GetOutput()
+	summary := "> " + strings.ReplaceAll(strings.TrimSpace(note), "\n", "\n> ") + "\n\n" + out.GetSummary()
+	opts := gh.UpdateCheckRunOptions{Name: run.GetName(), Output: &gh.CheckRunOutput{Title: ptr(out.GetTitle()),
+		Summary: ptr(truncateBytes(summary, maxCheckText)), Text: out.Text}}
+	err = ep.do(ctx, write, func(ctx context.Context, api *gh.Client) error {
+		_, _, err := api.Checks.UpdateCheckRun(ctx, owner, repo, cmd.CheckRunID, opts)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("answer on check run %d of %s: %w", cmd.CheckRunID, cmd.Repo, classify(err))
 	}
 	return nil
 }

@@ -30,7 +30,16 @@ type checkRunPlan struct {
 	title         string
 	summary, text string
 	annotations   []*gh.CheckRunAnnotation
+	actions       []*gh.CheckRunAction
 }
+
+// The buttons on previewd's check runs: each identifier is the verb it
+// asks for (webhooks reads them back), carried out only for people with
+// write access.
+var (
+	redeployAction = &gh.CheckRunAction{Label: "Redeploy", Description: "Run Terraform again for this commit", Identifier: preview.VerbRedeploy}
+	recheckAction  = &gh.CheckRunAction{Label: "Re-check", Description: "Compare with production again", Identifier: preview.VerbRecheck}
+)
 
 // state is what CommitStatus.State records of the run.
 func (p checkRunPlan) state() string {
@@ -43,7 +52,7 @@ func (p checkRunPlan) state() string {
 // digest identifies what the run shows, so an unchanged verdict is not
 // sent again.
 func (p checkRunPlan) digest() string {
-	b, _ := json.Marshal([]any{p.name, p.sha, p.status, p.conclusion, p.title, p.summary, p.text, p.annotations})
+	b, _ := json.Marshal([]any{p.name, p.sha, p.status, p.conclusion, p.title, p.summary, p.text, p.annotations, p.actions})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }
@@ -58,7 +67,7 @@ func planEnvironmentCheckRun(env preview.Environment) (checkRunPlan, bool) {
 	if !ok {
 		return checkRunPlan{}, false
 	}
-	p := checkRunPlan{name: StatusContext, sha: status.sha, title: status.description}
+	p := checkRunPlan{name: StatusContext, sha: status.sha, title: status.description, actions: []*gh.CheckRunAction{redeployAction}}
 	short := preview.ShortSHA(status.sha)
 	switch env.Status {
 	case preview.StatusQueued:
@@ -100,7 +109,7 @@ func planParityCheckRun(env preview.Environment) (checkRunPlan, bool) {
 	if !env.Desired.PROpen || r.SHA == "" {
 		return checkRunPlan{}, false
 	}
-	p := checkRunPlan{name: ParityStatusContext, sha: r.SHA, status: "completed"}
+	p := checkRunPlan{name: ParityStatusContext, sha: r.SHA, status: "completed", actions: []*gh.CheckRunAction{recheckAction}}
 	undeclared, declared := 0, 0
 	for _, f := range r.Findings {
 		if f.Declared {

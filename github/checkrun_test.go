@@ -282,3 +282,44 @@ func TestCommentLinksTheParityCheckRun(t *testing.T) {
 		t.Errorf("the comment links another commit's check run:\n%s", body)
 	}
 }
+
+// TestButtonsAndAnswers: each run carries its button (Redeploy on
+// previewd, Re-check on previewd/parity); a refused press is answered on
+// the run, above its summary, its verdict and annotations unchanged.
+func TestButtonsAndAnswers(t *testing.T) {
+	f := newFakeGitHub(t, "")
+	c := newTestApp(t, f, map[int64][]string{101: {"acme/shop"}}, newFakeClock())
+	ctx := context.Background()
+	env := checkedEnv(engineDrift)
+	shown, err := c.SyncParityStatus(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SyncCommitStatus(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	buttons := map[string]string{}
+	for _, r := range f.runsOf(runSHA) {
+		if len(r.Actions) == 1 {
+			buttons[r.Name] = r.Actions[0]["identifier"].(string) + " " + r.Actions[0]["label"].(string)
+		}
+	}
+	if buttons["previewd"] != "redeploy Redeploy" || buttons["previewd/parity"] != "recheck Re-check" {
+		t.Errorf("buttons %v, want Redeploy on previewd and Re-check on previewd/parity", buttons)
+	}
+
+	cmd := preview.Command{Repo: "acme/shop", Number: 42, User: "reader", Verb: preview.VerbRecheck, CheckRun: "previewd/parity", CheckRunID: shown.CheckRunID, InstallationID: 101}
+	if err := c.AnswerCheckRun(ctx, cmd, "@reader `/preview recheck` needs write access to acme/shop; nothing was done."); err != nil {
+		t.Fatal(err)
+	}
+	var run fakeCheckRun
+	for _, r := range f.runsOf(runSHA) {
+		if r.ID == shown.CheckRunID {
+			run = r
+		}
+	}
+	if !strings.HasPrefix(run.Summary, "> @reader `/preview recheck` needs write access") || !strings.Contains(run.Summary, "aws_db_instance.main.engine_version") ||
+		run.Conclusion != "failure" || len(run.Annotations) != 1 || run.Title != "1 undeclared difference(s) from production" {
+		t.Errorf("answered run = %+v, want the answer above the unchanged verdict", run)
+	}
+}

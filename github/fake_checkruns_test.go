@@ -19,15 +19,17 @@ type fakeCheckRun struct {
 	Summary     string
 	Text        string
 	Annotations []map[string]any // every annotation ever added, in order
+	Actions     []map[string]any // the buttons, as last sent
 	Writes      int              // the create and each update
 }
 
 // checkRunBody is what a create or update request sends.
 type checkRunBody struct {
-	Name       string `json:"name"`
-	HeadSHA    string `json:"head_sha"`
-	Status     string `json:"status"`
-	Conclusion string `json:"conclusion"`
+	Name       string           `json:"name"`
+	HeadSHA    string           `json:"head_sha"`
+	Status     string           `json:"status"`
+	Conclusion string           `json:"conclusion"`
+	Actions    []map[string]any `json:"actions"`
 	Output     *struct {
 		Title       string           `json:"title"`
 		Summary     string           `json:"summary"`
@@ -54,6 +56,18 @@ func (f *fakeGitHub) createCheckRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, f.checkRunJSON(run))
+}
+
+func (f *fakeGitHub) getCheckRun(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	run := f.ownRuns[id]
+	if run == nil || run.Repo != r.PathValue("owner")+"/"+r.PathValue("repo") {
+		writeJSON(w, http.StatusNotFound, map[string]any{"message": "Not Found"})
+		return
+	}
+	writeJSON(w, http.StatusOK, f.checkRunJSON(run))
 }
 
 func (f *fakeGitHub) updateCheckRun(w http.ResponseWriter, r *http.Request) {
@@ -91,6 +105,9 @@ func (f *fakeGitHub) applyCheckRun(w http.ResponseWriter, run *fakeCheckRun, bod
 	run.Writes++
 	if body.Status != "" {
 		run.Status = body.Status
+	}
+	if body.Actions != nil {
+		run.Actions = body.Actions
 	}
 	if body.Conclusion != "" {
 		run.Status, run.Conclusion = "completed", body.Conclusion

@@ -107,6 +107,7 @@ func newFakeGitHub(t *testing.T, prefix string) *fakeGitHub {
 	mux.HandleFunc("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", f.listCheckRuns)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/check-runs", f.createCheckRun)
 	mux.HandleFunc("PATCH /repos/{owner}/{repo}/check-runs/{id}", f.updateCheckRun)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/check-runs/{id}", f.getCheckRun)
 	mux.HandleFunc("GET /app/hook/deliveries", f.listHookDeliveries)
 	mux.HandleFunc("POST /app/hook/deliveries/{id}/attempts", f.redeliver)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/commits/{ref}/status", f.combinedStatus)

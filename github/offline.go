@@ -104,6 +104,13 @@ func (o *Offline) React(_ context.Context, repo string, commentID int64, content
 	return nil
 }
 
+// AnswerCheckRun logs, at info level, the answer that would have been
+// given on a check run (offline mode writes none).
+func (o *Offline) AnswerCheckRun(_ context.Context, cmd preview.Command, note string) error {
+	o.logger.Info("offline: check run answer not sent", "repo", cmd.Repo, "pr", cmd.Number, "check_run", cmd.CheckRun, "note", note)
+	return nil
+}
+
 // Reply logs the reply that would have been posted, at info level without
 // its body and at debug level with it. It refuses what Client.Reply
 // refuses.

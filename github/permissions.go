@@ -54,6 +54,7 @@ var operationGrants = map[string][]Grant{
 	"checks/list-for-ref":                        {{"checks": Read}},
 	"checks/create":                              {{"checks": Write}},
 	"checks/update":                              {{"checks": Write}},
+	"checks/get":                                 {{"checks": Read}},
 	"checks/list-suites-for-ref":                 {{"checks": Read}},
 	"apps/list-repos-accessible-to-installation": {{"metadata": Read}},
 }
@@ -146,14 +147,14 @@ func Events(f Features) []Requirement {
 	ev := []Requirement{
 		{Name: "pull_request", Why: "open, push, close, labels"},
 		{Name: "issue_comment", Why: "/preview commands"},
+		{Name: "check_run", Why: "the Redeploy and Re-check buttons and Re-run on previewd's check runs; with wait_for_checks, a head's checks changed"},
+		{Name: "check_suite", Why: "Re-run all on previewd's checks; with wait_for_checks, a head's checks changed"},
 	}
 	if f.ModulesOnGitHub {
 		ev = append(ev, Requirement{Name: "push", Why: "production's module moved (else polled every module_poll_interval)"})
 	}
 	if f.WaitForChecks {
-		ev = append(ev, Requirement{Name: "check_run", Why: "a head's checks changed"},
-			Requirement{Name: "check_suite", Why: "a head's checks changed"},
-			Requirement{Name: "status", Why: "a head's commit statuses changed"})
+		ev = append(ev, Requirement{Name: "status", Why: "a head's commit statuses changed"})
 	}
 	return ev
 }

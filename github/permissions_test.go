@@ -100,11 +100,11 @@ func TestManifestFollowsTheFeatures(t *testing.T) {
 		events []string
 	}{
 		{Features{}, map[string]string{"metadata": "read", "pull_requests": "write", "issues": "read", "deployments": "write", "checks": "write"},
-			[]string{"pull_request", "issue_comment"}},
+			[]string{"pull_request", "issue_comment", "check_run", "check_suite"}},
 		{Features{ModulesOnGitHub: true}, map[string]string{"metadata": "read", "pull_requests": "write", "issues": "read", "deployments": "write", "checks": "write", "contents": "read"},
-			[]string{"pull_request", "issue_comment", "push"}},
+			[]string{"pull_request", "issue_comment", "check_run", "check_suite", "push"}},
 		{allFeatures, map[string]string{"metadata": "read", "pull_requests": "write", "issues": "read", "deployments": "write", "checks": "write", "contents": "read", "statuses": "read"},
-			[]string{"pull_request", "issue_comment", "push", "check_run", "check_suite", "status"}},
+			[]string{"pull_request", "issue_comment", "check_run", "check_suite", "push", "status"}},
 	}
 	for _, tt := range tests {
 		m := NewManifest("previewd", "https://previewd.example.com/", tt.f)

@@ -87,3 +87,51 @@ func TestParsePush(t *testing.T) {
 		t.Errorf("a push without its repository: %v, want EINVALID", err)
 	}
 }
+
+// TestButtonsAndReRunsAreCommands: a button on previewd's own check runs,
+// or "Re-run" in GitHub's interface, is a command of the sender's, to be
+// permission-checked like a comment's; the same actions on another App's
+// run, an unknown button, or a fork's pull request (which GitHub does not
+// name) are not.
+func TestButtonsAndReRunsAreCommands(t *testing.T) {
+	run := func(action, name, extra, prs string) string {
+		return `{"action":"` + action + `","check_run":{"id":77,"name":"` + name + `","head_sha":"ce587453ced02b1526dfb4cb910479d431683101","pull_requests":` + prs +
+			`},"repository":{"full_name":"acme/shop"},"sender":{"login":"octocat"},"installation":{"id":99}` + extra + `}`
+	}
+	pr := `[{"number":42,"head":{"sha":"ce58745"}}]`
+	tests := []struct {
+		name, event, body string
+		want              *preview.Command
+	}{
+		{"Redeploy button", "check_run", run("requested_action", "previewd", `,"requested_action":{"identifier":"redeploy"}`, pr),
+			&preview.Command{Repo: "acme/shop", Number: 42, User: "octocat", Verb: "redeploy", InstallationID: 99, CheckRun: "previewd", CheckRunID: 77}},
+		{"Re-check button", "check_run", run("requested_action", "previewd/parity", `,"requested_action":{"identifier":"recheck"}`, pr),
+			&preview.Command{Repo: "acme/shop", Number: 42, User: "octocat", Verb: "recheck", InstallationID: 99, CheckRun: "previewd/parity", CheckRunID: 77}},
+		{"Re-run of previewd", "check_run", run("rerequested", "previewd", "", pr),
+			&preview.Command{Repo: "acme/shop", Number: 42, User: "octocat", Verb: "redeploy", InstallationID: 99, CheckRun: "previewd", CheckRunID: 77}},
+		{"Re-run of previewd/parity", "check_run", run("rerequested", "previewd/parity", "", pr),
+			&preview.Command{Repo: "acme/shop", Number: 42, User: "octocat", Verb: "recheck", InstallationID: 99, CheckRun: "previewd/parity", CheckRunID: 77}},
+		{"Re-run all", "check_suite", `{"action":"rerequested","check_suite":{"id":5,"head_sha":"ce587453ced02b1526dfb4cb910479d431683101","pull_requests":` + pr +
+			`},"repository":{"full_name":"acme/shop"},"sender":{"login":"octocat"},"installation":{"id":99}}`,
+			&preview.Command{Repo: "acme/shop", Number: 42, User: "octocat", Verb: "redeploy", InstallationID: 99}},
+		{"an unknown button", "check_run", run("requested_action", "previewd", `,"requested_action":{"identifier":"destroy"}`, pr), nil},
+		{"another App's run", "check_run", run("rerequested", "build-image", "", pr), nil},
+		{"a fork's pull request", "check_run", run("rerequested", "previewd", "", "[]"), nil},
+	}
+	for _, tt := range tests {
+		ev, err := Parse(tt.event, []byte(tt.body))
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		switch {
+		case tt.want != nil && (ev.Kind != KindCommand || ev.Command != *tt.want || ev.Sender != "octocat"):
+			t.Errorf("%s: got %+v, want the command %+v", tt.name, ev, *tt.want)
+		case tt.want == nil && ev.Kind == KindCommand:
+			t.Errorf("%s: got the command %+v, want none", tt.name, ev.Command)
+		}
+	}
+	if _, err := Parse("check_run", []byte(`{"action":"rerequested","check_run":{"id":7,"name":"previewd","head_sha":"abc","pull_requests":[{"number":4}]},"repository":{"full_name":"acme/shop"}}`)); preview.ErrorCode(err) != preview.EINVALID || !strings.Contains(err.Error(), "sender.login") {
+		t.Errorf("a re-run without a sender: %v, want EINVALID naming sender.login", err)
+	}
+}
