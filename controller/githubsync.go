@@ -61,5 +61,11 @@ func (g *githubSync) write(ctx context.Context, name string) {
 	})
 	if err != nil {
 		g.log.Error("sync github: store what was written", "environment", name, "err", err)
+		return
+	}
+	if status.URL != env.CommitStatus.URL || parityStatus.URL != env.ParityStatus.URL {
+		// A new check run: the comment, written before it, links it
+		// next time.
+		g.notices.add(name)
 	}
 }

@@ -151,6 +151,20 @@ func planParityCheckRun(env preview.Environment) (checkRunPlan, bool) {
 // to fit GitHub's limit with the count of what was cut.
 func findingsSummary(env preview.Environment, findings []preview.Finding) string {
 	var b strings.Builder
+	undeclared := 0
+	for _, f := range findings {
+		if !f.Declared {
+			undeclared++
+		}
+	}
+	fmt.Fprintf(&b, "**%d undeclared**, %d declared difference(s) between this preview and production", undeclared, len(findings)-undeclared)
+	if env.Module.Commit != "" {
+		fmt.Fprintf(&b, ", both from the module at `%s`", preview.ShortSHA(env.Module.Commit))
+	}
+	b.WriteString(".\n\n")
+	if len(findings) == 0 {
+		return b.String()
+	}
 	b.WriteString("| | kind | subject | production | preview | where, or why declared |\n|---|---|---|---|---|---|\n")
 	ordered := make([]preview.Finding, 0, len(findings))
 	for _, declared := range []bool{false, true} {
@@ -260,7 +274,7 @@ func splitLocation(location string) (file string, line int, ok bool) {
 // moduleSourcePath parses a module source on a git host
 // ("git::https://github.com/acme/infra.git//stacks/shop?ref=v2") into the
 // repository and the module's directory in it.
-var moduleSourcePath = regexp.MustCompile(`^(?:git::)?(https://[^/]+)/([^/]+/[^/?]+?)(?:\.git)?(?://([^?]*))?(?:\?.*)?$`)
+var moduleSourcePath = regexp.MustCompile(`^(?:git::)?(https?://[^/]+)/([^/]+/[^/?]+?)(?:\.git)?(?://([^?]*))?(?:\?.*)?$`)
 
 // repoPath is file's path in the pull request's repository, when env's
 // module is kept there (base//DIR: DIR/file).

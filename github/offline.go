@@ -2,7 +2,9 @@ package github
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	preview "github.com/previewd/previewd"
@@ -66,25 +68,38 @@ func (o *Offline) SyncDeployment(_ context.Context, env preview.Environment) (pr
 // SyncCommitStatus returns the "previewd" commit status SyncCommitStatus
 // would have posted for env, and logs it at info level. It sends nothing
 // and never blocks.
+//
+// The check run an App would write instead is logged too (its verdict and
+// annotations at debug level), so offline mode shows the same verdicts.
 func (o *Offline) SyncCommitStatus(_ context.Context, env preview.Environment) (preview.CommitStatus, error) {
 	plan, ok := planCommitStatus(env)
-	return o.status(env, StatusContext, plan, ok, env.CommitStatus), nil
+	run, _ := planEnvironmentCheckRun(env)
+	return o.status(env, StatusContext, plan, ok, env.CommitStatus, run), nil
 }
 
 // SyncParityStatus returns the "previewd/parity" status SyncParityStatus
 // would have posted for env, and logs it at info level. It sends nothing.
 func (o *Offline) SyncParityStatus(_ context.Context, env preview.Environment) (preview.CommitStatus, error) {
 	plan, ok := planParityStatus(env)
-	return o.status(env, ParityStatusContext, plan, ok, env.ParityStatus), nil
+	run, _ := planParityCheckRun(env)
+	return o.status(env, ParityStatusContext, plan, ok, env.ParityStatus, run), nil
 }
 
-func (o *Offline) status(env preview.Environment, statusContext string, plan commitStatusPlan, ok bool, current preview.CommitStatus) preview.CommitStatus {
+func (o *Offline) status(env preview.Environment, statusContext string, plan commitStatusPlan, ok bool, current preview.CommitStatus, run checkRunPlan) preview.CommitStatus {
 	next := preview.CommitStatus{SHA: plan.sha, State: plan.state}
 	if !ok || current == next {
 		return current
 	}
 	o.logger.Info("offline: commit status not sent", "environment", env.Name, "repo", env.Repo, "pr", env.PR,
 		"sha", plan.sha, "state", plan.state, "context", statusContext)
+	if run.name != "" {
+		var at []string
+		for _, a := range run.annotations {
+			at = append(at, fmt.Sprintf("%s:%d", a.GetPath(), a.GetStartLine()))
+		}
+		o.logger.Debug("offline: check run not sent", "environment", env.Name, "name", run.name, "sha", run.sha, "state", run.state(),
+			"title", run.title, "annotations", strings.Join(at, " "), "summary", run.summary)
+	}
 	return next
 }
 

@@ -124,3 +124,16 @@ func TestOfflineWritesNothing(t *testing.T) {
 		t.Errorf("info logs carry a body:\n%s", logged)
 	}
 }
+
+// TestOfflineShowsTheCheckRun: offline mode logs the check run an App
+// would write, with its verdict and the module lines it would annotate.
+func TestOfflineShowsTheCheckRun(t *testing.T) {
+	var logs bytes.Buffer
+	o := NewOffline(render, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if _, err := o.SyncParityStatus(context.Background(), checkedEnv(engineDrift)); err != nil {
+		t.Fatal(err)
+	}
+	if want := `msg="offline: check run not sent" component=github environment=feature-login name=previewd/parity sha=` + runSHA + ` state=failure title="1 undeclared difference(s) from production" annotations=infra/main.tf:15`; !strings.Contains(logs.String(), want) {
+		t.Errorf("logs lack %q:\n%s", want, logs.String())
+	}
+}

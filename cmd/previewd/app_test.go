@@ -125,7 +125,7 @@ func TestAppModeLifecycle(t *testing.T) {
 	if _, _, statuses, _ := gh.github(); len(statuses) != 0 {
 		t.Errorf("commit statuses %v, want none in App mode", statuses)
 	}
-	if runs := gh.runs(); runs[0].SHA != sha || runs[0].Name != "previewd" || !strings.Contains(runs[0].Title, "is ready") {
+	if runs := gh.runs(); runs[0].SHA != sha || runs[0].Name != "previewd" || !strings.Contains(runs[0].Title, "is ready") || !slices.Equal(runs[0].Actions, []string{"redeploy"}) {
 		t.Errorf("check runs %+v, want the previewd run on %s, ready", runs, sha[:7])
 	}
 	gh.mu.Lock()
@@ -147,61 +147,76 @@ func TestAppModeLifecycle(t *testing.T) {
 
 // fakeOwnRun is a check run previewd wrote in App mode.
 type fakeOwnRun struct {
-	SHA, Name, Status, Conclusion, Title string
-	Annotations                          int
+	SHA, Name, Status, Conclusion, Title, Summary string
+	Annotations                                   []string // "path:line level", every one ever added
+	Actions                                       []string // the buttons' identifiers
 }
 
-// writeCheckRun creates a check run (POST) or updates one (PATCH
-// …/check-runs/{id}) as GitHub does.
+// writeCheckRun creates a check run (POST), updates one (PATCH
+// …/check-runs/{id}) or reads one (GET), as GitHub does.
 func (f *fakeGitHub) writeCheckRun(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Name       string `json:"name"`
 		HeadSHA    string `json:"head_sha"`
 		Status     string `json:"status"`
 		Conclusion string `json:"conclusion"`
-		Output     *struct {
+		Actions    []struct {
+			Identifier string `json:"identifier"`
+		} `json:"actions"`
+		Output *struct {
 			Title       string `json:"title"`
-			Annotations []any  `json:"annotations"`
+			Summary     string `json:"summary"`
+			Annotations []struct {
+				Path            string `json:"path"`
+				StartLine       int    `json:"start_line"`
+				AnnotationLevel string `json:"annotation_level"`
+			} `json:"annotations"`
 		} `json:"output"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-		http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
-		return
+	if r.Method != http.MethodGet {
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			http.Error(w, `{"message":"Problems parsing JSON"}`, http.StatusBadRequest)
+			return
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var run *fakeOwnRun
-	if id := r.PathValue("id"); id != "" {
-		n, _ := strconv.Atoi(id)
-		if n < 1 || n > len(f.ownRuns) {
+	id := len(f.ownRuns) + 1
+	if r.PathValue("id") != "" {
+		id, _ = strconv.Atoi(r.PathValue("id"))
+		if id < 1 || id > len(f.ownRuns) {
 			http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
 			return
 		}
-		run = &f.ownRuns[n-1]
 	} else {
 		f.ownRuns = append(f.ownRuns, fakeOwnRun{SHA: in.HeadSHA, Name: in.Name, Status: "queued"})
-		run = &f.ownRuns[len(f.ownRuns)-1]
 	}
+	run := &f.ownRuns[id-1]
 	if in.Status != "" {
 		run.Status = in.Status
 	}
 	if in.Conclusion != "" {
 		run.Status, run.Conclusion = "completed", in.Conclusion
 	}
-	if in.Output != nil {
-		run.Title = in.Output.Title
-		run.Annotations += len(in.Output.Annotations)
+	if in.Actions != nil {
+		run.Actions = nil
+		for _, a := range in.Actions {
+			run.Actions = append(run.Actions, a.Identifier)
+		}
 	}
-	id := len(f.ownRuns)
-	if r.PathValue("id") != "" {
-		id, _ = strconv.Atoi(r.PathValue("id"))
+	if o := in.Output; o != nil {
+		run.Title, run.Summary = o.Title, o.Summary
+		for _, a := range o.Annotations {
+			run.Annotations = append(run.Annotations, fmt.Sprintf("%s:%d %s", a.Path, a.StartLine, a.AnnotationLevel))
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if r.Method == http.MethodPost {
 		w.WriteHeader(http.StatusCreated)
 	}
 	json.NewEncoder(w).Encode(map[string]any{"id": id, "head_sha": run.SHA, "name": run.Name, "status": run.Status,
-		"html_url": fmt.Sprintf("https://github.com/acme/shop/runs/%d", id)})
+		"html_url": fmt.Sprintf("https://github.com/acme/shop/runs/%d", id),
+		"output":   map[string]any{"title": run.Title, "summary": run.Summary}})
 }
 
 // runs returns copies of the check runs previewd wrote.

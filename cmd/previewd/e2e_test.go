@@ -262,6 +262,7 @@ type fakeGitHub struct {
 	checkRuns   map[string]map[string]string // sha → check run name → conclusion ("" while in progress)
 	ownRuns     []fakeOwnRun                 // the check runs previewd wrote (App mode), by id - 1
 	gitRoot     string                       // when set, serves the git repositories under it over smart HTTP, to the token's bearer
+	gitToken    string                       // that token: ghs_e2etoken unless set
 	creates     int
 	edits       int
 	auth        []string
@@ -307,7 +308,11 @@ func (f *fakeGitHub) handler() http.Handler {
 		json.NewEncoder(w).Encode(v)
 	}
 	if f.gitRoot != "" {
-		mux.Handle("/acme/", gittest.HTTP(f.gitRoot, "ghs_e2etoken"))
+		token := f.gitToken
+		if token == "" {
+			token = "ghs_e2etoken"
+		}
+		mux.Handle("/acme/", gittest.HTTP(f.gitRoot, token))
 	}
 	mux.HandleFunc("GET /repos/acme/shop/commits/{sha}/status", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]any{"state": "pending", "sha": r.PathValue("sha"), "total_count": 0, "statuses": []any{},
@@ -360,6 +365,7 @@ func (f *fakeGitHub) handler() http.Handler {
 	})
 	mux.HandleFunc("POST /repos/acme/shop/check-runs", f.writeCheckRun)
 	mux.HandleFunc("PATCH /repos/acme/shop/check-runs/{id}", f.writeCheckRun)
+	mux.HandleFunc("GET /repos/acme/shop/check-runs/{id}", f.writeCheckRun)
 	mux.HandleFunc("POST /repos/acme/shop/statuses/{sha}", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ State, Context string }
 		json.NewDecoder(r.Body).Decode(&in)

@@ -6,6 +6,8 @@ package config
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -36,7 +38,7 @@ func (c *Config) ModuleWith(ctx context.Context, env preview.Environment, extra 
 	}
 	inspected, diags := tfconfig.LoadModule(r.ModuleDir)
 	if diags.HasErrors() {
-		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "read module %s: %v", r.ModuleDir, diags.Err())
+		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "read module %s:\n%s", r.ModuleDir, moduleDiagnostics(r.ModuleDir, diags))
 	}
 	declared, sensitive := map[string]bool{}, map[string]bool{}
 	for name, v := range inspected.Variables {
@@ -63,4 +65,28 @@ func (c *Config) ParityRepository(r RepoConfig) parity.Repository {
 	}
 	return parity.Repository{Name: r.Name, ModuleDir: r.ModuleDir, VarFiles: files, Vars: r.Production.Vars,
 		Engine: r.Production.TerraformVersion, Differences: r.Differences, Settings: r.Parity, Where: where}
+}
+
+// moduleDiagnostics says what is wrong with the module in dir as Terraform
+// does ("Error: …", then "on main.tf line 20:"), with file names relative
+// to dir: the pull request's check run annotates those lines.
+func moduleDiagnostics(dir string, diags tfconfig.Diagnostics) string {
+	var b strings.Builder
+	for _, d := range diags {
+		if d.Severity != tfconfig.DiagError {
+			continue
+		}
+		fmt.Fprintf(&b, "\nError: %s\n", d.Summary)
+		if d.Pos != nil {
+			file := d.Pos.Filename
+			if rel, err := filepath.Rel(dir, file); err == nil && !strings.HasPrefix(rel, "..") {
+				file = rel
+			}
+			fmt.Fprintf(&b, "\n  on %s line %d:\n", file, d.Pos.Line)
+		}
+		if d.Detail != "" {
+			fmt.Fprintf(&b, "\n%s\n", d.Detail)
+		}
+	}
+	return b.String()
 }
