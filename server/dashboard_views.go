@@ -156,6 +156,9 @@ func (p Pages) Environment(ctx context.Context, w io.Writer, env preview.Environ
 	}
 	if !env.Parity.CheckedAt.IsZero() {
 		page.Parity = &templates.ParityPage{Status: string(env.Parity.Status), Error: env.Parity.Error, CheckedAt: env.Parity.CheckedAt}
+		if s := env.ParityStatus; s.SHA == env.Parity.SHA && s.CheckRunID != 0 && strings.HasPrefix(s.URL, "https://") {
+			page.Parity.CheckRunURL = s.URL
+		}
 		for _, f := range env.Parity.Findings {
 			page.Parity.Findings = append(page.Parity.Findings, templates.FindingRow{
 				Kind: string(f.Kind), Subject: f.Subject, Production: f.Production, Preview: f.Preview,

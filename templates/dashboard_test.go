@@ -51,3 +51,16 @@ func TestEnvironmentPageNeverCallsAFailedCheckParity(t *testing.T) {
 		t.Errorf("an ok check, hostile values:\n%s", out)
 	}
 }
+
+// TestEnvironmentPageLinksTheCheckRun: the page shows the verdict the
+// check run shows, and links it.
+func TestEnvironmentPageLinksTheCheckRun(t *testing.T) {
+	var b strings.Builder
+	if err := RenderEnvironment(&b, EnvironmentPage{Name: "x", Status: "ready", Parity: &ParityPage{Status: "drift", CheckedAt: time.Unix(0, 0),
+		CheckRunURL: "https://github.com/acme/shop/runs/7"}}); err != nil {
+		t.Fatal(err)
+	}
+	if want := `<span class="status drift">drift</span> checked 1970-01-01 00:00 UTC · <a href="https://github.com/acme/shop/runs/7">check run on GitHub</a>`; !strings.Contains(b.String(), want) {
+		t.Errorf("page lacks %q:\n%s", want, b.String())
+	}
+}

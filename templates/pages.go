@@ -65,6 +65,9 @@ type ParityPage struct {
 	Status, Error string
 	CheckedAt     time.Time
 	Findings      []FindingRow
+	// CheckRunURL is the previewd/parity check run of this verdict (App
+	// mode), with the findings at the module's lines.
+	CheckRunURL string
 }
 
 // RunRow is one Terraform run of the environment.
