@@ -95,6 +95,7 @@ func NewApp(cfg Config) (*Client, error) {
 	}
 	a.jwt = &endpoint{api: jwtAPI, limits: newLimiter(cfg.Retry)}
 	c := newClient(cfg.Render, cfg.Logger, logLinker(cfg.PublicURL, cfg.LogLink), base)
+	c.noticeDeclared = cfg.NoticeDeclared
 	a.logger = c.logger
 	c.app = a
 	return c, nil

@@ -101,10 +101,10 @@ func planEnvironmentCheckRun(env preview.Environment) (checkRunPlan, bool) {
 // planParityCheckRun is the "previewd/parity" check run that shows env's
 // parity verdict on the applied commit: success when the preview is
 // production's, neutral when it differs only where declared, failure on
-// undeclared drift (annotated at the module's lines) or when the check
-// could not run. None is due before a check, or once the pull request is
-// closed.
-func planParityCheckRun(env preview.Environment) (checkRunPlan, bool) {
+// undeclared drift (annotated at the module's lines; with noticeDeclared,
+// declared differences too, as notices) or when the check could not run.
+// None is due before a check, or once the pull request is closed.
+func planParityCheckRun(env preview.Environment, noticeDeclared bool) (checkRunPlan, bool) {
 	r := env.Parity
 	if !env.Desired.PROpen || r.SHA == "" {
 		return checkRunPlan{}, false
@@ -137,7 +137,7 @@ func planParityCheckRun(env preview.Environment) (checkRunPlan, bool) {
 	}
 	p.summary = findingsSummary(env, r.Findings)
 	for _, f := range r.Findings {
-		if f.Declared {
+		if f.Declared && !noticeDeclared {
 			continue
 		}
 		if a := findingAnnotation(env, f); a != nil {
@@ -214,8 +214,9 @@ func locationCell(env preview.Environment, location string) string {
 	return "`" + strings.ReplaceAll(path, "`", "'") + ":" + strconv.Itoa(line) + "`"
 }
 
-// findingAnnotation is the annotation of an undeclared finding at the
-// module's line, when the module is in the pull request's repository.
+// findingAnnotation is the annotation of a finding at the module's line,
+// when the module is in the pull request's repository: a failure when it
+// is undeclared, a notice when declared.
 func findingAnnotation(env preview.Environment, f preview.Finding) *gh.CheckRunAnnotation {
 	file, line, ok := splitLocation(f.Location)
 	if !ok {
@@ -224,6 +225,10 @@ func findingAnnotation(env preview.Environment, f preview.Finding) *gh.CheckRunA
 	path, inRepo := repoPath(env, file)
 	if !inRepo {
 		return nil
+	}
+	if f.Declared {
+		msg := fmt.Sprintf("production: %s\npreview:    %s\n\nDeclared: %s", f.Production, f.Preview, f.Reason)
+		return annotation(path, line, "notice", string(f.Kind)+" "+f.Subject+" differs from production, as declared", msg)
 	}
 	msg := fmt.Sprintf("production: %s\npreview:    %s\n\nDeclare the difference (differences: in previewd's configuration) if it is meant, or make the preview match production.", f.Production, f.Preview)
 	return annotation(path, line, "failure", string(f.Kind)+" "+f.Subject+" differs from production", msg)

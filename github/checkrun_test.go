@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -336,7 +337,7 @@ func TestDocsShowARenderedCheckRun(t *testing.T) {
 	block, _, _ = strings.Cut(block, "<!-- /check-run-example -->")
 	env := checkedEnv(engineDrift, preview.Finding{Kind: "variable", Subject: "instance_count", Production: "3", Preview: "1", Declared: true,
 		Reason: "scale: one instance is enough for a preview"})
-	p, _ := planParityCheckRun(env)
+	p, _ := planParityCheckRun(env, false)
 	a := p.annotations[0]
 	want := "> **" + p.title + "** (conclusion `" + p.conclusion + "`, button **" + p.actions[0].Label + "**)\n>\n" +
 		"> " + strings.ReplaceAll(strings.TrimRight(p.summary, "\n"), "\n", "\n> ") + "\n>\n" +
@@ -345,5 +346,29 @@ func TestDocsShowARenderedCheckRun(t *testing.T) {
 	want = strings.ReplaceAll(want, "> \n", ">\n")
 	if block != want {
 		t.Errorf("docs/pull-requests.md's example is not what previewd renders; it should read:\n%s", want)
+	}
+}
+
+// TestNoticeDeclared: asked to (github.notice_declared), the parity run
+// annotates declared differences too, as notices; undeclared ones stay
+// failures.
+func TestNoticeDeclared(t *testing.T) {
+	f := newFakeGitHub(t, "")
+	key, keyPEM := testAppKey(t)
+	f.enableApp(testAppID, &key.PublicKey, map[int64][]string{101: {"acme/shop"}})
+	c, err := NewApp(Config{BaseURL: f.URL(), AppID: testAppID, PrivateKeyPEM: keyPEM, Render: render, Retry: newFakeClock().policy(), NoticeDeclared: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := preview.Finding{Kind: "variable", Subject: "replicas", Production: "3", Preview: "1", Declared: true, Reason: "scale", Location: "variables.tf:4"}
+	if _, err := c.SyncParityStatus(context.Background(), checkedEnv(engineDrift, declared)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range f.runsOf(runSHA)[0].Annotations {
+		got = append(got, fmt.Sprintf("%v:%v %v", a["path"], a["start_line"], a["annotation_level"]))
+	}
+	if want := []string{"infra/main.tf:15 failure", "infra/variables.tf:4 notice"}; !slices.Equal(got, want) {
+		t.Errorf("annotations %v, want %v", got, want)
 	}
 }

@@ -85,6 +85,9 @@ type Config struct {
 	// retried; the zero value means the defaults. In App mode each
 	// installation has its own limits.
 	Retry RetryPolicy
+	// NoticeDeclared (App mode) annotates declared differences too, at
+	// the notice level, on the previewd/parity check run.
+	NoticeDeclared bool
 }
 
 // Client talks to GitHub's REST API, in token mode (NewClient) or as a
@@ -100,6 +103,8 @@ type Client struct {
 
 	token *endpoint // token mode
 	app   *appAuth  // App mode
+
+	noticeDeclared bool // see Config.NoticeDeclared
 }
 
 // endpoint is one set of credentials: the token, the App's JWT, or one

@@ -81,7 +81,7 @@ func (o *Offline) SyncCommitStatus(_ context.Context, env preview.Environment) (
 // would have posted for env, and logs it at info level. It sends nothing.
 func (o *Offline) SyncParityStatus(_ context.Context, env preview.Environment) (preview.CommitStatus, error) {
 	plan, ok := planParityStatus(env)
-	run, _ := planParityCheckRun(env)
+	run, _ := planParityCheckRun(env, false)
 	return o.status(env, ParityStatusContext, plan, ok, env.ParityStatus, run), nil
 }
 

@@ -119,7 +119,7 @@ func planParityStatus(env preview.Environment) (commitStatusPlan, bool) {
 func (c *Client) SyncParityStatus(ctx context.Context, env preview.Environment) (preview.CommitStatus, error) {
 	plan, ok := planParityStatus(env)
 	if c.app != nil {
-		run, runOK := planParityCheckRun(env)
+		run, runOK := planParityCheckRun(env, c.noticeDeclared)
 		if shown, err := c.syncCheckRun(ctx, env, run, runOK, env.ParityStatus); !c.checksRefused(env, err) {
 			return shown, err
 		}

@@ -310,6 +310,7 @@ func newGitHub(cfg config.Config, logger *slog.Logger, logLink func(string) stri
 	gc := github.Config{
 		BaseURL: cfg.GitHub.APIURL, Token: cfg.GitHub.Token, AppID: cfg.GitHub.AppID, PrivateKeyFile: cfg.GitHub.AppPrivateKeyFile,
 		Render: render, Logger: logger, UserAgent: "previewd/" + version, PublicURL: cfg.PublicURL, LogLink: logLink,
+		NoticeDeclared: cfg.GitHub.NoticeDeclared,
 	}
 	switch github.Mode(cfg.GitHub.AppID, cfg.GitHub.Token) {
 	case github.ModeApp:

@@ -124,6 +124,9 @@ type GitHubConfig struct {
 	Token             string `yaml:"token"`
 	AppID             int64  `yaml:"app_id"`
 	AppPrivateKeyFile string `yaml:"app_private_key_file"`
+	// NoticeDeclared annotates declared differences as notices on the
+	// previewd/parity check run (App mode).
+	NoticeDeclared bool `yaml:"notice_declared"`
 }
 
 // TFConfig configures Terraform runs.

@@ -59,6 +59,8 @@ var settingRows = []setting{
 	{Key: "github.token", doc: "token mode: an installation or fine-grained token"},
 	{Key: "github.app_id", doc: "GitHub App mode: the App's ID, with `github.app_private_key_file`"},
 	{Key: "github.app_private_key_file", doc: "GitHub App mode: the App's private key (PEM), as downloaded from its settings"},
+	{Key: "github.notice_declared", def: "false",
+		doc: "GitHub App mode: annotate declared differences too, as notices at their module lines on the `previewd/parity` check run (undeclared ones are always failures)"},
 	{Key: "redelivery_interval", def: "5m", check: atLeast("1s"),
 		doc: "App mode: how often the App's delivery log is read; a delivery of the last three days that failed, was never recorded and was never redelivered is redelivered, once"},
 	{Key: "allowed_repos", check: eachItem(ownerPattern),
