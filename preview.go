@@ -86,6 +86,12 @@ type Environment struct {
 	Deployment        Deployment        `json:"deployment,omitzero"`
 	CommitStatus      CommitStatus      `json:"commit_status,omitzero"`
 	ParityStatus      CommitStatus      `json:"parity_status,omitzero"`
+	// DatabaseStatus is the previewd/migrations verdict as last written
+	// (see Database).
+	DatabaseStatus CommitStatus `json:"database_status,omitzero"`
+	// Database is what the preview's database held while the environment
+	// last came up (migrations: a repository's migrations setting).
+	Database DatabaseReport `json:"database,omitzero"`
 	// Parity is the newest parity check of the environment against
 	// production; live-drift findings join it after each drift check.
 	Parity ParityReport `json:"parity,omitzero"`

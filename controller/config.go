@@ -20,6 +20,7 @@ type Config struct {
 	Resync     ResyncConfig     // healing missed webhooks from GitHub's pull requests
 	Redelivery RedeliveryConfig // asking GitHub to deliver failed deliveries again
 	Modules    ModulesConfig    // following production's modules in git
+	Databases  Databases        // watching previews' databases as they come up (migrations); nil: none
 
 	// SweepInterval is how often the services look again without a
 	// signal: retries and environments left behind, expiry, the drift

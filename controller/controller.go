@@ -55,6 +55,9 @@ type GitHub interface {
 	// SyncParityStatus keeps the "previewd/parity" status on the applied
 	// head, from the environment's parity report.
 	SyncParityStatus(ctx context.Context, env preview.Environment) (preview.CommitStatus, error)
+	// SyncDatabaseStatus keeps the "previewd/migrations" verdict on the
+	// commit whose database was watched.
+	SyncDatabaseStatus(ctx context.Context, env preview.Environment) (preview.CommitStatus, error)
 }
 
 // Controller is the supervisor of the controller's services, each with
@@ -107,6 +110,9 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 		core: core, journal: journal, prov: prov, checker: checker,
 		workers: cfg.Runs.MaxConcurrent, maxAttempts: cfg.Runs.MaxAttempts, retryBase: cfg.Runs.RetryBase, sweepEvery: cfg.SweepInterval,
 		ci: c.checks, admission: adm, parity: par, drift: c.drift,
+	}
+	if cfg.Databases != nil {
+		c.runLoop.databases = &databases{core: core, dbs: cfg.Databases, ends: map[string]func(){}}
 	}
 	c.services = []namedService{
 		{"elector", cfg.Leases != nil, &elector{core: core}},

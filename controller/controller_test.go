@@ -22,12 +22,16 @@ type fakeProvisioner struct {
 	apply   func(ctx context.Context, env preview.Environment) (string, error)
 	destroy func(ctx context.Context, env preview.Environment) error
 	module  func() preview.ModuleVersion // the module version an apply reports; nil: none
+	outputs map[string]string            // more outputs an apply reports
 }
 
 func (f *fakeProvisioner) Apply(ctx context.Context, env preview.Environment, log io.Writer) (preview.Applied, error) {
 	fmt.Fprintf(log, "apply %s at %s\n", env.Name, env.HeadSHA)
 	url, err := f.apply(ctx, env)
 	applied := preview.Applied{URL: url, Outputs: map[string]string{"url": url}}
+	for k, v := range f.outputs {
+		applied.Outputs[k] = v
+	}
 	if f.module != nil {
 		applied.Module = f.module()
 	}
@@ -66,6 +70,10 @@ func (f *fakeGitHub) SyncCommitStatus(ctx context.Context, env preview.Environme
 
 func (f *fakeGitHub) SyncParityStatus(ctx context.Context, env preview.Environment) (preview.CommitStatus, error) {
 	return preview.CommitStatus{SHA: env.Parity.SHA, State: string(env.Parity.Status)}, nil
+}
+
+func (f *fakeGitHub) SyncDatabaseStatus(ctx context.Context, env preview.Environment) (preview.CommitStatus, error) {
+	return preview.CommitStatus{SHA: env.Database.SHA, State: env.Database.Verdict.Status}, nil
 }
 
 func (f *fakeGitHub) last(name string) preview.Status {

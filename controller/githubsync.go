@@ -42,28 +42,31 @@ func (g *githubSync) write(ctx context.Context, name string) {
 	deployment, errDeployment := g.gh.SyncDeployment(ctx, env)
 	status, errStatus := g.gh.SyncCommitStatus(ctx, env)
 	parityStatus, errParity := g.gh.SyncParityStatus(ctx, env)
+	databaseStatus, errDatabase := g.gh.SyncDatabaseStatus(ctx, env)
 	if errComment != nil {
 		comment = env.Comment
 	}
-	if err := errors.Join(errComment, errDeployment, errStatus, errParity); err != nil && ctx.Err() == nil {
+	if err := errors.Join(errComment, errDeployment, errStatus, errParity, errDatabase); err != nil && ctx.Err() == nil {
 		g.log.Warn("sync github failed; will retry", "environment", name, "err", err)
 		if g.metrics != nil {
 			g.metrics.GitHubSyncFailed()
 		}
 		g.notices.addAfter(ctx, name, g.retry)
 	}
-	if comment == env.Comment && deployment == env.Deployment && status == env.CommitStatus && parityStatus == env.ParityStatus {
+	if comment == env.Comment && deployment == env.Deployment && status == env.CommitStatus && parityStatus == env.ParityStatus &&
+		databaseStatus == env.DatabaseStatus {
 		return
 	}
 	_, err = g.store.UpdateEnvironment(context.WithoutCancel(ctx), name, func(e *preview.Environment) error {
 		e.Comment, e.Deployment, e.CommitStatus, e.ParityStatus = comment, deployment, status, parityStatus
+		e.DatabaseStatus = databaseStatus
 		return nil
 	})
 	if err != nil {
 		g.log.Error("sync github: store what was written", "environment", name, "err", err)
 		return
 	}
-	if status.URL != env.CommitStatus.URL || parityStatus.URL != env.ParityStatus.URL {
+	if status.URL != env.CommitStatus.URL || parityStatus.URL != env.ParityStatus.URL || databaseStatus.URL != env.DatabaseStatus.URL {
 		// A new check run: the comment, written before it, links it
 		// next time.
 		g.notices.add(name)

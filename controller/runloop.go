@@ -30,6 +30,7 @@ type runLoop struct {
 	admission *admission   // whether an environment fits its budget
 	parity    *parity      // checks an applied environment's parity
 	drift     *drift       // drift checks asked of this replica
+	databases *databases   // watches databases as environments come up; nil: none
 }
 
 // run serves the queue with the workers, and sweeps, until ctx ends; it
@@ -41,6 +42,7 @@ func (r *runLoop) run(ctx context.Context) {
 	}
 	wg.Go(func() { r.sweepLoop(ctx) })
 	wg.Wait()
+	r.databases.wait()
 }
 
 func (r *runLoop) sweepLoop(ctx context.Context) {

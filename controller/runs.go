@@ -38,6 +38,7 @@ func (r *runLoop) apply(ctx context.Context, env preview.Environment, admitted f
 	if err != nil {
 		return err
 	}
+	watch := r.databases.begin(ctx, env)
 	applied, runErr := r.prov.Apply(ctx, env, log)
 	url, outputs := applied.URL, applied.Outputs
 	seeded, seedErr := env.Seeded, error(nil)
@@ -51,6 +52,7 @@ func (r *runLoop) apply(ctx context.Context, env preview.Environment, admitted f
 		seeded = seedErr == nil
 	}
 	runErr = r.journal.finishRun(ctx, run, log, runErr)
+	before := env
 	env, err = r.transition(context.WithoutCancel(ctx), env.Name, func(e *preview.Environment) {
 		e.LastRunID, e.LastRunAt = run.ID, r.now().UTC()
 		switch {
@@ -69,6 +71,11 @@ func (r *runLoop) apply(ctx context.Context, env preview.Environment, admitted f
 			r.failed(e, runErr)
 		}
 	})
+	if err != nil {
+		watch.applied(ctx, before, false) // stops it; what it saw is kept
+	} else {
+		watch.applied(ctx, env, runErr == nil)
+	}
 	if err == nil && runErr == nil {
 		r.parity.add(env.Name) // parity is checked beside, not in, the apply slot
 	}

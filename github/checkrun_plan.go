@@ -329,3 +329,74 @@ func truncateBytes(s string, n int) string {
 }
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// DatabaseStatusContext is the name of the migrations verdict's check run
+// (App mode) or commit status (token mode).
+const DatabaseStatusContext = "previewd/migrations"
+
+// planDatabaseCheckRun is the "previewd/migrations" check run that shows
+// what env's database held while it came up: success under the limits at
+// a size that means something, failure over a limit, neutral when the
+// measurement says little (too few rows) or the database was not watched.
+// None is due before a watch, or once the pull request is closed.
+func planDatabaseCheckRun(env preview.Environment) (checkRunPlan, bool) {
+	r := env.Database
+	if !env.Desired.PROpen || r.SHA == "" || r.Verdict.Status == "" {
+		return checkRunPlan{}, false
+	}
+	p := checkRunPlan{name: DatabaseStatusContext, sha: r.SHA, status: "completed", summary: databaseSummary(r)}
+	switch r.Verdict.Status {
+	case preview.DatabaseFailure:
+		p.conclusion, p.title = "failure", r.Verdict.Reasons[0]
+	case preview.DatabaseInconclusive:
+		p.conclusion, p.title = "neutral", "Inconclusive: the preview's tables are too small to say"
+	case preview.DatabaseUnwatched:
+		p.conclusion, p.title = "neutral", "The database was not watched"
+	default:
+		p.conclusion, p.title = "success", "No lock over the limits"
+	}
+	p.title = strings.ReplaceAll(p.title, "`", "")
+	return p, true
+}
+
+// databaseSummary is the verdict's reasons, then a Markdown table of what
+// the database held.
+func databaseSummary(r preview.DatabaseReport) string {
+	var b strings.Builder
+	for _, reason := range r.Verdict.Reasons {
+		b.WriteString("- " + reason + "\n")
+	}
+	if !r.Watched {
+		return b.String()
+	}
+	fmt.Fprintf(&b, "\nWatched for %s (%d samples).\n", preview.Seconds(r.To.Sub(r.From)), r.Samples)
+	if len(r.Holds) == 0 {
+		b.WriteString("\nNo lock that blocks writes or reads was held.\n")
+		return b.String()
+	}
+	b.WriteString("\n| relation | statement | lock | blocked writes | blocked reads | longest wait | rows here | rows in production |\n|---|---|---|---|---|---|---|---|\n")
+	for _, h := range r.Holds {
+		prod := "—"
+		if h.ProductionRows != nil {
+			prod = preview.Count(*h.ProductionRows)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", cell(h.Relation, 100), cell(h.Statement, 200), h.Mode,
+			preview.Seconds(h.BlockedWrites), preview.Seconds(h.BlockedReads), preview.Seconds(h.LongestWait), preview.Count(h.Rows), prod)
+	}
+	return b.String()
+}
+
+// planDatabaseStatus is the "previewd/migrations" commit status (token
+// mode): success, failure over a limit, error when inconclusive or not
+// watched (neither is a pass).
+func planDatabaseStatus(env preview.Environment) (commitStatusPlan, bool) {
+	run, ok := planDatabaseCheckRun(env)
+	if !ok {
+		return commitStatusPlan{}, false
+	}
+	state := map[string]string{"success": "success", "failure": "failure"}[run.conclusion]
+	if state == "" {
+		state = "error"
+	}
+	return commitStatusPlan{run.sha, state, truncateRunes(run.title, maxDescription)}, true
+}

@@ -372,3 +372,51 @@ func TestNoticeDeclared(t *testing.T) {
 		t.Errorf("annotations %v, want %v", got, want)
 	}
 }
+
+// TestMigrationsVerdict: the previewd/migrations check run fails over a
+// limit, naming the statement, relation and time; inconclusive (200 rows
+// against production's 1.4M) is neutral, never success; in token mode it
+// is a commit status, error when inconclusive.
+func TestMigrationsVerdict(t *testing.T) {
+	prod := 1.4e6
+	index := preview.LockHold{Relation: "orders", Statement: "CREATE INDEX orders_created_at ON orders (created_at)", Mode: "ShareLock",
+		BlockedWrites: 6200 * time.Millisecond, Rows: 1.4e6, ProductionRows: &prod}
+	limits := preview.MigrationLimits{MaxWriteBlock: 5 * time.Second, MaxReadBlock: time.Second, MinShare: 0.1}
+	envWith := func(h preview.LockHold) preview.Environment {
+		env := checkedEnv()
+		env.Database = preview.DatabaseReport{Watched: true, SHA: runSHA, Samples: 40, Holds: []preview.LockHold{h}}
+		env.Database.Verdict = env.Database.Judge(limits)
+		return env
+	}
+	f := newFakeGitHub(t, "")
+	c := newTestApp(t, f, map[int64][]string{101: {"acme/shop"}}, newFakeClock())
+	if _, err := c.SyncDatabaseStatus(context.Background(), envWith(index)); err != nil {
+		t.Fatal(err)
+	}
+	run := f.runsOf(runSHA)[0]
+	if run.Name != "previewd/migrations" || run.Conclusion != "failure" ||
+		run.Title != "CREATE INDEX orders_created_at ON orders (created_at) blocked writes on orders for 6.2 s (limit 5.0 s)" ||
+		!strings.Contains(run.Summary, "| `orders` | `CREATE INDEX orders_created_at ON orders (created_at)` | ShareLock | 6.2 s | 0.0 s | 0.0 s | 1.4M | 1.4M |") {
+		t.Errorf("run = %+v, want the failure naming the statement, with the table of what was held", run)
+	}
+
+	small := index
+	small.BlockedWrites, small.Rows = 15*time.Millisecond, 200
+	env := envWith(small)
+	env.Database.SHA = runSHA2
+	if _, err := c.SyncDatabaseStatus(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	if run := f.runsOf(runSHA2)[0]; run.Conclusion != "neutral" || !strings.Contains(run.Summary, "orders: 200 rows here, 1.4M in production (under 10%)") {
+		t.Errorf("200 rows against 1.4M: %+v, want neutral saying the sizes", run)
+	}
+
+	tf := newFakeGitHub(t, "")
+	token := newTestClient(t, tf, nil)
+	if _, err := token.SyncDatabaseStatus(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, statuses, _ := tf.snapshot(); len(statuses) != 1 || statuses[0]["context"] != "previewd/migrations" || statuses[0]["state"] != "error" {
+		t.Errorf("token mode statuses %v, want previewd/migrations error (inconclusive is no pass)", statuses)
+	}
+}

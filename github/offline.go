@@ -85,6 +85,14 @@ func (o *Offline) SyncParityStatus(_ context.Context, env preview.Environment) (
 	return o.status(env, ParityStatusContext, plan, ok, env.ParityStatus, run), nil
 }
 
+// SyncDatabaseStatus returns the "previewd/migrations" status
+// SyncDatabaseStatus would have posted, and logs it (and the check run).
+func (o *Offline) SyncDatabaseStatus(_ context.Context, env preview.Environment) (preview.CommitStatus, error) {
+	plan, ok := planDatabaseStatus(env)
+	run, _ := planDatabaseCheckRun(env)
+	return o.status(env, DatabaseStatusContext, plan, ok, env.DatabaseStatus, run), nil
+}
+
 func (o *Offline) status(env preview.Environment, statusContext string, plan commitStatusPlan, ok bool, current preview.CommitStatus, run checkRunPlan) preview.CommitStatus {
 	next := preview.CommitStatus{SHA: plan.sha, State: plan.state}
 	if !ok || current == next {

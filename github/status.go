@@ -171,3 +171,18 @@ func (c *Client) syncStatus(ctx context.Context, env preview.Environment, status
 	c.logger.Debug("commit status posted", "environment", env.Name, "repo", env.Repo, "sha", plan.sha, "state", plan.state, "context", statusContext)
 	return preview.CommitStatus{SHA: plan.sha, State: plan.state}, nil
 }
+
+// SyncDatabaseStatus writes the "previewd/migrations" verdict on env's
+// database (see planDatabaseCheckRun): a check run in App mode, a commit
+// status in token mode; like SyncCommitStatus it sends nothing when
+// env.DatabaseStatus already shows it.
+func (c *Client) SyncDatabaseStatus(ctx context.Context, env preview.Environment) (preview.CommitStatus, error) {
+	plan, ok := planDatabaseStatus(env)
+	if c.app != nil {
+		run, runOK := planDatabaseCheckRun(env)
+		if shown, err := c.syncCheckRun(ctx, env, run, runOK, env.DatabaseStatus); !c.checksRefused(env, err) {
+			return shown, err
+		}
+	}
+	return c.syncStatus(ctx, env, DatabaseStatusContext, plan, ok, env.DatabaseStatus)
+}

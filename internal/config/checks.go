@@ -225,3 +225,19 @@ func checkDir(dir string) error {
 	}
 	return nil
 }
+
+// outputNameCheck refuses what cannot be a module output's name.
+func outputNameCheck(key string, v any) error {
+	if s, _ := v.(string); !outputName.MatchString(s) {
+		return badSetting(key, "%q is not a module output's name", s)
+	}
+	return nil
+}
+
+// shareCheck takes a share between 0 and 1.
+func shareCheck(key string, v any) error {
+	if f, _ := v.(float64); f < 0 || f > 1 || f != f {
+		return badSetting(key, "%v is not a share between 0 and 1", v)
+	}
+	return nil
+}

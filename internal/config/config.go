@@ -44,6 +44,8 @@ type Config struct {
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
 	// Cost prices every repository's previews without a cost of its own.
 	Cost CostConfig `yaml:"cost"`
+	// Migrations watches each preview's database while it comes up.
+	Migrations MigrationsConfig `yaml:"migrations"`
 	// MaxLiveEnvironments caps the environments holding resources at once,
 	// over every repository (0: no cap); a new one waits for room.
 	MaxLiveEnvironments int `yaml:"max_live_environments"`
@@ -156,6 +158,8 @@ type RepoConfig struct {
 	WaitForChecks []string `yaml:"wait_for_checks"`
 	// Cost overrides the default price of previews.
 	Cost *CostConfig `yaml:"cost"`
+	// Migrations overrides the default watch of previews' databases.
+	Migrations *MigrationsConfig `yaml:"migrations"`
 	// MaxLiveEnvironments caps this repository's environments holding
 	// resources at once (0: no cap of its own).
 	MaxLiveEnvironments int `yaml:"max_live_environments"`
@@ -164,6 +168,33 @@ type RepoConfig struct {
 	// RepoFor).
 	moduleRoot    string
 	moduleVersion preview.ModuleVersion
+}
+
+// MigrationsConfig watches a preview's PostgreSQL database while the
+// environment comes up, and says what its migrations would make
+// production suffer.
+type MigrationsConfig struct {
+	// DatabaseOutput names the module output holding a connection string
+	// for the preview's database (kept secret); "" watches nothing.
+	DatabaseOutput string `yaml:"database_output"`
+	// MaxWriteBlock and MaxReadBlock are how long a lock may block
+	// writes and reads.
+	MaxWriteBlock time.Duration `yaml:"max_write_block"`
+	MaxReadBlock  time.Duration `yaml:"max_read_block"`
+	// ProductionStatsURL is a read-only connection to production that
+	// reads catalog statistics only (row estimates).
+	ProductionStatsURL string `yaml:"production_stats_url"`
+	// MinShare is the least share of production's rows a locked
+	// relation must hold for the measurement to mean something.
+	MinShare float64 `yaml:"min_share"`
+	// Settle is how long the database is watched after the environment
+	// is ready, for the migrations the application runs as it starts.
+	Settle time.Duration `yaml:"settle"`
+}
+
+// Limits are m's limits, for preview.DatabaseReport.Judge.
+func (m MigrationsConfig) Limits() preview.MigrationLimits {
+	return preview.MigrationLimits{MaxWriteBlock: m.MaxWriteBlock, MaxReadBlock: m.MaxReadBlock, MinShare: m.MinShare}
 }
 
 // ProductionConfig is what production passes to the module.

@@ -49,6 +49,16 @@ func (r RepoConfig) validate(haveDefault bool) error {
 			return fmt.Errorf("state: %s", problem)
 		}
 	}
+	if m := r.Migrations; m != nil {
+		switch {
+		case m.DatabaseOutput != "" && !outputName.MatchString(m.DatabaseOutput):
+			return fmt.Errorf("migrations.database_output: %q is not a module output's name", m.DatabaseOutput)
+		case m.MaxWriteBlock < 0 || m.MaxReadBlock < 0 || m.Settle < 0:
+			return fmt.Errorf("migrations: durations cannot be negative")
+		case m.MinShare < 0 || m.MinShare > 1:
+			return fmt.Errorf("migrations.min_share: %v is not a share between 0 and 1", m.MinShare)
+		}
+	}
 	if slices.Contains(r.WaitForChecks, "") {
 		return fmt.Errorf("wait_for_checks: a check name is empty")
 	}
@@ -89,6 +99,11 @@ func (c *Config) Repo(name string) (RepoConfig, bool) {
 			if r.WaitForChecks == nil {
 				r.WaitForChecks = c.WaitForChecks
 			}
+			m := c.Migrations
+			if r.Migrations != nil {
+				m = r.Migrations.over(c.Migrations)
+			}
+			r.Migrations = &m
 			return r, true
 		}
 	}
@@ -98,8 +113,9 @@ func (c *Config) Repo(name string) (RepoConfig, bool) {
 	if _, ok := modules.BaseDir(c.ModuleSource); ok && !slices.ContainsFunc(c.AllowedRepos, func(p string) bool { return strings.EqualFold(p, name) }) {
 		return RepoConfig{}, false // a repository base serves is named (see namesBaseRepos)
 	}
+	m := c.Migrations
 	return RepoConfig{Name: name, ModuleDir: c.ModuleDir, ModuleSource: c.ModuleSource, URLOutput: c.URLOutput,
-		State: &c.State, WaitForChecks: c.WaitForChecks, Production: ProductionConfig{
+		State: &c.State, WaitForChecks: c.WaitForChecks, Migrations: &m, Production: ProductionConfig{
 			VarFiles: c.ProductionVarFiles, TerraformVersion: c.ProductionTerraformVersion,
 		}}, true
 }
@@ -181,4 +197,28 @@ func (c *Config) Follow(ctx context.Context, env preview.Environment) (m modules
 	}
 	m, err = c.modules.Follow(ctx, env, r.ModuleSetting())
 	return m, true, err
+}
+
+// over is m with what it leaves unset taken from base: a repository's
+// migrations block names its output and changes only what it says.
+func (m MigrationsConfig) over(base MigrationsConfig) MigrationsConfig {
+	if m.DatabaseOutput == "" {
+		m.DatabaseOutput = base.DatabaseOutput
+	}
+	if m.MaxWriteBlock == 0 {
+		m.MaxWriteBlock = base.MaxWriteBlock
+	}
+	if m.MaxReadBlock == 0 {
+		m.MaxReadBlock = base.MaxReadBlock
+	}
+	if m.ProductionStatsURL == "" {
+		m.ProductionStatsURL = base.ProductionStatsURL
+	}
+	if m.MinShare == 0 {
+		m.MinShare = base.MinShare
+	}
+	if m.Settle == 0 {
+		m.Settle = base.Settle
+	}
+	return m
 }

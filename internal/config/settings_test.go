@@ -119,7 +119,8 @@ func TestDefaultConfigIsTheTable(t *testing.T) {
 		ShutdownTimeout: 90 * time.Second, MaxKeep: 30 * 24 * time.Hour, RetryBase: time.Minute, CheckTimeout: time.Hour,
 		CheckPollInterval: 30 * time.Second, ModulePollInterval: 5 * time.Minute, RedeliveryInterval: 5 * time.Minute,
 		LeaseTTL: 30 * time.Second, MaxAttempts: 5, ResyncInterval: 10 * time.Minute, MaxResyncDestroys: 5, StartupChecks: true,
-		GitHub: GitHubConfig{APIURL: "https://api.github.com/"},
+		GitHub:     GitHubConfig{APIURL: "https://api.github.com/"},
+		Migrations: MigrationsConfig{MaxWriteBlock: 5 * time.Second, MaxReadBlock: time.Second, MinShare: 0.1, Settle: 30 * time.Second},
 	}
 	cfg := Default()
 	if !reflect.DeepEqual(cfg, want) {
