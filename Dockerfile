@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# previewd and Terraform 1.5.7, both built from source, in a slim image that
-# runs as an unprivileged user.
+# previewd and Terraform (1.5.7 unless --build-arg TERRAFORM_VERSION=vX.Y.Z),
+# both built from source, in a slim image that runs as an unprivileged user.
 
 FROM golang:1.26-bookworm AS previewd
 WORKDIR /src
@@ -13,7 +13,8 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}"
 
 # Terraform comes from the Go module proxy, like everywhere else in previewd.
 FROM golang:1.26-bookworm AS terraform
-RUN CGO_ENABLED=0 GOBIN=/out go install -trimpath -ldflags "-s -w" github.com/hashicorp/terraform@v1.5.7
+ARG TERRAFORM_VERSION=v1.5.7
+RUN CGO_ENABLED=0 GOBIN=/out go install -trimpath -ldflags "-s -w" github.com/hashicorp/terraform@${TERRAFORM_VERSION}
 
 FROM debian:bookworm-slim
 RUN apt-get update \

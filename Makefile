@@ -27,7 +27,7 @@ export PREVIEWD_TEST_PROVIDER_MIRROR ?= $(PROVIDER_MIRROR)
 export PREVIEWD_OPENAPI_SPEC ?= $(OPENAPI_SPEC)
 export PREVIEWD_HELM_BIN ?= $(BIN)/helm
 
-.PHONY: all build demo test vet check-tracked fuzz bench deps terraform tofu providers postgres chromium helm clean
+.PHONY: all build demo test vet check-tracked fuzz bench deps terraform tofu providers postgres chromium helm snapshot release clean
 
 all: build
 
@@ -93,6 +93,22 @@ chromium:
 helm:
 	./scripts/helm.sh
 
+# A release into ./dist: previewd and preview-web for linux/darwin x
+# amd64/arm64, the linux/amd64+arm64 image as an OCI layout (no Docker
+# daemon), an SBOM and checksums. Nothing is published. Terraform's cross
+# builds and the image's Debian userland are cached in ./.cache/release
+# (about 8 minutes once, then about 25 seconds).
+snapshot:
+	./scripts/release-deps.sh
+	$(GO) run ./scripts/release --snapshot --terraform-version $(TERRAFORM_VERSION)
+
+# make release VERSION=v1.2.3: the same for a tag of HEAD (CI does this on
+# a pushed tag, .github/workflows/release.yml).
+release:
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=vX.Y.Z"; exit 1; }
+	./scripts/release-deps.sh
+	$(GO) run ./scripts/release --version $(VERSION) --terraform-version $(TERRAFORM_VERSION)
+
 demo: build
 	./scripts/demo.sh
 
@@ -109,7 +125,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzVerifySignature$$' -fuzztime=$(FUZZTIME) ./webhooks/
 	$(GO) test -run='^$$' -fuzz='^FuzzEnvironmentName$$' -fuzztime=$(FUZZTIME) .
 
-test: check-tracked deps build vet postgres chromium helm
+test: check-tracked deps build vet postgres chromium helm snapshot
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 
@@ -122,4 +138,4 @@ bench: build deps
 	$(GO) test -run='^$$' -bench=. -benchmem ./webhooks/
 
 clean:
-	rm -rf $(BIN)/previewd $(BIN)/preview-web .previewd
+	rm -rf $(BIN)/previewd $(BIN)/preview-web .previewd dist
