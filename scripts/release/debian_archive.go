@@ -64,7 +64,7 @@ func verifiedRelease(ctx context.Context, s debianSuite, keyring string) (stanza
 // archive lacks the newest. A bad signature is refused.
 func gpgvSigned(ctx context.Context, clearsigned []byte, keyring string) ([]byte, error) {
 	if _, err := os.Stat(keyring); err != nil {
-		return nil, fmt.Errorf("Debian's archive keyring (package debian-archive-keyring): %w", err)
+		return nil, fmt.Errorf("the Debian archive keyring (package debian-archive-keyring): %w", err)
 	}
 	status, err := os.CreateTemp("", "gpgv-status-*")
 	if err != nil {
