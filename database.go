@@ -31,8 +31,10 @@ type DatabaseReport struct {
 // LockHold is one relation's locks while the database was watched.
 type LockHold struct {
 	Relation string `json:"relation"`
-	// Statement is the first line of the statement that held the
-	// strongest lock, its literals hidden ('…'): never its parameters.
+	// Statement is the first line of the statement running when the
+	// longest lock was first seen, its literals hidden ('…'): never its
+	// parameters. A change to the table no sample caught (a lock held
+	// under one interval) says so instead.
 	Statement string `json:"statement"`
 	// Mode is the strongest lock mode held (AccessExclusiveLock, …).
 	Mode string `json:"mode"`

@@ -112,7 +112,7 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 		ci: c.checks, admission: adm, parity: par, drift: c.drift,
 	}
 	if cfg.Databases != nil {
-		c.runLoop.databases = &databases{core: core, dbs: cfg.Databases, ends: map[string]func(){}}
+		c.runLoop.databases = &databases{core: core, dbs: cfg.Databases, metrics: cfg.Metrics, ends: map[string]func(){}}
 	}
 	c.services = []namedService{
 		{"elector", cfg.Leases != nil, &elector{core: core}},

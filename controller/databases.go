@@ -37,7 +37,8 @@ type DatabaseWatch interface {
 // kept).
 type databases struct {
 	*core
-	dbs Databases
+	dbs     Databases
+	metrics Metrics // nil: nothing measured
 
 	mu      sync.Mutex
 	ends    map[string]func() // environment → ends its watch now
@@ -77,6 +78,16 @@ func (d *databases) start(ctx context.Context, env preview.Environment) (Databas
 		return nil, watched, err.Error()
 	}
 	return w, watched, ""
+}
+
+// made is told Terraform's apply succeeded (made: the environment with
+// its new outputs): a watch that could not start before it, since the
+// database did not exist yet, starts now, before the seed hook.
+func (w *watch) made(ctx context.Context, made preview.Environment) {
+	if w == nil || w.w != nil || w.why != "" {
+		return
+	}
+	w.w, _, w.why = w.d.start(ctx, made)
 }
 
 // applied is told the apply ended: applied is the environment as it now
@@ -140,6 +151,9 @@ func (w *watch) finish(ctx context.Context) {
 	if err != nil {
 		d.log.Error("migrations: store the report", "environment", w.env.Name, "err", err)
 		return
+	}
+	if d.metrics != nil {
+		d.metrics.MigrationsJudged(report.Verdict.Status)
 	}
 	d.log.Info("migrations: watched", "environment", w.env.Name, "verdict", report.Verdict.Status, "holds", len(report.Holds), "samples", report.Samples)
 	d.notices.add(w.env.Name)

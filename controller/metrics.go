@@ -17,6 +17,9 @@ type Metrics interface {
 	// ParityChecked is called with each parity check's verdict: "ok",
 	// "drift", or "error" when the check could not run.
 	ParityChecked(verdict string)
+	// MigrationsJudged is called with each watch of a preview's database:
+	// "ok", "failure", "inconclusive" or "unwatched".
+	MigrationsJudged(verdict string)
 }
 
 // RunQueue returns how many environments wait for a run worker of this

@@ -41,6 +41,13 @@ func (r *runLoop) apply(ctx context.Context, env preview.Environment, admitted f
 	watch := r.databases.begin(ctx, env)
 	applied, runErr := r.prov.Apply(ctx, env, log)
 	url, outputs := applied.URL, applied.Outputs
+	if runErr == nil {
+		// The first apply made the database: watched from now, through
+		// the seed that may migrate it.
+		made := env
+		made.URL, made.Outputs, made.AppliedSHA, made.AppliedGeneration = url, outputs, sha, gen
+		watch.made(ctx, made)
+	}
 	seeded, seedErr := env.Seeded, error(nil)
 	if runErr == nil && !env.Seeded && r.checker != nil {
 		// Seed before the environment shows as ready, so nobody opens an

@@ -420,3 +420,28 @@ func TestMigrationsVerdict(t *testing.T) {
 		t.Errorf("token mode statuses %v, want previewd/migrations error (inconclusive is no pass)", statuses)
 	}
 }
+
+// TestCommentShowsTheMigrationsVerdict: one line on the pull request, the
+// reason that decided it, made inert (a statement comes from the pull
+// request's migration).
+func TestCommentShowsTheMigrationsVerdict(t *testing.T) {
+	prod := 1.4e6
+	env := checkedEnv()
+	env.Parity.CheckedAt = time.Now()
+	env.Database = preview.DatabaseReport{Watched: true, SHA: runSHA, Holds: []preview.LockHold{{Relation: "orders",
+		Statement: "CREATE INDEX i ON orders (t) -- [click](https://evil.example)", BlockedWrites: 6200 * time.Millisecond, Rows: 200, ProductionRows: &prod}}}
+	env.Database.Verdict = env.Database.Judge(preview.MigrationLimits{MaxWriteBlock: 5 * time.Second, MinShare: 0.1})
+	body, err := templates.RenderComment(CommentData(env, func(string) string { return "" }, preview.Pricing{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "**Migrations:** ❌ `` `CREATE INDEX i ON orders (t) -- [click](https://evil.example)` blocked writes on `orders` for 6.2 s (limit 5.0 s) ``"; !strings.Contains(body, want) {
+		t.Errorf("comment lacks %q:\n%s", want, body)
+	}
+	env.Database.Holds[0].BlockedWrites = 10 * time.Millisecond
+	env.Database.Verdict = env.Database.Judge(preview.MigrationLimits{MaxWriteBlock: 5 * time.Second, MinShare: 0.1})
+	body, _ = templates.RenderComment(CommentData(env, func(string) string { return "" }, preview.Pricing{}))
+	if want := "**Migrations:** ⚠️ inconclusive: `orders: 200 rows here, 1.4M in production (under 10%): what it held here says little of production`"; !strings.Contains(body, want) {
+		t.Errorf("comment lacks %q:\n%s", want, body)
+	}
+}

@@ -2,6 +2,7 @@ package github
 
 import (
 	"math"
+	"strings"
 	"time"
 
 	preview "github.com/previewd/previewd"
@@ -20,6 +21,7 @@ func CommentData(env preview.Environment, logLink func(string) string, pricing p
 		LogURL:    logLink(env.LastRunID),
 		Reason:    string(env.Desired.Reason),
 		Parity:    parityView(env.Parity, env.ParityStatus),
+		Database:  databaseView(env.Database, env.DatabaseStatus),
 		Now:       time.Now(),
 	}
 	if env.Checks.SHA == env.HeadSHA {
@@ -54,6 +56,26 @@ func parityView(r preview.ParityReport, shown preview.CommitStatus) *templates.P
 		}
 		v.Findings = append(v.Findings, templates.FindingRow{Kind: string(f.Kind), Subject: f.Subject,
 			Production: f.Production, Preview: f.Preview, Reason: f.Reason, Declared: f.Declared, Location: f.Location})
+	}
+	return v
+}
+
+// databaseView is what the comment shows of the migrations verdict: the
+// reason that decided it (a lock over a limit, or a table too small to
+// say); nil before a watch.
+func databaseView(r preview.DatabaseReport, shown preview.CommitStatus) *templates.DatabaseView {
+	if r.Verdict.Status == "" {
+		return nil
+	}
+	v := &templates.DatabaseView{Status: r.Verdict.Status}
+	for _, reason := range r.Verdict.Reasons {
+		decides := r.Verdict.Status != preview.DatabaseInconclusive || strings.Contains(reason, "%)")
+		if v.Reason == "" && decides {
+			v.Reason = reason
+		}
+	}
+	if shown.SHA == r.SHA && shown.CheckRunID != 0 {
+		v.CheckRunURL = shown.URL
 	}
 	return v
 }

@@ -213,6 +213,19 @@ func (s *Server) handleParity(c echo.Context) error {
 	return c.JSON(http.StatusOK, report)
 }
 
+// handleDatabase answers GET …/database with what the environment's
+// database held while it last came up (migrations), and the verdict.
+func (s *Server) handleDatabase(c echo.Context) error {
+	env, err := s.cfg.Store.FindEnvironmentByName(c.Request().Context(), c.Param("name"))
+	if err != nil {
+		return err
+	}
+	if env.Database.Verdict.Status == "" {
+		return preview.Errorf(preview.ENOTFOUND, "%s's database has not been watched (see migrations.database_output)", env.Name)
+	}
+	return c.JSON(http.StatusOK, databaseOf(env.Database))
+}
+
 // handleListRuns answers GET …/runs with the runs of the environment's
 // current pull request, oldest first: a name reused by another pull request
 // does not bring the earlier holder's runs with it.

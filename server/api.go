@@ -112,6 +112,49 @@ type CommitStatus struct {
 	URL        string `json:"url,omitempty"`
 }
 
+// Database is what a preview's database held while the environment last
+// came up, and the verdict (GET …/database).
+type Database struct {
+	Watched bool           `json:"watched"`
+	Why     string         `json:"why,omitempty"`
+	SHA     string         `json:"sha,omitempty"`
+	From    *time.Time     `json:"from,omitempty"`
+	To      *time.Time     `json:"to,omitempty"`
+	Samples int            `json:"samples"`
+	Holds   []DatabaseHold `json:"holds"`
+	Verdict struct {
+		Status  string   `json:"status"`
+		Reasons []string `json:"reasons,omitempty"`
+	} `json:"verdict"`
+}
+
+// DatabaseHold is one relation's locks.
+type DatabaseHold struct {
+	Relation       string   `json:"relation"`
+	Statement      string   `json:"statement"`
+	Mode           string   `json:"mode"`
+	BlockedWrites  float64  `json:"blocked_writes_seconds"`
+	BlockedReads   float64  `json:"blocked_reads_seconds"`
+	LongestWait    float64  `json:"longest_wait_seconds"`
+	Rows           float64  `json:"rows"`
+	ProductionRows *float64 `json:"production_rows,omitempty"`
+}
+
+// databaseOf is r as the API shows it.
+func databaseOf(r preview.DatabaseReport) Database {
+	out := Database{Watched: r.Watched, Why: r.Why, SHA: r.SHA, Samples: r.Samples, Holds: []DatabaseHold{}}
+	if !r.From.IsZero() {
+		out.From, out.To = &r.From, &r.To
+	}
+	out.Verdict.Status, out.Verdict.Reasons = r.Verdict.Status, r.Verdict.Reasons
+	for _, h := range r.Holds {
+		out.Holds = append(out.Holds, DatabaseHold{Relation: h.Relation, Statement: h.Statement, Mode: h.Mode,
+			BlockedWrites: h.BlockedWrites.Seconds(), BlockedReads: h.BlockedReads.Seconds(), LongestWait: h.LongestWait.Seconds(),
+			Rows: h.Rows, ProductionRows: h.ProductionRows})
+	}
+	return out
+}
+
 func commitStatus(s preview.CommitStatus) CommitStatus {
 	return CommitStatus{SHA: s.SHA, State: s.State, CheckRunID: s.CheckRunID, URL: s.URL}
 }

@@ -166,6 +166,7 @@ func (p Pages) Environment(ctx context.Context, w io.Writer, env preview.Environ
 			})
 		}
 	}
+	page.Database = databasePage(env)
 	page.Inputs = p.inputs(ctx, env)
 	page.Runs, page.Running = runRows(env, runs, st.LogTail, now)
 	return templates.RenderEnvironment(w, page)
@@ -243,4 +244,27 @@ func terraformStep(log string) string {
 		}
 	}
 	return step
+}
+
+// databasePage is the migrations verdict as the environment's page shows
+// it; nil before a watch.
+func databasePage(env preview.Environment) *templates.DatabasePage {
+	r := env.Database
+	if r.Verdict.Status == "" {
+		return nil
+	}
+	page := &templates.DatabasePage{Status: r.Verdict.Status, Reasons: r.Verdict.Reasons}
+	if s := env.DatabaseStatus; s.SHA == r.SHA && s.CheckRunID != 0 && strings.HasPrefix(s.URL, "https://") {
+		page.CheckRunURL = s.URL
+	}
+	for _, h := range r.Holds {
+		prod := "—"
+		if h.ProductionRows != nil {
+			prod = preview.Count(*h.ProductionRows)
+		}
+		page.Holds = append(page.Holds, templates.HoldRow{Relation: h.Relation, Statement: h.Statement, Mode: h.Mode,
+			BlockedWrites: preview.Seconds(h.BlockedWrites), BlockedReads: preview.Seconds(h.BlockedReads), LongestWait: preview.Seconds(h.LongestWait),
+			Rows: preview.Count(h.Rows), ProductionRows: prod})
+	}
+	return page
 }

@@ -275,6 +275,7 @@ type RunMetrics struct {
 	runs         *prometheus.HistogramVec
 	githubFailed prometheus.Counter
 	parity       *prometheus.CounterVec
+	migrations   *prometheus.CounterVec
 }
 
 func NewRunMetrics(reg prometheus.Registerer) *RunMetrics {
@@ -292,6 +293,10 @@ func NewRunMetrics(reg prometheus.Registerer) *RunMetrics {
 			Name: "previewd_parity_checks_total",
 			Help: "Parity checks by verdict (ok, drift, error).",
 		}, []string{"verdict"}),
+		migrations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "previewd_migrations_checks_total",
+			Help: "Watches of previews' databases as they came up, by verdict (ok, failure, inconclusive, unwatched).",
+		}, []string{"verdict"}),
 	}
 	// Every series exists from the start, so rates and alerts see zeros
 	// instead of nothing.
@@ -303,7 +308,10 @@ func NewRunMetrics(reg prometheus.Registerer) *RunMetrics {
 	for _, v := range []string{"ok", "drift", "error"} {
 		m.parity.WithLabelValues(v)
 	}
-	reg.MustRegister(m.runs, m.githubFailed, m.parity)
+	for _, v := range []string{preview.DatabaseOK, preview.DatabaseFailure, preview.DatabaseInconclusive, preview.DatabaseUnwatched} {
+		m.migrations.WithLabelValues(v)
+	}
+	reg.MustRegister(m.runs, m.githubFailed, m.parity, m.migrations)
 	return m
 }
 
@@ -314,6 +322,8 @@ func (m *RunMetrics) RunFinished(phase preview.Phase, state preview.RunState, to
 func (m *RunMetrics) GitHubSyncFailed() { m.githubFailed.Inc() }
 
 func (m *RunMetrics) ParityChecked(verdict string) { m.parity.WithLabelValues(verdict).Inc() }
+
+func (m *RunMetrics) MigrationsJudged(verdict string) { m.migrations.WithLabelValues(verdict).Inc() }
 
 // RegisterQueueMetrics exports the controller's queues, read at scrape
 // time.

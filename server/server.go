@@ -246,6 +246,7 @@ func (s *Server) routes() {
 	api.POST("/environments/:name/keep", s.handleKeep(true))
 	api.POST("/environments/:name/unkeep", s.handleKeep(false))
 	api.GET("/environments/:name/parity", s.handleParity)
+	api.GET("/environments/:name/database", s.handleDatabase)
 	api.POST("/environments/:name/drift-check", s.handleDriftCheck)
 	api.GET("/environments/:name/runs", s.handleListRuns)
 	api.GET("/environments/:name/runs/:seq/log", s.handleRunLog)

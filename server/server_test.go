@@ -700,3 +700,34 @@ func TestEnvironmentShowsItsCheckRuns(t *testing.T) {
 		t.Errorf("parity_status = %v, want the check run's id, page and state (and nothing of previewd's bookkeeping)", p)
 	}
 }
+
+// TestDatabaseEndpoint answers what the preview's database held (404
+// before a watch), in seconds, with the verdict.
+func TestDatabaseEndpoint(t *testing.T) {
+	f := newFixture(t, nil)
+	body := prPayload("opened", 4, "parity/x", "abc", time.Now())
+	f.deliver(t, "pull_request", "p1", body, sign(body))
+	if resp, raw := f.api(t, "GET", "/api/v1/environments/parity-x/database", token); resp.StatusCode != 404 || !strings.Contains(string(raw), "not been watched") {
+		t.Errorf("before a watch: got %d %s, want 404", resp.StatusCode, raw)
+	}
+	prod := 1.4e6
+	f.db.UpdateEnvironment(context.Background(), "parity-x", func(e *preview.Environment) error {
+		e.Database = preview.DatabaseReport{Watched: true, SHA: "abc", Samples: 80, From: time.Unix(0, 0), To: time.Unix(6, 0),
+			Holds: []preview.LockHold{{Relation: "orders", Statement: "CREATE INDEX i ON orders (t)", Mode: "ShareLock", BlockedWrites: 6200 * time.Millisecond, Rows: 200, ProductionRows: &prod}}}
+		e.Database.Verdict = e.Database.Judge(preview.MigrationLimits{MaxWriteBlock: 5 * time.Second, MinShare: 0.1})
+		return nil
+	})
+	resp, raw := f.api(t, "GET", "/api/v1/environments/parity-x/database", token)
+	var got struct {
+		Watched bool
+		Holds   []map[string]any
+		Verdict struct{ Status string }
+	}
+	if err := json.Unmarshal(raw, &got); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("got %d %s", resp.StatusCode, raw)
+	}
+	if !got.Watched || got.Verdict.Status != "failure" || len(got.Holds) != 1 || got.Holds[0]["blocked_writes_seconds"] != 6.2 ||
+		got.Holds[0]["production_rows"] != 1.4e6 || got.Holds[0]["statement"] != "CREATE INDEX i ON orders (t)" {
+		t.Errorf("report: %s", raw)
+	}
+}

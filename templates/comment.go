@@ -105,6 +105,8 @@ type CommentData struct {
 	Now        time.Time
 	// Parity is the newest parity verdict; nil before the first check.
 	Parity *ParityView
+	// Database is the migrations verdict; nil before a watch.
+	Database *DatabaseView
 	// Reason is why the environment should (not) exist: "closed",
 	// "expired", "admin", "command", "fork-awaiting-approval", …; it picks
 	// the explanation shown.
@@ -134,6 +136,13 @@ type BudgetView struct {
 type CostView struct {
 	Currency           string // "$", "€", "USD": letters and currency signs only
 	SoFar, UntilExpiry float64
+}
+
+// DatabaseView is the migrations verdict as the comment shows it: its
+// status (ok, failure, inconclusive, unwatched), the reason that decided
+// it, and the check run with the whole table (App mode).
+type DatabaseView struct {
+	Status, Reason, CheckRunURL string
 }
 
 // ParityView is a parity check as the comment shows it.

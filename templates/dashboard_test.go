@@ -64,3 +64,27 @@ func TestEnvironmentPageLinksTheCheckRun(t *testing.T) {
 		t.Errorf("page lacks %q:\n%s", want, b.String())
 	}
 }
+
+// TestEnvironmentPageShowsTheMigrations: the verdict, its reasons and the
+// table of what was held; a statement from the pull request's migration
+// stays text.
+func TestEnvironmentPageShowsTheMigrations(t *testing.T) {
+	var b strings.Builder
+	err := RenderEnvironment(&b, EnvironmentPage{Name: "x", Status: "ready", Database: &DatabasePage{Status: "failure",
+		Reasons: []string{"blocked writes on orders for 6.2 s (limit 5.0 s)"},
+		Holds: []HoldRow{{Relation: "orders", Statement: "CREATE INDEX i ON orders (t) -- <script>alert(1)</script>", Mode: "ShareLock",
+			BlockedWrites: "6.2 s", BlockedReads: "0.0 s", LongestWait: "1.0 s", Rows: "2M", ProductionRows: "1.4M"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, want := range []string{"<h2>Migrations</h2>", `<span class="status failure">failure</span>`, "<li>blocked writes on orders for 6.2 s (limit 5.0 s)</li>",
+		"<td>ShareLock</td><td>6.2 s</td>", "&lt;script&gt;"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "<script>alert") {
+		t.Error("the statement's markup reached the page")
+	}
+}

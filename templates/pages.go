@@ -37,7 +37,10 @@ type EnvironmentPage struct {
 	Inputs                             []Input
 	History                            []HistoryRow // newest first
 	Parity                             *ParityPage
-	Runs                               []RunRow // newest first
+	// Database is the migrations verdict and what was held; nil before a
+	// watch.
+	Database *DatabasePage
+	Runs     []RunRow // newest first
 	// Running is the run in progress, if any: its phase, how long it has
 	// run, and how long this environment's runs of that phase usually take.
 	Running *RunningView
@@ -68,6 +71,19 @@ type ParityPage struct {
 	// CheckRunURL is the previewd/parity check run of this verdict (App
 	// mode), with the findings at the module's lines.
 	CheckRunURL string
+}
+
+// DatabasePage is the migrations verdict on the environment's page.
+type DatabasePage struct {
+	Status      string
+	Reasons     []string
+	Holds       []HoldRow
+	CheckRunURL string
+}
+
+// HoldRow is one relation's locks, each figure shown.
+type HoldRow struct {
+	Relation, Statement, Mode, BlockedWrites, BlockedReads, LongestWait, Rows, ProductionRows string
 }
 
 // RunRow is one Terraform run of the environment.

@@ -167,6 +167,7 @@ func (s *service) controllerConfig() controller.Config {
 		Resync:     controller.ResyncConfig{Interval: cfg.ResyncInterval, MaxDestroys: cfg.MaxResyncDestroys, Allowed: cfg.Serves},
 		Redelivery: controller.RedeliveryConfig{Interval: cfg.RedeliveryInterval},
 		Modules:    controller.ModulesConfig{PollInterval: cfg.ModulePollInterval, Versions: moduleVersions{cfg}},
+		Databases:  databaseWatches{cfg: cfg, prov: s.prov},
 		LeaseTTL:   cfg.LeaseTTL,
 		Metrics:    server.NewRunMetrics(s.reg),
 		Budgets:    budgets{cfg},

@@ -40,6 +40,16 @@ func (c *Config) ModuleWith(ctx context.Context, env preview.Environment, extra 
 	if diags.HasErrors() {
 		return provisioner.Module{}, preview.Errorf(preview.EINVALID, "read module %s:\n%s", r.ModuleDir, moduleDiagnostics(r.ModuleDir, diags))
 	}
+	if m := r.Migrations; m != nil && m.DatabaseOutput != "" {
+		// The output holds a password: Terraform would print it in the
+		// run's log and previewd keep it with the other outputs.
+		switch o, ok := inspected.Outputs[m.DatabaseOutput]; {
+		case !ok:
+			return provisioner.Module{}, preview.Errorf(preview.EINVALID, "migrations.database_output: the module has no output %q", m.DatabaseOutput)
+		case !o.Sensitive:
+			return provisioner.Module{}, preview.Errorf(preview.EINVALID, "migrations.database_output: output %q is not sensitive: add `sensitive = true` to it, it holds the database's password", m.DatabaseOutput)
+		}
+	}
 	declared, sensitive := map[string]bool{}, map[string]bool{}
 	for name, v := range inspected.Variables {
 		declared[name], sensitive[name] = true, v.Sensitive
