@@ -305,13 +305,22 @@ func TestKubernetesManifests(t *testing.T) {
 	if !strings.Contains(body, "app_private_key_file: "+keyPath+"\n") {
 		t.Errorf("the configuration does not read the App's key from %s", keyPath)
 	}
+	loadDeployedConfig(t, configFile, vars)
+}
+
+// loadDeployedConfig loads a deployment's configuration as previewd would
+// with vars (the Secret's values), an App key of the test's own in place
+// of the Secret's, and checks it runs replicas on PostgreSQL with the pg
+// backend's PG_CONN_STR passed to Terraform.
+func loadDeployedConfig(t *testing.T, configFile string, vars map[string]string) config.Config {
+	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
 	vars["PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE"] = filepath.Join(t.TempDir(), "app.pem")
 	os.WriteFile(vars["PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE"], pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
-	cfg, err := config.Read(configFile, func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, true)
+	cfg, err := config.Read(configFile, config.MapEnv(vars), true)
 	if err != nil {
 		t.Fatalf("the ConfigMap's configuration: %v", err)
 	}
@@ -321,4 +330,5 @@ func TestKubernetesManifests(t *testing.T) {
 	if !slices.Contains(cfg.Terraform.EnvPassthrough, "PG_CONN_STR") || vars["PG_CONN_STR"] == "" {
 		t.Error("Terraform's pg backend gets no PG_CONN_STR")
 	}
+	return cfg
 }

@@ -2,10 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -243,22 +239,7 @@ func checkHelmObjects(t *testing.T, objects map[string]map[string]any, baseMiB, 
 	if keyPath == "" || !strings.Contains(body, "app_private_key_file: "+keyPath+"\n") {
 		t.Errorf("the configuration does not read the App's key from the Secret's volume (%q)", keyPath)
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vars["PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE"] = filepath.Join(t.TempDir(), "app.pem")
-	os.WriteFile(vars["PREVIEWD_GITHUB_APP_PRIVATE_KEY_FILE"], pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
-	cfg, err := config.Read(configFile, func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, true)
-	if err != nil {
-		t.Fatalf("the ConfigMap's configuration: %v", err)
-	}
-	if cfg.Store.Driver != "postgres" || cfg.State.Backend != "pg" || cfg.LeaseTTL <= 0 {
-		t.Errorf("the configuration: store %q, state %q, lease_ttl %s; want postgres and pg", cfg.Store.Driver, cfg.State.Backend, cfg.LeaseTTL)
-	}
-	if !slices.Contains(cfg.Terraform.EnvPassthrough, "PG_CONN_STR") {
-		t.Error("Terraform's pg backend gets no PG_CONN_STR")
-	}
+	cfg := loadDeployedConfig(t, configFile, vars)
 	if time.Duration(grace)*time.Second <= cfg.ShutdownTimeout {
 		t.Errorf("terminationGracePeriodSeconds %d: not longer than shutdown_timeout %s", grace, cfg.ShutdownTimeout)
 	}
