@@ -205,22 +205,7 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 		objects[kind] = obj
 	}
-	get := func(v any, path ...any) any {
-		for _, p := range path {
-			switch p := p.(type) {
-			case string:
-				m, _ := v.(map[string]any)
-				v = m[p]
-			case int:
-				s, _ := v.([]any)
-				if p >= len(s) {
-					return nil
-				}
-				v = s[p]
-			}
-		}
-		return v
-	}
+	get := manifestGet
 	for _, kind := range []string{"Deployment", "Service", "PodDisruptionBudget", "ConfigMap", "ServiceAccount"} {
 		if objects[kind] == nil {
 			t.Fatalf("no %s", kind)

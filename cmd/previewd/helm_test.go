@@ -94,7 +94,7 @@ func TestHelmChart(t *testing.T) {
 	t.Run("everything", func(t *testing.T) {
 		objects := helmTemplate(t, helm, "-f", full)
 		cfg, pod := checkHelmObjects(t, objects, values.Memory.BaseMiB, values.Memory.PerRunMiB)
-		if r := helmGet(objects["Deployment"], "spec", "replicas"); r != 3 {
+		if r := manifestGet(objects["Deployment"], "spec", "replicas"); r != 3 {
 			t.Errorf("replicas: %v, want 3", r)
 		}
 		checkHelmExposure(t, objects, cfg, pod)
@@ -103,7 +103,7 @@ func TestHelmChart(t *testing.T) {
 			"eks.amazonaws.com/role-arn":     "arn:aws:iam::111122223333:role/previewd",
 			"iam.gke.io/gcp-service-account": "previewd@acme.iam.gserviceaccount.com",
 		} {
-			if got := helmGet(sa, "metadata", "annotations", k); got != v {
+			if got := manifestGet(sa, "metadata", "annotations", k); got != v {
 				t.Errorf("the ServiceAccount's annotation %s: %v, want %s", k, got, v)
 			}
 		}
@@ -135,37 +135,37 @@ func checkHelmObjects(t *testing.T, objects map[string]map[string]any, baseMiB, 
 		}
 	}
 	d := objects["Deployment"]
-	if r, _ := helmGet(d, "spec", "replicas").(int); r < 2 {
-		t.Errorf("replicas: %v, want at least 2", helmGet(d, "spec", "replicas"))
+	if r, _ := manifestGet(d, "spec", "replicas").(int); r < 2 {
+		t.Errorf("replicas: %v, want at least 2", manifestGet(d, "spec", "replicas"))
 	}
-	pod := helmGet(d, "spec", "template", "spec")
-	c := helmGet(pod, "containers", 0)
-	podLabels, _ := helmGet(d, "spec", "template", "metadata", "labels").(map[string]any)
-	if !helmSelects(helmGet(objects["PodDisruptionBudget"], "spec", "selector", "matchLabels"), podLabels) ||
-		!helmSelects(helmGet(objects["Service"], "spec", "selector"), podLabels) {
+	pod := manifestGet(d, "spec", "template", "spec")
+	c := manifestGet(pod, "containers", 0)
+	podLabels, _ := manifestGet(d, "spec", "template", "metadata", "labels").(map[string]any)
+	if !helmSelects(manifestGet(objects["PodDisruptionBudget"], "spec", "selector", "matchLabels"), podLabels) ||
+		!helmSelects(manifestGet(objects["Service"], "spec", "selector"), podLabels) {
 		t.Error("the Service and the PodDisruptionBudget do not select previewd's pods")
 	}
-	if mu := helmGet(objects["PodDisruptionBudget"], "spec", "maxUnavailable"); mu != 1 {
+	if mu := manifestGet(objects["PodDisruptionBudget"], "spec", "maxUnavailable"); mu != 1 {
 		t.Errorf("PodDisruptionBudget maxUnavailable: %v", mu)
 	}
-	if p := helmGet(c, "readinessProbe", "httpGet"); helmGet(p, "path") != "/readyz" || helmGet(p, "port") != "http" {
+	if p := manifestGet(c, "readinessProbe", "httpGet"); manifestGet(p, "path") != "/readyz" || manifestGet(p, "port") != "http" {
 		t.Errorf("readiness probe: %v", p)
 	}
-	if p := helmGet(c, "livenessProbe", "httpGet"); helmGet(p, "path") != "/healthz" || helmGet(p, "port") != "http" {
+	if p := manifestGet(c, "livenessProbe", "httpGet"); manifestGet(p, "path") != "/healthz" || manifestGet(p, "port") != "http" {
 		t.Errorf("liveness probe: %v", p)
 	}
-	if name := helmGet(objects["ServiceAccount"], "metadata", "name"); helmGet(pod, "serviceAccountName") != name {
-		t.Errorf("the pod runs as %v, not the chart's ServiceAccount %v", helmGet(pod, "serviceAccountName"), name)
+	if name := manifestGet(objects["ServiceAccount"], "metadata", "name"); manifestGet(pod, "serviceAccountName") != name {
+		t.Errorf("the pod runs as %v, not the chart's ServiceAccount %v", manifestGet(pod, "serviceAccountName"), name)
 	}
-	if helmGet(pod, "securityContext", "runAsUser") != 10001 || helmGet(pod, "securityContext", "runAsNonRoot") != true ||
-		helmGet(c, "securityContext", "readOnlyRootFilesystem") != true {
-		t.Errorf("security contexts: pod %v, container %v", helmGet(pod, "securityContext"), helmGet(c, "securityContext"))
+	if manifestGet(pod, "securityContext", "runAsUser") != 10001 || manifestGet(pod, "securityContext", "runAsNonRoot") != true ||
+		manifestGet(c, "securityContext", "readOnlyRootFilesystem") != true {
+		t.Errorf("security contexts: pod %v, container %v", manifestGet(pod, "securityContext"), manifestGet(c, "securityContext"))
 	}
 	writable := map[string]bool{}
 	for _, m := range helmList(c, "volumeMounts") {
 		for _, v := range helmList(pod, "volumes") {
-			if helmGet(v, "name") == helmGet(m, "name") && helmGet(v, "emptyDir") != nil {
-				writable[helmGet(m, "mountPath").(string)] = true
+			if manifestGet(v, "name") == manifestGet(m, "name") && manifestGet(v, "emptyDir") != nil {
+				writable[manifestGet(m, "mountPath").(string)] = true
 			}
 		}
 	}
@@ -182,11 +182,11 @@ func checkHelmObjects(t *testing.T, objects map[string]map[string]any, baseMiB, 
 	secretName := ""
 	vars := map[string]string{}
 	for _, e := range helmList(c, "env") {
-		name, _ := helmGet(e, "name").(string)
-		value, _ := helmGet(e, "value").(string)
-		if ref := helmGet(e, "valueFrom", "secretKeyRef"); ref != nil {
-			key, _ := helmGet(ref, "key").(string)
-			secretName, _ = helmGet(ref, "name").(string)
+		name, _ := manifestGet(e, "name").(string)
+		value, _ := manifestGet(e, "value").(string)
+		if ref := manifestGet(e, "valueFrom", "secretKeyRef"); ref != nil {
+			key, _ := manifestGet(ref, "key").(string)
+			secretName, _ = manifestGet(ref, "name").(string)
 			if value = helmFakeSecret[key]; value == "" {
 				t.Errorf("%s: the Secret's key %q is not one docs/install.md's Secret holds", name, key)
 			}
@@ -205,19 +205,19 @@ func checkHelmObjects(t *testing.T, objects map[string]map[string]any, baseMiB, 
 		t.Error("no PG_CONN_STR for Terraform's pg backend")
 	}
 
-	grace, _ := helmGet(pod, "terminationGracePeriodSeconds").(int)
+	grace, _ := manifestGet(pod, "terminationGracePeriodSeconds").(int)
 	if time.Duration(grace)*time.Second <= config.Default().ShutdownTimeout {
 		t.Errorf("terminationGracePeriodSeconds %d: not longer than the shutdown timeout %s", grace, config.Default().ShutdownTimeout)
 	}
 
 	// The ConfigMap holds no secret: they are all in the environment.
-	body, _ := helmGet(objects["ConfigMap"], "data", "previewd.yaml").(string)
+	body, _ := manifestGet(objects["ConfigMap"], "data", "previewd.yaml").(string)
 	var file map[string]any
 	if err := yaml.Unmarshal([]byte(body), &file); err != nil {
 		t.Fatalf("the ConfigMap's previewd.yaml: %v", err)
 	}
 	for _, path := range [][]any{{"webhook_secret"}, {"admin_token"}, {"metrics_token"}, {"store", "url"}, {"github", "token"}, {"state", "config", "conn_str"}} {
-		if helmGet(file, path...) != nil {
+		if manifestGet(file, path...) != nil {
 			t.Errorf("the ConfigMap's previewd.yaml sets %v", path)
 		}
 	}
@@ -229,9 +229,9 @@ func checkHelmObjects(t *testing.T, objects map[string]map[string]any, baseMiB, 
 	keyPath := ""
 	for _, m := range helmList(c, "volumeMounts") {
 		for _, v := range helmList(pod, "volumes") {
-			if helmGet(v, "name") == helmGet(m, "name") && helmGet(v, "secret", "secretName") == secretName {
-				dir, _ := helmGet(m, "mountPath").(string)
-				item, _ := helmGet(v, "secret", "items", 0, "path").(string)
+			if manifestGet(v, "name") == manifestGet(m, "name") && manifestGet(v, "secret", "secretName") == secretName {
+				dir, _ := manifestGet(m, "mountPath").(string)
+				item, _ := manifestGet(v, "secret", "items", 0, "path").(string)
 				keyPath = dir + "/" + item
 			}
 		}
@@ -250,7 +250,7 @@ func checkHelmObjects(t *testing.T, objects map[string]map[string]any, baseMiB, 
 	// Memory: previewd, and every run slot (runs and parity checks) with
 	// Terraform and its providers.
 	slots := cfg.MaxConcurrentRuns + cfg.MaxConcurrentChecks
-	limit, _ := helmGet(c, "resources", "limits", "memory").(string)
+	limit, _ := manifestGet(c, "resources", "limits", "memory").(string)
 	if mib, err := helmMebibytes(limit); err != nil || mib < baseMiB+slots*perRunMiB {
 		t.Errorf("memory limit %q (%v): want at least %d MiB + %d run slots × %d MiB", limit, err, baseMiB, slots, perRunMiB)
 	}
@@ -267,11 +267,11 @@ func checkHelmExposure(t *testing.T, objects map[string]map[string]any, cfg conf
 			t.Fatalf("no %s", kind)
 		}
 	}
-	c := helmGet(pod, "containers", 0)
+	c := manifestGet(pod, "containers", 0)
 	containerPort := map[string]int{} // name → number
 	for _, p := range helmList(c, "ports") {
-		n, _ := helmGet(p, "containerPort").(int)
-		containerPort[helmGet(p, "name").(string)] = n
+		n, _ := manifestGet(p, "containerPort").(int)
+		containerPort[manifestGet(p, "name").(string)] = n
 	}
 	for name, addr := range map[string]string{"http": cfg.ListenAddr, "metrics": cfg.MetricsListenAddr} {
 		if _, port, _ := net.SplitHostPort(addr); port != strconv.Itoa(containerPort[name]) {
@@ -281,7 +281,7 @@ func checkHelmExposure(t *testing.T, objects map[string]map[string]any, cfg conf
 	service := objects["Service"]
 	servicePort := map[string]string{} // the Service's port name → the container port's name
 	for _, p := range helmList(service, "spec", "ports") {
-		servicePort[helmGet(p, "name").(string)], _ = helmGet(p, "targetPort").(string)
+		servicePort[manifestGet(p, "name").(string)], _ = manifestGet(p, "targetPort").(string)
 	}
 	if servicePort["http"] != "http" || servicePort["metrics"] != "metrics" {
 		t.Errorf("the Service's ports: %v", servicePort)
@@ -292,10 +292,10 @@ func checkHelmExposure(t *testing.T, objects map[string]map[string]any, cfg conf
 	routes := map[string]string{}
 	for _, rule := range helmList(ing, "spec", "rules") {
 		for _, p := range helmList(rule, "http", "paths") {
-			routes[helmGet(p, "path").(string)], _ = helmGet(p, "pathType").(string)
-			if helmGet(p, "backend", "service", "name") != helmGet(service, "metadata", "name") ||
-				helmGet(p, "backend", "service", "port", "name") != "http" {
-				t.Errorf("the Ingress' %v goes to %v", helmGet(p, "path"), helmGet(p, "backend"))
+			routes[manifestGet(p, "path").(string)], _ = manifestGet(p, "pathType").(string)
+			if manifestGet(p, "backend", "service", "name") != manifestGet(service, "metadata", "name") ||
+				manifestGet(p, "backend", "service", "port", "name") != "http" {
+				t.Errorf("the Ingress' %v goes to %v", manifestGet(p, "path"), manifestGet(p, "backend"))
 			}
 		}
 	}
@@ -306,8 +306,8 @@ func checkHelmExposure(t *testing.T, objects map[string]map[string]any, cfg conf
 	// The NetworkPolicy: HTTP from the ingress controller, metrics from
 	// monitoring; egress open by default.
 	np := objects["NetworkPolicy"]
-	podLabels, _ := helmGet(objects["Deployment"], "spec", "template", "metadata", "labels").(map[string]any)
-	if !helmSelects(helmGet(np, "spec", "podSelector", "matchLabels"), podLabels) {
+	podLabels, _ := manifestGet(objects["Deployment"], "spec", "template", "metadata", "labels").(map[string]any)
+	if !helmSelects(manifestGet(np, "spec", "podSelector", "matchLabels"), podLabels) {
 		t.Error("the NetworkPolicy does not select previewd's pods")
 	}
 	if slices.Contains(helmList(np, "spec", "policyTypes"), any("Egress")) {
@@ -319,8 +319,8 @@ func checkHelmExposure(t *testing.T, objects map[string]map[string]any, cfg conf
 			t.Errorf("an ingress rule open to every port or every peer: %v", rule)
 			continue
 		}
-		port, _ := helmGet(rule, "ports", 0, "port").(string)
-		from[port], _ = helmGet(rule, "from", 0, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name").(string)
+		port, _ := manifestGet(rule, "ports", 0, "port").(string)
+		from[port], _ = manifestGet(rule, "from", 0, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name").(string)
 	}
 	if want := map[string]string{"http": "ingress-nginx", "metrics": "monitoring"}; fmt.Sprint(from) != fmt.Sprint(want) {
 		t.Errorf("the NetworkPolicy admits %v, want %v", from, want)
@@ -328,23 +328,23 @@ func checkHelmExposure(t *testing.T, objects map[string]map[string]any, cfg conf
 
 	// The ServiceMonitor scrapes the metrics port with the Secret's token.
 	sm := objects["ServiceMonitor"]
-	if helmGet(sm, "apiVersion") != "monitoring.coreos.com/v1" ||
-		!helmSelects(helmGet(sm, "spec", "selector", "matchLabels"), helmGet(service, "metadata", "labels").(map[string]any)) {
+	if manifestGet(sm, "apiVersion") != "monitoring.coreos.com/v1" ||
+		!helmSelects(manifestGet(sm, "spec", "selector", "matchLabels"), manifestGet(service, "metadata", "labels").(map[string]any)) {
 		t.Error("the ServiceMonitor does not select previewd's Service")
 	}
-	ep := helmGet(sm, "spec", "endpoints", 0)
-	if helmGet(ep, "port") != "metrics" || helmGet(ep, "path") != "/metrics" {
+	ep := manifestGet(sm, "spec", "endpoints", 0)
+	if manifestGet(ep, "port") != "metrics" || manifestGet(ep, "path") != "/metrics" {
 		t.Errorf("the ServiceMonitor scrapes %v", ep)
 	}
 	var token any // where previewd's metrics token comes from
 	for _, e := range helmList(c, "env") {
-		if helmGet(e, "name") == "PREVIEWD_METRICS_TOKEN" {
-			token = helmGet(e, "valueFrom", "secretKeyRef")
+		if manifestGet(e, "name") == "PREVIEWD_METRICS_TOKEN" {
+			token = manifestGet(e, "valueFrom", "secretKeyRef")
 		}
 	}
-	cred := helmGet(ep, "authorization", "credentials")
-	if token == nil || helmGet(cred, "name") != helmGet(token, "name") || helmGet(cred, "key") != helmGet(token, "key") ||
-		helmGet(ep, "authorization", "type") != "Bearer" || cfg.MetricsToken != helmFakeSecret["metrics-token"] {
+	cred := manifestGet(ep, "authorization", "credentials")
+	if token == nil || manifestGet(cred, "name") != manifestGet(token, "name") || manifestGet(cred, "key") != manifestGet(token, "key") ||
+		manifestGet(ep, "authorization", "type") != "Bearer" || cfg.MetricsToken != helmFakeSecret["metrics-token"] {
 		t.Errorf("the ServiceMonitor's credentials %v, previewd's metrics token from %v", cred, token)
 	}
 }
@@ -421,9 +421,9 @@ func helmTemplate(t *testing.T, helm string, args ...string) map[string]map[stri
 	return objects
 }
 
-// helmGet walks v by map keys (strings) and list indexes (ints); nil when
+// manifestGet walks a manifest object v by map keys (strings) and list indexes (ints); nil when
 // something is missing.
-func helmGet(v any, path ...any) any {
+func manifestGet(v any, path ...any) any {
 	for _, p := range path {
 		switch p := p.(type) {
 		case string:
@@ -441,7 +441,7 @@ func helmGet(v any, path ...any) any {
 }
 
 func helmList(v any, path ...any) []any {
-	s, _ := helmGet(v, path...).([]any)
+	s, _ := manifestGet(v, path...).([]any)
 	return s
 }
 

@@ -17,7 +17,7 @@ import (
 
 func setupCommand(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("setup", "previewd setup [--org ORG] [--out DIR | --kubernetes] [--public-url URL] [--config FILE]",
-		"Registers previewd's GitHub App from a manifest: open the page it Serves, confirm on GitHub,\n"+
+		"Registers previewd's GitHub App from a manifest: open the page it serves, confirm on GitHub,\n"+
 			"and the App's ID, private key and webhook secret are written where previewd serve reads them.\n"+
 			"The App's permissions follow the configuration; see docs/install.md.", stderr)
 	configPath := fs.String("config", os.Getenv("PREVIEWD_CONFIG"), "YAML configuration `file` (default $PREVIEWD_CONFIG)")

@@ -12,7 +12,7 @@ import (
 	"github.com/previewd/previewd/provisioner"
 )
 
-// Config is every setting of previewd. It loads over DefaultConfig from a
+// Config is every setting of previewd. It loads over Default from a
 // strict YAML file, then from PREVIEWD_* environment variables, which win.
 // The settings table (settingRows) describes each setting: its variable,
 // its default, its check and its line in docs/configuration.md.
@@ -210,14 +210,14 @@ type ProductionConfig struct {
 // DifferenceConfig declares one way previews differ from production.
 type DifferenceConfig = preview.Difference
 
-// LoadConfig reads the YAML file at path (none if empty) over the defaults,
+// Load reads the YAML file at path (none if empty) over the defaults,
 // applies the environment (getenv), and validates the result. Every error
 // names the setting at fault.
 func Load(path string, getenv func(string) (string, bool)) (Config, error) {
 	return Read(path, getenv, true)
 }
 
-// loadConfig is LoadConfig; commands that receive no webhooks and serve no
+// Read is Load; commands that receive no webhooks and serve no
 // admin API (parity) pass needSecret false.
 func Read(path string, getenv func(string) (string, bool), needSecret bool) (Config, error) {
 	cfg := Default()
@@ -264,7 +264,7 @@ func (c *Config) resolvePaths(dir string) {
 	}
 }
 
-// absPath makes p absolute relative to base unless it already is.
+// AbsPath makes p absolute relative to base unless it already is.
 func AbsPath(base, p string) string {
 	if filepath.IsAbs(p) {
 		return p

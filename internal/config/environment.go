@@ -17,7 +17,7 @@ import (
 	"github.com/previewd/previewd/provisioner"
 )
 
-// module resolves the module and the preview's inputs for repo, composed
+// Module resolves the module and the preview's inputs for repo, composed
 // by parity.ResolveInputs (production's var files and vars, the declared
 // differences, the preview tier of the toggles), and the secrets its runs
 // redact.
@@ -25,7 +25,7 @@ func (c *Config) Module(ctx context.Context, env preview.Environment) (provision
 	return c.ModuleWith(ctx, env, nil)
 }
 
-// moduleWith is module with extra inputs on top (previewd parity's
+// ModuleWith is module with extra inputs on top (previewd parity's
 // --preview-var).
 func (c *Config) ModuleWith(ctx context.Context, env preview.Environment, extra map[string]any) (provisioner.Module, error) {
 	repo := env.Repo
@@ -63,7 +63,7 @@ func (c *Config) ModuleWith(ctx context.Context, env preview.Environment, extra 
 		Secrets: in.SensitiveValues(sensitive), State: r.State.Provisioner(), Version: r.moduleVersion}, nil
 }
 
-// parityRepository is what parity needs of r.
+// ParityRepository is what parity needs of r.
 func (c *Config) ParityRepository(r RepoConfig) parity.Repository {
 	files := make([]string, len(r.Production.VarFiles))
 	for i, f := range r.Production.VarFiles {

@@ -81,7 +81,7 @@ func differencesProblem(differences []DifferenceConfig) error {
 	return nil
 }
 
-// repo returns the configuration of repository name, falling back to the
+// Repo returns the configuration of repository name, falling back to the
 // default module. ok is false when previewd has no module for it. Its Cost
 // is its own (see pricing).
 func (c *Config) Repo(name string) (RepoConfig, bool) {
@@ -120,7 +120,7 @@ func (c *Config) Repo(name string) (RepoConfig, bool) {
 		}}, true
 }
 
-// repoFor is repo for env's repository, with the module env gets (see
+// RepoFor is repo for env's repository, with the module env gets (see
 // modules.Resolver.Resolve) as ModuleDir.
 func (c *Config) RepoFor(ctx context.Context, env preview.Environment) (RepoConfig, bool, error) {
 	r, ok := c.Repo(env.Repo)
@@ -135,7 +135,7 @@ func (c *Config) RepoFor(ctx context.Context, env preview.Environment) (RepoConf
 	return r, true, nil
 }
 
-// moduleSetting is r's module as configured.
+// ModuleSetting is r's module as configured.
 func (r RepoConfig) ModuleSetting() modules.Setting {
 	return modules.Setting{Dir: r.ModuleDir, Source: r.ModuleSource}
 }
@@ -152,7 +152,7 @@ func (c *Config) namesBaseRepos() bool {
 		slices.ContainsFunc(c.AllowedRepos, RepoName.MatchString)
 }
 
-// serves reports whether previewd acts on repository repo: only when it
+// Serves reports whether previewd acts on repository repo: only when it
 // has a module for it (a repos entry, or the default module_dir or
 // module_source; a default base only for a repository named, see
 // namesBaseRepos) and, when
@@ -173,7 +173,7 @@ func (c *Config) Serves(repo string) bool {
 	return false
 }
 
-// repoNames lists the repositories configured by name.
+// RepoNames lists the repositories configured by name.
 func (c *Config) RepoNames() []string {
 	names := make([]string, len(c.Repos))
 	for i, r := range c.Repos {

@@ -156,7 +156,7 @@ func completeSettings(out []setting) []setting {
 	return out
 }
 
-// envSettings lists every setting a variable can override, in the table's
+// EnvSettings lists every setting a variable can override, in the table's
 // order. The name comes from the YAML path: github.app_id is
 // PREVIEWD_GITHUB_APP_ID. Maps and lists of records (terraform.env, repos)
 // are set only in the file.
@@ -303,7 +303,7 @@ func (s setting) set(c *Config, v string) error {
 	return nil
 }
 
-// DefaultConfig returns the embedded defaults: each setting's default in
+// Default returns the embedded defaults: each setting's default in
 // the settings table.
 func Default() Config {
 	var c Config
@@ -318,7 +318,7 @@ func Default() Config {
 	return c
 }
 
-// applyEnv overrides settings from PREVIEWD_* variables that are set. An
+// ApplyEnv overrides settings from PREVIEWD_* variables that are set. An
 // error names the variable.
 func (c *Config) ApplyEnv(getenv func(string) (string, bool)) error {
 	for _, s := range EnvSettings() {
