@@ -73,34 +73,36 @@ func (o *Offline) SyncDeployment(_ context.Context, env preview.Environment) (pr
 // annotations at debug level), so offline mode shows the same verdicts.
 func (o *Offline) SyncCommitStatus(_ context.Context, env preview.Environment) (preview.CommitStatus, error) {
 	plan, ok := planCommitStatus(env)
-	run, _ := planEnvironmentCheckRun(env)
-	return o.status(env, StatusContext, plan, ok, env.CommitStatus, run), nil
+	return o.status(env, StatusContext, plan, ok, env.CommitStatus, planEnvironmentCheckRun), nil
 }
 
 // SyncParityStatus returns the "previewd/parity" status SyncParityStatus
 // would have posted for env, and logs it at info level. It sends nothing.
 func (o *Offline) SyncParityStatus(_ context.Context, env preview.Environment) (preview.CommitStatus, error) {
 	plan, ok := planParityStatus(env)
-	run, _ := planParityCheckRun(env, false)
-	return o.status(env, ParityStatusContext, plan, ok, env.ParityStatus, run), nil
+	return o.status(env, ParityStatusContext, plan, ok, env.ParityStatus, func(env preview.Environment) (checkRunPlan, bool) {
+		return planParityCheckRun(env, false)
+	}), nil
 }
 
 // SyncDatabaseStatus returns the "previewd/migrations" status
 // SyncDatabaseStatus would have posted, and logs it (and the check run).
 func (o *Offline) SyncDatabaseStatus(_ context.Context, env preview.Environment) (preview.CommitStatus, error) {
 	plan, ok := planDatabaseStatus(env)
-	run, _ := planDatabaseCheckRun(env)
-	return o.status(env, DatabaseStatusContext, plan, ok, env.DatabaseStatus, run), nil
+	return o.status(env, DatabaseStatusContext, plan, ok, env.DatabaseStatus, planDatabaseCheckRun), nil
 }
 
-func (o *Offline) status(env preview.Environment, statusContext string, plan commitStatusPlan, ok bool, current preview.CommitStatus, run checkRunPlan) preview.CommitStatus {
+// status logs the commit status plan, and the check run an App would
+// write instead (planned by runPlan only then), when they changed.
+func (o *Offline) status(env preview.Environment, statusContext string, plan commitStatusPlan, ok bool, current preview.CommitStatus,
+	runPlan func(preview.Environment) (checkRunPlan, bool)) preview.CommitStatus {
 	next := preview.CommitStatus{SHA: plan.sha, State: plan.state}
 	if !ok || current == next {
 		return current
 	}
 	o.logger.Info("offline: commit status not sent", "environment", env.Name, "repo", env.Repo, "pr", env.PR,
 		"sha", plan.sha, "state", plan.state, "context", statusContext)
-	if run.name != "" {
+	if run, ok := runPlan(env); ok {
 		var at []string
 		for _, a := range run.annotations {
 			at = append(at, fmt.Sprintf("%s:%d", a.GetPath(), a.GetStartLine()))
