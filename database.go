@@ -1,6 +1,7 @@
 package preview
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -24,8 +25,11 @@ type DatabaseReport struct {
 	Samples    int       `json:"samples"`
 	// Holds are the relations a lock that blocks writes or reads was held
 	// on, longest first.
-	Holds   []LockHold      `json:"holds"`
-	Verdict DatabaseVerdict `json:"verdict"`
+	Holds []LockHold `json:"holds"`
+	// DeclaredData are the repository's declared differences with the
+	// reason "data" (variable names only), shown beside the sizes.
+	DeclaredData []string        `json:"declared_data,omitempty"`
+	Verdict      DatabaseVerdict `json:"verdict"`
 }
 
 // LockHold is one relation's locks while the database was watched.
@@ -44,6 +48,13 @@ type LockHold struct {
 	BlockedWrites time.Duration `json:"blocked_writes"`
 	BlockedReads  time.Duration `json:"blocked_reads"`
 	LongestWait   time.Duration `json:"longest_wait"`
+	// ReadStatement is the statement of the lock that blocked reads
+	// longest, when one did.
+	ReadStatement string `json:"read_statement,omitempty"`
+	// HeldBeforeWatch: the longest lock that blocked writes was already
+	// held when the watch began, so it is counted from its transaction's
+	// start: when the lock was taken or earlier.
+	HeldBeforeWatch bool `json:"held_before_watch,omitempty"`
 	// Rows is the relation's row estimate in the preview
 	// (pg_class.reltuples); ProductionRows production's, when known.
 	Rows           float64  `json:"rows"`
@@ -87,13 +98,14 @@ func (r DatabaseReport) Judge(limits MigrationLimits) DatabaseVerdict {
 	for _, h := range holds {
 		if limits.MaxWriteBlock > 0 && h.BlockedWrites > limits.MaxWriteBlock {
 			v.Status = DatabaseFailure
-			v.Reasons = append(v.Reasons, fmt.Sprintf("`%s` blocked writes on `%s` for %s (limit %s)", h.Statement, h.Relation, Seconds(h.BlockedWrites), Seconds(limits.MaxWriteBlock)))
+			v.Reasons = append(v.Reasons, fmt.Sprintf("`%s` blocked writes on `%s` for %s (limit %s)%s", h.Statement, h.Relation, Seconds(h.BlockedWrites), Seconds(limits.MaxWriteBlock), h.before()))
 		}
 		if limits.MaxReadBlock > 0 && h.BlockedReads > limits.MaxReadBlock {
 			v.Status = DatabaseFailure
-			v.Reasons = append(v.Reasons, fmt.Sprintf("`%s` blocked reads on `%s` for %s (limit %s)", h.Statement, h.Relation, Seconds(h.BlockedReads), Seconds(limits.MaxReadBlock)))
+			v.Reasons = append(v.Reasons, fmt.Sprintf("`%s` blocked reads on `%s` for %s (limit %s)", cmp.Or(h.ReadStatement, h.Statement), h.Relation, Seconds(h.BlockedReads), Seconds(limits.MaxReadBlock)))
 		}
 	}
+	sized := len(holds) > 0
 	for _, h := range holds {
 		switch {
 		case h.ProductionRows == nil:
@@ -108,7 +120,19 @@ func (r DatabaseReport) Judge(limits MigrationLimits) DatabaseVerdict {
 			v.Reasons = append(v.Reasons, fmt.Sprintf("%s: %s rows here, %s in production", h.Relation, Count(h.Rows), Count(*h.ProductionRows)))
 		}
 	}
+	if sized && len(r.DeclaredData) > 0 {
+		v.Reasons = append(v.Reasons, "previews' data differs from production's, as declared: `"+strings.Join(r.DeclaredData, "`, `")+"` (data)")
+	}
 	return v
+}
+
+// before says, after a reason, that h's lock was counted from its
+// transaction's start.
+func (h LockHold) before() string {
+	if !h.HeldBeforeWatch {
+		return ""
+	}
+	return "; it was already held when the watch began, so it is counted from its transaction's start"
 }
 
 // Seconds shows d in seconds to a tenth ("6.2 s").

@@ -32,6 +32,15 @@ func TestJudgeADatabase(t *testing.T) {
 		{"production unknown", DatabaseReport{Watched: true, Holds: []LockHold{{Relation: "orders", Rows: 200}}}, DatabaseOK,
 			"orders: 200 rows here; production's size could not be compared"},
 		{"nothing held", DatabaseReport{Watched: true}, DatabaseOK, ""},
+		{"reads blocked by another statement", DatabaseReport{Watched: true, Holds: []LockHold{{Relation: "orders", Statement: "CREATE INDEX i ON orders (x)",
+			ReadStatement: "ALTER TABLE orders ADD c int", BlockedWrites: time.Second, BlockedReads: 1500 * time.Millisecond, Rows: 2e6, ProductionRows: prod(2e6)}}},
+			DatabaseFailure, "`ALTER TABLE orders ADD c int` blocked reads on `orders` for 1.5 s"},
+		{"held before the watch", DatabaseReport{Watched: true, Holds: []LockHold{{Relation: "orders", Statement: "CREATE INDEX i ON orders (x)",
+			BlockedWrites: 7 * time.Second, HeldBeforeWatch: true, Rows: 2e6, ProductionRows: prod(2e6)}}},
+			DatabaseFailure, "for 7.0 s (limit 5.0 s); it was already held when the watch began, so it is counted from its transaction's start"},
+		{"declared data", DatabaseReport{Watched: true, DeclaredData: []string{"database_template"}, Holds: []LockHold{{Relation: "orders", Rows: 200, ProductionRows: prod(1.4e6)}}},
+			DatabaseInconclusive, "previews' data differs from production's, as declared: `database_template` (data)"},
+		{"declared data, nothing held", DatabaseReport{Watched: true, DeclaredData: []string{"database_template"}}, DatabaseOK, ""},
 		{"unwatched", DatabaseReport{Why: "the database did not answer"}, DatabaseUnwatched, "the database did not answer"},
 	}
 	for _, tt := range tests {

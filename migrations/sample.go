@@ -15,10 +15,12 @@ import (
 // awaited, how many sessions it waits for. A relation not yet committed
 // (a table or index being created) is not visible to it, and blocks no
 // one. It takes AccessShareLock on pg_class, pg_namespace and pg_database
-// for its own length, and nothing else.
+// for its own length, and nothing else. The last column is how long the
+// holding session's transaction has run, in seconds, by the server's clock.
 const sampleQuery = `SELECT l.relation, l.relation::regclass::text, l.mode, l.granted,
 	coalesce(l.pid, 0), coalesce(l.virtualtransaction, ''), coalesce(a.query, ''),
-	CASE WHEN l.granted THEN 0 ELSE pg_catalog.cardinality(pg_catalog.pg_blocking_pids(l.pid)) END
+	CASE WHEN l.granted THEN 0 ELSE pg_catalog.cardinality(pg_catalog.pg_blocking_pids(l.pid)) END,
+	coalesce(extract(epoch FROM pg_catalog.clock_timestamp() - a.xact_start), 0)::float8
 FROM pg_catalog.pg_locks l
 JOIN pg_catalog.pg_class c ON c.oid = l.relation
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -37,9 +39,10 @@ type observation struct {
 	mode     string
 	granted  bool
 	pid      int32
-	vxid     string // the transaction holding or awaiting the lock
-	query    string // pg_stat_activity.query of that session
-	blockers int32  // sessions an awaited lock waits for
+	vxid     string        // the transaction holding or awaiting the lock
+	query    string        // pg_stat_activity.query of that session
+	blockers int32         // sessions an awaited lock waits for
+	xactAge  time.Duration // how long the transaction has run
 }
 
 // query takes one sample through conn.
@@ -50,7 +53,9 @@ func query(ctx context.Context, conn *pgx.Conn) ([]observation, error) {
 	}
 	var obs []observation
 	var o observation
-	_, err = pgx.ForEachRow(rows, []any{&o.oid, &o.relation, &o.mode, &o.granted, &o.pid, &o.vxid, &o.query, &o.blockers}, func() error {
+	var age float64
+	_, err = pgx.ForEachRow(rows, []any{&o.oid, &o.relation, &o.mode, &o.granted, &o.pid, &o.vxid, &o.query, &o.blockers, &age}, func() error {
+		o.xactAge = time.Duration(age * float64(time.Second))
 		obs = append(obs, o)
 		return nil
 	})
@@ -91,6 +96,9 @@ type span struct {
 	start, last time.Time
 	seen        int // the number of the last sample that saw it
 	statement   string
+	// before: held when the watch began, so counted from its
+	// transaction's start (see observe).
+	before bool
 }
 
 // relation is what a relation's locks added up to.
@@ -100,6 +108,8 @@ type relation struct {
 	writes, reads time.Duration
 	wait          time.Duration
 	statement     string // of the lock that blocked writes longest
+	readStatement string // of the lock that blocked reads longest
+	before        bool   // the longest write block was held before the watch began
 }
 
 // tracker turns samples into spans, and the spans that ended into
@@ -121,6 +131,13 @@ func newTracker(interval time.Duration) *tracker {
 // was first seen and that one, to midway between the last sample that saw
 // it and the next. Sampled every interval, that is last seen − first seen
 // + interval, off by up to an interval either way, right on average.
+//
+// A lock the first sample sees was taken before the watch began (the
+// watch starts when the first apply has made the database, and an
+// application may already be migrating): counting it from that sample
+// would report less than production would suffer. It is counted from its
+// transaction's start instead, which is when the lock was taken or
+// earlier: the report may say more than was held, never less.
 func (t *tracker) observe(at time.Time, obs []observation) {
 	t.n++
 	for _, o := range obs {
@@ -135,6 +152,9 @@ func (t *tracker) observe(at time.Time, obs []observation) {
 				start = t.prev.Add(at.Sub(t.prev) / 2)
 			}
 			s = &span{start: start}
+			if t.n == 1 && o.granted && o.xactAge > t.interval/2 {
+				s.start, s.before = at.Add(-o.xactAge), true
+			}
 			t.open[k] = s
 		}
 		s.last, s.seen = at, t.n
@@ -169,10 +189,10 @@ func (t *tracker) end(k lockKey, s *span, end time.Time) {
 		r.mode = k.mode
 	}
 	if d > r.writes {
-		r.writes, r.statement = d, s.statement
+		r.writes, r.statement, r.before = d, s.statement, s.before
 	}
-	if k.mode == blocksReads {
-		r.reads = max(r.reads, d)
+	if k.mode == blocksReads && d > r.reads {
+		r.reads, r.readStatement = d, s.statement
 	}
 }
 
@@ -197,6 +217,7 @@ func (t *tracker) holds() []hold {
 		held = append(held, hold{oid: oid, LockHold: preview.LockHold{
 			Relation: r.name, Statement: r.statement, Mode: r.mode,
 			BlockedWrites: r.writes, BlockedReads: r.reads, LongestWait: r.wait,
+			ReadStatement: r.readStatement, HeldBeforeWatch: r.before,
 		}})
 	}
 	return held

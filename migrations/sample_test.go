@@ -21,7 +21,9 @@ func simulate(interval, phase, end time.Duration, locks ...lock) []hold {
 		var obs []observation
 		for _, l := range locks {
 			if l.from <= at && at < l.to {
-				obs = append(obs, l.observation)
+				o := l.observation
+				o.xactAge = at - l.from // its transaction began as it took the lock
+				obs = append(obs, o)
 			}
 		}
 		tr.observe(t0.Add(at), obs)
@@ -78,6 +80,34 @@ func TestHoldsPerRelation(t *testing.T) {
 	near("longest wait", h.LongestWait, 800*ms)
 	if h.Statement != "CREATE INDEX b ON orders (y)" || h.Mode != "AccessExclusiveLock" || h.Relation != "orders" || h.oid != 1 {
 		t.Errorf("hold %+v, want the longer build's statement, the strongest mode", h)
+	}
+	if h.ReadStatement != "ALTER TABLE orders ADD c int" || h.HeldBeforeWatch {
+		t.Errorf("read statement %q, held before the watch %v; want the ALTER's, false", h.ReadStatement, h.HeldBeforeWatch)
+	}
+}
+
+// TestHeldBeforeTheWatch: a lock the first sample sees was taken before
+// the watch began (an application already migrating when the first apply
+// ends) and is counted from its transaction's start, not from the first
+// sample; one first seen later is not.
+func TestHeldBeforeTheWatch(t *testing.T) {
+	const interval = 75 * time.Millisecond
+	ms := time.Millisecond
+	held := simulate(interval, 0, 3*time.Second,
+		lock{observation{oid: 1, relation: "orders", mode: "ShareLock", granted: true, pid: 7, vxid: "3/9", query: "CREATE INDEX a ON orders (x)"}, -2000 * ms, 1000 * ms},
+		lock{observation{oid: 2, relation: "users", mode: "ShareLock", granted: true, pid: 8, vxid: "4/1", query: "CREATE INDEX b ON users (y)"}, 500 * ms, 1500 * ms},
+	)
+	if len(held) != 2 {
+		t.Fatalf("holds %+v, want orders and users", held)
+	}
+	for _, h := range held {
+		want, before := time.Second, false
+		if h.Relation == "orders" {
+			want, before = 3*time.Second, true
+		}
+		if d := h.BlockedWrites - want; d < -interval || d > interval || h.HeldBeforeWatch != before {
+			t.Errorf("%s: writes blocked %s, held before the watch %v; want %s, %v", h.Relation, h.BlockedWrites, h.HeldBeforeWatch, want, before)
+		}
 	}
 }
 

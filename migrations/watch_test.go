@@ -156,3 +156,37 @@ func TestAccessExclusive(t *testing.T) {
 		t.Errorf("rows %.0f, want 1000", h.Rows)
 	}
 }
+
+// TestLockTakenBeforeTheWatch: a migration already holding its lock when
+// the watch starts (the application began migrating before the first
+// apply ended) is counted from its transaction's start, as the statement
+// itself measures it, not from the watch's first sample.
+func TestLockTakenBeforeTheWatch(t *testing.T) {
+	connString, conn := pgtest.Database(t)
+	exec(t, conn, `CREATE TABLE orders (id int)`, `INSERT INTO orders SELECT generate_series(1, 1000)`, `ANALYZE orders`)
+	tx, err := conn.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := tx.Exec(context.Background(), `LOCK TABLE orders IN SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // held a second before anyone watches
+	w := watch(t, connString)
+	time.Sleep(500 * time.Millisecond)
+	if err := tx.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	held := time.Since(start)
+	report := w.Stop()
+	logReport(t, w, report)
+	h := holdOf(report, "orders")
+	if h == nil {
+		t.Fatalf("no hold on orders: %+v", report.Holds)
+	}
+	within(t, "writes blocked", h.BlockedWrites, held, 0.2)
+	if !h.HeldBeforeWatch || h.Statement != "LOCK TABLE orders IN SHARE MODE" {
+		t.Errorf("held before the watch %v, statement %q; want true and the LOCK", h.HeldBeforeWatch, h.Statement)
+	}
+}

@@ -122,7 +122,9 @@ type Database struct {
 	To      *time.Time     `json:"to,omitempty"`
 	Samples int            `json:"samples"`
 	Holds   []DatabaseHold `json:"holds"`
-	Verdict struct {
+	// DeclaredData are the declared differences with the reason data.
+	DeclaredData []string `json:"declared_data,omitempty"`
+	Verdict      struct {
 		Status  string   `json:"status"`
 		Reasons []string `json:"reasons,omitempty"`
 	} `json:"verdict"`
@@ -132,6 +134,8 @@ type Database struct {
 type DatabaseHold struct {
 	Relation       string   `json:"relation"`
 	Statement      string   `json:"statement"`
+	ReadStatement  string   `json:"read_statement,omitempty"`
+	HeldBefore     bool     `json:"held_before_watch,omitempty"`
 	Mode           string   `json:"mode"`
 	BlockedWrites  float64  `json:"blocked_writes_seconds"`
 	BlockedReads   float64  `json:"blocked_reads_seconds"`
@@ -142,13 +146,13 @@ type DatabaseHold struct {
 
 // databaseOf is r as the API shows it.
 func databaseOf(r preview.DatabaseReport) Database {
-	out := Database{Watched: r.Watched, Why: r.Why, SHA: r.SHA, Samples: r.Samples, Holds: []DatabaseHold{}}
+	out := Database{Watched: r.Watched, Why: r.Why, SHA: r.SHA, Samples: r.Samples, Holds: []DatabaseHold{}, DeclaredData: r.DeclaredData}
 	if !r.From.IsZero() {
 		out.From, out.To = &r.From, &r.To
 	}
 	out.Verdict.Status, out.Verdict.Reasons = r.Verdict.Status, r.Verdict.Reasons
 	for _, h := range r.Holds {
-		out.Holds = append(out.Holds, DatabaseHold{Relation: h.Relation, Statement: h.Statement, Mode: h.Mode,
+		out.Holds = append(out.Holds, DatabaseHold{Relation: h.Relation, Statement: h.Statement, ReadStatement: h.ReadStatement, HeldBefore: h.HeldBeforeWatch, Mode: h.Mode,
 			BlockedWrites: h.BlockedWrites.Seconds(), BlockedReads: h.BlockedReads.Seconds(), LongestWait: h.LongestWait.Seconds(),
 			Rows: h.Rows, ProductionRows: h.ProductionRows})
 	}

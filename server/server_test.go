@@ -713,7 +713,9 @@ func TestDatabaseEndpoint(t *testing.T) {
 	prod := 1.4e6
 	f.db.UpdateEnvironment(context.Background(), "parity-x", func(e *preview.Environment) error {
 		e.Database = preview.DatabaseReport{Watched: true, SHA: "abc", Samples: 80, From: time.Unix(0, 0), To: time.Unix(6, 0),
-			Holds: []preview.LockHold{{Relation: "orders", Statement: "CREATE INDEX i ON orders (t)", Mode: "ShareLock", BlockedWrites: 6200 * time.Millisecond, Rows: 200, ProductionRows: &prod}}}
+			DeclaredData: []string{"database_template"},
+			Holds: []preview.LockHold{{Relation: "orders", Statement: "CREATE INDEX i ON orders (t)", ReadStatement: "ALTER TABLE orders ADD c int", HeldBeforeWatch: true,
+				Mode: "ShareLock", BlockedWrites: 6200 * time.Millisecond, Rows: 200, ProductionRows: &prod}}}
 		e.Database.Verdict = e.Database.Judge(preview.MigrationLimits{MaxWriteBlock: 5 * time.Second, MinShare: 0.1})
 		return nil
 	})
@@ -727,7 +729,9 @@ func TestDatabaseEndpoint(t *testing.T) {
 		t.Fatalf("got %d %s", resp.StatusCode, raw)
 	}
 	if !got.Watched || got.Verdict.Status != "failure" || len(got.Holds) != 1 || got.Holds[0]["blocked_writes_seconds"] != 6.2 ||
-		got.Holds[0]["production_rows"] != 1.4e6 || got.Holds[0]["statement"] != "CREATE INDEX i ON orders (t)" {
+		got.Holds[0]["production_rows"] != 1.4e6 || got.Holds[0]["statement"] != "CREATE INDEX i ON orders (t)" ||
+		got.Holds[0]["read_statement"] != "ALTER TABLE orders ADD c int" || got.Holds[0]["held_before_watch"] != true ||
+		!strings.Contains(string(raw), `"declared_data":["database_template"]`) {
 		t.Errorf("report: %s", raw)
 	}
 }

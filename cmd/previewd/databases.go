@@ -66,7 +66,8 @@ func (d databaseWatches) Settle(repo string) time.Duration {
 }
 
 // Judge reads production's row estimates of the relations held (with
-// migrations.production_stats_url) and judges the report by the
+// migrations.production_stats_url), notes the repository's declared data
+// differences, and judges the report by the
 // repository's limits.
 func (d databaseWatches) Judge(ctx context.Context, repo string, r preview.DatabaseReport) preview.DatabaseReport {
 	m, _ := d.settings(repo)
@@ -83,6 +84,13 @@ func (d databaseWatches) Judge(ctx context.Context, repo string, r preview.Datab
 		for i, h := range r.Holds {
 			if n, ok := rows[h.Relation]; ok {
 				r.Holds[i].ProductionRows = &n
+			}
+		}
+	}
+	if rc, ok := d.cfg.Repo(repo); ok {
+		for _, diff := range rc.Differences {
+			if diff.Reason == "data" {
+				r.DeclaredData = append(r.DeclaredData, diff.Variable)
 			}
 		}
 	}
