@@ -165,7 +165,7 @@ func (p *Provisioner) planProduction(ctx context.Context, env preview.Environmen
 	}
 	defer os.RemoveAll(dir)
 	ws := workspace{root: dir}
-	r, err := p.prepareProduction(ctx, mod, vars, ws, log)
+	r, err := p.prepareProduction(ctx, mod, vars, ws, State{}, log) // never production's state
 	if err != nil {
 		return PlanResult{}, err
 	}
@@ -178,12 +178,13 @@ func (p *Provisioner) planProduction(ctx context.Context, env preview.Environmen
 
 // prepareProduction is prepare for a plan of production's shape in the
 // scratch workspace ws: the same sync, backend override and checks, with
-// production's variables.
-func (p *Provisioner) prepareProduction(ctx context.Context, mod Module, vars map[string]any, ws workspace, log io.Writer) (*run, error) {
+// production's variables, and state as the backend (State{}: a local state
+// of the scratch workspace's own).
+func (p *Provisioner) prepareProduction(ctx context.Context, mod Module, vars map[string]any, ws workspace, state State, log io.Writer) (*run, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	workDir, digest, err := syncWorkspace(mod, ws, State{}) // never production's state
+	workDir, digest, err := syncWorkspace(mod, ws, state)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +196,7 @@ func (p *Provisioner) prepareProduction(ctx context.Context, mod Module, vars ma
 	}
 	r, err := p.newRun(mod, workDir, ws, files, log)
 	if r != nil {
-		r.moduleDigest = digest // its init is the environments' (see initCache)
+		r.moduleDigest, r.state = digest, state // its init is the environments' (see initCache)
 	}
 	return r, err
 }

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,9 @@ type commandRunner struct {
 	waitDelay time.Duration
 	log       *runLog
 	echo      commandEcho
+	// readOnly runs only what cannot write state or infrastructure (see
+	// readOnlyProblem): a watch of production.
+	readOnly bool
 }
 
 // run runs Terraform with args, stdout to stdout and stderr to the run's
@@ -45,6 +49,11 @@ func (c commandRunner) run(ctx context.Context, stdout io.Writer, args ...string
 
 // runEnv is run with extra variables in Terraform's environment.
 func (c commandRunner) runEnv(ctx context.Context, stdout io.Writer, extra map[string]string, args ...string) error {
+	if c.readOnly {
+		if why := readOnlyProblem(args); why != "" {
+			return fmt.Errorf("%w: terraform %s %s", ErrReadOnly, strings.Join(args[:min(len(args), 2)], " "), why)
+		}
+	}
 	cmd := exec.CommandContext(ctx, c.bin, args...)
 	ownGroup(cmd)
 	cmd.Dir = c.dir
@@ -87,6 +96,9 @@ func (c commandRunner) runEnv(ctx context.Context, stdout io.Writer, extra map[s
 // -detailed-exitcode answer.
 func (c commandRunner) plan(ctx context.Context, path string, varFiles []string, extra ...string) (changed bool, err error) {
 	args := []string{"plan", "-no-color", "-input=false", "-detailed-exitcode", "-lock-timeout=" + stateLockTimeout.String(), "-out=" + path}
+	if c.readOnly {
+		args = append(args, "-lock=false")
+	}
 	args = append(append(args, varFileArgs(varFiles)...), extra...)
 	err = c.run(ctx, c.log.stdout(), args...)
 	var exit *exec.ExitError
@@ -121,6 +133,9 @@ func varFileArgs(files []string) []string {
 // the file backendConfig when it is not "".
 func (c commandRunner) init(ctx context.Context, readOnlyLock bool, backendConfig string) error {
 	args := []string{"init", "-no-color", "-input=false", "-reconfigure"}
+	if c.readOnly {
+		args = append(args, "-lock=false")
+	}
 	if backendConfig != "" {
 		args = append(args, "-backend-config="+backendConfig)
 	}
@@ -191,4 +206,32 @@ func contended(err error) bool {
 		}
 	}
 	return false
+}
+
+// ErrReadOnly is a command refused to a read-only run: one that could
+// write state (apply, destroy, import, state push/rm/mv, force-unlock,
+// workspace new/delete, taint) or take its lock.
+var ErrReadOnly = errors.New("refused: this run is read-only")
+
+// readOnlyProblem says why args may not run in a read-only run, or "":
+// only init, plan, show, version and state pull may, and init and plan
+// only with -lock=false (a lock is a write to the state's backend).
+func readOnlyProblem(args []string) string {
+	if len(args) == 0 {
+		return "(no command)"
+	}
+	switch args[0] {
+	case "show", "version":
+		return ""
+	case "state":
+		if len(args) > 1 && args[1] == "pull" {
+			return ""
+		}
+	case "init", "plan":
+		if slices.Contains(args, "-lock=false") {
+			return ""
+		}
+		return "without -lock=false"
+	}
+	return "writes"
 }
