@@ -334,13 +334,19 @@ func outputChanges(plan *tfjson.Plan) map[string]side {
 
 // resourceOrigin finds where a resource's attribute at path is written.
 func (c *attrComparison) resourceOrigin(rc *tfjson.ResourceChange, path []string) origin {
+	return resourceOrigin(c.src, rc, path)
+}
+
+// resourceOrigin finds where, in src (nil: nowhere), a resource's
+// attribute at path is written.
+func resourceOrigin(src *ModuleSource, rc *tfjson.ResourceChange, path []string) origin {
 	key := rc.Type + "." + rc.Name
 	if rc.Mode == tfjson.DataResourceMode {
 		key = "data." + key
 	}
 	var m *ModuleSource
-	if c.src != nil {
-		m = c.src.module(rc.ModuleAddress)
+	if src != nil {
+		m = src.module(rc.ModuleAddress)
 	}
 	if m == nil {
 		return origin{untraced: []string{stripInstanceKeys(rc.Address)}}
