@@ -22,6 +22,11 @@ const (
 	// FindingEngineVersion is the Terraform or OpenTofu previewd runs
 	// against what production uses.
 	FindingEngineVersion FindingKind = "engine_version"
+	// FindingRevertsProduction warns that the preview sets an attribute
+	// to the module's value where production runs another, changed
+	// outside Terraform (a hotfix): deploying would set it back. A
+	// warning, never drift of the preview.
+	FindingRevertsProduction FindingKind = "reverts_production"
 )
 
 // Reasons is the vocabulary a declared difference must use.
@@ -52,6 +57,9 @@ type Finding struct {
 	// (production's name replaced by the preview's): declared, counted,
 	// and listed only on request.
 	Identity bool `json:"identity,omitempty"`
+	// Warning marks a finding that is no parity failure of the preview
+	// (FindingRevertsProduction): shown, never counted as drift.
+	Warning bool `json:"warning,omitempty"`
 }
 
 // ParityStatus is the verdict of a parity check (ok or drift), and what is
@@ -143,7 +151,7 @@ func (r ParityReport) WithoutIdentity() ParityReport {
 // Verdict returns ParityDrift when any finding is undeclared.
 func Verdict(findings []Finding) ParityStatus {
 	for _, f := range findings {
-		if !f.Declared {
+		if !f.Declared && !f.Warning {
 			return ParityDrift
 		}
 	}

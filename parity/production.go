@@ -134,3 +134,62 @@ func walkChanges(a, b side, path []string, fn func(path []string, a, b side)) {
 func attributePath(path []string) string {
 	return strings.TrimPrefix(pathText(path), ".")
 }
+
+// RevertWarnings are the warnings for a preview whose plan (pv) sets an
+// attribute production changed outside Terraform (prod, its last watch)
+// back to the module's value: merging and deploying would revert the
+// hotfix. They are findings of their own kind, Warning: never drift of the
+// preview.
+func RevertWarnings(pv *tfjson.Plan, prod preview.ProductionWatch) []preview.Finding {
+	if !prod.Drifted() {
+		return nil
+	}
+	planned := map[string]map[string]side{} // address → attribute path → the preview's value
+	for _, rc := range orEmpty(pv).ResourceChanges {
+		if rc.Change == nil || rc.Change.Actions.Delete() && !rc.Change.Actions.Create() {
+			continue
+		}
+		values := map[string]side{}
+		after := side{rc.Change.After, rc.Change.AfterUnknown, rc.Change.AfterSensitive}
+		leaves(after, nil, func(path []string, v side) { values[attributePath(path)] = v })
+		planned[rc.Address] = values
+	}
+	var out []preview.Finding
+	for _, f := range prod.Findings {
+		if f.Kind != preview.ProductionChangedOutside {
+			continue
+		}
+		v, ok := planned[f.Address][f.Path]
+		if !ok || valueText(v.value) != f.Module && !(containsMark(v.sensitive) && f.Module == preview.Redacted) {
+			continue
+		}
+		where := ""
+		if f.Where != "" {
+			where = " (" + f.Where + ")"
+		}
+		out = append(out, preview.Finding{Kind: preview.FindingRevertsProduction, Subject: f.Subject(), Production: f.Live, Preview: f.Module,
+			Location: f.Where, Warning: true,
+			Reason: "production runs `" + f.Subject() + " = " + f.Live + "` since a change outside Terraform; merging this pull request and deploying would set it back to `" + f.Module + "`" + where})
+	}
+	return out
+}
+
+// leaves calls fn with each value inside v that is no map or list, and
+// with each sensitive or unknown one whole.
+func leaves(v side, path []string, fn func(path []string, v side)) {
+	if !marked(v.unknown) && !marked(v.sensitive) {
+		switch x := v.value.(type) {
+		case map[string]any:
+			for _, k := range slices.Sorted(maps.Keys(x)) {
+				leaves(v.at(k), append(slices.Clip(path), k), fn)
+			}
+			return
+		case []any:
+			for i := range x {
+				leaves(v.at(i), append(slices.Clip(path), strconv.Itoa(i)), fn)
+			}
+			return
+		}
+	}
+	fn(path, v)
+}

@@ -81,3 +81,35 @@ resource "aws_autoscaling_group" "web" {
 		}
 	}
 }
+
+// TestRevertWarnings: a preview whose plan sets an attribute production
+// changed outside Terraform back to the module's value is warned, with the
+// values and the module's line, and its parity is not drift for it; one
+// that keeps production's value, or a pending change, is not warned.
+func TestRevertWarnings(t *testing.T) {
+	prod := preview.ProductionWatch{Findings: []preview.ProductionFinding{
+		{Kind: preview.ProductionChangedOutside, Address: "pg_role.app", Path: "connection_limit", Live: "400", Module: "200", Where: "main.tf:31"},
+		{Kind: preview.ProductionChangedOutside, Address: "terraform_data.db", Path: "input.max_connections", Live: "50", Module: "100"},
+		{Kind: preview.ProductionPending, Address: "pg_role.reader", Path: "login", Live: "false", Module: "true"},
+	}}
+	pv := &tfjson.Plan{ResourceChanges: []*tfjson.ResourceChange{
+		{Address: "pg_role.app", Change: &tfjson.Change{Actions: tfjson.Actions{tfjson.ActionCreate}, After: map[string]any{"name": "app", "connection_limit": 200.0}}},
+		{Address: "terraform_data.db", Change: &tfjson.Change{Actions: tfjson.Actions{tfjson.ActionCreate}, After: map[string]any{"input": map[string]any{"max_connections": 50.0}}}},
+		{Address: "pg_role.reader", Change: &tfjson.Change{Actions: tfjson.Actions{tfjson.ActionCreate}, After: map[string]any{"login": true}}},
+	}}
+	got := RevertWarnings(pv, prod)
+	if len(got) != 1 {
+		t.Fatalf("warnings %+v, want one for pg_role.app.connection_limit", got)
+	}
+	w := got[0]
+	want := "production runs `pg_role.app.connection_limit = 400` since a change outside Terraform; merging this pull request and deploying would set it back to `200` (main.tf:31)"
+	if w.Kind != preview.FindingRevertsProduction || !w.Warning || w.Reason != want || w.Location != "main.tf:31" || w.Production != "400" || w.Preview != "200" {
+		t.Errorf("warning %+v\nwant reason %q", w, want)
+	}
+	if v := preview.Verdict(got); v != preview.ParityOK {
+		t.Errorf("verdict %s on a warning alone, want ok", v)
+	}
+	if RevertWarnings(pv, preview.ProductionWatch{Error: "unreachable", Findings: prod.Findings}) != nil {
+		t.Error("a failed watch warned")
+	}
+}
