@@ -21,6 +21,7 @@ type Config struct {
 	Redelivery RedeliveryConfig // asking GitHub to deliver failed deliveries again
 	Modules    ModulesConfig    // following production's modules in git
 	Databases  Databases        // watching previews' databases as they come up (migrations); nil: none
+	Production ProductionConfig // watching production read-only; no Watcher: none
 
 	// SweepInterval is how often the services look again without a
 	// signal: retries and environments left behind, expiry, the drift

@@ -74,7 +74,8 @@ type GitHub interface {
 //   - expiry (expiry.go) tears down idle environments;
 //   - drift (drift.go) schedules drift checks;
 //   - resync (resync.go), redelivery (redeliver.go) and the module
-//     follower (modules.go) heal missed webhooks and follow production.
+//     follower (modules.go) heal missed webhooks and follow production;
+//   - production (production.go) watches production read-only.
 //
 // They share a core (core.go): the store, the clock, the leases, and the
 // queues that join them. Create a Controller with New and start it with
@@ -86,6 +87,7 @@ type Controller struct {
 	commands *commands
 	modules  *moduleFollower
 	drift    *drift
+	prod     *production
 	services []namedService // in the order they start
 	ready    atomic.Bool
 }
@@ -106,8 +108,11 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 	}
 	par := &parity{core: core, journal: journal, checker: checker, workers: cfg.Parity.MaxConcurrent, metrics: cfg.Metrics, queue: newWorkQueue()}
 	adm := &admission{core: core, caps: cfg.Budgets, maxAttempts: cfg.Runs.MaxAttempts, freed: make(chan struct{}, 1)}
+	slots := newSlots(cfg.Runs.MaxConcurrent)
+	c.prod = &production{core: core, cfg: cfg.Production, slots: slots, metrics: cfg.Metrics, every: cfg.SweepInterval,
+		wanted: make(chan struct{}, 1), due: map[string]bool{}}
 	c.runLoop = &runLoop{
-		core: core, journal: journal, prov: prov, checker: checker,
+		core: core, journal: journal, prov: prov, checker: checker, slots: slots,
 		workers: cfg.Runs.MaxConcurrent, maxAttempts: cfg.Runs.MaxAttempts, retryBase: cfg.Runs.RetryBase, sweepEvery: cfg.SweepInterval,
 		ci: c.checks, admission: adm, parity: par, drift: c.drift,
 	}
@@ -127,6 +132,7 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 		{"resync", cfg.Resync.PullRequests != nil, &resync{core: core, cfg: cfg.Resync}},
 		{"redelivery", cfg.Redelivery.Deliveries != nil, &redelivery{core: core, deliveries: cfg.Redelivery.Deliveries, every: cfg.Redelivery.Interval}},
 		{"modules", cfg.Modules.Versions != nil, c.modules},
+		{"production", cfg.Production.Watcher != nil && cfg.Production.Store != nil, c.prod},
 	}
 	return c
 }
@@ -186,6 +192,11 @@ func (c *Controller) NudgeModules() { c.modules.pushed() }
 // no other run of it is going. An environment that is not ready by then is
 // not checked. It never blocks. Without a Checker it does nothing.
 func (c *Controller) CheckDrift(name string) { c.drift.ask(name) }
+
+// WatchProduction has repo's production looked at now, whatever its
+// interval, on the leader (on this replica only when it leads). It never
+// blocks. Without a production watcher it does nothing.
+func (c *Controller) WatchProduction(repo string) { c.prod.ask(repo) }
 
 // Leading reports whether this replica runs the loops that must run once
 // (always, without Leases).

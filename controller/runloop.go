@@ -22,6 +22,7 @@ type runLoop struct {
 	checker Checker // seeds and pre-destroy hooks; nil: none
 
 	workers     int
+	slots       *slots // shared with the production watch
 	maxAttempts int
 	retryBase   time.Duration
 	sweepEvery  time.Duration
@@ -84,6 +85,11 @@ func (r *runLoop) sweep(ctx context.Context) {
 // knows of it): while another replica holds the environment, it is tried
 // again a third of a lease later.
 func (r *runLoop) reconcile(ctx context.Context, name string) {
+	release, ok := r.slots.take(ctx)
+	if !ok {
+		return
+	}
+	defer release()
 	if !r.leases.leased(ctx, name, func() { r.runs.add(name) }, func(ctx context.Context) { r.converge(ctx, name) }) && r.drift.pending(name) {
 		r.runs.addAfter(ctx, name, r.leases.ttl/3)
 	}

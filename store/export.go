@@ -17,6 +17,9 @@ const (
 	KindDelivery    RecordKind = "delivery"     // Key: the delivery ID; Value: when it came (RFC 3339)
 	KindCommand     RecordKind = "command"      // Key: its ID; Value: its JSON
 	KindRun         RecordKind = "run"          // Key: its ID; Value: its JSON
+	// KindProductionWatch: Key: the repository in lower case, "@" and the
+	// watch's At; Value: its JSON.
+	KindProductionWatch RecordKind = "production_watch"
 )
 
 // Record is one record as the store keeps it, for copying a store into
@@ -28,8 +31,9 @@ type Record struct {
 }
 
 // Export calls fn with every record of the store, in one read
-// transaction: environments, their pull requests, deliveries, commands and
-// runs (the live index is derived, and not exported).
+// transaction: environments, their pull requests, deliveries, commands,
+// runs and production watches (the live index is derived, and not
+// exported).
 func (db *DB) Export(ctx context.Context, fn func(Record) error) error {
 	buckets := []struct {
 		kind RecordKind
@@ -37,6 +41,7 @@ func (db *DB) Export(ctx context.Context, fn func(Record) error) error {
 	}{
 		{KindEnvironment, bucketEnvironments}, {KindPullRequest, bucketPullRequests},
 		{KindDelivery, bucketDeliveries}, {KindCommand, bucketCommands}, {KindRun, bucketRuns},
+		{KindProductionWatch, bucketProductionWatches},
 	}
 	return db.bolt.View(func(tx *bolt.Tx) error {
 		for _, b := range buckets {

@@ -1,8 +1,9 @@
 // Package store keeps previewd's state in a bbolt file: environments (desired
-// and observed state), the pull-request index, seen webhook deliveries and the
-// run journal. Every write is one short transaction that bbolt fsyncs before
-// it returns; no network or Terraform work happens inside a transaction, and
-// values are decoded before the transaction ends.
+// and observed state), the pull-request index, seen webhook deliveries, the
+// run journal and the production watches. Every write is one short
+// transaction that bbolt fsyncs before it returns; no network or Terraform
+// work happens inside a transaction, and values are decoded before the
+// transaction ends.
 package store
 
 import (
@@ -23,7 +24,7 @@ import (
 
 // SchemaVersion is the layout this code reads and writes. Open migrates older
 // files forward and refuses newer ones.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 var (
 	bucketMeta         = []byte("meta")
@@ -34,6 +35,8 @@ var (
 	bucketLive         = []byte("live")     // names of live environments
 	bucketCommands     = []byte("commands") // comment commands waiting for a permission check
 	bucketKeys         = []byte("keys")     // named random keys (see FindOrCreateKey)
+
+	bucketProductionWatches = []byte("production_watches") // see RecordProductionWatch
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -74,6 +77,10 @@ var migrations = []func(tx *bolt.Tx) error{
 	3: identifyRuns,
 	4: func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucketKeys)
+		return err
+	},
+	5: func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketProductionWatches)
 		return err
 	},
 }

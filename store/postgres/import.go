@@ -23,11 +23,39 @@ type ImportResult struct {
 	Logs    int                      // run logs copied from their files, with their runs
 }
 
+// ImportFile copies the bbolt store at path, which no previewd may hold
+// (else store.ErrLocked: stop it first), into the database at url, holding
+// it meanwhile (see Import and Lock).
+func ImportFile(ctx context.Context, path, url string) (ImportResult, error) {
+	src, err := store.Open(path, store.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	if errors.Is(err, store.ErrLocked) {
+		return ImportResult{}, fmt.Errorf("%w: stop it first", err)
+	} else if err != nil {
+		return ImportResult{}, err
+	}
+	defer src.Close()
+	var records []store.Record
+	if err := src.Export(ctx, func(r store.Record) error { records = append(records, r); return nil }); err != nil {
+		return ImportResult{}, err
+	}
+	dst, err := Open(ctx, url, Options{})
+	if err != nil {
+		return ImportResult{}, err
+	}
+	defer dst.Close()
+	if err := dst.Lock(ctx); err != nil {
+		return ImportResult{}, fmt.Errorf("the target: %w", err)
+	}
+	return dst.Import(ctx, records)
+}
+
 // Import copies records (a bbolt store's Export) into the database in one
 // transaction, idempotently: a record already present with the same
 // content is left alone, and one present with other content fails the
-// whole import, naming it, with nothing written. Hold the database (Lock)
-// while importing, so no previewd writes meanwhile.
+// whole import, naming it, with nothing written. Each repository keeps
+// its newest store.ProductionWatchesKept production watches, as after a
+// RecordProductionWatch. Hold the database (Lock) while importing, so no
+// previewd writes meanwhile.
 func (db *DB) Import(ctx context.Context, records []store.Record) (ImportResult, error) {
 	res := ImportResult{Copied: map[store.RecordKind]int{}, Present: map[store.RecordKind]int{}}
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
@@ -51,6 +79,11 @@ func (db *DB) Import(ctx context.Context, records []store.Record) (ImportResult,
 				res.Present[r.Kind]++
 			}
 		}
+		if res.Copied[store.KindProductionWatch] > 0 {
+			if err := pruneAllProductionWatches(ctx, tx); err != nil {
+				return fmt.Errorf("production watches: %w", err)
+			}
+		}
 		for _, table := range []string{"runs", "commands"} {
 			q := fmt.Sprintf("SELECT setval(pg_get_serial_sequence('%[1]s', 'seq'), GREATEST((SELECT max(seq) FROM %[1]s), 1))", table)
 			if _, err := tx.Exec(ctx, q); err != nil {
@@ -65,8 +98,8 @@ func (db *DB) Import(ctx context.Context, records []store.Record) (ImportResult,
 // importRecord writes r unless it is present; present with other content
 // is an error.
 func importRecord(ctx context.Context, tx pgx.Tx, r store.Record) (bool, error) {
-	var insert, existing string // existing reads the value stored under r.Key
-	var args []any
+	var insert, existing string // existing reads the value stored under r.Key, or under keyArgs when set
+	var args, keyArgs []any
 	value := string(r.Value)
 	switch r.Kind {
 	case store.KindEnvironment:
@@ -109,6 +142,15 @@ func importRecord(ctx context.Context, tx pgx.Tx, r store.Record) (bool, error) 
 		insert = "INSERT INTO runs (seq, id, environment, running, data) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
 		args = []any{seq, r.Key, run.Environment, run.State == preview.RunRunning, value}
 		existing = "SELECT data FROM runs WHERE id = $1"
+	case store.KindProductionWatch:
+		var w preview.ProductionWatch
+		if err := json.Unmarshal(r.Value, &w); err != nil {
+			return false, err
+		}
+		repo, at := productionWatchKey(w)
+		insert = "INSERT INTO production_watches (repo, at, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+		args = []any{repo, at, value}
+		existing, keyArgs = "SELECT data FROM production_watches WHERE repo = $1 AND at = $2", []any{repo, at}
 	default:
 		return false, fmt.Errorf("unknown kind of record")
 	}
@@ -119,7 +161,10 @@ func importRecord(ctx context.Context, tx pgx.Tx, r store.Record) (bool, error) 
 	if existing == "" {
 		return false, nil // a delivery ID is the whole record
 	}
-	return false, same(ctx, tx, existing, r.Key, value)
+	if keyArgs == nil {
+		keyArgs = []any{r.Key}
+	}
+	return false, same(ctx, tx, existing, value, keyArgs...)
 }
 
 // importLog copies the log file of run record r, when there is one, into
@@ -148,10 +193,10 @@ func importLog(ctx context.Context, tx pgx.Tx, r store.Record) (bool, error) {
 	return true, nil
 }
 
-// same checks that the value present under key is want.
-func same(ctx context.Context, tx pgx.Tx, query, key, want string) error {
+// same checks that the value query (with args) reads is want.
+func same(ctx context.Context, tx pgx.Tx, query, want string, args ...any) error {
 	var got string
-	if err := tx.QueryRow(ctx, query, key).Scan(&got); err != nil {
+	if err := tx.QueryRow(ctx, query, args...).Scan(&got); err != nil {
 		return err
 	}
 	if got != want {

@@ -9,7 +9,7 @@ import (
 )
 
 // SchemaVersion is the version of the schema this previewd writes.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // migrations[i] takes the schema from version i to i+1.
 var migrations = []string{
@@ -56,6 +56,15 @@ var migrations = []string{
 	`CREATE TABLE keys (
 		name text PRIMARY KEY,
 		key bytea NOT NULL
+	);`,
+	// Production watches, the newest store.ProductionWatchesKept of each
+	// repository (see production.go). The primary key's index, read
+	// backwards, lists a repository's newest first.
+	`CREATE TABLE production_watches (
+		repo text COLLATE "C" NOT NULL, -- the repository, in lower case
+		at text COLLATE "C" NOT NULL, -- the watch's At as store.WatchTimeLayout writes it: to the nanosecond, sorting as time does
+		data text NOT NULL, -- the watch's JSON
+		PRIMARY KEY (repo, at)
 	);`,
 }
 

@@ -30,6 +30,8 @@ type Store interface {
 	FindRuns(ctx context.Context, filter preview.RunFilter) ([]preview.Run, error)
 	InterruptRuns(ctx context.Context) ([]preview.Run, error)
 	FindOrCreateKey(ctx context.Context, name string, fresh []byte) ([]byte, error)
+	RecordProductionWatch(ctx context.Context, w preview.ProductionWatch) error
+	FindProductionWatches(ctx context.Context, f preview.ProductionWatchFilter) ([]preview.ProductionWatch, error)
 }
 
 // T0 is the clock of every store the contract opens: open must return an
@@ -62,6 +64,10 @@ func Run(t *testing.T, open func(*testing.T) Store) {
 		{"StatusHistory", testStatusHistory},
 		{"ConcurrentCreatesAndUpdatesNameApart", testConcurrentCreatesAndUpdatesNameApart},
 		{"FindOrCreateKeyKeepsTheFirst", testFindOrCreateKeyKeepsTheFirst},
+		{"ProductionWatchesRoundTrip", testProductionWatchesRoundTrip},
+		{"ProductionWatchesOrderFilterLimit", testProductionWatchesOrderFilterLimit},
+		{"ProductionWatchesReplaceTheSameAt", testProductionWatchesReplaceTheSameAt},
+		{"ProductionWatchesKeepTheNewest100", testProductionWatchesKeepTheNewest100},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, open) })
