@@ -1,8 +1,9 @@
 // Package github is previewd's GitHub REST client: it keeps previewd's one
 // comment on each pull request current, shows each environment as a GitHub
 // deployment and a "previewd" commit status, answers comment commands
-// (permission checks, reactions, replies) and reads pull requests and
-// repositories for the resync loop. It speaks to api.github.com or a GitHub
+// (permission checks, reactions, replies), reports each repository's
+// production drift in one issue, and reads pull requests and repositories
+// for the resync loop. It speaks to api.github.com or a GitHub
 // Enterprise Server through go-github, authenticated with a token or as a
 // GitHub App (installation tokens through ghinstallation), rides out rate
 // limits as GitHub documents them. CommentData says what the comment shows

@@ -44,6 +44,7 @@ type fakeGitHub struct {
 	redeliveries       []int64                     // attempts asked to be delivered again
 	manifestCodes      map[string]map[string]any   // App manifest codes → the App their conversion returns, once
 	ownRuns            map[int64]*fakeCheckRun     // the check runs previewd wrote, by id (fake_checkruns_test.go)
+	issues             fakeIssues                  // issues of every repository (fake_issues_test.go)
 
 	app *fakeApp // App mode when set: see fake_app_test.go
 }
@@ -112,6 +113,9 @@ func newFakeGitHub(t *testing.T, prefix string) *fakeGitHub {
 	mux.HandleFunc("POST /app/hook/deliveries/{id}/attempts", f.redeliver)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/commits/{ref}/status", f.combinedStatus)
 	mux.HandleFunc("POST /app-manifests/{code}/conversions", f.convertManifest)
+	mux.HandleFunc("POST /repos/{owner}/{repo}/issues", f.createIssue)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}", f.getIssue)
+	mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/{number}", f.updateIssue)
 	api := http.StripPrefix(prefix, mux)
 	f.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

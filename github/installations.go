@@ -88,7 +88,8 @@ var errTokenApp = preview.Errorf(preview.EINVALID, "in token mode there is no Ap
 
 // Lack is a permission or event an installation lacks, and the setting
 // whose use needs it: github.app_id for what every previewd App needs,
-// wait_for_checks or module_source for what those add (see Features).
+// wait_for_checks, production.state or module_source for what those add
+// (see Features).
 type Lack struct {
 	Requirement
 	Event   bool
@@ -101,29 +102,33 @@ func (inst Installation) Lacks(f Features) []Lack {
 	var lacks []Lack
 	for _, r := range AppPermissions(f) {
 		if !inst.Permissions.Allows(Grant{r.Name: r.Access}) {
+			setting := featureSetting(r, AppPermissions)
 			r.Name += ": " + string(r.Access)
-			lacks = append(lacks, Lack{Requirement: r, Setting: featureSetting(r.Why, AppPermissions)})
+			lacks = append(lacks, Lack{Requirement: r, Setting: setting})
 		}
 	}
 	for _, r := range Events(f) {
 		if !slices.Contains(inst.Events, r.Name) {
-			lacks = append(lacks, Lack{Requirement: r, Event: true, Setting: featureSetting(r.Why, Events)})
+			lacks = append(lacks, Lack{Requirement: r, Event: true, Setting: featureSetting(r, Events)})
 		}
 	}
 	return lacks
 }
 
-// featureSetting names the setting that makes a requirement (known by its
-// Why) needed: none of the features, wait_for_checks, or module_source.
-func featureSetting(why string, of func(Features) []Requirement) string {
+// featureSetting names the setting that makes a requirement needed (the
+// permission at its level or above, or the event): none of the features,
+// wait_for_checks, production.state, or module_source.
+func featureSetting(need Requirement, of func(Features) []Requirement) string {
 	needs := func(f Features) bool {
-		return slices.ContainsFunc(of(f), func(r Requirement) bool { return r.Why == why })
+		return GrantOf(of(f)).Allows(Grant{need.Name: need.Access})
 	}
 	switch {
 	case needs(Features{}):
 		return "github.app_id"
 	case needs(Features{WaitForChecks: true}):
 		return "wait_for_checks"
+	case needs(Features{ProductionWatch: true}):
+		return "production.state"
 	default:
 		return "module_source"
 	}

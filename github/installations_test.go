@@ -37,7 +37,7 @@ func TestAppNameAndInstallations(t *testing.T) {
 	if got := Missing(insts[0].Permissions, allFeatures); len(got) != 0 {
 		t.Errorf("acme lacks %v, want nothing", got)
 	}
-	if got, want := Missing(insts[1].Permissions, allFeatures), []string{"checks: write", "contents: read"}; !slices.Equal(got, want) {
+	if got, want := Missing(insts[1].Permissions, allFeatures), []string{"checks: write", "contents: read", "issues: write"}; !slices.Equal(got, want) {
 		t.Errorf("globex lacks %v, want %v", got, want)
 	}
 	if got, want := insts[1].Events, []string{"issue_comment", "pull_request"}; !slices.Equal(got, want) {
@@ -63,5 +63,22 @@ func TestAppNameAndInstallations(t *testing.T) {
 	}
 	if _, err := token.Installations(ctx); preview.ErrorCode(err) != preview.EINVALID {
 		t.Errorf("token mode: err = %v, want invalid", err)
+	}
+}
+
+// TestLacksNamesTheSetting: each permission an installation lacks names
+// the setting that needs it; an App from before production watches lacks
+// issues: write, for production.state.
+func TestLacksNamesTheSetting(t *testing.T) {
+	inst := Installation{Permissions: Grant{"metadata": Read, "pull_requests": Write, "issues": Read, "deployments": Write},
+		Events: []string{"check_run", "check_suite", "issue_comment", "pull_request"}}
+	var got []string
+	for _, l := range inst.Lacks(allFeatures) {
+		got = append(got, l.Name+" for "+l.Setting)
+	}
+	want := []string{"issues: write for production.state", "checks: write for github.app_id", "statuses: read for wait_for_checks",
+		"contents: read for module_source", "push for module_source", "status for wait_for_checks"}
+	if !slices.Equal(got, want) {
+		t.Errorf("lacks %q, want %q", got, want)
 	}
 }

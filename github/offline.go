@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	preview "github.com/previewd/previewd"
@@ -17,6 +18,9 @@ type Offline struct {
 	render func(preview.Environment) (string, error)
 	logger *slog.Logger
 	now    func() time.Time
+
+	mu     sync.Mutex
+	issues map[string]string // the production drift issue body last logged, by lower-case repository
 }
 
 // NewOffline returns an Offline that renders with render, which is required,
@@ -25,7 +29,7 @@ func NewOffline(render func(preview.Environment) (string, error), logger *slog.L
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Offline{render: render, logger: logger.With("component", "github"), now: time.Now}
+	return &Offline{render: render, logger: logger.With("component", "github"), now: time.Now, issues: map[string]string{}}
 }
 
 // SyncComment renders env's comment and returns it with ID zero, as the
@@ -44,6 +48,40 @@ func (o *Offline) SyncComment(_ context.Context, env preview.Environment) (previ
 	o.logger.Info("offline: comment not sent", "environment", env.Name, "repo", env.Repo, "pr", env.PR, "status", env.Status)
 	o.logger.Debug("offline: comment body", "environment", env.Name, "body", body)
 	return preview.Comment{Body: body, UpdatedAt: o.now().UTC()}, nil
+}
+
+// SyncProductionIssue renders the production drift issue that
+// SyncProductionIssue would write for w and returns w.Issue, sending
+// nothing. It logs the issue when its body changed since this Offline last
+// logged it (at first, only when w drifted), at info level without the body
+// and at debug level with it. A failed watch is not rendered. It never
+// blocks; errors come from rendering.
+func (o *Offline) SyncProductionIssue(_ context.Context, w preview.ProductionWatch) (int, error) {
+	if w.Failed() {
+		return w.Issue, nil
+	}
+	body, err := renderProductionIssue(w)
+	if err != nil {
+		return w.Issue, err
+	}
+	key := strings.ToLower(w.Repo)
+	o.mu.Lock()
+	last, logged := o.issues[key]
+	changed := body != last && (logged || w.Drifted())
+	if changed {
+		o.issues[key] = body
+	}
+	o.mu.Unlock()
+	if !changed {
+		return w.Issue, nil
+	}
+	state := "open"
+	if !w.Drifted() {
+		state = "closed"
+	}
+	o.logger.Info("offline: production drift issue not sent", "repo", w.Repo, "state", state, "findings", len(w.Findings), "ignored", w.Ignored)
+	o.logger.Debug("offline: production drift issue body", "repo", w.Repo, "body", body)
+	return w.Issue, nil
 }
 
 // ErrOffline is what Offline answers where only GitHub could: pull requests

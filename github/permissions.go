@@ -36,7 +36,9 @@ func (g Grant) Allows(need Grant) bool {
 // sets that allow it: any one of them will do. From GitHub's "Permissions
 // required for GitHub Apps"; metadata is granted to every App. Calls made
 // with the App's JWT (installations, tokens, the delivery log) need no
-// installation permission and are not listed.
+// installation permission and are not listed. issues/create, get and
+// update are the production drift issue's: on an issue, unlike on a pull
+// request, pull_requests does not do.
 var operationGrants = map[string][]Grant{
 	"pulls/list":                                 {{"pull_requests": Read}},
 	"pulls/get":                                  {{"pull_requests": Read}},
@@ -44,6 +46,9 @@ var operationGrants = map[string][]Grant{
 	"issues/create-comment":                      {{"issues": Write}, {"pull_requests": Write}},
 	"issues/update-comment":                      {{"issues": Write}, {"pull_requests": Write}},
 	"reactions/create-for-issue-comment":         {{"issues": Write}, {"pull_requests": Write}},
+	"issues/create":                              {{"issues": Write}},
+	"issues/get":                                 {{"issues": Read}},
+	"issues/update":                              {{"issues": Write}},
 	"repos/get-collaborator-permission-level":    {{"metadata": Read}},
 	"repos/create-deployment":                    {{"deployments": Write}},
 	"repos/create-deployment-status":             {{"deployments": Write}},
@@ -94,6 +99,10 @@ type Features struct {
 	// WaitForChecks: heads wait for check runs and commit statuses, and
 	// their events say when those changed.
 	WaitForChecks bool
+	// ProductionWatch: production is watched (production.state), and its
+	// drift reported in a GitHub issue that previewd opens, edits, closes
+	// and reopens.
+	ProductionWatch bool
 }
 
 // Requirement is one permission or event the App needs, and why.
@@ -107,12 +116,20 @@ type Requirement struct {
 // with why. Comments, their reactions and replies go through the pull
 // request's permission (pull_requests: write allows them on a pull
 // request), so issues is read only: GitHub delivers issue_comment
-// events, the /preview commands, only to Apps that may read issues.
+// events, the /preview commands, only to Apps that may read issues. A
+// production watch needs issues: write for its drift issue, which allows
+// comments on pull requests too: pull_requests is then read only.
 func AppPermissions(f Features) []Requirement {
+	pulls := Requirement{"pull_requests", Write, "the comment, replies and reactions to commands; resync lists open pull requests"}
+	issues := Requirement{"issues", Read, "issue_comment events: the /preview commands"}
+	if f.ProductionWatch {
+		pulls = Requirement{"pull_requests", Read, "resync lists open pull requests; pull_request events (the comment goes through issues: write)"}
+		issues = Requirement{"issues", Write, "the production drift issue; the comment, replies and reactions to commands; issue_comment events: the /preview commands"}
+	}
 	req := []Requirement{
 		{"metadata", Read, "collaborators' permissions, for commands and approvals (every App has it)"},
-		{"pull_requests", Write, "the comment, replies and reactions to commands; resync lists open pull requests"},
-		{"issues", Read, "issue_comment events: the /preview commands"},
+		pulls,
+		issues,
 		{"deployments", Write, `the "View deployment" button and its statuses`},
 		{"checks", Write, "the previewd and previewd/parity check runs (wait_for_checks reads the head's others)"},
 	}

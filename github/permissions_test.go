@@ -10,7 +10,7 @@ import (
 )
 
 // allFeatures is every feature that needs more of GitHub.
-var allFeatures = Features{ModulesOnGitHub: true, WaitForChecks: true}
+var allFeatures = Features{ModulesOnGitHub: true, WaitForChecks: true, ProductionWatch: true}
 
 // checkPermissions reports, as test errors, every request in reqs made with
 // an installation's (or a token's) credentials that the App's permissions
@@ -92,7 +92,10 @@ func TestEveryPermissionIsNeeded(t *testing.T) {
 // no contents and no commit statuses (it writes check runs); modules on
 // GitHub add contents and push, waiting for checks adds commit statuses
 // (read) and the checks' events. Comments go through
-// pull_requests: write, and issues stays read (for issue_comment events).
+// pull_requests: write, and issues stays read (for issue_comment events)
+// unless production is watched: its drift issue needs issues: write, which
+// allows the comment too, so pull_requests is read only; the
+// issue_comment events stay.
 func TestManifestFollowsTheFeatures(t *testing.T) {
 	tests := []struct {
 		f      Features
@@ -103,7 +106,9 @@ func TestManifestFollowsTheFeatures(t *testing.T) {
 			[]string{"pull_request", "issue_comment", "check_run", "check_suite"}},
 		{Features{ModulesOnGitHub: true}, map[string]string{"metadata": "read", "pull_requests": "write", "issues": "read", "deployments": "write", "checks": "write", "contents": "read"},
 			[]string{"pull_request", "issue_comment", "check_run", "check_suite", "push"}},
-		{allFeatures, map[string]string{"metadata": "read", "pull_requests": "write", "issues": "read", "deployments": "write", "checks": "write", "contents": "read", "statuses": "read"},
+		{Features{ProductionWatch: true}, map[string]string{"metadata": "read", "pull_requests": "read", "issues": "write", "deployments": "write", "checks": "write"},
+			[]string{"pull_request", "issue_comment", "check_run", "check_suite"}},
+		{allFeatures, map[string]string{"metadata": "read", "pull_requests": "read", "issues": "write", "deployments": "write", "checks": "write", "contents": "read", "statuses": "read"},
 			[]string{"pull_request", "issue_comment", "check_run", "check_suite", "push", "status"}},
 	}
 	for _, tt := range tests {

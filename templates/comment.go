@@ -1,12 +1,14 @@
 // Package templates holds previewd's embedded text templates: the comment it
-// keeps on every pull request. It imports nothing of previewd; callers fill
-// the plain view structs declared here.
+// keeps on every pull request, and the issue that reports a repository's
+// production drift. It imports nothing of previewd; callers fill the plain
+// view structs declared here.
 //
-// Every value in a comment comes from outside previewd (a pull request, a
-// Terraform module, Terraform's errors), so the comment template shows each
-// one only through a function that makes it inert: one bounded line inside a
-// code span, or a link or plain word once checked, so no value can change the
-// comment's structure or the line previewd finds it by.
+// Every value in a comment or an issue comes from outside previewd (a pull
+// request, a Terraform module, Terraform's errors, production's live
+// values), so the templates show each one only through a function that
+// makes it inert: one bounded line inside a code span, or a link or plain
+// word once checked, so no value can change the body's structure or the
+// line previewd finds it by.
 package templates
 
 import (
