@@ -60,7 +60,10 @@ $(TIME_PROVIDER):
 	mv $(dir $@)terraform-provider-time $@
 	ln -f $@ $(subst registry.terraform.io,registry.opentofu.org,$@)
 
+# previewd/pg, the tests' PostgreSQL provider (testdata/terraform-provider-pg):
+# objects outside Terraform, so a change by hand is real drift.
 providers: $(TIME_PROVIDER)
+	./scripts/pg-provider.sh $(PROVIDER_MIRROR)
 
 build: $(BIN)/terraform
 	$(GO) build -o $(BIN)/previewd ./cmd/previewd
@@ -75,7 +78,7 @@ $(OPENAPI_SPEC):
 	mkdir -p $(NPM_PREFIX)
 	npm install --no-audit --no-fund --silent --prefix $(NPM_PREFIX) @octokit/openapi@$(OCTOKIT_OPENAPI_VERSION)
 
-deps: $(OPENAPI_SPEC) $(BIN)/terraform $(BIN)/tofu $(TIME_PROVIDER)
+deps: $(OPENAPI_SPEC) $(BIN)/terraform $(BIN)/tofu providers
 
 # PostgreSQL for the remote-state tests: the machine's server on
 # 127.0.0.1:5432, or one started from Debian's packages with a data
@@ -115,6 +118,7 @@ demo: build
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	cd testdata/terraform-provider-pg && $(GO) vet ./...
 
 # No built binary or file over 1 MB may be tracked; build output goes to ./bin.
 check-tracked:

@@ -52,7 +52,7 @@ func need(t testing.TB, err error, missing, how string) {
 		return
 	}
 	if os.Getenv("CI") != "" {
-		t.Fatalf("%s (%v): make test provides it", missing, err)
+		t.Fatalf("%s (%v): make test provides it; %s", missing, err, how)
 	}
 	t.Skipf("%s (%v): %s", missing, err, how)
 }
@@ -63,15 +63,34 @@ func need(t testing.TB, err error, missing, how string) {
 // test builds it) and is skipped elsewhere.
 func ProviderMirror(t testing.TB, root string) string {
 	t.Helper()
+	return mirrorOf(t, root, "hashicorp/time", "`make providers` builds one into .cache/providers, or set PREVIEWD_TEST_PROVIDER_MIRROR")
+}
+
+// PGProviderMirror returns the filesystem mirror holding previewd/pg, the
+// PostgreSQL provider (pg_role, pg_database) that scripts/pg-provider.sh
+// builds from testdata/terraform-provider-pg: the mirror ProviderMirror
+// returns, which then serves hashicorp/time too. The provider connects with
+// the libpq environment variables (PGHOST, PGUSER, …). Without it the test
+// fails under CI and is skipped elsewhere, as with ProviderMirror.
+func PGProviderMirror(t testing.TB, root string) string {
+	t.Helper()
+	return mirrorOf(t, root, "previewd/pg", "`make providers` builds it into .cache/providers (`scripts/pg-provider.sh DIR` into another mirror), or set PREVIEWD_TEST_PROVIDER_MIRROR")
+}
+
+// mirrorOf returns PREVIEWD_TEST_PROVIDER_MIRROR, or .cache/providers
+// under root, when it holds provider (namespace/type) under Terraform's
+// registry name; how says how to get it when it does not.
+func mirrorOf(t testing.TB, root, provider, how string) string {
+	t.Helper()
 	dir := os.Getenv("PREVIEWD_TEST_PROVIDER_MIRROR")
 	if dir == "" {
 		dir = filepath.Join(root, ".cache", "providers")
 	}
 	abs, err := filepath.Abs(dir)
 	if err == nil {
-		_, err = os.Stat(filepath.Join(abs, "registry.terraform.io", "hashicorp", "time"))
+		_, err = os.Stat(filepath.Join(abs, "registry.terraform.io", filepath.FromSlash(provider)))
 	}
-	need(t, err, "no provider mirror", "`make providers` builds one into .cache/providers, or set PREVIEWD_TEST_PROVIDER_MIRROR")
+	need(t, err, "no provider mirror with "+provider, how)
 	return abs
 }
 
