@@ -31,7 +31,7 @@ func TestHandler(t *testing.T) {
 	}
 	dataDir := t.TempDir()
 	os.WriteFile(filepath.Join(dataDir, "users.jsonl"), []byte("{\"id\":1}\n{\"id\":2}\n"), 0o644)
-	h := handler(info{Environment: "feat-login", Branch: "feat/login", Commit: "0123456789abcdef", PR: 7, Inputs: inputs}, dataDir)
+	h := handler(info{Environment: "feat-login", Branch: "feat/login", Commit: "0123456789abcdef", PR: 7, Inputs: inputs}, dataDir, nil)
 	tests := []struct {
 		path     string
 		wantCode int

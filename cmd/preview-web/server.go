@@ -106,6 +106,9 @@ type info struct {
 	PR          int       `json:"pr"`
 	Inputs      []input   `json:"inputs"`
 	Started     time.Time `json:"started"`
+	// Migrations is what the server's migrations did: nil without a
+	// database.
+	Migrations *migrationReport `json:"migrations,omitempty"`
 }
 
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
@@ -128,7 +131,15 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 {{if .Data}}<table>
 {{range .Data}}<tr><th><a href="/data/{{.Name}}">{{.Name}}</a></th><td>{{.Records}} records</td></tr>
 {{end}}</table>{{else}}<p>Not seeded.</p>{{end}}
-</body>
+{{with .Migrations}}<h2>Migrations</h2>
+{{if .Release}}<p>Release <code>{{.Release}}</code></p>
+{{end}}{{if .Applied}}<table>
+{{range .Applied}}<tr><th>{{.Name}}</th><td>applied in {{printf "%.2f" .Seconds}} s</td></tr>
+{{end}}</table>
+{{end}}{{if .Running}}<p>Running {{.Running}}…</p>
+{{end}}{{if .Error}}<p>Failed: {{.Error}}</p>
+{{end}}{{if .Note}}<p>{{.Note}}</p>
+{{end}}{{end}}</body>
 </html>
 `))
 
@@ -154,21 +165,29 @@ func datasets(dir string) []dataset {
 }
 
 // handler serves the page at /, the same as JSON at /info.json, the seeded
-// data of dataDir under /data/, and /healthz.
-func handler(in info, dataDir string) http.Handler {
+// data of dataDir under /data/, and /healthz. The page shows what
+// migrations did when there are any (a server with a database).
+func handler(in info, dataDir string, migrations *migrator) http.Handler {
+	now := func() info {
+		if migrations != nil {
+			r := migrations.Report()
+			in.Migrations = &r
+		}
+		return in
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		page := struct {
 			info
 			Data []dataset
-		}{in, datasets(dataDir)}
+		}{now(), datasets(dataDir)}
 		pageTemplate.Execute(w, page)
 	})
 	mux.Handle("GET /data/", http.StripPrefix("/data/", http.FileServer(http.Dir(dataDir))))
 	mux.HandleFunc("GET /info.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(in)
+		json.NewEncoder(w).Encode(now())
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
@@ -191,7 +210,9 @@ func listen(addr string, port int) (net.Listener, error) {
 
 // serve runs the server in the foreground until SIGTERM or SIGINT. It
 // writes DIR/pid and then DIR/url once listening, and removes them when it
-// stops, unless another server has taken DIR over.
+// stops, unless another server has taken DIR over. With DATABASE_URL set,
+// it migrates the database in the background once listening: start
+// returns, and the deploy ends, while the migrations run.
 func serve(args []string) error {
 	o, err := parseOptions("serve", args, os.Stderr)
 	if err != nil {
@@ -214,13 +235,24 @@ func serve(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	var migrations *migrator
+	if dbURL := os.Getenv(databaseURLVariable); dbURL != "" {
+		migrations = newMigrator(dbURL, os.Getenv(releasesVariable), o.commit, log.Printf)
+	}
 	srv := &http.Server{
 		Handler: handler(info{Environment: o.environment, Branch: o.branch, Commit: o.commit,
-			Repo: o.repo, PR: o.pr, Inputs: inputs, Started: time.Now().UTC()}, filepath.Join(filepath.Dir(o.dir), "data")),
+			Repo: o.repo, PR: o.pr, Inputs: inputs, Started: time.Now().UTC()}, filepath.Join(filepath.Dir(o.dir), "data"), migrations),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	migrated := make(chan struct{})
+	go func() {
+		defer close(migrated)
+		if migrations != nil {
+			migrations.run(ctx)
+		}
+	}()
 	select {
 	case err = <-served:
 	case <-ctx.Done():
@@ -229,6 +261,8 @@ func serve(args []string) error {
 		defer cancel()
 		err = srv.Shutdown(shutdownCtx)
 	}
+	stop() // a migration still running is cancelled
+	<-migrated
 	if b, _ := os.ReadFile(filepath.Join(o.dir, "pid")); string(b) == pid+"\n" {
 		os.Remove(filepath.Join(o.dir, "url"))
 		os.Remove(filepath.Join(o.dir, "pid"))
