@@ -1,7 +1,7 @@
 # A production-style module with nothing but built-ins: each instance is a
 # preview-web server (cmd/preview-web) that local-exec starts in the
-# background and stops on destroy. The page it serves shows the environment,
-# branch, commit and inputs.
+# background and stops on destroy, with a PostgreSQL database when given a
+# server (database.tf). Its page shows environment, branch, commit and inputs.
 
 terraform {
   required_version = ">= 1.4" # terraform_data
@@ -36,6 +36,7 @@ resource "terraform_data" "web" {
     repo        = var.repo
     inputs      = jsonencode(local.inputs)
     bin         = var.web_server_bin
+    database    = one(terraform_data.database[*].id) # a new one to migrate
   }
 
   # A destroy provisioner may only use self: keep here what stop needs.
@@ -44,9 +45,8 @@ resource "terraform_data" "web" {
     dir = "${local.state_dir}/${count.index}"
 
     # Not var.environment == "production" ? "db.r5.2xlarge" : "db.t3.medium":
-    # previewd reports a value that follows the environment as drift. A
-    # variable production sets, and previews declare a difference in (see
-    # previewd.yaml), is how an environment may differ.
+    # previewd reports a value that follows the environment as drift. A variable
+    # production sets, and previews declare a difference in, is how they differ.
     database_instance_class = var.database_instance_class
   }
 
@@ -64,6 +64,13 @@ resource "terraform_data" "web" {
       "-inputs=${jsonencode(local.inputs)}",
     ]
     command = self.input.dir
+
+    # The database's connection string holds a password: in the server's
+    # environment, never on its command line (Terraform prints that, and ps
+    # shows it). Terraform prints no provisioner's environment and
+    # preview-web never prints the string; left marked sensitive, it would
+    # make Terraform hide all of start's output.
+    environment = local.database ? { DATABASE_URL = nonsensitive(local.database_url) } : {}
   }
 
   provisioner "local-exec" {

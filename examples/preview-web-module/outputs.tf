@@ -24,3 +24,12 @@ output "data_dir" {
   description = "Where the environment's data lives (what a seed command fills), shared by every instance."
   value       = "${local.state_dir}/data"
 }
+
+output "database_url" {
+  description = "Connection string of the environment's database, \"\" without one: what previewd's migrations.database_output names."
+  # Unknown until the database is made, like url: previewd's parity check
+  # does not compare it, and the name in it, derived from the environment's,
+  # is no drift.
+  value     = one(terraform_data.database[*].id) == null ? "" : local.database_url
+  sensitive = true
+}

@@ -70,3 +70,22 @@ variable "state_dir" {
   type        = string
   default     = ""
 }
+
+variable "database_server" {
+  description = "A PostgreSQL server to give the environment a database on: a connection string without the database (\"postgres://user:password@host:5432\"), for a user that may create databases. \"\" for no database."
+  type        = string
+  sensitive   = true
+  default     = ""
+}
+
+variable "database_template" {
+  description = "The database each environment's is copied from, made on the server when missing."
+  type        = string
+  default     = "orders_template"
+}
+
+variable "database_rows" {
+  description = "Orders in the template, when it is made: production's volume, so a migration locks its tables as long as it would in production."
+  type        = number
+  default     = 4000000
+}
