@@ -2,6 +2,9 @@
 # Starts previewd on the embedded defaults (bbolt and local state in
 # ./.previewd, offline GitHub mode) with the example module, plays a pull
 # request's life through signed webhooks, and leaves the server running.
+# With PostgreSQL on 127.0.0.1:5432 (started by ./scripts/postgres.sh when
+# that needs no password), it also shows a migration judged at production's
+# size; without, it says it skips that part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -26,6 +29,23 @@ if pid=$(cat "$data/previewd.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null; th
   for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
 fi
 
+# Where "CI" publishes each commit's release for the example application
+# (acme/orders' migrations); previewd passes it to Terraform
+# (terraform.env_passthrough in examples/previewd.yaml).
+export PREVIEW_WEB_RELEASES=$data/releases
+mkdir -p "$PREVIEW_WEB_RELEASES"
+
+# acme/orders' databases live on a PostgreSQL server at 127.0.0.1:5432.
+database=(--database-server postgres://postgres@127.0.0.1:5432)
+if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; then
+    echo "no PostgreSQL on 127.0.0.1:5432: starting one with ./scripts/postgres.sh"
+    ./scripts/postgres.sh || database=(--database-skip "./scripts/postgres.sh could not start PostgreSQL on 127.0.0.1:5432")
+  else
+    database=(--database-skip "no PostgreSQL on 127.0.0.1:5432, and starting one needs root: sudo asks for a password")
+  fi
+fi
+
 echo "starting previewd on http://$addr (log: $data/previewd.log)"
 PATH="$root/bin:$PATH" \
 PREVIEWD_LISTEN_ADDR=$addr \
@@ -35,7 +55,7 @@ PREVIEWD_TERRAFORM_BIN=${PREVIEWD_TERRAFORM_BIN:-$root/bin/terraform} \
   nohup "$root/bin/previewd" serve >"$data/previewd.log" 2>&1 &
 echo $! > "$data/previewd.pid"
 
-if ! go run ./scripts/demo --url "http://$addr"; then
+if ! go run ./scripts/demo --url "http://$addr" "${database[@]}"; then
   echo; echo "the demo failed; the end of previewd's log:"; tail -n 40 "$data/previewd.log"; exit 1
 fi
 
@@ -45,3 +65,11 @@ previewd keeps running (pid $(cat "$data/previewd.pid")); its log is $data/previ
 The demo's secrets are in $secrets:  set -a; . $secrets; set +a
 Stop it with:  kill \$(cat $data/previewd.pid)   (it stops cleanly on SIGTERM)
 MSG
+if [ "${database[0]}" = --database-server ]; then
+  cat <<MSG
+acme/orders' production database and the template its previews copy stay on
+PostgreSQL for the next run (which then takes seconds); drop them with:
+  export DATABASE_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres
+  ./bin/preview-web db drop -name orders_production; ./bin/preview-web db drop -name orders_template
+MSG
+fi

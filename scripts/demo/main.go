@@ -2,7 +2,9 @@
 // sends signed pull_request webhooks (opened, synchronize, closed) the way
 // GitHub does, follows the environment through the admin API, and fetches
 // the live preview in between. It leaves a second pull request's environment
-// running for you to look at.
+// running for you to look at. With a PostgreSQL server (-database-server),
+// it then shows previewd/migrations failing a migration that would lock
+// production's table, and passing the same one with CONCURRENTLY.
 package main
 
 import (
@@ -27,6 +29,11 @@ var (
 	token   = flag.String("token", os.Getenv("PREVIEWD_ADMIN_TOKEN"), "admin token")
 	repo    = flag.String("repo", "acme/shop", "repository owner/name")
 	timeout = flag.Duration("timeout", 3*time.Minute, "how long to wait for each step")
+
+	databaseServer = flag.String("database-server", "", "a PostgreSQL server for acme/orders' databases, as examples/previewd.yaml names it (postgres://user@host:port); empty: step 5 is skipped")
+	databaseSkip   = flag.String("database-skip", "no -database-server", "why there is no PostgreSQL server, for the skipped step 5")
+	releases       = flag.String("releases", os.Getenv("PREVIEW_WEB_RELEASES"), "where the example application finds each commit's release (previewd's PREVIEW_WEB_RELEASES)")
+	previewWeb     = flag.String("preview-web", "bin/preview-web", "the preview-web binary, which creates production's database")
 )
 
 func main() {
@@ -60,7 +67,7 @@ func demo() error {
 	// same data directory reopens the first pull request and moves the
 	// second one to a new commit.
 	pr1, pr2 := 1, 2
-	name, err := sendPR(pr1, "opened", "feature/checkout", sha1, "open", time.Now())
+	name, err := sendPR(*repo, pr1, "opened", "feature/checkout", sha1, "open", time.Now())
 	if err != nil {
 		return err
 	}
@@ -78,7 +85,7 @@ func demo() error {
 
 	step("2. A push: the head moves to %s", sha2[:7])
 	pushed := time.Now()
-	if _, err := sendPR(pr1, "synchronize", "feature/checkout", sha2, "open", time.Now()); err != nil {
+	if _, err := sendPR(*repo, pr1, "synchronize", "feature/checkout", sha2, "open", time.Now()); err != nil {
 		return err
 	}
 	if env, err = waitFor(name, func(e environment) bool { return e.Status == "ready" && e.AppliedSHA == sha2 }); err != nil {
@@ -92,7 +99,7 @@ func demo() error {
 	fmt.Println(indent(env.Comment.Body, "   | "))
 
 	step("3. The pull request closes")
-	if _, err := sendPR(pr1, "closed", "feature/checkout", sha2, "closed", time.Now()); err != nil {
+	if _, err := sendPR(*repo, pr1, "closed", "feature/checkout", sha2, "closed", time.Now()); err != nil {
 		return err
 	}
 	if _, err := waitFor(name, func(e environment) bool { return e.Status == "destroyed" }); err != nil {
@@ -106,11 +113,15 @@ func demo() error {
 
 	step("4. Another pull request, left running for you")
 	sha3 := randomSHA()
-	name2, err := sendPR(pr2, "opened", "feature/search", sha3, "open", time.Now())
+	name2, err := sendPR(*repo, pr2, "opened", "feature/search", sha3, "open", time.Now())
 	if err != nil {
 		return err
 	}
 	if env, err = waitFor(name2, func(e environment) bool { return e.Status == "ready" && e.AppliedSHA == sha3 }); err != nil {
+		return err
+	}
+
+	if err := migrations(); err != nil {
 		return err
 	}
 	fmt.Printf(`
@@ -183,9 +194,9 @@ func showParity(name string) error {
 
 func step(format string, args ...any) { fmt.Printf("\n"+format+"\n", args...) }
 
-// sendPR sends a signed pull_request delivery shaped like GitHub's and
-// returns the environment previewd assigned.
-func sendPR(number int, action, branch, sha, state string, updated time.Time) (string, error) {
+// sendPR sends a signed pull_request delivery of repo shaped like
+// GitHub's and returns the environment previewd assigned.
+func sendPR(repo string, number int, action, branch, sha, state string, updated time.Time) (string, error) {
 	payload := map[string]any{
 		"action": action,
 		"number": number,
@@ -193,11 +204,11 @@ func sendPR(number int, action, branch, sha, state string, updated time.Time) (s
 			"number": number, "state": state, "title": "Demo change", "draft": false, "merged": action == "closed",
 			"updated_at": updated.UTC().Format(time.RFC3339),
 			"user":       map[string]any{"login": "octocat"},
-			"head":       map[string]any{"ref": branch, "sha": sha, "repo": map[string]any{"full_name": *repo}},
-			"base":       map[string]any{"ref": "main", "sha": randomSHA(), "repo": map[string]any{"full_name": *repo}},
+			"head":       map[string]any{"ref": branch, "sha": sha, "repo": map[string]any{"full_name": repo}},
+			"base":       map[string]any{"ref": "main", "sha": randomSHA(), "repo": map[string]any{"full_name": repo}},
 			"labels":     []any{},
 		},
-		"repository": map[string]any{"full_name": *repo},
+		"repository": map[string]any{"full_name": repo},
 		"sender":     map[string]any{"login": "octocat"},
 	}
 	body, _ := json.Marshal(payload)
