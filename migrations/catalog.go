@@ -60,11 +60,12 @@ func catalog(conn *pgx.Conn, timeout time.Duration) (map[uint32]table, error) {
 
 // changedUnseen adds to held each table that existed at the watch's start
 // and that DDL changed since, when no sample saw its lock: held for less
-// than an interval.
-func changedUnseen(before, after map[uint32]table, held []hold, interval time.Duration) []hold {
+// than an interval. A table a sample saw held by DDL that blocks nobody
+// (quiet: CREATE INDEX CONCURRENTLY) was changed by that.
+func changedUnseen(before, after map[uint32]table, held []hold, quiet map[uint32]bool, interval time.Duration) []hold {
 	for oid, now := range after {
 		then, existed := before[oid]
-		if !existed || then.same(now) || slices.ContainsFunc(held, func(h hold) bool { return h.oid == oid }) {
+		if !existed || then.same(now) || quiet[oid] || slices.ContainsFunc(held, func(h hold) bool { return h.oid == oid }) {
 			continue
 		}
 		held = append(held, hold{oid: oid, LockHold: preview.LockHold{Relation: now.name, Rows: now.rows,

@@ -10,8 +10,10 @@ import (
 
 // sampleQuery is one sample: the relation locks of the current database,
 // other than the watcher's own and those on catalogs, TOAST and temporary
-// relations, that are held in a mode that blocks writes or are awaited,
-// with the statement of the session that holds or awaits them and, for one
+// relations, that are held in a mode that blocks writes, or in
+// ShareUpdateExclusiveLock (which blocks neither: CREATE INDEX
+// CONCURRENTLY, VACUUM, some ALTER TABLE; noted so their catalog change
+// is not taken for a short blocking one), or are awaited, with the statement of the session that holds or awaits them and, for one
 // awaited, how many sessions it waits for. A relation not yet committed
 // (a table or index being created) is not visible to it, and blocks no
 // one. It takes AccessShareLock on pg_class, pg_namespace and pg_database
@@ -30,7 +32,7 @@ WHERE l.locktype = 'relation'
 	AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid()
 	AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
 	AND c.relpersistence <> 't'
-	AND (NOT l.granted OR l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock'))`
+	AND (NOT l.granted OR l.mode IN ('ShareUpdateExclusiveLock', 'ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock'))`
 
 // observation is one row of a sample.
 type observation struct {
@@ -73,6 +75,10 @@ var modeRank = map[string]int{
 	"ExclusiveLock":            7,
 	"AccessExclusiveLock":      8,
 }
+
+// nonBlockingDDL is the mode DDL that blocks neither reads nor writes
+// holds (CREATE INDEX CONCURRENTLY).
+const nonBlockingDDL = "ShareUpdateExclusiveLock"
 
 // blocksReads is the one mode that conflicts with AccessShareLock; the
 // modes sampleQuery asks for all conflict with RowExclusiveLock.
@@ -120,10 +126,12 @@ type tracker struct {
 	n        int       // samples so far
 	open     map[lockKey]*span
 	rels     map[uint32]*relation
+	// quiet are the relations a sample saw held in nonBlockingDDL.
+	quiet map[uint32]bool
 }
 
 func newTracker(interval time.Duration) *tracker {
-	return &tracker{interval: interval, open: map[lockKey]*span{}, rels: map[uint32]*relation{}}
+	return &tracker{interval: interval, open: map[lockKey]*span{}, rels: map[uint32]*relation{}, quiet: map[uint32]bool{}}
 }
 
 // observe adds a sample taken at at. A lock's duration is estimated
@@ -143,6 +151,10 @@ func (t *tracker) observe(at time.Time, obs []observation) {
 	for _, o := range obs {
 		if !o.granted && o.blockers == 0 {
 			continue // granted since pg_locks was read
+		}
+		if o.granted && o.mode == nonBlockingDDL {
+			t.quiet[o.oid] = true
+			continue
 		}
 		k := lockKey{oid: o.oid, pid: o.pid, mode: o.mode, vxid: o.vxid, granted: o.granted}
 		s := t.open[k]

@@ -122,3 +122,25 @@ func TestOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestNonBlockingDDLIsNoHold: ShareUpdateExclusiveLock (CREATE INDEX
+// CONCURRENTLY) is noted, never counted as blocking, and the table it
+// changed is not reported as changed by a lock no sample saw.
+func TestNonBlockingDDLIsNoHold(t *testing.T) {
+	tr := newTracker(75 * time.Millisecond)
+	t0 := time.Now()
+	for i := range 10 {
+		tr.observe(t0.Add(time.Duration(i)*75*time.Millisecond), []observation{{oid: 1, relation: "orders", mode: "ShareUpdateExclusiveLock", granted: true, pid: 7, vxid: "3/9",
+			query: "CREATE INDEX CONCURRENTLY i ON orders (x)"}})
+	}
+	held := tr.holds()
+	if len(held) != 0 || !tr.quiet[1] {
+		t.Fatalf("holds %+v, quiet %v; want none, orders quiet", held, tr.quiet)
+	}
+	before := map[uint32]table{1: {name: "orders", indexes: []int64{10}}, 2: {name: "users", indexes: []int64{20}}}
+	after := map[uint32]table{1: {name: "orders", indexes: []int64{10, 11}}, 2: {name: "users", indexes: []int64{20, 21}}}
+	got := changedUnseen(before, after, held, tr.quiet, 75*time.Millisecond)
+	if len(got) != 1 || got[0].oid != 2 {
+		t.Errorf("changed unseen %+v, want users only", got)
+	}
+}

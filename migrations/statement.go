@@ -21,12 +21,12 @@ var token = regexp.MustCompile(`"(?:[^"]|"")*(?:"|\z)|--[^\n]*|/\*(?s:.*?)(?:\*/
 // statement is what a report shows of query, a statement as
 // pg_stat_activity holds it: its first line that is not empty once
 // comments are dropped, its string literals replaced by '…' (numbers are
-// left alone), at most 200 characters. pg_stat_activity never holds a bound
+// left alone), without a closing semicolon, at most 200 characters. pg_stat_activity never holds a bound
 // parameter's value, only its $n.
 func statement(query string) string {
 	query = hideLiterals(query)
 	for line := range strings.Lines(query) {
-		line = strings.TrimSpace(line)
+		line = strings.TrimSpace(strings.TrimRight(strings.TrimSpace(line), ";"))
 		if line == "" {
 			continue
 		}

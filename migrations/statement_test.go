@@ -21,6 +21,8 @@ func TestStatement(t *testing.T) {
 		{"SELECT a$1$ FROM t WHERE b = 'secret'", "SELECT a$1$ FROM t WHERE b = '…'"},
 		{"INSERT INTO t VALUES ('cut off by track_activity_query_size", "INSERT INTO t VALUES ('…'"},
 		{"DO $f$ never closed", "DO '…'"},
+		{"CREATE INDEX orders_created_at ON orders (created_at);\n", "CREATE INDEX orders_created_at ON orders (created_at)"},
+		{";\nALTER TABLE orders ADD c int ;", "ALTER TABLE orders ADD c int"},
 		{"", ""},
 		{"   \n-- only a comment\n", ""},
 	} {

@@ -189,7 +189,7 @@ func (w *Watcher) build(stopped time.Time) preview.DatabaseReport {
 	held := w.locks.holds()
 	if w.before != nil && !w.conn.IsClosed() {
 		if after, err := catalog(w.conn, w.opts.StatementTimeout); err == nil {
-			held = changedUnseen(w.before, after, held, w.opts.Interval)
+			held = changedUnseen(w.before, after, held, w.locks.quiet, w.opts.Interval)
 		}
 	}
 	if err := w.fillRows(held); err != nil {

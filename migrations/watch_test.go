@@ -106,6 +106,10 @@ func testConcurrentIndex(t *testing.T, connString string, conn *pgx.Conn) {
 			t.Errorf("%s: writes blocked %s by %q (%s)", h.Relation, h.BlockedWrites, h.Statement, h.Mode)
 		}
 	}
+	// Its catalog change is not taken for a blocking one no sample saw.
+	if h := holdOf(report, "orders"); h != nil {
+		t.Errorf("a hold on orders reported for CONCURRENTLY: %+v", h)
+	}
 }
 
 // TestAccessExclusive: a lock that blocks reads is held as long as its
