@@ -86,6 +86,22 @@ func CompareEngine(running, production Engine, required []string) []preview.Find
 	return findings
 }
 
+// CompareEngineBanner compares the engine whose banner is given
+// ("Terraform v1.5.7", see ParseEngineBanner) with production's, as a
+// setting names it ("1.5.7", "opentofu 1.8.2"): previewd check's engine
+// check. Its errors are ParseEngineBanner's and ParseEngine's.
+func CompareEngineBanner(banner, production string) ([]preview.Finding, error) {
+	running, err := ParseEngineBanner(banner)
+	if err != nil {
+		return nil, err
+	}
+	prod, err := ParseEngine(production)
+	if err != nil {
+		return nil, err
+	}
+	return CompareEngine(running, prod, nil), nil
+}
+
 func sameVersion(a, b string) bool {
 	va, errA := version.NewVersion(a)
 	vb, errB := version.NewVersion(b)

@@ -3,8 +3,9 @@
 // permissions and events, each module source, each state backend with the
 // credentials runs get, the engine's version against production's, and
 // the store. Each check's result names the setting at fault and the fix.
-// The package declares what it checks as small interfaces; cmd/previewd
-// fits GitHub, the module resolver, the provisioner and the store to them.
+// The package declares what it checks as small interfaces;
+// internal/preflightcheck fits GitHub, the module resolver and the
+// provisioner to them, and cmd/previewd the store.
 package preflight
 
 import (

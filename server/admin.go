@@ -425,6 +425,32 @@ func (s *Server) handleBackup(c echo.Context) error {
 	return nil
 }
 
+// FetchBackup copies the database of the previewd at base (a URL such as
+// http://127.0.0.1:8080) through its admin API, GET /api/v1/backup
+// authorised by token, to w, and returns the bytes copied. Any answer but
+// 200 is an error quoting it.
+func FetchBackup(ctx context.Context, base, token string, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/api/v1/backup", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		hint := ""
+		if resp.StatusCode == http.StatusUnauthorized && token == "" {
+			hint = " (set PREVIEWD_ADMIN_TOKEN to the admin token)"
+		}
+		return 0, fmt.Errorf("GET /api/v1/backup: %s: %s%s", resp.Status, strings.TrimSpace(string(msg)), hint)
+	}
+	return io.Copy(w, resp.Body)
+}
+
 // backupWriter answers 200 with the backup's headers only when the first
 // byte of the backup is written, so a store that refuses at once gets an
 // error answer.

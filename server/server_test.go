@@ -432,6 +432,22 @@ func TestBackupEndpoint(t *testing.T) {
 	}
 }
 
+// TestFetchBackup fetches the backup as previewd backup --url does: the
+// database whole with the admin token, and without one an error that says
+// which token to set.
+func TestFetchBackup(t *testing.T) {
+	f := newFixture(t, nil)
+	var got bytes.Buffer
+	if n, err := server.FetchBackup(context.Background(), f.srv.URL+"/", token, &got); err != nil || n < 4096 || int64(got.Len()) != n {
+		t.Errorf("with the token: got %d bytes (%d written), %v", n, got.Len(), err)
+	}
+	got.Reset()
+	_, err := server.FetchBackup(context.Background(), f.srv.URL, "", &got)
+	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "set PREVIEWD_ADMIN_TOKEN") || got.Len() > 0 {
+		t.Errorf("without a token: got %v, %d bytes; want a 401 naming PREVIEWD_ADMIN_TOKEN", err, got.Len())
+	}
+}
+
 func TestDashboard(t *testing.T) {
 	db, _ := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{TTL: time.Hour})
 	defer db.Close()

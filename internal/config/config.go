@@ -140,6 +140,16 @@ type TFConfig struct {
 	Env            map[string]string `yaml:"env"`
 }
 
+// Provisioner is the provisioner's configuration from t, working in
+// dataDir, with the binary Bin names (see provisioner.FindTerraform: an
+// empty Bin is ./bin/terraform, then terraform on PATH). The error is
+// FindTerraform's.
+func (t TFConfig) Provisioner(dataDir string) (provisioner.Config, error) {
+	bin, err := provisioner.FindTerraform(t.Bin)
+	return provisioner.Config{TerraformBin: bin, DataDir: dataDir, PluginCacheDir: t.PluginCacheDir, CLIConfigFile: t.CLIConfig,
+		EnvPassthrough: t.EnvPassthrough, Env: t.Env}, err
+}
+
 // RepoConfig gives one repository its own module and production inputs.
 type RepoConfig struct {
 	Name      string `yaml:"name"` // owner/name

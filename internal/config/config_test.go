@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/controller"
 	"gopkg.in/yaml.v3"
 )
 
@@ -374,6 +376,38 @@ func TestConfigServes(t *testing.T) {
 				t.Errorf("Serves(%q) = %v, want %v", tt.repo, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestBudget gives each repository its own cap, the cap over all and the
+// eviction settings; a repository without an entry has no cap of its own.
+func TestBudget(t *testing.T) {
+	cfg := Config{ModuleDir: t.TempDir(), MaxLiveEnvironments: 10, EvictIdleOverBudget: true,
+		Repos: []RepoConfig{{Name: "acme/shop", MaxLiveEnvironments: 3}}}
+	for repo, want := range map[string]controller.Budget{
+		"ACME/Shop":  {RepoMax: 3, TotalMax: 10, Evict: true},
+		"acme/other": {TotalMax: 10, Evict: true},
+	} {
+		if got := cfg.Budget(repo); got != want {
+			t.Errorf("Budget(%q) = %+v, want %+v", repo, got, want)
+		}
+	}
+}
+
+// TestRequiredChecks gives a repository its own wait_for_checks, or the
+// default, with check_timeout; one previewd has no module for waits for
+// nothing.
+func TestRequiredChecks(t *testing.T) {
+	cfg := Config{ModuleDir: t.TempDir(), WaitForChecks: []string{"ci"}, CheckTimeout: time.Hour,
+		Repos: []RepoConfig{{Name: "acme/shop", WaitForChecks: []string{"build", "test"}}}}
+	for repo, want := range map[string]string{"acme/shop": "[build test] 1h0m0s", "acme/web": "[ci] 1h0m0s"} {
+		if checks, timeout := cfg.RequiredChecks(repo); fmt.Sprint(checks, " ", timeout) != want {
+			t.Errorf("RequiredChecks(%q) = %v, %s; want %s", repo, checks, timeout, want)
+		}
+	}
+	cfg.ModuleDir = ""
+	if checks, timeout := cfg.RequiredChecks("acme/web"); checks != nil || timeout != 0 {
+		t.Errorf("a repository without a module: got %v, %s", checks, timeout)
 	}
 }
 

@@ -77,6 +77,24 @@ func (c *Config) ParityRepository(r RepoConfig) parity.Repository {
 		Engine: r.Production.TerraformVersion, Differences: r.Differences, Settings: r.Parity, Where: where}
 }
 
+// ParityRepositoryFor is ParityRepository of env's repository, with the
+// module env follows (RepoFor); ok is false when previewd has no module for
+// it.
+func (c *Config) ParityRepositoryFor(ctx context.Context, env preview.Environment) (parity.Repository, bool, error) {
+	r, ok, err := c.RepoFor(ctx, env)
+	if err != nil || !ok {
+		return parity.Repository{}, ok, err
+	}
+	return c.ParityRepository(r), true, nil
+}
+
+// ParitySettings is the parity block of repository repo; ok is false when
+// previewd has no module for it.
+func (c *Config) ParitySettings(repo string) (parity.Config, bool) {
+	r, ok := c.Repo(repo)
+	return r.Parity, ok
+}
+
 // moduleDiagnostics says what is wrong with the module in dir as Terraform
 // does ("Error: …", then "on main.tf line 20:"), with file names relative
 // to dir: the pull request's check run annotates those lines.

@@ -4,10 +4,24 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
+	"github.com/previewd/previewd/controller"
 	"github.com/previewd/previewd/provisioner"
 	"github.com/previewd/previewd/store/postgres"
 )
+
+// StopDelay is how long an interrupted Terraform may take to stop before
+// its process group is killed (provisioner.Config.WaitDelay): with
+// replicas (the postgres store), short enough that it has stopped before
+// its lease can pass to another replica; alone, 0, the provisioner's
+// default.
+func (c *Config) StopDelay() time.Duration {
+	if c.Store.Driver != "postgres" {
+		return 0
+	}
+	return controller.StopDelay(c.LeaseTTL)
+}
 
 // terraformStoreProblem says which setting would hand Terraform previewd's
 // own database, or "": a state backend's conn_str, or a connection string

@@ -3,6 +3,9 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/previewd/previewd/controller"
 )
 
 // TestConfigKeepsTerraformOffTheStore refuses, with the postgres store, a
@@ -57,5 +60,17 @@ func TestConfigKeepsTerraformOffTheStore(t *testing.T) {
 	// bbolt, one process: local state stays the default.
 	if _, err := Load("", MapEnv(map[string]string{"PREVIEWD_WEBHOOK_SECRET": strings.Repeat("s", 32), "PREVIEWD_MODULE_DIR": module})); err != nil {
 		t.Errorf("bbolt with local state: %v", err)
+	}
+}
+
+// TestStopDelay leaves an interrupted Terraform the provisioner's default
+// time alone, and with replicas less than the lease.
+func TestStopDelay(t *testing.T) {
+	if got := (&Config{LeaseTTL: 30 * time.Second}).StopDelay(); got != 0 {
+		t.Errorf("bbolt: got %s, want 0 (the provisioner's default)", got)
+	}
+	cfg := Config{Store: StoreConfig{Driver: "postgres"}, LeaseTTL: 30 * time.Second}
+	if got, want := cfg.StopDelay(), controller.StopDelay(30*time.Second); got != want || got <= 0 || got >= cfg.LeaseTTL {
+		t.Errorf("postgres: got %s, want %s, within the lease", got, want)
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	preview "github.com/previewd/previewd"
+	"github.com/previewd/previewd/controller"
 	"github.com/previewd/previewd/modules"
 	"github.com/previewd/previewd/parity"
 	"github.com/previewd/previewd/provisioner"
@@ -118,6 +120,27 @@ func (c *Config) Repo(name string) (RepoConfig, bool) {
 		State: &c.State, WaitForChecks: c.WaitForChecks, Migrations: &m, Production: ProductionConfig{
 			VarFiles: c.ProductionVarFiles, TerraformVersion: c.ProductionTerraformVersion,
 		}}, true
+}
+
+// Budget is what admits repository repo's environments: its own
+// max_live_environments, the cap over every repository, and whether room
+// is made over them by eviction (evict_idle_over_budget,
+// evict_across_repos).
+func (c *Config) Budget(repo string) controller.Budget {
+	r, _ := c.Repo(repo)
+	return controller.Budget{RepoMax: r.MaxLiveEnvironments, TotalMax: c.MaxLiveEnvironments,
+		Evict: c.EvictIdleOverBudget, EvictAcrossRepos: c.EvictAcrossRepos}
+}
+
+// RequiredChecks is what an apply of repository repo waits for: its
+// wait_for_checks, each to succeed within check_timeout; none when
+// previewd has no module for it.
+func (c *Config) RequiredChecks(repo string) ([]string, time.Duration) {
+	r, ok := c.Repo(repo)
+	if !ok {
+		return nil, 0
+	}
+	return r.WaitForChecks, c.CheckTimeout
 }
 
 // RepoFor is repo for env's repository, with the module env gets (see
