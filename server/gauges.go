@@ -325,11 +325,12 @@ func (m *RunMetrics) ParityChecked(verdict string) { m.parity.WithLabelValues(ve
 
 func (m *RunMetrics) MigrationsJudged(verdict string) { m.migrations.WithLabelValues(verdict).Inc() }
 
-// RegisterQueueMetrics exports the controller's queues, read at scrape
-// time.
-func RegisterQueueMetrics(reg prometheus.Registerer, ctrl interface {
+// RegisterControllerMetrics exports the controller's queues and whether
+// this replica leads, read at scrape time.
+func RegisterControllerMetrics(reg prometheus.Registerer, ctrl interface {
 	RunQueue() (int, time.Duration)
 	GitHubPending() int
+	Leading() bool
 }) {
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -344,5 +345,14 @@ func RegisterQueueMetrics(reg prometheus.Registerer, ctrl interface {
 			Name: "previewd_github_syncs_pending",
 			Help: "Environments whose pull request (comment, deployment, statuses) waits to be written.",
 		}, func() float64 { return float64(ctrl.GitHubPending()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "previewd_leader",
+			Help: "1 on the replica running the loops that run once (resync, module polling, drift schedule, redelivery), else 0.",
+		}, func() float64 {
+			if ctrl.Leading() {
+				return 1
+			}
+			return 0
+		}),
 	)
 }

@@ -1,16 +1,15 @@
 package main
 
-// The controller's view of the provisioner and of production's module
-// versions.
+// The pieces fitted to one another where the consumer's interface is not
+// the provider's: the provisioner, each call with its environment's module
+// resolved first, and the store that moves the environment gauges.
 
 import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	preview "github.com/previewd/previewd"
-	"github.com/previewd/previewd/controller"
 	"github.com/previewd/previewd/internal/config"
 	"github.com/previewd/previewd/provisioner"
 	"github.com/previewd/previewd/server"
@@ -27,65 +26,74 @@ func (m moduleVersions) Current(ctx context.Context, env preview.Environment) (p
 	return mod.Version, err
 }
 
-// provisionerAdapter fits the provisioner to the controller's interface.
-type provisionerAdapter struct {
+// terraform fits the provisioner to the controller (controller.Provisioner)
+// and to the dashboard's pages (server.Modules): each call resolves what
+// its environment's module receives first (config.Config.Module), and the
+// provisioner takes the module as given.
+type terraform struct {
 	p   *provisioner.Provisioner
 	cfg *config.Config
 }
 
+// moduleOf resolves what env's module receives, naming its repository in
+// the error.
+func (t terraform) moduleOf(ctx context.Context, env preview.Environment) (provisioner.Module, error) {
+	mod, err := t.cfg.Module(ctx, env)
+	if err != nil {
+		return provisioner.Module{}, fmt.Errorf("module for %s: %w", env.Repo, err)
+	}
+	return mod, nil
+}
+
+// moduleOf is terraform's module resolution as a function, for adapters
+// that call the provisioner themselves.
+func moduleOf(cfg *config.Config) func(context.Context, preview.Environment) (provisioner.Module, error) {
+	return terraform{cfg: cfg}.moduleOf
+}
+
 // Apply applies env; with a module_source, at the commit its ref names now,
 // which the run is pinned to (a resolve meanwhile changes nothing of it).
-func (a provisionerAdapter) Apply(ctx context.Context, env preview.Environment, log io.Writer) (preview.Applied, error) {
-	if m, ok, err := a.cfg.Follow(ctx, env); err != nil {
+func (t terraform) Apply(ctx context.Context, env preview.Environment, log io.Writer) (preview.Applied, error) {
+	if m, ok, err := t.cfg.Follow(ctx, env); err != nil {
 		return preview.Applied{}, fmt.Errorf("apply %s: module: %w", env.Name, err)
 	} else if ok {
 		fmt.Fprintf(log, "# previewd: module %s at commit %s\n", m.Version.Source, m.Version.Commit)
 		env.Module = m.Version
 	}
-	mod, err := moduleOf(a.cfg)(ctx, env)
+	mod, err := t.moduleOf(ctx, env)
 	if err != nil {
 		return preview.Applied{}, err
 	}
-	res, err := a.p.Apply(ctx, env, mod, log)
+	res, err := t.p.Apply(ctx, env, mod, log)
 	return preview.Applied{URL: res.URL, Outputs: res.Outputs, Module: res.Module}, err
 }
 
 // Destroy destroys env, with the module commit it was applied with.
-func (a provisionerAdapter) Destroy(ctx context.Context, env preview.Environment, log io.Writer) error {
-	mod, err := moduleOf(a.cfg)(ctx, env)
+func (t terraform) Destroy(ctx context.Context, env preview.Environment, log io.Writer) error {
+	mod, err := t.moduleOf(ctx, env)
 	if err != nil {
 		return err
 	}
-	return a.p.Destroy(ctx, env, mod, log)
+	return t.p.Destroy(ctx, env, mod, log)
 }
 
-// moduleOf resolves what an environment's module receives (see
-// config.Config.Module) before each call to the provisioner, which takes
-// the module as given.
-func moduleOf(cfg *config.Config) func(context.Context, preview.Environment) (provisioner.Module, error) {
-	return func(ctx context.Context, env preview.Environment) (provisioner.Module, error) {
-		mod, err := cfg.Module(ctx, env)
-		if err != nil {
-			return provisioner.Module{}, fmt.Errorf("module for %s: %w", env.Repo, err)
-		}
-		return mod, nil
+// Inputs resolves env's module and the variables it receives, as an apply
+// passes them, for its page. When the variables cannot be read, the var
+// files and secrets come alone.
+func (t terraform) Inputs(ctx context.Context, env preview.Environment) (server.ModuleInputs, error) {
+	mod, err := t.moduleOf(ctx, env)
+	if err != nil {
+		return server.ModuleInputs{}, err
 	}
-}
-
-// budgets gives the controller the caps on live environments.
-type budgets struct{ cfg *config.Config }
-
-func (b budgets) Budget(repo string) controller.Budget {
-	budget := controller.Budget{
-		TotalMax: b.cfg.MaxLiveEnvironments,
-		Evict:    b.cfg.EvictIdleOverBudget, EvictAcrossRepos: b.cfg.EvictAcrossRepos,
+	out := server.ModuleInputs{VarFiles: mod.VarFiles, Secrets: mod.Secrets}
+	inputs, err := provisioner.Inputs(mod, env)
+	if err != nil {
+		return out, nil // the page shows what it can
 	}
-	for _, r := range b.cfg.Repos {
-		if strings.EqualFold(r.Name, repo) {
-			budget.RepoMax = r.MaxLiveEnvironments
-		}
+	for _, in := range inputs {
+		out.Vars = append(out.Vars, server.Input{Name: in.Name, Value: in.Value, Sensitive: in.Sensitive})
 	}
-	return budget
+	return out, nil
 }
 
 // observedStore is the service's store, telling the environment gauges of

@@ -13,6 +13,7 @@ import (
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/internal/config"
 	"github.com/previewd/previewd/internal/waittest"
+	"github.com/previewd/previewd/parity"
 )
 
 // TestEnvironmentConditionalFailsParityUntilDeclared runs a module whose
@@ -80,7 +81,7 @@ func TestEnvironmentConditionalFailsParityUntilDeclared(t *testing.T) {
 			config.MapEnv(map[string]string{"PREVIEWD_TERRAFORM_BIN": terraformForTests(t)}))
 		return code, stdout.String() + stderr.String()
 	}
-	if code, out := cli(); code != exitDrift || !strings.Contains(out, `"location": "main.tf:15"`) {
+	if code, out := cli(); code != parity.ExitDrift || !strings.Contains(out, `"location": "main.tf:15"`) {
 		t.Errorf("previewd parity: got exit %d, want 1 with the location:\n%s", code, out)
 	}
 
@@ -104,7 +105,7 @@ func TestEnvironmentConditionalFailsParityUntilDeclared(t *testing.T) {
 		b, _ := json.Marshal(report)
 		t.Errorf("after declaring: got %s, status %q; want ok and success", b, got.ParityStatus.State)
 	}
-	if code, out := cli(); code != exitParity {
+	if code, out := cli(); code != parity.ExitParity {
 		t.Errorf("previewd parity after declaring: got exit %d, want 0:\n%s", code, out)
 	}
 }

@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/previewd/previewd/internal/atomicfile"
+	"github.com/previewd/previewd/server"
 	"github.com/previewd/previewd/store"
 )
 
@@ -21,7 +20,7 @@ import (
 // stopped one. The copy is written to a temporary file, fsynced and renamed,
 // so --out is either the old file or a whole new backup.
 func backupCommand(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("backup", "previewd backup --out FILE [--url URL | --data-dir DIR]",
+	fs := newFlags("backup",
 		"Copies previewd's database to FILE: from a running previewd through its admin API (--url),\nor from the data directory of a stopped one.", stderr)
 	out := fs.String("out", "", "write the backup to this `file` (required)")
 	url := fs.String("url", "", "base `URL` of a running previewd, e.g. http://127.0.0.1:8080 (authorised by $PREVIEWD_ADMIN_TOKEN)")
@@ -36,7 +35,7 @@ func backupCommand(args []string, stdout, stderr io.Writer) int {
 	var n int64
 	err := atomicfile.Write(*out, 0o600, func(w io.Writer) (err error) {
 		if *url != "" {
-			n, err = backupOnline(*url, os.Getenv("PREVIEWD_ADMIN_TOKEN"), w)
+			n, err = server.FetchBackup(context.Background(), *url, os.Getenv("PREVIEWD_ADMIN_TOKEN"), w)
 		} else {
 			n, err = backupOffline(filepath.Join(*dataDir, "previewd.db"), w)
 		}
@@ -59,28 +58,6 @@ func backupOffline(path string, w io.Writer) (int64, error) {
 	}
 	defer db.Close()
 	return db.Backup(context.Background(), w)
-}
-
-func backupOnline(base, token string, w io.Writer) (int64, error) {
-	req, err := http.NewRequest(http.MethodGet, strings.TrimRight(base, "/")+"/api/v1/backup", nil)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		hint := ""
-		if resp.StatusCode == http.StatusUnauthorized && token == "" {
-			hint = " (set PREVIEWD_ADMIN_TOKEN to the admin token)"
-		}
-		return 0, fmt.Errorf("GET /api/v1/backup: %s: %s%s", resp.Status, strings.TrimSpace(string(msg)), hint)
-	}
-	return io.Copy(w, resp.Body)
 }
 
 func envOr(name, def string) string {

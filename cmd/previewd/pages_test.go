@@ -43,7 +43,7 @@ func TestPageInputsHideSecretsOfTheConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := preview.Environment{Name: "hidden", Repo: "acme/shop", PR: 7, Branch: "hidden", Status: preview.StatusReady}
-	mod, err := pageModules{&cfg}.Inputs(context.Background(), env)
+	mod, err := terraform{cfg: &cfg}.Inputs(context.Background(), env)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/internal/config"
+	"github.com/previewd/previewd/parity"
 )
 
 // absFixture returns the absolute path of a fixture elsewhere in the tree.
@@ -91,7 +92,7 @@ func TestParityCommand(t *testing.T) {
 			name:       "undeclared version difference",
 			configFile: absFixture(t, "../../examples/previewd.yaml"),
 			args:       []string{"--preview-var", "database_engine_version=13.2"},
-			wantCode:   exitDrift,
+			wantCode:   parity.ExitDrift,
 			want: slices.Insert(exampleFindings(append([]preview.Finding{instanceClass}, declaredInputs...)...), 0,
 				preview.Finding{Kind: "variable", Subject: "database_engine_version", Production: "15.4", Preview: "13.2", Reason: "not declared"},
 				inputsKey(0, "database_engine_version", 21, false, "follows var.database_engine_version, not a declared difference")),
@@ -100,7 +101,7 @@ func TestParityCommand(t *testing.T) {
 			name: "stale declaration",
 			configFile: parityConfig(t, example, "    production:\n      var_files: [production.tfvars]\n"+
 				"    differences:\n      - {variable: database_engine_version, value: \"15.4\", reason: cost}\n"),
-			wantCode: exitDrift,
+			wantCode: parity.ExitDrift,
 			want: []preview.Finding{
 				{Kind: "variable", Subject: "database_engine_version", Production: "15.4", Preview: "15.4", Reason: "stale declaration: the declared value is production's"},
 			},
@@ -113,7 +114,7 @@ func TestParityCommand(t *testing.T) {
 				"          preview: {env_file: "+filepath.Join(keys, "preview.env")+"}\n"+
 				"          differences: [{key: RATE_LIMIT_PER_MINUTE, reason: cost}]\n"),
 			args:     []string{"--plan=false"},
-			wantCode: exitDrift,
+			wantCode: parity.ExitDrift,
 			want: []preview.Finding{
 				{Kind: "config_key", Subject: "app-env: NEW_SEARCH_ENDPOINT", Production: "present", Preview: "missing", Reason: "missing in the preview, not declared"},
 				{Kind: "config_key", Subject: "app-env: RATE_LIMIT_PER_MINUTE", Production: "present", Preview: "missing", Declared: true, Reason: "cost"},
@@ -123,7 +124,7 @@ func TestParityCommand(t *testing.T) {
 			name:       "sensitive value, resource only in the preview",
 			configFile: parityConfig(t, scale, scaleSettings),
 			args:       []string{"--preview-var", "database_password=hunter2-preview"},
-			wantCode:   exitDrift,
+			wantCode:   parity.ExitDrift,
 			want: []preview.Finding{
 				{Kind: "variable", Subject: "database_password", Production: "(sensitive)", Preview: "(sensitive)", Reason: "not declared"},
 				{Kind: "resource", Subject: "terraform_data.debug", Production: "absent", Preview: "1 instance", Reason: "count or for_each follows var.environment, not a declared difference"},
@@ -135,7 +136,7 @@ func TestParityCommand(t *testing.T) {
 		{
 			name:       "provider version mismatch",
 			configFile: parityConfig(t, lockedModule, "    parity:\n      production_lock_file: "+filepath.Join(locks, "production.lock.hcl")+"\n"),
-			wantCode:   exitDrift,
+			wantCode:   parity.ExitDrift,
 			want: []preview.Finding{
 				{Kind: "provider_version", Subject: "registry.terraform.io/hashicorp/aws", Production: "5.31.0", Preview: "not locked", Reason: "locked only by production"},
 				{Kind: "provider_version", Subject: "registry.terraform.io/hashicorp/random", Production: "3.6.0", Preview: "not locked", Reason: "locked only by production"},
@@ -156,18 +157,18 @@ func TestParityCommand(t *testing.T) {
 		{
 			name:       "declaration naming an unknown variable",
 			configFile: parityConfig(t, example, "    production:\n      var_files: [production.tfvars]\n    differences:\n      - {variable: replicas, value: 1, reason: scale}\n"),
-			wantCode:   exitDrift,
+			wantCode:   parity.ExitDrift,
 			want: []preview.Finding{
 				{Kind: "variable", Subject: "replicas", Production: "(not set)", Preview: "1", Reason: "declared for a variable the module does not declare"},
 			},
 		},
-		{name: "no --repo", configFile: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--repo="}, wantCode: exitError, wantErr: `--repo: "" is not owner/name`},
-		{name: "unknown repo", configFile: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--repo", "acme/other"}, wantCode: exitError, wantErr: "no module is configured for acme/other"},
-		{name: "missing config", configFile: "/nonexistent/previewd.yaml", wantCode: exitError, wantErr: "no such file"},
-		{name: "bad parity block", configFile: parityConfig(t, example, "    parity:\n      drift_check_interval: 5s\n"), wantCode: exitError, wantErr: "repos[0]: parity.drift_check_interval: 5s is shorter than 1m0s"},
-		{name: "unknown parity setting", configFile: parityConfig(t, example, "    parity:\n      toggles: x\n"), wantCode: exitError, wantErr: "repos[0].parity.toggles: field toggles not found"},
-		{name: "unknown setting elsewhere", configFile: parityConfig(t, example, "    modul_dir: x\n"), wantCode: exitError, wantErr: "field modul_dir not found"},
-		{name: "bad preview var", configFile: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--preview-var", "novalue"}, wantCode: exitError, wantErr: `--preview-var "novalue": not name=value`},
+		{name: "no --repo", configFile: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--repo="}, wantCode: parity.ExitError, wantErr: `--repo: "" is not owner/name`},
+		{name: "unknown repo", configFile: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--repo", "acme/other"}, wantCode: parity.ExitError, wantErr: "no module is configured for acme/other"},
+		{name: "missing config", configFile: "/nonexistent/previewd.yaml", wantCode: parity.ExitError, wantErr: "no such file"},
+		{name: "bad parity block", configFile: parityConfig(t, example, "    parity:\n      drift_check_interval: 5s\n"), wantCode: parity.ExitError, wantErr: "repos[0]: parity.drift_check_interval: 5s is shorter than 1m0s"},
+		{name: "unknown parity setting", configFile: parityConfig(t, example, "    parity:\n      toggles: x\n"), wantCode: parity.ExitError, wantErr: "repos[0].parity.toggles: field toggles not found"},
+		{name: "unknown setting elsewhere", configFile: parityConfig(t, example, "    modul_dir: x\n"), wantCode: parity.ExitError, wantErr: "field modul_dir not found"},
+		{name: "bad preview var", configFile: absFixture(t, "../../examples/previewd.yaml"), args: []string{"--preview-var", "novalue"}, wantCode: parity.ExitError, wantErr: `--preview-var "novalue": not name=value`},
 	}
 	env := config.MapEnv(map[string]string{"PREVIEWD_TERRAFORM_BIN": terraformForTests(t)})
 	for _, tt := range tests {
@@ -218,7 +219,7 @@ func TestParityCommandText(t *testing.T) {
 		wantCode int
 		want     []string
 	}{
-		{"parity", nil, "", exitParity, []string{
+		{"parity", nil, "", parity.ExitParity, []string{
 			"parity: ok, differs from production only where declared (9 declared; checked ",
 			"4 values differ only by the environment's name (--all lists them); 3 values unknown until apply,",
 			// The table would be wider than 100 columns: stacked.
@@ -226,22 +227,22 @@ func TestParityCommandText(t *testing.T) {
 				"    production: false\n    preview:    true\n    why:        declared: toggles\n    where:      main.tf:23\n",
 			"ok    variable instance_count\n    production: 3\n    preview:    1\n    why:        declared: scale\n",
 		}},
-		{"drift", []string{"--preview-var", "database_engine_version=13.2"}, "", exitDrift, []string{
+		{"drift", []string{"--preview-var", "database_engine_version=13.2"}, "", parity.ExitDrift, []string{
 			"parity: DRIFT, 2 undeclared differences (9 declared; checked ",
 			"DRIFT variable database_engine_version\n    production: 15.4\n    preview:    13.2\n    why:        not declared\n",
 			"DRIFT attribute terraform_data.web[0].triggers_replace.inputs.database_engine_version\n" +
 				"    production: 15.4\n    preview:    13.2\n" +
 				"    why:        follows var.database_engine_version, not a declared difference\n    where:      main.tf:21\n",
 		}},
-		{"a wide terminal gets a table", nil, "250", exitParity, []string{
+		{"a wide terminal gets a table", nil, "250", parity.ExitParity, []string{
 			"row: ok attribute terraform_data.web[0].triggers_replace.inputs.feature_flags.new_checkout false true declared: toggles main.tf:23",
 			"row: ok variable instance_count 3 1 declared: scale -",
 		}},
-		{"no plans", []string{"--plan=false"}, "", exitParity, []string{
+		{"no plans", []string{"--plan=false"}, "", parity.ExitParity, []string{
 			"parity: ok in the checks that ran, differs from production only where declared (4 declared; checked\n  20",
 			"skipped: plan comparison (--plan=false), attribute values, provider versions, engine version\n",
 		}},
-		{"help", []string{"--help"}, "", exitParity, nil},
+		{"help", []string{"--help"}, "", parity.ExitParity, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -282,8 +283,8 @@ func TestParityCommandJSONDocuments(t *testing.T) {
 	run := func(args ...string) (int, string) {
 		var stdout, stderr bytes.Buffer
 		code := runParity(context.Background(), append([]string{"--config", configFile, "--repo", "acme/shop"}, args...), &stdout, &stderr, env)
-		if code != exitDrift {
-			t.Fatalf("%v: got exit %d, want %d\n%s%s", args, code, exitDrift, stdout.String(), stderr.String())
+		if code != parity.ExitDrift {
+			t.Fatalf("%v: got exit %d, want %d\n%s%s", args, code, parity.ExitDrift, stdout.String(), stderr.String())
 		}
 		return code, stdout.String()
 	}
@@ -351,7 +352,7 @@ func TestParityCommandSaysWhatItSkipped(t *testing.T) {
 	}{
 		{
 			name: "--plan=false", configFile: parityConfig(t, module, settings), args: []string{"--plan=false"},
-			wantCode: exitParity, wantStatus: preview.ParityOK, wantBecause: "--plan=false",
+			wantCode: parity.ExitParity, wantStatus: preview.ParityOK, wantBecause: "--plan=false",
 			wantText: []string{
 				"parity: ok in the checks that ran, ",
 				"skipped: plan comparison (--plan=false), attribute values, provider versions, engine version\n",
@@ -359,7 +360,7 @@ func TestParityCommandSaysWhatItSkipped(t *testing.T) {
 		},
 		{
 			name: "no credentials for the state backend", configFile: writeConfig(t, awsFiles+"repos:\n  - name: acme/shop\n    module_dir: "+module+"\n"+noCredentials),
-			wantCode: exitError, wantStatus: preview.ParityError, wantBecause: `the state backend "s3" refused terraform: are its credentials missing?`,
+			wantCode: parity.ExitError, wantStatus: preview.ParityError, wantBecause: `the state backend "s3" refused terraform: are its credentials missing?`,
 			wantText: []string{
 				"parity: ERROR, the check could not run in full (1 declared; checked ",
 				"  Error: error configuring S3 Backend: no valid credential sources for S3 Backend found.\n",
@@ -371,7 +372,7 @@ func TestParityCommandSaysWhatItSkipped(t *testing.T) {
 		{
 			name: "no credentials, drift in the other checks", configFile: writeConfig(t, awsFiles+"repos:\n  - name: acme/shop\n    module_dir: "+module+"\n"+noCredentials),
 			args:     []string{"--preview-var", "max_items=7"},
-			wantCode: exitDrift, wantStatus: preview.ParityDrift, wantBecause: `the state backend "s3" refused terraform: are its credentials missing?`,
+			wantCode: parity.ExitDrift, wantStatus: preview.ParityDrift, wantBecause: `the state backend "s3" refused terraform: are its credentials missing?`,
 			wantText: []string{
 				"parity: DRIFT, 1 undeclared difference (0 declared; checked ",
 				`skipped: plan comparison (the state backend "s3" refused terraform: are its credentials missing?),`,

@@ -9,6 +9,7 @@ import (
 
 	preview "github.com/previewd/previewd"
 	"github.com/previewd/previewd/internal/config"
+	"github.com/previewd/previewd/parity"
 )
 
 // TestParityNeedsProductionsRealInputs runs the parity command with the
@@ -25,11 +26,11 @@ func TestParityNeedsProductionsRealInputs(t *testing.T) {
 		wantCode   int
 		wantOut    string
 	}{
-		{"module_dir alone", "module_dir: " + example + "\n", exitError,
+		{"module_dir alone", "module_dir: " + example + "\n", parity.ExitError,
 			"production's inputs do not set database_engine_version, database_instance_class, external_api_url, which the module requires: give production's values in production_var_files (PREVIEWD_PRODUCTION_VAR_FILES)"},
-		{"a repos entry without var files", "repos:\n  - name: acme/shop\n    module_dir: " + example + "\n", exitError,
+		{"a repos entry without var files", "repos:\n  - name: acme/shop\n    module_dir: " + example + "\n", parity.ExitError,
 			"give production's values in production.var_files or production.vars of its repos entry"},
-		{"with production_var_files", "module_dir: " + example + "\nproduction_var_files: [production.tfvars]\n", exitParity, `"status": "ok"`},
+		{"with production_var_files", "module_dir: " + example + "\nproduction_var_files: [production.tfvars]\n", parity.ExitParity, `"status": "ok"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,7 +79,7 @@ func TestParityComparesTheEngine(t *testing.T) {
 			if len(got) != len(tt.want) || len(got) > 0 && got[0] != tt.want[0] {
 				t.Errorf("engine findings: got %+v, want %+v", got, tt.want)
 			}
-			if wantCode := map[bool]int{true: exitParity, false: exitDrift}[len(tt.want) == 0]; code != wantCode {
+			if wantCode := map[bool]int{true: parity.ExitParity, false: parity.ExitDrift}[len(tt.want) == 0]; code != wantCode {
 				t.Errorf("exit: got %d, want %d", code, wantCode)
 			}
 		})

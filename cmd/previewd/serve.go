@@ -14,7 +14,10 @@ import (
 	"github.com/previewd/previewd/controller"
 	"github.com/previewd/previewd/github"
 	"github.com/previewd/previewd/internal/config"
+	"github.com/previewd/previewd/internal/paritycheck"
+	"github.com/previewd/previewd/internal/preflightcheck"
 	"github.com/previewd/previewd/modules"
+	"github.com/previewd/previewd/parity"
 	"github.com/previewd/previewd/preflight"
 	"github.com/previewd/previewd/provisioner"
 	"github.com/previewd/previewd/server"
@@ -52,12 +55,9 @@ type service struct {
 // cfg.ListenAddr when l is nil.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, l net.Listener) error {
 	s := &service{cfg: &cfg, logger: logger}
-	dataDir, err := filepath.Abs(cfg.DataDir)
+	dataDir, err := openDataDir(cfg)
 	if err != nil {
-		return fmt.Errorf("data_dir: %w", err)
-	}
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
-		return fmt.Errorf("data_dir: %w", err)
+		return err
 	}
 	s.dataDir = dataDir
 	if s.db, err = openStore(ctx, cfg, dataDir); err != nil {
@@ -90,20 +90,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, l net.Li
 // HTTP server.
 func (s *service) build(ctx context.Context) error {
 	cfg := s.cfg
-	var err error
-	if s.tfBin, err = provisioner.FindTerraform(cfg.Terraform.Bin); err != nil {
+	pc, err := cfg.Terraform.Provisioner(s.dataDir)
+	if err != nil {
 		return err
 	}
-	if s.prov, err = provisioner.New(provisioner.Config{
-		TerraformBin:   s.tfBin,
-		DataDir:        s.dataDir,
-		PluginCacheDir: cfg.Terraform.PluginCacheDir,
-		CLIConfigFile:  cfg.Terraform.CLIConfig,
-		EnvPassthrough: cfg.Terraform.EnvPassthrough,
-		Env:            cfg.Terraform.Env,
-		WaitDelay:      stopDelay(*cfg),
-		Logger:         s.logger,
-	}); err != nil {
+	pc.WaitDelay, pc.Logger, s.tfBin = cfg.StopDelay(), s.logger, pc.TerraformBin
+	if s.prov, err = provisioner.New(pc); err != nil {
 		return err
 	}
 	links, logLink, err := logLinks(ctx, *cfg, s.db)
@@ -128,19 +120,11 @@ func (s *service) build(ctx context.Context) error {
 	}
 	s.reg.MustRegister(s.gauges)
 	s.observed = observedStore{serviceStore: s.db, gauges: s.gauges} // what this process writes moves the gauges
-	s.ctrl = controller.New(s.observed, provisionerAdapter{p: s.prov, cfg: cfg}, s.gh, s.controllerConfig())
-	server.RegisterQueueMetrics(s.reg, s.ctrl)
-	s.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "previewd_leader",
-		Help: "1 on the replica running the loops that run once (resync, module polling, drift schedule, redelivery), else 0.",
-	}, func() float64 {
-		if s.ctrl.Leading() {
-			return 1
-		}
-		return 0
-	}))
+	s.ctrl = controller.New(s.observed, terraform{p: s.prov, cfg: cfg}, s.gh, s.controllerConfig())
+	server.RegisterControllerMetrics(s.reg, s.ctrl)
 	if cfg.StartupChecks {
-		if s.startupChecks, err = preflightChecks(*cfg, s.logger, false); err != nil {
+		client, _ := s.gh.(*github.Client) // nil offline
+		if s.startupChecks, err = preflightcheck.Checks(*cfg, s.dataDir, client, preflightcheck.Options{Logger: s.logger}); err != nil {
 			return err
 		}
 		s.startupChecks.Timeout = time.Minute
@@ -163,14 +147,14 @@ func (s *service) controllerConfig() controller.Config {
 		},
 		Expiry:     controller.ExpiryConfig{TTL: cfg.TTL, MaxKeep: cfg.MaxKeep},
 		Checks:     controller.ChecksConfig{PollInterval: cfg.CheckPollInterval},
-		Parity:     controller.ParityConfig{MaxConcurrent: cfg.MaxConcurrentChecks, Checker: newChecker(cfg, s.prov)},
+		Parity:     controller.ParityConfig{MaxConcurrent: cfg.MaxConcurrentChecks, Checker: parity.NewLive(paritycheck.Planner{P: s.prov, Module: moduleOf(cfg)}, cfg)},
 		Resync:     controller.ResyncConfig{Interval: cfg.ResyncInterval, MaxDestroys: cfg.MaxResyncDestroys, Allowed: cfg.Serves},
 		Redelivery: controller.RedeliveryConfig{Interval: cfg.RedeliveryInterval},
 		Modules:    controller.ModulesConfig{PollInterval: cfg.ModulePollInterval, Versions: moduleVersions{cfg}},
 		Databases:  databaseWatches{cfg: cfg, prov: s.prov},
 		LeaseTTL:   cfg.LeaseTTL,
 		Metrics:    server.NewRunMetrics(s.reg),
-		Budgets:    budgets{cfg},
+		Budgets:    cfg,
 		Commands:   s.gh,
 		Logger:     s.logger,
 	}
@@ -191,7 +175,7 @@ func (s *service) controllerConfig() controller.Config {
 // serverConfig is the HTTP server's configuration from previewd's.
 func (s *service) serverConfig(pricing preview.Pricing, links *server.LogLinks) server.Config {
 	cfg := s.cfg
-	pages := server.Pages{Pricing: pricing, GitHubAPIURL: cfg.GitHub.APIURL, Modules: pageModules{cfg}}
+	pages := server.Pages{Pricing: pricing, GitHubAPIURL: cfg.GitHub.APIURL, Modules: terraform{p: s.prov, cfg: cfg}}
 	sc := server.Config{
 		Addr:         cfg.ListenAddr,
 		AdminToken:   cfg.AdminToken,
@@ -216,7 +200,7 @@ func (s *service) serverConfig(pricing preview.Pricing, links *server.LogLinks) 
 		sc.Logs = s.pg
 	}
 	if s.startup != nil {
-		sc.Preflight = startupReport(s.startup)
+		sc.Preflight = preflightcheck.Readiness(s.startup)
 	}
 	return sc
 }
@@ -346,15 +330,16 @@ type serviceStore interface {
 	Close() error
 }
 
-// stopDelay is how long an interrupted Terraform may take to stop before
-// its process group is killed: with replicas, short enough that it has
-// stopped before its lease can pass to another replica; alone, the
-// provisioner's default.
-func stopDelay(cfg config.Config) time.Duration {
-	if cfg.Store.Driver != "postgres" {
-		return 0
+// openDataDir returns cfg's data directory, absolute, created if need be.
+func openDataDir(cfg config.Config) (string, error) {
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err == nil {
+		err = os.MkdirAll(dir, 0o750)
 	}
-	return controller.StopDelay(cfg.LeaseTTL)
+	if err != nil {
+		return "", fmt.Errorf("data_dir: %w", err)
+	}
+	return dir, nil
 }
 
 // openStore opens the store cfg names: bbolt in dataDir (one process per
@@ -374,18 +359,14 @@ func openStore(ctx context.Context, cfg config.Config, dataDir string) (serviceS
 }
 
 // requiredChecks gives the controller each repository's wait_for_checks
-// and reads them from GitHub.
+// (config.Config.RequiredChecks) and reads them from GitHub.
 type requiredChecks struct {
 	cfg    *config.Config
 	client *github.Client
 }
 
 func (r requiredChecks) Required(repo string) ([]string, time.Duration) {
-	rc, ok := r.cfg.Repo(repo)
-	if !ok {
-		return nil, 0
-	}
-	return rc.WaitForChecks, r.cfg.CheckTimeout
+	return r.cfg.RequiredChecks(repo)
 }
 
 func (r requiredChecks) Read(ctx context.Context, env preview.Environment) (map[string]preview.CheckState, error) {

@@ -16,7 +16,7 @@ import (
 )
 
 func setupCommand(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("setup", "previewd setup [--org ORG] [--out DIR | --kubernetes] [--public-url URL] [--config FILE]",
+	fs := newFlags("setup",
 		"Registers previewd's GitHub App from a manifest: open the page it serves, confirm on GitHub,\n"+
 			"and the App's ID, private key and webhook secret are written where previewd serve reads them.\n"+
 			"The App's permissions follow the configuration; see docs/install.md.", stderr)

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
-	"time"
 
 	"github.com/previewd/previewd/store"
 	"github.com/previewd/previewd/store/postgres"
@@ -18,16 +16,16 @@ import (
 // idempotently, refusing a target that holds different data. Run logs
 // stay files under DATA_DIR/logs.
 func storeCommand(args []string, stdout, stderr io.Writer) int {
-	const usage = "previewd store migrate --from DATA_DIR --to postgres://…"
+	line := usageOf("store migrate")
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
-		fmt.Fprintf(stdout, "Usage: %s\n\nCommands:\n  migrate  copy a stopped previewd's bbolt store into PostgreSQL (previewd store migrate --help)\n", usage)
+		fmt.Fprintf(stdout, "Usage: %s\n\nCommands:\n  migrate  copy a stopped previewd's bbolt store into PostgreSQL (previewd store migrate --help)\n", line)
 		return 0
 	}
 	if len(args) == 0 || args[0] != "migrate" {
-		fmt.Fprintln(stderr, "usage:", usage)
+		fmt.Fprintln(stderr, "usage:", line)
 		return 2
 	}
-	fs := newFlags("store migrate", usage,
+	fs := newFlags("store migrate",
 		"Copies a stopped previewd's bbolt store into PostgreSQL: environments, pull requests,\ndeliveries, queued commands and the run journal, with the run logs.", stderr)
 	from := fs.String("from", envOr("PREVIEWD_DATA_DIR", "./.previewd"), "data `directory` of a stopped previewd (its previewd.db)")
 	to := fs.String("to", envOr("PREVIEWD_DATABASE_URL", ""), "PostgreSQL `URL` to copy into")
@@ -38,7 +36,7 @@ func storeCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "previewd store migrate: --to (or PREVIEWD_DATABASE_URL) is required")
 		return 2
 	}
-	res, err := migrateStore(context.Background(), filepath.Join(*from, "previewd.db"), *to)
+	res, err := postgres.ImportFile(context.Background(), filepath.Join(*from, "previewd.db"), *to)
 	if err != nil {
 		fmt.Fprintln(stderr, "previewd store migrate:", err)
 		return 1
@@ -52,27 +50,4 @@ func storeCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "run logs: %d copied, with their runs\n", res.Logs)
 	return 0
-}
-
-func migrateStore(ctx context.Context, from, to string) (postgres.ImportResult, error) {
-	src, err := store.Open(from, store.Options{ReadOnly: true, Timeout: 2 * time.Second})
-	if errors.Is(err, store.ErrLocked) {
-		return postgres.ImportResult{}, fmt.Errorf("%w: stop it first", err)
-	} else if err != nil {
-		return postgres.ImportResult{}, err
-	}
-	defer src.Close()
-	var records []store.Record
-	if err := src.Export(ctx, func(r store.Record) error { records = append(records, r); return nil }); err != nil {
-		return postgres.ImportResult{}, err
-	}
-	dst, err := postgres.Open(ctx, to, postgres.Options{})
-	if err != nil {
-		return postgres.ImportResult{}, err
-	}
-	defer dst.Close()
-	if err := dst.Lock(ctx); err != nil {
-		return postgres.ImportResult{}, fmt.Errorf("the target: %w", err)
-	}
-	return dst.Import(ctx, records)
 }
