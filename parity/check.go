@@ -80,6 +80,10 @@ type CheckOptions struct {
 	// Extra are inputs the preview passes on top of its own (the CLI's
 	// --preview-var); the Planner's preview must pass them too.
 	Extra map[string]any
+	// Production is the last look at production (a zero one: none): an
+	// attribute production changed outside Terraform that the preview
+	// sets back to the module's value is warned of (RevertWarnings).
+	Production preview.ProductionWatch
 }
 
 // PlanChecks name the checks that need Terraform, which
@@ -192,6 +196,7 @@ func (c *Checker) planFindings(ctx context.Context, r Repository, in Inputs, src
 		Declared: in.declaredReasons(r), Source: src, ProductionDir: prod.WorkDir, PreviewDir: prev.WorkDir,
 	})
 	findings = append(findings, attributes...)
+	findings = append(findings, RevertWarnings(prev.Plan, opts.Production)...)
 	productionLock, err := productionLockFile(r)
 	if err != nil {
 		return nil, AttributeStats{}, err

@@ -42,9 +42,41 @@ type Repositories interface {
 // drift, and their repository's data hooks. It is what the controller
 // asks for (controller.Checker), and is safe for concurrent use.
 type Live struct {
-	checker *Checker
-	tf      Terraform
-	repos   Repositories
+	checker    *Checker
+	tf         Terraform
+	repos      Repositories
+	production ProductionLooks // nil: no looks at production
+}
+
+// ProductionLooks keeps the looks at production (the store).
+type ProductionLooks interface {
+	FindProductionWatches(ctx context.Context, f preview.ProductionWatchFilter) ([]preview.ProductionWatch, error)
+}
+
+// WithProduction has l's checks warn of what would revert a change made
+// to production outside Terraform, as production's last successful look
+// in looks saw it.
+func (l *Live) WithProduction(looks ProductionLooks) *Live {
+	l.production = looks
+	return l
+}
+
+// lastLook is repo's newest look at production that did not fail, among
+// the last ten; the zero look when there is none.
+func (l *Live) lastLook(ctx context.Context, repo string) preview.ProductionWatch {
+	if l.production == nil {
+		return preview.ProductionWatch{}
+	}
+	looks, err := l.production.FindProductionWatches(ctx, preview.ProductionWatchFilter{Repo: repo, Limit: 10})
+	if err != nil {
+		return preview.ProductionWatch{}
+	}
+	for _, w := range looks {
+		if !w.Failed() {
+			return w
+		}
+	}
+	return preview.ProductionWatch{}
 }
 
 // NewLive returns a Live running Terraform with tf and reading each
@@ -62,7 +94,7 @@ func (l *Live) Check(ctx context.Context, env preview.Environment, log io.Writer
 	if !ok {
 		return preview.ParityReport{}, fmt.Errorf("no module is configured for %s", env.Repo)
 	}
-	return l.checker.Check(ctx, r, CheckOptions{Env: env, Applied: true}, log)
+	return l.checker.Check(ctx, r, CheckOptions{Env: env, Applied: true, Production: l.lastLook(ctx, env.Repo)}, log)
 }
 
 // DetectDrift lists what changed outside Terraform in env.

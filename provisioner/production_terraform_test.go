@@ -3,7 +3,6 @@ package provisioner
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -65,41 +64,6 @@ func applyByHand(t *testing.T, bin string, mod Module, connString string) {
 	}
 }
 
-// readOnlyRole makes a login role that may only read the states, as
-// docs/parity.md tells operators to make one, and returns connString with
-// it as the user.
-func readOnlyRole(t *testing.T, connString string, admin *pgx.Conn) string {
-	t.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	role := "previewd_watch_" + hex.EncodeToString(b)
-	ident := pgx.Identifier{role}.Sanitize()
-	ctx := context.Background()
-	super := pgtest.Conn(t)
-	if _, err := super.Exec(ctx, "CREATE ROLE "+ident+" LOGIN"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		super.Exec(context.Background(), "REASSIGN OWNED BY "+ident+" TO CURRENT_USER")
-		admin.Exec(context.Background(), "DROP OWNED BY "+ident)
-		super.Exec(context.Background(), "DROP ROLE IF EXISTS "+ident)
-	})
-	for _, stmt := range []string{
-		"GRANT USAGE ON SCHEMA " + pgtest.StateSchema + " TO " + ident,
-		"GRANT SELECT ON " + pgtest.StateSchema + ".states TO " + ident,
-	} {
-		if _, err := admin.Exec(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	u, err := url.Parse(connString)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.User = url.User(role)
-	return u.String()
-}
-
 // productionStateBytes is production's state as the pg backend keeps it.
 func productionStateBytes(t *testing.T, admin *pgx.Conn) []byte {
 	t.Helper()
@@ -130,7 +94,7 @@ func testWatchProduction(t *testing.T, bin string) {
 	mod := productionModule(t, "200")
 	applyByHand(t, bin, mod, connString)
 	before := productionStateBytes(t, admin)
-	readOnly := readOnlyRole(t, connString, admin)
+	readOnly := pgtest.StateReader(t, connString, admin)
 	p, _ := newTestProvisioner(t, mod, func(c *Config) { c.TerraformBin = bin })
 	state := ProductionState{State: State{Backend: "pg", Config: map[string]string{"conn_str": readOnly}}}
 	ctx := context.Background()

@@ -14,8 +14,10 @@ import (
 	"github.com/previewd/previewd/controller"
 	"github.com/previewd/previewd/github"
 	"github.com/previewd/previewd/internal/config"
+	"github.com/previewd/previewd/internal/databasewatch"
 	"github.com/previewd/previewd/internal/paritycheck"
 	"github.com/previewd/previewd/internal/preflightcheck"
+	"github.com/previewd/previewd/internal/productionwatch"
 	"github.com/previewd/previewd/modules"
 	"github.com/previewd/previewd/parity"
 	"github.com/previewd/previewd/preflight"
@@ -145,13 +147,15 @@ func (s *service) controllerConfig() controller.Config {
 			LogDir:        filepath.Join(s.dataDir, "logs"),
 			DataDir:       s.dataDir,
 		},
-		Expiry:     controller.ExpiryConfig{TTL: cfg.TTL, MaxKeep: cfg.MaxKeep},
-		Checks:     controller.ChecksConfig{PollInterval: cfg.CheckPollInterval},
-		Parity:     controller.ParityConfig{MaxConcurrent: cfg.MaxConcurrentChecks, Checker: parity.NewLive(paritycheck.Planner{P: s.prov, Module: moduleOf(cfg)}, cfg)},
+		Expiry: controller.ExpiryConfig{TTL: cfg.TTL, MaxKeep: cfg.MaxKeep},
+		Checks: controller.ChecksConfig{PollInterval: cfg.CheckPollInterval},
+		Parity: controller.ParityConfig{MaxConcurrent: cfg.MaxConcurrentChecks,
+			Checker: parity.NewLive(paritycheck.Planner{P: s.prov, Module: moduleOf(cfg)}, cfg).WithProduction(s.db)},
+		Production: controller.ProductionConfig{Watcher: productionwatch.Watcher{Config: cfg, Prov: s.prov}, Store: s.db, Issues: s.gh},
 		Resync:     controller.ResyncConfig{Interval: cfg.ResyncInterval, MaxDestroys: cfg.MaxResyncDestroys, Allowed: cfg.Serves},
 		Redelivery: controller.RedeliveryConfig{Interval: cfg.RedeliveryInterval},
 		Modules:    controller.ModulesConfig{PollInterval: cfg.ModulePollInterval, Versions: moduleVersions{cfg}},
-		Databases:  databaseWatches{cfg: cfg, prov: s.prov},
+		Databases:  databasewatch.Watches{Config: cfg, Prov: s.prov},
 		LeaseTTL:   cfg.LeaseTTL,
 		Metrics:    server.NewRunMetrics(s.reg),
 		Budgets:    cfg,
@@ -283,6 +287,7 @@ func logLinks(ctx context.Context, cfg config.Config, keys server.Keys) (*server
 type gitHub interface {
 	controller.GitHub
 	controller.Commander
+	controller.ProductionIssues
 }
 
 // newGitHub returns the App-mode or token-mode client, or offline mode when
@@ -324,6 +329,7 @@ func resyncRepos(cfg config.Config, client *github.Client) func(context.Context)
 // PostgreSQL's, which keep the same contract (store/storetest).
 type serviceStore interface {
 	controller.Store
+	controller.ProductionStore
 	server.Store
 	webhooks.Recorder
 	server.Keys

@@ -46,6 +46,9 @@ type Config struct {
 	Cost CostConfig `yaml:"cost"`
 	// Migrations watches each preview's database while it comes up.
 	Migrations MigrationsConfig `yaml:"migrations"`
+	// Production watches production read-only, for every repos entry
+	// without its own production.state.
+	Production ProductionWatchConfig `yaml:"production"`
 	// MaxLiveEnvironments caps the environments holding resources at once,
 	// over every repository (0: no cap); a new one waits for room.
 	MaxLiveEnvironments int `yaml:"max_live_environments"`
@@ -215,6 +218,11 @@ type ProductionConfig struct {
 	// ("1.5.7", "terraform 1.5.7", "opentofu 1.8.2"); "" leaves it
 	// unchecked.
 	TerraformVersion string `yaml:"terraform_version"`
+	// State, WatchInterval and Ignore override the top level's watch of
+	// production (see ProductionWatch).
+	State         *ProductionStateConfig     `yaml:"state"`
+	WatchInterval *time.Duration             `yaml:"watch_interval"`
+	Ignore        []preview.ProductionIgnore `yaml:"ignore"`
 }
 
 // DifferenceConfig declares one way previews differ from production.

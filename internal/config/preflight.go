@@ -25,8 +25,10 @@ type Preflight struct {
 // which module sources are on GitHub.
 func (c *Config) Preflight(resolver *modules.Resolver) Preflight {
 	targets := c.preflightTargets()
+	features := appFeatures(targets, resolver)
+	features.ProductionWatch = len(c.WatchedProduction()) > 0
 	return Preflight{Sources: moduleSources(targets), Backends: stateBackends(targets), Productions: productions(targets),
-		Features: appFeatures(targets, resolver)}
+		Features: features}
 }
 
 // preflightTarget is one repository's configuration and the settings

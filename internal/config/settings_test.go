@@ -121,6 +121,7 @@ func TestDefaultConfigIsTheTable(t *testing.T) {
 		LeaseTTL: 30 * time.Second, MaxAttempts: 5, ResyncInterval: 10 * time.Minute, MaxResyncDestroys: 5, StartupChecks: true,
 		GitHub:     GitHubConfig{APIURL: "https://api.github.com/"},
 		Migrations: MigrationsConfig{MaxWriteBlock: 5 * time.Second, MaxReadBlock: time.Second, MinShare: 0.1, Settle: 30 * time.Second},
+		Production: ProductionWatchConfig{WatchInterval: 6 * time.Hour},
 	}
 	cfg := Default()
 	if !reflect.DeepEqual(cfg, want) {

@@ -38,7 +38,7 @@ func (c *Config) validate(needSecret bool) error {
 	}
 	rules := []func() error{
 		c.metricsProblem, c.githubAppProblem, c.keepProblem, c.moduleProblem, c.productionProblem,
-		c.stateProblem, c.storeProblem, c.budgetProblem, c.costProblem, c.waitProblem, c.reposProblem,
+		c.stateProblem, c.storeProblem, c.budgetProblem, c.costProblem, c.waitProblem, c.reposProblem, c.productionWatchProblem,
 	}
 	for _, rule := range rules {
 		if err := rule(); err != nil {

@@ -171,3 +171,41 @@ func StateFiles(t testing.TB, dir string) []string {
 	}
 	return files
 }
+
+// StateReader makes a login role that may only read the states Terraform's
+// pg backend keeps in the database at connString (admin is that database's
+// owner, as StateDatabase returns it), as docs/parity.md tells operators to
+// make one for the watch of production, and returns connString with that
+// role as its user. The role goes when the test ends.
+func StateReader(t testing.TB, connString string, admin *pgx.Conn) string {
+	t.Helper()
+	b := make([]byte, 6)
+	rand.Read(b)
+	role := "previewd_watch_" + hex.EncodeToString(b)
+	ident := pgx.Identifier{role}.Sanitize()
+	ctx := context.Background()
+	super := Conn(t)
+	if _, err := super.Exec(ctx, "CREATE ROLE "+ident+" LOGIN"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		admin.Exec(ctx, "DROP OWNED BY "+ident)
+		super.Exec(ctx, "DROP ROLE IF EXISTS "+ident)
+	})
+	for _, stmt := range []string{
+		"GRANT USAGE ON SCHEMA " + StateSchema + " TO " + ident,
+		"GRANT SELECT ON " + StateSchema + ".states TO " + ident,
+	} {
+		if _, err := admin.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	u, err := url.Parse(connString)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	return u.String()
+}

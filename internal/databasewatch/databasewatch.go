@@ -1,4 +1,9 @@
-package main
+// Package databasewatch is where the configuration and the provisioner
+// meet the controller's watch of previews' databases
+// (controller.Databases): each repository's migrations setting names the
+// module output that holds its previews' database, read from the
+// environment's state when needed and kept nowhere.
+package databasewatch
 
 import (
 	"context"
@@ -12,17 +17,14 @@ import (
 	"github.com/previewd/previewd/provisioner"
 )
 
-// databaseWatches fits the migrations watcher to the controller: each
-// repository's migrations setting names the module output that holds its
-// previews' database, read from the environment's state when needed and
-// kept nowhere.
-type databaseWatches struct {
-	cfg  *config.Config
-	prov *provisioner.Provisioner
+// Watches fits the migrations watcher to the controller.
+type Watches struct {
+	Config *config.Config
+	Prov   *provisioner.Provisioner
 }
 
-func (d databaseWatches) settings(repo string) (config.MigrationsConfig, bool) {
-	r, ok := d.cfg.Repo(repo)
+func (d Watches) settings(repo string) (config.MigrationsConfig, bool) {
+	r, ok := d.Config.Repo(repo)
 	if !ok || r.Migrations == nil || r.Migrations.DatabaseOutput == "" {
 		return config.MigrationsConfig{}, false
 	}
@@ -32,7 +34,7 @@ func (d databaseWatches) settings(repo string) (config.MigrationsConfig, bool) {
 // Watch reads env's database connection from its state and starts
 // watching it. Before the first apply there is no state: nothing to watch
 // yet.
-func (d databaseWatches) Watch(ctx context.Context, env preview.Environment) (controller.DatabaseWatch, bool, error) {
+func (d Watches) Watch(ctx context.Context, env preview.Environment) (controller.DatabaseWatch, bool, error) {
 	m, ok := d.settings(env.Repo)
 	if !ok {
 		return nil, false, nil
@@ -40,11 +42,11 @@ func (d databaseWatches) Watch(ctx context.Context, env preview.Environment) (co
 	if env.AppliedSHA == "" {
 		return nil, true, nil
 	}
-	mod, err := moduleOf(d.cfg)(ctx, env)
+	mod, err := d.Config.Module(ctx, env)
 	if err != nil {
-		return nil, true, err
+		return nil, true, fmt.Errorf("module for %s: %w", env.Repo, err)
 	}
-	outputs, err := d.prov.SensitiveOutputs(ctx, env, mod)
+	outputs, err := d.Prov.SensitiveOutputs(ctx, env, mod)
 	if err != nil {
 		return nil, true, fmt.Errorf("read the output %s from the state: %w", m.DatabaseOutput, err)
 	}
@@ -60,7 +62,7 @@ func (d databaseWatches) Watch(ctx context.Context, env preview.Environment) (co
 }
 
 // Settle is the repository's migrations.settle.
-func (d databaseWatches) Settle(repo string) time.Duration {
+func (d Watches) Settle(repo string) time.Duration {
 	m, _ := d.settings(repo)
 	return m.Settle
 }
@@ -69,7 +71,7 @@ func (d databaseWatches) Settle(repo string) time.Duration {
 // migrations.production_stats_url), notes the repository's declared data
 // differences, and judges the report by the
 // repository's limits.
-func (d databaseWatches) Judge(ctx context.Context, repo string, r preview.DatabaseReport) preview.DatabaseReport {
+func (d Watches) Judge(ctx context.Context, repo string, r preview.DatabaseReport) preview.DatabaseReport {
 	m, _ := d.settings(repo)
 	var unread string
 	if m.ProductionStatsURL != "" && len(r.Holds) > 0 {
@@ -87,7 +89,7 @@ func (d databaseWatches) Judge(ctx context.Context, repo string, r preview.Datab
 			}
 		}
 	}
-	if rc, ok := d.cfg.Repo(repo); ok {
+	if rc, ok := d.Config.Repo(repo); ok {
 		for _, diff := range rc.Differences {
 			if diff.Reason == "data" {
 				r.DeclaredData = append(r.DeclaredData, diff.Variable)
