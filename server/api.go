@@ -224,6 +224,81 @@ func runOf(r preview.Run) Run {
 	return out
 }
 
+// ProductionRepo is a watched repository's production as the admin API
+// shows it (GET /api/v1/production).
+type ProductionRepo struct {
+	Repo string `json:"repo"` // owner/name
+	// IntervalSeconds is how often production is looked at; 0: only when
+	// asked.
+	IntervalSeconds float64          `json:"interval_seconds"`
+	Last            *ProductionWatch `json:"last"` // null before the first watch
+}
+
+// ProductionWatch is one read-only look at a repository's production as
+// the admin API shows it.
+type ProductionWatch struct {
+	Repo        string    `json:"repo"`
+	At          time.Time `json:"at"` // when it started
+	TookSeconds float64   `json:"took_seconds"`
+	// Module is the version of production's module it compared with.
+	Module preview.ModuleVersion `json:"module,omitzero"`
+	// Status is drift, ok or failed (Error says why).
+	Status   string              `json:"status"`
+	Error    string              `json:"error,omitempty"`
+	Findings []ProductionFinding `json:"findings"`
+	// Ignored counts the attributes production.ignore expects to move.
+	Ignored int `json:"ignored"`
+	// Issue is the GitHub issue reporting the repository's production
+	// drift, once there is one, and IssueURL its page.
+	Issue    int    `json:"issue,omitempty"`
+	IssueURL string `json:"issue_url,omitempty"`
+}
+
+// ProductionFinding is one attribute of production apart from its module.
+type ProductionFinding struct {
+	Kind    string `json:"kind"`    // changed_outside, deleted_outside or pending
+	Address string `json:"address"` // the resource
+	Path    string `json:"path"`    // the attribute within it; "" for the whole resource
+	Live    string `json:"live"`    // production's value (sensitive ones redacted)
+	Module  string `json:"module"`  // the module's value, the one the next apply writes
+	Where   string `json:"where"`   // the module's file:line, when known
+	Text    string `json:"text"`    // the finding in a sentence
+}
+
+// The statuses of a production watch.
+const (
+	productionOK     = "ok"
+	productionDrift  = "drift"
+	productionFailed = "failed"
+)
+
+// productionStatus is the status of a watch that failed or found
+// findings attributes apart: the API's, the dashboard's and the metrics'.
+func productionStatus(failed bool, findings int) string {
+	switch {
+	case failed:
+		return productionFailed
+	case findings > 0:
+		return productionDrift
+	}
+	return productionOK
+}
+
+// productionWatchOf is w as the API shows it.
+func (s *Server) productionWatchOf(w preview.ProductionWatch) ProductionWatch {
+	out := ProductionWatch{Repo: w.Repo, At: w.At, TookSeconds: w.Took.Seconds(), Module: w.Module,
+		Status: productionStatus(w.Failed(), len(w.Findings)), Error: w.Error, Ignored: w.Ignored, Issue: w.Issue,
+		Findings: make([]ProductionFinding, 0, len(w.Findings))}
+	if w.Issue != 0 && w.Repo != "" {
+		out.IssueURL = issueURL(s.cfg.GitHubAPIURL, w.Repo, w.Issue)
+	}
+	for _, f := range w.Findings {
+		out.Findings = append(out.Findings, ProductionFinding{Kind: f.Kind, Address: f.Address, Path: f.Path,
+			Live: f.Live, Module: f.Module, Where: f.Where, Text: f.String()})
+	}
+	return out
+}
+
 // views keeps each environment's API encoding beside a hash of the stored
 // record it was made from, so listing thousands of environments decodes
 // and encodes only those that changed since the last list.

@@ -34,6 +34,8 @@ type ListQuery struct {
 	// CSRF is the session's token for the page's forms, "" without a
 	// session (read through Basic or bearer credentials).
 	CSRF string
+	// Production says the production page is served: the list links it.
+	Production bool
 }
 
 // PageState is what an environment's page says besides the environment.
@@ -210,6 +212,7 @@ func (s *Server) handleDashboard(c echo.Context) error {
 		Search: strings.TrimSpace(c.QueryParam("q")),
 	}
 	q.CSRF, _ = c.Get("csrf").(string)
+	q.Production = s.servesProductionPage()
 	// Every environment: this month's cost counts the destroyed ones too.
 	envs, err := s.cfg.Store.FindEnvironments(c.Request().Context(), preview.EnvironmentFilter{})
 	if err != nil {
@@ -301,6 +304,49 @@ func (s *Server) handleAction(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/dashboard/environments/"+url.PathEscape(c.Param("name"))+"?done="+verb)
+}
+
+// servesProductionPage reports whether the dashboard has a production
+// page: it acts, so it needs the login form and the pages that act.
+func (s *Server) servesProductionPage() bool {
+	return s.cfg.Dashboard != nil && s.cfg.Environment != nil && s.cfg.Login != nil && s.cfg.ProductionPage != nil
+}
+
+// productionPageWatches is how many watches of each repository the
+// production page shows.
+const productionPageWatches = 20
+
+// handleProductionPage renders every watched repository's production: its
+// last watches, newest first, and with a session the form that asks for a
+// look now. ?asked=owner/name says one was asked for.
+func (s *Server) handleProductionPage(c echo.Context) error {
+	st := PageState{}
+	st.CSRF, _ = c.Get("csrf").(string)
+	if asked := c.QueryParam("asked"); asked != "" {
+		if owner, name, ok := strings.Cut(asked, "/"); ok {
+			if repo, _, err := s.watchedRepo(owner, name); err == nil {
+				st.Message = "A look at the production of " + repo + " was asked for: it shows here once done."
+			}
+		}
+	}
+	histories, err := s.productionHistories(c.Request().Context(), productionPageWatches)
+	if err != nil {
+		return err
+	}
+	return s.page(c, http.StatusOK, func(w io.Writer) error { return s.cfg.ProductionPage(w, histories, st) })
+}
+
+// handleProductionAction asks for a look at a repository's production
+// from the dashboard, by the same code as the admin API, and goes back to
+// the production page.
+func (s *Server) handleProductionAction(c echo.Context) error {
+	repo, err := s.askProductionWatch(c)
+	if err != nil {
+		return err
+	}
+	s.log.Info("production watch requested from the dashboard", "repo", repo)
+	back := url.URL{Path: "/dashboard/production", RawQuery: url.Values{"asked": {repo}}.Encode(), Fragment: repo} // the page's section of repo has its name as id
+	return c.Redirect(http.StatusSeeOther, back.String())
 }
 
 // page renders an HTML page with the dashboard's Content-Security-Policy:

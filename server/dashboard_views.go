@@ -57,7 +57,7 @@ type Input struct {
 // each with its cost and a link to its pull request, and this month's
 // cost by repository (over every environment, destroyed ones included).
 func (p Pages) Dashboard(w io.Writer, envs []preview.Environment, q ListQuery) error {
-	d := templates.DashboardData{ShowAll: q.ShowAll, Now: time.Now().UTC(), CSRF: q.CSRF,
+	d := templates.DashboardData{ShowAll: q.ShowAll, Now: time.Now().UTC(), CSRF: q.CSRF, Production: q.Production,
 		Repo: q.Repo, Status: q.Status, Parity: q.Parity, Search: q.Search}
 	for _, s := range preview.Statuses {
 		d.Statuses = append(d.Statuses, string(s))
@@ -118,14 +118,23 @@ func listed(e preview.Environment, q ListQuery) bool {
 	return true
 }
 
-// pullRequestURL is e's pull request on GitHub's web site: github.com, or
-// the GitHub Enterprise Server host of GitHubAPIURL.
+// pullRequestURL is e's pull request on GitHub's web site.
 func (p Pages) pullRequestURL(e preview.Environment) string {
-	base := "https://github.com"
-	if u, err := url.Parse(p.GitHubAPIURL); err == nil && u.Host != "" && u.Host != "api.github.com" {
-		base = u.Scheme + "://" + u.Host
+	return fmt.Sprintf("%s/%s/pull/%d", gitHubWeb(p.GitHubAPIURL), e.Repo, e.PR)
+}
+
+// issueURL is issue n of repo (owner/name) on GitHub's web site.
+func issueURL(apiURL, repo string, n int) string {
+	return fmt.Sprintf("%s/%s/issues/%d", gitHubWeb(apiURL), repo, n)
+}
+
+// gitHubWeb is the web site of the GitHub whose REST base URL is apiURL:
+// https://github.com, or a GitHub Enterprise Server's own host.
+func gitHubWeb(apiURL string) string {
+	if u, err := url.Parse(apiURL); err == nil && u.Host != "" && u.Host != "api.github.com" {
+		return u.Scheme + "://" + u.Host
 	}
-	return fmt.Sprintf("%s/%s/pull/%d", base, e.Repo, e.PR)
+	return "https://github.com"
 }
 
 // Environment renders an environment's page: its state, cost, budget,
@@ -142,9 +151,7 @@ func (p Pages) Environment(ctx context.Context, w io.Writer, env preview.Environ
 	for _, h := range slices.Backward(env.History) {
 		page.History = append(page.History, templates.HistoryRow{At: h.At, Status: string(h.Status), Reason: string(h.Reason), Error: h.Error})
 	}
-	if m := env.Module; m.Commit != "" {
-		page.Module = fmt.Sprintf("%s (ref %s) at %s", m.Source, m.Ref, m.Commit)
-	}
+	page.Module = moduleText(env.Module)
 	if cost, ok := p.Pricing.Cost(env.Metered(), now); ok {
 		page.Cost = &templates.CostView{Currency: cost.Currency, SoFar: cost.SoFar, UntilExpiry: cost.UntilExpiry}
 	}
@@ -170,6 +177,70 @@ func (p Pages) Environment(ctx context.Context, w io.Writer, env preview.Environ
 	page.Inputs = p.inputs(ctx, env)
 	page.Runs, page.Running = runRows(env, runs, st.LogTail, now)
 	return templates.RenderEnvironment(w, page)
+}
+
+// moduleText is a module's version from git as the pages show it: its
+// source, ref and commit; "" for a module directory.
+func moduleText(m preview.ModuleVersion) string {
+	switch {
+	case m.Commit == "":
+		return ""
+	case m.Ref == "":
+		return fmt.Sprintf("%s at %s", m.Source, m.Commit)
+	}
+	return fmt.Sprintf("%s (ref %s) at %s", m.Source, m.Ref, m.Commit)
+}
+
+// Production renders the dashboard's production page (it is
+// Config.ProductionPage): each watched repository's last watch (its
+// findings, the ignored count, the drift issue) and its history.
+func (p Pages) Production(w io.Writer, repos []ProductionHistory, st PageState) error {
+	page := templates.ProductionPage{CSRF: st.CSRF, Message: st.Message, Error: st.Error, Now: time.Now().UTC()}
+	for _, r := range repos {
+		owner, name, _ := strings.Cut(r.Repo, "/")
+		view := templates.ProductionRepoView{Repo: r.Repo, Interval: intervalText(r.Interval),
+			WatchURL: "/dashboard/production/" + url.PathEscape(owner) + "/" + url.PathEscape(name) + "/watch"}
+		for i, watch := range r.Watches {
+			status := productionStatus(watch.Failed(), len(watch.Findings))
+			took := watch.Took.Round(100 * time.Millisecond).String()
+			if i == 0 {
+				view.Last = p.productionWatch(r.Repo, watch, status, took)
+			}
+			view.History = append(view.History, templates.ProductionWatchRow{At: watch.At, Status: status, Findings: len(watch.Findings), Took: took, Error: watch.Error})
+		}
+		page.Repos = append(page.Repos, view)
+	}
+	return templates.RenderProductionPage(w, page)
+}
+
+// productionWatch is w, a watch of repo, whole, as the production page
+// shows it.
+func (p Pages) productionWatch(repo string, w preview.ProductionWatch, status, took string) *templates.ProductionWatchView {
+	view := &templates.ProductionWatchView{Status: status, Error: w.Error, At: w.At, Took: took,
+		Module: moduleText(w.Module), Ignored: w.Ignored, Issue: w.Issue}
+	if w.Issue != 0 {
+		view.IssueURL = issueURL(p.GitHubAPIURL, repo, w.Issue)
+	}
+	for _, f := range w.Findings {
+		view.Findings = append(view.Findings, templates.ProductionFindingRow{Kind: f.Kind, Subject: f.Subject(), Live: f.Live, Module: f.Module, Where: f.Where})
+	}
+	return view
+}
+
+// intervalText says how often production is looked at: "every 6h", or
+// "only when asked" for no interval.
+func intervalText(d time.Duration) string {
+	if d <= 0 {
+		return "only when asked"
+	}
+	s := d.String() // 6h0m0s, 1h30m0s, 10m0s, 45s
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return "every " + s
 }
 
 // inputs are the rows of env's inputs: its module's variables, each shown

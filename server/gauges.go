@@ -276,6 +276,10 @@ type RunMetrics struct {
 	githubFailed prometheus.Counter
 	parity       *prometheus.CounterVec
 	migrations   *prometheus.CounterVec
+	// The watches of production, by repository.
+	productionDrift   *prometheus.GaugeVec
+	productionWatches *prometheus.CounterVec
+	productionFailed  *prometheus.GaugeVec
 }
 
 func NewRunMetrics(reg prometheus.Registerer) *RunMetrics {
@@ -297,6 +301,18 @@ func NewRunMetrics(reg prometheus.Registerer) *RunMetrics {
 			Name: "previewd_migrations_checks_total",
 			Help: "Watches of previews' databases as they came up, by verdict (ok, failure, inconclusive, unwatched).",
 		}, []string{"verdict"}),
+		productionDrift: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "previewd_production_drift",
+			Help: "Attributes of a repository's production apart from its module, as the last watch that could look at it found (on the replica that watched).",
+		}, []string{"repo"}),
+		productionWatches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "previewd_production_watches_total",
+			Help: "Read-only watches of a repository's production by outcome (ok, drift, failed).",
+		}, []string{"repo", "outcome"}),
+		productionFailed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "previewd_production_watch_failed",
+			Help: "1 when the last watch of a repository's production could not look at it (a wrong credential, a backend that did not answer), else 0 (on the replica that watched).",
+		}, []string{"repo"}),
 	}
 	// Every series exists from the start, so rates and alerts see zeros
 	// instead of nothing.
@@ -311,7 +327,7 @@ func NewRunMetrics(reg prometheus.Registerer) *RunMetrics {
 	for _, v := range []string{preview.DatabaseOK, preview.DatabaseFailure, preview.DatabaseInconclusive, preview.DatabaseUnwatched} {
 		m.migrations.WithLabelValues(v)
 	}
-	reg.MustRegister(m.runs, m.githubFailed, m.parity, m.migrations)
+	reg.MustRegister(m.runs, m.githubFailed, m.parity, m.migrations, m.productionDrift, m.productionWatches, m.productionFailed)
 	return m
 }
 
@@ -324,6 +340,22 @@ func (m *RunMetrics) GitHubSyncFailed() { m.githubFailed.Inc() }
 func (m *RunMetrics) ParityChecked(verdict string) { m.parity.WithLabelValues(verdict).Inc() }
 
 func (m *RunMetrics) MigrationsJudged(verdict string) { m.migrations.WithLabelValues(verdict).Inc() }
+
+// ProductionWatched counts a watch of repo's production that found
+// findings attributes apart, or failed. A failed watch leaves the drift
+// gauge at what the last watch that could look found.
+func (m *RunMetrics) ProductionWatched(repo string, findings int, failed bool) {
+	for _, outcome := range []string{productionOK, productionDrift, productionFailed} {
+		m.productionWatches.WithLabelValues(repo, outcome) // at zero from the first watch on, for rates
+	}
+	m.productionWatches.WithLabelValues(repo, productionStatus(failed, findings)).Inc()
+	if failed {
+		m.productionFailed.WithLabelValues(repo).Set(1)
+		return
+	}
+	m.productionFailed.WithLabelValues(repo).Set(0)
+	m.productionDrift.WithLabelValues(repo).Set(float64(findings))
+}
 
 // RegisterControllerMetrics exports the controller's queues and whether
 // this replica leads, read at scrape time.

@@ -67,6 +67,9 @@ type Controller interface {
 	NudgeModules()
 	// CheckDrift queues a drift check of a ready environment now.
 	CheckDrift(name string)
+	// WatchProduction has repo's production looked at now, whatever its
+	// interval (on the replica that leads). It never blocks.
+	WatchProduction(repo string)
 	Ready() bool
 }
 
@@ -100,6 +103,19 @@ type Config struct {
 	Dashboard   func(w io.Writer, envs []preview.Environment, q ListQuery) error
 	Environment func(ctx context.Context, w io.Writer, env preview.Environment, runs []preview.Run, st PageState) error
 	Login       func(w io.Writer, failed bool) error
+	// ProductionPage renders the dashboard's production page at
+	// /dashboard/production (nil: no such page, and the list does not
+	// link it): each watched repository's recent watches, newest first.
+	// It needs Environment and Login too, as the page acts.
+	ProductionPage func(w io.Writer, repos []ProductionHistory, st PageState) error
+	// Production is the watches of production /api/v1/production and the
+	// production page show; nil shows none (the routes answer that no
+	// repository is watched).
+	Production ProductionWatches
+	// GitHubAPIURL is GitHub's REST base URL: the API's links to GitHub
+	// (a production drift issue) go to its web site, github.com or the
+	// GitHub Enterprise Server's host ("" is github.com).
+	GitHubAPIURL string
 	// Stylesheets are the pages' stylesheets by file name, served at
 	// /assets/NAME to anyone (the login page needs them).
 	Stylesheets map[string][]byte
@@ -233,6 +249,10 @@ func (s *Server) routes() {
 			e.GET("/dashboard/environments/:name", s.handleEnvironmentPage, s.requireViewer)
 			e.POST("/dashboard/environments/:name/:verb", s.handleAction, s.requireSession)
 			e.GET("/dashboard/environments/:name/runs/:seq/log", s.handleRunLog, s.requireViewer)
+			if s.servesProductionPage() {
+				e.GET("/dashboard/production", s.handleProductionPage, s.requireViewer)
+				e.POST("/dashboard/production/:owner/:repo/watch", s.handleProductionAction, s.requireSession)
+			}
 		}
 	}
 
@@ -250,6 +270,9 @@ func (s *Server) routes() {
 	api.POST("/environments/:name/drift-check", s.handleDriftCheck)
 	api.GET("/environments/:name/runs", s.handleListRuns)
 	api.GET("/environments/:name/runs/:seq/log", s.handleRunLog)
+	api.GET("/production", s.handleListProduction)
+	api.GET("/production/:owner/:repo", s.handleProductionWatches)
+	api.POST("/production/:owner/:repo/watch", s.handleWatchProduction)
 	api.GET("/backup", s.handleBackup)
 }
 

@@ -39,6 +39,7 @@ type fakeController struct {
 	mu          sync.Mutex
 	nudged      []string
 	driftChecks []string
+	watched     []string // repositories whose production was asked to be looked at
 	ready       bool
 }
 
@@ -70,6 +71,12 @@ func (f *fakeController) CheckDrift(name string) {
 	f.driftChecks = append(f.driftChecks, name)
 }
 
+func (f *fakeController) WatchProduction(repo string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.watched = append(f.watched, repo)
+}
+
 // failingRecorder stands in for a store whose disk is full.
 type failingRecorder struct{}
 
@@ -90,6 +97,13 @@ type fixture struct {
 
 func newFixture(t *testing.T, deliveries server.Deliveries) *fixture {
 	t.Helper()
+	return newConfiguredFixture(t, deliveries, nil)
+}
+
+// newConfiguredFixture is newFixture with its configuration changed by
+// configure, given the fixture's store.
+func newConfiguredFixture(t *testing.T, deliveries server.Deliveries, configure func(*server.Config, *store.DB)) *fixture {
+	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "previewd.db"), store.Options{TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +113,11 @@ func newFixture(t *testing.T, deliveries server.Deliveries) *fixture {
 		deliveries = webhooks.NewIntake([]byte(secret), db, nil)
 	}
 	ctrl := &fakeController{ready: true}
-	s := server.New(server.Config{AdminToken: token, TTL: time.Hour, Store: db, Deliveries: deliveries, Controller: ctrl})
+	cfg := server.Config{AdminToken: token, TTL: time.Hour, Store: db, Deliveries: deliveries, Controller: ctrl}
+	if configure != nil {
+		configure(&cfg, db)
+	}
+	s := server.New(cfg)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return &fixture{srv: srv, server: s, db: db, ctrl: ctrl}

@@ -44,6 +44,7 @@ type DashboardData struct {
 	Repo, Status, Parity, Search string
 	Repos, Statuses, Parities    []string
 	CSRF                         string // the session's token, for logging out; "" without a session
+	Production                   bool   // link the production page
 	Live                         int
 	ShowAll                      bool
 	Now                          time.Time

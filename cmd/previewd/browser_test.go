@@ -5,43 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/previewd/previewd/internal/browsertest"
 )
-
-// newChromium starts Debian's Chromium, headless, with a profile of the
-// test's own. `make test` installs it; without it the test fails under CI
-// and is skipped elsewhere, saying how to get it.
-func newChromium(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no chromium: %v (make test installs Debian's package)", err)
-		}
-		t.Skip("no chromium: `make test` installs Debian's package")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-quic", true),
-		chromedp.WindowSize(1280, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(cancelTimeout)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
 
 // TestDashboardInABrowser drives the dashboard in a real Chromium: log in,
 // filter the list, open an environment, click redeploy, watch the live log
@@ -49,7 +19,7 @@ func newChromium(t *testing.T) context.Context {
 // site posts is refused. It writes screenshots of the list and of an
 // environment's page under .cache/screenshots/.
 func TestDashboardInABrowser(t *testing.T) {
-	ctx := newChromium(t)
+	ctx := browsertest.Chromium(t)
 	// Every apply replaces the resource and sleeps 8 s, a redeploy too: a
 	// run long enough to watch.
 	module := slowModule(t, 8, true)
@@ -110,7 +80,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	if radius, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector(".status")).borderRadius`)); err != nil || radius != "16px" {
 		t.Errorf("the list's stylesheet did not apply: border-radius %q, %v", radius, err)
 	}
-	screenshot(t, ctx, "list.png")
+	browsertest.Screenshot(t, ctx, "../..", "list.png")
 
 	do("open the environment",
 		chromedp.Click(chromedp.CSS(`a[href="/dashboard/environments/browse"]`)),
@@ -122,7 +92,7 @@ func TestDashboardInABrowser(t *testing.T) {
 			t.Errorf("the environment's page lacks %q", want)
 		}
 	}
-	screenshot(t, ctx, "environment.png")
+	browsertest.Screenshot(t, ctx, "../..", "environment.png")
 
 	do("redeploy", chromedp.Click(chromedp.CSS(`#redeploy`)), chromedp.WaitVisible(chromedp.CSS(`.message`)))
 	// The page reloads itself every 3 s while the run goes: the log grows,
@@ -170,7 +140,7 @@ func TestDashboardInABrowser(t *testing.T) {
 			t.Errorf("%s on a 390 px screen: %d px wider than the screen (%v)", path, overflow, err)
 		}
 	}
-	screenshot(t, ctx, "environment-phone.png")
+	browsertest.Screenshot(t, ctx, "../..", "environment-phone.png")
 
 	// Another site's page posts a form to previewd with the browser's
 	// session: refused, and nothing happens.
@@ -185,21 +155,5 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	if env := p.waitFor("browse", "", func(apiEnvironment) bool { return true }); env.Status != "ready" {
 		t.Errorf("after the forged post: %s", env.Status)
-	}
-}
-
-// screenshot writes the page as .cache/screenshots/name.
-func screenshot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: a PNG
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	dir := filepath.Join("..", "..", ".cache", "screenshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

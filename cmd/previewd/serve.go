@@ -200,6 +200,9 @@ func (s *service) serverConfig(pricing preview.Pricing, links *server.LogLinks) 
 		MetricsToken: cfg.MetricsToken,
 		MetricsAddr:  cfg.MetricsListenAddr,
 	}
+	if watched := cfg.WatchedProduction(); len(watched) > 0 {
+		sc.Production, sc.ProductionPage, sc.GitHubAPIURL = productionWatches{s.db, cfg}, pages.Production, cfg.GitHub.APIURL
+	}
 	if s.pg != nil {
 		sc.Logs = s.pg
 	}
@@ -324,6 +327,16 @@ func resyncRepos(cfg config.Config, client *github.Client) func(context.Context)
 		return append(names, installed...), err
 	}
 }
+
+// productionWatches are production's watches as the admin API and the
+// dashboard show them: the store's, for the repositories watched.
+type productionWatches struct {
+	controller.ProductionStore
+	cfg *config.Config
+}
+
+// Watched is each watched repository's interval.
+func (p productionWatches) Watched() map[string]time.Duration { return p.cfg.WatchedProduction() }
 
 // serviceStore is what the service needs of its store: bbolt's or
 // PostgreSQL's, which keep the same contract (store/storetest).
