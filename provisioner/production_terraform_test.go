@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	tfjson "github.com/hashicorp/terraform-json"
-	"github.com/jackc/pgx/v5"
 	"github.com/previewd/previewd/internal/pgtest"
 	"github.com/previewd/previewd/internal/waittest"
 )
@@ -64,16 +63,6 @@ func applyByHand(t *testing.T, bin string, mod Module, connString string) {
 	}
 }
 
-// productionStateBytes is production's state as the pg backend keeps it.
-func productionStateBytes(t *testing.T, admin *pgx.Conn) []byte {
-	t.Helper()
-	var data []byte
-	if err := admin.QueryRow(context.Background(), "SELECT data FROM "+pgtest.StateSchema+".states WHERE name = 'default'").Scan(&data); err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
 // TestWatchProduction looks at a production applied by hand, with a role
 // that may only read its state: nothing apart at first; the module at a
 // newer ref shows what the next apply would change; production's state is
@@ -93,7 +82,7 @@ func testWatchProduction(t *testing.T, bin string) {
 	connString, admin := pgtest.StateDatabase(t)
 	mod := productionModule(t, "200")
 	applyByHand(t, bin, mod, connString)
-	before := productionStateBytes(t, admin)
+	before := pgtest.StateData(t, admin, "default")
 	readOnly := pgtest.StateReader(t, connString, admin)
 	p, _ := newTestProvisioner(t, mod, func(c *Config) { c.TerraformBin = bin })
 	state := ProductionState{State: State{Backend: "pg", Config: map[string]string{"conn_str": readOnly}}}
@@ -123,7 +112,7 @@ func testWatchProduction(t *testing.T, bin string) {
 			t.Fatal(err)
 		}
 	}
-	if after := productionStateBytes(t, admin); !bytes.Equal(before, after) {
+	if after := pgtest.StateData(t, admin, "default"); !bytes.Equal(before, after) {
 		t.Errorf("production's state changed by a watch:\n%s\n→\n%s", before, after)
 	}
 	if strings.Contains(log.String(), "Acquiring state lock") {

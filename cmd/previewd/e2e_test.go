@@ -263,6 +263,7 @@ type fakeGitHub struct {
 	ownRuns     []fakeOwnRun                 // the check runs previewd wrote (App mode), by id - 1
 	gitRoot     string                       // when set, serves the git repositories under it over smart HTTP, to the token's bearer
 	gitToken    string                       // that token: ghs_e2etoken unless set
+	issues      map[int]*fakeIssue           // the issues previewd opened, by number
 	creates     int
 	edits       int
 	auth        []string
@@ -405,6 +406,7 @@ func (f *fakeGitHub) handler() http.Handler {
 		}
 		json.NewEncoder(w).Encode(out)
 	})
+	f.handleIssues(mux)
 	mux.HandleFunc("POST /repos/acme/shop/issues/{n}/comments", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ Body string }
 		json.NewDecoder(r.Body).Decode(&in)
@@ -904,4 +906,77 @@ func TestUndeclaredDriftFailsTheParityStatusUntilDeclared(t *testing.T) {
 	waittest.For(t, "a green previewd/parity status", gh.commitStatuses, func(statuses []string) bool {
 		return slices.Contains(statuses, "2222222 success previewd/parity")
 	})
+}
+
+// fakeIssue is an issue previewd opened (the production drift issue).
+type fakeIssue struct {
+	Title, Body, State string
+	Edits              int
+}
+
+// handleIssues serves creating, reading and editing acme/shop's issues.
+func (f *fakeGitHub) handleIssues(mux *http.ServeMux) {
+	show := func(w http.ResponseWriter, n int, i *fakeIssue) {
+		json.NewEncoder(w).Encode(map[string]any{"id": 5000 + n, "number": n, "title": i.Title, "body": i.Body, "state": i.State,
+			"repository_url": "https://api.github.com/repos/acme/shop", "html_url": fmt.Sprintf("https://github.com/acme/shop/issues/%d", n),
+			"user": map[string]any{"login": "previewd[bot]", "id": 1, "type": "Bot"}, "labels": []any{}, "comments": 0,
+			"created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z"})
+	}
+	mux.HandleFunc("POST /repos/acme/shop/issues", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Title, Body string }
+		json.NewDecoder(r.Body).Decode(&in)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.issues == nil {
+			f.issues = map[int]*fakeIssue{}
+		}
+		n := 100 + len(f.issues)
+		f.issues[n] = &fakeIssue{Title: in.Title, Body: in.Body, State: "open"}
+		w.WriteHeader(http.StatusCreated)
+		show(w, n, f.issues[n])
+	})
+	mux.HandleFunc("GET /repos/acme/shop/issues/{n}", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.PathValue("n"))
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if i, ok := f.issues[n]; ok {
+			show(w, n, i)
+			return
+		}
+		http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
+	})
+	mux.HandleFunc("PATCH /repos/acme/shop/issues/{n}", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.PathValue("n"))
+		var in struct {
+			Title, Body *string
+			State       *string
+		}
+		json.NewDecoder(r.Body).Decode(&in)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		i, ok := f.issues[n]
+		if !ok {
+			http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
+			return
+		}
+		if in.Body != nil {
+			i.Body = *in.Body
+		}
+		if in.State != nil {
+			i.State = *in.State
+		}
+		i.Edits++
+		show(w, n, i)
+	})
+}
+
+// issue returns a copy of issue n, and whether previewd opened it.
+func (f *fakeGitHub) issue(n int) (fakeIssue, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i, ok := f.issues[n]
+	if !ok {
+		return fakeIssue{}, false
+	}
+	return *i, true
 }

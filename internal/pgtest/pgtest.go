@@ -209,3 +209,14 @@ func StateReader(t testing.TB, connString string, admin *pgx.Conn) string {
 	u.User = url.User(role)
 	return u.String()
 }
+
+// StateData is the state Terraform's pg backend keeps for workspace in the
+// database conn is connected to.
+func StateData(t testing.TB, conn *pgx.Conn, workspace string) []byte {
+	t.Helper()
+	var data []byte
+	if err := conn.QueryRow(context.Background(), "SELECT data FROM "+StateSchema+".states WHERE name = $1", workspace).Scan(&data); err != nil {
+		t.Fatalf("the state of workspace %s: %v", workspace, err)
+	}
+	return data
+}
