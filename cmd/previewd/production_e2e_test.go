@@ -98,6 +98,7 @@ func testProductionDrift(t *testing.T, bin, mirror string) {
 
 	// The watch at start finds the hotfix and opens the issue.
 	last := waitForWatch(t, p, func(w server.ProductionWatch) bool { return w.Status != "" })
+	t.Logf("the first watch took %.2fs", last.TookSeconds)
 	if last.Status != "drift" || len(last.Findings) != 1 {
 		t.Fatalf("first watch %+v, want drift with one finding", last)
 	}
@@ -201,4 +202,33 @@ func applyProductionByHand(t *testing.T, bin, dir, stateURL, cli, suffix string,
 		cmd.Dir, cmd.Env = work, vars
 		cmd.Run()
 	})
+}
+
+// TestProductionWatchFailureBlocksNothing: a watch whose backend does not
+// answer is recorded as failed, with why, shown by the API and the
+// metrics, opens no issue, and a pull request's preview is built all the
+// same.
+func TestProductionWatchFailureBlocksNothing(t *testing.T) {
+	module, _ := filepath.Abs("testdata/module")
+	gh := &fakeGitHub{comments: map[int64]string{}}
+	srv := httptest.NewServer(gh.handler())
+	t.Cleanup(srv.Close)
+	p := startPreviewd(t, map[string]string{"PREVIEWD_GITHUB_TOKEN": "ghs_e2etoken", "PREVIEWD_GITHUB_API_URL": srv.URL + "/",
+		"PREVIEWD_CONFIG": writeConfig(t, "repos:\n  - name: acme/shop\n    module_dir: "+module+"\n"+
+			"    production:\n      state: {backend: pg, config: {conn_str: \"postgres://watch:s3cret-canary@127.0.0.1:1/states?connect_timeout=2\"}}\n")})
+	p.send(prEvent{"opened", "feature/y", "sha1", 4, time.Now().Add(-time.Hour)})
+	w := waitForWatch(t, p, func(w server.ProductionWatch) bool { return w.Status != "" })
+	if w.Status != "failed" || w.Error == "" || len(w.Findings) != 0 || w.Issue != 0 || strings.Contains(w.Error, "s3cret-canary") {
+		t.Errorf("watch %+v, want failed, saying why without the password, no findings, no issue", w)
+	}
+	t.Logf("the failed watch: %s", w.Error)
+	p.waitFor("feature-y", "ready despite the failed watch", readyAt("sha1"))
+	if got := sample(scrape(t, p), "previewd_production_watch_failed", map[string]string{"repo": "acme/shop"}); got != 1 {
+		t.Errorf("previewd_production_watch_failed = %v, want 1", got)
+	}
+	gh.mu.Lock()
+	defer gh.mu.Unlock()
+	if len(gh.issues) != 0 {
+		t.Errorf("a failed watch opened issues: %+v", gh.issues)
+	}
 }
