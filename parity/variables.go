@@ -19,7 +19,7 @@ import (
 // PerPullRequest names the variables previewd passes each preview for its
 // pull request. They are expected to differ from production's and are never
 // findings.
-var PerPullRequest = []string{"environment", "pr_number", "branch", "head_sha", "repo"}
+var PerPullRequest = preview.PullRequestVariableNames()
 
 // ModuleVariables is what CompareVariables needs to know of the module.
 type ModuleVariables struct {

@@ -49,14 +49,7 @@ func moduleVariables(declared map[string]bool, dir string, configured map[string
 		}
 		vars[k] = configured[k]
 	}
-	perPR := map[string]any{
-		"environment": env.Name,
-		"pr_number":   env.PR,
-		"branch":      env.Branch,
-		"head_sha":    env.HeadSHA,
-		"repo":        env.Repo,
-	}
-	for k, v := range perPR {
+	for k, v := range env.PullRequestVariables() {
 		if declared[k] {
 			vars[k] = v
 		}
