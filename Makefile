@@ -135,11 +135,17 @@ test: check-tracked deps build vet postgres chromium helm snapshot
 
 # Scenario benchmarks run once each (-benchtime=1x): every iteration is a
 # whole scenario with its own same-process baseline.
-bench: build deps
-	$(GO) test -run='^$$' -bench=. -benchtime=1x ./cmd/previewd/
+# Each figure is also appended to $(BENCH_FIGURES) (internal/benchtest);
+# the table at the end is made from it.
+BENCH_FIGURES := $(CURDIR)/.cache/bench/figures.jsonl
+bench: export PREVIEWD_BENCH_FIGURES := $(BENCH_FIGURES)
+bench: build deps postgres
+	rm -f $(BENCH_FIGURES)
+	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout 60m ./cmd/previewd/
 	$(GO) test -run='^$$' -bench=. -benchtime=1x ./provisioner/
 	$(GO) test -run='^$$' -bench=. -benchtime=20x ./server/
 	$(GO) test -run='^$$' -bench=. -benchmem ./webhooks/
+	$(GO) run ./scripts/benchsummary $(BENCH_FIGURES)
 
 clean:
 	rm -rf $(BIN)/previewd $(BIN)/preview-web .previewd dist
