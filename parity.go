@@ -151,9 +151,32 @@ func (r ParityReport) WithoutIdentity() ParityReport {
 // Verdict returns ParityDrift when any finding is undeclared.
 func Verdict(findings []Finding) ParityStatus {
 	for _, f := range findings {
-		if !f.Declared && !f.Warning {
+		if f.Standing() == StandingDrift {
 			return ParityDrift
 		}
 	}
 	return ParityOK
+}
+
+// Standing is what a finding is, in the order findings are listed: drift
+// (undeclared), a warning (neither drift nor declared: deploying would
+// revert a change made to production), or declared.
+type Standing int
+
+// The standings, in listing order.
+const (
+	StandingDrift Standing = iota
+	StandingWarning
+	StandingDeclared
+)
+
+// Standing is f's standing: every renderer and the verdict ask it.
+func (f Finding) Standing() Standing {
+	switch {
+	case f.Warning:
+		return StandingWarning
+	case f.Declared:
+		return StandingDeclared
+	}
+	return StandingDrift
 }

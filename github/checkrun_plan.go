@@ -1,11 +1,13 @@
 package github
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -98,26 +100,59 @@ func planEnvironmentCheckRun(env preview.Environment) (checkRunPlan, bool) {
 	return p, true
 }
 
+// findingGroup is what a parity finding is, in the order findings are
+// listed (preview.Finding.Standing).
+type findingGroup = preview.Standing
+
+const (
+	undeclaredFinding = preview.StandingDrift
+	warningFinding    = preview.StandingWarning
+	declaredFinding   = preview.StandingDeclared
+)
+
+func groupOf(f preview.Finding) findingGroup { return f.Standing() }
+
+// parityCounts counts a parity report's findings by group.
+type parityCounts struct{ undeclared, declared, warnings int }
+
+func countFindings(findings []preview.Finding) parityCounts {
+	var n parityCounts
+	for _, f := range findings {
+		switch groupOf(f) {
+		case undeclaredFinding:
+			n.undeclared++
+		case warningFinding:
+			n.warnings++
+		case declaredFinding:
+			n.declared++
+		}
+	}
+	return n
+}
+
+// revertsWarning says what w warnings warn of, after "deploying would".
+func revertsWarning(w int) string {
+	return fmt.Sprintf("revert %d change(s) made to production", w)
+}
+
 // planParityCheckRun is the "previewd/parity" check run that shows env's
 // parity verdict on the applied commit: success when the preview is
 // production's, neutral when it differs only where declared, failure on
 // undeclared drift (annotated at the module's lines; with noticeDeclared,
 // declared differences too, as notices) or when the check could not run.
-// None is due before a check, or once the pull request is closed.
+// A warning (deploying would revert a change made to production) is
+// annotated at the module's line as a warning and never fails the run: it
+// is no parity failure of the preview. It makes a run that would succeed
+// neutral, because GitHub folds successful checks away and the warning
+// would go unseen by the people about to merge. None is due before a
+// check, or once the pull request is closed.
 func planParityCheckRun(env preview.Environment, noticeDeclared bool) (checkRunPlan, bool) {
 	r := env.Parity
 	if !env.Desired.PROpen || r.SHA == "" {
 		return checkRunPlan{}, false
 	}
 	p := checkRunPlan{name: ParityStatusContext, sha: r.SHA, status: "completed", actions: []*gh.CheckRunAction{recheckAction}}
-	undeclared, declared := 0, 0
-	for _, f := range r.Findings {
-		if f.Declared {
-			declared++
-		} else {
-			undeclared++
-		}
-	}
+	n := countFindings(r.Findings)
 	switch {
 	case r.Error != "":
 		p.conclusion, p.title = "failure", "The parity check could not run"
@@ -126,10 +161,19 @@ func planParityCheckRun(env preview.Environment, noticeDeclared bool) (checkRunP
 		return p, true
 	case r.Status == preview.ParityDrift:
 		p.conclusion = "failure"
-		p.title = fmt.Sprintf("%d undeclared difference(s) from production", undeclared)
-	case r.Status == preview.ParityOK && declared > 0:
+		p.title = fmt.Sprintf("%d undeclared difference(s) from production", n.undeclared)
+		if n.warnings > 0 {
+			p.title += "; deploying would " + revertsWarning(n.warnings)
+		}
+	case r.Status == preview.ParityOK && n.warnings > 0:
 		p.conclusion = "neutral"
-		p.title = fmt.Sprintf("Differs from production only where declared (%d declared)", declared)
+		p.title = "Deploying would " + revertsWarning(n.warnings)
+		if n.declared > 0 {
+			p.title += fmt.Sprintf(" (%d declared difference(s))", n.declared)
+		}
+	case r.Status == preview.ParityOK && n.declared > 0:
+		p.conclusion = "neutral"
+		p.title = fmt.Sprintf("Differs from production only where declared (%d declared)", n.declared)
 	case r.Status == preview.ParityOK:
 		p.conclusion, p.title = "success", "The same as production"
 	default:
@@ -137,7 +181,7 @@ func planParityCheckRun(env preview.Environment, noticeDeclared bool) (checkRunP
 	}
 	p.summary = findingsSummary(env, r.Findings)
 	for _, f := range r.Findings {
-		if f.Declared && !noticeDeclared {
+		if groupOf(f) == declaredFinding && !noticeDeclared {
 			continue
 		}
 		if a := findingAnnotation(env, f); a != nil {
@@ -147,37 +191,35 @@ func planParityCheckRun(env preview.Environment, noticeDeclared bool) (checkRunP
 	return p, true
 }
 
-// findingsSummary is a Markdown table of findings, undeclared first, cut
-// to fit GitHub's limit with the count of what was cut.
+// findingsSummary is a Markdown table of findings, undeclared first (✗),
+// then warnings (⚠), then declared (✓), cut to fit GitHub's limit with the
+// count of what was cut.
 func findingsSummary(env preview.Environment, findings []preview.Finding) string {
 	var b strings.Builder
-	undeclared := 0
-	for _, f := range findings {
-		if !f.Declared {
-			undeclared++
-		}
-	}
-	fmt.Fprintf(&b, "**%d undeclared**, %d declared difference(s) between this preview and production", undeclared, len(findings)-undeclared)
+	n := countFindings(findings)
+	fmt.Fprintf(&b, "**%d undeclared**, %d declared difference(s) between this preview and production", n.undeclared, n.declared)
 	if env.Module.Commit != "" {
 		fmt.Fprintf(&b, ", both from the module at `%s`", preview.ShortSHA(env.Module.Commit))
 	}
 	b.WriteString(".\n\n")
+	if n.warnings > 0 {
+		fmt.Fprintf(&b, "⚠ **%d warning(s):** deploying would %s outside Terraform, setting each back to the module's value (⚠ below). "+
+			"Adopt production's value in the module if the change should stay; a warning does not fail this check.\n\n",
+			n.warnings, revertsWarning(n.warnings))
+	}
 	if len(findings) == 0 {
 		return b.String()
 	}
 	b.WriteString("| | kind | subject | production | preview | where, or why declared |\n|---|---|---|---|---|---|\n")
-	ordered := make([]preview.Finding, 0, len(findings))
-	for _, declared := range []bool{false, true} {
-		for _, f := range findings {
-			if f.Declared == declared {
-				ordered = append(ordered, f)
-			}
-		}
-	}
+	ordered := slices.Clone(findings)
+	slices.SortStableFunc(ordered, func(a, b preview.Finding) int { return cmp.Compare(groupOf(a), groupOf(b)) })
 	const room = maxCheckText - 200 // for the line saying what was cut
 	for i, f := range ordered {
 		mark, where := "✗", locationCell(env, f.Location)
-		if f.Declared {
+		switch groupOf(f) {
+		case warningFinding:
+			mark = "⚠"
+		case declaredFinding:
 			mark, where = "✓", "declared: "+cell(f.Reason, 200)
 		}
 		row := fmt.Sprintf("| %s | %s | %s | %s | %s | %s |\n", mark, f.Kind, cell(f.Subject, 300), cell(f.Production, 300), cell(f.Preview, 300), where)
@@ -216,7 +258,8 @@ func locationCell(env preview.Environment, location string) string {
 
 // findingAnnotation is the annotation of a finding at the module's line,
 // when the module is in the pull request's repository: a failure when it
-// is undeclared, a notice when declared.
+// is undeclared, a notice when declared, a warning when it is one
+// (deploying would revert a change made to production), with its reason.
 func findingAnnotation(env preview.Environment, f preview.Finding) *gh.CheckRunAnnotation {
 	file, line, ok := splitLocation(f.Location)
 	if !ok {
@@ -226,7 +269,11 @@ func findingAnnotation(env preview.Environment, f preview.Finding) *gh.CheckRunA
 	if !inRepo {
 		return nil
 	}
-	if f.Declared {
+	switch groupOf(f) {
+	case warningFinding:
+		msg := f.Reason + "\n\nAdopt production's value in the module if the change should stay."
+		return annotation(path, line, "warning", "deploying would revert a change made to production: "+f.Subject, msg)
+	case declaredFinding:
 		msg := fmt.Sprintf("production: %s\npreview:    %s\n\nDeclared: %s", f.Production, f.Preview, f.Reason)
 		return annotation(path, line, "notice", string(f.Kind)+" "+f.Subject+" differs from production, as declared", msg)
 	}

@@ -28,13 +28,7 @@ func checkedEnv(findings ...preview.Finding) preview.Environment {
 	env.Status, env.HeadSHA, env.AppliedSHA, env.URL = preview.StatusReady, runSHA, runSHA, "https://feature-login.preview.example.com"
 	env.Desired = preview.Desired{Present: true, PROpen: true}
 	env.Module = preview.ModuleVersion{Source: "git::https://github.com/acme/shop.git//infra", Commit: modCommit}
-	status := preview.ParityOK
-	for _, f := range findings {
-		if !f.Declared {
-			status = preview.ParityDrift
-		}
-	}
-	env.Parity = preview.ParityReport{Status: status, SHA: runSHA, Findings: findings}
+	env.Parity = preview.ParityReport{Status: preview.Verdict(findings), SHA: runSHA, Findings: findings}
 	return env
 }
 

@@ -41,7 +41,9 @@ func CommentData(env preview.Environment, logLink func(string) string, pricing p
 }
 
 // parityView is what the comment shows of a parity report, with the
-// check run that shows it (shown); nil before the first check.
+// check run that shows it (shown): its findings, each undeclared,
+// declared or a warning, and how many of the first two; nil before the
+// first check.
 func parityView(r preview.ParityReport, shown preview.CommitStatus) *templates.ParityView {
 	if r.CheckedAt.IsZero() {
 		return nil
@@ -50,12 +52,12 @@ func parityView(r preview.ParityReport, shown preview.CommitStatus) *templates.P
 	if shown.SHA == r.SHA && shown.CheckRunID != 0 {
 		v.CheckRunURL = shown.URL
 	}
-	for _, f := range r.WithoutIdentity().Findings {
-		if !f.Declared {
-			v.Undeclared++
-		}
-		v.Findings = append(v.Findings, templates.FindingRow{Kind: string(f.Kind), Subject: f.Subject,
-			Production: f.Production, Preview: f.Preview, Reason: f.Reason, Declared: f.Declared, Location: f.Location})
+	findings := r.WithoutIdentity().Findings
+	n := countFindings(findings)
+	v.Undeclared, v.Declared = n.undeclared, n.declared
+	for _, f := range findings {
+		v.Findings = append(v.Findings, templates.FindingRow{Kind: string(f.Kind), Subject: f.Subject, Production: f.Production, Preview: f.Preview,
+			Reason: f.Reason, Declared: groupOf(f) == declaredFinding, Warning: groupOf(f) == warningFinding, Location: f.Location})
 	}
 	return v
 }

@@ -86,28 +86,31 @@ const ParityStatusContext = "previewd/parity"
 // planParityStatus returns the "previewd/parity" status that shows env's
 // parity verdict on the applied SHA: success for parity, failure for
 // undeclared drift (so branch protection can require it), error when the
-// check could not run. None is due before a check, or when the pull request
-// is closed.
+// check could not run. A warning (deploying would revert a change made to
+// production) fails nothing: it is named in the description. None is due
+// before a check, or when the pull request is closed.
 func planParityStatus(env preview.Environment) (commitStatusPlan, bool) {
 	sha := env.Parity.SHA
 	if !env.Desired.PROpen || sha == "" {
 		return commitStatusPlan{}, false
 	}
+	n := countFindings(env.Parity.Findings)
+	var desc string
+	state := "success"
 	switch {
 	case env.Parity.Error != "":
 		return commitStatusPlan{sha, "error", "The parity check could not run; see the comment"}, true
 	case env.Parity.Status == preview.ParityOK:
-		return commitStatusPlan{sha, "success", fmt.Sprintf("Differs from production only where declared (%d declared)", len(env.Parity.Findings))}, true
+		desc = fmt.Sprintf("Differs from production only where declared (%d declared)", n.declared)
 	case env.Parity.Status == preview.ParityDrift:
-		n := 0
-		for _, f := range env.Parity.Findings {
-			if !f.Declared {
-				n++
-			}
-		}
-		return commitStatusPlan{sha, "failure", fmt.Sprintf("%d undeclared difference(s) from production", n)}, true
+		state, desc = "failure", fmt.Sprintf("%d undeclared difference(s) from production", n.undeclared)
+	default:
+		return commitStatusPlan{}, false
 	}
-	return commitStatusPlan{}, false
+	if n.warnings > 0 {
+		desc += "; ⚠ deploying would " + revertsWarning(n.warnings)
+	}
+	return commitStatusPlan{sha, state, truncateRunes(desc, maxDescription)}, true
 }
 
 // SyncParityStatus posts the "previewd/parity" commit status that shows

@@ -20,7 +20,7 @@ import (
 
 // Exit statuses of `previewd parity`.
 const (
-	ExitParity = 0 // differs from production only where declared
+	ExitParity = 0 // differs from production only where declared; warnings too
 	ExitDrift  = 1 // undeclared drift
 	ExitError  = 2 // the check could not run
 )
@@ -95,7 +95,8 @@ func (o Output) Print(w io.Writer, asJSON bool, width int) error {
 }
 
 // ExitStatus is the exit status of o's verdict: ExitParity, ExitDrift or
-// ExitError.
+// ExitError. A warning (deploying would revert a change made to
+// production) is no drift and leaves it ExitParity.
 func (o Output) ExitStatus() int {
 	switch o.Status {
 	case preview.ParityDrift:

@@ -114,3 +114,37 @@ func TestCheckScratchWhenTheBackendRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestWarningsDoNotChangeTheExitStatus: a warning (deploying would revert
+// a change made to production) is no drift: a report of warnings alone
+// exits as parity and prints them as warnings; drift beside one still
+// exits as drift, counting the drift alone.
+func TestWarningsDoNotChangeTheExitStatus(t *testing.T) {
+	warning := preview.Finding{Kind: preview.FindingRevertsProduction, Subject: "pg_role.app.connection_limit", Production: "400", Preview: "200", Warning: true,
+		Location: "main.tf:12", Reason: "production runs `pg_role.app.connection_limit = 400` since a change outside Terraform"}
+	drift := preview.Finding{Kind: preview.FindingVariable, Subject: "replicas", Production: "3", Preview: "1", Reason: "not declared"}
+	tests := []struct {
+		name     string
+		findings []preview.Finding
+		want     int
+		verdict  string
+	}{
+		{"a warning alone", []preview.Finding{warning}, ExitParity, "parity: ok, differs from production only where declared (0 declared, 1 warning;"},
+		{"drift and a warning", []preview.Finding{warning, drift}, ExitDrift, "parity: DRIFT, 1 undeclared difference (0 declared, 1 warning;"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := Output{ParityReport: Report(tt.findings)}
+			if got := out.ExitStatus(); got != tt.want {
+				t.Errorf("exit status %d, want %d", got, tt.want)
+			}
+			var b bytes.Buffer
+			if err := out.Print(&b, false, DefaultWidth); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(b.String(), tt.verdict) || !strings.Contains(b.String(), "\nWARN  reverts_production pg_role.app.connection_limit\n") {
+				t.Errorf("printed\n%s\nwant it to start %q and mark the warning WARN", b.String(), tt.verdict)
+			}
+		})
+	}
+}

@@ -18,26 +18,35 @@ import (
 var kindOrder = []preview.FindingKind{
 	preview.FindingVariable, preview.FindingConfigKey, preview.FindingResource,
 	preview.FindingAttribute, preview.FindingProviderVersion, preview.FindingEngineVersion,
-	preview.FindingToggle, preview.FindingLiveDrift,
+	preview.FindingToggle, preview.FindingLiveDrift, preview.FindingRevertsProduction,
 }
 
+// The ranks of findings, in the order they are listed
+// (preview.Finding.Standing): undeclared ones (drift) first, then
+// warnings, then declared ones.
+const (
+	rankUndeclared = int(preview.StandingDrift)
+	rankWarning    = int(preview.StandingWarning)
+	rankDeclared   = int(preview.StandingDeclared)
+	ranks          = rankDeclared + 1 // how many there are
+)
+
+// findingRank is f's rank.
+func findingRank(f preview.Finding) int { return int(f.Standing()) }
+
 // Report gathers the findings of every check into a report checked now:
-// undeclared findings first, then by kind (variable, config_key, resource,
-// provider_version, toggle, live_drift) and subject. Its status is
-// preview.Verdict's; Findings is never nil, so JSON shows [].
+// undeclared findings first, then warnings, then declared ones, each by
+// kind (variable, config_key, resource, attribute, provider_version,
+// engine_version, toggle, live_drift, reverts_production) and subject. Its
+// status is preview.Verdict's; Findings is never nil, so JSON shows [].
 func Report(findings ...[]preview.Finding) preview.ParityReport {
 	all := slices.Concat(findings...)
 	if all == nil {
 		all = []preview.Finding{}
 	}
 	slices.SortStableFunc(all, func(a, b preview.Finding) int {
-		if a.Declared != b.Declared {
-			if !a.Declared {
-				return -1
-			}
-			return 1
-		}
 		return cmp.Or(
+			cmp.Compare(findingRank(a), findingRank(b)),
 			cmp.Compare(slices.Index(kindOrder, a.Kind), slices.Index(kindOrder, b.Kind)),
 			strings.Compare(a.Subject, b.Subject),
 		)
@@ -80,7 +89,8 @@ type TextOptions struct {
 
 // RenderText writes report for a terminal of opts.Width columns: a verdict
 // (and the error of a report whose status is an error), the checks
-// skipped, then the findings, undeclared ones marked DRIFT, as a
+// skipped, then the findings, undeclared ones marked DRIFT and warnings
+// (deploying would revert a change made to production: no drift) WARN, as a
 // table when it fits the width, else stacked (as terraform plan does):
 // each finding's subject on a line, its production and preview values,
 // why and where on lines below, wrapped. No line is wider than the width
@@ -124,15 +134,18 @@ func RenderText(w io.Writer, report preview.ParityReport, opts TextOptions) erro
 	return err
 }
 
-// verdictLine is the report's first line.
+// verdictLine is the report's first line: the verdict, and how many
+// findings are declared and, when any, warnings.
 func verdictLine(report preview.ParityReport, skipped bool) string {
-	undeclared := 0
+	var counts [ranks]int
 	for _, f := range report.Findings {
-		if !f.Declared {
-			undeclared++
-		}
+		counts[findingRank(f)]++
 	}
-	checked := fmt.Sprintf(" (%d declared; checked %s)", len(report.Findings)-undeclared, report.CheckedAt.Format(time.RFC3339))
+	undeclared, warnings, declared := counts[rankUndeclared], counts[rankWarning], counts[rankDeclared]
+	checked := fmt.Sprintf(" (%d declared; checked %s)", declared, report.CheckedAt.Format(time.RFC3339))
+	if warnings > 0 {
+		checked = fmt.Sprintf(" (%d declared, %d %s; checked %s)", declared, warnings, plural(warnings, "warning", "warnings"), report.CheckedAt.Format(time.RFC3339))
+	}
 	switch {
 	case report.Status == preview.ParityError:
 		return "parity: ERROR, the check could not run in full" + checked
@@ -168,7 +181,10 @@ func findingsTable(findings []preview.Finding) string {
 
 // findingMark is how a finding is marked, and why it is what it is.
 func findingMark(f preview.Finding) (mark, why string) {
-	if f.Declared {
+	switch findingRank(f) {
+	case rankWarning:
+		return "WARN", f.Reason
+	case rankDeclared:
 		return "ok", "declared: " + f.Reason
 	}
 	return "DRIFT", f.Reason

@@ -19,6 +19,8 @@ func TestReport(t *testing.T) {
 	key := preview.Finding{Kind: preview.FindingConfigKey, Subject: "env: A", Production: "present", Preview: "missing", Reason: "missing in the preview, not declared"}
 	toggle := preview.Finding{Kind: preview.FindingToggle, Subject: "new_checkout", Production: "false", Preview: "true", Declared: true, Reason: "toggle: staging tier"}
 	drift := LiveDriftFindings([]string{"output.url"})
+	reverts := preview.Finding{Kind: preview.FindingRevertsProduction, Subject: "postgresql_role.app.connection_limit", Production: "400", Preview: "200",
+		Warning: true, Location: "main.tf:12", Reason: "production runs `postgresql_role.app.connection_limit = 400` since a change outside Terraform"}
 	tests := []struct {
 		name       string
 		findings   [][]preview.Finding
@@ -28,6 +30,8 @@ func TestReport(t *testing.T) {
 		{"nothing", nil, preview.ParityOK, []preview.Finding{}},
 		{"declared only", [][]preview.Finding{{toggle}, {declared}}, preview.ParityOK, []preview.Finding{declared, toggle}},
 		{"undeclared first, by kind, then subject", [][]preview.Finding{{declared, version}, {toggle}, drift, {key}}, preview.ParityDrift, []preview.Finding{version, key, drift[0], declared, toggle}},
+		{"a warning alone is parity", [][]preview.Finding{{declared, reverts}}, preview.ParityOK, []preview.Finding{reverts, declared}},
+		{"warnings after drift, before declared", [][]preview.Finding{{declared, reverts}, drift}, preview.ParityDrift, []preview.Finding{drift[0], reverts, declared}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,6 +69,29 @@ func TestRenderText(t *testing.T) {
 DRIFT  variable  database_engine_version  15.4        13       not declared
 ok     variable  instance_count           3           1        declared: scale
 DRIFT  variable  banner                   a\nb        ""       not declared
+`},
+		{"a warning is no drift", preview.ParityReport{Status: preview.ParityDrift, CheckedAt: at, Findings: []preview.Finding{
+			{Kind: preview.FindingVariable, Subject: "banner", Production: "a", Preview: "b", Reason: "not declared"},
+			{Kind: preview.FindingRevertsProduction, Subject: "pg_role.app.connection_limit", Production: "400", Preview: "200", Warning: true, Location: "main.tf:12",
+				Reason: "production changed it"},
+			{Kind: preview.FindingVariable, Subject: "instance_count", Production: "3", Preview: "1", Declared: true, Reason: "scale"},
+		}}, `parity: DRIFT, 1 undeclared difference (1 declared, 1 warning; checked 2026-11-01T12:00:00Z)
+
+DRIFT variable banner
+    production: a
+    preview:    b
+    why:        not declared
+
+WARN  reverts_production pg_role.app.connection_limit
+    production: 400
+    preview:    200
+    why:        production changed it
+    where:      main.tf:12
+
+ok    variable instance_count
+    production: 3
+    preview:    1
+    why:        declared: scale
 `},
 	}
 	for _, tt := range tests {

@@ -169,7 +169,7 @@ func (p Pages) Environment(ctx context.Context, w io.Writer, env preview.Environ
 		for _, f := range env.Parity.Findings {
 			page.Parity.Findings = append(page.Parity.Findings, templates.FindingRow{
 				Kind: string(f.Kind), Subject: f.Subject, Production: f.Production, Preview: f.Preview,
-				Declared: f.Declared, Reason: f.Reason, Location: f.Location,
+				Declared: f.Declared && !f.Warning, Warning: f.Warning, Reason: f.Reason, Location: f.Location,
 			})
 		}
 	}

@@ -86,6 +86,29 @@ func TestEnvironmentPageWithoutInputs(t *testing.T) {
 	}
 }
 
+// TestEnvironmentPageShowsAWarningAsOne: a parity finding that warns
+// (deploying would revert a change made to production) is a warning on the
+// page, neither declared nor drift, and the verdict stays ok.
+func TestEnvironmentPageShowsAWarningAsOne(t *testing.T) {
+	env := preview.Environment{Name: "warned", Repo: "acme/shop", PR: 7, Status: preview.StatusReady, Parity: preview.ParityReport{
+		Status: preview.ParityOK, CheckedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Findings: []preview.Finding{{
+			Kind: preview.FindingRevertsProduction, Subject: "postgresql_role.app.connection_limit", Production: "400", Preview: "200",
+			Location: "main.tf:12", Warning: true, Reason: "production runs `postgresql_role.app.connection_limit = 400` since a change outside Terraform",
+		}}}}
+	var page bytes.Buffer
+	if err := (server.Pages{}).Environment(context.Background(), &page, env, nil, server.PageState{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<span class="status ok">ok</span>`, `<tr class="warning"><td>reverts_production</td>`, `<td><strong>warning</strong></td>`} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("the page lacks %q:\n%s", want, page.String())
+		}
+	}
+	if strings.Contains(page.String(), "<strong>no</strong>") || strings.Contains(page.String(), "<td>yes</td>") {
+		t.Errorf("the page shows the warning as undeclared or declared:\n%s", page.String())
+	}
+}
+
 // TestDashboardCosts: the list shows each environment's cost and this
 // month's cost by repository, and links pull requests to GitHub's web
 // site, a GitHub Enterprise Server's own host included.

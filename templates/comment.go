@@ -42,18 +42,24 @@ const (
 	// "| declared | — | — | — | — | — |" and its newline: a table of more
 	// rows than MaxCommentLength/minRowLength is not rendered to find out.
 	minRowLength = 33
+	// minWarningLength is shorter than any warning's paragraph under the
+	// parity line; likewise, more than MaxCommentLength/minWarningLength
+	// warnings are not rendered to find out.
+	minWarningLength = 60
 )
 
 // fits are the renderings RenderComment tries in turn until the body fits in
-// MaxCommentLength: every finding, then a findings table of 50 rows, then a
-// shorter error, then no table. Every other value is bounded, so the last one
-// always fits: at worst about 15,000 characters, most of them the backticks
-// that delimit values made of backticks.
-var fits = []struct{ rows, errorBytes int }{
-	{math.MaxInt, MaxErrorLength},
-	{50, MaxErrorLength},
-	{50, 2000},
-	{0, 2000},
+// MaxCommentLength: every finding and warning, then a findings table of 50
+// rows and 10 warnings under the verdict, then a shorter error, then no
+// table: the warnings stay, they are what the people about to merge must
+// see. Every other value is bounded, so the last one always fits: at worst
+// about 40,000 characters, most of them the backticks that delimit values
+// made of backticks.
+var fits = []struct{ rows, warnings, errorBytes int }{
+	{math.MaxInt, math.MaxInt, MaxErrorLength},
+	{50, 10, MaxErrorLength},
+	{50, 10, 2000},
+	{0, 10, 2000},
 }
 
 //go:embed comment.md.tmpl
@@ -75,6 +81,7 @@ var commentTemplate = template.Must(template.New("comment.md.tmpl").Funcs(templa
 	"subject":      subjectCell,
 	"word":         word,
 	"moreFindings": moreFindings,
+	"moreWarnings": moreWarnings,
 	"money":        money,
 	"ordinal":      ordinal,
 }).Parse(commentSource))
@@ -147,12 +154,14 @@ type DatabaseView struct {
 	Status, Reason, CheckRunURL string
 }
 
-// ParityView is a parity check as the comment shows it.
+// ParityView is a parity check as the comment shows it. A warning is
+// neither undeclared nor declared: it is shown under the verdict, and
+// marked in the table.
 type ParityView struct {
-	OK         bool   // no undeclared finding
-	Error      string // the check could not run
-	Undeclared int
-	Findings   []FindingRow // undeclared first
+	OK                   bool   // no undeclared finding
+	Error                string // the check could not run
+	Undeclared, Declared int
+	Findings             []FindingRow // undeclared first, then warnings
 	// CheckRunURL is the previewd/parity check run of the verdict (App
 	// mode), with the findings at the module's lines.
 	CheckRunURL string
@@ -163,6 +172,11 @@ type ParityView struct {
 type FindingRow struct {
 	Kind, Subject, Production, Preview, Reason string
 	Declared                                   bool
+	// Warning marks a finding that is no difference of the preview: for
+	// Kind reverts_production, production runs Production since a change
+	// outside Terraform, and deploying would set it back to Preview, the
+	// module's value at Location.
+	Warning bool
 	// Location is where the differing value is written ("main.tf:12");
 	// empty when unknown.
 	Location string
@@ -174,6 +188,8 @@ type commentView struct {
 	CommentData
 	Rows         []FindingRow // the findings the table lists
 	MoreFindings int          // the findings it leaves out
+	Warnings     []FindingRow // the warnings shown under the verdict
+	MoreWarnings int          // the warnings left out there
 	ErrorLimit   int          // bytes of LastError shown
 }
 
@@ -207,9 +223,10 @@ func markerName(name string) string {
 
 // RenderComment renders the pull-request comment for d. The body starts with
 // CommentMarker(d.Name) and is at most MaxCommentLength characters whatever
-// d holds: when it would be longer, the findings table is cut to a few rows,
-// then the error shortened, then the table left out, each pointing at where
-// the rest can be read. It returns an error if the template fails.
+// d holds: when it would be longer, the findings table is cut to a few rows
+// and the warnings under the verdict to a few, then the error shortened,
+// then the table left out, each pointing at where the rest can be read. It
+// returns an error if the template fails.
 func RenderComment(d CommentData) (string, error) {
 	if d.Destroyed {
 		d.Status = "destroyed"
@@ -217,15 +234,24 @@ func RenderComment(d CommentData) (string, error) {
 	if d.ShortSHA == "" {
 		d.ShortSHA = shortSHA(d.HeadSHA)
 	}
+	var warnings []FindingRow
+	if d.Parity != nil {
+		for _, f := range d.Parity.Findings {
+			if f.Warning {
+				warnings = append(warnings, f)
+			}
+		}
+	}
 	var body string
 	for _, fit := range fits {
 		v := commentView{CommentData: d, ErrorLimit: fit.errorBytes}
 		if d.Parity != nil {
-			n := min(fit.rows, len(d.Parity.Findings))
-			if n > MaxCommentLength/minRowLength {
+			n, w := min(fit.rows, len(d.Parity.Findings)), min(fit.warnings, len(warnings))
+			if n > MaxCommentLength/minRowLength || w > MaxCommentLength/minWarningLength {
 				continue
 			}
 			v.Rows, v.MoreFindings = d.Parity.Findings[:n], len(d.Parity.Findings)-n
+			v.Warnings, v.MoreWarnings = warnings[:w], len(warnings)-w
 		}
 		var b strings.Builder
 		if err := commentTemplate.Execute(&b, v); err != nil {
@@ -252,4 +278,13 @@ func moreFindings(shown, more int, name string) string {
 		return fmt.Sprintf("%d finding%s, too many to list here: see %s.", more, s, api)
 	}
 	return fmt.Sprintf("… and %d more finding%s: see %s.", more, s, api)
+}
+
+// moreWarnings is the line under the warnings that leaves more out.
+func moreWarnings(more int, name string) string {
+	s := "s"
+	if more == 1 {
+		s = ""
+	}
+	return fmt.Sprintf("⚠️ … and %d more warning%s: see %s.", more, s, inlineCode("GET /api/v1/environments/"+markerName(name)+"/parity"))
 }

@@ -80,7 +80,7 @@ func TestRenderCommentGolden(t *testing.T) {
 		}},
 		{"ready-with-drift", func(d CommentData) CommentData {
 			d.Status, d.AppliedSHA, d.URL = "ready", d.HeadSHA, "https://feature-login.preview.example.com"
-			d.Parity = &ParityView{Undeclared: 1, Findings: []FindingRow{
+			d.Parity = &ParityView{Undeclared: 1, Declared: 1, Findings: []FindingRow{
 				{Kind: "variable", Subject: "database_engine_version", Production: "15.4", Preview: "13.9", Reason: "not declared"},
 				{Kind: "variable", Subject: "instance_count", Production: "3", Preview: "1", Reason: "scale", Declared: true},
 				{Kind: "config_key", Subject: "payments: RATE_LIMIT|BURST", Production: "present", Preview: "missing", Reason: "not declared"},
@@ -89,7 +89,15 @@ func TestRenderCommentGolden(t *testing.T) {
 		}},
 		{"ready-with-parity", func(d CommentData) CommentData {
 			d.Status, d.AppliedSHA = "ready", d.HeadSHA
-			d.Parity = &ParityView{OK: true, Findings: []FindingRow{{Kind: "variable", Subject: "instance_count", Production: "3", Preview: "1", Reason: "scale", Declared: true}}}
+			d.Parity = &ParityView{OK: true, Declared: 1, Findings: []FindingRow{{Kind: "variable", Subject: "instance_count", Production: "3", Preview: "1", Reason: "scale", Declared: true}}}
+			return d
+		}},
+		{"ready-with-warning", func(d CommentData) CommentData {
+			d.Status, d.AppliedSHA = "ready", d.HeadSHA
+			d.Parity = &ParityView{OK: true, Declared: 1, CheckRunURL: "https://github.com/acme/shop/runs/7", Findings: []FindingRow{
+				revertsConnectionLimit,
+				{Kind: "variable", Subject: "instance_count", Production: "3", Preview: "1", Reason: "scale", Declared: true},
+			}}
 			return d
 		}},
 		{"expired", func(d CommentData) CommentData {
@@ -145,6 +153,13 @@ func TestRenderCommentContent(t *testing.T) {
 	waiting.WaitingFor = []string{"build-image", "ci/e2e"}
 	hostile := base()
 	hostile.Status, hostile.URL, hostile.AppliedSHA = "ready", "javascript:alert(1)", hostile.HeadSHA
+	warned := ready
+	warned.Parity = &ParityView{OK: true, Findings: []FindingRow{revertsConnectionLimit}}
+	driftWarned := ready
+	driftWarned.Parity = &ParityView{Undeclared: 1, Findings: []FindingRow{
+		{Kind: "variable", Subject: "replicas", Production: "3", Preview: "1", Reason: "not declared"}, revertsConnectionLimit}}
+	warning := "⚠️ **Deploying this would revert a change made to production:** production runs `postgresql_role.app.connection_limit` = `400` since a change outside Terraform; " +
+		"merging this pull request and deploying would set it back to `200` (`main.tf:12`)."
 	tests := []struct {
 		name    string
 		data    CommentData
@@ -159,6 +174,11 @@ func TestRenderCommentContent(t *testing.T) {
 		{"destroyed says so, without link or expiry", destroyed, []string{"This preview environment has been destroyed."}, []string{"x.example.com", "expires"}},
 		{"queued says which checks it waits for", waiting, []string{"Waiting to deploy commit `def5678` from branch `feature/login` until its required checks pass: `build-image`, `ci/e2e`."}, nil},
 		{"a non-http URL is shown as code", hostile, []string{"`javascript:alert(1)`"}, []string{"<javascript:"}},
+		{"a warning alone is parity, warned of under the verdict", warned,
+			[]string{"✅ differs from production only where declared.\n\n" + warning + "\n\n<details>\n", "| ⚠️ warning | reverts_production |"},
+			[]string{"declared)", "**drift**", "undeclared"}},
+		{"a warning is not counted as drift", driftWarned,
+			[]string{"❌ 1 undeclared difference from production.\n\n" + warning, "| **drift** | variable | `replicas`", "| ⚠️ warning | reverts_production |"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,6 +275,12 @@ func TestExpiry(t *testing.T) {
 		}
 	}
 }
+
+// revertsConnectionLimit warns that deploying would revert a hotfix, as
+// parity.RevertWarnings makes it.
+var revertsConnectionLimit = FindingRow{Kind: "reverts_production", Subject: "postgresql_role.app.connection_limit", Production: "400", Preview: "200",
+	Warning: true, Location: "main.tf:12",
+	Reason: "production runs `postgresql_role.app.connection_limit = 400` since a change outside Terraform; merging this pull request and deploying would set it back to `200` (main.tf:12)"}
 
 // TestRenderCommentStableWithinTheHour checks that the clock alone changes
 // the body at most once an hour.
@@ -466,8 +492,9 @@ func rich(status, reason string) CommentData {
 	d.URL = "https://feature-login.preview.example.com"
 	d.LogURL = "https://previewd.example.com/api/v1/environments/feature-login/runs/1/log"
 	d.LastError = "Error: boom"
-	d.Parity = &ParityView{Undeclared: 1, Findings: []FindingRow{
+	d.Parity = &ParityView{Undeclared: 1, Declared: 1, Findings: []FindingRow{
 		{Kind: "variable", Subject: "database_engine_version", Production: "15.4", Preview: "13.9", Reason: "not declared"},
+		revertsConnectionLimit,
 		{Kind: "variable", Subject: "instance_count", Production: "3", Preview: "1", Reason: "scale", Declared: true},
 	}}
 	return d
@@ -498,6 +525,12 @@ func TestRenderCommentHostileValues(t *testing.T) {
 		{"findings with pipes and newlines", func(d *CommentData) {
 			d.Parity.Findings[0] = FindingRow{Kind: "variable|x\n# k", Subject: "a|b\n| c |", Production: "`|`", Preview: "<!--", Reason: "-->\n<img src=x>"}
 		}},
+		{"a warning with a heading, a comment and fences", func(d *CommentData) {
+			d.Parity.Findings[1] = FindingRow{Kind: "reverts_production", Warning: true, Subject: "a|b\n# c", Production: "```\n<!-- x -->", Preview: "\n- item\n> quote", Location: "main.tf:1\n[x](http://evil)"}
+		}},
+		{"a warning of another kind", func(d *CommentData) {
+			d.Parity.Findings[1] = FindingRow{Kind: "other", Warning: true, Reason: "production runs `x = 1`\n# since\n<img src=x>"}
+		}},
 		{"parity error with a pipe and a heading", func(d *CommentData) {
 			d.Parity = &ParityView{Error: "plan | failed\n# x\n<!-- y -->"}
 		}},
@@ -522,18 +555,23 @@ func TestRenderCommentFitsAnyInput(t *testing.T) {
 	// The values are built once: under -race, allocating megabytes costs
 	// more than rendering them.
 	var (
-		branch    = strings.Repeat("b", 1<<20)
-		backticks = strings.Repeat("`", 1<<20)
-		lines     = strings.Repeat("`|\n", 1<<20)
-		hexes     = strings.Repeat("a", 1<<20)
-		errorText = strings.Repeat("Error: x\n", 10<<20/9)
-		errorTick = strings.Repeat("`", 10<<20)
-		findings  = make([]FindingRow, 10_000)
-		tickRows  = make([]FindingRow, 10_000)
+		branch       = strings.Repeat("b", 1<<20)
+		backticks    = strings.Repeat("`", 1<<20)
+		lines        = strings.Repeat("`|\n", 1<<20)
+		hexes        = strings.Repeat("a", 1<<20)
+		errorText    = strings.Repeat("Error: x\n", 10<<20/9)
+		errorTick    = strings.Repeat("`", 10<<20)
+		findings     = make([]FindingRow, 10_000)
+		tickRows     = make([]FindingRow, 10_000)
+		tickWarnings = make([]FindingRow, 10_000)
 	)
 	for i := range findings {
 		findings[i] = FindingRow{Kind: "variable", Subject: branch[:10_000], Production: "a", Preview: "b", Reason: "c"}
-		tickRows[i] = FindingRow{Kind: backticks, Subject: backticks, Production: backticks, Preview: backticks, Reason: errorTick}
+		tickRows[i] = FindingRow{Kind: backticks, Subject: backticks, Production: backticks, Preview: backticks, Reason: errorTick, Location: backticks}
+		if i%2 == 0 {
+			tickRows[i].Kind, tickRows[i].Warning = "reverts_production", true
+		}
+		tickWarnings[i] = FindingRow{Kind: "reverts_production", Subject: backticks, Production: backticks, Preview: backticks, Reason: errorTick, Location: backticks, Warning: true}
 	}
 	tests := []struct {
 		name   string
@@ -544,6 +582,8 @@ func TestRenderCommentFitsAnyInput(t *testing.T) {
 		{"1 MB branch of backticks", func(d *CommentData) { d.Branch = backticks }, nil},
 		{"10,000 findings with 10 KB subjects", func(d *CommentData) { d.Parity = &ParityView{Undeclared: len(findings), Findings: findings} },
 			[]string{"… and 9950 more findings: see `GET /api/v1/environments/feature-login/parity`."}},
+		{"10,000 warnings of backticks", func(d *CommentData) { d.Parity = &ParityView{OK: true, Findings: tickWarnings} },
+			[]string{"⚠️ … and 9990 more warnings: see `GET /api/v1/environments/feature-login/parity`.", "10000 findings, too many to list here"}},
 		{"10 MB error", func(d *CommentData) { d.LastError = errorText }, []string{"earlier bytes cut"}},
 		{"all at once", func(d *CommentData) {
 			d.Name, d.Repo, d.Branch = branch, backticks, lines
@@ -609,8 +649,10 @@ func FuzzRenderComment(f *testing.F) {
 			d.Parity = &ParityView{}
 			for i := range n {
 				d.Parity.Findings = append(d.Parity.Findings, FindingRow{Kind: kind, Subject: subject,
-					Production: branch, Preview: sha, Reason: rawURL, Declared: i%2 == 1})
-				d.Parity.Undeclared += 1 - i%2
+					Production: branch, Preview: sha, Reason: rawURL, Declared: i%3 == 1, Warning: i%3 == 2, Location: lastError})
+				if i%3 == 0 {
+					d.Parity.Undeclared++
+				}
 			}
 		}
 		got, err := RenderComment(d)
@@ -828,7 +870,7 @@ func benign(d CommentData) CommentData {
 		swap(&p.Error, "e")
 		p.Findings = make([]FindingRow, len(d.Parity.Findings))
 		for i, f := range d.Parity.Findings {
-			p.Findings[i] = FindingRow{Kind: "variable", Subject: "s", Declared: f.Declared}
+			p.Findings[i] = FindingRow{Kind: "variable", Subject: "s", Declared: f.Declared, Warning: f.Warning}
 		}
 		d.Parity = &p
 	}

@@ -88,3 +88,33 @@ func TestEnvironmentPageShowsTheMigrations(t *testing.T) {
 		t.Error("the statement's markup reached the page")
 	}
 }
+
+// TestEnvironmentPageMarksAWarning: a finding that warns (deploying would
+// revert a change made to production) is marked a warning, in a row styled
+// as one, never "no" (undeclared) or "yes" (declared).
+func TestEnvironmentPageMarksAWarning(t *testing.T) {
+	var b strings.Builder
+	err := RenderEnvironment(&b, EnvironmentPage{Name: "x", Status: "ready", Parity: &ParityPage{Status: "ok", CheckedAt: time.Unix(0, 0), Findings: []FindingRow{
+		{Kind: "reverts_production", Subject: "postgresql_role.app.connection_limit", Production: "400", Preview: "200", Warning: true, Location: "main.tf:12",
+			Reason: "production runs `postgresql_role.app.connection_limit = 400` since a change outside Terraform"},
+		{Kind: "variable", Subject: "replicas", Production: "3", Preview: "1", Declared: true, Reason: "scale"},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, want := range []string{
+		`<tr class="warning"><td>reverts_production</td><td><code>postgresql_role.app.connection_limit</code></td><td><code>400</code></td><td><code>200</code></td><td><strong>warning</strong></td>`,
+		`<tr><td>variable</td><td><code>replicas</code></td><td><code>3</code></td><td><code>1</code></td><td>yes</td>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "<strong>no</strong>") {
+		t.Errorf("a warning is shown as undeclared:\n%s", page)
+	}
+	if css := string(Stylesheets()["environment.css"]); !strings.Contains(css, ".warning") {
+		t.Errorf("environment.css has no style for a warning's row")
+	}
+}
