@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"strings"
 	"testing"
+	"unicode"
 )
 
 // FiguresVar names the file each figure is appended to, one JSON object a
@@ -62,13 +64,15 @@ func (f Figure) Met() bool {
 var mu sync.Mutex
 
 // Report reports f to b (the value, its floor and their ratio, as metrics
-// named after its unit) and appends it to the figures file.
+// named after the figure: "ack-p50-bbolt-ms", "ack-p50-bbolt-floor-ms",
+// "ack-p50-bbolt-ratio") and appends it to the figures file.
 func Report(b *testing.B, f Figure) {
 	b.Helper()
-	b.ReportMetric(f.Value, f.Unit)
+	name := metricName(f.Name)
+	b.ReportMetric(f.Value, name+"-"+f.Unit)
 	if f.Floor > 0 {
-		b.ReportMetric(f.Floor, "floor-"+f.Unit)
-		b.ReportMetric(f.Ratio(), "ratio")
+		b.ReportMetric(f.Floor, name+"-floor-"+f.Unit)
+		b.ReportMetric(f.Ratio(), name+"-ratio")
 	}
 	path := os.Getenv(FiguresVar)
 	if path == "" {
@@ -87,4 +91,12 @@ func Report(b *testing.B, f Figure) {
 	if err := json.NewEncoder(file).Encode(f); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// metricName is a figure's name as a benchmark metric's: lower case, words
+// joined by "-" ("ack p50, bbolt" is "ack-p50-bbolt").
+func metricName(name string) string {
+	return strings.Join(strings.FieldsFunc(strings.ToLower(name), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}), "-")
 }

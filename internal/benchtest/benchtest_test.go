@@ -19,3 +19,11 @@ func TestFigureMet(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricName(t *testing.T) {
+	for in, want := range map[string]string{"ack p50, bbolt": "ack-p50-bbolt", "3 replicas vs 1": "3-replicas-vs-1", "fan-out 100: ready": "fan-out-100-ready"} {
+		if got := metricName(in); got != want {
+			t.Errorf("metricName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
