@@ -8,8 +8,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"unicode"
 )
