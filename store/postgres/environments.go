@@ -74,19 +74,28 @@ func (db *DB) FindEnvironmentByPullRequest(ctx context.Context, repo string, num
 	return env, json.Unmarshal([]byte(data), &env)
 }
 
-// environments calls fn with each environment filter selects, by name, its
-// stored JSON and the decoded environment; fn says whether it kept it.
-func (db *DB) environments(ctx context.Context, filter preview.EnvironmentFilter, fn func(data string, env preview.Environment) bool) error {
-	q := "SELECT data FROM environments WHERE name > $1"
+// environments calls fn with the name and stored JSON of each environment
+// filter selects, by name, up to filter.Limit of them; data is valid only
+// until fn returns. The query selects by live and repo itself, so a row is
+// decoded to be matched only for a Status filter; without one, the query
+// stops at filter.Limit rows and nothing is decoded here (a page of a list
+// costs its rows, not the rest of the table).
+func (db *DB) environments(ctx context.Context, filter preview.EnvironmentFilter, fn func(name string, data []byte) error) error {
+	q := "SELECT name, data FROM environments WHERE name > $1"
 	if filter.LiveOnly {
 		q += " AND live"
 	}
 	args := []any{filter.After}
 	if filter.Repo != "" {
-		q += " AND lower(repo) = lower($2)"
 		args = append(args, filter.Repo)
+		q += fmt.Sprintf(" AND lower(repo) = lower($%d)", len(args))
 	}
 	q += " ORDER BY name"
+	matching := filter.Status != ""
+	if filter.Limit > 0 && !matching {
+		args = append(args, filter.Limit)
+		q += fmt.Sprintf(" LIMIT $%d", len(args))
+	}
 	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return err
@@ -94,16 +103,20 @@ func (db *DB) environments(ctx context.Context, filter preview.EnvironmentFilter
 	defer rows.Close()
 	kept := 0
 	for rows.Next() {
-		var data string
-		if err := rows.Scan(&data); err != nil {
+		// The row's bytes as received: no copy of each environment's JSON.
+		raw := rows.RawValues()
+		name, data := string(raw[0]), raw[1]
+		if matching {
+			var env preview.Environment
+			if err := json.Unmarshal(data, &env); err != nil {
+				return fmt.Errorf("decode %q: %w", name, err)
+			}
+			if !filter.Match(env) {
+				continue
+			}
+		}
+		if err := fn(name, data); err != nil {
 			return err
-		}
-		var env preview.Environment
-		if err := json.Unmarshal([]byte(data), &env); err != nil {
-			return fmt.Errorf("decode: %w", err)
-		}
-		if !filter.Match(env) || !fn(data, env) {
-			continue
 		}
 		if kept++; filter.Limit > 0 && kept == filter.Limit {
 			break
@@ -115,9 +128,13 @@ func (db *DB) environments(ctx context.Context, filter preview.EnvironmentFilter
 // FindEnvironments returns the environments that match filter, by name.
 func (db *DB) FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error) {
 	var out []preview.Environment
-	err := db.environments(ctx, filter, func(_ string, env preview.Environment) bool {
+	err := db.environments(ctx, filter, func(name string, data []byte) error {
+		var env preview.Environment
+		if err := json.Unmarshal(data, &env); err != nil {
+			return fmt.Errorf("decode %q: %w", name, err)
+		}
 		out = append(out, env)
-		return true
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("find environments: %w", err)
@@ -126,26 +143,20 @@ func (db *DB) FindEnvironments(ctx context.Context, filter preview.EnvironmentFi
 }
 
 // ScanEnvironments calls fn with the name and stored encoding of each
-// environment filter selects, by name; next is the name to start the
+// environment filter selects, by name, the encoding valid only until fn
+// returns; next is the name to start the
 // following page after, "" when this page is the last.
 func (db *DB) ScanEnvironments(ctx context.Context, filter preview.EnvironmentFilter, fn func(name string, data []byte) error) (string, error) {
 	n, next := 0, ""
-	var ferr error
-	err := db.environments(ctx, filter, func(data string, env preview.Environment) bool {
-		if ferr != nil {
-			return false
-		}
-		if ferr = fn(env.Name, []byte(data)); ferr != nil {
-			return false
+	err := db.environments(ctx, filter, func(name string, data []byte) error {
+		if err := fn(name, data); err != nil {
+			return err
 		}
 		if n++; filter.Limit > 0 && n == filter.Limit {
-			next = env.Name
+			next = name
 		}
-		return true
+		return nil
 	})
-	if err == nil {
-		err = ferr
-	}
 	if err != nil {
 		return "", fmt.Errorf("find environments: %w", err)
 	}
