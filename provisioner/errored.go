@@ -43,6 +43,7 @@ func (p *Provisioner) recoverErroredState(ctx context.Context, r *run, name stri
 		return fmt.Errorf("keep %s: %w", erroredState, err)
 	}
 	fmt.Fprintf(logOrDiscard(log), "# previewd: found %s from an earlier run; kept at %s; pushing it as the state\n", erroredState, keep)
+	r.pulled = nil // the state is about to change
 	if err := r.tf.StatePush(ctx, keep); err != nil {
 		return fmt.Errorf("an earlier run left %s, which could not be pushed (kept at %s; push it by hand): %w", erroredState, keep, r.commandError(ctx, "state push", err))
 	}

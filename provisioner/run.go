@@ -37,6 +37,7 @@ func (p *Provisioner) ready(ctx context.Context, env preview.Environment, mod Mo
 			return nil, err
 		}
 		r.addSecrets(doc.secrets()...)
+		r.pulled = &doc
 	}
 	if err := p.recoverErroredState(ctx, r, env.Name, log); err != nil {
 		return nil, err
@@ -82,6 +83,10 @@ type run struct {
 	// restoredInit is the initCache entry the run's init was copied from,
 	// if it was: dropped when a command of the run fails.
 	restoredInit string
+	// pulled is the remote state ready read, until the first stateEmpty
+	// takes it: a destroy or a check that asks right after ready pulls
+	// the state once, not twice. nil once taken or stale.
+	pulled *stateDoc
 }
 
 // prepare syncs the module into the environment's directory, checks its

@@ -216,8 +216,13 @@ func readLocalState(ws workspace) ([]byte, error) {
 	return b, err
 }
 
-// stateEmpty reports whether the run's state holds no resources.
+// stateEmpty reports whether the run's state holds no resources: the
+// state ready pulled, the first time after it, else read now.
 func (r *run) stateEmpty(ctx context.Context) (bool, error) {
+	if doc := r.pulled; doc != nil {
+		r.pulled = nil // a later ask follows commands that may change it
+		return len(doc.Resources) == 0, nil
+	}
 	b, err := r.readState(ctx)
 	if err != nil {
 		return false, err

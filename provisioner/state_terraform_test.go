@@ -86,6 +86,11 @@ func testStateInPostgres(t *testing.T, bin string) {
 		if _, err := os.Stat(filepath.Join(dataDir, "envs", name)); !os.IsNotExist(err) {
 			t.Errorf("%s's directory is still there after its destroy: %v", name, err)
 		}
+		// The state is pulled once before the destroy (its secrets, and
+		// whether it holds anything) and once after it, not more.
+		if pulls := strings.Count(log.String(), " state pull"); pulls != 2 {
+			t.Errorf("%s's destroy pulled the state %d times, want 2:\n%s", name, pulls, log.String())
+		}
 	}
 	if got := pgtest.StateNames(t, conn, schema); len(got) != 0 {
 		t.Errorf("workspaces left in PostgreSQL after every destroy: %v", got)
