@@ -33,26 +33,7 @@ func TestProductionPageInABrowser(t *testing.T) {
 		}
 	}
 
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		for i, step := range steps {
-			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			err := chromedp.Do(sctx, step)
-			cancel()
-			if err != nil {
-				page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
-				t.Fatalf("%s, step %d: %v\n%s", what, i+1, err, page)
-			}
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return s
-	}
+	do, text := browsertest.Steps(t, ctx)
 	do("log in",
 		chromedp.Navigate(f.srv.URL+"/dashboard"),
 		chromedp.WaitVisible(chromedp.CSS(`#token`)),

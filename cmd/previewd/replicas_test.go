@@ -232,21 +232,7 @@ func TestReplicasConvergeWhileKilled(t *testing.T) {
 	}
 
 	// No two runs of one environment overlap; none is left running.
-	rows, err := conn.Query(ctx, "SELECT data FROM runs ORDER BY seq")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (preview.Run, error) {
-		var data string
-		var run preview.Run
-		if err := r.Scan(&data); err != nil {
-			return run, err
-		}
-		return run, json.Unmarshal([]byte(data), &run)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	runs := runJournal(t, conn, "")
 	byEnv := map[string][]preview.Run{}
 	interrupted, processes := 0, map[int]bool{}
 	for _, r := range runs {

@@ -158,11 +158,11 @@ func secondsSpread(ds []time.Duration) string {
 
 // runJournal returns the runs the store recorded, where selects them, in
 // the order they were recorded.
-func runJournal(b *testing.B, store *pgx.Conn, where string) []preview.Run {
-	b.Helper()
+func runJournal(tb testing.TB, store *pgx.Conn, where string) []preview.Run {
+	tb.Helper()
 	rows, err := store.Query(context.Background(), "SELECT data FROM runs "+where+" ORDER BY seq")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	runs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (preview.Run, error) {
 		var data string
@@ -173,7 +173,7 @@ func runJournal(b *testing.B, store *pgx.Conn, where string) []preview.Run {
 		return run, json.Unmarshal([]byte(data), &run)
 	})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return runs
 }

@@ -57,3 +57,30 @@ func Screenshot(t *testing.T, ctx context.Context, root, name string) {
 		t.Fatal(err)
 	}
 }
+
+// Steps returns do, which runs steps in the browser at ctx, each within
+// 30 s, failing the test with the page's address and text when one fails,
+// and text, which reads the text of the element sel selects.
+func Steps(t *testing.T, ctx context.Context) (do func(what string, steps ...chromedp.Action[chromedp.Void]), text func(sel string) string) {
+	do = func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		for i, step := range steps {
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := chromedp.Do(sctx, step)
+			cancel()
+			if err != nil {
+				page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
+				t.Fatalf("%s, step %d: %v\n%s", what, i+1, err, page)
+			}
+		}
+	}
+	text = func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return s
+	}
+	return do, text
+}
