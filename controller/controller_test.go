@@ -128,12 +128,7 @@ func startWith(t *testing.T, prov *fakeProvisioner, db *store.DB, configure func
 	t.Helper()
 	h := &harness{t: t, gh: &fakeGitHub{}}
 	if db == nil {
-		var err error
-		db, err = store.Open(filepath.Join(t.TempDir(), "previewd.db"), store.Options{TTL: time.Hour, MaxKeep: 3 * time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
+		db = openStore(t)
 	}
 	h.db = db
 	now := time.Now()

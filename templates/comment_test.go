@@ -700,10 +700,17 @@ func checkStructure(t *testing.T, body, name string) {
 	if lines[0] != CommentMarker(name) || !markerLine.MatchString(lines[0]) {
 		t.Errorf("line 1 is %q, want the marker %q", lines[0], CommentMarker(name))
 	}
+	checkLines(t, lines, body)
+}
+
+// checkLines checks each line of body after the marker (checkLine), and
+// that each row of a table has as many unescaped pipes as its header.
+func checkLines(t *testing.T, lines []string, body string) {
+	t.Helper()
 	pipes := -1
 	for i, line := range lines[1:] {
 		if err := checkLine(i+2, line); err != nil {
-			t.Errorf("%v; body:\n%s", err, body)
+			t.Errorf("%v; body:\n%.2000s", err, body)
 		}
 		if !strings.HasPrefix(line, "|") {
 			pipes = -1
@@ -712,7 +719,7 @@ func checkStructure(t *testing.T, body, name string) {
 		if n := unescapedPipes(line); pipes < 0 {
 			pipes = n
 		} else if n != pipes {
-			t.Errorf("table row %q has %d unescaped pipes, want %d as its header", line, n, pipes)
+			t.Errorf("table row %.200q has %d unescaped pipes, want %d as its header", line, n, pipes)
 		}
 	}
 }

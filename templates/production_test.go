@@ -170,19 +170,5 @@ func checkIssueStructure(t *testing.T, body, repo string) {
 	if lines[0] != ProductionIssueMarker(repo) || !issueMarker.MatchString(lines[0]) {
 		t.Errorf("line 1 is %q, want the marker %q", lines[0], ProductionIssueMarker(repo))
 	}
-	pipes := -1
-	for i, line := range lines[1:] {
-		if err := checkLine(i+2, line); err != nil {
-			t.Errorf("%v; body:\n%.2000s", err, body)
-		}
-		if !strings.HasPrefix(line, "|") {
-			pipes = -1
-			continue
-		}
-		if n := unescapedPipes(line); pipes < 0 {
-			pipes = n
-		} else if n != pipes {
-			t.Errorf("table row %.200q has %d unescaped pipes, want %d as its header", line, n, pipes)
-		}
-	}
+	checkLines(t, lines, body)
 }
