@@ -16,7 +16,7 @@ func (db *DB) RecordCommand(ctx context.Context, delivery string, cmd preview.Co
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		queued = false
 		if delivery != "" {
-			tag, err := tx.Exec(ctx, "INSERT INTO deliveries (id, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING", delivery, db.now())
+			tag, err := tx.Exec(ctx, insertDelivery, delivery, db.now())
 			if err != nil || tag.RowsAffected() == 0 {
 				return err
 			}

@@ -5,6 +5,10 @@ import (
 	"time"
 )
 
+// insertDelivery records a delivery's ID and when it came, doing nothing
+// (no row affected) when it was recorded before.
+const insertDelivery = "INSERT INTO deliveries (id, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+
 // PruneDeliveries forgets delivery IDs recorded before cutoff and returns
 // how many it removed.
 func (db *DB) PruneDeliveries(ctx context.Context, cutoff time.Time) (int, error) {

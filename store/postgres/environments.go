@@ -35,14 +35,17 @@ func environment(ctx context.Context, tx pgx.Tx, name string, forUpdate bool) (e
 	return env, true, nil
 }
 
+// upsertEnvironment writes an environment's row: its name, repository,
+// pull request, whether it is live, and its JSON.
+const upsertEnvironment = `INSERT INTO environments (name, repo, pr, live, data) VALUES ($1, $2, $3, $4, $5)
+	ON CONFLICT (name) DO UPDATE SET repo = $2, pr = $3, live = $4, data = $5`
+
 func putEnvironment(ctx context.Context, tx pgx.Tx, env *preview.Environment) error {
 	data, err := json.Marshal(env)
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO environments (name, repo, pr, live, data) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (name) DO UPDATE SET repo = $2, pr = $3, live = $4, data = $5`,
-		env.Name, env.Repo, env.PR, env.Status.Live(), string(data))
+	_, err = tx.Exec(ctx, upsertEnvironment, env.Name, env.Repo, env.PR, env.Status.Live(), string(data))
 	return err
 }
 

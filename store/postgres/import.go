@@ -119,7 +119,7 @@ func importRecord(ctx context.Context, tx pgx.Tx, r store.Record) (bool, error) 
 		if err != nil {
 			return false, err
 		}
-		insert = "INSERT INTO deliveries (id, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+		insert = insertDelivery
 		args = []any{r.Key, at}
 	case store.KindCommand:
 		seq, err := strconv.ParseInt(r.Key, 16, 64)

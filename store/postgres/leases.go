@@ -132,10 +132,13 @@ func fence(ctx context.Context, tx pgx.Tx, name string) error {
 // workChannel is the channel replicas hear of desired-state changes on.
 const workChannel = "previewd_work"
 
+// notifyQuery tells the replicas listening on a channel a name.
+const notifyQuery = "SELECT pg_notify($1, $2)"
+
 // notifyWork tells every listening replica, when tx commits, that name's
 // desired state moved.
 func notifyWork(ctx context.Context, tx pgx.Tx, name string) error {
-	_, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", workChannel, name)
+	_, err := tx.Exec(ctx, notifyQuery, workChannel, name)
 	return err
 }
 
