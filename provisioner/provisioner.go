@@ -240,8 +240,14 @@ func (p *Provisioner) destroy(ctx context.Context, env preview.Environment, mod 
 		if err := r.cmds.destroy(ctx, r.varFiles); err != nil {
 			return r.commandError(ctx, "destroy", err)
 		}
-		if empty, err := r.stateEmpty(ctx); err != nil || !empty {
-			return err // keep a directory whose state still holds resources
+		// A remote state is not pulled again: `workspace delete` (without
+		// -force) refuses a workspace that still holds resources.
+		if !r.state.Remote() {
+			if empty, err := r.stateEmpty(ctx); err != nil {
+				return err
+			} else if !empty {
+				return preview.Errorf(preview.EINTERNAL, "terraform destroy succeeded but %s's state still holds resources; its directory is kept", env.Name)
+			}
 		}
 	} else if log != nil {
 		fmt.Fprintf(log, "# %s has no resources in its state: nothing to destroy\n", env.Name)

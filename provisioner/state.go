@@ -257,14 +257,16 @@ func parseState(b []byte) (stateDoc, error) {
 
 // deleteWorkspace removes the environment's workspace from the remote
 // backend once its state is empty, so destroyed previews leave nothing
-// behind. Terraform refuses to delete the selected workspace: the command
-// runs with the default one selected through TF_WORKSPACE.
+// behind. Without -force, Terraform refuses a workspace whose state still
+// holds resources: a destroy that left any fails here rather than losing
+// track of them. Terraform refuses to delete the selected workspace: the
+// command runs with the default one selected through TF_WORKSPACE.
 func (r *run) deleteWorkspace(ctx context.Context, name string) error {
 	if !r.state.Remote() {
 		return nil
 	}
 	err := retryContended(ctx, func() error {
-		return r.cmds.runEnv(ctx, r.cmds.log.stdout(), map[string]string{"TF_WORKSPACE": "default"}, "workspace", "delete", "-force", "-no-color", "-lock-timeout="+stateLockTimeout.String(), WorkspacePrefix+name)
+		return r.cmds.runEnv(ctx, r.cmds.log.stdout(), map[string]string{"TF_WORKSPACE": "default"}, "workspace", "delete", "-no-color", "-lock-timeout="+stateLockTimeout.String(), WorkspacePrefix+name)
 	})
 	if err != nil {
 		return r.commandError(ctx, "workspace delete", err)

@@ -78,6 +78,19 @@ func testStateInPostgres(t *testing.T, bin string) {
 		t.Errorf("drift check: changed %v, %v; want no drift", changed, err)
 	}
 
+	// A workspace whose state holds resources is never deleted: a destroy
+	// that left some fails rather than losing track of them.
+	r, err := p.ready(ctx, env, mod, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.deleteWorkspace(ctx, env.Name); err == nil {
+		t.Error("deleting the workspace of an environment that holds resources succeeded")
+	}
+	if got, want := pgtest.StateNames(t, conn, schema), []string{"previewd-pg-a", "previewd-pg-b"}; !slices.Equal(got, want) {
+		t.Fatalf("workspaces in PostgreSQL after a refused delete: %v, want %v", got, want)
+	}
+
 	for _, name := range []string{"pg-a", "pg-b"} {
 		var log waittest.Buffer
 		if err := p.Destroy(ctx, testEnv(name, "sha-"+name), &log); err != nil {
@@ -86,10 +99,10 @@ func testStateInPostgres(t *testing.T, bin string) {
 		if _, err := os.Stat(filepath.Join(dataDir, "envs", name)); !os.IsNotExist(err) {
 			t.Errorf("%s's directory is still there after its destroy: %v", name, err)
 		}
-		// The state is pulled once before the destroy (its secrets, and
-		// whether it holds anything) and once after it, not more.
-		if pulls := strings.Count(log.String(), " state pull"); pulls != 2 {
-			t.Errorf("%s's destroy pulled the state %d times, want 2:\n%s", name, pulls, log.String())
+		// The state is pulled once, before the destroy (its secrets, and
+		// whether it holds anything): `workspace delete` checks it after.
+		if pulls := strings.Count(log.String(), " state pull"); pulls != 1 {
+			t.Errorf("%s's destroy pulled the state %d times, want 1:\n%s", name, pulls, log.String())
 		}
 	}
 	if got := pgtest.StateNames(t, conn, schema); len(got) != 0 {
