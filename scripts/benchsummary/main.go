@@ -37,7 +37,7 @@ func main() {
 		}
 		figures = append(figures, f)
 	}
-	fmt.Printf("\nmake bench on %s/%s, %d cores, %s\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel())
+	fmt.Printf("\nmake bench on %s/%s, %d cores, %s, %s memory; disk: %s\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), memory(), disk())
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "figure\tvalue\tfloor\tratio\tgoal\tmet")
 	for _, f := range figures {
@@ -73,6 +73,53 @@ func goal(f benchtest.Figure) string {
 		return "—"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// memory is the machine's memory, from /proc/meminfo.
+func memory() string {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return "unknown"
+	}
+	for line := range strings.Lines(string(b)) {
+		var kib int64
+		if _, err := fmt.Sscanf(line, "MemTotal: %d kB", &kib); err == nil {
+			return fmt.Sprintf("%.0f GiB", float64(kib)/(1<<20))
+		}
+	}
+	return "unknown"
+}
+
+// disk describes the file system the benchmarks wrote to (the working
+// directory's, where their stores and Terraform's files were): its device
+// and type, from /proc/self/mountinfo. (Whether it is rotational is left
+// out: virtual disks say they are whatever they are.)
+func disk() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "unknown"
+	}
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "unknown"
+	}
+	best, fsType, source := "", "", ""
+	for line := range strings.Lines(string(b)) {
+		// ID parent major:minor root mount-point options ... - type source options
+		before, after, ok := strings.Cut(line, " - ")
+		fields, tail := strings.Fields(before), strings.Fields(after)
+		if !ok || len(fields) < 5 || len(tail) < 2 {
+			continue
+		}
+		mount := fields[4]
+		if (wd == mount || strings.HasPrefix(wd, strings.TrimSuffix(mount, "/")+"/")) && len(mount) >= len(best) {
+			best, fsType, source = mount, tail[0], tail[1]
+		}
+	}
+	if best == "" {
+		return "unknown"
+	}
+	return fmt.Sprintf("%s, %s, mounted on %s", source, fsType, best)
 }
 
 // cpuModel is the processor's name, from /proc/cpuinfo.
