@@ -65,13 +65,17 @@ func (l *leadership) every(ctx context.Context, interval time.Duration, atStart 
 
 // elector is the service that keeps trying to become the leader, and
 // while it is, keeps the leader lease; another replica takes over within
-// LeaseTTL of this one dying. It runs only with Leases: a lone previewd
-// leads from the start.
+// LeaseTTL of this one dying. It also holds this replica's presence lease
+// while it runs. It runs only with Leases: a lone previewd leads from the
+// start.
 type elector struct {
 	*core
 }
 
 func (e *elector) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { e.present(ctx) })
+	defer wg.Wait()
 	for {
 		e.leases.leased(ctx, leaderLease, func() {}, func(lctx context.Context) {
 			e.log.Info("leading: resync, module polling, drift schedule and redelivery run here")
@@ -82,6 +86,20 @@ func (e *elector) run(ctx context.Context) {
 				e.log.Warn("lost the leader lease")
 			}
 		})
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(e.leases.ttl / 3):
+		}
+	}
+}
+
+// present holds this replica's presence lease until ctx ends, taking it
+// again if it is lost (the database unreachable for a while).
+func (e *elector) present(ctx context.Context) {
+	name := presenceLease + e.leases.db.Holder()
+	for {
+		e.leases.leased(ctx, name, func() {}, func(lctx context.Context) { <-lctx.Done() })
 		select {
 		case <-ctx.Done():
 			return

@@ -27,6 +27,12 @@ type Leases interface {
 	ReleaseLease(ctx context.Context, lease preview.Lease) (asked bool, err error)
 	// PruneLeases removes leases whose holders let them expire.
 	PruneLeases(ctx context.Context) (int, error)
+	// Holder is the name this replica takes leases under.
+	Holder() string
+	// Holding reports whether holder holds a lease that has not expired:
+	// every replica holds its presence lease while it runs, so false
+	// means it stopped.
+	Holding(ctx context.Context, holder string) (bool, error)
 }
 
 // leaderLease is the lease of the replica that runs the loops that must run
@@ -35,6 +41,11 @@ type Leases interface {
 const (
 	leaderLease   = "previewd:leader"
 	commandsLease = "previewd:commands"
+	// presenceLease prefixes the lease each replica holds, under its own
+	// name, for as long as it runs: the others ask whether it is alive
+	// (Holding) before doing work it kept for itself, such as the parity
+	// check of what it applied.
+	presenceLease = "previewd:replica:"
 )
 
 // leaser holds the leases of this process's work, renewing each while it

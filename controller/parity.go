@@ -96,6 +96,9 @@ func (p *parity) checkApplied(ctx context.Context, name string) {
 		p.log.Error("parity: find the run's log", "environment", name, "err", err)
 		return
 	}
+	if p.appliedElsewhere(ctx, run) {
+		return
+	}
 	log, err := p.journal.openLog(ctx, run)
 	if err != nil {
 		p.log.Error("parity: open the run's log", "run", run.ID, "err", err)
@@ -103,6 +106,22 @@ func (p *parity) checkApplied(ctx context.Context, name string) {
 	}
 	defer log.Close()
 	p.afterApply(ctx, env, log)
+}
+
+// appliedElsewhere reports whether another replica, still running, made
+// run: it keeps the plan it applied and checks it when its applies are
+// done, where this replica would have to plan again. Once it stops, any
+// replica's sweep checks what it left.
+func (p *parity) appliedElsewhere(ctx context.Context, run preview.Run) bool {
+	if p.leases.db == nil || run.Replica == "" || run.Replica == replica(ctx) {
+		return false
+	}
+	alive, err := p.leases.db.Holding(ctx, run.Replica)
+	if err != nil {
+		p.log.Warn("parity: is the replica that applied still running? checking here", "run", run.ID, "replica", run.Replica, "err", err)
+		return false
+	}
+	return alive
 }
 
 // afterApply checks the applied environment's parity, appending to the

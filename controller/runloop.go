@@ -60,9 +60,10 @@ func (r *runLoop) sweepLoop(ctx context.Context) {
 	}
 }
 
-// sweep queues the live environments that are not converged. Every
-// replica sweeps: it is the fallback that finds a dead replica's
-// environments once its leases expire.
+// sweep queues the live environments that are not converged, and the
+// parity checks of ready ones not checked as applied. Every replica
+// sweeps: it is the fallback that finds a dead replica's environments (and
+// checks) once its leases expire.
 func (r *runLoop) sweep(ctx context.Context) {
 	envs, err := r.store.FindEnvironments(ctx, preview.EnvironmentFilter{LiveOnly: true})
 	if err != nil {
@@ -74,6 +75,7 @@ func (r *runLoop) sweep(ctx context.Context) {
 		if env.NextAction(now, r.maxAttempts) != preview.ActionNone {
 			r.runs.add(env.Name)
 		}
+		r.parity.addUnchecked(env)
 	}
 }
 

@@ -112,6 +112,14 @@ func (db *DB) PruneLeases(ctx context.Context) (int, error) {
 	return int(tag.RowsAffected()), err
 }
 
+// Holding reports whether holder holds a lease that has not expired, by
+// the database's clock.
+func (db *DB) Holding(ctx context.Context, holder string) (bool, error) {
+	var holding bool
+	err := db.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM leases WHERE holder = $1 AND expires_at > now())", holder).Scan(&holding)
+	return holding, err
+}
+
 // fence refuses, with preview.ErrLeaseLost, a write of name's records made
 // in tx under a lease (carried by ctx) that is no longer the one held. The
 // row is share-locked until tx ends, so the lease cannot change hands

@@ -211,3 +211,46 @@ func TestListenHearsDesiredStateChanges(t *testing.T) {
 		t.Errorf("heard %q for a write that changed no desired state", n)
 	}
 }
+
+// TestHoldingTellsWhetherAReplicaRuns: a replica is holding while a lease
+// of its own has not expired, and stops holding once it releases it or
+// lets it expire; another replica's leases say nothing of it.
+func TestHoldingTellsWhetherAReplicaRuns(t *testing.T) {
+	dbs := replicas(t, 2)
+	a, b := dbs[0], dbs[1]
+	ctx := context.Background()
+	holding := func(who string) bool {
+		t.Helper()
+		ok, err := b.Holding(ctx, who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if holding(a.Holder()) {
+		t.Fatal("a replica that took no lease is holding")
+	}
+	la, ok, err := a.AcquireLease(ctx, "previewd:replica:"+a.Holder(), time.Hour)
+	if err != nil || !ok {
+		t.Fatalf("acquire: %v %v", ok, err)
+	}
+	if _, ok, err := b.AcquireLease(ctx, "some-env", time.Hour); err != nil || !ok {
+		t.Fatalf("acquire: %v %v", ok, err)
+	}
+	if !holding(a.Holder()) || !holding(b.Holder()) {
+		t.Fatal("replicas holding leases are not holding")
+	}
+	if _, err := a.ReleaseLease(ctx, la); err != nil {
+		t.Fatal(err)
+	}
+	if holding(a.Holder()) {
+		t.Error("a replica that released its only lease is still holding")
+	}
+	if _, ok, err := a.AcquireLease(ctx, "other-env", 200*time.Millisecond); err != nil || !ok {
+		t.Fatalf("acquire: %v %v", ok, err)
+	}
+	time.Sleep(300 * time.Millisecond) // a stops renewing
+	if holding(a.Holder()) {
+		t.Error("a replica whose lease expired is still holding")
+	}
+}
