@@ -129,6 +129,7 @@ func (db *DB) FindEnvironmentByPullRequest(ctx context.Context, repo string, num
 func (db *DB) FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error) {
 	var out []preview.Environment
 	err := db.bolt.View(func(tx *bolt.Tx) error {
+		out = make([]preview.Environment, 0, capacity(tx, filter))
 		return eachEnvironment(tx, filter, func(_, v []byte) (bool, error) {
 			var env preview.Environment
 			if err := decode(v, &env); err != nil {
@@ -145,6 +146,24 @@ func (db *DB) FindEnvironments(ctx context.Context, filter preview.EnvironmentFi
 		return nil, fmt.Errorf("find environments: %w", err)
 	}
 	return out, nil
+}
+
+// capacity is how many environments filter finds at most, when it keeps
+// every one it walks (no Repo or Status to match): a read of thousands
+// is decoded in place, never moved as its slice grows. It is 0 otherwise.
+func capacity(tx *bolt.Tx, filter preview.EnvironmentFilter) int {
+	if filter.Repo != "" || filter.Status != "" {
+		return 0
+	}
+	index := bucketEnvironments
+	if filter.LiveOnly {
+		index = bucketLive
+	}
+	n := tx.Bucket(index).Stats().KeyN
+	if filter.Limit > 0 {
+		n = min(n, filter.Limit)
+	}
+	return n
 }
 
 // ScanEnvironments calls fn with the name and stored encoding of each
@@ -192,15 +211,17 @@ func eachEnvironment(tx *bolt.Tx, filter preview.EnvironmentFilter, fn func(k, v
 		index = tx.Bucket(bucketLive)
 	}
 	c := index.Cursor()
-	k, _ := c.First()
+	k, v := c.First()
 	if filter.After != "" {
-		if k, _ = c.Seek([]byte(filter.After)); k != nil && string(k) == filter.After {
-			k, _ = c.Next()
+		if k, v = c.Seek([]byte(filter.After)); k != nil && string(k) == filter.After {
+			k, v = c.Next()
 		}
 	}
 	kept := 0
-	for ; k != nil; k, _ = c.Next() {
-		v := envs.Get(k)
+	for ; k != nil; k, v = c.Next() {
+		if index != envs { // the live index holds names alone
+			v = envs.Get(k)
+		}
 		if v == nil {
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	preview "github.com/previewd/previewd"
@@ -129,18 +130,26 @@ func (db *DB) environments(ctx context.Context, filter preview.EnvironmentFilter
 }
 
 // FindEnvironments returns the environments that match filter, by name.
+// Past a few hundred, they are decoded into chunks joined once at the
+// end: thousands are copied once, not at each growth of one slice.
 func (db *DB) FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error) {
 	var out []preview.Environment
+	var chunks [][]preview.Environment
 	err := db.environments(ctx, filter, func(name string, data []byte) error {
-		var env preview.Environment
-		if err := json.Unmarshal(data, &env); err != nil {
+		if len(out) == cap(out) && len(out) >= 256 {
+			chunks, out = append(chunks, out), make([]preview.Environment, 0, 1024)
+		}
+		out = append(out, preview.Environment{})
+		if err := json.Unmarshal(data, &out[len(out)-1]); err != nil {
 			return fmt.Errorf("decode %q: %w", name, err)
 		}
-		out = append(out, env)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("find environments: %w", err)
+	}
+	if len(chunks) > 0 {
+		out = slices.Concat(append(chunks, out)...)
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	preview "github.com/previewd/previewd"
@@ -91,6 +92,56 @@ func testFindEnvironmentsPages(t *testing.T, open func(*testing.T) Store) {
 		}
 		if !slices.Equal(got, names) || len(names) == 0 {
 			t.Errorf("filter %+v: pages gave %v, want %v", f, got, names)
+		}
+	}
+}
+
+// testFindEnvironmentsMany reads 1,300 environments (every tenth
+// destroyed), as a long-running installation's start-up does, with and
+// without filters: each once, in order, decoded into its own place,
+// whatever pieces the store reads them in.
+func testFindEnvironmentsMany(t *testing.T, open func(*testing.T) Store) {
+	db := open(t)
+	ctx := context.Background()
+	const n = 1300
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 20)
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			res, err := db.RecordPullRequest(ctx, "", pr(i+1, fmt.Sprintf("many-%04d", i), "a", true, t0))
+			if err == nil && i%10 == 0 {
+				_, err = db.UpdateEnvironment(ctx, res.Environment.Name, func(e *preview.Environment) error { e.Status = preview.StatusDestroyed; return nil })
+			}
+			if err != nil {
+				t.Errorf("environment %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	for f, want := range map[preview.EnvironmentFilter]func(i int) bool{
+		{}:                                func(int) bool { return true },
+		{LiveOnly: true}:                  func(i int) bool { return i%10 != 0 },
+		{Status: preview.StatusDestroyed}: func(i int) bool { return i%10 == 0 },
+		{Limit: 1000}:                     func(i int) bool { return i < 1000 },
+		{After: "many-0999", Limit: 1000}: func(i int) bool { return i > 999 },
+	} {
+		envs, err := db.FindEnvironments(ctx, f)
+		if err != nil {
+			t.Fatalf("filter %+v: %v", f, err)
+		}
+		var got, wanted []string
+		for _, e := range envs {
+			got = append(got, fmt.Sprintf("%s #%d", e.Name, e.PR))
+		}
+		for i := range n {
+			if want(i) {
+				wanted = append(wanted, fmt.Sprintf("many-%04d #%d", i, i+1))
+			}
+		}
+		if !slices.Equal(got, wanted) {
+			t.Errorf("filter %+v: got %d environments, want %d, each once in order with its own pull request", f, len(got), len(wanted))
 		}
 	}
 }

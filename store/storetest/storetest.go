@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(*testing.T) Store) {
 		{"PruneDeliveries", testPruneDeliveries},
 		{"ScanEnvironmentsMatchesDecodedList", testScanEnvironmentsMatchesDecodedList},
 		{"FindEnvironmentsPages", testFindEnvironmentsPages},
+		{"FindEnvironmentsMany", testFindEnvironmentsMany},
 		{"TakenDownStaysDownUntilSomethingNewHappens", testTakenDownStaysDownUntilSomethingNewHappens},
 		{"ForkPullRequestsWaitForApprovalOfTheirHead", testForkPullRequestsWaitForApprovalOfTheirHead},
 		{"CommandsQueue", testCommandsQueue},
