@@ -114,9 +114,18 @@ type RepoMonth struct {
 // cost, by repository: of the repositories with a price whose
 // environments have hours this month, sorted by repository.
 func (p Pricing) Month(envs []Environment, now time.Time) []RepoMonth {
+	metered := make([]Metered, len(envs))
+	for i, e := range envs {
+		metered[i] = e.Metered()
+	}
+	return p.MonthOf(metered, now)
+}
+
+// MonthOf is Month of the environments pricing reads as metered.
+func (p Pricing) MonthOf(metered []Metered, now time.Time) []RepoMonth {
 	months := map[string]*RepoMonth{}
-	for _, e := range envs {
-		cost, priced := p.Cost(e.Metered(), now)
+	for _, e := range metered {
+		cost, priced := p.Cost(e, now)
 		if !priced || e.HoursIn(now) <= 0 {
 			continue
 		}

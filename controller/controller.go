@@ -90,6 +90,9 @@ type Controller struct {
 	prod     *production
 	services []namedService // in the order they start
 	ready    atomic.Bool
+	// startup is every environment as the caller read them at start-up
+	// (RecoverFrom), until Run's recovery takes them; nil: it reads them.
+	startup []preview.Environment
 }
 
 // New returns a Controller; it does nothing until Run.
@@ -144,7 +147,9 @@ func New(store Store, prov Provisioner, gh GitHub, cfg Config) *Controller {
 // worker to record where it stopped, then the writes to pull requests and
 // the leader lease. It returns once all have stopped.
 func (c *Controller) Run(ctx context.Context) error {
-	if err := c.runLoop.recover(ctx); err != nil {
+	envs := c.startup
+	c.startup = nil
+	if err := c.runLoop.recover(ctx, envs); err != nil {
 		return err
 	}
 	sup := &supervisor{log: c.core.log}
@@ -161,6 +166,11 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.core.log.Info("stopped")
 	return nil
 }
+
+// RecoverFrom gives Run's recovery every environment, as the caller read
+// them at start-up, so that it does not read them again. Call it before
+// Run.
+func (c *Controller) RecoverFrom(envs []preview.Environment) { c.startup = envs }
 
 // Ready reports whether the controller has recovered and is reconciling.
 func (c *Controller) Ready() bool { return c.ready.Load() }

@@ -308,3 +308,58 @@ func TestRecoverMarksRunsLeftRunningInterrupted(t *testing.T) {
 		t.Errorf("crashed run: got %s want interrupted", got.State)
 	}
 }
+
+// unfilteredReads is a store that counts the reads of every environment.
+type unfilteredReads struct {
+	*store.DB
+	n atomic.Int64
+}
+
+func (s *unfilteredReads) FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error) {
+	if filter == (preview.EnvironmentFilter{}) {
+		s.n.Add(1)
+	}
+	return s.DB.FindEnvironments(ctx, filter)
+}
+
+// TestRecoverFromTheCallersRead: given every environment as the caller
+// read them at start-up (RecoverFrom), Run's recovery takes them up (a
+// destroyed one's pull request is written, which only the recovery
+// queues) without reading every environment again.
+func TestRecoverFromTheCallersRead(t *testing.T) {
+	db := openStore(t)
+	ctx := context.Background()
+	res, err := db.RecordPullRequest(ctx, "", preview.PullRequest{Repo: "acme/shop", Number: 1, Open: true, HeadSHA: "a", Branch: "b", UpdatedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := res.Environment.Name
+	if _, err := db.UpdateEnvironment(ctx, name, func(e *preview.Environment) error {
+		e.Status, e.Desired.Present = preview.StatusDestroyed, false
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	envs, err := db.FindEnvironments(ctx, preview.EnvironmentFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads, gh := &unfilteredReads{DB: db}, &fakeGitHub{}
+	ctrl := controller.New(reads, &fakeProvisioner{}, gh, controller.Config{
+		Runs:   controller.RunsConfig{LogDir: t.TempDir(), DataDir: testDataDir},
+		Expiry: controller.ExpiryConfig{TTL: time.Hour, MaxKeep: 3 * time.Hour},
+	})
+	ctrl.RecoverFrom(envs)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- ctrl.Run(runCtx) }()
+	defer func() { cancel(); <-done }()
+	waittest.For(t, name+"'s pull request written", func() preview.Status {
+		gh.mu.Lock()
+		defer gh.mu.Unlock()
+		return gh.synced[name]
+	}, func(s preview.Status) bool { return s == preview.StatusDestroyed })
+	if n := reads.n.Load(); n != 0 {
+		t.Errorf("every environment was read %d times after the caller's read, want none", n)
+	}
+}

@@ -154,9 +154,10 @@ func (r *runLoop) scheduleRetry(ctx context.Context, env preview.Environment) {
 
 // recover marks runs cut off by a previous process as interrupted, and
 // queues every environment that is not converged, every applied one not
-// checked, and every pull request to write. The supervisor calls it before
-// any service starts.
-func (r *runLoop) recover(ctx context.Context) error {
+// checked, and every pull request to write: of envs, every environment,
+// or when nil of those it reads. The supervisor calls it before any
+// service starts.
+func (r *runLoop) recover(ctx context.Context, envs []preview.Environment) error {
 	runs, err := r.store.InterruptRuns(ctx)
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
@@ -164,9 +165,10 @@ func (r *runLoop) recover(ctx context.Context) error {
 	for _, run := range runs {
 		r.log.Warn("run was interrupted by a previous stop", "run", run.ID, "environment", run.Environment, "phase", run.Phase)
 	}
-	envs, err := r.store.FindEnvironments(ctx, preview.EnvironmentFilter{})
-	if err != nil {
-		return fmt.Errorf("recover: %w", err)
+	if envs == nil {
+		if envs, err = r.store.FindEnvironments(ctx, preview.EnvironmentFilter{}); err != nil {
+			return fmt.Errorf("recover: %w", err)
+		}
 	}
 	now := r.now()
 	for _, env := range envs {

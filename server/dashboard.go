@@ -36,6 +36,19 @@ type ListQuery struct {
 	CSRF string
 	// Production says the production page is served: the list links it.
 	Production bool
+	// Totals are every environment's, shown or not; nil when the list is
+	// given every environment, and counts them itself.
+	Totals *ListTotals
+}
+
+// ListTotals are what the dashboard's list says of every environment,
+// shown or not.
+type ListTotals struct {
+	Live  int      // how many are live
+	Repos []string // their repositories, sorted
+	// Metered is what pricing reads of them (of the priced ones at
+	// least), by name: this month's cost by repository.
+	Metered []preview.Metered
 }
 
 // PageState is what an environment's page says besides the environment.
@@ -204,7 +217,10 @@ func (s *Server) secure(c echo.Context) bool {
 }
 
 // handleDashboard renders the environments as an HTML page, filtered as
-// the query asks (?all=true shows destroyed ones too).
+// the query asks (?all=true shows destroyed ones too). With the gauges,
+// only the environments the query's filter selects are read, and the
+// totals are the gauges'; without, every environment is read (this
+// month's cost counts the destroyed ones too).
 func (s *Server) handleDashboard(c echo.Context) error {
 	q := ListQuery{
 		ShowAll: c.QueryParam("all") == "true",
@@ -213,8 +229,12 @@ func (s *Server) handleDashboard(c echo.Context) error {
 	}
 	q.CSRF, _ = c.Get("csrf").(string)
 	q.Production = s.servesProductionPage()
-	// Every environment: this month's cost counts the destroyed ones too.
-	envs, err := s.cfg.Store.FindEnvironments(c.Request().Context(), preview.EnvironmentFilter{})
+	var filter preview.EnvironmentFilter
+	if s.cfg.Gauges != nil {
+		totals := s.cfg.Gauges.Totals()
+		q.Totals, filter = &totals, q.filter()
+	}
+	envs, err := s.cfg.Store.FindEnvironments(c.Request().Context(), filter)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -53,9 +54,10 @@ type Input struct {
 	Sensitive bool // the module declares it sensitive
 }
 
-// Dashboard renders the dashboard's list: the environments q selects,
-// each with its cost and a link to its pull request, and this month's
-// cost by repository (over every environment, destroyed ones included).
+// Dashboard renders the dashboard's list: the environments of envs q
+// selects, each with its cost and a link to its pull request, and this
+// month's cost by repository (over every environment, destroyed ones
+// included: q.Totals, or envs when they are every environment).
 func (p Pages) Dashboard(w io.Writer, envs []preview.Environment, q ListQuery) error {
 	d := templates.DashboardData{ShowAll: q.ShowAll, Now: time.Now().UTC(), CSRF: q.CSRF, Production: q.Production,
 		Repo: q.Repo, Status: q.Status, Parity: q.Parity, Search: q.Search}
@@ -65,12 +67,12 @@ func (p Pages) Dashboard(w io.Writer, envs []preview.Environment, q ListQuery) e
 	for _, v := range preview.ParityVerdicts {
 		d.Parities = append(d.Parities, string(v))
 	}
-	repos := map[string]bool{}
+	totals := q.Totals
+	if totals == nil {
+		totals = totalsOf(envs)
+	}
+	d.Live, d.Repos = totals.Live, totals.Repos
 	for _, e := range envs {
-		repos[e.Repo] = true
-		if e.Status.Live() {
-			d.Live++
-		}
 		if !listed(e, q) {
 			continue
 		}
@@ -85,14 +87,25 @@ func (p Pages) Dashboard(w io.Writer, envs []preview.Environment, q ListQuery) e
 		}
 		d.Rows = append(d.Rows, row)
 	}
-	for _, m := range p.Pricing.Month(envs, d.Now) {
+	for _, m := range p.Pricing.MonthOf(totals.Metered, d.Now) {
 		d.Costs = append(d.Costs, templates.RepoCost{Repo: m.Repo, Currency: m.Currency, Hours: m.Hours, Cost: m.Cost})
 	}
-	for r := range repos {
-		d.Repos = append(d.Repos, r)
-	}
-	slices.Sort(d.Repos)
 	return templates.RenderDashboard(w, d)
+}
+
+// totalsOf are the totals of envs, every environment.
+func totalsOf(envs []preview.Environment) *ListTotals {
+	t := &ListTotals{Metered: make([]preview.Metered, 0, len(envs))}
+	repos := map[string]bool{}
+	for _, e := range envs {
+		repos[e.Repo] = true
+		if e.Status.Live() {
+			t.Live++
+		}
+		t.Metered = append(t.Metered, e.Metered())
+	}
+	t.Repos = slices.Sorted(maps.Keys(repos))
+	return t
 }
 
 // filter is what q selects of the environments' records: the live ones

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,10 +14,12 @@ import (
 
 // EnvironmentGauges reports the environments: by status, the ready ones'
 // parity verdicts, the failed ones by the phase that failed, and this
-// month's environment-hours and estimated cost by repository. It reads
-// every environment once (load), then keeps its sums up to date as
-// environments are written (observe, through observedStore), so a scrape
-// costs the same with ten environments as with ten thousand.
+// month's environment-hours and estimated cost by repository. It counts
+// every environment once (load, or count what the caller read), then
+// keeps its sums up to date as environments are written (observe,
+// through observedStore), so a scrape costs the same with ten
+// environments as with ten thousand; the dashboard's totals come from it
+// too (Totals).
 //
 // Hours grow while an environment is live without anything being written,
 // so a repository's sums say how many live environments it has and since
@@ -33,6 +37,7 @@ type EnvironmentGauges struct {
 	status  map[preview.Status]int
 	parity  map[string]int
 	failing map[preview.Phase]int
+	repos   map[string]int // environments by repository
 	spend   map[string]*repoSpend
 
 	statusDesc, parityDesc, failingDesc, hoursDesc, spentDesc *prometheus.Desc
@@ -48,10 +53,11 @@ type envGauge struct {
 	seq      uint64        // the observation that made it; 0 when loaded
 	priced   bool          // its repository has a price; the rest is about cost
 	currency string
-	rate     float64 // its hourly price
-	hours    float64 // its environment-hours this month at since
-	since    float64 // when hours was taken, in hours from the month's start
-	live     bool    // its hours grow from since on
+	rate     float64          // its hourly price
+	hours    float64          // its environment-hours this month at since
+	since    float64          // when hours was taken, in hours from the month's start
+	live     bool             // its hours grow from since on
+	metered  *preview.Metered // what pricing reads of it, for the dashboard's totals
 }
 
 // repoSpend sums the priced environments of a repository.
@@ -68,7 +74,7 @@ type repoSpend struct {
 func NewEnvironmentGauges(pricing preview.Pricing, now func() time.Time) *EnvironmentGauges {
 	return &EnvironmentGauges{
 		pricing: pricing, now: now, envs: map[string]envGauge{},
-		status: map[preview.Status]int{}, parity: map[string]int{}, failing: map[preview.Phase]int{}, spend: map[string]*repoSpend{},
+		status: map[preview.Status]int{}, parity: map[string]int{}, failing: map[preview.Phase]int{}, repos: map[string]int{}, spend: map[string]*repoSpend{},
 		hoursDesc: prometheus.NewDesc("previewd_environment_hours", "Environment-hours this month (UTC) by repository, of the repositories with a price.",
 			[]string{"repo"}, nil),
 		spentDesc: prometheus.NewDesc("previewd_estimated_cost", "Estimated cost of this month's environment-hours (UTC) by repository.",
@@ -80,9 +86,8 @@ func NewEnvironmentGauges(pricing preview.Pricing, now func() time.Time) *Enviro
 	}
 }
 
-// Load reads every environment from db and makes the gauges theirs,
-// keeping what was observed meanwhile when it is newer than what was
-// read.
+// Load reads every environment from db and counts them, keeping what was
+// observed meanwhile when it is newer than what was read.
 func (g *EnvironmentGauges) Load(ctx context.Context, db interface {
 	FindEnvironments(ctx context.Context, filter preview.EnvironmentFilter) ([]preview.Environment, error)
 }) error {
@@ -93,6 +98,18 @@ func (g *EnvironmentGauges) Load(ctx context.Context, db interface {
 	if err != nil {
 		return err
 	}
+	g.count(envs, began)
+	return nil
+}
+
+// Count makes the gauges count envs, every environment as read before
+// anything was observed (at start-up): Load, the store read by the
+// caller.
+func (g *EnvironmentGauges) Count(envs []preview.Environment) { g.count(envs, 0) }
+
+// count makes the gauges envs', keeping what was observed after
+// observation began when it is newer.
+func (g *EnvironmentGauges) count(envs []preview.Environment, began uint64) {
 	now := g.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -108,7 +125,6 @@ func (g *EnvironmentGauges) Load(ctx context.Context, db interface {
 	}
 	g.envs = loaded
 	g.sum()
-	return nil
 }
 
 // ReloadEvery loads the gauges again every interval until ctx ends: with
@@ -171,7 +187,8 @@ func (g *EnvironmentGauges) gaugeOf(env preview.Environment, now time.Time) envG
 	if env.LiveSince.After(at) {
 		at = env.LiveSince
 	}
-	e.priced, e.currency, e.rate = true, cost.Currency, cost.Hourly
+	m := env.Metered()
+	e.priced, e.currency, e.rate, e.metered = true, cost.Currency, cost.Hourly, &m
 	e.hours, e.since, e.live = env.HoursIn(now), at.Sub(g.month).Hours(), !env.LiveSince.IsZero()
 	return e
 }
@@ -179,6 +196,9 @@ func (g *EnvironmentGauges) gaugeOf(env preview.Environment, now time.Time) envG
 // add adds e to the sums, or takes it away (sign -1).
 func (g *EnvironmentGauges) add(e envGauge, sign int) {
 	g.status[e.status] += sign
+	if g.repos[e.repo] += sign; g.repos[e.repo] == 0 {
+		delete(g.repos, e.repo)
+	}
 	switch e.status {
 	case preview.StatusReady:
 		g.parity[e.verdict] += sign
@@ -214,6 +234,7 @@ func (g *EnvironmentGauges) sum() {
 	clear(g.status)
 	clear(g.parity)
 	clear(g.failing)
+	clear(g.repos)
 	clear(g.spend)
 	for _, e := range g.envs {
 		g.add(e, 1)
@@ -235,6 +256,34 @@ func (g *EnvironmentGauges) roll(now time.Time) {
 		g.envs[name] = e
 	}
 	g.sum()
+}
+
+// Totals are what the dashboard's list says of every environment, shown
+// or not, as the gauges count them: no environment is read.
+func (g *EnvironmentGauges) Totals() ListTotals {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var t ListTotals
+	for s, n := range g.status {
+		if s.Live() {
+			t.Live += n
+		}
+	}
+	t.Repos = slices.Sorted(maps.Keys(g.repos))
+	if len(g.spend) == 0 {
+		return t // nothing priced
+	}
+	names := make([]string, 0, len(g.envs))
+	for name, e := range g.envs {
+		if e.metered != nil {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names) // in the stores' order, so the sums are the same to the last bit
+	for _, name := range names {
+		t.Metered = append(t.Metered, *g.envs[name].metered)
+	}
+	return t
 }
 
 func (g *EnvironmentGauges) Describe(ch chan<- *prometheus.Desc) {

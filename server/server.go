@@ -85,6 +85,12 @@ type Config struct {
 	// (those of previewd check): ran is false until they have finished.
 	Preflight func() (results []PreflightResult, ran bool)
 	Registry  *prometheus.Registry // served at /metrics; nil serves an empty registry
+	// Gauges, when set, are the environment gauges kept up to date with
+	// every write (registered in Registry by the caller): the dashboard
+	// takes its totals from them and reads only the environments it
+	// lists, not every one. With replicas, what the others write counts
+	// in the totals once the gauges reload, as in the metrics.
+	Gauges *EnvironmentGauges
 	// MetricsToken, when set, is the bearer token a scrape of /metrics
 	// must present.
 	MetricsToken string
@@ -94,8 +100,9 @@ type Config struct {
 	// LogLinks serves signed log links at /logs/ (nil: no such route).
 	LogLinks *LogLinks
 	// Dashboard renders the operators' list at /dashboard (nil: no
-	// dashboard) from every environment, as q asks. Environment renders
-	// one environment's page, Login the login form; without them the
+	// dashboard) as q asks: from every environment, or with Gauges from
+	// those q's filter selects and q.Totals. Environment renders one
+	// environment's page, Login the login form; without them the
 	// dashboard is the list alone.
 	Dashboard   func(w io.Writer, envs []preview.Environment, q ListQuery) error
 	Environment func(ctx context.Context, w io.Writer, env preview.Environment, runs []preview.Run, st PageState) error

@@ -116,13 +116,18 @@ func (s *service) build(ctx context.Context) error {
 	s.reg = prometheus.NewRegistry()
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	pricing := cfg.Pricing()
-	s.gauges = server.NewEnvironmentGauges(pricing, time.Now)
-	if err := s.gauges.Load(ctx, s.db); err != nil {
-		return fmt.Errorf("read environments for metrics: %w", err)
+	// Every environment is read once at start: the gauges count them, and
+	// the controller's recovery takes them up.
+	envs, err := s.db.FindEnvironments(ctx, preview.EnvironmentFilter{})
+	if err != nil {
+		return fmt.Errorf("read environments: %w", err)
 	}
+	s.gauges = server.NewEnvironmentGauges(pricing, time.Now)
+	s.gauges.Count(envs)
 	s.reg.MustRegister(s.gauges)
 	s.observed = observedStore{serviceStore: s.db, gauges: s.gauges} // what this process writes moves the gauges
 	s.ctrl = controller.New(s.observed, terraform{p: s.prov, cfg: cfg}, s.gh, s.controllerConfig())
+	s.ctrl.RecoverFrom(envs)
 	server.RegisterControllerMetrics(s.reg, s.ctrl)
 	if cfg.StartupChecks {
 		client, _ := s.gh.(*github.Client) // nil offline
@@ -196,6 +201,7 @@ func (s *service) serverConfig(pricing preview.Pricing, links *server.LogLinks) 
 		PublicURL:    cfg.PublicURL,
 		LogLinks:     links,
 		Pricing:      pricing,
+		Gauges:       s.gauges,
 		Logger:       s.logger,
 		MetricsToken: cfg.MetricsToken,
 		MetricsAddr:  cfg.MetricsListenAddr,
