@@ -26,40 +26,30 @@ const MaxPageSize = 1000
 // the next page in the X-Next-Cursor header and a Link rel="next", and
 // cursor=… starts after that name. Each environment's API encoding is kept
 // until its record changes, so listing thousands of environments costs a
-// copy each, not a decode and an encode.
+// write each, not a decode and an encode: the answer is sent from those
+// encodings, never copied into one body.
 func (s *Server) handleListEnvironments(c echo.Context) error {
 	filter, err := listFilter(c)
 	if err != nil {
 		return err
 	}
-	body := []byte{'['}
+	var list jsonArray
 	now := s.cfg.Now().UTC()
 	next, err := s.cfg.Store.ScanEnvironments(c.Request().Context(), filter, func(name string, data []byte) error {
-		view, metered, err := s.views.of(name, data, s.cfg.Pricing)
+		view, err := s.listView(name, data, now)
 		if err != nil {
 			return err
 		}
-		if metered != nil {
-			if cost, ok := s.cfg.Pricing.Cost(*metered, now); ok {
-				if view, err = withCost(view, costOf(cost)); err != nil {
-					return err
-				}
-			}
-		}
-		if len(body) > 1 {
-			body = append(body, ',')
-		}
-		body = append(body, view...)
+		list.add(view)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	body = append(body, ']')
 	if next != "" {
 		setNextPage(c, next)
 	}
-	return c.JSONBlob(http.StatusOK, body)
+	return list.write(c.Response(), http.StatusOK)
 }
 
 // listFilter reads the list's query parameters, refusing bad ones.

@@ -1,12 +1,15 @@
 package server
 
 import (
+	"bufio"
 	_ "embed"
 	"encoding/json"
 	"hash/maphash"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	preview "github.com/previewd/previewd"
 )
 
@@ -344,6 +347,19 @@ func (v *views) of(name string, data []byte, pricing preview.Pricing) ([]byte, *
 	return cached.json, cached.metered, nil
 }
 
+// listView is the API encoding of the environment stored as data, with
+// its cost at now when pricing prices it.
+func (s *Server) listView(name string, data []byte, now time.Time) ([]byte, error) {
+	view, metered, err := s.views.of(name, data, s.cfg.Pricing)
+	if err != nil || metered == nil {
+		return view, err
+	}
+	if cost, ok := s.cfg.Pricing.Cost(*metered, now); ok {
+		return withCost(view, costOf(cost))
+	}
+	return view, nil
+}
+
 // costOf is c as the API shows it.
 func costOf(c preview.Cost) Cost {
 	return Cost{Currency: c.Currency, Hourly: c.Hourly, Hours: c.Hours, SoFar: c.SoFar,
@@ -361,4 +377,36 @@ func withCost(view []byte, c Cost) ([]byte, error) {
 	out = append(out, `,"cost":`...)
 	out = append(out, b...)
 	return append(out, '}'), nil
+}
+
+// jsonArray is a JSON array of encoded elements, kept as they are (the
+// views' own bytes) until it is written: a list of thousands is never
+// copied into one body.
+type jsonArray struct {
+	elems [][]byte
+	size  int // the elements' bytes, each with its comma or closing bracket
+}
+
+func (a *jsonArray) add(elem []byte) {
+	a.elems = append(a.elems, elem)
+	a.size += len(elem) + 1
+}
+
+// write answers status with the array as JSON, its length known, in
+// writes of 64 KiB.
+func (a *jsonArray) write(r *echo.Response, status int) error {
+	h := r.Header()
+	h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	h.Set(echo.HeaderContentLength, strconv.Itoa(max(a.size+1, 2)))
+	r.WriteHeader(status)
+	w := bufio.NewWriterSize(r, 64<<10)
+	w.WriteByte('[')
+	for i, elem := range a.elems {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.Write(elem)
+	}
+	w.WriteByte(']')
+	return w.Flush()
 }
