@@ -92,7 +92,17 @@ func (db *DB) Import(ctx context.Context, records []store.Record) (ImportResult,
 		}
 		return nil
 	})
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	// A bulk load leaves the planner without statistics until autovacuum
+	// (where it runs) gets to them: without, it guesses, and the list of
+	// thousands of environments is sorted on disk instead of read in the
+	// primary key's order.
+	if _, err := db.pool.Exec(ctx, "ANALYZE environments, pull_requests, deliveries, commands, runs"); err != nil {
+		return res, fmt.Errorf("analyze: %w", err)
+	}
+	return res, nil
 }
 
 // importRecord writes r unless it is present; present with other content
