@@ -75,14 +75,10 @@ func TestSweepQueuesUncheckedParity(t *testing.T) {
 	}
 	cfg := Config{}.withDefaults()
 	c := newCore(db, cfg)
-	p := &parity{core: c, checker: holdingChecker{}, queue: newWorkQueue()}
+	p := &parity{core: c, checker: fakeChecker{}, queue: newWorkQueue()}
 	r := &runLoop{core: c, parity: p, maxAttempts: 3}
 	r.sweep(ctx)
 	if got := p.queue.order; len(got) != 1 || got[0] != "checked-false" {
 		t.Errorf("parity checks queued by the sweep: %v, want the unchecked environment's alone", got)
 	}
 }
-
-// holdingChecker stands for a parity checker the sweep only needs to know
-// is there.
-type holdingChecker struct{ Checker }
